@@ -1,0 +1,66 @@
+//! uno: a runtime-neutral async toolkit.
+//!
+//! `uno-core` knows no executor. It defines the seam an executor plugs into — a [`Spawner`] and a
+//! [`Timer`], bundled in a [`Runtime`] handle — and builds everything else on top, so it behaves
+//! the same on tokio, smol, async-std or the deterministic [`VirtualRuntime`]:
+//!
+//! - [`task`]: a [`Task`] handle with one drop policy (dropping cancels) and panics as values;
+//! - [`time`]: sleeps, [`timeout`](time::timeout) with a message, and the [`VirtualClock`];
+//! - [`sync`]: [`AsyncLock`](sync::AsyncLock), [`AsyncRwLock`](sync::AsyncRwLock),
+//!   [`AsyncSemaphore`](sync::AsyncSemaphore), [`AsyncEvent`](sync::AsyncEvent),
+//!   [`CancellationToken`](sync::CancellationToken) and [`cancellable`](sync::cancellable).
+//!
+//! Adapters: `uno-tokio`, `uno-smol`, `uno-async-std`. Each hands out a [`Runtime`].
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use uno_core::rt::VirtualRuntime;
+//! use uno_core::sync::AsyncSemaphore;
+//!
+//! let vrt = VirtualRuntime::new(); // any adapter's Runtime works the same
+//! let rt = vrt.handle();
+//! vrt.block_on(async move {
+//!     let slots = AsyncSemaphore::new(2);
+//!     let mut tasks = Vec::new();
+//!     for i in 0..4u64 {
+//!         let (rt2, slots) = (rt.clone(), slots.clone());
+//!         tasks.push(rt.spawn(async move {
+//!             let _permit = slots.acquire().await.unwrap();
+//!             rt2.sleep(Duration::from_secs(1)).await;
+//!             i
+//!         }));
+//!     }
+//!     let start = rt.now();
+//!     for task in tasks {
+//!         task.await.unwrap();
+//!     }
+//!     // Four one-second jobs, two at a time: two seconds of (virtual) time.
+//!     assert_eq!(rt.now() - start, Duration::from_secs(2));
+//! });
+//! ```
+//!
+//! [`Spawner`]: rt::Spawner
+//! [`Timer`]: time::Timer
+//! [`Runtime`]: rt::Runtime
+//! [`VirtualRuntime`]: rt::VirtualRuntime
+//! [`VirtualClock`]: time::VirtualClock
+//! [`Task`]: task::Task
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+#![forbid(unsafe_code)]
+
+pub mod rt;
+pub mod sync;
+pub mod task;
+pub mod time;
+
+pub use rt::Runtime;
+pub use task::{JoinError, Task};
+pub use time::{Elapsed, timeout, timeout_at};

@@ -1,0 +1,210 @@
+//! The runtime seam: how the core asks an executor to run a future and to keep time.
+//!
+//! An adapter (`uno-tokio`, `uno-smol`, `uno-async-std`, or an outsider's) implements [`Spawner`] and
+//! [`Timer`]; [`Runtime`] bundles the two into a cheap-to-clone handle that every time- or
+//! spawn-dependent API in uno takes explicitly. There is no global runtime.
+
+mod virtual_runtime;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::task::Task;
+use crate::time::{Sleep, Timeout, Timer};
+
+pub use virtual_runtime::{VirtualLocalSpawner, VirtualRuntime};
+
+/// A boxed `Send` future, the unit of work a [`Spawner`] accepts.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A boxed future that may be `!Send`, the unit of work a [`LocalSpawner`] accepts.
+pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
+
+/// Runs `Send` futures to completion on some executor.
+///
+/// The trait is object safe and deliberately minimal: it spawns a detached `()` future. Everything a
+/// user sees of a task — awaiting its output, cancelling it, the drop policy, panics reported as
+/// values — is built by the core on top ([`Task`]), so it behaves the same on every executor.
+///
+/// An implementation must eventually poll the future until it completes, or drop it (for example when
+/// the executor shuts down). It must not poll it after it returned `Ready`.
+///
+/// # Examples
+///
+/// ```
+/// use uno_core::rt::{BoxFuture, Spawner};
+///
+/// /// Runs every future on a fresh thread (a toy, but a correct one).
+/// struct ThreadPerTask;
+///
+/// impl Spawner for ThreadPerTask {
+///     fn spawn_boxed(&self, future: BoxFuture<()>) {
+///         std::thread::spawn(move || futures_lite::future::block_on(future));
+///     }
+/// }
+/// ```
+pub trait Spawner: Send + Sync + 'static {
+    /// Starts running `future` in the background.
+    fn spawn_boxed(&self, future: BoxFuture<()>);
+}
+
+/// Runs `!Send` futures on the current thread. Optional: not every executor can.
+///
+/// Use [`LocalSpawnerExt::spawn_local`] to get a [`Task`] back.
+pub trait LocalSpawner: 'static {
+    /// Starts running `future` on this thread's local executor.
+    fn spawn_local_boxed(&self, future: LocalBoxFuture<()>);
+}
+
+/// Spawning with a [`Task`] handle on any [`LocalSpawner`].
+pub trait LocalSpawnerExt: LocalSpawner {
+    /// Spawns a `!Send` future and returns its handle. The handle cancels the task when dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use uno_core::rt::{LocalSpawnerExt, VirtualRuntime};
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let local = rt.local_spawner();
+    /// let shared = Rc::new(21); // Rc is !Send
+    /// let out = rt.block_on(async move {
+    ///     let task = local.spawn_local(async move { *shared * 2 });
+    ///     task.await.unwrap()
+    /// });
+    /// assert_eq!(out, 42);
+    /// ```
+    fn spawn_local<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let (runner, task) = crate::task::pair(future);
+        self.spawn_local_boxed(Box::pin(runner));
+        task
+    }
+}
+
+impl<S: LocalSpawner + ?Sized> LocalSpawnerExt for S {}
+
+struct Parts {
+    spawner: Box<dyn Spawner>,
+    timer: Box<dyn Timer>,
+}
+
+/// The handle every uno API takes: a [`Spawner`] and a [`Timer`], cheap to clone (one `Arc`).
+///
+/// It can only be built with both parts present, so there is no "timer not set" failure at use.
+/// Adapters hand one out (`uno_tokio::runtime()`, `uno_smol::runtime()`, …); tests use
+/// [`VirtualRuntime::handle`] for deterministic time.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::rt::VirtualRuntime;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// let answer = vrt.block_on(async move {
+///     let task = rt.spawn(async { 6 * 7 });
+///     rt.sleep(Duration::from_secs(3600)).await; // virtual: takes no real time
+///     task.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    parts: Arc<Parts>,
+}
+
+impl Runtime {
+    /// Bundles a spawner and a timer into a handle.
+    pub fn new(spawner: impl Spawner, timer: impl Timer) -> Self {
+        Runtime {
+            parts: Arc::new(Parts {
+                spawner: Box::new(spawner),
+                timer: Box::new(timer),
+            }),
+        }
+    }
+
+    /// Spawns a future and returns its [`Task`] handle.
+    ///
+    /// The task starts running at once, whether or not the handle is polled. Dropping the handle
+    /// cancels the task on every backend; call [`Task::detach`] to let it run on.
+    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (runner, task) = crate::task::pair(future);
+        self.parts.spawner.spawn_boxed(Box::pin(runner));
+        task
+    }
+
+    /// The spawner half.
+    pub fn spawner(&self) -> &dyn Spawner {
+        &*self.parts.spawner
+    }
+
+    /// The timer half.
+    pub fn timer(&self) -> &dyn Timer {
+        &*self.parts.timer
+    }
+
+    /// The current instant, as this runtime's timer sees it (virtual under [`VirtualRuntime`]).
+    pub fn now(&self) -> Instant {
+        self.parts.timer.now()
+    }
+
+    /// A future that completes once `duration` has passed on this runtime's clock.
+    ///
+    /// A duration too large to add to the current instant saturates to a deadline decades away.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the sleep unregisters it and has no other effect.
+    pub fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
+        self.parts.timer.sleep(duration)
+    }
+
+    /// A future that completes at `deadline` (at once if it has passed).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`Runtime::sleep`].
+    pub fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
+        self.parts.timer.sleep_until(deadline)
+    }
+
+    /// Runs `future` with a time limit; see [`crate::time::timeout`].
+    pub fn timeout<F: Future>(
+        &self,
+        duration: Duration,
+        message: impl Into<std::borrow::Cow<'static, str>>,
+        future: F,
+    ) -> Timeout<F> {
+        crate::time::timeout(self, duration, message, future)
+    }
+
+    /// Runs `future` until `deadline`; see [`crate::time::timeout_at`].
+    pub fn timeout_at<F: Future>(
+        &self,
+        deadline: Instant,
+        message: impl Into<std::borrow::Cow<'static, str>>,
+        future: F,
+    ) -> Timeout<F> {
+        crate::time::timeout_at(self, deadline, message, future)
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}

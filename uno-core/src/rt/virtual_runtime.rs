@@ -1,0 +1,333 @@
+//! A single-threaded executor on a [`VirtualClock`]: deterministic, and time costs nothing.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+
+use super::{BoxFuture, LocalBoxFuture, LocalSpawner, Runtime, Spawner};
+use crate::time::VirtualClock;
+
+/// A deterministic runtime for tests: one thread, and a [`VirtualClock`] that jumps to the next
+/// sleep's deadline whenever every task is idle.
+///
+/// A test that sleeps for an hour, retries with backoff or waits for a TTL runs in microseconds,
+/// and the order of events is the same on every run. [`handle`](Self::handle) gives the
+/// [`Runtime`] to pass to the code under test; [`local_spawner`](Self::local_spawner) runs `!Send`
+/// futures too.
+///
+/// # Auto-advance
+///
+/// When no task can make progress and a sleep is pending, the clock jumps to the earliest deadline.
+/// This is sound as long as all progress comes from tasks on this runtime. A task waiting on
+/// something outside it (a real thread, real I/O) while a sleep is pending would see that sleep fire
+/// early; with no sleep pending, the runtime parks until woken from outside.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::rt::VirtualRuntime;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// let elapsed = vrt.block_on(async move {
+///     let start = rt.now();
+///     rt.sleep(Duration::from_secs(24 * 3600)).await;
+///     rt.now() - start
+/// });
+/// assert_eq!(elapsed, Duration::from_secs(24 * 3600));
+/// ```
+pub struct VirtualRuntime {
+    shared: Arc<Shared>,
+    clock: VirtualClock,
+    local_queue: Rc<RefCell<Vec<LocalBoxFuture<()>>>>,
+    tasks: RefCell<Vec<Option<Slot>>>,
+    free: RefCell<Vec<usize>>,
+    running: Cell<bool>,
+}
+
+struct Slot {
+    future: LocalBoxFuture<()>,
+    waker: Waker,
+    flag: Arc<TaskWaker>,
+}
+
+/// What other threads (and wakers) can touch.
+struct Shared {
+    injected: Mutex<Vec<BoxFuture<()>>>,
+    ready: Mutex<VecDeque<usize>>,
+    main_woken: AtomicBool,
+    notified: Mutex<bool>,
+    condvar: Condvar,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn unpark(&self) {
+        *lock(&self.notified) = true;
+        self.condvar.notify_one();
+    }
+
+    fn park(&self) {
+        let mut notified = lock(&self.notified);
+        while !*notified {
+            notified = self
+                .condvar
+                .wait(notified)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        *notified = false;
+    }
+}
+
+struct TaskWaker {
+    id: usize,
+    scheduled: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            lock(&self.shared.ready).push_back(self.id);
+            self.shared.unpark();
+        }
+    }
+}
+
+struct MainWaker(Arc<Shared>);
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.main_woken.store(true, Ordering::Release);
+        self.0.unpark();
+    }
+}
+
+impl VirtualRuntime {
+    /// A runtime with a fresh [`VirtualClock`].
+    pub fn new() -> Self {
+        Self::with_clock(VirtualClock::new())
+    }
+
+    /// A runtime on an existing clock (shared, for example, with a test that also advances it).
+    pub fn with_clock(clock: VirtualClock) -> Self {
+        VirtualRuntime {
+            shared: Arc::new(Shared {
+                injected: Mutex::new(Vec::new()),
+                ready: Mutex::new(VecDeque::new()),
+                main_woken: AtomicBool::new(true),
+                notified: Mutex::new(false),
+                condvar: Condvar::new(),
+            }),
+            clock,
+            local_queue: Rc::default(),
+            tasks: RefCell::default(),
+            free: RefCell::default(),
+            running: Cell::new(false),
+        }
+    }
+
+    /// The [`Runtime`] handle: spawns onto this runtime, keeps time on its clock.
+    ///
+    /// Tasks spawned through it run while [`block_on`](Self::block_on) runs; those left when the
+    /// `VirtualRuntime` is dropped are dropped (cancelled) with it.
+    pub fn handle(&self) -> Runtime {
+        Runtime::new(
+            VirtualSpawner {
+                shared: self.shared.clone(),
+            },
+            self.clock.clone(),
+        )
+    }
+
+    /// The clock, to read or advance by hand.
+    pub fn clock(&self) -> &VirtualClock {
+        &self.clock
+    }
+
+    /// A spawner for `!Send` futures that run on this runtime's thread.
+    pub fn local_spawner(&self) -> VirtualLocalSpawner {
+        VirtualLocalSpawner {
+            queue: self.local_queue.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Runs `future` to completion on the current thread, together with every spawned task,
+    /// advancing virtual time whenever all of them are idle.
+    ///
+    /// # Panics
+    ///
+    /// If called from inside a task of the same runtime (re-entrantly), or if `future` panics. A
+    /// panic inside a spawned task is not propagated: its [`Task`](crate::task::Task) reports it.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert!(
+            !self.running.replace(true),
+            "VirtualRuntime::block_on called re-entrantly"
+        );
+        struct Reset<'a>(&'a Cell<bool>);
+        impl Drop for Reset<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        let _reset = Reset(&self.running);
+
+        let mut future = pin!(future);
+        let main_waker = Waker::from(Arc::new(MainWaker(self.shared.clone())));
+        let mut main_cx = Context::from_waker(&main_waker);
+        self.shared.main_woken.store(true, Ordering::Release);
+        loop {
+            if self.shared.main_woken.swap(false, Ordering::AcqRel)
+                && let Poll::Ready(output) = future.as_mut().poll(&mut main_cx)
+            {
+                return output;
+            }
+            self.admit_spawned();
+            let batch: Vec<usize> = lock(&self.shared.ready).drain(..).collect();
+            if !batch.is_empty() {
+                batch.into_iter().for_each(|id| self.poll_task(id));
+                continue;
+            }
+            if self.shared.main_woken.load(Ordering::Acquire) || self.has_spawned() {
+                continue;
+            }
+            // Idle: every task waits. Jump to the next deadline if there is one.
+            if let Some(deadline) = self.clock.next_deadline() {
+                self.clock.advance_to(deadline);
+                continue;
+            }
+            self.shared.park();
+        }
+    }
+
+    fn has_spawned(&self) -> bool {
+        !lock(&self.shared.injected).is_empty() || !self.local_queue.borrow().is_empty()
+    }
+
+    fn admit_spawned(&self) {
+        let injected: Vec<BoxFuture<()>> = std::mem::take(&mut *lock(&self.shared.injected));
+        for future in injected {
+            self.insert(future);
+        }
+        let local: Vec<LocalBoxFuture<()>> = std::mem::take(&mut *self.local_queue.borrow_mut());
+        for future in local {
+            self.insert(future);
+        }
+    }
+
+    fn insert(&self, future: LocalBoxFuture<()>) {
+        let mut tasks = self.tasks.borrow_mut();
+        let id = self.free.borrow_mut().pop().unwrap_or_else(|| {
+            tasks.push(None);
+            tasks.len() - 1
+        });
+        let flag = Arc::new(TaskWaker {
+            id,
+            scheduled: AtomicBool::new(false),
+            shared: self.shared.clone(),
+        });
+        let waker = Waker::from(flag.clone());
+        tasks[id] = Some(Slot {
+            future,
+            waker: waker.clone(),
+            flag,
+        });
+        waker.wake();
+    }
+
+    fn poll_task(&self, id: usize) {
+        // Take the slot out while polling: the task may spawn (which borrows `tasks`).
+        let Some(mut slot) = self.tasks.borrow_mut().get_mut(id).and_then(Option::take) else {
+            return; // a stale wake-up for a finished task
+        };
+        slot.flag.scheduled.store(false, Ordering::Release);
+        let mut cx = Context::from_waker(&slot.waker);
+        // Futures spawned through `Runtime::spawn` catch their own panics; this guards raw ones.
+        let done = catch_unwind(AssertUnwindSafe(|| slot.future.as_mut().poll(&mut cx)))
+            .map_or(true, |poll| poll.is_ready());
+        if done {
+            drop(slot);
+            self.free.borrow_mut().push(id);
+        } else {
+            self.tasks.borrow_mut()[id] = Some(slot);
+        }
+    }
+}
+
+impl Default for VirtualRuntime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for VirtualRuntime {
+    fn drop(&mut self) {
+        // Dropping a task may spawn or wake others; take everything out first, then drop.
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        drop(tasks);
+        let injected = std::mem::take(&mut *lock(&self.shared.injected));
+        drop(injected);
+        let local = std::mem::take(&mut *self.local_queue.borrow_mut());
+        drop(local);
+    }
+}
+
+impl fmt::Debug for VirtualRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VirtualRuntime")
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The [`Spawner`] of a [`VirtualRuntime`]; usable from any thread.
+struct VirtualSpawner {
+    shared: Arc<Shared>,
+}
+
+impl Spawner for VirtualSpawner {
+    fn spawn_boxed(&self, future: BoxFuture<()>) {
+        lock(&self.shared.injected).push(future);
+        self.shared.unpark();
+    }
+}
+
+/// The [`LocalSpawner`] of a [`VirtualRuntime`], from [`VirtualRuntime::local_spawner`].
+#[derive(Clone)]
+pub struct VirtualLocalSpawner {
+    queue: Rc<RefCell<Vec<LocalBoxFuture<()>>>>,
+    shared: Arc<Shared>,
+}
+
+impl LocalSpawner for VirtualLocalSpawner {
+    fn spawn_local_boxed(&self, future: LocalBoxFuture<()>) {
+        self.queue.borrow_mut().push(future);
+        self.shared.unpark();
+    }
+}
+
+impl fmt::Debug for VirtualLocalSpawner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VirtualLocalSpawner").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,295 @@
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, ready};
+
+use event_listener::{Event, EventListener};
+
+/// A cancellation signal shared by cloning, with child tokens.
+///
+/// Cancelling a token cancels every child (and their children); cancelling a child leaves its
+/// parent alone. A child made from a cancelled token starts cancelled. Children that are dropped
+/// are forgotten by their parent, so a long-lived parent does not grow.
+///
+/// # Examples
+///
+/// ```
+/// # futures_lite::future::block_on(async {
+/// use uno_core::sync::CancellationToken;
+///
+/// let shutdown = CancellationToken::new();
+/// let request = shutdown.child_token();
+/// shutdown.cancel();
+/// request.cancelled().await; // already cancelled: returns at once
+/// assert!(request.is_cancelled());
+/// # });
+/// ```
+#[derive(Clone, Default)]
+pub struct CancellationToken {
+    node: Arc<Node>,
+}
+
+#[derive(Default)]
+struct Node {
+    cancelled: AtomicBool,
+    event: Event,
+    children: Mutex<Children>,
+    /// The parent and our key in its `children`, so we can unregister on drop.
+    parent: Option<(Arc<Node>, u64)>,
+}
+
+#[derive(Default)]
+struct Children {
+    next_key: u64,
+    map: HashMap<u64, Weak<Node>>,
+}
+
+impl Node {
+    fn new(cancelled: bool, parent: Option<(Arc<Node>, u64)>) -> Arc<Self> {
+        Arc::new(Node {
+            cancelled: AtomicBool::new(cancelled),
+            event: Event::new(),
+            children: Mutex::default(),
+            parent,
+        })
+    }
+
+    fn children(&self) -> MutexGuard<'_, Children> {
+        self.children.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some((parent, key)) = &self.parent {
+            parent.children().map.remove(key);
+        }
+    }
+}
+
+impl CancellationToken {
+    /// A new, uncancelled root token.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A child token: cancelled when this token is, but cancelling it does not cancel this one.
+    pub fn child_token(&self) -> CancellationToken {
+        let mut children = self.node.children();
+        // Checked under the lock that `cancel` takes after setting the flag: a child is either
+        // registered before the parent's children are taken, or sees the flag.
+        if self.node.is_cancelled() {
+            return CancellationToken {
+                node: Node::new(true, None),
+            };
+        }
+        let key = children.next_key;
+        children.next_key += 1;
+        let node = Node::new(false, Some((self.node.clone(), key)));
+        children.map.insert(key, Arc::downgrade(&node));
+        CancellationToken { node }
+    }
+
+    /// Cancels this token and all its descendants, waking everything that waits on them.
+    pub fn cancel(&self) {
+        // Iterative, so a deep chain of children cannot overflow the stack.
+        let mut pending = vec![self.node.clone()];
+        while let Some(node) = pending.pop() {
+            if node.cancelled.swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            node.event.notify(usize::MAX);
+            let children = std::mem::take(&mut node.children().map);
+            pending.extend(children.into_values().filter_map(|weak| weak.upgrade()));
+        }
+    }
+
+    /// Whether the token (or an ancestor) has been cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.node.is_cancelled()
+    }
+
+    /// Waits until the token is cancelled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub fn cancelled(&self) -> WaitForCancellation<'_> {
+        WaitForCancellation {
+            node: &self.node,
+            listener: None,
+        }
+    }
+
+    /// A guard that cancels this token when dropped, unless [disarmed](DropGuard::disarm).
+    pub fn drop_guard(self) -> DropGuard {
+        DropGuard { token: Some(self) }
+    }
+
+    /// Runs `future` until it completes or this token is cancelled; see [`cancellable`].
+    pub fn run_until_cancelled<F: Future>(&self, future: F) -> Cancellable<F> {
+        cancellable(self, future)
+    }
+}
+
+impl fmt::Debug for CancellationToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancellationToken")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// Waits on a node; the shared half of [`WaitForCancellation`] and [`Cancellable`].
+fn poll_cancelled(node: &Node, listener: &mut Option<EventListener>, cx: &mut Context<'_>) -> Poll<()> {
+    loop {
+        if node.is_cancelled() {
+            *listener = None;
+            return Poll::Ready(());
+        }
+        match listener {
+            // Listen, then re-check: a cancel in between is not missed.
+            None => *listener = Some(node.event.listen()),
+            Some(l) => {
+                ready!(Pin::new(l).poll(cx));
+                *listener = None;
+            }
+        }
+    }
+}
+
+/// The future returned by [`CancellationToken::cancelled`].
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct WaitForCancellation<'a> {
+    node: &'a Node,
+    listener: Option<EventListener>,
+}
+
+impl Future for WaitForCancellation<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        poll_cancelled(this.node, &mut this.listener, cx)
+    }
+}
+
+impl fmt::Debug for WaitForCancellation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitForCancellation")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Cancels its token when dropped; from [`CancellationToken::drop_guard`].
+#[derive(Debug)]
+pub struct DropGuard {
+    token: Option<CancellationToken>,
+}
+
+impl DropGuard {
+    /// Gives the token back without cancelling it.
+    pub fn disarm(mut self) -> CancellationToken {
+        self.token.take().expect("a DropGuard holds its token until dropped")
+    }
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            token.cancel();
+        }
+    }
+}
+
+/// The error of a [`cancellable`] future: its token was cancelled first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cancelled;
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the operation was cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`cancellable`].
+    #[must_use = "futures do nothing unless you .await or poll them"]
+    pub struct Cancellable<F> {
+        #[pin]
+        future: Option<F>,
+        token: CancellationToken,
+        listener: Option<EventListener>,
+    }
+}
+
+/// Runs `future` until it completes (`Ok(output)`) or `token` is cancelled (`Err(Cancelled)`).
+///
+/// Once the token is seen cancelled, `future` is dropped at once and never polled again; a token
+/// cancelled before the first poll means `future` is never polled at all.
+///
+/// # Examples
+///
+/// ```
+/// # futures_lite::future::block_on(async {
+/// use uno_core::sync::{Cancelled, CancellationToken, cancellable};
+///
+/// let token = CancellationToken::new();
+/// assert_eq!(cancellable(&token, async { 7 }).await, Ok(7));
+/// token.cancel();
+/// assert_eq!(cancellable(&token, async { 7 }).await, Err(Cancelled));
+/// # });
+/// ```
+///
+/// # Cancel safety
+///
+/// As cancel safe as `future`: dropping the `Cancellable` drops `future`.
+pub fn cancellable<F: Future>(token: &CancellationToken, future: F) -> Cancellable<F> {
+    Cancellable {
+        future: Some(future),
+        token: token.clone(),
+        listener: None,
+    }
+}
+
+impl<F: Future> Future for Cancellable<F> {
+    type Output = Result<F::Output, Cancelled>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(future) = this.future.as_mut().as_pin_mut() else {
+            panic!("`Cancellable` polled after completion");
+        };
+        if this.token.is_cancelled() {
+            this.future.set(None);
+            return Poll::Ready(Err(Cancelled));
+        }
+        if let Poll::Ready(output) = future.poll(cx) {
+            this.future.set(None);
+            return Poll::Ready(Ok(output));
+        }
+        // Only a pending future pays for a listener.
+        if poll_cancelled(&this.token.node, this.listener, cx).is_ready() {
+            this.future.set(None);
+            return Poll::Ready(Err(Cancelled));
+        }
+        Poll::Pending
+    }
+}
+
+impl<F> fmt::Debug for Cancellable<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancellable")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,150 @@
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use event_listener::{Event, EventListener};
+
+use crate::rt::Runtime;
+use crate::time::Elapsed;
+
+/// Bit 0: the event is set. The rest counts how many times it has been set (its generation).
+const SET: u64 = 1;
+
+/// A flag tasks can wait on: [`set`](Self::set) wakes every waiter; [`clear`](Self::clear) resets it.
+/// Clones share one event.
+///
+/// A waiter whose wait began before a `set` completes even if the event is cleared again before the
+/// waiter runs: no wake-up is lost to a quick set/clear pulse (asyncio's `Event` semantics).
+///
+/// # Examples
+///
+/// ```
+/// # futures_lite::future::block_on(async {
+/// use uno_core::sync::AsyncEvent;
+///
+/// let ready = AsyncEvent::new();
+/// assert!(!ready.is_set());
+/// ready.set();
+/// ready.wait().await; // already set: returns at once
+/// ready.clear();
+/// assert!(!ready.is_set());
+/// # });
+/// ```
+#[derive(Clone, Default)]
+pub struct AsyncEvent {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    state: AtomicU64,
+    event: Event,
+}
+
+impl AsyncEvent {
+    /// A new event, not set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the event and wakes every waiter. Setting a set event does nothing.
+    pub fn set(&self) {
+        let was = self
+            .inner
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                (s & SET == 0).then(|| ((s >> 1).wrapping_add(1) << 1) | SET)
+            });
+        if was.is_ok() {
+            self.inner.event.notify(usize::MAX);
+        }
+    }
+
+    /// Clears the event; later waits block until the next [`set`](Self::set).
+    pub fn clear(&self) {
+        self.inner.state.fetch_and(!SET, Ordering::AcqRel);
+    }
+
+    /// Whether the event is set.
+    pub fn is_set(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) & SET != 0
+    }
+
+    /// Waits until the event is set (returns at once if it is).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping a waiter affects no other waiter.
+    pub fn wait(&self) -> EventWait<'_> {
+        EventWait {
+            inner: &self.inner,
+            generation: None,
+            listener: None,
+        }
+    }
+
+    /// Waits until the event is set, for at most `duration` on `rt`'s clock.
+    ///
+    /// # Errors
+    ///
+    /// [`Elapsed`] if the event was not set in time.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`wait`](Self::wait).
+    pub async fn wait_timeout(&self, rt: &Runtime, duration: Duration) -> Result<(), Elapsed> {
+        rt.timeout(duration, "event was not set in time", self.wait())
+            .await
+    }
+}
+
+impl fmt::Debug for AsyncEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncEvent")
+            .field("set", &self.is_set())
+            .finish()
+    }
+}
+
+/// The future returned by [`AsyncEvent::wait`].
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct EventWait<'a> {
+    inner: &'a Inner,
+    /// The generation seen at the first poll; any later `set` releases this waiter.
+    generation: Option<u64>,
+    listener: Option<EventListener>,
+}
+
+impl Future for EventWait<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        loop {
+            let state = this.inner.state.load(Ordering::Acquire);
+            let generation = *this.generation.get_or_insert(state >> 1);
+            if state & SET != 0 || state >> 1 != generation {
+                this.listener = None;
+                return Poll::Ready(());
+            }
+            match &mut this.listener {
+                // Listen first, then re-check the state: a `set` in between is not missed.
+                None => this.listener = Some(this.inner.event.listen()),
+                Some(listener) => {
+                    ready!(Pin::new(listener).poll(cx));
+                    this.listener = None;
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for EventWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventWait").finish_non_exhaustive()
+    }
+}

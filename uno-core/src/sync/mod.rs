@@ -1,0 +1,33 @@
+//! Primitives: [`AsyncLock`], [`AsyncRwLock`], [`AsyncSemaphore`], [`AsyncEvent`], and
+//! cancellation with [`CancellationToken`] and [`cancellable`].
+//!
+//! Each is a cheap-to-clone handle: clones share one lock, semaphore, event or token, which is what
+//! the Uno framework's named primitives are. The locks build on `async-lock`; the event and the
+//! token on `event-listener`. Every waiting operation comes in three forms: `try_*` (never waits),
+//! the plain future, and `*_timeout` on a [`Runtime`](crate::rt::Runtime)'s clock.
+
+mod cancel;
+mod event;
+mod lock;
+mod rwlock;
+mod semaphore;
+
+pub use cancel::{
+    Cancellable, Cancelled, CancellationToken, DropGuard, WaitForCancellation, cancellable,
+};
+pub use event::{AsyncEvent, EventWait};
+pub use lock::AsyncLock;
+pub use rwlock::AsyncRwLock;
+pub use semaphore::{
+    Acquire, AcquireError, AcquireOwned, AcquireTimeoutError, AsyncSemaphore, OwnedSemaphorePermit,
+    SemaphorePermit, TooManyPermits, TryAcquireError,
+};
+
+/// Guard and future types of the locks, from `async-lock`.
+pub mod guards {
+    pub use async_lock::futures::{Lock, LockArc, Read, ReadArc, Write, WriteArc};
+    pub use async_lock::{
+        MutexGuard, MutexGuardArc, RwLockReadGuard, RwLockReadGuardArc, RwLockWriteGuard,
+        RwLockWriteGuardArc,
+    };
+}

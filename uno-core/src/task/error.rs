@@ -1,0 +1,60 @@
+use std::any::Any;
+use std::fmt;
+
+/// Why a [`Task`](super::Task) produced no output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The task was cancelled (its handle dropped or [`cancel`](super::Task::cancel)ed, or the
+    /// executor shut down) before it finished.
+    Cancelled,
+    /// The task panicked; the panic was caught and its message kept.
+    Panicked {
+        /// The panic message (`"<non-string panic payload>"` when it was not a string).
+        message: String,
+    },
+}
+
+impl JoinError {
+    pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "<non-string panic payload>".to_owned()
+        };
+        JoinError::Panicked { message }
+    }
+
+    /// Whether the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JoinError::Cancelled)
+    }
+
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked { .. })
+    }
+
+    /// Re-raises a caught panic on the current thread; returns the error unchanged otherwise.
+    ///
+    /// The payload is the panic's message as a `String`.
+    pub fn resume_panic(self) -> Self {
+        match self {
+            JoinError::Panicked { message } => std::panic::resume_unwind(Box::new(message)),
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Cancelled => f.write_str("task was cancelled before it finished"),
+            JoinError::Panicked { message } => write!(f, "task panicked: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}

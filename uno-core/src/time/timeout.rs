@@ -1,0 +1,194 @@
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::{Sleep, deadline_after};
+use crate::rt::Runtime;
+
+/// The error of a [`timeout`]: the operation did not finish in time.
+///
+/// Carries the caller's message (the Uno `timeout_handler` message) and how long the operation ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Elapsed {
+    message: Cow<'static, str>,
+    elapsed: Duration,
+}
+
+impl Elapsed {
+    /// Creates an error, for code that enforces its own deadlines.
+    pub fn new(message: impl Into<Cow<'static, str>>, elapsed: Duration) -> Self {
+        Elapsed {
+            message: message.into(),
+            elapsed,
+        }
+    }
+
+    /// The message given to [`timeout`].
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// How long the operation ran before it was given up, on the runtime's clock.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// The same error with another message.
+    pub fn with_message(self, message: impl Into<Cow<'static, str>>) -> Self {
+        Elapsed {
+            message: message.into(),
+            ..self
+        }
+    }
+}
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.is_empty() {
+            write!(f, "timed out after {:?}", self.elapsed)
+        } else {
+            write!(f, "{} (timed out after {:?})", self.message, self.elapsed)
+        }
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`timeout`] and [`timeout_at`].
+    #[must_use = "futures do nothing unless you .await or poll them"]
+    pub struct Timeout<F> {
+        #[pin]
+        future: Option<F>,
+        rt: Runtime,
+        start: Instant,
+        deadline: Instant,
+        message: Cow<'static, str>,
+        // Created only when the inner future is not ready at once, so a timeout around a ready
+        // future never allocates.
+        sleep: Option<Pin<Box<dyn Sleep>>>,
+    }
+}
+
+/// Runs `future` with a time limit of `duration` on `rt`'s clock.
+///
+/// Returns `Ok(output)` if the future completes first, otherwise `Err(Elapsed)` carrying `message`
+/// and the time elapsed. At expiry the inner future is **dropped** (cancelled) at once, before the
+/// error is returned.
+///
+/// The inner future is always polled before the clock is checked, so a ready future succeeds even
+/// with a zero duration. A duration too large to represent saturates to a deadline decades away.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::rt::VirtualRuntime;
+/// use uno_core::time::timeout;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// vrt.block_on(async move {
+///     let slow = rt.sleep(Duration::from_secs(10));
+///     let err = timeout(&rt, Duration::from_secs(1), "loading the profile", slow)
+///         .await
+///         .unwrap_err();
+///     assert_eq!(err.message(), "loading the profile");
+///     assert_eq!(err.elapsed(), Duration::from_secs(1));
+/// });
+/// ```
+///
+/// # Cancel safety
+///
+/// As cancel safe as `future` itself: dropping the `Timeout` drops `future`.
+pub fn timeout<F: Future>(
+    rt: &Runtime,
+    duration: Duration,
+    message: impl Into<Cow<'static, str>>,
+    future: F,
+) -> Timeout<F> {
+    let start = rt.now();
+    make(rt, start, deadline_after(start, duration), message.into(), future)
+}
+
+/// Runs `future` until `deadline` on `rt`'s clock; see [`timeout`].
+///
+/// A deadline in the past still lets the future be polled once.
+///
+/// # Cancel safety
+///
+/// As cancel safe as `future` itself.
+pub fn timeout_at<F: Future>(
+    rt: &Runtime,
+    deadline: Instant,
+    message: impl Into<Cow<'static, str>>,
+    future: F,
+) -> Timeout<F> {
+    make(rt, rt.now(), deadline, message.into(), future)
+}
+
+fn make<F>(
+    rt: &Runtime,
+    start: Instant,
+    deadline: Instant,
+    message: Cow<'static, str>,
+    future: F,
+) -> Timeout<F> {
+    Timeout {
+        future: Some(future),
+        rt: rt.clone(),
+        start,
+        deadline,
+        message,
+        sleep: None,
+    }
+}
+
+impl<F> Timeout<F> {
+    /// The instant at which the future is given up.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let future = this
+            .future
+            .as_mut()
+            .as_pin_mut()
+            .expect("`Timeout` polled after completion");
+        if let Poll::Ready(output) = future.poll(cx) {
+            this.future.set(None);
+            return Poll::Ready(Ok(output));
+        }
+        let deadline = *this.deadline;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| this.rt.sleep_until(deadline));
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        this.future.set(None);
+        let elapsed = this.rt.now().saturating_duration_since(*this.start);
+        Poll::Ready(Err(Elapsed {
+            message: std::mem::take(this.message),
+            elapsed,
+        }))
+    }
+}
+
+impl<F> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("deadline", &self.deadline)
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
