@@ -20,7 +20,7 @@ pub use lock::AsyncLock;
 pub use rwlock::AsyncRwLock;
 pub use semaphore::{
     Acquire, AcquireError, AcquireOwned, AcquireTimeoutError, AsyncSemaphore, OwnedSemaphorePermit,
-    SemaphorePermit, TooManyPermits, TryAcquireError,
+    MAX_PERMITS, SemaphorePermit, TooManyPermits, TryAcquireError,
 };
 
 /// Guard and future types of the locks, from `async-lock`.

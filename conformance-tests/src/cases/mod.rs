@@ -1,0 +1,30 @@
+//! The cases, one module per concept. Each case is `pub async fn name(env: Env)` and panics (through
+//! `assert!`) when the backend misbehaves.
+//!
+//! Each module keeps its own list of cases in a `__uno_cases_<module>!` macro at its top, next to
+//! the cases themselves; [`__uno_all_cases!`](crate::__uno_all_cases) strings the lists together.
+
+pub mod cancel;
+pub mod event;
+pub mod lock;
+pub mod rwlock;
+pub mod semaphore;
+pub mod task;
+pub mod time;
+pub mod timeout;
+
+/// The single test list: `$cb` is called once per module with `$be; module: case, case, …`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __uno_all_cases {
+    ($cb:ident, $be:tt) => {
+        $crate::__uno_cases_task!($cb, $be);
+        $crate::__uno_cases_time!($cb, $be);
+        $crate::__uno_cases_timeout!($cb, $be);
+        $crate::__uno_cases_lock!($cb, $be);
+        $crate::__uno_cases_rwlock!($cb, $be);
+        $crate::__uno_cases_semaphore!($cb, $be);
+        $crate::__uno_cases_event!($cb, $be);
+        $crate::__uno_cases_cancel!($cb, $be);
+    };
+}
