@@ -1,1 +1,198 @@
-//! placeholder
+//! uno on tokio: implements uno-core's [`Spawner`] and [`Timer`] with a tokio runtime.
+//!
+//! Everything else — task handles, the drop policy, primitives, policies — comes from `uno-core`
+//! and behaves as on every other backend. Note one difference from plain tokio: a uno
+//! [`Task`](uno_core::Task) **cancels** its task when dropped (tokio's `JoinHandle` detaches).
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let answer = uno_tokio::run(|rt| async move {
+//!     let task = rt.spawn(async { 6 * 7 });
+//!     rt.sleep(Duration::from_millis(1)).await;
+//!     task.await.unwrap()
+//! })
+//! .unwrap();
+//! assert_eq!(answer, 42);
+//! ```
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tokio::runtime::Handle;
+use tokio::task::LocalSet;
+use uno_core::rt::{BoxFuture, LocalBoxFuture, LocalSpawner, Runtime, Spawner};
+use uno_core::task::BlockingJob;
+use uno_core::time::{Sleep, Timer};
+
+/// The error of [`runtime`]: there is no tokio runtime to use here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoTokioRuntime(());
+
+impl fmt::Display for NoTokioRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "no tokio runtime is running on this thread: call uno_tokio::runtime() from inside one, \
+             or pass a Handle to uno_tokio::runtime_from",
+        )
+    }
+}
+
+impl std::error::Error for NoTokioRuntime {}
+
+/// A uno [`Runtime`] on the tokio runtime this thread is running in.
+///
+/// The tokio runtime must have its time driver enabled (`enable_time()` or `enable_all()`).
+///
+/// # Errors
+///
+/// [`NoTokioRuntime`] outside a tokio runtime.
+pub fn runtime() -> Result<Runtime, NoTokioRuntime> {
+    Handle::try_current()
+        .map(runtime_from)
+        .map_err(|_| NoTokioRuntime(()))
+}
+
+/// A uno [`Runtime`] on the tokio runtime behind `handle`; usable from any thread.
+pub fn runtime_from(handle: Handle) -> Runtime {
+    Runtime::new(
+        TokioSpawner {
+            handle: handle.clone(),
+        },
+        TokioTimer { handle },
+    )
+}
+
+/// Builds a multi-thread tokio runtime, runs `main` on it with its uno [`Runtime`], and returns
+/// the output. The usual entry point of an application.
+///
+/// # Errors
+///
+/// The I/O error of building the tokio runtime.
+pub fn run<F, Fut>(main: F) -> std::io::Result<Fut::Output>
+where
+    F: FnOnce(Runtime) -> Fut,
+    Fut: Future,
+{
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let rt = runtime_from(tokio.handle().clone());
+    Ok(tokio.block_on(main(rt)))
+}
+
+/// As [`run`], on a current-thread tokio runtime, with a [`TokioLocalSpawner`] for `!Send` tasks.
+///
+/// # Errors
+///
+/// The I/O error of building the tokio runtime.
+pub fn run_local<F, Fut>(main: F) -> std::io::Result<Fut::Output>
+where
+    F: FnOnce(Runtime, TokioLocalSpawner) -> Fut,
+    Fut: Future,
+{
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = Rc::new(LocalSet::new());
+    let rt = runtime_from(tokio.handle().clone());
+    let spawner = TokioLocalSpawner {
+        local: local.clone(),
+    };
+    Ok(local.block_on(&tokio, main(rt, spawner)))
+}
+
+/// Spawns onto a tokio runtime. The tokio `JoinHandle` is dropped (detached): uno's
+/// [`Task`](uno_core::Task) carries the result and the drop policy.
+#[derive(Debug, Clone)]
+pub struct TokioSpawner {
+    handle: Handle,
+}
+
+impl Spawner for TokioSpawner {
+    fn spawn_boxed(&self, future: BoxFuture<()>) {
+        drop(self.handle.spawn(future));
+    }
+
+    fn spawn_blocking_job(&self, job: BlockingJob) {
+        drop(self.handle.spawn_blocking(move || job.run()));
+    }
+}
+
+/// tokio's timer: honours tokio's paused/auto-advanced test time too.
+#[derive(Debug, Clone)]
+pub struct TokioTimer {
+    handle: Handle,
+}
+
+impl Timer for TokioTimer {
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
+        // Entering the handle lets a sleep be created from any thread, not only tokio's.
+        let _guard = self.handle.enter();
+        Box::pin(TokioSleep {
+            sleep: tokio::time::sleep_until(deadline.into()),
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    struct TokioSleep {
+        #[pin]
+        sleep: tokio::time::Sleep,
+    }
+}
+
+impl Future for TokioSleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().sleep.poll(cx)
+    }
+}
+
+impl Sleep for TokioSleep {
+    fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        self.project().sleep.reset(deadline.into());
+    }
+
+    fn deadline(&self) -> Instant {
+        self.sleep.deadline().into_std()
+    }
+}
+
+/// Runs `!Send` futures on a tokio [`LocalSet`] (they run while the `LocalSet` is driven).
+#[derive(Debug, Clone)]
+pub struct TokioLocalSpawner {
+    local: Rc<LocalSet>,
+}
+
+impl TokioLocalSpawner {
+    /// A spawner onto `local`. Drive it with `local.block_on(..)` or `local.run_until(..)`.
+    pub fn new(local: Rc<LocalSet>) -> Self {
+        TokioLocalSpawner { local }
+    }
+}
+
+impl LocalSpawner for TokioLocalSpawner {
+    fn spawn_local_boxed(&self, future: LocalBoxFuture<()>) {
+        drop(self.local.spawn_local(future));
+    }
+}

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::task::Task;
+use crate::task::{BlockingJob, Task};
 use crate::time::{Sleep, Timeout, Timer};
 
 pub use virtual_runtime::{VirtualLocalSpawner, VirtualRuntime};
@@ -49,6 +49,13 @@ pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
 pub trait Spawner: Send + Sync + 'static {
     /// Starts running `future` in the background.
     fn spawn_boxed(&self, future: BoxFuture<()>);
+
+    /// Runs a blocking job on the executor's pool for blocking work.
+    ///
+    /// The default runs it on a new thread; adapters override it with their executor's pool.
+    fn spawn_blocking_job(&self, job: BlockingJob) {
+        std::thread::spawn(move || job.run());
+    }
 }
 
 /// Runs `!Send` futures on the current thread. Optional: not every executor can.
@@ -144,6 +151,32 @@ impl Runtime {
     {
         let (runner, task) = crate::task::pair(future);
         self.parts.spawner.spawn_boxed(Box::pin(runner));
+        task
+    }
+
+    /// Runs a blocking closure on the executor's blocking pool and returns its [`Task`].
+    ///
+    /// A panic in the closure comes back as [`JoinError::Panicked`](crate::task::JoinError).
+    /// Cancelling the task cannot interrupt a closure that is already running; it only stops one
+    /// that has not started yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// let vrt = VirtualRuntime::new();
+    /// let rt = vrt.handle();
+    /// let sum = vrt.block_on(async move { rt.spawn_blocking(|| (1..=10).sum::<u32>()).await });
+    /// assert_eq!(sum.unwrap(), 55);
+    /// ```
+    pub fn spawn_blocking<F, T>(&self, f: F) -> Task<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (job, task) = crate::task::blocking(f);
+        self.parts.spawner.spawn_blocking_job(job);
         task
     }
 
