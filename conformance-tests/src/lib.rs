@@ -187,6 +187,10 @@ where
 }
 
 /// Every case name, `module::case`, in suite order: the list each backend runs.
+#[allow(
+    clippy::vec_init_then_push,
+    reason = "the pushes come from one macro call per case module"
+)]
 pub fn case_names() -> Vec<&'static str> {
     let mut names = Vec::new();
     __uno_all_cases!(__uno_case_names, names);

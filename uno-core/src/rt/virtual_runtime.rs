@@ -328,6 +328,7 @@ impl LocalSpawner for VirtualLocalSpawner {
 
 impl fmt::Debug for VirtualLocalSpawner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VirtualLocalSpawner").finish_non_exhaustive()
+        f.debug_struct("VirtualLocalSpawner")
+            .finish_non_exhaustive()
     }
 }

@@ -148,7 +148,11 @@ impl fmt::Debug for CancellationToken {
 }
 
 /// Waits on a node; the shared half of [`WaitForCancellation`] and [`Cancellable`].
-fn poll_cancelled(node: &Node, listener: &mut Option<EventListener>, cx: &mut Context<'_>) -> Poll<()> {
+fn poll_cancelled(
+    node: &Node,
+    listener: &mut Option<EventListener>,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
     loop {
         if node.is_cancelled() {
             *listener = None;
@@ -197,7 +201,9 @@ pub struct DropGuard {
 impl DropGuard {
     /// Gives the token back without cancelling it.
     pub fn disarm(mut self) -> CancellationToken {
-        self.token.take().expect("a DropGuard holds its token until dropped")
+        self.token
+            .take()
+            .expect("a DropGuard holds its token until dropped")
     }
 }
 

@@ -13,14 +13,14 @@ mod rwlock;
 mod semaphore;
 
 pub use cancel::{
-    Cancellable, Cancelled, CancellationToken, DropGuard, WaitForCancellation, cancellable,
+    Cancellable, CancellationToken, Cancelled, DropGuard, WaitForCancellation, cancellable,
 };
 pub use event::{AsyncEvent, EventWait};
 pub use lock::AsyncLock;
 pub use rwlock::AsyncRwLock;
 pub use semaphore::{
-    Acquire, AcquireError, AcquireOwned, AcquireTimeoutError, AsyncSemaphore, OwnedSemaphorePermit,
-    MAX_PERMITS, SemaphorePermit, TooManyPermits, TryAcquireError,
+    Acquire, AcquireError, AcquireOwned, AcquireTimeoutError, AsyncSemaphore, MAX_PERMITS,
+    OwnedSemaphorePermit, SemaphorePermit, TooManyPermits, TryAcquireError,
 };
 
 /// Guard and future types of the locks, from `async-lock`.

@@ -334,7 +334,11 @@ impl AsyncSemaphore {
         duration: Duration,
     ) -> Result<SemaphorePermit<'_>, AcquireTimeoutError> {
         match rt
-            .timeout(duration, "semaphore permits were not acquired in time", self.acquire_many(n))
+            .timeout(
+                duration,
+                "semaphore permits were not acquired in time",
+                self.acquire_many(n),
+            )
             .await
         {
             Ok(Ok(permit)) => Ok(permit),

@@ -8,13 +8,13 @@
 mod error;
 mod yield_now;
 
+use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::fmt;
 
 use atomic_waker::AtomicWaker;
 
@@ -321,7 +321,9 @@ where
             let result = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::from_panic);
             run_shared.complete(result);
         })),
-        on_drop: Some(Box::new(move || drop_shared.complete(Err(JoinError::Cancelled)))),
+        on_drop: Some(Box::new(move || {
+            drop_shared.complete(Err(JoinError::Cancelled))
+        })),
     };
     (
         job,

@@ -111,7 +111,13 @@ pub fn timeout<F: Future>(
     future: F,
 ) -> Timeout<F> {
     let start = rt.now();
-    make(rt, start, deadline_after(start, duration), message.into(), future)
+    make(
+        rt,
+        start,
+        deadline_after(start, duration),
+        message.into(),
+        future,
+    )
 }
 
 /// Runs `future` until `deadline` on `rt`'s clock; see [`timeout`].

@@ -88,7 +88,11 @@ impl VirtualClock {
 
     /// The earliest deadline among the sleeps currently being awaited.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.state().sleepers.keys().next().map(|(deadline, _)| *deadline)
+        self.state()
+            .sleepers
+            .keys()
+            .next()
+            .map(|(deadline, _)| *deadline)
     }
 
     /// How many sleeps are currently being awaited.

@@ -1,0 +1,163 @@
+//! The uno tour: what exists so far, run on tokio, smol and async-std in turn, then on virtual time.
+//!
+//! `cargo run -p uno-db-sqlx --example tour`
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use uno_core::Runtime;
+use uno_core::rt::VirtualRuntime;
+use uno_core::sync::{AsyncEvent, AsyncLock, AsyncSemaphore, CancellationToken, cancellable};
+use uno_core::task::JoinError;
+
+async fn tour(rt: Runtime) {
+    // 1. Tasks: one handle, one drop policy, panics as values.
+    let task = rt.spawn(async { 6 * 7 });
+    println!("  task: spawned and joined -> {}", task.await.unwrap());
+
+    let ran = Arc::new(AtomicUsize::new(0));
+    let dropped = {
+        let (rt2, ran) = (rt.clone(), ran.clone());
+        rt.spawn(async move {
+            rt2.sleep(Duration::from_millis(50)).await;
+            ran.fetch_add(1, Ordering::SeqCst);
+        })
+    };
+    drop(dropped);
+    rt.sleep(Duration::from_millis(100)).await;
+    println!(
+        "  task: dropped a handle -> its task was cancelled (side effects: {})",
+        ran.load(Ordering::SeqCst)
+    );
+
+    match rt.spawn(async { panic!("the disk is full") }).await {
+        Err(JoinError::Panicked { message }) => {
+            println!("  task: a panic came back as a value -> {message:?}")
+        }
+        other => println!("  task: unexpected {other:?}"),
+    }
+
+    let sum = rt
+        .spawn_blocking(|| (1..=1000u64).sum::<u64>())
+        .await
+        .unwrap();
+    println!("  task: spawn_blocking on the executor's pool -> {sum}");
+
+    // 2. Time: sleeps and timeouts with a message, on the runtime's own clock.
+    let start = rt.now();
+    rt.sleep(Duration::from_millis(20)).await;
+    println!("  time: slept {:?} (at least 20ms)", rt.now() - start);
+    let err = rt
+        .timeout(
+            Duration::from_millis(30),
+            "fetching the exchange rate",
+            rt.sleep(Duration::from_secs(10)),
+        )
+        .await
+        .unwrap_err();
+    println!("  time: timeout -> {err}");
+
+    // 3. Primitives.
+    let counter = AsyncLock::named("counter", 0u32);
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let counter = counter.clone();
+            rt.spawn(async move {
+                for _ in 0..100 {
+                    *counter.lock().await += 1;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    println!(
+        "  sync: 8 tasks x 100 increments under AsyncLock -> {}",
+        *counter.lock().await
+    );
+
+    let pool = AsyncSemaphore::new(2);
+    let peak = Arc::new(AtomicUsize::new(0));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let jobs: Vec<_> = (0..6)
+        .map(|_| {
+            let (pool, peak, in_flight, rt2) =
+                (pool.clone(), peak.clone(), in_flight.clone(), rt.clone());
+            rt.spawn(async move {
+                let _permit = pool.acquire().await.unwrap();
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                rt2.sleep(Duration::from_millis(10)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for job in jobs {
+        job.await.unwrap();
+    }
+    println!(
+        "  sync: 6 jobs through AsyncSemaphore(2) -> at most {} at once",
+        peak.load(Ordering::SeqCst)
+    );
+
+    let ready = AsyncEvent::new();
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let ready = ready.clone();
+            rt.spawn(async move { ready.wait().await })
+        })
+        .collect();
+    ready.set();
+    for waiter in waiters {
+        waiter.await.unwrap();
+    }
+    println!("  sync: AsyncEvent set -> 3 waiters woken");
+
+    // 4. Cancellation: a parent token cancels its children; cancellable() stops the work.
+    let shutdown = CancellationToken::new();
+    let request = shutdown.child_token();
+    let work = {
+        let rt2 = rt.clone();
+        rt.spawn(cancellable(&request, async move {
+            rt2.sleep(Duration::from_secs(60)).await;
+        }))
+    };
+    rt.sleep(Duration::from_millis(10)).await;
+    shutdown.cancel();
+    println!(
+        "  cancel: parent token cancelled -> child work returned {:?}",
+        work.await.unwrap()
+    );
+}
+
+fn main() {
+    // The tour panics inside a task on purpose; show uno's report of it, not the default hook's.
+    std::panic::set_hook(Box::new(|_| {}));
+    println!("uno tour: the same code on every runtime\n");
+
+    println!("tokio (multi-thread):");
+    uno_tokio::run(tour).expect("tokio runtime");
+
+    println!("\nsmol:");
+    uno_smol::run(tour);
+
+    println!("\nasync-std (discontinued upstream; prefer smol):");
+    uno_async_std::run(tour);
+
+    println!("\nvirtual time (deterministic, instant):");
+    let vrt = VirtualRuntime::new();
+    let rt = vrt.handle();
+    let wall = std::time::Instant::now();
+    vrt.block_on(async move {
+        tour(rt.clone()).await;
+        let start = rt.now();
+        rt.sleep(Duration::from_secs(24 * 3600)).await;
+        println!("  virtual: slept {:?} of virtual time", rt.now() - start);
+    });
+    println!(
+        "  virtual: the whole section took {:?} of real time",
+        wall.elapsed()
+    );
+}
