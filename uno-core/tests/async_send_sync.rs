@@ -1,0 +1,74 @@
+//! Every public type is `Send`/`Sync`/`Unpin` where it should be (tokio's `async_send_sync` habit).
+
+use uno_core::rt::Runtime;
+use uno_core::sync::{
+    Acquire, AcquireOwned, AsyncEvent, AsyncLock, AsyncRwLock, AsyncSemaphore, Cancellable,
+    CancellationToken, DropGuard, EventWait, OwnedSemaphorePermit, SemaphorePermit,
+    WaitForCancellation,
+};
+use uno_core::task::{BlockingJob, JoinError, Task, YieldNow};
+use uno_core::time::{Elapsed, Timeout, VirtualClock};
+
+fn send<T: Send>() {}
+fn sync<T: Sync>() {}
+fn unpin<T: Unpin>() {}
+
+macro_rules! all {
+    ($($t:ty),* $(,)?) => { $( send::<$t>(); sync::<$t>(); )* };
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    all!(
+        Runtime,
+        Task<u32>,
+        JoinError,
+        Elapsed,
+        VirtualClock,
+        AsyncLock<u32>,
+        AsyncRwLock<u32>,
+        AsyncSemaphore,
+        SemaphorePermit<'static>,
+        OwnedSemaphorePermit,
+        AsyncEvent,
+        CancellationToken,
+        DropGuard,
+    );
+    send::<BlockingJob>();
+}
+
+#[test]
+fn futures_are_send_and_sync() {
+    all!(
+        Acquire<'static>,
+        AcquireOwned,
+        EventWait<'static>,
+        WaitForCancellation<'static>,
+        YieldNow,
+        Timeout<std::future::Ready<u32>>,
+        Cancellable<std::future::Ready<u32>>,
+    );
+}
+
+#[test]
+fn handles_and_named_futures_are_unpin() {
+    unpin::<Task<std::rc::Rc<u32>>>();
+    unpin::<Acquire<'static>>();
+    unpin::<AcquireOwned>();
+    unpin::<EventWait<'static>>();
+    unpin::<WaitForCancellation<'static>>();
+    unpin::<YieldNow>();
+    unpin::<Timeout<std::future::Ready<u32>>>();
+}
+
+#[test]
+fn a_task_of_a_non_send_output_is_not_send() {
+    // Compile-time property, checked by the trait-selection trick below: `Task<Rc<_>>` must not be
+    // Send, or a !Send value could cross threads.
+    trait AmbiguousIfSend<A> {
+        fn some_item() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+    impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+    <Task<std::rc::Rc<u32>> as AmbiguousIfSend<_>>::some_item();
+}
