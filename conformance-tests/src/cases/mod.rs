@@ -8,6 +8,7 @@ pub mod cancel;
 pub mod event;
 pub mod lock;
 pub mod rwlock;
+pub mod seam;
 pub mod semaphore;
 pub mod task;
 pub mod time;
@@ -18,6 +19,7 @@ pub mod timeout;
 #[macro_export]
 macro_rules! __uno_all_cases {
     ($cb:ident, $be:tt) => {
+        $crate::__uno_cases_seam!($cb, $be);
         $crate::__uno_cases_task!($cb, $be);
         $crate::__uno_cases_time!($cb, $be);
         $crate::__uno_cases_timeout!($cb, $be);
