@@ -56,6 +56,8 @@
 )]
 #![forbid(unsafe_code)]
 
+pub mod batch;
+pub mod cache;
 pub mod rt;
 pub mod sync;
 pub mod task;

@@ -99,7 +99,7 @@ fn add_permits_past_the_maximum_is_a_typed_error() {
     assert_eq!(
         sem.add_permits(MAX_PERMITS),
         Err(TooManyPermits {
-            available: 1,
+            total: 1,
             requested: MAX_PERMITS
         })
     );

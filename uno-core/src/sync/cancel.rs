@@ -68,8 +68,16 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        if let Some((parent, key)) = &self.parent {
-            parent.children().map.remove(key);
+        // Unregister from the parent. When we held the parent's last reference, unlink its own
+        // parent before it drops, so a long chain of children unwinds in a loop, not recursively
+        // (which would overflow the stack).
+        let mut link = self.parent.take();
+        while let Some((parent, key)) = link {
+            parent.children().map.remove(&key);
+            link = match Arc::try_unwrap(parent) {
+                Ok(mut parent) => parent.parent.take(),
+                Err(_) => None,
+            };
         }
     }
 }

@@ -51,6 +51,8 @@ struct Inner {
     permits: AtomicUsize,
     /// Number of queued waiters; read without the lock by the release fast path.
     queued: AtomicUsize,
+    /// Permits in existence (free, handed out or being handed over): bounded by [`MAX_PERMITS`].
+    total: AtomicUsize,
     queue: Mutex<Queue>,
 }
 
@@ -98,8 +100,8 @@ pub enum AcquireTimeoutError {
 /// Adding permits would exceed [`MAX_PERMITS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooManyPermits {
-    /// Permits available before the call.
-    pub available: usize,
+    /// Permits in existence before the call (free or held).
+    pub total: usize,
     /// Permits the call tried to add.
     pub requested: usize,
 }
@@ -133,7 +135,7 @@ impl fmt::Display for TooManyPermits {
         write!(
             f,
             "adding {} permits to {} would exceed the maximum of {MAX_PERMITS}",
-            self.requested, self.available
+            self.requested, self.total
         )
     }
 }
@@ -151,6 +153,7 @@ impl AsyncSemaphore {
             inner: Arc::new(Inner {
                 permits: AtomicUsize::new((permits as usize) << 1),
                 queued: AtomicUsize::new(0),
+                total: AtomicUsize::new(permits as usize),
                 queue: Mutex::new(Queue::default()),
             }),
         }
@@ -167,25 +170,18 @@ impl AsyncSemaphore {
     ///
     /// [`TooManyPermits`] if the total would exceed [`MAX_PERMITS`]; nothing is added then.
     pub fn add_permits(&self, n: usize) -> Result<(), TooManyPermits> {
-        let mut current = self.inner.permits.load(Ordering::Acquire);
-        loop {
-            let available = current >> 1;
-            if n > MAX_PERMITS - available {
-                return Err(TooManyPermits {
-                    available,
-                    requested: n,
-                });
-            }
-            match self.inner.permits.compare_exchange_weak(
-                current,
-                current + (n << 1),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(actual) => current = actual,
-            }
-        }
+        // Permits handed out still count: once returned they must not push the semaphore past
+        // the maximum.
+        self.inner
+            .total
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |total| {
+                (n <= MAX_PERMITS - total).then(|| total + n)
+            })
+            .map_err(|total| TooManyPermits {
+                total,
+                requested: n,
+            })?;
+        self.inner.permits.fetch_add(n << 1, Ordering::SeqCst);
         self.inner.hand_to_waiters();
         Ok(())
     }
@@ -607,6 +603,7 @@ impl SemaphorePermit<'_> {
 
     /// Drops the permit without returning its permits: the semaphore shrinks for good.
     pub fn forget(mut self) {
+        self.sem.total.fetch_sub(self.n, Ordering::AcqRel);
         self.n = 0;
     }
 }
@@ -640,6 +637,7 @@ impl OwnedSemaphorePermit {
 
     /// Drops the permit without returning its permits: the semaphore shrinks for good.
     pub fn forget(mut self) {
+        self.sem.total.fetch_sub(self.n, Ordering::AcqRel);
         self.n = 0;
     }
 }

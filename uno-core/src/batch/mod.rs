@@ -1,0 +1,335 @@
+//! Batching: [`AsyncBatcher`] gathers items from many callers into batches for one operation, and
+//! hands each caller its own item's result.
+//!
+//! A batch is flushed as soon as it holds `max_batch_size` items, or when its **oldest** item has
+//! waited `max_wait_time`. That timer belongs to the batcher's one background task, never to a
+//! caller, so a caller that gives up cannot strand the others. Batch operations run as tasks on
+//! the [`Runtime`], at most `max_in_flight` at a time; items waiting for their batch to start are
+//! bounded by `max_queued`, and a caller finding the queue full waits or is rejected
+//! ([`OverflowPolicy`]).
+//!
+//! Every item is answered exactly once: with its result, or with a [`BatchError`] — a batch-wide
+//! error, a wrong number of results, a caught panic, or (for items the runtime dropped) a
+//! cancellation. Closing the batcher, or dropping its last handle, flushes everything queued.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use uno_core::batch::AsyncBatcher;
+//! use uno_core::rt::VirtualRuntime;
+//!
+//! let vrt = VirtualRuntime::new();
+//! let rt = vrt.handle();
+//! vrt.block_on(async {
+//!     // Look users up by id, up to 50 per round trip, waiting at most 10 ms to fill a batch.
+//!     let users = AsyncBatcher::new(
+//!         &rt,
+//!         |ids: Vec<u32>| async move {
+//!             ids.into_iter().map(|id| format!("user-{id}")).collect::<Vec<_>>()
+//!         },
+//!         50,
+//!         Duration::from_millis(10),
+//!     )
+//!     .unwrap();
+//!
+//!     let callers: Vec<_> = (0..3)
+//!         .map(|id| {
+//!             let users = users.clone();
+//!             rt.spawn(async move { users.add_item(id).await })
+//!         })
+//!         .collect();
+//!     for (id, caller) in callers.into_iter().enumerate() {
+//!         assert_eq!(caller.await.unwrap(), Ok(format!("user-{id}")));
+//!     }
+//!     // The three lookups went out as one batch, after the 10 ms window.
+//!     let report = users.shutdown().await;
+//!     assert_eq!(report.flushed_items, 0);
+//!     assert_eq!(users.stats().batches_started, 1);
+//!     assert_eq!(users.stats().timed_flushes, 1);
+//! });
+//! ```
+
+mod config;
+mod error;
+mod future;
+mod operation;
+mod shared;
+mod slot;
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+pub use config::{BatcherBuilder, DEFAULT_QUEUED_BATCHES, OverflowPolicy};
+pub use error::{BatchError, ConfigError};
+pub use future::AddItem;
+pub use operation::BatchResults;
+
+use config::Config;
+use shared::{Shared, WorkerGuard};
+
+use crate::rt::Runtime;
+
+/// Groups items from many callers into batches for one batch operation; each caller awaits its own
+/// item's result. Clones share one batcher.
+///
+/// Build it with [`new`](Self::new) or, for the bounds and policies, [`BatcherBuilder`]. It runs
+/// one background task on the [`Runtime`] (the flush timer), plus one task per batch in flight.
+///
+/// - **Flushing.** A batch goes to the operation as soon as it is full, or when its oldest item has
+///   waited `max_wait_time`.
+/// - **Results.** The operation returns one result per item, in item order (see [`BatchResults`]).
+///   A batch-wide error reaches every waiter of the batch ([`BatchError::Operation`], cloned, so
+///   `E: Clone`; wrap other errors in an `Arc`); a wrong number of results fails every item with
+///   [`BatchError::ResultCount`]; a panic in the operation is caught and fails every item with
+///   [`BatchError::Panicked`].
+/// - **Bounds.** At most `max_in_flight` batch operations run at once; at most `max_queued` items
+///   wait for their batch to start. When the queue is full, [`add_item`](Self::add_item) waits or
+///   is rejected ([`OverflowPolicy`]).
+/// - **Closing.** [`close`](Self::close), [`shutdown`](Self::shutdown) and dropping the last handle
+///   flush every queued item; items added afterwards get [`BatchError::Closed`]. If the runtime
+///   shuts down first, queued items are answered [`BatchError::Cancelled`]: none is lost silently.
+///
+/// # Examples
+///
+/// Per-item results and a batch-wide error:
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::batch::{AsyncBatcher, BatchError};
+/// use uno_core::rt::VirtualRuntime;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// vrt.block_on(async {
+///     let parse = AsyncBatcher::new(
+///         &rt,
+///         |texts: Vec<&'static str>| async move {
+///             if texts.contains(&"db down") {
+///                 return Err("database unavailable"); // fails the whole batch
+///             }
+///             let parse = |t: &str| t.parse::<i32>().map_err(|_| "not a number");
+///             Ok(texts.into_iter().map(parse).collect())
+///         },
+///         10,
+///         Duration::from_millis(1),
+///     )
+///     .unwrap();
+///
+///     assert_eq!(parse.add_item("42").await, Ok(Ok(42)));
+///     assert_eq!(parse.add_item("x").await, Ok(Err("not a number")));
+///     let down = parse.add_item("db down").await;
+///     assert_eq!(down, Err(BatchError::Operation("database unavailable")));
+/// });
+/// ```
+pub struct AsyncBatcher<I, O, E = Infallible>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    shared: Arc<Shared<I, O, E>>,
+}
+
+/// Counters of an [`AsyncBatcher`], from [`AsyncBatcher::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatcherStats {
+    /// Items accepted into the queue.
+    pub items_added: u64,
+    /// Items refused because the queue was full ([`OverflowPolicy::Reject`]).
+    pub items_rejected: u64,
+    /// Batches handed to the operation.
+    pub batches_started: u64,
+    /// Batches that finished with an error for every item (batch-wide error, wrong result count,
+    /// panic, or dropped by the runtime).
+    pub batches_failed: u64,
+    /// Batches flushed because they were full.
+    pub full_flushes: u64,
+    /// Batches flushed because their oldest item had waited `max_wait_time`.
+    pub timed_flushes: u64,
+    /// Batches flushed by closing the batcher.
+    pub close_flushes: u64,
+    /// Items waiting for their batch to start, now.
+    pub queued_items: usize,
+    /// Batch operations running, now.
+    pub batches_in_flight: usize,
+}
+
+/// What closing an [`AsyncBatcher`] flushed, from [`AsyncBatcher::close`] and
+/// [`AsyncBatcher::shutdown`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Items that were queued when the batcher closed; each went to the operation afterwards.
+    pub flushed_items: usize,
+    /// The batches those items formed.
+    pub flushed_batches: usize,
+    /// Batches already running when the batcher closed.
+    pub running_batches: usize,
+    /// Items answered [`BatchError::Cancelled`] without running, because the runtime stopped
+    /// running the batcher's tasks (it shut down). Zero after a normal close.
+    pub cancelled_items: usize,
+}
+
+impl<I, O, E> AsyncBatcher<I, O, E>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    /// A batcher on `rt` around `batch_operation`, with the default bounds of [`BatcherBuilder`]
+    /// (one batch in flight, up to `max_batch_size * 8` queued items, waiting when full).
+    ///
+    /// `batch_operation` gets the items of one batch, in arrival order, and returns one result per
+    /// item in the same order: a `Vec<O>`, or a `Result<Vec<O>, E>` whose `Err` fails the whole
+    /// batch. Starts the batcher's background task on `rt`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroBatchSize`] if `max_batch_size` is 0.
+    pub fn new<F, Fut>(
+        rt: &Runtime,
+        batch_operation: F,
+        max_batch_size: usize,
+        max_wait_time: Duration,
+    ) -> Result<Self, ConfigError>
+    where
+        F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: BatchResults<Output = O, Error = E>,
+    {
+        BatcherBuilder::new(max_batch_size, max_wait_time).build(rt, batch_operation)
+    }
+
+    fn start<F, Fut>(rt: &Runtime, config: Config, batch_operation: F) -> Self
+    where
+        F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: BatchResults<Output = O, Error = E>,
+    {
+        let shared = Arc::new(Shared::new(rt, config, operation::erase(batch_operation)));
+        let guard = WorkerGuard {
+            shared: shared.clone(),
+            finished: false,
+        };
+        rt.spawn(shared::run_worker(guard)).detach();
+        AsyncBatcher { shared }
+    }
+
+    /// Adds `item` to the current batch and waits for its own result.
+    ///
+    /// If the queue is full, waits for room or fails with [`BatchError::Rejected`], as configured.
+    ///
+    /// # Errors
+    ///
+    /// [`BatchError`]: the batch failed as a whole (`Operation`, `ResultCount`, `Panicked`), the
+    /// item was refused (`Rejected`, `Closed`), or the runtime dropped its batch (`Cancelled`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future while it waits for room queues nothing. Dropping it once the item is
+    /// queued does not cancel the batch or affect any other caller: the item is still processed,
+    /// and its result is dropped.
+    pub fn add_item(&self, item: I) -> AddItem<'_, I, O, E> {
+        AddItem::new(&self.shared, item)
+    }
+
+    /// Closes the batcher: flushes the batch being filled at once (without waiting for its
+    /// window), keeps running what is queued, and refuses new items with [`BatchError::Closed`]
+    /// (callers waiting for room get it too). Does not wait; see [`shutdown`](Self::shutdown).
+    ///
+    /// Returns what was queued at the time of the first close; closing again changes nothing and
+    /// returns the same report.
+    pub fn close(&self) -> ShutdownReport {
+        self.shared.close()
+    }
+
+    /// Closes the batcher (see [`close`](Self::close)) and waits until every queued and running
+    /// batch has finished and answered its callers.
+    ///
+    /// To bound the wait, wrap it in [`Runtime::timeout`].
+    ///
+    /// # Cancel safety
+    ///
+    /// The batcher is closed when `shutdown` is called, before the future is first polled.
+    /// Dropping the future only stops the waiting; the flushed batches still run to completion.
+    pub fn shutdown(&self) -> impl Future<Output = ShutdownReport> + Send + '_ {
+        self.close();
+        async move {
+            self.shared.drained.wait().await;
+            self.shared.report()
+        }
+    }
+
+    /// Whether the batcher is closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> BatcherStats {
+        self.shared.stats()
+    }
+
+    /// The largest number of items in one batch.
+    pub fn max_batch_size(&self) -> usize {
+        self.shared.config.max_batch_size
+    }
+
+    /// How long the oldest item of a batch waits, at most, before the batch is flushed.
+    pub fn max_wait_time(&self) -> Duration {
+        self.shared.config.max_wait_time
+    }
+}
+
+impl<I, O, E> Clone for AsyncBatcher<I, O, E>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    fn clone(&self) -> Self {
+        self.shared.handles.fetch_add(1, Ordering::Relaxed);
+        AsyncBatcher {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<I, O, E> Drop for AsyncBatcher<I, O, E>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    /// Dropping the last handle closes the batcher, which flushes every queued item.
+    fn drop(&mut self) {
+        if self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.close();
+        }
+    }
+}
+
+impl<I, O, E> fmt::Debug for AsyncBatcher<I, O, E>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncBatcher")
+            .field("max_batch_size", &self.shared.config.max_batch_size)
+            .field("max_wait_time", &self.shared.config.max_wait_time)
+            .field("max_in_flight", &self.shared.config.max_in_flight)
+            .field("max_queued", &self.shared.config.max_queued)
+            .field("overflow", &self.shared.config.overflow)
+            .field("closed", &self.is_closed())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

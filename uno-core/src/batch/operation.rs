@@ -1,0 +1,99 @@
+//! The user's batch operation: what it may return, and how it is called (panics caught).
+
+use std::convert::Infallible;
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::task::Poll;
+
+use super::error::BatchError;
+use crate::rt::BoxFuture;
+use crate::task::JoinError;
+
+/// What a batch operation's future may resolve to: one result per item, possibly behind a
+/// batch-wide error.
+///
+/// Implemented for
+/// - `Vec<T>`: the batch cannot fail as a whole (`Error = Infallible`);
+/// - `Result<Vec<T>, E>`: `Err(e)` fails every item of the batch with
+///   [`BatchError::Operation(e)`](BatchError::Operation), cloned for each.
+///
+/// Per-item errors need nothing special: let each result be a `Result`. For example an operation
+/// returning `Result<Vec<Result<Row, NotFound>>, DbError>` gives each caller a
+/// `Result<Result<Row, NotFound>, BatchError<DbError>>`: the outer layer for the batch, the inner
+/// one for the item.
+pub trait BatchResults: Send + 'static {
+    /// One item's result.
+    type Output: Send + 'static;
+    /// The batch-wide error, cloned for every item of a failed batch.
+    type Error: Clone + Send + 'static;
+
+    /// Splits into the per-item results, or the batch-wide error.
+    fn into_results(self) -> Result<Vec<Self::Output>, Self::Error>;
+}
+
+impl<T: Send + 'static> BatchResults for Vec<T> {
+    type Output = T;
+    type Error = Infallible;
+
+    fn into_results(self) -> Result<Vec<T>, Infallible> {
+        Ok(self)
+    }
+}
+
+impl<T: Send + 'static, E: Clone + Send + 'static> BatchResults for Result<Vec<T>, E> {
+    type Output = T;
+    type Error = E;
+
+    fn into_results(self) -> Result<Vec<T>, E> {
+        self
+    }
+}
+
+/// The operation with its future type erased: one box per batch, none per item.
+pub(super) type Operation<I, O, E> =
+    Box<dyn Fn(Vec<I>) -> BoxFuture<Result<Vec<O>, E>> + Send + Sync>;
+
+pub(super) fn erase<I, F, Fut>(
+    op: F,
+) -> Operation<I, <Fut::Output as BatchResults>::Output, <Fut::Output as BatchResults>::Error>
+where
+    I: Send + 'static,
+    F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: BatchResults,
+{
+    Box::new(move |items| {
+        let future = op(items);
+        Box::pin(async move { future.await.into_results() })
+    })
+}
+
+/// Calls the operation and awaits it, turning a panic (in the call or in any poll) into
+/// [`BatchError::Panicked`], so it reaches each waiter as a value and never unwinds into the
+/// batcher.
+pub(super) async fn call<I, O, E>(
+    op: &Operation<I, O, E>,
+    items: Vec<I>,
+) -> Result<Vec<O>, BatchError<E>> {
+    let mut future = match catch_unwind(AssertUnwindSafe(|| op(items))) {
+        Ok(future) => future,
+        Err(payload) => return Err(panicked(payload)),
+    };
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(result)) => Poll::Ready(result.map_err(BatchError::Operation)),
+            Err(payload) => Poll::Ready(Err(panicked(payload))),
+        },
+    )
+    .await
+}
+
+fn panicked<E>(payload: Box<dyn std::any::Any + Send>) -> BatchError<E> {
+    match JoinError::from_panic(payload) {
+        JoinError::Panicked { message } => BatchError::Panicked { message },
+        other => BatchError::Panicked {
+            message: other.to_string(),
+        },
+    }
+}

@@ -1,0 +1,567 @@
+//! The state every handle, waiter and background task of one batcher shares, and the two kinds of
+//! background task: the timer worker (one per batcher) and the batch runners (one per in-flight
+//! slot).
+//!
+//! Invariants, all kept under the `state` lock:
+//! - `ready` is non-empty only while `in_flight == max_in_flight`: whoever frees a slot takes the
+//!   next ready batch first, so a full batch never waits while a slot is free.
+//! - Every queued item's reply slot lives in exactly one [`Waiters`], and a `Waiters` answers every
+//!   slot it still holds when dropped — so an item is answered exactly once on every path
+//!   (delivered, failed, cancelled by the runtime), and never lost silently.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+use std::time::Instant;
+
+use atomic_waker::AtomicWaker;
+
+use super::config::Config;
+use super::error::BatchError;
+use super::operation::{self, Operation};
+use super::slot::Slot;
+use super::{BatcherStats, ShutdownReport};
+use crate::rt::Runtime;
+use crate::sync::{AsyncEvent, AsyncSemaphore, SemaphorePermit};
+use crate::time::{Sleep, deadline_after};
+
+/// What an item's caller gets back.
+pub(super) type Reply<O, E> = Result<O, BatchError<E>>;
+pub(super) type ReplySlot<O, E> = Arc<Slot<Reply<O, E>>>;
+
+/// A runner yields to its executor after this many batches taken from the queue back to back, so
+/// a steady stream of batches cannot monopolise a thread.
+const BATCHES_BEFORE_YIELD: u32 = 8;
+
+/// At most this many item slots are reserved up front for a new batch (more only as it fills).
+const MAX_PREALLOCATED: usize = 1024;
+
+pub(super) struct Shared<I, O, E> {
+    pub(super) rt: Runtime,
+    pub(super) config: Config,
+    op: Operation<I, O, E>,
+    state: Mutex<State<I, O, E>>,
+    /// Keeps the `max_queued` bound, fairly; `None` when unbounded. A permit is taken per item
+    /// and given back when the item's batch starts.
+    pub(super) queue_permits: Option<AsyncSemaphore>,
+    worker_notified: AtomicBool,
+    worker_waker: AtomicWaker,
+    /// Set once closed and everything queued or in flight has finished.
+    pub(super) drained: AsyncEvent,
+    /// Live `AsyncBatcher` handles; the last one to go closes (and so flushes) the batcher.
+    pub(super) handles: AtomicUsize,
+    rejected: AtomicU64,
+}
+
+struct State<I, O, E> {
+    /// The batch being filled, and when its oldest item will have waited `max_wait_time`.
+    open: Option<(Batch<I, O, E>, Instant)>,
+    /// Sealed batches waiting for an in-flight slot.
+    ready: VecDeque<Batch<I, O, E>>,
+    /// Items in `open` and `ready`.
+    queued: usize,
+    in_flight: usize,
+    closed: bool,
+    /// Whether the worker will look at the open batch by its deadline without being notified (it
+    /// has a timer armed no later than that, or a notification is pending).
+    worker_watching: bool,
+    report: Option<ShutdownReport>,
+    stats: BatcherStats,
+}
+
+impl<I, O, E> State<I, O, E> {
+    fn is_drained(&self) -> bool {
+        self.closed && self.open.is_none() && self.ready.is_empty() && self.in_flight == 0
+    }
+}
+
+/// A batch: the items for the operation, and their callers' reply slots in the same order.
+pub(super) struct Batch<I, O, E> {
+    items: Vec<I>,
+    waiters: Waiters<O, E>,
+}
+
+impl<I, O, E> Batch<I, O, E> {
+    fn with_capacity(n: usize) -> Self {
+        let n = n.min(MAX_PREALLOCATED);
+        Batch {
+            items: Vec::with_capacity(n),
+            waiters: Waiters(Vec::with_capacity(n)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// The reply slots of one batch. Dropping it answers every slot still held with
+/// [`BatchError::Cancelled`]: the runtime dropped the batch before it could finish.
+struct Waiters<O, E>(Vec<ReplySlot<O, E>>);
+
+impl<O, E: Clone> Waiters<O, E> {
+    /// Answers every item; returns whether the batch failed.
+    fn deliver(mut self, outcome: Result<Vec<O>, BatchError<E>>) -> bool {
+        let slots = std::mem::take(&mut self.0);
+        let error = match outcome {
+            Ok(results) if results.len() == slots.len() => {
+                for (slot, result) in slots.into_iter().zip(results) {
+                    slot.send(Ok(result));
+                }
+                return false;
+            }
+            Ok(results) => BatchError::ResultCount {
+                expected: slots.len(),
+                actual: results.len(),
+            },
+            Err(error) => error,
+        };
+        let mut slots = slots.into_iter();
+        let last = slots.next_back();
+        for slot in slots {
+            slot.send(Err(error.clone()));
+        }
+        if let Some(last) = last {
+            last.send(Err(error));
+        }
+        true
+    }
+}
+
+impl<O, E> Drop for Waiters<O, E> {
+    fn drop(&mut self) {
+        for slot in self.0.drain(..) {
+            slot.send(Err(BatchError::Cancelled));
+        }
+    }
+}
+
+/// A batch leaving the queue: start it, and give its items' queue permits back.
+struct Launch<I, O, E> {
+    batch: Option<Batch<I, O, E>>,
+    released: usize,
+}
+
+impl<I, O, E> Launch<I, O, E> {
+    fn none() -> Self {
+        Launch {
+            batch: None,
+            released: 0,
+        }
+    }
+}
+
+impl<I, O, E> Shared<I, O, E>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    pub(super) fn new(rt: &Runtime, config: Config, op: Operation<I, O, E>) -> Self {
+        let queue_permits = config.max_queued.map(|n| {
+            let sem = AsyncSemaphore::new(0);
+            sem.add_permits(n)
+                .expect("validated: max_queued <= MAX_PERMITS");
+            sem
+        });
+        Shared {
+            rt: rt.clone(),
+            config,
+            op,
+            state: Mutex::new(State {
+                open: None,
+                ready: VecDeque::new(),
+                queued: 0,
+                in_flight: 0,
+                closed: false,
+                worker_watching: false,
+                report: None,
+                stats: BatcherStats::default(),
+            }),
+            queue_permits,
+            worker_notified: AtomicBool::new(false),
+            worker_waker: AtomicWaker::new(),
+            drained: AsyncEvent::new(),
+            handles: AtomicUsize::new(1),
+            rejected: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<I, O, E>> {
+        // No user code runs under this lock, and no await: poisoning cannot leave it inconsistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn count_rejected(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    pub(super) fn stats(&self) -> BatcherStats {
+        let state = self.lock();
+        BatcherStats {
+            items_rejected: self.rejected.load(Ordering::Relaxed),
+            queued_items: state.queued,
+            batches_in_flight: state.in_flight,
+            ..state.stats
+        }
+    }
+
+    /// Starts `batch` if a slot is free, else queues it behind the others. Called with the lock.
+    fn dispatch(&self, state: &mut State<I, O, E>, batch: Batch<I, O, E>) -> Launch<I, O, E> {
+        if state.in_flight < self.config.max_in_flight {
+            state.in_flight += 1;
+            state.queued -= batch.len();
+            state.stats.batches_started += 1;
+            Launch {
+                released: batch.len(),
+                batch: Some(batch),
+            }
+        } else {
+            state.ready.push_back(batch);
+            Launch::none()
+        }
+    }
+
+    /// The part of a dispatch done after unlocking: permits back to waiting callers, and a new
+    /// runner (outside the lock, since an executor may run or drop the task right away).
+    fn finish_launch(self: &Arc<Self>, launch: Launch<I, O, E>) {
+        if launch.released > 0
+            && let Some(sem) = &self.queue_permits
+        {
+            // Cannot overflow: these permits were taken from the same semaphore.
+            let _ = sem.add_permits(launch.released);
+        }
+        if let Some(batch) = launch.batch {
+            let slot = InFlight {
+                shared: self.clone(),
+                held: true,
+            };
+            self.rt.spawn(run_batches(slot, batch)).detach();
+        }
+    }
+
+    fn notify_worker(&self) {
+        self.worker_notified.store(true, Ordering::Release);
+        self.worker_waker.wake();
+    }
+
+    /// Queues `item` and returns the slot its result will arrive in. `permit` is its place in
+    /// the bounded queue (`None` when unbounded); it is given back if the item is refused.
+    pub(super) fn enqueue(
+        self: &Arc<Self>,
+        item: I,
+        permit: Option<SemaphorePermit<'_>>,
+    ) -> Result<ReplySlot<O, E>, BatchError<E>> {
+        let reply = Arc::new(Slot::new());
+        let mut notify = false;
+        let launch = {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(BatchError::Closed);
+            }
+            let state = &mut *state;
+            let (batch, _) = state.open.get_or_insert_with(|| {
+                // The worker must learn of the new deadline, unless it is already watching.
+                notify = !std::mem::replace(&mut state.worker_watching, true);
+                let deadline = deadline_after(self.rt.now(), self.config.max_wait_time);
+                (Batch::with_capacity(self.config.max_batch_size), deadline)
+            });
+            batch.items.push(item);
+            batch.waiters.0.push(reply.clone());
+            state.queued += 1;
+            state.stats.items_added += 1;
+            if batch.len() >= self.config.max_batch_size {
+                let (batch, _) = state.open.take().expect("the open batch was just filled");
+                state.stats.full_flushes += 1;
+                self.dispatch(state, batch)
+            } else {
+                Launch::none()
+            }
+        };
+        // Queued: the permit now stays taken until the item's batch starts (`finish_launch`).
+        if let Some(permit) = permit {
+            permit.forget();
+        }
+        self.finish_launch(launch);
+        if notify {
+            self.notify_worker();
+        }
+        Ok(reply)
+    }
+
+    /// Closes the batcher: refuses new items, flushes the open batch, and returns the report of
+    /// the first close (later calls change nothing and return the same report).
+    pub(super) fn close(self: &Arc<Self>) -> ShutdownReport {
+        let (report, launch, drained) = {
+            let mut state = self.lock();
+            if let Some(report) = state.report {
+                return report;
+            }
+            state.closed = true;
+            let mut report = ShutdownReport {
+                flushed_items: state.queued,
+                flushed_batches: state.ready.len(),
+                running_batches: state.in_flight,
+                cancelled_items: 0,
+            };
+            let launch = match state.open.take() {
+                Some((batch, _)) => {
+                    report.flushed_batches += 1;
+                    state.stats.close_flushes += 1;
+                    self.dispatch(&mut state, batch)
+                }
+                None => Launch::none(),
+            };
+            state.report = Some(report);
+            (report, launch, state.is_drained())
+        };
+        // Callers waiting for room get `Closed`; nothing can be queued any more.
+        if let Some(sem) = &self.queue_permits {
+            sem.close();
+        }
+        self.finish_launch(launch);
+        self.notify_worker();
+        if drained {
+            self.drained.set();
+        }
+        report
+    }
+
+    /// Called by a runner after each batch: takes the next ready batch, keeping the slot, or
+    /// frees the slot if there is none.
+    fn next_or_release(&self, failed: bool) -> Option<Batch<I, O, E>> {
+        let (next, released, drained) = {
+            let mut state = self.lock();
+            state.stats.batches_failed += u64::from(failed);
+            match state.ready.pop_front() {
+                Some(batch) => {
+                    state.queued -= batch.len();
+                    state.stats.batches_started += 1;
+                    let n = batch.len();
+                    (Some(batch), n, false)
+                }
+                None => {
+                    state.in_flight -= 1;
+                    (None, 0, state.is_drained())
+                }
+            }
+        };
+        if released > 0
+            && let Some(sem) = &self.queue_permits
+        {
+            let _ = sem.add_permits(released);
+        }
+        if drained {
+            self.drained.set();
+        }
+        next
+    }
+
+    /// A runner was dropped by its executor mid-batch: the executor is shutting down (detached
+    /// tasks are dropped for no other reason). Its own batch has been answered `Cancelled` by its
+    /// `Waiters`; the rest is abandoned.
+    fn abort_runner(self: &Arc<Self>) {
+        {
+            let mut state = self.lock();
+            state.stats.batches_failed += 1;
+            state.in_flight -= 1;
+        }
+        self.abandon();
+    }
+
+    /// The executor stopped running the batcher's tasks (it dropped the worker or a runner): close,
+    /// and answer every queued item [`BatchError::Cancelled`] instead of spawning batches on an
+    /// executor that will not run them. No item waits forever.
+    fn abandon(self: &Arc<Self>) {
+        let (abandoned, drained) = {
+            let mut state = self.lock();
+            let mut abandoned: Vec<Batch<I, O, E>> = state.ready.drain(..).collect();
+            abandoned.extend(state.open.take().map(|(batch, _)| batch));
+            let cancelled = std::mem::take(&mut state.queued);
+            let running_batches = state.in_flight;
+            let report = state.report.get_or_insert(ShutdownReport {
+                running_batches,
+                ..ShutdownReport::default()
+            });
+            report.cancelled_items += cancelled;
+            state.closed = true;
+            (abandoned, state.is_drained())
+        };
+        drop(abandoned); // outside the lock: this wakes their callers
+        if let Some(sem) = &self.queue_permits {
+            sem.close();
+        }
+        self.notify_worker();
+        if drained {
+            self.drained.set();
+        }
+    }
+
+    /// The report, once everything has drained.
+    pub(super) fn report(&self) -> ShutdownReport {
+        self.lock().report.unwrap_or_default()
+    }
+}
+
+impl<I, O, E> fmt::Debug for Shared<I, O, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+/// One in-flight slot, held by a runner. If the runner's future is dropped before it frees the
+/// slot (even before its first poll), the slot is freed by this guard.
+struct InFlight<I, O, E>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    shared: Arc<Shared<I, O, E>>,
+    held: bool,
+}
+
+impl<I, O, E> Drop for InFlight<I, O, E>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    fn drop(&mut self) {
+        if self.held {
+            self.shared.abort_runner();
+        }
+    }
+}
+
+/// Runs `batch`, then the batches that queue up behind it, while it holds its in-flight slot.
+async fn run_batches<I, O, E>(mut slot: InFlight<I, O, E>, mut batch: Batch<I, O, E>)
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    let mut back_to_back = 0u32;
+    loop {
+        let Batch { items, waiters } = batch;
+        // If this future is dropped while awaiting, `waiters` answers every item `Cancelled`.
+        let outcome = operation::call(&slot.shared.op, items).await;
+        let failed = waiters.deliver(outcome);
+        match slot.shared.next_or_release(failed) {
+            Some(next) => batch = next,
+            None => {
+                slot.held = false;
+                return;
+            }
+        }
+        back_to_back += 1;
+        if back_to_back == BATCHES_BEFORE_YIELD {
+            back_to_back = 0;
+            crate::task::yield_now().await;
+        }
+    }
+}
+
+/// The worker's hold on the batcher. If the executor drops the worker (shutting down), the
+/// batcher is abandoned, so nothing waits for a timer that will never fire.
+pub(super) struct WorkerGuard<I, O, E>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    pub(super) shared: Arc<Shared<I, O, E>>,
+    /// Set when the worker returns normally (the batcher is closed and flushed then).
+    pub(super) finished: bool,
+}
+
+impl<I, O, E> Drop for WorkerGuard<I, O, E>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    fn drop(&mut self) {
+        if !self.finished {
+            self.shared.abandon();
+        }
+    }
+}
+
+/// The batcher's one background task: flushes the open batch when its oldest item has waited
+/// `max_wait_time`. Callers never own this timer, so a cancelled caller cannot strand a batch.
+pub(super) async fn run_worker<I, O, E>(mut guard: WorkerGuard<I, O, E>)
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    flush_on_time(&guard.shared).await;
+    guard.finished = true;
+}
+
+/// The worker's loop; returns once the batcher is closed.
+async fn flush_on_time<I, O, E>(shared: &Arc<Shared<I, O, E>>)
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    let mut sleep: Option<Pin<Box<dyn Sleep>>> = None;
+    loop {
+        let now = shared.rt.now();
+        let (deadline, launch) = {
+            let mut state = shared.lock();
+            if state.closed {
+                return;
+            }
+            match state.open.as_ref().map(|(_, deadline)| *deadline) {
+                Some(deadline) if deadline <= now => {
+                    let (batch, _) = state.open.take().expect("checked above");
+                    state.stats.timed_flushes += 1;
+                    state.worker_watching = false;
+                    let launch = shared.dispatch(&mut state, batch);
+                    (None, Some(launch))
+                }
+                Some(deadline) => {
+                    state.worker_watching = true;
+                    (Some(deadline), None)
+                }
+                None => {
+                    state.worker_watching = false;
+                    (None, None)
+                }
+            }
+        };
+        if let Some(launch) = launch {
+            shared.finish_launch(launch);
+            continue;
+        }
+        if let Some(deadline) = deadline {
+            match &mut sleep {
+                Some(sleep) if sleep.deadline() == deadline => {}
+                Some(sleep) => sleep.as_mut().reset(deadline),
+                None => sleep = Some(shared.rt.sleep_until(deadline)),
+            }
+        }
+        poll_fn(|cx| {
+            shared.worker_waker.register(cx.waker());
+            if shared.worker_notified.swap(false, Ordering::AcqRel) {
+                return Poll::Ready(());
+            }
+            match (&mut sleep, deadline) {
+                (Some(sleep), Some(_)) => sleep.as_mut().poll(cx),
+                _ => Poll::Pending,
+            }
+        })
+        .await;
+    }
+}

@@ -1,0 +1,209 @@
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::marker::PhantomData;
+use std::num::NonZero;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::error::{CacheConfigError, CacheError};
+use super::store::Shard;
+use super::{AsyncCache, Config, Inner, RefreshListener};
+use crate::rt::Runtime;
+
+/// Shards are only split off while each keeps at least this many entries, so small caches have one
+/// shard (and exact LRU) and large ones spread their locks.
+const MIN_SHARD_CAPACITY: usize = 32;
+/// More shards than this buys no less contention on any machine we target.
+const MAX_SHARDS: usize = 64;
+
+/// Configures an [`AsyncCache`]; from [`AsyncCache::builder`].
+///
+/// Only [`max_capacity`](Self::max_capacity) is required. Invalid settings are reported by
+/// [`build`](Self::build) as a [`CacheConfigError`], never as a panic.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::cache::{AsyncCache, CacheConfigError};
+/// use uno_core::rt::VirtualRuntime;
+///
+/// let vrt = VirtualRuntime::new();
+/// let cache = AsyncCache::<u32, String, std::io::Error>::builder(&vrt.handle())
+///     .max_capacity(10_000)
+///     .ttl(Duration::from_secs(60))
+///     .refresh_after(Duration::from_secs(45))
+///     .build()
+///     .unwrap();
+/// assert_eq!(cache.max_capacity(), 10_000);
+///
+/// let bad = AsyncCache::<u32, String, std::io::Error>::builder(&vrt.handle())
+///     .max_capacity(10)
+///     .ttl(Duration::from_secs(60))
+///     .refresh_after(Duration::from_secs(60))
+///     .build();
+/// assert!(matches!(bad, Err(CacheConfigError::RefreshNotBeforeTtl { .. })));
+/// ```
+#[must_use = "a builder does nothing until .build() is called"]
+pub struct CacheBuilder<K, V, E> {
+    rt: Runtime,
+    max_capacity: Option<usize>,
+    ttl: Option<Duration>,
+    refresh_after: Option<Duration>,
+    negative_ttl: Option<Duration>,
+    fetch_timeout: Option<Duration>,
+    on_refresh_error: Option<RefreshListener<K, E>>,
+    _types: PhantomData<fn() -> V>,
+}
+
+impl<K, V, E> CacheBuilder<K, V, E> {
+    pub(super) fn new(rt: &Runtime) -> Self {
+        CacheBuilder {
+            rt: rt.clone(),
+            max_capacity: None,
+            ttl: None,
+            refresh_after: None,
+            negative_ttl: None,
+            fetch_timeout: None,
+            on_refresh_error: None,
+            _types: PhantomData,
+        }
+    }
+
+    /// The most entries the cache holds (required, > 0). Inserting beyond it evicts the least
+    /// recently used entry (expired entries first).
+    pub fn max_capacity(mut self, entries: usize) -> Self {
+        self.max_capacity = Some(entries);
+        self
+    }
+
+    /// How long a value is served after it was written (loaded or refreshed). Unset: values never
+    /// expire, only get evicted or invalidated.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Refresh-before-expiry (Caffeine's `refreshAfterWrite`): once a value is this old, a read
+    /// still returns it at once and starts one background refresh for its key. Must be shorter than
+    /// the [`ttl`](Self::ttl). Unset: no refresh; values are reloaded only after they expire.
+    pub fn refresh_after(mut self, refresh_after: Duration) -> Self {
+        self.refresh_after = Some(refresh_after);
+        self
+    }
+
+    /// Caches fetch errors for this long, so a failing backend is not asked again by every read.
+    /// Unset (the default): errors are never cached; each read after a failure fetches anew.
+    pub fn negative_ttl(mut self, negative_ttl: Duration) -> Self {
+        self.negative_ttl = Some(negative_ttl);
+        self
+    }
+
+    /// Gives up on a fetch that runs longer than this ([`CacheError::TimedOut`]), dropping it.
+    /// Unset: loads may run as long as they like. Background refreshes are always limited, to this
+    /// or to the ttl (without a ttl, to `refresh_after`), whichever is shorter, so a stuck refresh
+    /// is dropped and a later read can start another.
+    pub fn fetch_timeout(mut self, fetch_timeout: Duration) -> Self {
+        self.fetch_timeout = Some(fetch_timeout);
+        self
+    }
+
+    /// Called with the key and the error each time a background refresh fails (the old value is
+    /// kept until it expires). Runs on the refresh's task; keep it short and non-blocking. A panic
+    /// in it is caught and ignored.
+    pub fn on_refresh_error(
+        mut self,
+        listener: impl Fn(&K, &CacheError<E>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_refresh_error = Some(Arc::new(listener));
+        self
+    }
+
+    /// Checks the configuration and builds the cache.
+    ///
+    /// # Errors
+    ///
+    /// A [`CacheConfigError`] naming the first invalid setting: a missing or zero capacity, a zero
+    /// duration, or a `refresh_after` not shorter than the `ttl`.
+    pub fn build(self) -> Result<AsyncCache<K, V, E>, CacheConfigError> {
+        let capacity = match self.max_capacity {
+            None => return Err(CacheConfigError::MissingCapacity),
+            Some(0) => return Err(CacheConfigError::ZeroCapacity),
+            Some(n) => n,
+        };
+        if self.ttl == Some(Duration::ZERO) {
+            return Err(CacheConfigError::ZeroTtl);
+        }
+        if self.refresh_after == Some(Duration::ZERO) {
+            return Err(CacheConfigError::ZeroRefreshAfter);
+        }
+        if let (Some(refresh_after), Some(ttl)) = (self.refresh_after, self.ttl)
+            && refresh_after >= ttl
+        {
+            return Err(CacheConfigError::RefreshNotBeforeTtl { refresh_after, ttl });
+        }
+        if self.negative_ttl == Some(Duration::ZERO) {
+            return Err(CacheConfigError::ZeroNegativeTtl);
+        }
+        if self.fetch_timeout == Some(Duration::ZERO) {
+            return Err(CacheConfigError::ZeroFetchTimeout);
+        }
+
+        let hasher = RandomState::new();
+        let shard_count = shard_count(capacity);
+        let (base, extra) = (capacity / shard_count, capacity % shard_count);
+        let shards = (0..shard_count)
+            .map(|i| Shard::new(base + usize::from(i < extra), hasher.hash_one(i)))
+            .collect();
+        let refresh_limit = self.refresh_after.map(|refresh_after| {
+            let limit = self.ttl.unwrap_or(refresh_after);
+            self.fetch_timeout
+                .map_or(limit, |timeout| timeout.min(limit))
+        });
+        Ok(AsyncCache {
+            inner: Arc::new(Inner {
+                rt: self.rt,
+                shards,
+                shard_mask: shard_count - 1,
+                hasher,
+                capacity,
+                config: Config {
+                    ttl: self.ttl,
+                    refresh_after: self.refresh_after,
+                    negative_ttl: self.negative_ttl,
+                    fetch_timeout: self.fetch_timeout,
+                    refresh_limit,
+                },
+                on_refresh_error: self.on_refresh_error,
+            }),
+        })
+    }
+}
+
+/// A power of two: about four shards per core, but none holding fewer than
+/// [`MIN_SHARD_CAPACITY`] entries.
+fn shard_count(capacity: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(4, NonZero::get);
+    let wanted = (cores * 4).next_power_of_two().min(MAX_SHARDS);
+    let by_size = capacity / MIN_SHARD_CAPACITY;
+    let by_size = if by_size == 0 {
+        1
+    } else {
+        1 << by_size.ilog2()
+    };
+    wanted.min(by_size)
+}
+
+impl<K, V, E> fmt::Debug for CacheBuilder<K, V, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheBuilder")
+            .field("max_capacity", &self.max_capacity)
+            .field("ttl", &self.ttl)
+            .field("refresh_after", &self.refresh_after)
+            .field("negative_ttl", &self.negative_ttl)
+            .field("fetch_timeout", &self.fetch_timeout)
+            .field("on_refresh_error", &self.on_refresh_error.is_some())
+            .finish()
+    }
+}

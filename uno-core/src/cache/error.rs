@@ -1,0 +1,162 @@
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::time::Elapsed;
+
+/// Why [`AsyncCache::get`](super::AsyncCache::get) has no value to return.
+///
+/// Every waiter of one fetch gets the same error, so the fetch's own error is shared behind an
+/// [`Arc`] (the error type needs no `Clone`). Errors are not cached unless the cache was built with a
+/// [`negative_ttl`](super::CacheBuilder::negative_ttl).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CacheError<E> {
+    /// The fetch returned this error.
+    Failed(Arc<E>),
+    /// The fetch (the closure or its future) panicked; the panic was caught and its message kept.
+    Panicked {
+        /// The panic message (`"<non-string panic payload>"` when it was not a string).
+        message: String,
+    },
+    /// The fetch ran longer than the cache's [`fetch_timeout`](super::CacheBuilder::fetch_timeout)
+    /// (or, for a background refresh, longer than its time limit) and was dropped.
+    TimedOut(Elapsed),
+    /// The fetch was dropped before it finished, because the executor dropped its task (for example
+    /// while shutting down). Retrying on a live runtime starts a new fetch.
+    Cancelled,
+}
+
+impl<E> CacheError<E> {
+    /// The fetch's own error, if that is what this is.
+    pub fn fetch_error(&self) -> Option<&E> {
+        match self {
+            CacheError::Failed(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Whether the fetch panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, CacheError::Panicked { .. })
+    }
+
+    /// Whether the fetch timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, CacheError::TimedOut(_))
+    }
+
+    /// Whether the fetch's task was dropped before it finished.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, CacheError::Cancelled)
+    }
+}
+
+// Manual impl: a derive would demand `E: Clone`, but the shared error is an `Arc`.
+impl<E> Clone for CacheError<E> {
+    fn clone(&self) -> Self {
+        match self {
+            CacheError::Failed(error) => CacheError::Failed(error.clone()),
+            CacheError::Panicked { message } => CacheError::Panicked {
+                message: message.clone(),
+            },
+            CacheError::TimedOut(elapsed) => CacheError::TimedOut(elapsed.clone()),
+            CacheError::Cancelled => CacheError::Cancelled,
+        }
+    }
+}
+
+/// Compares the fetch errors by value (not by `Arc` identity), and everything else field by field.
+impl<E: PartialEq> PartialEq for CacheError<E> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (CacheError::Failed(a), CacheError::Failed(b)) => a == b,
+            (CacheError::Panicked { message: a }, CacheError::Panicked { message: b }) => a == b,
+            (CacheError::TimedOut(a), CacheError::TimedOut(b)) => a == b,
+            (CacheError::Cancelled, CacheError::Cancelled) => true,
+            _ => false,
+        }
+    }
+}
+
+impl<E: Eq> Eq for CacheError<E> {}
+
+impl<E: fmt::Display> fmt::Display for CacheError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheError::Failed(error) => write!(f, "cache fetch failed: {error}"),
+            CacheError::Panicked { message } => write!(f, "cache fetch panicked: {message}"),
+            CacheError::TimedOut(elapsed) => write!(f, "cache fetch: {elapsed}"),
+            CacheError::Cancelled => {
+                f.write_str("cache fetch was dropped before it finished (runtime shutting down?)")
+            }
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for CacheError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CacheError::Failed(error) => Some(&**error),
+            CacheError::TimedOut(elapsed) => Some(elapsed),
+            _ => None,
+        }
+    }
+}
+
+/// An invalid [`CacheBuilder`](super::CacheBuilder) configuration, reported by
+/// [`build`](super::CacheBuilder::build) instead of a panic at use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheConfigError {
+    /// No [`max_capacity`](super::CacheBuilder::max_capacity) was set: every cache needs a bound.
+    MissingCapacity,
+    /// `max_capacity(0)`: a cache that can hold nothing.
+    ZeroCapacity,
+    /// `ttl(Duration::ZERO)`: every entry would be expired on arrival.
+    ZeroTtl,
+    /// `refresh_after(Duration::ZERO)`: every read would start a refresh.
+    ZeroRefreshAfter,
+    /// `refresh_after >= ttl`: entries would expire before their refresh window opens.
+    RefreshNotBeforeTtl {
+        /// The configured refresh interval.
+        refresh_after: Duration,
+        /// The configured time to live.
+        ttl: Duration,
+    },
+    /// `negative_ttl(Duration::ZERO)`: leave `negative_ttl` unset to not cache errors.
+    ZeroNegativeTtl,
+    /// `fetch_timeout(Duration::ZERO)`: every fetch would time out.
+    ZeroFetchTimeout,
+}
+
+impl fmt::Display for CacheConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheConfigError::MissingCapacity => {
+                f.write_str("cache has no capacity bound: call max_capacity(n) with n > 0")
+            }
+            CacheConfigError::ZeroCapacity => {
+                f.write_str("cache capacity is zero: use max_capacity(n) with n > 0")
+            }
+            CacheConfigError::ZeroTtl => {
+                f.write_str("cache ttl is zero: use a positive ttl, or none to never expire")
+            }
+            CacheConfigError::ZeroRefreshAfter => f.write_str(
+                "cache refresh_after is zero: use a positive interval shorter than the ttl",
+            ),
+            CacheConfigError::RefreshNotBeforeTtl { refresh_after, ttl } => write!(
+                f,
+                "cache refresh_after ({refresh_after:?}) must be shorter than its ttl ({ttl:?})"
+            ),
+            CacheConfigError::ZeroNegativeTtl => f.write_str(
+                "cache negative_ttl is zero: use a positive duration, or leave it unset",
+            ),
+            CacheConfigError::ZeroFetchTimeout => f.write_str(
+                "cache fetch_timeout is zero: use a positive duration, or leave it unset",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CacheConfigError {}
