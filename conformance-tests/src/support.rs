@@ -1,7 +1,17 @@
 //! Helpers shared by the cases.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_lite::future::poll_once;
+use uno_core::Runtime;
+use uno_core::sync::AsyncEvent;
+use uno_core::task::yield_now;
+
+use crate::Env;
 
 /// Polls `future` up to `k` times with the calling task's waker, yielding to the executor between
 /// polls, then drops it. Returns the output if it completed within those polls.
@@ -20,3 +30,164 @@ pub async fn poll_times<F: Future>(future: F, k: usize) -> Option<F::Output> {
 
 /// Compile-time check that `T` is `Send + Sync`.
 pub fn assert_send_sync<T: Send + Sync>() {}
+
+/// How long a case waits for something that must happen promptly before calling it a hang (on the
+/// runtime's clock: on virtual time a hang then fails at once instead of waiting for the watchdog).
+pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Anything a case can get the runtime from: the [`Env`] or the [`Runtime`] itself.
+pub(crate) trait HasRuntime {
+    fn runtime(&self) -> &Runtime;
+}
+
+impl HasRuntime for Env {
+    fn runtime(&self) -> &Runtime {
+        self.rt()
+    }
+}
+
+impl HasRuntime for Runtime {
+    fn runtime(&self) -> &Runtime {
+        self
+    }
+}
+
+/// Awaits `future`, failing the case with `what` if it takes longer than [`PATIENCE`] (a lost
+/// wake-up or a hang).
+pub(crate) async fn within<F: Future>(
+    rt: &(impl HasRuntime + ?Sized),
+    what: &str,
+    future: F,
+) -> F::Output {
+    match rt.runtime().timeout(PATIENCE, "", future).await {
+        Ok(output) => output,
+        Err(_) => panic!("{what} did not finish within {PATIENCE:?}: a lost wake-up or a hang"),
+    }
+}
+
+/// Yields, then sleeps a millisecond, until `condition` holds, failing the case after
+/// [`PATIENCE`]. For handshakes with spawned tasks, which run at their executor's pace.
+pub(crate) async fn eventually(
+    rt: &(impl HasRuntime + ?Sized),
+    what: &str,
+    mut condition: impl FnMut() -> bool,
+) {
+    let rt = rt.runtime();
+    let start = rt.now();
+    while !condition() {
+        assert!(
+            rt.now().saturating_duration_since(start) < PATIENCE,
+            "{what}: still not true after {PATIENCE:?}"
+        );
+        yield_now().await;
+        if !condition() {
+            rt.sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// One await point at which a cancellation case drops its victim: after `polls` polls, with the
+/// release (of a lock, permits, an event…) run just before poll number `release_at`, or, when
+/// `release_at >= polls`, after the last poll and just before the victim is dropped.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropPoint {
+    pub(crate) polls: usize,
+    pub(crate) release_at: usize,
+}
+
+impl DropPoint {
+    /// Every schedule with up to `max_polls` polls, releasing before each poll or after the last.
+    pub(crate) fn all(max_polls: usize) -> impl Iterator<Item = DropPoint> {
+        (0..=max_polls)
+            .flat_map(|polls| (0..=polls).map(move |release_at| DropPoint { polls, release_at }))
+    }
+}
+
+/// Runs one [`DropPoint`] schedule: polls `victim` (yielding between polls) and drops it, polling
+/// `behind` once right after the victim's first poll so that it queues behind the victim (or once
+/// at the end if the victim is never polled), and calls `release` exactly once as scheduled.
+///
+/// Returns the victim's output if it completed, and `behind`'s output if its one poll completed.
+/// The caller then awaits `behind` if needed: it must not have lost its wake-up.
+pub(crate) async fn drop_waiter_at<V: Future, B: Future>(
+    point: DropPoint,
+    victim: V,
+    mut behind: Pin<&mut B>,
+    release: impl FnOnce(),
+) -> (Option<V::Output>, Option<B::Output>) {
+    let mut victim = pin!(victim);
+    let mut release = Some(release);
+    let mut victim_output = None;
+    let mut behind_output = None;
+    let mut behind_polled = false;
+    for poll in 0..point.polls {
+        if poll == point.release_at
+            && let Some(release) = release.take()
+        {
+            release();
+        }
+        if let Some(output) = poll_once(victim.as_mut()).await {
+            victim_output = Some(output);
+            break;
+        }
+        if !behind_polled {
+            behind_polled = true;
+            behind_output = poll_once(behind.as_mut()).await;
+        }
+        yield_now().await;
+    }
+    if !behind_polled {
+        behind_output = poll_once(behind.as_mut()).await;
+    }
+    if let Some(release) = release.take() {
+        release();
+    }
+    (victim_output, behind_output)
+}
+
+/// Observes when a value moved into a future is dropped: proof that the future itself was.
+pub(crate) struct DropProbe {
+    dropped: Arc<AtomicBool>,
+    event: AsyncEvent,
+}
+
+/// The half of a [`DropProbe`] that goes into the future; it reports its own drop.
+pub(crate) struct ProbeGuard {
+    dropped: Arc<AtomicBool>,
+    event: AsyncEvent,
+}
+
+impl DropProbe {
+    pub(crate) fn new() -> Self {
+        DropProbe {
+            dropped: Arc::new(AtomicBool::new(false)),
+            event: AsyncEvent::new(),
+        }
+    }
+
+    /// The guard to move into the future under test.
+    pub(crate) fn guard(&self) -> ProbeGuard {
+        ProbeGuard {
+            dropped: self.dropped.clone(),
+            event: self.event.clone(),
+        }
+    }
+
+    /// Whether the guard has been dropped.
+    pub(crate) fn is_dropped(&self) -> bool {
+        self.dropped.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the guard has been dropped, failing the case after [`PATIENCE`].
+    pub(crate) async fn wait_dropped(&self, rt: &Runtime) {
+        within(rt, "the future to be dropped", self.event.wait()).await;
+        assert!(self.is_dropped());
+    }
+}
+
+impl Drop for ProbeGuard {
+    fn drop(&mut self) {
+        self.dropped.store(true, Ordering::SeqCst);
+        self.event.set();
+    }
+}

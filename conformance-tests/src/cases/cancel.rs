@@ -35,7 +35,7 @@ use futures_lite::future::poll_once;
 use uno_core::sync::{CancellationToken, Cancelled, cancellable};
 use uno_core::task::yield_now;
 
-use super::lock::{DropPoint, drop_waiter_at, wait_until, within};
+use crate::support::{DropPoint, drop_waiter_at, eventually, within};
 use crate::{Env, poll_times};
 
 /// Sets its flag when dropped: tells whether a future (which owns one) was dropped.
@@ -77,7 +77,7 @@ pub async fn cancel_wakes_every_waiter(env: Env) {
             })
         })
         .collect();
-    wait_until(&env, "every task waiting", || {
+    eventually(&env, "every task waiting", || {
         waiting.load(Ordering::SeqCst) == WAITERS
     })
     .await;

@@ -27,7 +27,7 @@ use std::time::Duration;
 use futures_lite::future::poll_once;
 use uno_core::sync::AsyncEvent;
 
-use super::lock::{DropPoint, drop_waiter_at, wait_until, within};
+use crate::support::{DropPoint, drop_waiter_at, eventually, within};
 use crate::{Env, poll_times};
 
 /// Spawns `count` tasks that each start waiting on `event` (their first poll pends), report it in
@@ -60,7 +60,7 @@ pub async fn set_wakes_every_waiter(env: Env) {
     let event = AsyncEvent::new();
     let waiting = Arc::new(AtomicUsize::new(0));
     let tasks = spawn_waiters(&env, &event, &waiting, WAITERS);
-    wait_until(&env, "every task waiting", || {
+    eventually(&env, "every task waiting", || {
         waiting.load(Ordering::SeqCst) == WAITERS
     })
     .await;
@@ -174,7 +174,7 @@ pub async fn pulse_releases_waiters_already_waiting(env: Env) {
     }
     let waiting = Arc::new(AtomicUsize::new(0));
     let tasks = spawn_waiters(&env, &event, &waiting, TASKS);
-    wait_until(&env, "every task waiting", || {
+    eventually(&env, "every task waiting", || {
         waiting.load(Ordering::SeqCst) == TASKS
     })
     .await;

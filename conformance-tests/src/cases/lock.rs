@@ -24,16 +24,15 @@ macro_rules! __uno_cases_lock {
     };
 }
 
-use std::future::Future;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures_lite::future::poll_once;
 use uno_core::sync::AsyncLock;
 use uno_core::task::yield_now;
 
+use crate::support::{DropPoint, drop_waiter_at, eventually, within};
 use crate::{Env, poll_times};
 
 /// Many tasks incrementing a counter, yielding inside the critical section, never overlap.
@@ -241,7 +240,7 @@ pub async fn every_waiter_gets_the_lock(env: Env) {
             })
         })
         .collect();
-    wait_until(&env, "all waiters started", || {
+    eventually(&env, "all waiters started", || {
         started.load(Ordering::SeqCst) == WAITERS
     })
     .await;
@@ -303,91 +302,4 @@ pub async fn clones_share_the_lock(env: Env) {
     drop(guard);
     *clone.lock().await = 5;
     assert_eq!(*lock.lock().await, 5);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers shared by the primitive cases (lock, rwlock, semaphore, event, cancel).
-
-/// Real (or virtual) time a case waits for something that must happen before calling it a hang.
-const HANG: Duration = Duration::from_secs(10);
-
-/// Awaits `future`, panicking with `what` if it takes more than ten seconds on the runtime's clock
-/// (a hang). On virtual time, a hang fails at once instead of waiting for the watchdog.
-pub(crate) async fn within<F: Future>(env: &Env, what: &str, future: F) -> F::Output {
-    match env.rt().timeout(HANG, "", future).await {
-        Ok(output) => output,
-        Err(_) => panic!("{what} did not finish within {HANG:?}: a lost wake-up or a hang"),
-    }
-}
-
-/// Sleeps in 1 ms steps until `condition` holds, panicking after ten seconds on the runtime's
-/// clock. For handshakes with spawned tasks, which run at their executor's pace.
-pub(crate) async fn wait_until(env: &Env, what: &str, condition: impl Fn() -> bool) {
-    let start = env.rt().now();
-    while !condition() {
-        assert!(
-            env.rt().now() - start < HANG,
-            "{what}: still false after {HANG:?}"
-        );
-        env.rt().sleep(Duration::from_millis(1)).await;
-    }
-}
-
-/// One await point at which a cancellation case drops its victim: after `polls` polls, with the
-/// release (of a lock, permits, an event…) run just before poll number `release_at`, or, when
-/// `release_at >= polls`, after the last poll and just before the victim is dropped.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DropPoint {
-    pub(crate) polls: usize,
-    pub(crate) release_at: usize,
-}
-
-impl DropPoint {
-    /// Every schedule with up to `max_polls` polls, releasing before each poll or after the last.
-    pub(crate) fn all(max_polls: usize) -> impl Iterator<Item = DropPoint> {
-        (0..=max_polls)
-            .flat_map(|polls| (0..=polls).map(move |release_at| DropPoint { polls, release_at }))
-    }
-}
-
-/// Runs one [`DropPoint`] schedule: polls `victim` (yielding between polls) and drops it, polling
-/// `behind` once right after the victim's first poll so that it queues behind the victim (or once
-/// at the end if the victim is never polled), and calls `release` exactly once as scheduled.
-///
-/// Returns the victim's output if it completed, and `behind`'s output if its one poll completed.
-/// The caller then awaits `behind` if needed: it must not have lost its wake-up.
-pub(crate) async fn drop_waiter_at<V: Future, B: Future>(
-    point: DropPoint,
-    victim: V,
-    mut behind: Pin<&mut B>,
-    release: impl FnOnce(),
-) -> (Option<V::Output>, Option<B::Output>) {
-    let mut victim = pin!(victim);
-    let mut release = Some(release);
-    let mut victim_output = None;
-    let mut behind_output = None;
-    let mut behind_polled = false;
-    for poll in 0..point.polls {
-        if poll == point.release_at
-            && let Some(release) = release.take()
-        {
-            release();
-        }
-        if let Some(output) = poll_once(victim.as_mut()).await {
-            victim_output = Some(output);
-            break;
-        }
-        if !behind_polled {
-            behind_polled = true;
-            behind_output = poll_once(behind.as_mut()).await;
-        }
-        yield_now().await;
-    }
-    if !behind_polled {
-        behind_output = poll_once(behind.as_mut()).await;
-    }
-    if let Some(release) = release.take() {
-        release();
-    }
-    (victim_output, behind_output)
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 use futures_lite::future::poll_once;
 use uno_core::sync::{AsyncEvent, AsyncRwLock};
 
-use super::lock::{DropPoint, drop_waiter_at, within};
+use crate::support::{DropPoint, drop_waiter_at, within};
 use crate::{Env, poll_times};
 
 /// Many readers, each in its own task, hold the lock at the same time.

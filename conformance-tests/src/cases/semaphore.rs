@@ -41,7 +41,7 @@ use uno_core::sync::{
 };
 use uno_core::task::yield_now;
 
-use super::lock::{DropPoint, drop_waiter_at, wait_until, within};
+use crate::support::{DropPoint, drop_waiter_at, eventually, within};
 use crate::{Env, poll_times};
 
 /// Acquiring takes permits and dropping a permit gives them back, one or many at a time.
@@ -183,7 +183,7 @@ pub async fn close_wakes_every_waiter(env: Env) {
             })
         })
         .collect();
-    wait_until(&env, "every task queued", || {
+    eventually(&env, "every task queued", || {
         waiting.load(Ordering::SeqCst) == TASKS
     })
     .await;
@@ -346,7 +346,7 @@ pub async fn large_request_is_not_starved_by_churn(env: Env) {
             })
         })
         .collect();
-    wait_until(&env, "churners running", || {
+    eventually(&env, "churners running", || {
         rounds.load(Ordering::SeqCst) >= 20
     })
     .await;
@@ -441,7 +441,7 @@ pub async fn add_permits_wakes_waiters(env: Env) {
             })
         })
         .collect();
-    wait_until(&env, "every task queued", || {
+    eventually(&env, "every task queued", || {
         waiting.load(Ordering::SeqCst) == 5
     })
     .await;

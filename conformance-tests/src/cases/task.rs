@@ -44,7 +44,6 @@ macro_rules! __uno_cases_task {
 }
 
 use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,6 +54,7 @@ use uno_core::rt::{LocalSpawnerExt, Runtime};
 use uno_core::sync::AsyncEvent;
 use uno_core::task::{self, JoinError, Task, yield_now};
 
+use crate::support::{DropProbe, eventually, within};
 use crate::{Env, assert_send_sync};
 
 /// A spawned task's output comes back through its handle.
@@ -661,82 +661,4 @@ pub async fn task_types_are_send_sync(env: Env) {
         }
     });
     assert_eq!(within(rt, "the joiner", joiner).await, Ok(Ok(9)));
-}
-
-// ---- Probes shared with the `time` and `timeout` cases ------------------------------------------
-
-/// How long a case waits for something that should happen promptly before it fails (real time on
-/// real clocks; on virtual time the clock only jumps when everything is idle, so it is just as
-/// safe).
-pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Awaits `future`, failing the case with `what` if it takes longer than [`PATIENCE`].
-pub(crate) async fn within<F: Future>(rt: &Runtime, what: &'static str, future: F) -> F::Output {
-    match rt.timeout(PATIENCE, what, future).await {
-        Ok(output) => output,
-        Err(elapsed) => panic!("gave up waiting: {elapsed}"),
-    }
-}
-
-/// Yields (and, on real clocks, sleeps a millisecond) until `condition` holds, failing the case
-/// after [`PATIENCE`].
-pub(crate) async fn eventually(rt: &Runtime, what: &str, mut condition: impl FnMut() -> bool) {
-    let start = rt.now();
-    while !condition() {
-        assert!(
-            rt.now().saturating_duration_since(start) < PATIENCE,
-            "gave up waiting for {what}"
-        );
-        yield_now().await;
-        if !condition() {
-            rt.sleep(Duration::from_millis(1)).await;
-        }
-    }
-}
-
-/// Observes when a value moved into a future is dropped: proof that the future itself was.
-pub(crate) struct DropProbe {
-    dropped: Arc<AtomicBool>,
-    event: AsyncEvent,
-}
-
-/// The half of a [`DropProbe`] that goes into the future; it reports its own drop.
-pub(crate) struct ProbeGuard {
-    dropped: Arc<AtomicBool>,
-    event: AsyncEvent,
-}
-
-impl DropProbe {
-    pub(crate) fn new() -> Self {
-        DropProbe {
-            dropped: Arc::new(AtomicBool::new(false)),
-            event: AsyncEvent::new(),
-        }
-    }
-
-    /// The guard to move into the future under test.
-    pub(crate) fn guard(&self) -> ProbeGuard {
-        ProbeGuard {
-            dropped: self.dropped.clone(),
-            event: self.event.clone(),
-        }
-    }
-
-    /// Whether the guard has been dropped.
-    pub(crate) fn is_dropped(&self) -> bool {
-        self.dropped.load(Ordering::SeqCst)
-    }
-
-    /// Waits until the guard has been dropped, failing the case after [`PATIENCE`].
-    pub(crate) async fn wait_dropped(&self, rt: &Runtime) {
-        within(rt, "the future to be dropped", self.event.wait()).await;
-        assert!(self.is_dropped());
-    }
-}
-
-impl Drop for ProbeGuard {
-    fn drop(&mut self) {
-        self.dropped.store(true, Ordering::SeqCst);
-        self.event.set();
-    }
 }

@@ -38,7 +38,7 @@ use uno_core::rt::Runtime;
 use uno_core::task::yield_now;
 use uno_core::time::{FAR_FUTURE, Sleep};
 
-use super::task::within;
+use crate::support::within;
 use crate::{Env, assert_send_sync, poll_times};
 
 const MS: Duration = Duration::from_millis(1);

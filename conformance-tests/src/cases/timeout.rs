@@ -41,7 +41,7 @@ use uno_core::sync::AsyncEvent;
 use uno_core::task::JoinError;
 use uno_core::time::{Elapsed, FAR_FUTURE, timeout, timeout_at};
 
-use super::task::{DropProbe, within};
+use crate::support::{DropProbe, within};
 use crate::{Env, assert_send_sync, poll_times};
 
 const MS: Duration = Duration::from_millis(1);
