@@ -33,7 +33,7 @@ pub fn assert_send_sync<T: Send + Sync>() {}
 
 /// How long a case waits for something that must happen promptly before calling it a hang (on the
 /// runtime's clock: on virtual time a hang then fails at once instead of waiting for the watchdog).
-pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Anything a case can get the runtime from: the [`Env`] or the [`Runtime`] itself.
 pub(crate) trait HasRuntime {
@@ -65,7 +65,8 @@ pub(crate) async fn within<F: Future>(
     }
 }
 
-/// Yields, then sleeps a millisecond, until `condition` holds, failing the case after
+/// Waits until `condition` holds: first by yielding (up to 200 times, so virtual time stands still
+/// while spawned tasks catch up), then by sleeping a millisecond at a time; fails the case after
 /// [`PATIENCE`]. For handshakes with spawned tasks, which run at their executor's pace.
 pub(crate) async fn eventually(
     rt: &(impl HasRuntime + ?Sized),
@@ -74,13 +75,16 @@ pub(crate) async fn eventually(
 ) {
     let rt = rt.runtime();
     let start = rt.now();
+    let mut yields = 0;
     while !condition() {
         assert!(
             rt.now().saturating_duration_since(start) < PATIENCE,
             "{what}: still not true after {PATIENCE:?}"
         );
-        yield_now().await;
-        if !condition() {
+        if yields < 200 {
+            yields += 1;
+            yield_now().await;
+        } else {
             rt.sleep(Duration::from_millis(1)).await;
         }
     }

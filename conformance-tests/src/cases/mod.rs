@@ -4,6 +4,8 @@
 //! Each module keeps its own list of cases in a `__uno_cases_<module>!` macro at its top, next to
 //! the cases themselves; [`__uno_all_cases!`](crate::__uno_all_cases) strings the lists together.
 
+pub mod batch;
+pub mod cache;
 pub mod cancel;
 pub mod event;
 pub mod lock;
@@ -28,5 +30,7 @@ macro_rules! __uno_all_cases {
         $crate::__uno_cases_semaphore!($cb, $be);
         $crate::__uno_cases_event!($cb, $be);
         $crate::__uno_cases_cancel!($cb, $be);
+        $crate::__uno_cases_batch!($cb, $be);
+        $crate::__uno_cases_cache!($cb, $be);
     };
 }

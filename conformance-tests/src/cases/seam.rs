@@ -57,7 +57,10 @@ pub async fn spawn_blocking_returns_output(env: Env) {
         .await
         .unwrap();
     assert_eq!(sum, 5050);
-    assert_ne!(thread, caller, "blocking work must not run on the caller's thread");
+    assert_ne!(
+        thread, caller,
+        "blocking work must not run on the caller's thread"
+    );
 }
 
 /// A panic in a blocking closure comes back as `JoinError::Panicked` with its message.

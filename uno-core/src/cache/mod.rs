@@ -192,6 +192,7 @@ impl<K, V, E> AsyncCache<K, V, E> {
     pub fn stats(&self) -> CacheStats {
         let mut stats = CacheStats::default();
         for shard in self.inner.shards.iter() {
+            stats.hits += shard.hits();
             shard.counters.add_to(&mut stats);
         }
         stats
@@ -281,7 +282,7 @@ where
         let evicted = {
             let mut state = shard.write();
             state.flights.remove(&key);
-            state.install(&key, write, shard.tick(), shard.capacity, now)
+            state.install(&key, write, shard.write_tick(), shard.capacity, now)
         };
         bump(&shard.counters.evictions, evicted);
     }
@@ -374,11 +375,10 @@ where
             if let Some(slot) = state.slot(&key)
                 && slot.is_fresh(now)
             {
-                slot.touch(shard.tick());
+                slot.touch(shard.hit_tick());
                 let value = slot.value.clone();
                 let refresh = slot.wants_refresh(now);
                 drop(state);
-                bump(&shard.counters.hits, 1);
                 if refresh {
                     self.start_refresh(index, key, fetch, now);
                 }
@@ -391,10 +391,9 @@ where
         if let Some(slot) = state.slot(&key)
             && slot.is_fresh(now)
         {
-            slot.touch(shard.tick());
+            slot.touch(shard.hit_tick());
             let value = slot.value.clone();
             drop(state);
-            bump(&shard.counters.hits, 1);
             return Start::Ready(value);
         }
         bump(&shard.counters.misses, 1);
@@ -470,7 +469,7 @@ where
             {
                 state.flights.remove(key);
                 if let Some(write) = write {
-                    evicted = state.install(key, write, shard.tick(), shard.capacity, now);
+                    evicted = state.install(key, write, shard.write_tick(), shard.capacity, now);
                 }
             }
         }
@@ -540,7 +539,7 @@ where
             if current {
                 match write {
                     Some(write) => {
-                        state.install(key, write, shard.tick(), shard.capacity, now);
+                        state.install(key, write, shard.write_tick(), shard.capacity, now);
                     }
                     None => {
                         if let Some(slot) = state.slot_mut(key) {

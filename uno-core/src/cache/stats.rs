@@ -37,11 +37,10 @@ impl CacheStats {
     }
 }
 
-/// Live counters of one shard; summed into a [`CacheStats`]. Relaxed: they are statistics, and
-/// no other memory is published through them.
+/// Live counters of one shard (all but hits, which the shard's LRU clock counts); summed into a
+/// [`CacheStats`]. Relaxed: they are statistics, and no other memory is published through them.
 #[derive(Debug, Default)]
 pub(super) struct Counters {
-    pub(super) hits: AtomicU64,
     pub(super) misses: AtomicU64,
     pub(super) loads: AtomicU64,
     pub(super) load_failures: AtomicU64,
@@ -59,7 +58,6 @@ pub(super) fn bump(counter: &AtomicU64, by: u64) {
 impl Counters {
     pub(super) fn add_to(&self, stats: &mut CacheStats) {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        stats.hits += get(&self.hits);
         stats.misses += get(&self.misses);
         stats.loads += get(&self.loads);
         stats.load_failures += get(&self.load_failures);

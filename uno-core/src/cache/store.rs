@@ -198,8 +198,11 @@ impl<K: Hash + Eq + Clone, V, E> ShardState<K, V, E> {
 #[repr(align(128))]
 pub(super) struct Shard<K, V, E> {
     state: RwLock<ShardState<K, V, E>>,
-    /// The LRU clock: one tick per read or write.
+    /// The LRU clock: one tick per hit or write. It doubles as the hit counter (hits are the ticks
+    /// not taken by writes), so a hit pays one atomic add for its LRU tick and its count together.
     clock: AtomicU64,
+    /// Ticks taken by writes; only touched under the write lock, off the hit path.
+    write_ticks: AtomicU64,
     pub(super) capacity: usize,
     pub(super) counters: Counters,
 }
@@ -215,6 +218,7 @@ impl<K, V, E> Shard<K, V, E> {
                 rng: seed | 1,
             }),
             clock: AtomicU64::new(0),
+            write_ticks: AtomicU64::new(0),
             capacity,
             counters: Counters::default(),
         }
@@ -230,7 +234,22 @@ impl<K, V, E> Shard<K, V, E> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn tick(&self) -> u64 {
+    /// An LRU tick for a hit; counts the hit.
+    pub(super) fn hit_tick(&self) -> u64 {
         self.clock.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// An LRU tick for a write (an install), which is not a hit.
+    pub(super) fn write_tick(&self) -> u64 {
+        self.write_ticks.fetch_add(1, Ordering::Relaxed);
+        self.clock.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// How many hits this shard has served.
+    pub(super) fn hits(&self) -> u64 {
+        // Writes bump `write_ticks` before `clock`; reading in the opposite order keeps the
+        // difference from going negative on a quiet shard, and saturating covers a racing one.
+        let writes = self.write_ticks.load(Ordering::Relaxed);
+        self.clock.load(Ordering::Relaxed).saturating_sub(writes)
     }
 }

@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 /// A waker that counts how often it was woken.
 #[derive(Default)]
-pub struct CountingWaker(AtomicUsize);
+pub(crate) struct CountingWaker(AtomicUsize);
 
 impl Wake for CountingWaker {
     fn wake(self: Arc<Self>) {
@@ -19,18 +19,18 @@ impl Wake for CountingWaker {
 }
 
 /// A waker plus its counter.
-pub fn counting_waker() -> (Waker, Arc<CountingWaker>) {
+pub(crate) fn counting_waker() -> (Waker, Arc<CountingWaker>) {
     let counter = Arc::new(CountingWaker::default());
     (Waker::from(counter.clone()), counter)
 }
 
 impl CountingWaker {
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.0.load(Ordering::SeqCst)
     }
 }
 
 /// Polls once with `waker`.
-pub fn poll_with<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
+pub(crate) fn poll_with<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
     Pin::new(future).poll(&mut Context::from_waker(waker))
 }
