@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use uno_core::Runtime;
+use uno_core::batch::AsyncBatcher;
+use uno_core::cache::AsyncCache;
 use uno_core::rt::VirtualRuntime;
 use uno_core::sync::{AsyncEvent, AsyncLock, AsyncSemaphore, CancellationToken, cancellable};
 use uno_core::task::JoinError;
@@ -129,6 +131,73 @@ async fn tour(rt: Runtime) {
     println!(
         "  cancel: parent token cancelled -> child work returned {:?}",
         work.await.unwrap()
+    );
+
+    // 5. Batching: callers add one item each and get their own result; the batcher groups them.
+    let batches = Arc::new(AtomicUsize::new(0));
+    let counted = batches.clone();
+    let squares: AsyncBatcher<u64, u64> = AsyncBatcher::new(
+        &rt,
+        move |items: Vec<u64>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(items.into_iter().map(|x| x * x).collect::<Vec<_>>())
+        },
+        10,
+        Duration::from_millis(20),
+    )
+    .expect("a valid batcher configuration");
+    let callers: Vec<_> = (1..=25u64)
+        .map(|x| {
+            let squares = squares.clone();
+            rt.spawn(async move { squares.add_item(x).await })
+        })
+        .collect();
+    let mut total = 0;
+    for caller in callers {
+        total += caller.await.unwrap().unwrap();
+    }
+    squares.shutdown().await;
+    println!(
+        "  batch: 25 callers (max 10 a batch), sum of their squares {total}, in {} batch calls",
+        batches.load(Ordering::SeqCst)
+    );
+
+    // 6. Caching: concurrent misses share one fetch; later reads are hits.
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let prices: AsyncCache<&'static str, u64, String> = AsyncCache::builder(&rt)
+        .max_capacity(100)
+        .ttl(Duration::from_secs(60))
+        .refresh_after(Duration::from_secs(50))
+        .build()
+        .expect("a valid cache configuration");
+    let readers: Vec<_> = (0..20)
+        .map(|_| {
+            let (prices, fetches, rt2) = (prices.clone(), fetches.clone(), rt.clone());
+            rt.spawn(async move {
+                prices
+                    .get("EURUSD", || async move {
+                        fetches.fetch_add(1, Ordering::SeqCst);
+                        rt2.sleep(Duration::from_millis(10)).await;
+                        Ok(108)
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for reader in readers {
+        reader.await.unwrap().unwrap();
+    }
+    let again = prices.get("EURUSD", || async { Ok(0) }).await.unwrap();
+    assert_eq!(
+        again, 108,
+        "a hit returns the cached value, not the fetch's"
+    );
+    let stats = prices.stats();
+    println!(
+        "  cache: 20 concurrent readers of one key -> {} fetch; then a read -> {} hit ({} misses)",
+        fetches.load(Ordering::SeqCst),
+        stats.hits,
+        stats.misses
     );
 }
 
