@@ -209,7 +209,7 @@ macro_rules! __uno_case_names {
 ///
 /// Expand it once per backend, each in its own module when a file holds several:
 ///
-/// ```ignore
+/// ```text
 /// mod current_thread { conformance_tests::suite!(super::TokioCurrentThread); }
 /// ```
 #[macro_export]

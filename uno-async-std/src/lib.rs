@@ -29,6 +29,10 @@
 )]
 #![forbid(unsafe_code)]
 
+pub mod signal;
+
+pub use signal::run_application;
+
 use std::future::Future;
 
 use uno_core::rt::{BoxFuture, LocalBoxFuture, LocalSpawner, Runtime, Spawner};

@@ -23,10 +23,20 @@
 #![deny(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// Allocations counted by [`CountingAllocator`] (only when a bench binary installs it).
 pub static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Heap bytes currently allocated through [`CountingAllocator`].
+pub static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
+
+/// How many heap bytes `f` left allocated (what it built and kept, minus what it freed).
+pub fn bytes_retained_by<T>(f: impl FnOnce() -> T) -> (T, i64) {
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let value = f();
+    (value, LIVE_BYTES.load(Ordering::Relaxed) - before)
+}
 
 /// How many heap allocations `f` performed, as seen by the installed counting allocator.
 pub fn allocations_during(f: impl FnOnce()) -> u64 {
@@ -55,17 +65,20 @@ pub struct CountingAllocator;
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(layout.size() as i64, Ordering::Relaxed);
         // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as i64, Ordering::Relaxed);
         // SAFETY: `ptr` was allocated by `System` through `alloc` above with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
         // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
         unsafe { System.realloc(ptr, layout, new_size) }
     }

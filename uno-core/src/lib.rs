@@ -5,10 +5,19 @@
 //! the same on tokio, smol, async-std or the deterministic [`VirtualRuntime`]:
 //!
 //! - [`task`]: a [`Task`] handle with one drop policy (dropping cancels) and panics as values;
-//! - [`time`]: sleeps, [`timeout`](time::timeout) with a message, and the [`VirtualClock`];
+//!   structured concurrency with [`TaskGroup`](task::TaskGroup), a registry of named tasks
+//!   ([`TaskManager`](task::TaskManager)) and [`shield`](task::shield)ed cleanup;
+//! - [`time`]: sleeps, [`timeout()`] with a message, and the [`VirtualClock`];
 //! - [`sync`]: [`AsyncLock`](sync::AsyncLock), [`AsyncRwLock`](sync::AsyncRwLock),
 //!   [`AsyncSemaphore`](sync::AsyncSemaphore), [`AsyncEvent`](sync::AsyncEvent),
-//!   [`CancellationToken`](sync::CancellationToken) and [`cancellable`](sync::cancellable).
+//!   [`CancellationToken`](sync::CancellationToken) and [`cancellable`](sync::cancellable);
+//! - [`resilience`]: retry with backoff, timeouts, a rate limiter, a bulkhead and a circuit
+//!   breaker, composed in the Uno decorator order by a [`Pipeline`](resilience::Pipeline);
+//! - [`batch`]: the [`AsyncBatcher`](batch::AsyncBatcher);
+//! - [`cache`]: the [`AsyncCache`](cache::AsyncCache) with refresh-ahead and single-flight loads;
+//! - [`lifecycle`]: the [`AsyncManager`](lifecycle::AsyncManager),
+//!   [`run_application`](lifecycle::run_application) and the
+//!   [`AsyncContextGroup`](lifecycle::AsyncContextGroup).
 //!
 //! Adapters: `uno-tokio`, `uno-smol`, `uno-async-std`. Each hands out a [`Runtime`].
 //!
@@ -58,6 +67,8 @@
 
 pub mod batch;
 pub mod cache;
+pub mod lifecycle;
+pub mod resilience;
 pub mod rt;
 pub mod sync;
 pub mod task;

@@ -26,6 +26,10 @@
 )]
 #![forbid(unsafe_code)]
 
+pub mod signal;
+
+pub use signal::run_application;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

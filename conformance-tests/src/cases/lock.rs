@@ -1,8 +1,5 @@
 //! Cases: [`AsyncLock`], the named async mutex: exclusion, `try_lock`, timeouts, wake-ups, fairness,
 //! owned guards, and waiters dropped at every await point.
-//!
-//! The end of this file also holds the helpers the other primitive cases share: [`within`],
-//! [`wait_until`] and the cancellation schedule [`DropPoint`] / [`drop_waiter_at`].
 
 /// This module's cases, in order.
 #[doc(hidden)]

@@ -5,13 +5,22 @@
 //! the cases themselves; [`__uno_all_cases!`](crate::__uno_all_cases) strings the lists together.
 
 pub mod batch;
+pub mod bulkhead;
 pub mod cache;
 pub mod cancel;
+pub mod circuit_breaker;
 pub mod event;
+pub mod group;
+pub mod lifecycle;
 pub mod lock;
+pub mod manager;
+pub mod pipeline;
+pub mod rate_limit;
+pub mod retry;
 pub mod rwlock;
 pub mod seam;
 pub mod semaphore;
+pub mod shield;
 pub mod task;
 pub mod time;
 pub mod timeout;
@@ -32,5 +41,14 @@ macro_rules! __uno_all_cases {
         $crate::__uno_cases_cancel!($cb, $be);
         $crate::__uno_cases_batch!($cb, $be);
         $crate::__uno_cases_cache!($cb, $be);
+        $crate::__uno_cases_group!($cb, $be);
+        $crate::__uno_cases_shield!($cb, $be);
+        $crate::__uno_cases_manager!($cb, $be);
+        $crate::__uno_cases_lifecycle!($cb, $be);
+        $crate::__uno_cases_retry!($cb, $be);
+        $crate::__uno_cases_rate_limit!($cb, $be);
+        $crate::__uno_cases_bulkhead!($cb, $be);
+        $crate::__uno_cases_circuit_breaker!($cb, $be);
+        $crate::__uno_cases_pipeline!($cb, $be);
     };
 }

@@ -6,6 +6,9 @@
 //! [`JoinError::Panicked`] with the panic message, again on every backend.
 
 mod error;
+pub(crate) mod group;
+mod manager;
+mod shield;
 mod yield_now;
 
 use std::fmt;
@@ -19,6 +22,12 @@ use std::task::{Context, Poll};
 use atomic_waker::AtomicWaker;
 
 pub use error::JoinError;
+pub use group::{
+    ChildError, ChildHandle, GroupConfigError, GroupError, GroupSpawner, TaskGroup,
+    TaskGroupBuilder, task_group,
+};
+pub use manager::{TaskInfo, TaskManager, TaskManagerError, TaskShutdownReport, TaskState};
+pub use shield::{Shielded, shield};
 pub use yield_now::{YieldNow, yield_now};
 
 /// Cancellation was requested through the handle.

@@ -1,0 +1,422 @@
+//! Cases: the lifecycle — [`AsyncManager`] (tasks stopped before resources are closed in reverse
+//! order, failures and time-outs reported), [`AsyncContextGroup`] (LIFO close on every exit path)
+//! and [`run_application`].
+//!
+//! [`AsyncManager`]: uno_core::lifecycle::AsyncManager
+//! [`AsyncContextGroup`]: uno_core::lifecycle::AsyncContextGroup
+//! [`run_application`]: uno_core::lifecycle::run_application
+
+/// This module's cases, in order.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __uno_cases_lifecycle {
+    ($cb:ident, $be:tt) => {
+        $crate::$cb! { $be; lifecycle:
+            manager_stops_tasks_then_closes_resources_in_reverse_order,
+            manager_reports_failed_panicked_and_timed_out_closes,
+            manager_cancels_tasks_past_the_deadline,
+            manager_refuses_duplicates_and_late_registrations,
+            zero_close_timeout_is_a_typed_error,
+            context_group_closes_lifo_even_when_one_fails,
+            context_group_dropped_closes_in_background,
+            run_application_programmatic_shutdown,
+            run_application_signal_future_triggers_shutdown,
+            run_application_startup_failure_shuts_down_what_started,
+            lifecycle_types_are_send_sync,
+        }
+    };
+}
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use uno_core::lifecycle::{
+    ApplicationError, AsyncClose, AsyncContextGroup, AsyncManager, BoxError, CloseError,
+    CloseFuture, LifecycleError, ShutdownReason, ShutdownReport, on_close, run_application,
+};
+use uno_core::sync::AsyncEvent;
+
+use crate::support::{eventually, within};
+use crate::{Env, assert_send_sync};
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn log_of(log: &Log) -> Vec<String> {
+    log.lock().unwrap().clone()
+}
+
+/// A resource that logs its close and then succeeds, fails, hangs or panics.
+#[derive(Debug)]
+struct Probe {
+    name: &'static str,
+    log: Log,
+    behaviour: Behaviour,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Behaviour {
+    Ok,
+    Fail,
+    Hang,
+    Panic,
+}
+
+impl AsyncClose for Probe {
+    fn close(&self) -> CloseFuture<'_> {
+        Box::pin(async move {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("close {}", self.name));
+            match self.behaviour {
+                Behaviour::Ok => Ok(()),
+                Behaviour::Fail => Err::<(), BoxError>(format!("{} failed", self.name).into()),
+                Behaviour::Hang => std::future::pending().await,
+                Behaviour::Panic => panic!("{} panicked", self.name),
+            }
+        })
+    }
+}
+
+fn probe(name: &'static str, log: &Log, behaviour: Behaviour) -> Probe {
+    Probe {
+        name,
+        log: log.clone(),
+        behaviour,
+    }
+}
+
+/// Shutdown stops the background tasks first, then closes the resources in reverse registration
+/// order.
+pub async fn manager_stops_tasks_then_closes_resources_in_reverse_order(env: Env) {
+    let rt = env.rt().clone();
+    let log: Log = Log::default();
+    let manager = AsyncManager::new(&rt);
+    for name in ["db", "cache", "http"] {
+        manager
+            .register_resource(name, probe(name, &log, Behaviour::Ok))
+            .unwrap();
+    }
+    for name in ["poller", "flusher"] {
+        let (token, log, rt) = (manager.shutdown_token(), log.clone(), rt.clone());
+        manager
+            .spawn_task(name, async move {
+                token.cancelled().await;
+                rt.sleep(Duration::from_millis(10)).await; // some graceful work
+                log.lock().unwrap().push(format!("stop {name}"));
+                Ok::<_, String>(())
+            })
+            .unwrap();
+    }
+    assert!(!manager.is_shutting_down());
+    assert_eq!(manager.resources(), ["db", "cache", "http"]);
+    let report = within(&env, "shutdown", manager.shutdown(Duration::from_secs(5))).await;
+    assert!(manager.is_shutting_down());
+    assert!(report.is_clean(), "{report}");
+    let mut stopped = report.tasks.stopped.clone();
+    stopped.sort();
+    assert_eq!(stopped, ["flusher", "poller"]);
+    assert_eq!(report.closed, ["http", "cache", "db"]);
+    let log = log_of(&log);
+    assert_eq!(&log[2..], ["close http", "close cache", "close db"]);
+    assert!(log[..2].iter().all(|l| l.starts_with("stop ")), "{log:?}");
+}
+
+/// Every resource is closed even when some fail: a failing close, a panicking one and one that
+/// hangs past its time limit are each reported with their error.
+pub async fn manager_reports_failed_panicked_and_timed_out_closes(env: Env) {
+    let rt = env.rt().clone();
+    let log: Log = Log::default();
+    let manager = AsyncManager::with_close_timeout(&rt, Duration::from_millis(50)).unwrap();
+    manager
+        .register_resource("first", probe("first", &log, Behaviour::Ok))
+        .unwrap();
+    manager
+        .register_resource("hangs", probe("hangs", &log, Behaviour::Hang))
+        .unwrap();
+    manager
+        .register_resource("panics", probe("panics", &log, Behaviour::Panic))
+        .unwrap();
+    manager
+        .register_resource("fails", probe("fails", &log, Behaviour::Fail))
+        .unwrap();
+    let start = rt.now();
+    let report: ShutdownReport =
+        within(&env, "shutdown", manager.shutdown(Duration::from_secs(1))).await;
+    let elapsed = rt.now() - start;
+    assert_eq!(
+        log_of(&log),
+        ["close fails", "close panics", "close hangs", "close first"]
+    );
+    assert_eq!(report.closed, ["first"]);
+    let failed: Vec<&str> = report.failed.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(failed, ["fails", "panics", "hangs"]);
+    assert!(
+        matches!(&report.failed[0].error, CloseError::Failed(e) if e.to_string() == "fails failed")
+    );
+    assert!(
+        matches!(&report.failed[1].error, CloseError::Panicked { message } if message == "panics panicked")
+    );
+    assert!(report.failed[2].error.is_timeout());
+    assert!(!report.is_clean());
+    let text = report.to_string();
+    assert!(
+        text.contains("hangs") && text.contains("did not finish in time"),
+        "{text}"
+    );
+    if env.is_virtual_time() {
+        assert_eq!(elapsed, Duration::from_millis(50));
+    } else {
+        assert!(elapsed >= Duration::from_millis(50), "{elapsed:?}");
+    }
+}
+
+/// A task that ignores the shutdown token is cancelled at the deadline and reported; the
+/// resources are still closed afterwards.
+pub async fn manager_cancels_tasks_past_the_deadline(env: Env) {
+    let rt = env.rt().clone();
+    let log: Log = Log::default();
+    let manager = AsyncManager::new(&rt);
+    manager
+        .register_resource("db", probe("db", &log, Behaviour::Ok))
+        .unwrap();
+    let log2 = log.clone();
+    manager
+        .spawn_task("deaf", async move {
+            struct OnDrop(Log);
+            impl Drop for OnDrop {
+                fn drop(&mut self) {
+                    self.0.lock().unwrap().push("drop deaf".into());
+                }
+            }
+            let _on_drop = OnDrop(log2);
+            std::future::pending::<()>().await;
+            Ok::<_, String>(())
+        })
+        .unwrap();
+    let start = rt.now();
+    let report = within(
+        &env,
+        "shutdown",
+        manager.shutdown(Duration::from_millis(40)),
+    )
+    .await;
+    let elapsed = rt.now() - start;
+    assert_eq!(report.tasks.timed_out, ["deaf"]);
+    assert_eq!(report.closed, ["db"]);
+    assert_eq!(log_of(&log), ["drop deaf", "close db"]);
+    if env.is_virtual_time() {
+        assert_eq!(elapsed, Duration::from_millis(40));
+        assert_eq!(report.elapsed, Duration::from_millis(40));
+    } else {
+        assert!(elapsed >= Duration::from_millis(40), "{elapsed:?}");
+    }
+}
+
+/// Duplicate names and registrations after shutdown are typed errors.
+pub async fn manager_refuses_duplicates_and_late_registrations(env: Env) {
+    let log: Log = Log::default();
+    let manager = AsyncManager::new(env.rt());
+    manager
+        .register_resource("db", probe("db", &log, Behaviour::Ok))
+        .unwrap();
+    assert_eq!(
+        manager
+            .register_resource("db", probe("db", &log, Behaviour::Ok))
+            .unwrap_err(),
+        LifecycleError::DuplicateName { name: "db".into() }
+    );
+    let token = manager.shutdown_token();
+    manager
+        .spawn_task("t", async move {
+            token.cancelled().await;
+            Ok::<_, String>(())
+        })
+        .unwrap();
+    assert_eq!(
+        manager.spawn_task("t", async { Ok::<_, String>(()) }),
+        Err(LifecycleError::DuplicateName { name: "t".into() })
+    );
+    within(&env, "shutdown", manager.shutdown(Duration::from_secs(1))).await;
+    assert_eq!(
+        manager
+            .register_resource("late", probe("late", &log, Behaviour::Ok))
+            .unwrap_err(),
+        LifecycleError::ShuttingDown
+    );
+    assert_eq!(
+        manager.spawn_task("late", async { Ok::<_, String>(()) }),
+        Err(LifecycleError::ShuttingDown)
+    );
+    let again = manager.shutdown(Duration::from_secs(1)).await;
+    assert!(again.closed.is_empty() && again.tasks.stopped.is_empty());
+}
+
+/// A zero close timeout is refused with a typed error that says what to do.
+pub async fn zero_close_timeout_is_a_typed_error(env: Env) {
+    let err = AsyncManager::with_close_timeout(env.rt(), Duration::ZERO).unwrap_err();
+    assert_eq!(err, LifecycleError::ZeroCloseTimeout);
+    assert!(err.to_string().contains("positive"));
+    assert!(matches!(
+        AsyncContextGroup::with_close_timeout(env.rt(), Duration::ZERO),
+        Err(LifecycleError::ZeroCloseTimeout)
+    ));
+}
+
+/// The exit stack closes in LIFO order, every entry even when one fails, and collects the errors.
+pub async fn context_group_closes_lifo_even_when_one_fails(env: Env) {
+    let log: Log = Log::default();
+    let stack = AsyncContextGroup::new(env.rt());
+    let first = stack.enter_named("a", probe("a", &log, Behaviour::Ok));
+    stack.enter_named("b", probe("b", &log, Behaviour::Fail));
+    stack.enter(probe("c", &log, Behaviour::Ok));
+    assert_eq!(first.name, "a", "enter gives the resource back");
+    assert_eq!(stack.len(), 3);
+    let err = within(&env, "close", stack.close()).await.unwrap_err();
+    assert_eq!(log_of(&log), ["close c", "close b", "close a"]);
+    assert_eq!(err.errors.len(), 1);
+    assert_eq!(err.errors[0].name, "b");
+    assert!(err.to_string().contains("b failed"), "{err}");
+    assert!(stack.is_empty());
+    // Usable again, and an empty close succeeds.
+    within(&env, "empty close", stack.close()).await.unwrap();
+}
+
+/// Dropping the exit stack without `close` (an early return, a cancelled owner) still closes
+/// everything, LIFO, in the background.
+pub async fn context_group_dropped_closes_in_background(env: Env) {
+    let log: Log = Log::default();
+    let entered = AsyncEvent::new();
+    let owner = {
+        let (rt, log, entered) = (env.rt().clone(), log.clone(), entered.clone());
+        env.rt().spawn(async move {
+            let stack = AsyncContextGroup::new(&rt);
+            stack.enter_named("outer", probe("outer", &log, Behaviour::Ok));
+            stack.enter_named("inner", probe("inner", &log, Behaviour::Fail));
+            entered.set();
+            std::future::pending::<()>().await;
+            drop(stack);
+        })
+    };
+    within(&env, "the owner to enter", entered.wait()).await;
+    owner.cancel_and_wait().await.unwrap_err();
+    eventually(&env, "both closed", || log_of(&log).len() == 2).await;
+    assert_eq!(log_of(&log), ["close inner", "close outer"]);
+}
+
+/// `run_application`: startup, then a programmatic shutdown through the manager's token, then
+/// cleanup, then the manager's graceful shutdown.
+pub async fn run_application_programmatic_shutdown(env: Env) {
+    let rt = env.rt().clone();
+    let log: Log = Log::default();
+    let (log_start, log_clean) = (log.clone(), log.clone());
+    let rt2 = rt.clone();
+    let report = within(
+        &env,
+        "run_application",
+        run_application(
+            &rt,
+            move |manager: AsyncManager| async move {
+                manager.register_resource("db", probe("db", &log_start, Behaviour::Ok))?;
+                let (token, trigger) = (manager.shutdown_token(), manager.clone());
+                manager.spawn_task("worker", async move {
+                    token.cancelled().await;
+                    Ok::<_, String>(())
+                })?;
+                // Something asks the application to stop, a little later.
+                manager.spawn_task("admin", async move {
+                    rt2.sleep(Duration::from_millis(10)).await;
+                    trigger.request_shutdown();
+                    Ok::<_, String>(())
+                })?;
+                log_start.lock().unwrap().push("started".into());
+                Ok::<_, LifecycleError>(())
+            },
+            move |manager: AsyncManager| async move {
+                assert!(manager.is_shutting_down());
+                log_clean.lock().unwrap().push("cleanup".into());
+            },
+            std::future::pending::<()>(),
+            Duration::from_secs(5),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.reason, ShutdownReason::Requested);
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.shutdown.closed, ["db"]);
+    assert_eq!(log_of(&log), ["started", "cleanup", "close db"]);
+    assert!(report.to_string().contains("graceful shutdown"));
+}
+
+/// The shutdown-signal future (what adapters build from SIGINT/SIGTERM) ends the application.
+pub async fn run_application_signal_future_triggers_shutdown(env: Env) {
+    let rt = env.rt().clone();
+    let signal = AsyncEvent::new();
+    let (signal2, rt2) = (signal.clone(), rt.clone());
+    let sender = rt.spawn(async move {
+        rt2.sleep(Duration::from_millis(10)).await;
+        signal2.set();
+    });
+    let wait = signal.clone();
+    let report = within(
+        &env,
+        "run_application",
+        run_application(
+            &rt,
+            |_manager| async { Ok::<_, String>(()) },
+            |_manager| async {},
+            async move { wait.wait().await },
+            Duration::from_secs(1),
+        ),
+    )
+    .await
+    .unwrap();
+    sender.await.unwrap();
+    assert_eq!(report.reason, ShutdownReason::Signal);
+    assert!(report.cleanup.is_ok());
+}
+
+/// A failing startup shuts down what it had registered and returns its error with the report.
+pub async fn run_application_startup_failure_shuts_down_what_started(env: Env) {
+    let log: Log = Log::default();
+    let log2 = log.clone();
+    let result = within(
+        &env,
+        "run_application",
+        run_application(
+            env.rt(),
+            move |manager: AsyncManager| async move {
+                manager
+                    .register_resource("db", probe("db", &log2, Behaviour::Ok))
+                    .unwrap();
+                Err("cannot bind port 80")
+            },
+            |_manager| async { panic!("cleanup must not run after a failed startup") },
+            std::future::pending::<()>(),
+            Duration::from_secs(1),
+        ),
+    )
+    .await;
+    match result {
+        Err(ApplicationError::Startup { error, report }) => {
+            assert_eq!(error, "cannot bind port 80");
+            assert_eq!(report.closed, ["db"]);
+        }
+        other => panic!("expected a startup error, got {other:?}"),
+    }
+    assert_eq!(log_of(&log), ["close db"]);
+}
+
+/// The lifecycle's public types can cross threads.
+pub async fn lifecycle_types_are_send_sync(env: Env) {
+    assert_send_sync::<AsyncManager>();
+    assert_send_sync::<AsyncContextGroup>();
+    assert_send_sync::<ShutdownReport>();
+    assert_send_sync::<CloseError>();
+    assert_send_sync::<LifecycleError>();
+    let resource = on_close(|| async { Ok(()) });
+    within(&env, "an on_close resource", resource.close())
+        .await
+        .unwrap();
+}

@@ -1,0 +1,247 @@
+//! Cases: [`TaskManager`] — a long-lived registry of named tasks: list with state and age, cancel
+//! by name, duplicate names refused, graceful shutdown with a deadline and a report.
+//!
+//! [`TaskManager`]: uno_core::task::TaskManager
+
+/// This module's cases, in order.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __uno_cases_manager {
+    ($cb:ident, $be:tt) => {
+        $crate::$cb! { $be; manager:
+            list_shows_name_state_and_age,
+            duplicate_running_name_is_a_typed_error,
+            cancel_by_name_cancels_only_that_task,
+            failed_and_panicked_tasks_are_listed_as_failed,
+            shutdown_reports_tasks_that_did_not_stop_in_time,
+            spawn_after_shutdown_is_refused,
+            manager_types_are_send_sync,
+        }
+    };
+}
+
+use std::time::Duration;
+
+use uno_core::task::{TaskInfo, TaskManager, TaskManagerError, TaskShutdownReport, TaskState};
+
+use crate::support::{DropProbe, eventually, within};
+use crate::{Env, assert_send_sync};
+
+fn state_of(manager: &TaskManager, name: &str) -> TaskState {
+    manager.state(name).expect("the task is listed")
+}
+
+/// `list` shows every task in spawn order with its state and its age on the runtime's clock.
+pub async fn list_shows_name_state_and_age(env: Env) {
+    let rt = env.rt().clone();
+    let manager = TaskManager::new(&rt);
+    manager
+        .spawn("quick", async { Ok::<_, String>(()) })
+        .unwrap();
+    let rt2 = rt.clone();
+    manager
+        .spawn("slow", async move {
+            rt2.sleep(Duration::from_secs(3600)).await;
+            Ok::<_, String>(())
+        })
+        .unwrap();
+    eventually(&env, "quick to finish", || {
+        state_of(&manager, "quick") == TaskState::Finished
+    })
+    .await;
+    rt.sleep(Duration::from_millis(30)).await;
+    let listed: Vec<TaskInfo> = manager.list();
+    let names: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["quick", "slow"]);
+    assert_eq!(listed[0].state, TaskState::Finished);
+    assert_eq!(listed[1].state, TaskState::Running);
+    if env.is_virtual_time() {
+        assert_eq!(listed[1].age, Duration::from_millis(30));
+    } else {
+        assert!(
+            listed[1].age >= Duration::from_millis(30),
+            "{:?}",
+            listed[1].age
+        );
+    }
+    assert_eq!(manager.remove_finished(), 1);
+    assert_eq!(manager.list().len(), 1);
+}
+
+/// A second running task with the same name is refused with a typed error; once the first has
+/// finished the name can be reused.
+pub async fn duplicate_running_name_is_a_typed_error(env: Env) {
+    let manager = TaskManager::new(env.rt());
+    let token = manager.shutdown_token().child_token();
+    let waiter = token.clone();
+    manager
+        .spawn("worker", async move {
+            waiter.cancelled().await;
+            Ok::<_, String>(())
+        })
+        .unwrap();
+    let err = manager
+        .spawn("worker", async { Ok::<_, String>(()) })
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TaskManagerError::DuplicateName {
+            name: "worker".into()
+        }
+    );
+    assert!(err.to_string().contains("worker"));
+    token.cancel();
+    eventually(&env, "worker to finish", || {
+        state_of(&manager, "worker") == TaskState::Finished
+    })
+    .await;
+    manager
+        .spawn("worker", async { Ok::<_, String>(()) })
+        .expect("a finished task's name can be reused");
+    assert_eq!(manager.list().len(), 1);
+}
+
+/// `cancel(name)` cancels that task (its future is dropped) and leaves the others running.
+pub async fn cancel_by_name_cancels_only_that_task(env: Env) {
+    let rt = env.rt().clone();
+    let manager = TaskManager::new(&rt);
+    let probe = DropProbe::new();
+    let mut guard = Some(probe.guard());
+    for name in ["a", "b"] {
+        let rt = rt.clone();
+        let guard = if name == "a" { guard.take() } else { None };
+        manager
+            .spawn(name, async move {
+                let _guard = guard;
+                rt.sleep(Duration::from_secs(3600)).await;
+                Ok::<_, String>(())
+            })
+            .unwrap();
+    }
+    assert!(manager.cancel("a"));
+    assert!(!manager.cancel("missing"));
+    probe.wait_dropped(&rt).await;
+    eventually(&env, "a to be cancelled", || {
+        state_of(&manager, "a") == TaskState::Cancelled
+    })
+    .await;
+    assert_eq!(state_of(&manager, "b"), TaskState::Running);
+    assert!(within(&env, "cancel_and_wait", manager.cancel_and_wait("b")).await);
+    assert_eq!(state_of(&manager, "b"), TaskState::Cancelled);
+    assert!(!manager.cancel("b"), "b is no longer running");
+}
+
+/// A task returning an error, or panicking, is listed as failed with the error's text.
+pub async fn failed_and_panicked_tasks_are_listed_as_failed(env: Env) {
+    let manager = TaskManager::new(env.rt());
+    manager
+        .spawn("erring", async { Err::<(), _>("bad config") })
+        .unwrap();
+    manager
+        .spawn("panicking", async {
+            if manager_sane() {
+                panic!("oops");
+            }
+            Ok::<_, String>(())
+        })
+        .unwrap();
+    eventually(&env, "both to fail", || {
+        manager
+            .list()
+            .iter()
+            .all(|t| matches!(t.state, TaskState::Failed { .. }))
+    })
+    .await;
+    assert_eq!(
+        state_of(&manager, "erring"),
+        TaskState::Failed {
+            error: "bad config".into()
+        }
+    );
+    assert_eq!(
+        state_of(&manager, "panicking"),
+        TaskState::Failed {
+            error: "panicked: oops".into()
+        }
+    );
+}
+
+fn manager_sane() -> bool {
+    true
+}
+
+/// Shutdown cancels the token, waits until the deadline for tasks to stop, then cancels the rest
+/// and reports them as timed out.
+pub async fn shutdown_reports_tasks_that_did_not_stop_in_time(env: Env) {
+    let rt = env.rt().clone();
+    let manager = TaskManager::new(&rt);
+    let token = manager.shutdown_token();
+    manager
+        .spawn("polite", async move {
+            token.cancelled().await;
+            Ok::<_, String>(())
+        })
+        .unwrap();
+    let probe = DropProbe::new();
+    let guard = probe.guard();
+    manager
+        .spawn("stubborn", async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+            Ok::<_, String>(())
+        })
+        .unwrap();
+    manager
+        .spawn("done-already", async { Ok::<_, String>(()) })
+        .unwrap();
+    eventually(&env, "done-already to finish", || {
+        state_of(&manager, "done-already") == TaskState::Finished
+    })
+    .await;
+    let start = rt.now();
+    let report: TaskShutdownReport = within(
+        &env,
+        "shutdown",
+        manager.shutdown(Duration::from_millis(50)),
+    )
+    .await;
+    let elapsed = rt.now() - start;
+    assert_eq!(report.stopped, ["polite"]);
+    assert_eq!(report.timed_out, ["stubborn"]);
+    assert!(!report.is_clean());
+    assert!(probe.is_dropped(), "a timed-out task must be cancelled");
+    assert_eq!(state_of(&manager, "stubborn"), TaskState::Cancelled);
+    if env.is_virtual_time() {
+        assert_eq!(elapsed, Duration::from_millis(50));
+    } else {
+        assert!(elapsed >= Duration::from_millis(50), "{elapsed:?}");
+    }
+    let again = manager.shutdown(Duration::from_millis(50)).await;
+    assert!(again.stopped.is_empty() && again.timed_out.is_empty());
+}
+
+/// After shutdown the manager refuses new tasks with a typed error.
+pub async fn spawn_after_shutdown_is_refused(env: Env) {
+    let manager = TaskManager::new(env.rt());
+    let report = within(
+        &env,
+        "shutdown",
+        manager.shutdown(Duration::from_millis(10)),
+    )
+    .await;
+    assert!(report.is_clean());
+    assert!(manager.is_shut_down());
+    assert!(manager.shutdown_token().is_cancelled());
+    assert_eq!(
+        manager.spawn("late", async { Ok::<_, String>(()) }),
+        Err(TaskManagerError::ShutDown)
+    );
+}
+
+/// The manager's public types can cross threads.
+pub async fn manager_types_are_send_sync(_env: Env) {
+    assert_send_sync::<TaskManager>();
+    assert_send_sync::<TaskInfo>();
+    assert_send_sync::<TaskShutdownReport>();
+    assert_send_sync::<TaskManagerError>();
+}

@@ -1,0 +1,187 @@
+//! Cases: the rate limiter — burst, sustained rate, `try_acquire`, idle behaviour, FIFO order and
+//! cancelled waiters.
+
+/// This module's cases, in order.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __uno_cases_rate_limit {
+    ($cb:ident, $be:tt) => {
+        $crate::$cb! { $be; rate_limit:
+            burst_goes_at_once_then_the_sustained_rate,
+            try_acquire_says_when_to_try_again,
+            idle_limiter_saves_no_more_than_its_burst,
+            waiters_are_admitted_in_arrival_order,
+            cancelled_waiter_consumes_nothing_and_stalls_nobody,
+            clones_share_one_limit,
+            try_run_refuses_without_calling_the_operation,
+            invalid_rate_limiter_configuration_is_a_typed_error,
+        }
+    };
+}
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use uno_core::resilience::{ConfigError, RateLimiter, ResilienceError};
+
+use crate::Env;
+use crate::support::{eventually, poll_times, within};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn assert_took(env: &Env, took: Duration, expected: Duration) {
+    if env.is_virtual_time() {
+        assert_eq!(took, expected);
+    } else {
+        // A real clock may start the interval a little before our `start` was read.
+        assert!(
+            took + 2 * MS >= expected,
+            "took {took:?}, expected {expected:?}"
+        );
+        assert!(took < expected + Duration::from_secs(5), "took {took:?}");
+    }
+}
+
+/// `burst` admissions go at once; later ones come one interval apart.
+pub async fn burst_goes_at_once_then_the_sustained_rate(env: Env) {
+    let limiter = RateLimiter::new(1, 20 * MS).burst(3).build().unwrap();
+    assert_eq!(limiter.interval(), 20 * MS);
+    let rt = env.rt();
+    let start = rt.now();
+    for _ in 0..3 {
+        within(&env, "a burst admission", limiter.acquire(rt)).await;
+    }
+    assert_took(&env, rt.now() - start, Duration::ZERO);
+    for _ in 0..2 {
+        within(&env, "a paced admission", limiter.acquire(rt)).await;
+    }
+    assert_took(&env, rt.now() - start, 40 * MS);
+    let stats = limiter.stats();
+    assert_eq!(stats.admitted, 5);
+}
+
+/// A refused `try_acquire` says how long until an admission; after that wait it succeeds.
+pub async fn try_acquire_says_when_to_try_again(env: Env) {
+    let limiter = RateLimiter::new(1, 50 * MS).burst(1).build().unwrap();
+    let rt = env.rt();
+    limiter.try_acquire(rt).unwrap();
+    let refused = limiter.try_acquire(rt).unwrap_err();
+    if env.is_virtual_time() {
+        assert_eq!(refused.retry_after, 50 * MS);
+    } else {
+        assert!(refused.retry_after <= 50 * MS && !refused.retry_after.is_zero());
+    }
+    assert!(refused.to_string().contains("try again"));
+    rt.sleep(refused.retry_after).await;
+    limiter.try_acquire(rt).unwrap();
+    assert_eq!(limiter.stats().rejected, 1);
+}
+
+/// However long a limiter idles, it admits at most `burst` at once afterwards.
+pub async fn idle_limiter_saves_no_more_than_its_burst(env: Env) {
+    let limiter = RateLimiter::new(1, 10 * MS).burst(2).build().unwrap();
+    let rt = env.rt();
+    limiter.try_acquire(rt).unwrap();
+    rt.sleep(Duration::from_millis(100)).await; // ten intervals
+    let admitted = (0..5).filter(|_| limiter.try_acquire(rt).is_ok()).count();
+    assert_eq!(admitted, 2);
+}
+
+/// Queued waiters are admitted in the order they arrived, one interval apart.
+pub async fn waiters_are_admitted_in_arrival_order(env: Env) {
+    let limiter = RateLimiter::new(1, 10 * MS).burst(1).build().unwrap();
+    let rt = env.rt();
+    limiter.try_acquire(rt).unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for i in 0..5usize {
+        let (limiter2, order, rt2) = (limiter.clone(), order.clone(), rt.clone());
+        tasks.push(rt.spawn(async move {
+            limiter2.acquire(&rt2).await;
+            order.lock().unwrap().push(i);
+        }));
+        // Each waiter is queued before the next one is spawned.
+        eventually(&env, "the waiter to queue", || {
+            limiter.stats().queued == i + 1
+        })
+        .await;
+    }
+    for task in tasks {
+        within(&env, "a queued waiter", task).await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4]);
+    assert_eq!(limiter.stats().waited, 5);
+}
+
+/// A waiter dropped at any point before admission consumes nothing, and the waiter behind it is
+/// admitted when the first admission is due, not later.
+pub async fn cancelled_waiter_consumes_nothing_and_stalls_nobody(env: Env) {
+    for polls in 0..4 {
+        let limiter = RateLimiter::new(1, 30 * MS).burst(1).build().unwrap();
+        let rt = env.rt();
+        let start = rt.now();
+        limiter.try_acquire(rt).unwrap();
+        let victim = limiter.acquire(rt);
+        let mut behind = std::pin::pin!(limiter.acquire(rt));
+        // The victim queues first (if polled at all), then the one behind it.
+        let victim_out = poll_times(victim, polls).await;
+        assert!(victim_out.is_none(), "admitted before its time");
+        within(&env, "the waiter behind a dropped one", behind.as_mut()).await;
+        assert_took(&env, rt.now() - start, 30 * MS);
+        let stats = limiter.stats();
+        assert_eq!(stats.admitted, 2, "polls={polls}: {stats:?}");
+        assert_eq!(stats.queued, 0);
+        let next = limiter.try_acquire(rt).unwrap_err();
+        if env.is_virtual_time() {
+            assert_eq!(next.retry_after, 30 * MS, "the dropped waiter took no slot");
+        }
+    }
+}
+
+/// Clones share the limit.
+pub async fn clones_share_one_limit(env: Env) {
+    let limiter = RateLimiter::per_second(2).burst(2).build().unwrap();
+    let clone = limiter.clone();
+    limiter.try_acquire(env.rt()).unwrap();
+    clone.try_acquire(env.rt()).unwrap();
+    assert!(limiter.try_acquire(env.rt()).is_err());
+    assert_eq!(clone.stats().admitted, 2);
+}
+
+/// `try_run` refuses with `RateLimited` and does not call the operation.
+pub async fn try_run_refuses_without_calling_the_operation(env: Env) {
+    let limiter = RateLimiter::new(1, Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let mut calls = 0;
+    let mut op = || {
+        calls += 1;
+        async { Ok::<_, ()>(()) }
+    };
+    limiter.try_run(env.rt(), &mut op).await.unwrap();
+    let err = limiter.try_run(env.rt(), &mut op).await.unwrap_err();
+    assert!(matches!(err, ResilienceError::RateLimited { .. }));
+    assert!(err.is_rejected());
+    assert!(err.retry_after().unwrap() <= Duration::from_secs(60));
+    assert_eq!(calls, 1);
+}
+
+/// Zero operations, period or burst, and an impossible rate, are typed errors.
+pub async fn invalid_rate_limiter_configuration_is_a_typed_error(_env: Env) {
+    assert!(matches!(
+        RateLimiter::per_second(0).build(),
+        Err(ConfigError::Zero { .. })
+    ));
+    assert!(matches!(
+        RateLimiter::new(1, Duration::ZERO).build(),
+        Err(ConfigError::Zero { .. })
+    ));
+    assert!(matches!(
+        RateLimiter::per_second(5).burst(0).build(),
+        Err(ConfigError::Zero { .. })
+    ));
+    assert!(matches!(
+        RateLimiter::new(10, Duration::from_nanos(5)).build(),
+        Err(ConfigError::RateTooHigh { .. })
+    ));
+}

@@ -1,0 +1,182 @@
+use std::fmt;
+
+use crate::lifecycle::ShutdownReport;
+use crate::time::Elapsed;
+
+/// A boxed error, what [`AsyncClose::close`](super::AsyncClose::close) returns on failure.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why closing one resource did not succeed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CloseError {
+    /// `close` returned an error.
+    Failed(BoxError),
+    /// `close` did not finish within its time limit; its future was dropped.
+    TimedOut(Elapsed),
+    /// `close` panicked; the panic was caught and its message kept.
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+}
+
+impl CloseError {
+    /// Whether the close ran out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, CloseError::TimedOut(_))
+    }
+}
+
+impl fmt::Display for CloseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseError::Failed(error) => write!(f, "close failed: {error}"),
+            CloseError::TimedOut(elapsed) => write!(
+                f,
+                "close did not finish in time ({elapsed}); raise the close timeout or make close \
+                 return sooner"
+            ),
+            CloseError::Panicked { message } => write!(f, "close panicked: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for CloseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CloseError::Failed(error) => Some(&**error),
+            CloseError::TimedOut(elapsed) => Some(elapsed),
+            CloseError::Panicked { .. } => None,
+        }
+    }
+}
+
+/// A resource that did not close cleanly: its name and why.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ResourceError {
+    /// The name it was registered or entered under.
+    pub name: String,
+    /// What went wrong.
+    pub error: CloseError,
+}
+
+impl fmt::Display for ResourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "resource `{}`: {}", self.name, self.error)
+    }
+}
+
+impl std::error::Error for ResourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// Misuse of an [`AsyncManager`](super::AsyncManager) or an
+/// [`AsyncContextGroup`](super::AsyncContextGroup).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LifecycleError {
+    /// A resource or task with this name is already registered (or, for a task, running).
+    DuplicateName {
+        /// The name in use.
+        name: String,
+    },
+    /// Shutdown has started: no new resources or tasks are taken.
+    ShuttingDown,
+    /// A close timeout of zero would fail every close before it starts.
+    ZeroCloseTimeout,
+}
+
+impl fmt::Display for LifecycleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LifecycleError::DuplicateName { name } => write!(
+                f,
+                "the name `{name}` is already registered: give each resource and task its own name"
+            ),
+            LifecycleError::ShuttingDown => f.write_str(
+                "the manager is shutting down and takes nothing new: register before shutdown",
+            ),
+            LifecycleError::ZeroCloseTimeout => {
+                f.write_str("a zero close timeout fails every close: pass a positive duration")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LifecycleError {}
+
+/// The error of [`AsyncContextGroup::close`](super::AsyncContextGroup::close): every resource whose
+/// close did not succeed, in closing (LIFO) order. The others were closed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ContextCloseError {
+    /// The failures, in the order the resources were closed.
+    pub errors: Vec<ResourceError>,
+}
+
+impl fmt::Display for ContextCloseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} resource(s) did not close cleanly (all were attempted)",
+            self.errors.len()
+        )?;
+        for error in &self.errors {
+            write!(f, "; {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ContextCloseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.errors
+            .first()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// The error of [`run_application`](super::run_application).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ApplicationError<E> {
+    /// Startup returned an error. What it had started was shut down; the report says how that
+    /// went.
+    Startup {
+        /// Startup's error.
+        error: E,
+        /// The shutdown of what startup had registered.
+        report: ShutdownReport,
+    },
+    /// The application could not be set up (an adapter could not build its executor or install
+    /// its signal handlers).
+    Setup(std::io::Error),
+}
+
+impl<E: fmt::Display> fmt::Display for ApplicationError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApplicationError::Startup { error, .. } => write!(
+                f,
+                "startup failed: {error} (what it had started was shut down; see the report)"
+            ),
+            ApplicationError::Setup(error) => write!(
+                f,
+                "could not set the application up (executor or signal handlers): {error}"
+            ),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for ApplicationError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ApplicationError::Startup { error, .. } => Some(error),
+            ApplicationError::Setup(error) => Some(error),
+        }
+    }
+}

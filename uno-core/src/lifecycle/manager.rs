@@ -1,0 +1,250 @@
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use crate::lifecycle::{
+    AsyncClose, DEFAULT_CLOSE_TIMEOUT, LifecycleError, Named, ShutdownReport, close_all_lifo,
+};
+use crate::rt::Runtime;
+use crate::sync::CancellationToken;
+use crate::task::{TaskManager, TaskManagerError};
+
+struct Resources {
+    list: Vec<Named>,
+    /// Shutdown has taken the list: nothing new is accepted.
+    closed: bool,
+}
+
+struct Inner {
+    rt: Runtime,
+    tasks: TaskManager,
+    resources: Mutex<Resources>,
+    close_timeout: Duration,
+}
+
+impl Inner {
+    fn resources(&self) -> MutexGuard<'_, Resources> {
+        self.resources.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Owns an application's resources and background tasks, and shuts them down in order (the Uno
+/// framework's `AsyncManager`).
+///
+/// - [`register_resource`](Self::register_resource) takes anything with an [`AsyncClose`];
+/// - [`spawn_task`](Self::spawn_task) starts a named background task (Uno's `@as_task`), kept in a
+///   [`TaskManager`] ([`tasks`](Self::tasks) lists them);
+/// - [`shutdown_token`](Self::shutdown_token) is cancelled when shutdown starts (or when someone
+///   calls [`request_shutdown`](Self::request_shutdown)); tasks watch it to stop gracefully;
+/// - [`shutdown`](Self::shutdown) stops the tasks first (waiting for them until the deadline, then
+///   cancelling the rest), then closes the resources **in reverse registration order**, each within
+///   its close timeout, and reports what failed or timed out.
+///
+/// Clones share one manager. Instances are independent; [`get_async_manager`] gives the
+/// process-wide one the Uno API has.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::lifecycle::{AsyncManager, CloseError, on_close};
+/// use uno_core::rt::VirtualRuntime;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// vrt.block_on(async move {
+///     let manager = AsyncManager::with_close_timeout(&rt, Duration::from_secs(2)).unwrap();
+///     manager.register_resource("ok", on_close(|| async { Ok(()) })).unwrap();
+///     manager
+///         .register_resource("broken", on_close(|| async { Err("disk full".into()) }))
+///         .unwrap();
+///     let report = manager.shutdown(Duration::from_secs(1)).await;
+///     assert_eq!(report.closed, ["ok"]);
+///     assert_eq!(report.failed[0].name, "broken");
+///     assert!(matches!(report.failed[0].error, CloseError::Failed(_)));
+/// });
+/// ```
+#[derive(Clone)]
+pub struct AsyncManager {
+    inner: Arc<Inner>,
+}
+
+impl AsyncManager {
+    /// A manager on `rt`, closing each resource within [`DEFAULT_CLOSE_TIMEOUT`].
+    pub fn new(rt: &Runtime) -> Self {
+        Self::build(rt, DEFAULT_CLOSE_TIMEOUT)
+    }
+
+    /// A manager whose resources each get `close_timeout` to close.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::ZeroCloseTimeout`] for a zero duration.
+    pub fn with_close_timeout(
+        rt: &Runtime,
+        close_timeout: Duration,
+    ) -> Result<Self, LifecycleError> {
+        if close_timeout.is_zero() {
+            return Err(LifecycleError::ZeroCloseTimeout);
+        }
+        Ok(Self::build(rt, close_timeout))
+    }
+
+    fn build(rt: &Runtime, close_timeout: Duration) -> Self {
+        AsyncManager {
+            inner: Arc::new(Inner {
+                rt: rt.clone(),
+                tasks: TaskManager::new(rt),
+                resources: Mutex::new(Resources {
+                    list: Vec::new(),
+                    closed: false,
+                }),
+                close_timeout,
+            }),
+        }
+    }
+
+    /// The runtime the manager runs on.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.rt
+    }
+
+    /// Registers `resource` under `name`, to be closed at shutdown, and gives it back shared.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::DuplicateName`] if a resource has this name;
+    /// [`LifecycleError::ShuttingDown`] once [`shutdown`](Self::shutdown) has started.
+    pub fn register_resource<R: AsyncClose>(
+        &self,
+        name: impl Into<String>,
+        resource: R,
+    ) -> Result<Arc<R>, LifecycleError> {
+        let name = name.into();
+        let mut resources = self.inner.resources();
+        if resources.closed {
+            return Err(LifecycleError::ShuttingDown);
+        }
+        if resources.list.iter().any(|(n, _)| *n == name) {
+            return Err(LifecycleError::DuplicateName { name });
+        }
+        let resource = Arc::new(resource);
+        resources.list.push((name, resource.clone()));
+        Ok(resource)
+    }
+
+    /// Names of the registered resources, in registration order.
+    pub fn resources(&self) -> Vec<String> {
+        self.inner
+            .resources()
+            .list
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Starts a named background task (Uno's `@as_task`). It should watch
+    /// [`shutdown_token`](Self::shutdown_token) and return when it fires; at the shutdown deadline
+    /// it is cancelled.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::DuplicateName`] if a running task has this name;
+    /// [`LifecycleError::ShuttingDown`] once [`shutdown`](Self::shutdown) has started.
+    pub fn spawn_task<F, E>(&self, name: impl Into<String>, future: F) -> Result<(), LifecycleError>
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        self.inner
+            .tasks
+            .spawn(name, future)
+            .map_err(|error| match error {
+                TaskManagerError::DuplicateName { name } => LifecycleError::DuplicateName { name },
+                _ => LifecycleError::ShuttingDown,
+            })
+    }
+
+    /// The background tasks, to list or cancel by name.
+    pub fn tasks(&self) -> &TaskManager {
+        &self.inner.tasks
+    }
+
+    /// Whether shutdown has been requested or started.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.tasks.shutdown_token().is_cancelled()
+    }
+
+    /// The token cancelled when shutdown is requested or starts.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.inner.tasks.shutdown_token()
+    }
+
+    /// Asks for a shutdown without performing it: cancels the [`shutdown_token`](Self::shutdown_token),
+    /// which [`run_application`](super::run_application) waits on (a programmatic shutdown).
+    pub fn request_shutdown(&self) {
+        self.inner.tasks.shutdown_token().cancel();
+    }
+
+    /// Shuts down: cancels the shutdown token, waits up to `timeout` for the tasks to stop (then
+    /// cancels the rest), then closes the resources in reverse registration order, each within
+    /// the close timeout, **all of them** even when some fail. Returns what happened.
+    ///
+    /// The whole takes at most `timeout` plus one close timeout per resource. A second call finds
+    /// nothing left and returns an empty report.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future abandons the tasks and resources it had taken over
+    /// (tasks are cancelled; resources not yet closed are dropped without a close).
+    pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        let rt = &self.inner.rt;
+        let start = rt.now();
+        let resources = {
+            let mut resources = self.inner.resources();
+            resources.closed = true;
+            std::mem::take(&mut resources.list)
+        };
+        let tasks = self.inner.tasks.shutdown(timeout).await;
+        let (closed, failed) = close_all_lifo(rt, resources, self.inner.close_timeout).await;
+        ShutdownReport {
+            tasks,
+            closed,
+            failed,
+            elapsed: rt.now().saturating_duration_since(start),
+        }
+    }
+}
+
+impl fmt::Debug for AsyncManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncManager")
+            .field("resources", &self.resources())
+            .field("tasks", &self.inner.tasks)
+            .field("shutting_down", &self.is_shutting_down())
+            .finish()
+    }
+}
+
+/// The process-wide [`AsyncManager`] (the Uno framework's `get_async_manager()`), created on the
+/// first call on that call's runtime; later calls return the same manager whatever `rt` they pass.
+///
+/// Prefer passing a plain [`AsyncManager::new`] around where you can: it needs no global state and
+/// is easier to test.
+///
+/// # Examples
+///
+/// ```
+/// use uno_core::lifecycle::get_async_manager;
+/// use uno_core::rt::VirtualRuntime;
+///
+/// let vrt = VirtualRuntime::new();
+/// let a = get_async_manager(&vrt.handle());
+/// let b = get_async_manager(&vrt.handle());
+/// assert!(std::ptr::eq(a, b));
+/// ```
+pub fn get_async_manager(rt: &Runtime) -> &'static AsyncManager {
+    static MANAGER: OnceLock<AsyncManager> = OnceLock::new();
+    MANAGER.get_or_init(|| AsyncManager::new(rt))
+}

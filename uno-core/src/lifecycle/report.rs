@@ -1,0 +1,53 @@
+use std::fmt;
+use std::time::Duration;
+
+use crate::lifecycle::ResourceError;
+use crate::task::TaskShutdownReport;
+
+/// What [`AsyncManager::shutdown`](super::AsyncManager::shutdown) did: which tasks stopped or had
+/// to be cancelled, which resources closed, and which failed or timed out, with their errors.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// The background tasks: those that stopped in time and those cancelled at the deadline.
+    pub tasks: TaskShutdownReport,
+    /// Resources closed cleanly, in closing order (the reverse of registration).
+    pub closed: Vec<String>,
+    /// Resources whose close failed, panicked or timed out, in closing order.
+    pub failed: Vec<ResourceError>,
+    /// How long the shutdown took, on the runtime's clock.
+    pub elapsed: Duration,
+}
+
+impl ShutdownReport {
+    /// Whether every task stopped in time and every resource closed cleanly.
+    pub fn is_clean(&self) -> bool {
+        self.tasks.is_clean() && self.failed.is_empty()
+    }
+}
+
+impl fmt::Display for ShutdownReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "shutdown {} in {:?}",
+            if self.is_clean() {
+                "clean"
+            } else {
+                "with problems"
+            },
+            self.elapsed
+        )?;
+        writeln!(f, "  tasks stopped: {:?}", self.tasks.stopped)?;
+        writeln!(
+            f,
+            "  tasks cancelled at the deadline: {:?}",
+            self.tasks.timed_out
+        )?;
+        writeln!(f, "  resources closed: {:?}", self.closed)?;
+        for failure in &self.failed {
+            writeln!(f, "  {failure}")?;
+        }
+        Ok(())
+    }
+}

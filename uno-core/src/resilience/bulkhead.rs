@@ -1,0 +1,301 @@
+//! The bulkhead (Uno's `@concurrent_limited`): a bound on calls in flight, with an optional bound
+//! on the queue and on the wait.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::resilience::{BulkheadRejected, ConfigError, ResilienceError};
+use crate::rt::Runtime;
+use crate::sync::{AsyncSemaphore, OwnedSemaphorePermit};
+
+/// At most `max_concurrent` calls in flight; callers beyond that wait in arrival order, unless the
+/// queue already holds `max_queue` waiters or the wait exceeds `max_wait`, in which case the call
+/// is rejected with [`BulkheadRejected`].
+///
+/// A slot is held by a [`BulkheadPermit`], an RAII guard: it is released when the permit is
+/// dropped, including when the caller's future is dropped mid-call. Clones share the slots. Built
+/// on [`AsyncSemaphore`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::resilience::{Bulkhead, BulkheadRejected, ResilienceError};
+/// use uno_core::rt::VirtualRuntime;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
+/// vrt.block_on(async move {
+///     let held = bulkhead.acquire(&rt).await.unwrap();
+///     let refused = bulkhead.run(&rt, || async { Ok::<_, ()>(()) }).await;
+///     assert_eq!(
+///         refused,
+///         Err(ResilienceError::Rejected(BulkheadRejected::QueueFull { max_queue: 0 }))
+///     );
+///     drop(held);
+///     assert_eq!(bulkhead.run(&rt, || async { Ok::<_, ()>(7) }).await, Ok(7));
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Bulkhead {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    max_concurrent: u32,
+    max_queue: Option<usize>,
+    max_wait: Option<Duration>,
+    slots: AsyncSemaphore,
+    queued: AtomicUsize,
+    in_flight: AtomicUsize,
+    admitted: AtomicU64,
+    rejected_queue_full: AtomicU64,
+    rejected_max_wait: AtomicU64,
+}
+
+/// A snapshot of a [`Bulkhead`]'s counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BulkheadStats {
+    /// Calls holding a slot right now.
+    pub in_flight: usize,
+    /// Callers waiting for a slot right now.
+    pub queued: usize,
+    /// Slots handed out so far.
+    pub admitted: u64,
+    /// Calls rejected because the queue was full.
+    pub rejected_queue_full: u64,
+    /// Calls rejected because they waited `max_wait`.
+    pub rejected_max_wait: u64,
+}
+
+/// Builds a [`Bulkhead`]; from [`Bulkhead::builder`].
+#[derive(Debug, Clone)]
+pub struct BulkheadBuilder {
+    max_concurrent: u32,
+    max_queue: Option<usize>,
+    max_wait: Option<Duration>,
+}
+
+impl Bulkhead {
+    /// A builder for at most `max_concurrent` calls in flight, with an unbounded queue and no
+    /// wait limit.
+    pub fn builder(max_concurrent: u32) -> BulkheadBuilder {
+        BulkheadBuilder {
+            max_concurrent,
+            max_queue: None,
+            max_wait: None,
+        }
+    }
+
+    /// Takes a slot without waiting, if one is free and nobody is queued.
+    pub fn try_acquire(&self) -> Option<BulkheadPermit> {
+        let permit = self.inner.slots.try_acquire_owned().ok()?;
+        Some(self.admit(permit))
+    }
+
+    fn admit(&self, permit: OwnedSemaphorePermit) -> BulkheadPermit {
+        self.inner.admitted.fetch_add(1, Ordering::Relaxed);
+        self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        BulkheadPermit {
+            _permit: permit,
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Waits for a slot, in arrival order.
+    ///
+    /// # Errors
+    ///
+    /// [`BulkheadRejected::QueueFull`] at once if the queue is full,
+    /// [`BulkheadRejected::MaxWait`] after waiting `max_wait`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a caller dropped while queued leaves the queue and takes no slot; a slot handed
+    /// to it in the meantime goes back.
+    pub async fn acquire(&self, rt: &Runtime) -> Result<BulkheadPermit, BulkheadRejected> {
+        if let Some(permit) = self.try_acquire() {
+            return Ok(permit);
+        }
+        let inner = &*self.inner;
+        if let Some(max_queue) = inner.max_queue {
+            let joined = inner
+                .queued
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                    (q < max_queue).then_some(q + 1)
+                });
+            if joined.is_err() {
+                return Err(self.reject(BulkheadRejected::QueueFull { max_queue }));
+            }
+        } else {
+            inner.queued.fetch_add(1, Ordering::AcqRel);
+        }
+        // Leaves the queue count on every exit path, a dropped future included.
+        let _in_queue = QueueSlot(&inner.queued);
+        let wait = inner.slots.acquire_owned();
+        let permit = match inner.max_wait {
+            None => wait.await,
+            Some(max_wait) => match rt.timeout(max_wait, "", wait).await {
+                Ok(permit) => permit,
+                Err(_) => return Err(self.reject(BulkheadRejected::MaxWait { max_wait })),
+            },
+        };
+        // The semaphore is private and never closed.
+        let permit = permit.expect("the bulkhead's semaphore is never closed");
+        Ok(self.admit(permit))
+    }
+
+    fn reject(&self, why: BulkheadRejected) -> BulkheadRejected {
+        let counter = match why {
+            BulkheadRejected::QueueFull { .. } => &self.inner.rejected_queue_full,
+            BulkheadRejected::MaxWait { .. } => &self.inner.rejected_max_wait,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        super::event!(reason = %why, "bulkhead rejected a call");
+        why
+    }
+
+    /// Runs `op` in a slot.
+    ///
+    /// # Errors
+    ///
+    /// [`ResilienceError::Rejected`] (the operation was not called) or
+    /// [`ResilienceError::Inner`] for the operation's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe as [`acquire`](Self::acquire); dropped while the operation runs, the
+    /// operation's future is dropped and the slot released.
+    pub async fn run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let _permit = self.acquire(rt).await?;
+        op().await.map_err(ResilienceError::Inner)
+    }
+
+    /// As [`run`](Self::run), for an operation that already returns a [`ResilienceError`].
+    ///
+    /// # Errors
+    ///
+    /// [`ResilienceError::Rejected`], or the operation's errors as they are.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run).
+    pub async fn run_flat<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ResilienceError<E>>>,
+    {
+        let _permit = self.acquire(rt).await?;
+        op().await
+    }
+
+    /// The configured bound on calls in flight.
+    pub fn max_concurrent(&self) -> u32 {
+        self.inner.max_concurrent
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> BulkheadStats {
+        let inner = &*self.inner;
+        BulkheadStats {
+            in_flight: inner.in_flight.load(Ordering::Relaxed),
+            queued: inner.queued.load(Ordering::Relaxed),
+            admitted: inner.admitted.load(Ordering::Relaxed),
+            rejected_queue_full: inner.rejected_queue_full.load(Ordering::Relaxed),
+            rejected_max_wait: inner.rejected_max_wait.load(Ordering::Relaxed),
+        }
+    }
+}
+
+struct QueueSlot<'a>(&'a AtomicUsize);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl BulkheadBuilder {
+    /// At most `n` callers wait for a slot; more are rejected at once. Zero: never wait.
+    pub fn max_queue(mut self, n: usize) -> Self {
+        self.max_queue = Some(n);
+        self
+    }
+
+    /// A caller waits at most `d` for a slot, then is rejected.
+    pub fn max_wait(mut self, d: Duration) -> Self {
+        self.max_wait = Some(d);
+        self
+    }
+
+    /// Builds the bulkhead.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`] for zero `max_concurrent` or a zero `max_wait` (use `max_queue(0)`
+    /// to never wait).
+    pub fn build(self) -> Result<Bulkhead, ConfigError> {
+        if self.max_concurrent == 0 {
+            return Err(ConfigError::Zero {
+                what: "bulkhead max_concurrent",
+            });
+        }
+        if self.max_wait.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::Zero {
+                what: "bulkhead max_wait",
+            });
+        }
+        Ok(Bulkhead {
+            inner: Arc::new(Inner {
+                max_concurrent: self.max_concurrent,
+                max_queue: self.max_queue,
+                max_wait: self.max_wait,
+                slots: AsyncSemaphore::new(self.max_concurrent),
+                queued: AtomicUsize::new(0),
+                in_flight: AtomicUsize::new(0),
+                admitted: AtomicU64::new(0),
+                rejected_queue_full: AtomicU64::new(0),
+                rejected_max_wait: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for Bulkhead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bulkhead")
+            .field("max_concurrent", &self.inner.max_concurrent)
+            .field("max_queue", &self.inner.max_queue)
+            .field("max_wait", &self.inner.max_wait)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// A slot in a [`Bulkhead`], released when dropped.
+#[must_use = "the slot is released as soon as the permit is dropped"]
+pub struct BulkheadPermit {
+    _permit: OwnedSemaphorePermit,
+    inner: Arc<Inner>,
+}
+
+impl Drop for BulkheadPermit {
+    fn drop(&mut self) {
+        self.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for BulkheadPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BulkheadPermit").finish_non_exhaustive()
+    }
+}

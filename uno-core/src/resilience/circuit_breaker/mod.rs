@@ -1,0 +1,644 @@
+//! The circuit breaker: stop calling a failing dependency for a while, then probe it.
+
+mod window;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::resilience::{CircuitOpen, ConfigError, ResilienceError};
+use crate::rt::Runtime;
+use crate::time::deadline_after;
+
+use window::Window;
+
+/// The three states of a [`CircuitBreaker`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CircuitState {
+    /// Calls go through; outcomes are recorded in the sliding window.
+    Closed,
+    /// Calls fail fast with [`ResilienceError::CircuitOpen`] without calling the operation.
+    Open,
+    /// A limited number of probe calls go through; their outcomes decide between closed and open.
+    HalfOpen,
+}
+
+/// A state change, as passed to [`on_state_change`](CircuitBreakerBuilder::on_state_change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateChange {
+    /// The state left.
+    pub from: CircuitState,
+    /// The state entered.
+    pub to: CircuitState,
+}
+
+type Listener = dyn Fn(StateChange) + Send + Sync;
+
+/// A circuit breaker: closed / open / half-open over a failure rate.
+///
+/// - **Closed**: outcomes go into a sliding window, count-based (the last *n* calls) or
+///   time-based (the calls of the last *d*, sliding in steps of *d*/10). Once it holds at least
+///   `minimum_calls` and the failure rate reaches `failure_rate_threshold`, the breaker opens.
+/// - **Open** for `open_duration`: calls fail fast with [`CircuitOpen`] and the operation is not
+///   called. The next call after that moves it to half-open.
+/// - **Half-open**: `half_open_probes` calls go through, each holding a probe slot in its
+///   [`BreakerPermit`]. When all have reported, a failure rate below the threshold closes the
+///   breaker (with a fresh window), otherwise it opens again. A probe dropped without reporting
+///   (its future was dropped) frees its slot for another caller, so half-open never wedges.
+///
+/// Failures are operation errors ([`ResilienceError::Inner`]) and timeouts; with
+/// [`slow_call`](CircuitBreakerBuilder::slow_call), a success slower than the threshold too.
+/// Cancellations and other policies' refusals are not counted. Outcomes of calls admitted before
+/// the last state change are ignored.
+///
+/// Clones share the state. State changes go to the
+/// [`on_state_change`](CircuitBreakerBuilder::on_state_change) listener (called outside the
+/// breaker's lock) and to the `tracing` feature's events.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::resilience::{CircuitBreaker, CircuitState, ResilienceError};
+/// use uno_core::rt::VirtualRuntime;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// let breaker = CircuitBreaker::builder()
+///     .count_window(4)
+///     .minimum_calls(2)
+///     .failure_rate_threshold(0.5)
+///     .open_duration(Duration::from_secs(30))
+///     .build()
+///     .unwrap();
+/// vrt.block_on(async move {
+///     for _ in 0..2 {
+///         let _ = breaker.run(&rt, || async { Err::<(), _>("down") }).await;
+///     }
+///     assert_eq!(breaker.state(), CircuitState::Open);
+///     let err = breaker.run(&rt, || async { Ok::<_, &str>(()) }).await.unwrap_err();
+///     assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+///
+///     rt.sleep(Duration::from_secs(30)).await;
+///     breaker.run(&rt, || async { Ok::<_, &str>(()) }).await.unwrap(); // a probe
+///     assert_eq!(breaker.state(), CircuitState::HalfOpen); // three probes by default
+/// });
+/// ```
+#[derive(Clone)]
+pub struct CircuitBreaker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    threshold: f64,
+    minimum_calls: u32,
+    open_duration: Duration,
+    probes: u32,
+    slow_call: Option<Duration>,
+    listener: Option<Box<Listener>>,
+    state: Mutex<State>,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    successes: AtomicU64,
+    failures: AtomicU64,
+    slow_calls: AtomicU64,
+    rejected: AtomicU64,
+    ignored: AtomicU64,
+    opened: AtomicU64,
+}
+
+struct State {
+    phase: Phase,
+    /// Bumped on every state change, so outcomes of calls from an earlier state are ignored.
+    epoch: u64,
+    window: Window,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Closed,
+    Open {
+        until: Instant,
+    },
+    HalfOpen {
+        in_flight: u32,
+        successes: u32,
+        failures: u32,
+    },
+}
+
+impl Phase {
+    fn public(&self) -> CircuitState {
+        match self {
+            Phase::Closed => CircuitState::Closed,
+            Phase::Open { .. } => CircuitState::Open,
+            Phase::HalfOpen { .. } => CircuitState::HalfOpen,
+        }
+    }
+}
+
+/// A snapshot of a [`CircuitBreaker`]'s state and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CircuitBreakerStats {
+    /// The state now (an open breaker whose open duration has passed still reads `Open` until
+    /// the next call).
+    pub state: CircuitState,
+    /// Calls recorded as successes.
+    pub successes: u64,
+    /// Calls recorded as failures (slow calls included).
+    pub failures: u64,
+    /// Successful calls counted as failures for being slow.
+    pub slow_calls: u64,
+    /// Calls refused without calling the operation.
+    pub rejected: u64,
+    /// Admitted calls whose outcome was not counted (dropped, cancelled, refused by another
+    /// policy, or admitted before a state change).
+    pub ignored: u64,
+    /// Times the breaker opened.
+    pub opened: u64,
+}
+
+/// Builds a [`CircuitBreaker`]; from [`CircuitBreaker::builder`].
+pub struct CircuitBreakerBuilder {
+    threshold: f64,
+    window: WindowKind,
+    minimum_calls: u32,
+    open_duration: Duration,
+    probes: u32,
+    slow_call: Option<Duration>,
+    listener: Option<Box<Listener>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum WindowKind {
+    Count(u32),
+    Time(Duration),
+}
+
+impl CircuitBreaker {
+    /// A builder with the defaults: a count window of 20 calls, at least 10 calls, threshold 0.5,
+    /// open for 30 s, 3 half-open probes, no slow-call detection.
+    pub fn builder() -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder {
+            threshold: 0.5,
+            window: WindowKind::Count(20),
+            minimum_calls: 10,
+            open_duration: Duration::from_secs(30),
+            probes: 3,
+            slow_call: None,
+            listener: None,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current state.
+    pub fn state(&self) -> CircuitState {
+        self.lock().phase.public()
+    }
+
+    /// Asks to make one call: a [`BreakerPermit`] to report its outcome with, or [`CircuitOpen`]
+    /// (the call must not be made).
+    ///
+    /// # Errors
+    ///
+    /// [`CircuitOpen`] while open (with the time left) or while half-open with every probe slot
+    /// taken.
+    pub fn try_acquire(&self, rt: &Runtime) -> Result<BreakerPermit, CircuitOpen> {
+        let now = rt.now();
+        let mut state = self.lock();
+        let mut change = None;
+        if let Phase::Open { until } = state.phase {
+            if now < until {
+                drop(state);
+                self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                return Err(CircuitOpen {
+                    retry_after: Some(until - now),
+                });
+            }
+            change = Some(self.inner.enter(&mut state, Phase::half_open(), now));
+        }
+        let result = match &mut state.phase {
+            Phase::Closed => Ok(false),
+            Phase::HalfOpen {
+                in_flight,
+                successes,
+                failures,
+            } => {
+                if *in_flight + *successes + *failures < self.inner.probes {
+                    *in_flight += 1;
+                    Ok(true)
+                } else {
+                    Err(CircuitOpen { retry_after: None })
+                }
+            }
+            Phase::Open { .. } => unreachable!("left just above"),
+        };
+        let epoch = state.epoch;
+        drop(state);
+        self.inner.notify(change);
+        match result {
+            Ok(probe) => Ok(BreakerPermit {
+                inner: self.inner.clone(),
+                epoch,
+                probe,
+                start: now,
+                done: false,
+            }),
+            Err(e) => {
+                self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `op` if the breaker allows it, and records its outcome.
+    ///
+    /// # Errors
+    ///
+    /// [`ResilienceError::CircuitOpen`] (the operation was not called) or
+    /// [`ResilienceError::Inner`] for the operation's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the operation; its outcome is not counted and a probe slot it
+    /// held is freed.
+    pub async fn run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.run_flat(rt, || async { op().await.map_err(ResilienceError::Inner) })
+            .await
+    }
+
+    /// As [`run`](Self::run), for an operation that already returns a [`ResilienceError`]:
+    /// `Inner` errors and timeouts count as failures, other errors are not counted.
+    ///
+    /// # Errors
+    ///
+    /// [`ResilienceError::CircuitOpen`], or the operation's errors as they are.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run).
+    pub async fn run_flat<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ResilienceError<E>>>,
+    {
+        let permit = self.try_acquire(rt)?;
+        let result = op().await;
+        let now = rt.now();
+        let elapsed = now.saturating_duration_since(permit.start);
+        permit.record_result(&result, now, elapsed);
+        result
+    }
+
+    /// A snapshot of the state and counters.
+    pub fn stats(&self) -> CircuitBreakerStats {
+        let c = &self.inner.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        CircuitBreakerStats {
+            state: self.state(),
+            successes: get(&c.successes),
+            failures: get(&c.failures),
+            slow_calls: get(&c.slow_calls),
+            rejected: get(&c.rejected),
+            ignored: get(&c.ignored),
+            opened: get(&c.opened),
+        }
+    }
+
+    /// Whether a slow-call threshold is configured.
+    pub(crate) fn detects_slow_calls(&self) -> bool {
+        self.inner.slow_call.is_some()
+    }
+}
+
+impl Phase {
+    fn half_open() -> Self {
+        Phase::HalfOpen {
+            in_flight: 0,
+            successes: 0,
+            failures: 0,
+        }
+    }
+}
+
+impl Inner {
+    /// Moves to `phase`; returns the change for [`notify`](Self::notify) once the lock is released.
+    fn enter(&self, state: &mut State, phase: Phase, now: Instant) -> StateChange {
+        let from = state.phase.public();
+        let phase = match phase {
+            Phase::Open { .. } => {
+                self.counters.opened.fetch_add(1, Ordering::Relaxed);
+                Phase::Open {
+                    until: deadline_after(now, self.open_duration),
+                }
+            }
+            other => other,
+        };
+        state.phase = phase;
+        state.epoch += 1;
+        state.window.reset();
+        StateChange {
+            from,
+            to: phase.public(),
+        }
+    }
+
+    fn notify(&self, change: Option<StateChange>) {
+        let Some(change) = change else { return };
+        super::event!(from = ?change.from, to = ?change.to, "circuit breaker state change");
+        if let Some(listener) = &self.listener {
+            listener(change);
+        }
+    }
+
+    fn record(&self, epoch: u64, probe: bool, outcome: Option<bool>, now: Instant) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.epoch != epoch {
+            drop(state);
+            self.counters.ignored.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let Some(failed) = outcome else {
+            if probe && let Phase::HalfOpen { in_flight, .. } = &mut state.phase {
+                *in_flight -= 1;
+            }
+            drop(state);
+            self.counters.ignored.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let counter = if failed {
+            &self.counters.failures
+        } else {
+            &self.counters.successes
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let next = match &mut state.phase {
+            Phase::Closed => {
+                state.window.record(failed, now);
+                let (calls, failures) = state.window.totals(now);
+                (calls >= self.minimum_calls
+                    && f64::from(failures) >= self.threshold * f64::from(calls))
+                .then_some(Phase::Open { until: now })
+            }
+            Phase::HalfOpen {
+                in_flight,
+                successes,
+                failures,
+            } => {
+                *in_flight -= 1;
+                if failed {
+                    *failures += 1;
+                } else {
+                    *successes += 1;
+                }
+                let done = *successes + *failures;
+                if done >= self.probes {
+                    if f64::from(*failures) >= self.threshold * f64::from(done) {
+                        Some(Phase::Open { until: now })
+                    } else {
+                        Some(Phase::Closed)
+                    }
+                } else {
+                    None
+                }
+            }
+            Phase::Open { .. } => None,
+        };
+        let change = next.map(|phase| self.enter(&mut state, phase, now));
+        drop(state);
+        self.notify(change);
+    }
+}
+
+/// Permission to make one call through a [`CircuitBreaker`]; report the outcome with
+/// [`success`](Self::success) or [`failure`](Self::failure).
+///
+/// Dropping it without reporting (for example because the caller's future was dropped) counts
+/// nothing and frees the probe slot it may hold.
+#[must_use = "report the call's outcome with success() or failure()"]
+pub struct BreakerPermit {
+    inner: Arc<Inner>,
+    epoch: u64,
+    probe: bool,
+    start: Instant,
+    done: bool,
+}
+
+impl BreakerPermit {
+    /// The call succeeded (a failure if slower than the slow-call threshold, measured from the
+    /// permit's creation).
+    pub fn success(self, rt: &Runtime) {
+        let now = rt.now();
+        let elapsed = now.saturating_duration_since(self.start);
+        self.finish(Some(false), now, elapsed);
+    }
+
+    /// The call failed.
+    pub fn failure(self, rt: &Runtime) {
+        let now = rt.now();
+        self.finish(Some(true), now, Duration::ZERO);
+    }
+
+    /// Records a policy result: `Ok` is a success (or slow), `Inner`/`Timeout`/exhausted retries
+    /// a failure, anything else is not counted. `elapsed` is the operation's duration.
+    pub(crate) fn record_result<T, E>(
+        self,
+        result: &Result<T, ResilienceError<E>>,
+        now: Instant,
+        elapsed: Duration,
+    ) {
+        let outcome = match result {
+            Ok(_) => Some(false),
+            Err(
+                ResilienceError::Inner(_)
+                | ResilienceError::Timeout(_)
+                | ResilienceError::RetriesExhausted { .. },
+            ) => Some(true),
+            Err(_) => None,
+        };
+        self.finish(outcome, now, elapsed);
+    }
+
+    fn finish(mut self, outcome: Option<bool>, now: Instant, elapsed: Duration) {
+        self.done = true;
+        let outcome = match (outcome, self.inner.slow_call) {
+            (Some(false), Some(limit)) if elapsed >= limit => {
+                self.inner
+                    .counters
+                    .slow_calls
+                    .fetch_add(1, Ordering::Relaxed);
+                Some(true)
+            }
+            (outcome, _) => outcome,
+        };
+        self.inner.record(self.epoch, self.probe, outcome, now);
+    }
+
+    /// The instant the permit was granted.
+    pub(crate) fn start(&self) -> Instant {
+        self.start
+    }
+}
+
+impl Drop for BreakerPermit {
+    fn drop(&mut self) {
+        if !self.done {
+            // No time is needed to record "not counted".
+            self.inner.record(self.epoch, self.probe, None, self.start);
+        }
+    }
+}
+
+impl fmt::Debug for BreakerPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakerPermit")
+            .field("probe", &self.probe)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CircuitBreakerBuilder {
+    /// The failure rate, in `(0, 1]`, at which the breaker opens. Default 0.5.
+    pub fn failure_rate_threshold(mut self, ratio: f64) -> Self {
+        self.threshold = ratio;
+        self
+    }
+
+    /// Computes the failure rate over the last `calls` calls. Default 20.
+    pub fn count_window(mut self, calls: u32) -> Self {
+        self.window = WindowKind::Count(calls);
+        self
+    }
+
+    /// Computes the failure rate over the calls of the last `window` of time (sliding in steps of
+    /// a tenth of it).
+    pub fn time_window(mut self, window: Duration) -> Self {
+        self.window = WindowKind::Time(window);
+        self
+    }
+
+    /// The fewest calls in the window before the rate is evaluated. Default 10.
+    pub fn minimum_calls(mut self, calls: u32) -> Self {
+        self.minimum_calls = calls;
+        self
+    }
+
+    /// How long the breaker stays open before letting probes through. Default 30 s.
+    pub fn open_duration(mut self, duration: Duration) -> Self {
+        self.open_duration = duration;
+        self
+    }
+
+    /// How many probe calls half-open lets through (and waits for) before deciding. Default 3.
+    pub fn half_open_probes(mut self, probes: u32) -> Self {
+        self.probes = probes;
+        self
+    }
+
+    /// Counts a success that took `threshold` or longer as a failure.
+    pub fn slow_call(mut self, threshold: Duration) -> Self {
+        self.slow_call = Some(threshold);
+        self
+    }
+
+    /// Calls `listener` on every state change (outside the breaker's lock; keep it short).
+    pub fn on_state_change(
+        mut self,
+        listener: impl Fn(StateChange) + Send + Sync + 'static,
+    ) -> Self {
+        self.listener = Some(Box::new(listener));
+        self
+    }
+
+    /// Builds the breaker.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidRatio`] for a threshold that is NaN or outside `(0, 1]`;
+    /// [`ConfigError::Zero`] for a zero window, minimum, open duration, probe count or slow-call
+    /// threshold; [`ConfigError::MinimumCallsExceedWindow`] when a count window is smaller than
+    /// `minimum_calls`.
+    pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            return Err(ConfigError::InvalidRatio {
+                what: "circuit breaker failure_rate_threshold",
+                value: self.threshold,
+            });
+        }
+        let zero = |what| Err(ConfigError::Zero { what });
+        if self.minimum_calls == 0 {
+            return zero("circuit breaker minimum_calls");
+        }
+        if self.open_duration.is_zero() {
+            return zero("circuit breaker open_duration");
+        }
+        if self.probes == 0 {
+            return zero("circuit breaker half_open_probes");
+        }
+        if self.slow_call.is_some_and(|d| d.is_zero()) {
+            return zero("circuit breaker slow_call threshold");
+        }
+        let window = match self.window {
+            WindowKind::Count(0) => return zero("circuit breaker count_window"),
+            WindowKind::Count(n) if n < self.minimum_calls => {
+                return Err(ConfigError::MinimumCallsExceedWindow {
+                    minimum_calls: self.minimum_calls,
+                    window: n,
+                });
+            }
+            WindowKind::Count(n) => Window::count(n),
+            WindowKind::Time(d) if d.is_zero() => return zero("circuit breaker time_window"),
+            WindowKind::Time(d) => Window::time(d),
+        };
+        Ok(CircuitBreaker {
+            inner: Arc::new(Inner {
+                threshold: self.threshold,
+                minimum_calls: self.minimum_calls,
+                open_duration: self.open_duration,
+                probes: self.probes,
+                slow_call: self.slow_call,
+                listener: self.listener,
+                state: Mutex::new(State {
+                    phase: Phase::Closed,
+                    epoch: 0,
+                    window,
+                }),
+                counters: Counters::default(),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for CircuitBreakerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreakerBuilder")
+            .field("failure_rate_threshold", &self.threshold)
+            .field("window", &self.window)
+            .field("minimum_calls", &self.minimum_calls)
+            .field("open_duration", &self.open_duration)
+            .field("half_open_probes", &self.probes)
+            .field("slow_call", &self.slow_call)
+            .finish_non_exhaustive()
+    }
+}

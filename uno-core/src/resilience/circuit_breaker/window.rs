@@ -1,0 +1,142 @@
+//! The sliding windows a circuit breaker computes its failure rate over.
+
+use std::time::{Duration, Instant};
+
+/// Buckets of a time-based window: the window slides in steps of `window / BUCKETS`.
+pub(super) const BUCKETS: u32 = 10;
+
+/// Outcomes of recent calls. Allocated once at build time; recording never allocates.
+#[derive(Debug)]
+pub(super) enum Window {
+    /// The last `size` calls.
+    Count {
+        /// `true` marks a failure; a ring of `size` entries.
+        outcomes: Vec<bool>,
+        next: usize,
+        len: usize,
+        failures: u32,
+    },
+    /// The calls of the last `window` of time, in [`BUCKETS`] buckets.
+    Time {
+        buckets: Vec<Bucket>,
+        bucket_len: Duration,
+        origin: Option<Instant>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Bucket {
+    index: u64,
+    calls: u32,
+    failures: u32,
+}
+
+impl Window {
+    pub(super) fn count(size: u32) -> Self {
+        Window::Count {
+            outcomes: vec![false; size as usize],
+            next: 0,
+            len: 0,
+            failures: 0,
+        }
+    }
+
+    pub(super) fn time(window: Duration) -> Self {
+        Window::Time {
+            buckets: vec![Bucket::default(); BUCKETS as usize],
+            bucket_len: (window / BUCKETS).max(Duration::from_nanos(1)),
+            origin: None,
+        }
+    }
+
+    fn bucket_index(origin: Instant, bucket_len: Duration, now: Instant) -> u64 {
+        let n = now.saturating_duration_since(origin).as_nanos() / bucket_len.as_nanos();
+        u64::try_from(n).unwrap_or(u64::MAX)
+    }
+
+    pub(super) fn record(&mut self, failure: bool, now: Instant) {
+        match self {
+            Window::Count {
+                outcomes,
+                next,
+                len,
+                failures,
+            } => {
+                if *len == outcomes.len() {
+                    if outcomes[*next] {
+                        *failures -= 1;
+                    }
+                } else {
+                    *len += 1;
+                }
+                outcomes[*next] = failure;
+                if failure {
+                    *failures += 1;
+                }
+                *next = (*next + 1) % outcomes.len();
+            }
+            Window::Time {
+                buckets,
+                bucket_len,
+                origin,
+            } => {
+                let origin = *origin.get_or_insert(now);
+                let index = Self::bucket_index(origin, *bucket_len, now);
+                let bucket = &mut buckets[(index % u64::from(BUCKETS)) as usize];
+                if bucket.index != index || bucket.calls == 0 {
+                    *bucket = Bucket {
+                        index,
+                        calls: 0,
+                        failures: 0,
+                    };
+                }
+                bucket.calls = bucket.calls.saturating_add(1);
+                if failure {
+                    bucket.failures = bucket.failures.saturating_add(1);
+                }
+            }
+        }
+    }
+
+    /// `(calls, failures)` in the window at `now`.
+    pub(super) fn totals(&self, now: Instant) -> (u32, u32) {
+        match self {
+            Window::Count { len, failures, .. } => (*len as u32, *failures),
+            Window::Time {
+                buckets,
+                bucket_len,
+                origin,
+            } => {
+                let Some(origin) = *origin else { return (0, 0) };
+                let current = Self::bucket_index(origin, *bucket_len, now);
+                buckets
+                    .iter()
+                    .filter(|b| b.calls > 0 && current.saturating_sub(b.index) < u64::from(BUCKETS))
+                    .fold((0u32, 0u32), |(c, f), b| {
+                        (c.saturating_add(b.calls), f.saturating_add(b.failures))
+                    })
+            }
+        }
+    }
+
+    pub(super) fn reset(&mut self) {
+        match self {
+            Window::Count {
+                next,
+                len,
+                failures,
+                ..
+            } => {
+                *next = 0;
+                *len = 0;
+                *failures = 0;
+            }
+            Window::Time {
+                buckets, origin, ..
+            } => {
+                buckets.iter_mut().for_each(|b| *b = Bucket::default());
+                *origin = None;
+            }
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! The pipeline: every policy stacked in Uno's decorator order on one operation.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use crate::resilience::{
+    Bulkhead, CircuitBreaker, ConfigError, RateLimiter, ResilienceError, Retry, TimeoutPolicy,
+};
+use crate::rt::Runtime;
+use crate::sync::{CancellationToken, cancellable};
+
+/// Policies stacked on an operation in a fixed order — Uno's
+/// `@cancellable @retry @timeout_handler @rate_limited @concurrent_limited`, plus the breaker:
+///
+/// ```text
+/// cancellable → overall timeout → retry → per-attempt timeout → circuit breaker
+///             → rate limit → bulkhead → operation
+/// ```
+///
+/// Every slot is optional. The order is fixed (not the order of the builder calls) so that
+/// pipelines always mean the same thing:
+/// - the cancellation token and the overall timeout bound the whole call, retries included;
+/// - each retry gets its own per-attempt timeout, and passes the breaker, limiter and bulkhead
+///   again;
+/// - the breaker is asked before the per-attempt timeout starts and records that timeout as a
+///   failure (its slow-call clock measures the operation alone, not the waits for the limiter or
+///   the bulkhead); refusals by the limiter or bulkhead are not counted by the breaker;
+/// - the rate-limit admission is taken before the bulkhead slot, so a call waiting for the
+///   limiter does not hold a slot.
+///
+/// The pipeline holds its [`Runtime`]. Policies are stored by value (each a cheap handle), so a
+/// call allocates nothing on the happy path. Clones share every policy's state.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::resilience::{Backoff, Bulkhead, Pipeline, RateLimiter, Retry};
+/// use uno_core::rt::VirtualRuntime;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// let pipeline = Pipeline::builder(rt.clone())
+///     .retry(Retry::builder()
+///         .max_attempts(3)
+///         .backoff(Backoff::constant(Duration::from_millis(50)))
+///         .build()
+///         .unwrap())
+///     .attempt_timeout(Duration::from_secs(1), "calling the flaky service")
+///     .rate_limiter(RateLimiter::per_second(10).build().unwrap())
+///     .bulkhead(Bulkhead::builder(5).build().unwrap())
+///     .build()
+///     .unwrap();
+/// vrt.block_on(async move {
+///     let mut calls = 0;
+///     let out = pipeline
+///         .run(|| {
+///             calls += 1;
+///             let n = calls;
+///             async move { if n < 3 { Err("flaky") } else { Ok(n) } }
+///         })
+///         .await;
+///     assert_eq!(out, Ok(3));
+/// });
+/// ```
+pub struct Pipeline<E> {
+    rt: Runtime,
+    token: Option<CancellationToken>,
+    timeout: Option<TimeoutPolicy>,
+    retry: Option<Retry<E>>,
+    attempt_timeout: Option<TimeoutPolicy>,
+    breaker: Option<CircuitBreaker>,
+    limiter: Option<RateLimiter>,
+    bulkhead: Option<Bulkhead>,
+}
+
+/// Builds a [`Pipeline`]; from [`Pipeline::builder`].
+pub struct PipelineBuilder<E> {
+    rt: Runtime,
+    token: Option<CancellationToken>,
+    timeout: Option<(Duration, Cow<'static, str>)>,
+    retry: Option<Retry<E>>,
+    attempt_timeout: Option<(Duration, Cow<'static, str>)>,
+    breaker: Option<CircuitBreaker>,
+    limiter: Option<RateLimiter>,
+    bulkhead: Option<Bulkhead>,
+}
+
+impl<E> Pipeline<E> {
+    /// An empty pipeline on `rt`; add the policies you want.
+    pub fn builder(rt: Runtime) -> PipelineBuilder<E> {
+        PipelineBuilder {
+            rt,
+            token: None,
+            timeout: None,
+            retry: None,
+            attempt_timeout: None,
+            breaker: None,
+            limiter: None,
+            bulkhead: None,
+        }
+    }
+
+    /// Runs `op` (called again for each attempt) through every policy.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ResilienceError`]: the operation's error, a timeout, a refusal, a cancellation, or
+    /// retries exhausted.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the attempt in flight, releases its bulkhead slot and breaker
+    /// probe, leaves the limiter's queue without consuming, and counts nothing as a failure. What
+    /// the operation did before it was dropped stays done.
+    pub async fn run<T, F, Fut>(&self, mut op: F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.run_flat(move || {
+            let attempt = op();
+            async move { attempt.await.map_err(ResilienceError::Inner) }
+        })
+        .await
+    }
+
+    /// As [`run`](Self::run), for an operation that already returns a [`ResilienceError`].
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run).
+    pub async fn run_flat<T, F, Fut>(&self, mut op: F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ResilienceError<E>>>,
+    {
+        let rt = &self.rt;
+        let op = &mut op;
+        let bounded = async move {
+            let retried = async move {
+                let Some(retry) = &self.retry else {
+                    return self.attempt(op).await;
+                };
+                let mut attempts = retry.start(rt);
+                loop {
+                    attempts.begin();
+                    match self.attempt(op).await {
+                        Ok(value) => {
+                            attempts.succeeded();
+                            return Ok(value);
+                        }
+                        Err(err) => {
+                            let delay = attempts.failed(rt, err)?;
+                            if !delay.is_zero() {
+                                rt.sleep(delay).await;
+                            }
+                        }
+                    }
+                }
+            };
+            match &self.timeout {
+                Some(limit) => limit.limit(rt, retried).await,
+                None => retried.await,
+            }
+        };
+        match &self.token {
+            Some(token) => cancellable(token, bounded)
+                .await
+                .unwrap_or(Err(ResilienceError::Cancelled)),
+            None => bounded.await,
+        }
+    }
+
+    /// One attempt: breaker, per-attempt timeout, limiter, bulkhead, operation.
+    async fn attempt<T, F, Fut>(&self, op: &mut F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ResilienceError<E>>>,
+    {
+        let rt = &self.rt;
+        let permit = match &self.breaker {
+            Some(breaker) => Some(breaker.try_acquire(rt)?),
+            None => None,
+        };
+        let measure = self
+            .breaker
+            .as_ref()
+            .is_some_and(CircuitBreaker::detects_slow_calls);
+        let mut op_time = None;
+        let limited = async {
+            if let Some(limiter) = &self.limiter {
+                limiter.acquire(rt).await;
+            }
+            let _slot = match &self.bulkhead {
+                Some(bulkhead) => Some(bulkhead.acquire(rt).await?),
+                None => None,
+            };
+            let start = measure.then(|| rt.now());
+            let result = op().await;
+            if let Some(start) = start {
+                op_time = Some(rt.now().saturating_duration_since(start));
+            }
+            result
+        };
+        let result = match &self.attempt_timeout {
+            Some(limit) => limit.limit(rt, limited).await,
+            None => limited.await,
+        };
+        if let Some(permit) = permit {
+            let now = rt.now();
+            let elapsed = op_time.unwrap_or_else(|| now.saturating_duration_since(permit.start()));
+            permit.record_result(&result, now, elapsed);
+        }
+        result
+    }
+
+    /// The runtime the pipeline runs on.
+    pub fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
+    /// The retry policy, to read its [`stats`](Retry::stats).
+    pub fn retry(&self) -> Option<&Retry<E>> {
+        self.retry.as_ref()
+    }
+
+    /// The circuit breaker, to read its state and stats.
+    pub fn circuit_breaker(&self) -> Option<&CircuitBreaker> {
+        self.breaker.as_ref()
+    }
+
+    /// The rate limiter.
+    pub fn rate_limiter(&self) -> Option<&RateLimiter> {
+        self.limiter.as_ref()
+    }
+
+    /// The bulkhead.
+    pub fn bulkhead(&self) -> Option<&Bulkhead> {
+        self.bulkhead.as_ref()
+    }
+}
+
+impl<E> PipelineBuilder<E> {
+    /// Stops the call (with [`ResilienceError::Cancelled`]) when `token` is cancelled.
+    pub fn cancellation(mut self, token: CancellationToken) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Bounds the whole call, retries and backoff included, reporting `message` at expiry.
+    pub fn timeout(mut self, duration: Duration, message: impl Into<Cow<'static, str>>) -> Self {
+        self.timeout = Some((duration, message.into()));
+        self
+    }
+
+    /// Retries failed attempts with `retry`.
+    pub fn retry(mut self, retry: Retry<E>) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Bounds each attempt, reporting `message` at expiry (Uno's `@timeout_handler`).
+    pub fn attempt_timeout(
+        mut self,
+        duration: Duration,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        self.attempt_timeout = Some((duration, message.into()));
+        self
+    }
+
+    /// Guards each attempt with `breaker`.
+    pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// Admits each attempt through `limiter` (waiting, in arrival order).
+    pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Runs each attempt in a `bulkhead` slot.
+    pub fn bulkhead(mut self, bulkhead: Bulkhead) -> Self {
+        self.bulkhead = Some(bulkhead);
+        self
+    }
+
+    /// Builds the pipeline.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`] for a zero timeout.
+    pub fn build(self) -> Result<Pipeline<E>, ConfigError> {
+        let policy = |t: Option<(Duration, Cow<'static, str>)>| {
+            t.map(|(d, m)| TimeoutPolicy::new(d, m)).transpose()
+        };
+        Ok(Pipeline {
+            rt: self.rt,
+            token: self.token,
+            timeout: policy(self.timeout)?,
+            retry: self.retry,
+            attempt_timeout: policy(self.attempt_timeout)?,
+            breaker: self.breaker,
+            limiter: self.limiter,
+            bulkhead: self.bulkhead,
+        })
+    }
+}
+
+impl<E> Clone for Pipeline<E> {
+    fn clone(&self) -> Self {
+        Pipeline {
+            rt: self.rt.clone(),
+            token: self.token.clone(),
+            timeout: self.timeout.clone(),
+            retry: self.retry.clone(),
+            attempt_timeout: self.attempt_timeout.clone(),
+            breaker: self.breaker.clone(),
+            limiter: self.limiter.clone(),
+            bulkhead: self.bulkhead.clone(),
+        }
+    }
+}
+
+impl<E> fmt::Debug for Pipeline<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("cancellation", &self.token)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("circuit_breaker", &self.breaker)
+            .field("rate_limiter", &self.limiter)
+            .field("bulkhead", &self.bulkhead)
+            .finish()
+    }
+}
+
+impl<E> fmt::Debug for PipelineBuilder<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineBuilder").finish_non_exhaustive()
+    }
+}

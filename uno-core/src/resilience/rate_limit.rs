@@ -1,0 +1,465 @@
+//! The rate limiter (Uno's `@rate_limited`): GCRA, with a FIFO queue of waiters.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::resilience::{ConfigError, ResilienceError, RetryAfter};
+use crate::rt::Runtime;
+use crate::time::{Sleep, deadline_after};
+
+/// Admits at most `operations` per `period`, with bursts of up to `burst` (GCRA, the generic cell
+/// rate algorithm: a token bucket kept as a single "theoretical arrival time").
+///
+/// - [`acquire`](Self::acquire) waits its turn: waiters are admitted in arrival order, one
+///   emission interval (`period / operations`) apart. A waiter dropped before it is admitted
+///   consumes nothing and the next one moves up at once.
+/// - [`try_acquire`](Self::try_acquire) never waits and says how long to wait when refused.
+/// - An idle limiter fills up to `burst` admissions and no more.
+///
+/// Clones share the same state. Time is read from the [`Runtime`] passed to each call, so the
+/// limiter runs on virtual time in tests.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::resilience::RateLimiter;
+/// use uno_core::rt::VirtualRuntime;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// let limiter = RateLimiter::per_second(10).burst(2).build().unwrap();
+/// vrt.block_on(async move {
+///     let start = rt.now();
+///     for _ in 0..4 {
+///         limiter.acquire(&rt).await;
+///     }
+///     // Two at once (the burst), then one every 100 ms.
+///     assert_eq!(rt.now() - start, Duration::from_millis(200));
+///     let refused = limiter.try_acquire(&rt).unwrap_err();
+///     assert_eq!(refused.retry_after, Duration::from_millis(100));
+/// });
+/// ```
+#[derive(Clone)]
+pub struct RateLimiter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    operations: u32,
+    period: Duration,
+    burst: u32,
+    /// The emission interval: `period / operations`, rounded up so the rate is never exceeded.
+    interval: Duration,
+    /// How far ahead of now the theoretical arrival time may run: `interval × (burst − 1)`.
+    tolerance: Duration,
+    state: Mutex<State>,
+    admitted: AtomicU64,
+    rejected: AtomicU64,
+    waited: AtomicU64,
+    abandoned: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    /// The theoretical arrival time of the next admission; `None` until the first one.
+    tat: Option<Instant>,
+    /// Waiters in arrival order; only the front one sleeps on the clock.
+    queue: VecDeque<Waiter>,
+    next_id: u64,
+}
+
+struct Waiter {
+    id: u64,
+    waker: Option<Waker>,
+}
+
+/// A snapshot of a [`RateLimiter`]'s counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateLimiterStats {
+    /// Admissions (by `acquire` or `try_acquire`).
+    pub admitted: u64,
+    /// `try_acquire` refusals.
+    pub rejected: u64,
+    /// `acquire` calls that had to queue.
+    pub waited: u64,
+    /// Queued waiters dropped before admission (they consumed nothing).
+    pub abandoned: u64,
+    /// Waiters queued right now.
+    pub queued: usize,
+}
+
+/// Builds a [`RateLimiter`]; from [`RateLimiter::per_second`] or [`RateLimiter::new`].
+#[derive(Debug, Clone)]
+pub struct RateLimiterBuilder {
+    operations: u32,
+    period: Duration,
+    burst: Option<u32>,
+}
+
+impl RateLimiter {
+    /// `operations` per second; see [`RateLimiterBuilder::burst`].
+    pub fn per_second(operations: u32) -> RateLimiterBuilder {
+        Self::new(operations, Duration::from_secs(1))
+    }
+
+    /// `operations` per `period`. The burst defaults to `operations` (a full period's worth may
+    /// go at once after an idle spell); set [`burst`](RateLimiterBuilder::burst) to smooth.
+    #[allow(
+        clippy::new_ret_no_self,
+        reason = "the design names the constructor `new`; it returns the builder for `.burst()`"
+    )]
+    pub fn new(operations: u32, period: Duration) -> RateLimiterBuilder {
+        RateLimiterBuilder {
+            operations,
+            period,
+            burst: None,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes one admission now, if the limiter allows it and nobody is queued.
+    ///
+    /// # Errors
+    ///
+    /// [`RetryAfter`] with the time until an admission would be possible (an estimate when others
+    /// are queued: they go first).
+    pub fn try_acquire(&self, rt: &Runtime) -> Result<(), RetryAfter> {
+        let mut state = self.state();
+        let now = rt.now();
+        let queued = state.queue.len();
+        let result = if queued == 0 {
+            self.inner.check(&mut state, now)
+        } else {
+            let wait = self.inner.wait_at(&state, now);
+            Err(wait.saturating_add(
+                self.inner
+                    .interval
+                    .saturating_mul(u32::try_from(queued).unwrap_or(u32::MAX)),
+            ))
+        };
+        drop(state);
+        match result {
+            Ok(()) => {
+                self.inner.admitted.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(retry_after) => {
+                self.inner.rejected.fetch_add(1, Ordering::Relaxed);
+                super::event!(?retry_after, "rate limit reached");
+                Err(RetryAfter { retry_after })
+            }
+        }
+    }
+
+    /// Waits for an admission, in arrival order.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a waiter dropped before admission consumes nothing, leaves the queue at once
+    /// and, if it was first, hands its turn to the next waiter.
+    pub fn acquire<'a>(&'a self, rt: &'a Runtime) -> RateLimitAcquire<'a> {
+        RateLimitAcquire {
+            limiter: self,
+            rt,
+            id: None,
+            sleep: None,
+        }
+    }
+
+    /// Waits for an admission, then runs `op`.
+    ///
+    /// # Errors
+    ///
+    /// [`ResilienceError::Inner`] for the operation's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting: consumes nothing (see [`acquire`](Self::acquire)). Dropped while the
+    /// operation runs: the admission is spent and the operation's future is dropped.
+    pub async fn run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.acquire(rt).await;
+        op().await.map_err(ResilienceError::Inner)
+    }
+
+    /// As [`run`](Self::run), for an operation that already returns a [`ResilienceError`].
+    ///
+    /// # Errors
+    ///
+    /// The operation's errors, as they are.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run).
+    pub async fn run_flat<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ResilienceError<E>>>,
+    {
+        self.acquire(rt).await;
+        op().await
+    }
+
+    /// Runs `op` if the limiter admits it now, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`ResilienceError::RateLimited`] (the operation was not called) with the time to wait, or
+    /// [`ResilienceError::Inner`] for the operation's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the operation; the admission stays spent.
+    pub async fn try_run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.try_acquire(rt)?;
+        op().await.map_err(ResilienceError::Inner)
+    }
+
+    /// The configured burst.
+    pub fn burst(&self) -> u32 {
+        self.inner.burst
+    }
+
+    /// The time between two admissions at the sustained rate.
+    pub fn interval(&self) -> Duration {
+        self.inner.interval
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> RateLimiterStats {
+        let inner = &*self.inner;
+        RateLimiterStats {
+            admitted: inner.admitted.load(Ordering::Relaxed),
+            rejected: inner.rejected.load(Ordering::Relaxed),
+            waited: inner.waited.load(Ordering::Relaxed),
+            abandoned: inner.abandoned.load(Ordering::Relaxed),
+            queued: self.state().queue.len(),
+        }
+    }
+}
+
+impl Inner {
+    /// How long until one admission conforms, at `now`.
+    fn wait_at(&self, state: &State, now: Instant) -> Duration {
+        let tat = state.tat.map_or(now, |t| t.max(now));
+        (tat - now).saturating_sub(self.tolerance)
+    }
+
+    /// Admits one at `now` if it conforms (and moves the arrival time), else says how long to wait.
+    fn check(&self, state: &mut State, now: Instant) -> Result<(), Duration> {
+        // `max(now)` is what keeps an idle limiter from saving up more than its burst.
+        let tat = state.tat.map_or(now, |t| t.max(now));
+        let ahead = tat - now;
+        if ahead <= self.tolerance {
+            state.tat = Some(deadline_after(tat, self.interval));
+            Ok(())
+        } else {
+            Err(ahead - self.tolerance)
+        }
+    }
+}
+
+impl RateLimiterBuilder {
+    /// Admissions that may go at once after an idle spell (at least 1). Default: `operations`.
+    pub fn burst(mut self, burst: u32) -> Self {
+        self.burst = Some(burst);
+        self
+    }
+
+    /// Builds the limiter.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`] for zero operations, a zero period or a zero burst;
+    /// [`ConfigError::RateTooHigh`] for more than one operation per nanosecond.
+    pub fn build(self) -> Result<RateLimiter, ConfigError> {
+        if self.operations == 0 {
+            return Err(ConfigError::Zero {
+                what: "rate limiter operations per period",
+            });
+        }
+        if self.period.is_zero() {
+            return Err(ConfigError::Zero {
+                what: "rate limiter period",
+            });
+        }
+        let burst = self.burst.unwrap_or(self.operations);
+        if burst == 0 {
+            return Err(ConfigError::Zero {
+                what: "rate limiter burst",
+            });
+        }
+        let period_ns = self.period.as_nanos();
+        let ops = u128::from(self.operations);
+        if period_ns < ops {
+            return Err(ConfigError::RateTooHigh {
+                operations: self.operations,
+                period: self.period,
+            });
+        }
+        let interval_ns = period_ns.div_ceil(ops);
+        let interval = Duration::new(
+            u64::try_from(interval_ns / 1_000_000_000).unwrap_or(u64::MAX),
+            (interval_ns % 1_000_000_000) as u32,
+        );
+        Ok(RateLimiter {
+            inner: Arc::new(Inner {
+                operations: self.operations,
+                period: self.period,
+                burst,
+                interval,
+                tolerance: interval.saturating_mul(burst - 1),
+                state: Mutex::new(State::default()),
+                admitted: AtomicU64::new(0),
+                rejected: AtomicU64::new(0),
+                waited: AtomicU64::new(0),
+                abandoned: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("operations", &self.inner.operations)
+            .field("period", &self.inner.period)
+            .field("burst", &self.inner.burst)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future returned by [`RateLimiter::acquire`].
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct RateLimitAcquire<'a> {
+    limiter: &'a RateLimiter,
+    rt: &'a Runtime,
+    /// Our place in the queue, once queued.
+    id: Option<u64>,
+    /// Only the front waiter sleeps, until its admission conforms. Allocated only when waiting.
+    sleep: Option<Pin<Box<dyn Sleep>>>,
+}
+
+impl Future for RateLimitAcquire<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let inner = &*this.limiter.inner;
+        loop {
+            let mut state = this.limiter.state();
+            let now = this.rt.now();
+            let id = match this.id {
+                Some(id) => {
+                    if let Some(w) = state.queue.iter_mut().find(|w| w.id == id)
+                        && !w
+                            .waker
+                            .as_ref()
+                            .is_some_and(|old| old.will_wake(cx.waker()))
+                    {
+                        w.waker = Some(cx.waker().clone());
+                    }
+                    id
+                }
+                None => {
+                    if state.queue.is_empty() && inner.check(&mut state, now).is_ok() {
+                        inner.admitted.fetch_add(1, Ordering::Relaxed);
+                        return Poll::Ready(());
+                    }
+                    let id = state.next_id;
+                    state.next_id += 1;
+                    state.queue.push_back(Waiter {
+                        id,
+                        waker: Some(cx.waker().clone()),
+                    });
+                    this.id = Some(id);
+                    inner.waited.fetch_add(1, Ordering::Relaxed);
+                    id
+                }
+            };
+            if state.queue.front().map(|w| w.id) != Some(id) {
+                // Not our turn: the waiter ahead wakes us when it leaves the queue.
+                return Poll::Pending;
+            }
+            match inner.check(&mut state, now) {
+                Ok(()) => {
+                    state.queue.pop_front();
+                    let next = state.queue.front_mut().and_then(|w| w.waker.take());
+                    drop(state);
+                    this.id = None;
+                    this.sleep = None;
+                    inner.admitted.fetch_add(1, Ordering::Relaxed);
+                    if let Some(next) = next {
+                        next.wake();
+                    }
+                    return Poll::Ready(());
+                }
+                Err(wait) => {
+                    drop(state);
+                    let deadline = deadline_after(now, wait);
+                    match &mut this.sleep {
+                        Some(sleep) if sleep.deadline() != deadline => {
+                            sleep.as_mut().reset(deadline);
+                        }
+                        Some(_) => {}
+                        None => this.sleep = Some(this.rt.sleep_until(deadline)),
+                    }
+                    let sleep = this.sleep.as_mut().expect("set just above");
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    // The deadline passed: check again.
+                }
+            }
+        }
+    }
+}
+
+impl Drop for RateLimitAcquire<'_> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let inner = &*self.limiter.inner;
+        let mut state = self.limiter.state();
+        let Some(pos) = state.queue.iter().position(|w| w.id == id) else {
+            return;
+        };
+        state.queue.remove(pos);
+        // The front waiter is the only one watching the clock: hand the watch on.
+        let next = if pos == 0 {
+            state.queue.front_mut().and_then(|w| w.waker.take())
+        } else {
+            None
+        };
+        drop(state);
+        inner.abandoned.fetch_add(1, Ordering::Relaxed);
+        if let Some(next) = next {
+            next.wake();
+        }
+    }
+}
+
+impl fmt::Debug for RateLimitAcquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimitAcquire")
+            .field("queued", &self.id.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,498 @@
+//! Retry: run an operation again after a transient failure, with backoff, a budget and a hook.
+
+mod backoff;
+mod budget;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::resilience::{ConfigError, ResilienceError};
+use crate::rt::Runtime;
+
+pub use backoff::{Backoff, BackoffDelays};
+pub use budget::RetryBudget;
+
+use backoff::SplitMix;
+
+type Predicate<E> = dyn Fn(&E) -> bool + Send + Sync;
+type DelayFrom<E> = dyn Fn(&E) -> Option<Duration> + Send + Sync;
+type OnRetry<E> = dyn Fn(u32, &ResilienceError<E>, Duration) + Send + Sync;
+
+/// The retry policy (Uno's `@retry`): calls an operation up to `max_attempts` times (and/or until
+/// a total deadline), waiting a [`Backoff`] between attempts, while the error is transient.
+///
+/// Build it with [`Retry::builder`]. Clones share the jitter source, the counters and the
+/// [`RetryBudget`]. `E` is the operation's error type.
+///
+/// - Which errors are retried: the operation's own errors for which
+///   [`retry_if`](RetryBuilder::retry_if) holds (all by default); timeouts of an attempt (unless
+///   [`retry_on_timeout(false)`](RetryBuilder::retry_on_timeout)); rate-limit, bulkhead and
+///   open-circuit refusals only with [`retry_on_rejection(true)`](RetryBuilder::retry_on_rejection)
+///   (then waiting at least their `retry_after`). A cancellation is never retried nor counted as
+///   a failure.
+/// - An error that is not retried is returned as it is. When attempts, the deadline or the budget
+///   run out, the result is [`ResilienceError::RetriesExhausted`] with the number of attempts and
+///   the last error.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::resilience::{Backoff, ResilienceError, Retry};
+/// use uno_core::rt::VirtualRuntime;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// let retry = Retry::builder()
+///     .max_attempts(3)
+///     .backoff(Backoff::exponential(Duration::from_millis(100), 2.0))
+///     .retry_if(|e: &&str| *e != "not found")
+///     .build()
+///     .unwrap();
+/// vrt.block_on(async move {
+///     let mut calls = 0;
+///     let start = rt.now();
+///     let out = retry
+///         .run(&rt, || {
+///             calls += 1;
+///             let n = calls;
+///             async move { if n < 3 { Err("busy") } else { Ok(n) } }
+///         })
+///         .await;
+///     assert_eq!(out, Ok(3));
+///     assert_eq!(rt.now() - start, Duration::from_millis(300)); // 100 ms + 200 ms
+///
+///     let err = retry.run(&rt, || async { Err::<(), _>("busy") }).await.unwrap_err();
+///     assert_eq!(err.attempts(), Some(3));
+///     assert_eq!(err.into_inner(), Some("busy"));
+/// });
+/// ```
+pub struct Retry<E> {
+    inner: Arc<Inner<E>>,
+}
+
+struct Inner<E> {
+    max_attempts: u32,
+    max_duration: Option<Duration>,
+    backoff: Backoff,
+    retry_if: Option<Box<Predicate<E>>>,
+    delay_from: Option<Box<DelayFrom<E>>>,
+    on_retry: Option<Box<OnRetry<E>>>,
+    retry_on_timeout: bool,
+    retry_on_rejection: bool,
+    budget: Option<RetryBudget>,
+    rng: SplitMix,
+    stats: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    calls: AtomicU64,
+    attempts: AtomicU64,
+    retries: AtomicU64,
+    successes: AtomicU64,
+    failures: AtomicU64,
+    exhausted: AtomicU64,
+    budget_exhausted: AtomicU64,
+    cancelled: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A snapshot of a [`Retry`]'s counters (shared by its clones).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryStats {
+    /// Calls started (each may make several attempts).
+    pub calls: u64,
+    /// Times the operation was called.
+    pub attempts: u64,
+    /// Retries made (attempts after the first of a call).
+    pub retries: u64,
+    /// Calls that ended with a value.
+    pub successes: u64,
+    /// Calls that ended with an error (cancellations excluded).
+    pub failures: u64,
+    /// Failed calls that gave up because attempts, the deadline or the budget ran out.
+    pub exhausted: u64,
+    /// Of those, calls that gave up because the [`RetryBudget`] was empty.
+    pub budget_exhausted: u64,
+    /// Calls that ended cancelled (through a token; a dropped call is not observed at all).
+    pub cancelled: u64,
+}
+
+/// Builds a [`Retry`]; from [`Retry::builder`].
+pub struct RetryBuilder<E> {
+    max_attempts: u32,
+    max_duration: Option<Duration>,
+    backoff: Backoff,
+    retry_if: Option<Box<Predicate<E>>>,
+    delay_from: Option<Box<DelayFrom<E>>>,
+    on_retry: Option<Box<OnRetry<E>>>,
+    retry_on_timeout: bool,
+    retry_on_rejection: bool,
+    budget: Option<RetryBudget>,
+    seed: Option<u64>,
+}
+
+impl<E> Retry<E> {
+    /// A builder with Uno's defaults: 3 attempts, exponential backoff from 100 ms doubling up to
+    /// 10 s, every error retried.
+    pub fn builder() -> RetryBuilder<E> {
+        RetryBuilder {
+            max_attempts: 3,
+            max_duration: None,
+            backoff: Backoff::exponential(Duration::from_millis(100), 2.0)
+                .max_delay(Duration::from_secs(10)),
+            retry_if: None,
+            delay_from: None,
+            on_retry: None,
+            retry_on_timeout: true,
+            retry_on_rejection: false,
+            budget: None,
+            seed: None,
+        }
+    }
+
+    /// Runs `op` (called again for every attempt) until it succeeds, fails with an error that is
+    /// not retried, or the policy gives up. Backoff delays are slept on `rt`'s clock.
+    ///
+    /// # Errors
+    ///
+    /// [`ResilienceError::Inner`] for an error that was not retried, and
+    /// [`ResilienceError::RetriesExhausted`] when the policy gave up.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the attempt in flight (or the backoff sleep) and makes no further
+    /// attempt; nothing is counted as a failure. Whatever the operation did before it was dropped
+    /// stays done: retry only operations that are safe to repeat or abandon.
+    pub async fn run<T, F, Fut>(&self, rt: &Runtime, mut op: F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.run_flat(rt, move || {
+            let attempt = op();
+            async move { attempt.await.map_err(ResilienceError::Inner) }
+        })
+        .await
+    }
+
+    /// As [`run`](Self::run), for an operation that already returns a [`ResilienceError`] (another
+    /// policy): its errors are classified as they are, not wrapped again.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run); a [`ResilienceError::Cancelled`] from the operation ends the call at
+    /// once and is returned as is.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run).
+    pub async fn run_flat<T, F, Fut>(
+        &self,
+        rt: &Runtime,
+        mut op: F,
+    ) -> Result<T, ResilienceError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ResilienceError<E>>>,
+    {
+        let mut attempts = self.start(rt);
+        loop {
+            attempts.begin();
+            match op().await {
+                Ok(value) => {
+                    attempts.succeeded();
+                    return Ok(value);
+                }
+                Err(err) => {
+                    let delay = attempts.failed(rt, err)?;
+                    if !delay.is_zero() {
+                        rt.sleep(delay).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The state of one call, for policies (the pipeline) that drive their own attempt loop.
+    pub(crate) fn start(&self, rt: &Runtime) -> Attempts<'_, E> {
+        bump(&self.inner.stats.calls);
+        Attempts {
+            policy: &self.inner,
+            attempt: 0,
+            start: self.inner.max_duration.map(|_| rt.now()),
+            previous: Duration::ZERO,
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> RetryStats {
+        let c = &self.inner.stats;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        RetryStats {
+            calls: get(&c.calls),
+            attempts: get(&c.attempts),
+            retries: get(&c.retries),
+            successes: get(&c.successes),
+            failures: get(&c.failures),
+            exhausted: get(&c.exhausted),
+            budget_exhausted: get(&c.budget_exhausted),
+            cancelled: get(&c.cancelled),
+        }
+    }
+
+    /// The maximum number of attempts per call.
+    pub fn max_attempts(&self) -> u32 {
+        self.inner.max_attempts
+    }
+
+    /// The retry budget, if one was given.
+    pub fn budget(&self) -> Option<&RetryBudget> {
+        self.inner.budget.as_ref()
+    }
+}
+
+/// One call's progress through the policy.
+pub(crate) struct Attempts<'a, E> {
+    policy: &'a Inner<E>,
+    attempt: u32,
+    start: Option<Instant>,
+    previous: Duration,
+}
+
+impl<E> Attempts<'_, E> {
+    pub(crate) fn begin(&mut self) {
+        self.attempt = self.attempt.saturating_add(1);
+        bump(&self.policy.stats.attempts);
+    }
+
+    pub(crate) fn succeeded(&self) {
+        bump(&self.policy.stats.successes);
+        if let Some(budget) = &self.policy.budget {
+            budget.deposit();
+        }
+    }
+
+    /// Decides what follows a failed attempt: `Ok(delay)` to retry after `delay`, or the error
+    /// that ends the call.
+    pub(crate) fn failed(
+        &mut self,
+        rt: &Runtime,
+        err: ResilienceError<E>,
+    ) -> Result<Duration, ResilienceError<E>> {
+        let policy = self.policy;
+        let stats = &policy.stats;
+        let (retryable, floor) = match &err {
+            ResilienceError::Cancelled => {
+                bump(&stats.cancelled);
+                return Err(err);
+            }
+            ResilienceError::Inner(e) => (policy.retry_if.as_ref().is_none_or(|p| p(e)), None),
+            ResilienceError::Timeout(_) => (policy.retry_on_timeout, None),
+            ResilienceError::RateLimited { .. }
+            | ResilienceError::Rejected(_)
+            | ResilienceError::CircuitOpen { .. } => (policy.retry_on_rejection, err.retry_after()),
+            _ => (false, None),
+        };
+        if !retryable {
+            bump(&stats.failures);
+            return Err(err);
+        }
+        if self.attempt >= policy.max_attempts {
+            return Err(self.exhausted(err));
+        }
+        let overridden = match (&err, &policy.delay_from) {
+            (ResilienceError::Inner(e), Some(delay_from)) => delay_from(e),
+            _ => None,
+        };
+        let mut delay = overridden.unwrap_or_else(|| {
+            policy
+                .backoff
+                .delay(self.attempt, self.previous, &policy.rng)
+        });
+        if let Some(floor) = floor {
+            delay = delay.max(floor);
+        }
+        if let (Some(limit), Some(start)) = (policy.max_duration, self.start) {
+            let spent = rt.now().saturating_duration_since(start);
+            if spent.saturating_add(delay) > limit {
+                return Err(self.exhausted(err));
+            }
+        }
+        if let Some(budget) = &policy.budget
+            && !budget.try_withdraw()
+        {
+            bump(&stats.budget_exhausted);
+            return Err(self.exhausted(err));
+        }
+        if let Some(hook) = &policy.on_retry {
+            hook(self.attempt, &err, delay);
+        }
+        super::event!(
+            attempt = self.attempt,
+            ?delay,
+            "retrying after a failed attempt"
+        );
+        bump(&stats.retries);
+        self.previous = delay;
+        Ok(delay)
+    }
+
+    fn exhausted(&self, last: ResilienceError<E>) -> ResilienceError<E> {
+        bump(&self.policy.stats.failures);
+        bump(&self.policy.stats.exhausted);
+        super::event!(attempts = self.attempt, "retries exhausted");
+        ResilienceError::RetriesExhausted {
+            attempts: self.attempt,
+            last: Box::new(last),
+        }
+    }
+}
+
+impl<E> RetryBuilder<E> {
+    /// Calls the operation at most `n` times per call (the first attempt included). Default 3.
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
+        self
+    }
+
+    /// Makes no retry that would start later than `limit` after the call began (an attempt in
+    /// flight is not interrupted: combine with a timeout for that). Useful with a large
+    /// `max_attempts`.
+    pub fn max_duration(mut self, limit: Duration) -> Self {
+        self.max_duration = Some(limit);
+        self
+    }
+
+    /// The delays between attempts. Default: exponential from 100 ms, ×2, capped at 10 s.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Retries an operation error only when `predicate` says it is transient.
+    pub fn retry_if(mut self, predicate: impl Fn(&E) -> bool + Send + Sync + 'static) -> Self {
+        self.retry_if = Some(Box::new(predicate));
+        self
+    }
+
+    /// Takes the delay before the next attempt from the error when it says (a Retry-After
+    /// header); `None` falls back to the backoff. The delay is not capped by the backoff's
+    /// maximum, only by [`max_duration`](Self::max_duration).
+    pub fn delay_from(
+        mut self,
+        delay: impl Fn(&E) -> Option<Duration> + Send + Sync + 'static,
+    ) -> Self {
+        self.delay_from = Some(Box::new(delay));
+        self
+    }
+
+    /// Called before each retry with the number of the attempt that failed (1 for the first),
+    /// its error and the delay before the next one.
+    pub fn on_retry(
+        mut self,
+        hook: impl Fn(u32, &ResilienceError<E>, Duration) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_retry = Some(Box::new(hook));
+        self
+    }
+
+    /// Whether an attempt that timed out is retried. Default `true`.
+    pub fn retry_on_timeout(mut self, retry: bool) -> Self {
+        self.retry_on_timeout = retry;
+        self
+    }
+
+    /// Whether refusals by a rate limiter, bulkhead or open circuit are retried (waiting at least
+    /// their `retry_after`). Default `false`: they are returned at once.
+    pub fn retry_on_rejection(mut self, retry: bool) -> Self {
+        self.retry_on_rejection = retry;
+        self
+    }
+
+    /// Draws retries from `budget` (shared with its clones): when it is empty, failures are not
+    /// retried.
+    pub fn budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Seeds the jitter's random source, so the sequence of delays is reproducible. By default
+    /// every policy gets a different seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Builds the policy.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`] for zero `max_attempts` or a zero `max_duration`, and the backoff's
+    /// errors (see [`Backoff::validate`]).
+    pub fn build(self) -> Result<Retry<E>, ConfigError> {
+        if self.max_attempts == 0 {
+            return Err(ConfigError::Zero {
+                what: "max_attempts",
+            });
+        }
+        if self.max_duration.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::Zero {
+                what: "retry max_duration",
+            });
+        }
+        self.backoff.validate()?;
+        Ok(Retry {
+            inner: Arc::new(Inner {
+                max_attempts: self.max_attempts,
+                max_duration: self.max_duration,
+                backoff: self.backoff,
+                retry_if: self.retry_if,
+                delay_from: self.delay_from,
+                on_retry: self.on_retry,
+                retry_on_timeout: self.retry_on_timeout,
+                retry_on_rejection: self.retry_on_rejection,
+                budget: self.budget,
+                rng: SplitMix::new(self.seed.unwrap_or_else(SplitMix::entropy_seed)),
+                stats: Counters::default(),
+            }),
+        })
+    }
+}
+
+impl<E> Clone for Retry<E> {
+    fn clone(&self) -> Self {
+        Retry {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<E> fmt::Debug for Retry<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retry")
+            .field("max_attempts", &self.inner.max_attempts)
+            .field("max_duration", &self.inner.max_duration)
+            .field("backoff", &self.inner.backoff)
+            .field("budget", &self.inner.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E> fmt::Debug for RetryBuilder<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryBuilder")
+            .field("max_attempts", &self.max_attempts)
+            .field("max_duration", &self.max_duration)
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
+}

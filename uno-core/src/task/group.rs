@@ -1,0 +1,796 @@
+//! [`TaskGroup`]: structured concurrency (trio's nursery, Kotlin's `coroutineScope`, Java's
+//! `StructuredTaskScope`) on any [`Runtime`].
+
+mod error;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use event_listener::Event;
+use futures_core::Stream;
+
+use crate::rt::Runtime;
+use crate::sync::{AsyncSemaphore, CancellationToken, cancellable};
+use crate::task::JoinError;
+
+pub use error::{ChildError, GroupConfigError, GroupError};
+
+pin_project_lite::pin_project! {
+    /// Runs a future, catching a panic in any of its polls as `Err(message)`.
+    pub(crate) struct CatchPanic<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F> CatchPanic<F> {
+    pub(crate) fn new(future: F) -> Self {
+        CatchPanic { future }
+    }
+}
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.project().future;
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(payload) => Poll::Ready(Err(match JoinError::from_panic(payload) {
+                JoinError::Panicked { message } => message,
+                other => other.to_string(),
+            })),
+        }
+    }
+}
+
+/// A child's id (its spawn order) and outcome.
+type Entry<T, E> = (u64, Result<T, ChildError<E>>);
+
+/// What a group does when a child fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    FailFast,
+    Supervisor,
+}
+
+struct Slot<T, E> {
+    outcome: Option<Result<T, ChildError<E>>>,
+    /// The outcome went to one receiver (handle or stream); the other sees `AlreadyTaken`.
+    taken: bool,
+    handle_alive: bool,
+    waker: Option<Waker>,
+}
+
+struct State<T, E> {
+    slots: HashMap<u64, Slot<T, E>>,
+    /// Ids in completion order, not yet seen by the stream.
+    completed: VecDeque<u64>,
+    /// Children spawned and not yet completed (their future not yet dropped).
+    running: usize,
+    stream_waker: Option<Waker>,
+    /// The first failure, in fail-fast mode: its name. Siblings have been cancelled.
+    failed: Option<Arc<str>>,
+    /// Dropped or shut down: new children start cancelled.
+    closed: bool,
+}
+
+struct Shared<T, E> {
+    rt: Runtime,
+    mode: Mode,
+    limit: Option<AsyncSemaphore>,
+    /// Cancels every child; each child watches a child token of it.
+    token: CancellationToken,
+    state: Mutex<State<T, E>>,
+    /// Notified on every completion and on failure (for `shutdown` and `task_group`).
+    changed: Event,
+    next_id: AtomicU64,
+}
+
+impl<T, E> Shared<T, E> {
+    fn state(&self) -> MutexGuard<'_, State<T, E>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a child's outcome. Called exactly once per child, after its future was dropped.
+    fn complete(&self, id: u64, outcome: Result<T, ChildError<E>>) {
+        let mut cancel_all = false;
+        let wakers = {
+            let mut state = self.state();
+            state.running -= 1;
+            if let Err(error) = &outcome
+                && error.is_failure()
+                && self.mode == Mode::FailFast
+                && state.failed.is_none()
+            {
+                state.failed = Some(error.name().into());
+                cancel_all = true;
+            }
+            let mut wakers = Vec::with_capacity(2);
+            if let Some(slot) = state.slots.get_mut(&id) {
+                if slot.handle_alive || !slot.taken {
+                    slot.outcome = Some(outcome);
+                }
+                wakers.extend(slot.waker.take());
+            }
+            state.completed.push_back(id);
+            wakers.extend(state.stream_waker.take());
+            wakers
+        };
+        if cancel_all {
+            // Outside the state lock: cancelling wakes (and may run) the siblings.
+            self.token.cancel();
+        }
+        wakers.into_iter().for_each(Waker::wake);
+        self.changed.notify(usize::MAX);
+    }
+
+    /// The next outcome in completion order that no handle has taken.
+    fn poll_next_entry(&self, cx: &mut Context<'_>) -> Poll<Option<Entry<T, E>>> {
+        let mut state = self.state();
+        while let Some(id) = state.completed.pop_front() {
+            let Some(slot) = state.slots.get_mut(&id) else {
+                continue;
+            };
+            if slot.taken {
+                if !slot.handle_alive {
+                    state.slots.remove(&id);
+                }
+                continue;
+            }
+            slot.taken = true;
+            let outcome = slot.outcome.take();
+            if !slot.handle_alive {
+                state.slots.remove(&id);
+            }
+            if let Some(outcome) = outcome {
+                return Poll::Ready(Some((id, outcome)));
+            }
+        }
+        if state.running == 0 {
+            return Poll::Ready(None);
+        }
+        state.stream_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Completes a child as cancelled if its future is dropped before it finished (the runtime shut
+/// down): nobody waiting on the group ever hangs.
+struct CompletionGuard<T, E> {
+    shared: Arc<Shared<T, E>>,
+    id: u64,
+    name: Arc<str>,
+    armed: bool,
+}
+
+impl<T, E> Drop for CompletionGuard<T, E> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.complete(
+                self.id,
+                Err(ChildError::Cancelled {
+                    name: self.name.to_string(),
+                }),
+            );
+        }
+    }
+}
+
+/// Configures a [`TaskGroup`]: fail-fast (the default) or supervisor, and an optional bound on the
+/// children running at once.
+///
+/// # Examples
+///
+/// ```
+/// use uno_core::rt::VirtualRuntime;
+/// use uno_core::task::{GroupConfigError, TaskGroup};
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// let group = TaskGroup::<u32, String>::builder(&rt)
+///     .supervisor()
+///     .max_concurrency(4)
+///     .build()
+///     .unwrap();
+/// # drop(group);
+/// let bad = TaskGroup::<u32, String>::builder(&rt).max_concurrency(0).build();
+/// assert_eq!(bad.unwrap_err(), GroupConfigError::ZeroConcurrency);
+/// ```
+pub struct TaskGroupBuilder<T, E> {
+    rt: Runtime,
+    mode: Mode,
+    max_concurrency: Option<usize>,
+    types: PhantomData<fn() -> (T, E)>,
+}
+
+impl<T, E> TaskGroupBuilder<T, E> {
+    /// Fail-fast (the default): the first child that fails or panics cancels its siblings.
+    pub fn fail_fast(mut self) -> Self {
+        self.mode = Mode::FailFast;
+        self
+    }
+
+    /// Supervisor mode: a failing child does not disturb its siblings; every failure is collected.
+    pub fn supervisor(mut self) -> Self {
+        self.mode = Mode::Supervisor;
+        self
+    }
+
+    /// At most `n` children run at once; the others wait (in spawn order) for a slot. A child
+    /// waiting for its slot can be cancelled like a running one.
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = Some(n);
+        self
+    }
+
+    /// Builds the group.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupConfigError::ZeroConcurrency`] for `max_concurrency(0)`, and
+    /// [`GroupConfigError::ConcurrencyTooLarge`] above `u32::MAX`.
+    pub fn build(self) -> Result<TaskGroup<T, E>, GroupConfigError> {
+        let limit = match self.max_concurrency {
+            None => None,
+            Some(0) => return Err(GroupConfigError::ZeroConcurrency),
+            Some(n) => {
+                let permits = u32::try_from(n)
+                    .map_err(|_| GroupConfigError::ConcurrencyTooLarge { requested: n })?;
+                Some(AsyncSemaphore::new(permits))
+            }
+        };
+        Ok(TaskGroup {
+            shared: Arc::new(Shared {
+                rt: self.rt,
+                mode: self.mode,
+                limit,
+                token: CancellationToken::new(),
+                state: Mutex::new(State {
+                    slots: HashMap::new(),
+                    completed: VecDeque::new(),
+                    running: 0,
+                    stream_waker: None,
+                    failed: None,
+                    closed: false,
+                }),
+                changed: Event::new(),
+                next_id: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+/// A scope for child tasks: **no child outlives the group**.
+///
+/// - [`spawn`](Self::spawn) starts a named child (a future returning `Result<T, E>`) and returns a
+///   [`ChildHandle`] whose outcome can be awaited;
+/// - the group is a [`Stream`] of outcomes in completion order ([`next`](Self::next)), and
+///   [`join_all`](Self::join_all) waits for all of them;
+/// - **fail-fast** (the default): the first child that returns `Err` or panics cancels its
+///   siblings; `join_all` returns that error first and every other failure after it
+///   ([`GroupError`]). In [supervisor](TaskGroupBuilder::supervisor) mode the siblings run on;
+/// - a child panic is a value naming the child ([`ChildError::Panicked`]), re-raised only on request
+///   ([`ChildError::resume_panic`]); nothing here panics because a child was cancelled;
+/// - **dropping the group cancels every child** (their futures are dropped the next time the
+///   executor runs them); [`shutdown`](Self::shutdown) cancels them and waits until every future
+///   has been dropped.
+///
+/// Each outcome is delivered once: to the child's handle or to the group's stream, whichever asks
+/// first; the other gets [`ChildError::AlreadyTaken`] (handle) or skips it (stream).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::rt::VirtualRuntime;
+/// use uno_core::task::{ChildError, TaskGroup};
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// vrt.block_on(async move {
+///     let group = TaskGroup::new(&rt);
+///     let rt2 = rt.clone();
+///     group.spawn("slow", async move {
+///         rt2.sleep(Duration::from_secs(60)).await;
+///         Ok(1)
+///     });
+///     group.spawn("broken", async { Err("no database") });
+///     // Fail-fast: "broken" cancels "slow" at once.
+///     let err = group.join_all().await.unwrap_err();
+///     assert_eq!(
+///         err.first,
+///         ChildError::Failed { name: "broken".into(), error: "no database" }
+///     );
+///     assert!(err.others.is_empty());
+/// });
+/// ```
+pub struct TaskGroup<T, E> {
+    shared: Arc<Shared<T, E>>,
+}
+
+impl<T, E> TaskGroup<T, E> {
+    /// A fail-fast, unbounded group on `rt`.
+    pub fn new(rt: &Runtime) -> Self {
+        Self::builder(rt)
+            .build()
+            .expect("the default configuration is valid")
+    }
+
+    /// A builder, to choose supervisor mode or a concurrency bound.
+    pub fn builder(rt: &Runtime) -> TaskGroupBuilder<T, E> {
+        TaskGroupBuilder {
+            rt: rt.clone(),
+            mode: Mode::FailFast,
+            max_concurrency: None,
+            types: PhantomData,
+        }
+    }
+
+    /// A cloneable handle that spawns into this group, for children that spawn siblings.
+    pub fn spawner(&self) -> GroupSpawner<T, E> {
+        GroupSpawner {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Children spawned and not yet finished.
+    pub fn running(&self) -> usize {
+        self.shared.state().running
+    }
+
+    /// The name of the child whose failure cancelled the others, in fail-fast mode.
+    pub fn failed(&self) -> Option<String> {
+        self.shared.state().failed.as_deref().map(str::to_owned)
+    }
+
+    /// Cancels every child and closes the group: children spawned afterwards start cancelled.
+    ///
+    /// Use [`shutdown`](Self::shutdown) to also wait for the cancelled futures to be dropped.
+    pub fn cancel_all(&self) {
+        self.shared.state().closed = true;
+        self.shared.token.cancel();
+    }
+
+    /// Cancels every child and waits until each child's future has been dropped. Children spawned
+    /// later start cancelled.
+    ///
+    /// The outcomes (mostly [`ChildError::Cancelled`]) stay available through the stream.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the children are cancelled as soon as this is first polled; dropping the future
+    /// only gives up waiting for them to be dropped.
+    pub async fn shutdown(&self) {
+        self.cancel_all();
+        self.wait_idle().await;
+    }
+
+    async fn wait_idle(&self) {
+        loop {
+            if self.shared.state().running == 0 {
+                return;
+            }
+            let listener = self.shared.changed.listen();
+            if self.shared.state().running == 0 {
+                return;
+            }
+            listener.await;
+        }
+    }
+
+    /// The next outcome in completion order, or `None` once no child is left running and every
+    /// outcome has been taken.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: an outcome is only taken when this future returns it.
+    pub async fn next(&mut self) -> Option<Result<T, ChildError<E>>> {
+        poll_fn(|cx| self.shared.poll_next_entry(cx))
+            .await
+            .map(|(_, outcome)| outcome)
+    }
+
+    /// Waits for every child and returns their outputs **in spawn order**, or the first failure
+    /// with every other failure collected ([`GroupError`]).
+    ///
+    /// Cancelled children are not failures and are left out of both; so are outcomes already
+    /// taken through a [`ChildHandle`] or [`next`](Self::next).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future drops the group, which cancels every child and loses
+    /// the outcomes gathered so far.
+    pub async fn join_all(self) -> Result<Vec<T>, GroupError<E>> {
+        let mut outputs = Vec::new();
+        let mut errors = Vec::new();
+        while let Some((id, outcome)) = poll_fn(|cx| self.shared.poll_next_entry(cx)).await {
+            match outcome {
+                Ok(value) => outputs.push((id, value)),
+                Err(error) if error.is_failure() => errors.push(error),
+                Err(_) => {}
+            }
+        }
+        let mut errors = errors.into_iter();
+        match errors.next() {
+            Some(first) => Err(GroupError {
+                first,
+                others: errors.collect(),
+            }),
+            None => {
+                outputs.sort_by_key(|(id, _)| *id);
+                Ok(outputs.into_iter().map(|(_, value)| value).collect())
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
+    /// Starts a child named `name` and returns its handle.
+    ///
+    /// The child starts at once (or when a slot frees up, under
+    /// [`max_concurrency`](TaskGroupBuilder::max_concurrency)). In a group that has failed
+    /// (fail-fast) or been shut down, it starts cancelled. Dropping the handle does **not** cancel
+    /// the child: the group owns it.
+    pub fn spawn<F>(&self, name: impl Into<String>, future: F) -> ChildHandle<T, E>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        spawn_child(&self.shared, name.into(), future)
+    }
+}
+
+fn spawn_child<T, E, F>(shared: &Arc<Shared<T, E>>, name: String, future: F) -> ChildHandle<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+{
+    let name: Arc<str> = name.into();
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let token = shared.token.child_token();
+    {
+        let mut state = shared.state();
+        if state.closed || state.failed.is_some() {
+            token.cancel();
+        }
+        state.running += 1;
+        state.slots.insert(
+            id,
+            Slot {
+                outcome: None,
+                taken: false,
+                handle_alive: true,
+                waker: None,
+            },
+        );
+    }
+    let guard = CompletionGuard {
+        shared: shared.clone(),
+        id,
+        name: name.clone(),
+        armed: true,
+    };
+    let child_token = token.clone();
+    let limit = shared.limit.clone();
+    let child = async move {
+        let mut guard = guard;
+        let run = async move {
+            // The permit lives as long as the child's future: it is released when the child
+            // finishes or is cancelled, so a cancelled waiter never holds a slot.
+            let _permit = match &limit {
+                Some(limit) => limit.acquire_owned().await.ok(),
+                None => None,
+            };
+            CatchPanic::new(future).await
+        };
+        let result = cancellable(&child_token, run).await;
+        let name = guard.name.to_string();
+        let outcome = match result {
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(error))) => Err(ChildError::Failed { name, error }),
+            Ok(Err(message)) => Err(ChildError::Panicked { name, message }),
+            Err(_) => Err(ChildError::Cancelled { name }),
+        };
+        guard.armed = false;
+        guard.shared.complete(guard.id, outcome);
+    };
+    // Detached: the group cancels children through their tokens, and the completion guard reports
+    // a child that the executor drops.
+    shared.rt.spawn(child).detach();
+    ChildHandle {
+        shared: shared.clone(),
+        id,
+        name,
+        token,
+        done: false,
+    }
+}
+
+impl<T, E> Clone for TaskGroupBuilder<T, E> {
+    fn clone(&self) -> Self {
+        TaskGroupBuilder {
+            rt: self.rt.clone(),
+            mode: self.mode,
+            max_concurrency: self.max_concurrency,
+            types: PhantomData,
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for TaskGroupBuilder<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGroupBuilder")
+            .field("mode", &self.mode)
+            .field("max_concurrency", &self.max_concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, E> Stream for TaskGroup<T, E> {
+    type Item = Result<T, ChildError<E>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.shared
+            .poll_next_entry(cx)
+            .map(|entry| entry.map(|(_, outcome)| outcome))
+    }
+}
+
+impl<T, E> Drop for TaskGroup<T, E> {
+    fn drop(&mut self) {
+        self.cancel_all();
+    }
+}
+
+impl<T, E> fmt::Debug for TaskGroup<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.state();
+        f.debug_struct("TaskGroup")
+            .field("mode", &self.shared.mode)
+            .field("running", &state.running)
+            .field("failed", &state.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Spawns into a [`TaskGroup`] from anywhere, including from its own children. Cheap to clone.
+///
+/// It does not keep the group alive: once the group is dropped or shut down, children spawned
+/// through it start cancelled.
+pub struct GroupSpawner<T, E> {
+    shared: Arc<Shared<T, E>>,
+}
+
+impl<T: Send + 'static, E: Send + 'static> GroupSpawner<T, E> {
+    /// Starts a child; see [`TaskGroup::spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// let vrt = VirtualRuntime::new();
+    /// let rt = vrt.handle();
+    /// vrt.block_on(async move {
+    ///     let group = TaskGroup::<u32, ()>::new(&rt);
+    ///     let spawner = group.spawner();
+    ///     group.spawn("parent", async move {
+    ///         spawner.spawn("child", async { Ok(2) });
+    ///         Ok(1)
+    ///     });
+    ///     let mut all = group.join_all().await.unwrap();
+    ///     all.sort();
+    ///     assert_eq!(all, [1, 2]);
+    /// });
+    /// ```
+    pub fn spawn<F>(&self, name: impl Into<String>, future: F) -> ChildHandle<T, E>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        spawn_child(&self.shared, name.into(), future)
+    }
+}
+
+impl<T, E> Clone for GroupSpawner<T, E> {
+    fn clone(&self) -> Self {
+        GroupSpawner {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for GroupSpawner<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupSpawner").finish_non_exhaustive()
+    }
+}
+
+/// The handle of one child of a [`TaskGroup`]: await it for the child's outcome, or
+/// [`cancel`](Self::cancel) just this child.
+///
+/// Dropping the handle does not cancel the child (the group owns it), so ignoring it is fine when
+/// the outcome is taken from the group instead.
+///
+/// # Cancel safety
+///
+/// Awaiting is cancel safe: the outcome is only taken when the handle returns it.
+pub struct ChildHandle<T, E> {
+    shared: Arc<Shared<T, E>>,
+    id: u64,
+    name: Arc<str>,
+    token: CancellationToken,
+    done: bool,
+}
+
+impl<T, E> ChildHandle<T, E> {
+    /// The child's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Cancels this child only: its outcome becomes [`ChildError::Cancelled`] unless it had
+    /// already finished. In a fail-fast group, a cancellation is not a failure: siblings run on.
+    pub fn cancel(&self) {
+        self.token.cancel();
+    }
+
+    /// Whether the child has finished (its future dropped).
+    pub fn is_finished(&self) -> bool {
+        let state = self.shared.state();
+        state
+            .slots
+            .get(&self.id)
+            .is_none_or(|slot| slot.outcome.is_some() || slot.taken)
+    }
+}
+
+impl<T, E> Future for ChildHandle<T, E> {
+    type Output = Result<T, ChildError<E>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let taken = || ChildError::AlreadyTaken {
+            name: this.name.to_string(),
+        };
+        if this.done {
+            return Poll::Ready(Err(taken()));
+        }
+        let mut state = this.shared.state();
+        let Some(slot) = state.slots.get_mut(&this.id) else {
+            this.done = true;
+            return Poll::Ready(Err(taken()));
+        };
+        if slot.taken {
+            this.done = true;
+            return Poll::Ready(Err(taken()));
+        }
+        if let Some(outcome) = slot.outcome.take() {
+            slot.taken = true;
+            this.done = true;
+            return Poll::Ready(outcome);
+        }
+        slot.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl<T, E> Drop for ChildHandle<T, E> {
+    fn drop(&mut self) {
+        let mut state = self.shared.state();
+        if let Some(slot) = state.slots.get_mut(&self.id) {
+            slot.handle_alive = false;
+            slot.waker = None;
+            if slot.taken {
+                state.slots.remove(&self.id);
+            }
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for ChildHandle<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildHandle")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs `body` with a [`GroupSpawner`] into a fresh fail-fast group and **waits for every child**
+/// before returning (trio's nursery): the body's output and the children's outputs in spawn order,
+/// or the group's failure.
+///
+/// When a child fails, its siblings are cancelled and so is the body (it is dropped at its next
+/// await point); when the body returns, the children run on until they finish. Dropping the
+/// returned future cancels the body and every child.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::rt::VirtualRuntime;
+/// use uno_core::task::task_group;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// vrt.block_on(async move {
+///     let rt2 = rt.clone();
+///     let (body, children) = task_group(&rt, |group| async move {
+///         for i in 1..=3u64 {
+///             let rt = rt2.clone();
+///             group.spawn(format!("worker-{i}"), async move {
+///                 rt.sleep(Duration::from_secs(i)).await;
+///                 Ok::<_, std::io::Error>(i * 10)
+///             });
+///         }
+///         "spawned"
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(body, "spawned");
+///     assert_eq!(children, [10, 20, 30]);
+/// });
+/// ```
+///
+/// # Cancel safety
+///
+/// Dropping the future cancels the body and every child; nothing outlives it.
+pub async fn task_group<T, E, R, F, Fut>(
+    rt: &Runtime,
+    body: F,
+) -> Result<(R, Vec<T>), GroupError<E>>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: FnOnce(GroupSpawner<T, E>) -> Fut,
+    Fut: Future<Output = R>,
+{
+    let group = TaskGroup::new(rt);
+    let output = {
+        let mut body = pin!(body(group.spawner()));
+        let mut listener = None;
+        poll_fn(|cx| {
+            // The body first: if it finished in the same turn as a child failed, keep its output.
+            if let Poll::Ready(output) = body.as_mut().poll(cx) {
+                return Poll::Ready(Some(output));
+            }
+            loop {
+                if group.shared.state().failed.is_some() {
+                    return Poll::Ready(None);
+                }
+                match &mut listener {
+                    None => listener = Some(group.shared.changed.listen()),
+                    Some(l) => {
+                        if Pin::new(l).poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        listener = None;
+                    }
+                }
+            }
+        })
+        .await
+    };
+    let failed = group.shared.state().failed.clone();
+    let children = group.join_all().await?;
+    match output {
+        Some(output) => Ok((output, children)),
+        // The body is only abandoned after a failure; `join_all` saw none, so its outcome was
+        // taken through a handle inside the body, and dropped with it.
+        None => Err(GroupError {
+            first: ChildError::AlreadyTaken {
+                name: failed.as_deref().unwrap_or_default().to_owned(),
+            },
+            others: Vec::new(),
+        }),
+    }
+}
