@@ -9,9 +9,11 @@ use std::time::Duration;
 use uno_core::Runtime;
 use uno_core::batch::AsyncBatcher;
 use uno_core::cache::AsyncCache;
+use uno_core::lifecycle::{self, on_close};
+use uno_core::resilience::{Backoff, Bulkhead, CircuitBreaker, Pipeline, RateLimiter, Retry};
 use uno_core::rt::VirtualRuntime;
 use uno_core::sync::{AsyncEvent, AsyncLock, AsyncSemaphore, CancellationToken, cancellable};
-use uno_core::task::JoinError;
+use uno_core::task::{JoinError, TaskGroup};
 
 async fn tour(rt: Runtime) {
     // 1. Tasks: one handle, one drop policy, panics as values.
@@ -201,19 +203,147 @@ async fn tour(rt: Runtime) {
     );
 }
 
+/// Structured concurrency, resilience and lifecycle: the application-level features.
+async fn tour_application(rt: Runtime) {
+    // 7. A task group fails fast: the first error cancels the siblings and nothing outlives it.
+    let cancelled = Arc::new(AtomicUsize::new(0));
+    let group: TaskGroup<&str, String> = TaskGroup::new(&rt);
+    for name in ["inventory", "pricing"] {
+        let (rt2, cancelled) = (rt.clone(), cancelled.clone());
+        group.spawn(name, async move {
+            struct OnDrop(Arc<AtomicUsize>);
+            impl Drop for OnDrop {
+                fn drop(&mut self) {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            let _probe = OnDrop(cancelled);
+            rt2.sleep(Duration::from_secs(60)).await;
+            Ok(name)
+        });
+    }
+    let rt2 = rt.clone();
+    group.spawn("payments", async move {
+        rt2.sleep(Duration::from_millis(20)).await;
+        Err("card declined".to_string())
+    });
+    match group.join_all().await {
+        Err(error) => println!(
+            "  group: fail-fast -> {} ; siblings cancelled: {}",
+            error.first,
+            cancelled.load(Ordering::SeqCst)
+        ),
+        Ok(all) => println!("  group: unexpected success {all:?}"),
+    }
+
+    // 8. Resilience: a flaky operation behind the whole Uno decorator stack.
+    let pipeline = Pipeline::builder(rt.clone())
+        .timeout(Duration::from_secs(10), "fetching the quote")
+        .retry(
+            Retry::builder()
+                .max_attempts(4)
+                .backoff(Backoff::exponential(Duration::from_millis(10), 2.0))
+                .build()
+                .expect("a valid retry"),
+        )
+        .attempt_timeout(Duration::from_secs(1), "one attempt")
+        .circuit_breaker(CircuitBreaker::builder().build().expect("a valid breaker"))
+        .rate_limiter(
+            RateLimiter::per_second(100)
+                .build()
+                .expect("a valid limiter"),
+        )
+        .bulkhead(Bulkhead::builder(5).build().expect("a valid bulkhead"))
+        .build()
+        .expect("a valid pipeline");
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let start = rt.now();
+    let quote = pipeline
+        .run(|| {
+            let n = attempts.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                if n < 3 {
+                    Err("503 Service Unavailable")
+                } else {
+                    Ok(108)
+                }
+            }
+        })
+        .await;
+    println!(
+        "  resilience: flaky call -> {quote:?} after {} attempts in {:?} (backoff 10 + 20 ms)",
+        attempts.load(Ordering::SeqCst),
+        rt.now() - start
+    );
+
+    // 9. Lifecycle: startup, a programmatic shutdown, then tasks stop and resources close LIFO.
+    let closed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let report = lifecycle::run_application(
+        &rt,
+        |manager| {
+            let (closed, rt2) = (closed.clone(), rt.clone());
+            async move {
+                for name in ["database", "cache", "http-server"] {
+                    let closed = closed.clone();
+                    manager.register_resource(
+                        name,
+                        on_close(move || {
+                            closed.lock().unwrap().push(name);
+                            async { Ok(()) }
+                        }),
+                    )?;
+                }
+                let token = manager.shutdown_token();
+                manager.spawn_task("heartbeat", async move {
+                    token.cancelled().await;
+                    Ok::<_, String>(())
+                })?;
+                let (stopper, clock) = (manager.clone(), rt2.clone());
+                rt2.spawn(async move {
+                    clock.sleep(Duration::from_millis(20)).await;
+                    stopper.request_shutdown(); // as SIGTERM would
+                })
+                .detach();
+                Ok::<_, uno_core::lifecycle::LifecycleError>(())
+            }
+        },
+        |_manager| async {},
+        std::future::pending::<()>(),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("the application starts");
+    println!(
+        "  lifecycle: shutdown {:?}, clean: {}, resources closed in order {:?}",
+        report.reason,
+        report.is_clean(),
+        closed.lock().unwrap()
+    );
+}
+
 fn main() {
     // The tour panics inside a task on purpose; show uno's report of it, not the default hook's.
     std::panic::set_hook(Box::new(|_| {}));
     println!("uno tour: the same code on every runtime\n");
 
     println!("tokio (multi-thread):");
-    uno_tokio::run(tour).expect("tokio runtime");
+    uno_tokio::run(|rt| async move {
+        tour(rt.clone()).await;
+        tour_application(rt).await;
+    })
+    .expect("tokio runtime");
 
     println!("\nsmol:");
-    uno_smol::run(tour);
+    uno_smol::run(|rt| async move {
+        tour(rt.clone()).await;
+        tour_application(rt).await;
+    });
 
     println!("\nasync-std (discontinued upstream; prefer smol):");
-    uno_async_std::run(tour);
+    uno_async_std::run(|rt| async move {
+        tour(rt.clone()).await;
+        tour_application(rt).await;
+    });
 
     println!("\nvirtual time (deterministic, instant):");
     let vrt = VirtualRuntime::new();
@@ -221,6 +351,7 @@ fn main() {
     let wall = std::time::Instant::now();
     vrt.block_on(async move {
         tour(rt.clone()).await;
+        tour_application(rt.clone()).await;
         let start = rt.now();
         rt.sleep(Duration::from_secs(24 * 3600)).await;
         println!("  virtual: slept {:?} of virtual time", rt.now() - start);
