@@ -1,0 +1,171 @@
+//! Policies on the happy path (the operation succeeds at once): uno beside a bare call, backon,
+//! governor and tower, plus allocations per call.
+//!
+//! Every future is driven inside one `block_on` per iteration, the same for uno and the anchors.
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use criterion::{Criterion, criterion_group, criterion_main};
+use tower::{Service, ServiceBuilder, ServiceExt};
+use uno_benches::report_allocations;
+use uno_core::resilience::{
+    Backoff, Bulkhead, CircuitBreaker, Pipeline, RateLimiter, Retry, TimeoutPolicy,
+};
+
+#[global_allocator]
+static ALLOC: uno_benches::CountingAllocator = uno_benches::CountingAllocator;
+
+async fn op() -> Result<u64, &'static str> {
+    Ok(black_box(42))
+}
+
+fn policies(c: &mut Criterion) {
+    let tokio_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone());
+
+    let mut g = c.benchmark_group("retry_success_first_try");
+    let retry = Retry::builder()
+        .max_attempts(3)
+        .backoff(Backoff::exponential(Duration::from_millis(10), 2.0))
+        .build()
+        .unwrap();
+    g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(retry.run(&rt, op))));
+    g.bench_function("backon", |b| {
+        b.iter(|| tokio_rt.block_on(op.retry(ExponentialBuilder::default().with_max_times(2))))
+    });
+    g.bench_function("bare", |b| b.iter(|| tokio_rt.block_on(op())));
+    g.finish();
+    report_allocations("retry_success_first_try/uno", 1000, || {
+        tokio_rt.block_on(async {
+            for _ in 0..1000 {
+                retry.run(&rt, op).await.unwrap();
+            }
+        })
+    });
+
+    let mut g = c.benchmark_group("rate_limit_check");
+    let uno = RateLimiter::per_second(1_000_000_000).build().unwrap();
+    g.bench_function("uno", |b| b.iter(|| black_box(uno.try_acquire(&rt))));
+    let gov = governor::RateLimiter::direct(governor::Quota::per_second(
+        NonZeroU32::new(1_000_000_000).unwrap(),
+    ));
+    g.bench_function("governor", |b| b.iter(|| black_box(gov.check())));
+    g.finish();
+    report_allocations("rate_limit_check/uno", 1000, || {
+        for _ in 0..1000 {
+            let _ = uno.try_acquire(&rt);
+        }
+    });
+
+    let mut g = c.benchmark_group("bulkhead_call");
+    let bulkhead = Bulkhead::builder(5).build().unwrap();
+    g.bench_function("uno", |b| {
+        b.iter(|| tokio_rt.block_on(bulkhead.run(&rt, op)))
+    });
+    let mut tower_limit = ServiceBuilder::new()
+        .concurrency_limit(5)
+        .service_fn(|x: u64| async move { Ok::<_, Infallible>(x) });
+    g.bench_function("tower", |b| {
+        b.iter(|| {
+            tokio_rt
+                .block_on(async { tower_limit.ready().await.unwrap().call(black_box(42)).await })
+        })
+    });
+    g.finish();
+    report_allocations("bulkhead_call/uno", 1000, || {
+        tokio_rt.block_on(async {
+            for _ in 0..1000 {
+                bulkhead.run(&rt, op).await.unwrap();
+            }
+        })
+    });
+
+    let mut g = c.benchmark_group("breaker_call");
+    let breaker = CircuitBreaker::builder().build().unwrap();
+    g.bench_function("uno", |b| {
+        b.iter(|| tokio_rt.block_on(breaker.run(&rt, op)))
+    });
+    g.bench_function("bare", |b| b.iter(|| tokio_rt.block_on(op())));
+    g.finish();
+    report_allocations("breaker_call/uno", 1000, || {
+        tokio_rt.block_on(async {
+            for _ in 0..1000 {
+                breaker.run(&rt, op).await.unwrap();
+            }
+        })
+    });
+
+    let mut g = c.benchmark_group("timeout_policy_call");
+    let timeout = TimeoutPolicy::new(Duration::from_secs(5), "call").unwrap();
+    g.bench_function("uno", |b| {
+        b.iter(|| tokio_rt.block_on(timeout.run(&rt, op)))
+    });
+    let mut tower_timeout = ServiceBuilder::new()
+        .timeout(Duration::from_secs(5))
+        .service_fn(|x: u64| async move { Ok::<_, Infallible>(x) });
+    g.bench_function("tower", |b| {
+        b.iter(|| {
+            tokio_rt.block_on(async {
+                tower_timeout
+                    .ready()
+                    .await
+                    .unwrap()
+                    .call(black_box(42))
+                    .await
+            })
+        })
+    });
+    g.finish();
+
+    // The five decorators of the Uno seed, stacked: cancellable, retry, timeout, rate limit,
+    // concurrency limit (plus an overall timeout), against tower's nearest stack.
+    let mut g = c.benchmark_group("five_policy_stack");
+    let pipeline = Pipeline::builder(rt.clone())
+        .cancellation(uno_core::sync::CancellationToken::new())
+        .retry(
+            Retry::builder()
+                .max_attempts(3)
+                .backoff(Backoff::exponential(Duration::from_millis(10), 2.0))
+                .build()
+                .unwrap(),
+        )
+        .attempt_timeout(Duration::from_secs(5), "attempt")
+        .rate_limiter(RateLimiter::per_second(1_000_000_000).build().unwrap())
+        .bulkhead(Bulkhead::builder(5).build().unwrap())
+        .build()
+        .unwrap();
+    g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(pipeline.run(op))));
+    // tower's rate limiter creates a tokio sleep when built: it must be inside the runtime.
+    let entered = tokio_rt.enter();
+    let mut tower_stack = ServiceBuilder::new()
+        .timeout(Duration::from_secs(5))
+        .rate_limit(1_000_000_000, Duration::from_secs(1))
+        .concurrency_limit(5)
+        .service_fn(|x: u64| async move { Ok::<_, Infallible>(x) });
+    drop(entered);
+    g.bench_function("tower", |b| {
+        b.iter(|| {
+            tokio_rt
+                .block_on(async { tower_stack.ready().await.unwrap().call(black_box(42)).await })
+        })
+    });
+    g.bench_function("bare", |b| b.iter(|| tokio_rt.block_on(op())));
+    g.finish();
+    report_allocations("five_policy_stack/uno", 1000, || {
+        tokio_rt.block_on(async {
+            for _ in 0..1000 {
+                pipeline.run(op).await.unwrap();
+            }
+        })
+    });
+}
+
+criterion_group!(benches, policies);
+criterion_main!(benches);
