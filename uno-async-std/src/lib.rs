@@ -40,12 +40,33 @@ use uno_core::task::BlockingJob;
 pub use uno_smol::AsyncIoTimer;
 
 /// A uno [`Runtime`] on async-std's global executor.
+///
+/// # Examples
+///
+/// ```
+/// let rt = uno_async_std::runtime();
+/// let out = async_std::task::block_on(async { rt.spawn(async { 2 + 2 }).await });
+/// assert_eq!(out.unwrap(), 4);
+/// ```
 pub fn runtime() -> Runtime {
     Runtime::new(AsyncStdSpawner, AsyncIoTimer)
 }
 
 /// Runs `main` to completion on the current thread (async-std's `block_on`) with a uno
 /// [`Runtime`]. The usual entry point of an application.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let slept = uno_async_std::run(|rt| async move {
+///     let start = rt.now();
+///     rt.sleep(Duration::from_millis(5)).await;
+///     rt.now() - start
+/// });
+/// assert!(slept >= Duration::from_millis(5));
+/// ```
 pub fn run<F, Fut>(main: F) -> Fut::Output
 where
     F: FnOnce(Runtime) -> Fut,
@@ -55,6 +76,12 @@ where
 }
 
 /// Runs a future to completion on the current thread (async-std's `block_on`).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(uno_async_std::block_on(async { 7 }), 7);
+/// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
     async_std::task::block_on(future)
 }

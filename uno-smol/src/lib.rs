@@ -43,12 +43,31 @@ use uno_core::task::BlockingJob;
 use uno_core::time::{Sleep, Timer};
 
 /// A uno [`Runtime`] on smol's global executor (`smol::spawn`), with `async-io` timers.
+///
+/// # Examples
+///
+/// ```
+/// let rt = uno_smol::runtime();
+/// let out = smol::block_on(async { rt.spawn(async { 2 + 2 }).await });
+/// assert_eq!(out.unwrap(), 4);
+/// ```
 pub fn runtime() -> Runtime {
     Runtime::new(SmolSpawner { executor: None }, AsyncIoTimer)
 }
 
 /// A uno [`Runtime`] on an executor of your own. You drive it (for example with
 /// `executor.run(..)` on as many threads as you like).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// let executor = Arc::new(smol::Executor::new());
+/// let rt = uno_smol::runtime_on(executor.clone());
+/// let task = rt.spawn(async { "ran on my executor" });
+/// assert_eq!(smol::block_on(executor.run(task)).unwrap(), "ran on my executor");
+/// ```
 pub fn runtime_on(executor: Arc<Executor<'static>>) -> Runtime {
     Runtime::new(
         SmolSpawner {
@@ -60,6 +79,19 @@ pub fn runtime_on(executor: Arc<Executor<'static>>) -> Runtime {
 
 /// Runs `main` to completion on the current thread with a uno [`Runtime`] on smol's global
 /// executor. The usual entry point of an application.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let slept = uno_smol::run(|rt| async move {
+///     let start = rt.now();
+///     rt.sleep(Duration::from_millis(5)).await;
+///     rt.now() - start
+/// });
+/// assert!(slept >= Duration::from_millis(5));
+/// ```
 pub fn run<F, Fut>(main: F) -> Fut::Output
 where
     F: FnOnce(Runtime) -> Fut,
@@ -69,6 +101,19 @@ where
 }
 
 /// As [`run`], with a [`SmolLocalSpawner`] for `!Send` tasks, driven on this thread.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use uno_core::rt::LocalSpawnerExt;
+///
+/// let out = uno_smol::run_local(|_rt, local| async move {
+///     let shared = Rc::new(20); // !Send
+///     local.spawn_local(async move { *shared + 1 }).await.unwrap()
+/// });
+/// assert_eq!(out, 21);
+/// ```
 pub fn run_local<F, Fut>(main: F) -> Fut::Output
 where
     F: FnOnce(Runtime, SmolLocalSpawner) -> Fut,
@@ -82,6 +127,12 @@ where
 }
 
 /// Runs a future to completion on the current thread (smol's `block_on`).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(uno_smol::block_on(async { 7 }), 7);
+/// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
     smol::block_on(future)
 }
@@ -163,6 +214,19 @@ pub struct SmolLocalSpawner {
 
 impl SmolLocalSpawner {
     /// A spawner onto `executor`. Drive it with `executor.run(..)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use uno_core::rt::LocalSpawnerExt;
+    /// use uno_smol::SmolLocalSpawner;
+    ///
+    /// let executor = Rc::new(smol::LocalExecutor::new());
+    /// let local = SmolLocalSpawner::new(executor.clone());
+    /// let task = local.spawn_local(async { Rc::new("local").to_string() });
+    /// assert_eq!(smol::block_on(executor.run(task)).unwrap(), "local");
+    /// ```
     pub fn new(executor: Rc<LocalExecutor<'static>>) -> Self {
         SmolLocalSpawner { executor }
     }

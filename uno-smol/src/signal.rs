@@ -131,6 +131,26 @@ where
 
 /// As [`run_application`], on a runtime of your choice (any executor), with your own deadline.
 ///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::lifecycle::ShutdownReason;
+///
+/// let rt = uno_smol::runtime();
+/// let report = smol::block_on(uno_smol::signal::run_application_on(
+///     &rt,
+///     |manager| async move {
+///         manager.request_shutdown(); // as SIGTERM would
+///         Ok::<_, std::io::Error>(())
+///     },
+///     |_manager| async {},
+///     Duration::from_secs(5),
+/// ))
+/// .unwrap();
+/// assert_eq!(report.reason, ShutdownReason::Requested);
+/// ```
+///
 /// # Errors
 ///
 /// As [`run_application`].

@@ -65,6 +65,20 @@ impl std::error::Error for NoTokioRuntime {}
 /// # Errors
 ///
 /// [`NoTokioRuntime`] outside a tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// // Outside a tokio runtime there is nothing to hand out: a typed error, not a panic.
+/// assert!(uno_tokio::runtime().is_err());
+///
+/// let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let out = tokio.block_on(async {
+///     let rt = uno_tokio::runtime().unwrap();
+///     rt.spawn(async { 2 + 2 }).await
+/// });
+/// assert_eq!(out.unwrap(), 4);
+/// ```
 pub fn runtime() -> Result<Runtime, NoTokioRuntime> {
     Handle::try_current()
         .map(runtime_from)
@@ -72,6 +86,16 @@ pub fn runtime() -> Result<Runtime, NoTokioRuntime> {
 }
 
 /// A uno [`Runtime`] on the tokio runtime behind `handle`; usable from any thread.
+///
+/// # Examples
+///
+/// ```
+/// let tokio = tokio::runtime::Runtime::new().unwrap();
+/// let rt = uno_tokio::runtime_from(tokio.handle().clone());
+/// // Spawn from a thread that is not tokio's: the handle knows where to go.
+/// let task = std::thread::spawn(move || rt.spawn(async { 6 * 7 })).join().unwrap();
+/// assert_eq!(tokio.block_on(task).unwrap(), 42);
+/// ```
 pub fn runtime_from(handle: Handle) -> Runtime {
     Runtime::new(
         TokioSpawner {
@@ -87,6 +111,20 @@ pub fn runtime_from(handle: Handle) -> Runtime {
 /// # Errors
 ///
 /// The I/O error of building the tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let slept = uno_tokio::run(|rt| async move {
+///     let start = rt.now();
+///     rt.sleep(Duration::from_millis(5)).await;
+///     rt.now() - start
+/// })
+/// .unwrap();
+/// assert!(slept >= Duration::from_millis(5));
+/// ```
 pub fn run<F, Fut>(main: F) -> std::io::Result<Fut::Output>
 where
     F: FnOnce(Runtime) -> Fut,
@@ -104,6 +142,20 @@ where
 /// # Errors
 ///
 /// The I/O error of building the tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use uno_core::rt::LocalSpawnerExt;
+///
+/// let out = uno_tokio::run_local(|_rt, local| async move {
+///     let shared = Rc::new(20); // !Send
+///     local.spawn_local(async move { *shared + 1 }).await.unwrap()
+/// })
+/// .unwrap();
+/// assert_eq!(out, 21);
+/// ```
 pub fn run_local<F, Fut>(main: F) -> std::io::Result<Fut::Output>
 where
     F: FnOnce(Runtime, TokioLocalSpawner) -> Fut,
@@ -196,6 +248,21 @@ pub struct TokioLocalSpawner {
 
 impl TokioLocalSpawner {
     /// A spawner onto `local`. Drive it with `local.block_on(..)` or `local.run_until(..)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use tokio::task::LocalSet;
+    /// use uno_core::rt::LocalSpawnerExt;
+    /// use uno_tokio::TokioLocalSpawner;
+    ///
+    /// let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let set = Rc::new(LocalSet::new());
+    /// let local = TokioLocalSpawner::new(set.clone());
+    /// let task = local.spawn_local(async { Rc::new("local").to_string() });
+    /// assert_eq!(set.block_on(&tokio, task).unwrap(), "local");
+    /// ```
     pub fn new(local: Rc<LocalSet>) -> Self {
         TokioLocalSpawner { local }
     }

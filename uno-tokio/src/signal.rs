@@ -155,6 +155,27 @@ where
 
 /// As [`run_application`], inside a tokio runtime you already run, with your own deadline.
 ///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::lifecycle::ShutdownReason;
+///
+/// let tokio = tokio::runtime::Runtime::new().unwrap();
+/// let rt = uno_tokio::runtime_from(tokio.handle().clone());
+/// let report = tokio.block_on(uno_tokio::signal::run_application_on(
+///     &rt,
+///     |manager| async move {
+///         manager.request_shutdown(); // as SIGTERM would
+///         Ok::<_, std::io::Error>(())
+///     },
+///     |_manager| async {},
+///     Duration::from_secs(5),
+/// ))
+/// .unwrap();
+/// assert_eq!(report.reason, ShutdownReason::Requested);
+/// ```
+///
 /// # Errors
 ///
 /// As [`run_application`].
