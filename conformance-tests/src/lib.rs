@@ -50,6 +50,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cases;
+pub mod signal;
 mod support;
 
 use std::fmt;
