@@ -4,6 +4,10 @@
 
 use conformance_tests::signal;
 
+#[allow(
+    clippy::result_large_err,
+    reason = "the error carries the shutdown report of a failed startup, by design"
+)]
 fn main() {
     signal::main("UNO_TOKIO_SIGNAL_CHILD", || {
         uno_tokio::run_application(signal::startup, signal::cleanup)
