@@ -33,6 +33,28 @@ pub struct ApplicationReport {
 
 impl ApplicationReport {
     /// Whether cleanup succeeded and the shutdown was clean.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::lifecycle::run_application;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let report = vrt.block_on(run_application(
+    ///     &rt,
+    ///     |_manager| async { Ok::<_, std::io::Error>(()) },
+    ///     // A cleanup slower than the deadline:
+    ///     |manager| async move { manager.runtime().sleep(Duration::from_secs(60)).await },
+    ///     async {}, // the signal fires at once
+    ///     Duration::from_secs(1),
+    /// ))
+    /// .unwrap();
+    /// assert!(!report.is_clean());
+    /// assert!(report.cleanup.unwrap_err().is_timeout());
+    /// ```
     pub fn is_clean(&self) -> bool {
         self.cleanup.is_ok() && self.shutdown.is_clean()
     }

@@ -51,6 +51,20 @@ pub struct AsyncContextGroup {
 
 impl AsyncContextGroup {
     /// An empty stack on `rt`; each close gets [`DEFAULT_CLOSE_TIMEOUT`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::{AsyncContextGroup, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let stack = AsyncContextGroup::new(&rt);
+    /// stack.enter_named("socket", on_close(|| async { Ok(()) }));
+    /// vrt.block_on(stack.close()).unwrap();
+    /// assert!(stack.is_empty());
+    /// ```
     pub fn new(rt: &Runtime) -> Self {
         AsyncContextGroup {
             rt: rt.clone(),
@@ -64,6 +78,24 @@ impl AsyncContextGroup {
     /// # Errors
     ///
     /// [`LifecycleError::ZeroCloseTimeout`] for a zero duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::lifecycle::{AsyncContextGroup, LifecycleError, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let zero = AsyncContextGroup::with_close_timeout(&rt, Duration::ZERO);
+    /// assert_eq!(zero.unwrap_err(), LifecycleError::ZeroCloseTimeout);
+    ///
+    /// let stack = AsyncContextGroup::with_close_timeout(&rt, Duration::from_secs(2)).unwrap();
+    /// stack.enter_named("hung", on_close(|| std::future::pending()));
+    /// let err = vrt.block_on(stack.close()).unwrap_err();
+    /// assert!(err.errors[0].error.is_timeout()); // given up after 2 seconds
+    /// ```
     pub fn with_close_timeout(
         rt: &Runtime,
         close_timeout: Duration,
@@ -83,11 +115,45 @@ impl AsyncContextGroup {
     }
 
     /// Pushes `resource`, named after its type, and gives it back shared.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::{AsyncClose, AsyncContextGroup, CloseFuture};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// struct Pool;
+    /// impl AsyncClose for Pool {
+    ///     fn close(&self) -> CloseFuture<'_> {
+    ///         Box::pin(async { Err("connections still checked out".into()) })
+    ///     }
+    /// }
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let stack = AsyncContextGroup::new(&rt);
+    /// let _pool = stack.enter(Pool); // an `Arc<Pool>` to use meanwhile
+    /// let err = vrt.block_on(stack.close()).unwrap_err();
+    /// assert!(err.errors[0].name.ends_with("Pool")); // named after its type
+    /// ```
     pub fn enter<R: AsyncClose>(&self, resource: R) -> Arc<R> {
         self.enter_named(std::any::type_name::<R>(), resource)
     }
 
     /// Pushes `resource` under `name` (used in errors) and gives it back shared.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::{AsyncContextGroup, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let stack = AsyncContextGroup::new(&rt);
+    /// stack.enter_named("audit-log", on_close(|| async { Err("disk full".into()) }));
+    /// let err = vrt.block_on(stack.close()).unwrap_err();
+    /// assert_eq!(err.errors[0].name, "audit-log");
+    /// ```
     pub fn enter_named<R: AsyncClose>(&self, name: impl Into<String>, resource: R) -> Arc<R> {
         let resource = Arc::new(resource);
         self.stack().push((name.into(), resource.clone()));
@@ -95,11 +161,42 @@ impl AsyncContextGroup {
     }
 
     /// How many resources are waiting to be closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::{AsyncContextGroup, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let stack = AsyncContextGroup::new(&rt);
+    /// stack.enter_named("connection", on_close(|| async { Ok(()) }));
+    /// stack.enter_named("transaction", on_close(|| async { Ok(()) }));
+    /// assert_eq!(stack.len(), 2);
+    /// vrt.block_on(stack.close()).unwrap();
+    /// assert_eq!(stack.len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.stack().len()
     }
 
     /// Whether nothing is waiting to be closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::{AsyncContextGroup, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let stack = AsyncContextGroup::new(&rt);
+    /// assert!(stack.is_empty());
+    /// stack.enter_named("connection", on_close(|| async { Ok(()) }));
+    /// assert!(!stack.is_empty());
+    /// # vrt.block_on(stack.close()).unwrap();
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.stack().is_empty()
     }
@@ -111,11 +208,29 @@ impl AsyncContextGroup {
     ///
     /// [`ContextCloseError`] with every close that failed, panicked or timed out.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::{AsyncContextGroup, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let stack = AsyncContextGroup::new(&rt);
+    /// stack.enter_named("db", on_close(|| async { Ok(()) }));
+    /// stack.enter_named("cache", on_close(|| async { Err("flush failed".into()) }));
+    /// let err = vrt.block_on(stack.close()).unwrap_err();
+    /// assert_eq!(err.errors.len(), 1);
+    /// assert_eq!(err.errors[0].name, "cache"); // "db" was closed all the same
+    /// assert!(stack.is_empty());
+    /// ```
+    ///
     /// # Cancel safety
     ///
-    /// Resources are taken off the stack one at a time: if the future is dropped, the close in
-    /// progress is abandoned and the resources not yet reached stay on the stack, to be closed by
-    /// a later `close` or by the drop of the group.
+    /// Resources are taken off the stack one at a time. If the future is dropped, the close in
+    /// progress is abandoned (that resource is already off the stack and is not closed again), the
+    /// errors collected so far are lost, and the resources not yet reached stay on the stack, to be
+    /// closed by a later `close` or by the drop of the group.
     pub async fn close(&self) -> Result<(), ContextCloseError> {
         let mut errors = Vec::new();
         loop {

@@ -23,6 +23,23 @@ pub enum CloseError {
 
 impl CloseError {
     /// Whether the close ran out of time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::lifecycle::{AsyncManager, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let manager = AsyncManager::with_close_timeout(&rt, Duration::from_secs(2)).unwrap();
+    /// manager.register_resource("hung", on_close(|| std::future::pending())).unwrap();
+    /// let report = manager.shutdown(Duration::from_secs(1)).await;
+    /// assert!(report.failed[0].error.is_timeout());
+    /// # });
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, CloseError::TimedOut(_))
     }

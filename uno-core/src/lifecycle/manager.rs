@@ -72,6 +72,19 @@ pub struct AsyncManager {
 
 impl AsyncManager {
     /// A manager on `rt`, closing each resource within [`DEFAULT_CLOSE_TIMEOUT`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::AsyncManager;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let manager = AsyncManager::new(&rt);
+    /// assert!(manager.resources().is_empty());
+    /// assert!(!manager.is_shutting_down());
+    /// ```
     pub fn new(rt: &Runtime) -> Self {
         Self::build(rt, DEFAULT_CLOSE_TIMEOUT)
     }
@@ -81,6 +94,26 @@ impl AsyncManager {
     /// # Errors
     ///
     /// [`LifecycleError::ZeroCloseTimeout`] for a zero duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::lifecycle::{AsyncManager, LifecycleError, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let zero = AsyncManager::with_close_timeout(&rt, Duration::ZERO);
+    /// assert_eq!(zero.unwrap_err(), LifecycleError::ZeroCloseTimeout);
+    ///
+    /// let manager = AsyncManager::with_close_timeout(&rt, Duration::from_secs(2)).unwrap();
+    /// manager.register_resource("hung", on_close(|| std::future::pending())).unwrap();
+    /// let report = manager.shutdown(Duration::from_secs(1)).await;
+    /// assert!(report.failed[0].error.is_timeout()); // given up after 2 seconds
+    /// # });
+    /// ```
     pub fn with_close_timeout(
         rt: &Runtime,
         close_timeout: Duration,
@@ -106,6 +139,24 @@ impl AsyncManager {
     }
 
     /// The runtime the manager runs on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::lifecycle::AsyncManager;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let manager = AsyncManager::new(&rt);
+    /// let rt = manager.runtime(); // e.g. inside a cleanup callback that only gets the manager
+    /// let start = rt.now();
+    /// rt.sleep(Duration::from_secs(1)).await;
+    /// assert_eq!(rt.now() - start, Duration::from_secs(1));
+    /// # });
+    /// ```
     pub fn runtime(&self) -> &Runtime {
         &self.inner.rt
     }
@@ -116,6 +167,26 @@ impl AsyncManager {
     ///
     /// [`LifecycleError::DuplicateName`] if a resource has this name;
     /// [`LifecycleError::ShuttingDown`] once [`shutdown`](Self::shutdown) has started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::lifecycle::{AsyncManager, LifecycleError, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let manager = AsyncManager::new(&rt);
+    /// manager.register_resource("db", on_close(|| async { Ok(()) })).unwrap();
+    /// let dup = manager.register_resource("db", on_close(|| async { Ok(()) }));
+    /// assert_eq!(dup.unwrap_err(), LifecycleError::DuplicateName { name: "db".into() });
+    /// manager.shutdown(Duration::from_secs(1)).await;
+    /// let late = manager.register_resource("cache", on_close(|| async { Ok(()) }));
+    /// assert_eq!(late.unwrap_err(), LifecycleError::ShuttingDown);
+    /// # });
+    /// ```
     pub fn register_resource<R: AsyncClose>(
         &self,
         name: impl Into<String>,
@@ -135,6 +206,20 @@ impl AsyncManager {
     }
 
     /// Names of the registered resources, in registration order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::{AsyncManager, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let manager = AsyncManager::new(&rt);
+    /// manager.register_resource("db", on_close(|| async { Ok(()) })).unwrap();
+    /// manager.register_resource("cache", on_close(|| async { Ok(()) })).unwrap();
+    /// assert_eq!(manager.resources(), ["db", "cache"]);
+    /// ```
     pub fn resources(&self) -> Vec<String> {
         self.inner
             .resources()
@@ -152,6 +237,27 @@ impl AsyncManager {
     ///
     /// [`LifecycleError::DuplicateName`] if a running task has this name;
     /// [`LifecycleError::ShuttingDown`] once [`shutdown`](Self::shutdown) has started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::lifecycle::{AsyncManager, LifecycleError};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let manager = AsyncManager::new(&rt);
+    /// let token = manager.shutdown_token();
+    /// let metrics = async move { Ok::<_, String>(token.cancelled().await) };
+    /// manager.spawn_task("metrics", metrics).unwrap();
+    /// let dup = manager.spawn_task("metrics", async { Ok::<_, String>(()) });
+    /// assert_eq!(dup, Err(LifecycleError::DuplicateName { name: "metrics".into() }));
+    /// let report = manager.shutdown(Duration::from_secs(1)).await;
+    /// assert_eq!(report.tasks.stopped, ["metrics"]);
+    /// # });
+    /// ```
     pub fn spawn_task<F, E>(&self, name: impl Into<String>, future: F) -> Result<(), LifecycleError>
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
@@ -167,22 +273,86 @@ impl AsyncManager {
     }
 
     /// The background tasks, to list or cancel by name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::AsyncManager;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let manager = AsyncManager::new(&rt);
+    /// manager.spawn_task("poller", std::future::pending::<Result<(), String>>()).unwrap();
+    /// assert_eq!(manager.tasks().list()[0].name, "poller");
+    /// assert!(manager.tasks().cancel("poller"));
+    /// ```
     pub fn tasks(&self) -> &TaskManager {
         &self.inner.tasks
     }
 
     /// Whether shutdown has been requested or started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::AsyncManager;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let manager = AsyncManager::new(&rt);
+    /// assert!(!manager.is_shutting_down());
+    /// manager.request_shutdown();
+    /// assert!(manager.is_shutting_down());
+    /// ```
     pub fn is_shutting_down(&self) -> bool {
         self.inner.tasks.shutdown_token().is_cancelled()
     }
 
     /// The token cancelled when shutdown is requested or starts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::lifecycle::AsyncManager;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let manager = AsyncManager::new(&rt);
+    /// let token = manager.shutdown_token();
+    /// manager.spawn_task("consumer", async move {
+    ///     token.cancelled().await; // finish the current message, then return
+    ///     Ok::<_, String>(())
+    /// }).unwrap();
+    /// let report = manager.shutdown(Duration::from_secs(5)).await;
+    /// assert_eq!(report.tasks.stopped, ["consumer"]);
+    /// # });
+    /// ```
     pub fn shutdown_token(&self) -> CancellationToken {
         self.inner.tasks.shutdown_token()
     }
 
     /// Asks for a shutdown without performing it: cancels the [`shutdown_token`](Self::shutdown_token),
     /// which [`run_application`](super::run_application) waits on (a programmatic shutdown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::{AsyncManager, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let manager = AsyncManager::new(&rt);
+    /// manager.register_resource("db", on_close(|| async { Ok(()) })).unwrap();
+    /// manager.request_shutdown();
+    /// assert!(manager.shutdown_token().is_cancelled());
+    /// assert_eq!(manager.resources(), ["db"]); // nothing closed: `shutdown` does that
+    /// ```
     pub fn request_shutdown(&self) {
         self.inner.tasks.shutdown_token().cancel();
     }
@@ -193,6 +363,29 @@ impl AsyncManager {
     ///
     /// The whole takes at most `timeout` plus one close timeout per resource. A second call finds
     /// nothing left and returns an empty report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::lifecycle::{AsyncManager, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let manager = AsyncManager::new(&rt);
+    /// let token = manager.shutdown_token();
+    /// let worker = async move { Ok::<_, String>(token.cancelled().await) };
+    /// manager.spawn_task("worker", worker).unwrap();
+    /// manager.register_resource("db", on_close(|| async { Ok(()) })).unwrap();
+    /// let report = manager.shutdown(Duration::from_secs(5)).await;
+    /// assert!(report.is_clean());
+    /// assert_eq!((report.tasks.stopped.len(), report.closed.len()), (1, 1));
+    /// let again = manager.shutdown(Duration::from_secs(5)).await; // nothing left
+    /// assert!(again.closed.is_empty() && again.tasks.stopped.is_empty());
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///

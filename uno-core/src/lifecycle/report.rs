@@ -21,6 +21,24 @@ pub struct ShutdownReport {
 
 impl ShutdownReport {
     /// Whether every task stopped in time and every resource closed cleanly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::lifecycle::{AsyncManager, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let manager = AsyncManager::new(&rt);
+    /// manager.register_resource("db", on_close(|| async { Err("still in use".into()) })).unwrap();
+    /// let report = manager.shutdown(Duration::from_secs(1)).await;
+    /// assert!(!report.is_clean());
+    /// assert_eq!(report.failed[0].name, "db");
+    /// # });
+    /// ```
     pub fn is_clean(&self) -> bool {
         self.tasks.is_clean() && self.failed.is_empty()
     }

@@ -85,6 +85,11 @@ pub trait LocalSpawnerExt: LocalSpawner {
     /// });
     /// assert_eq!(out, 42);
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Runtime::spawn`]: dropping the [`Task`] cancels the task and loses its output; poll
+    /// `&mut task` to stop waiting without cancelling.
     fn spawn_local<F>(&self, future: F) -> Task<F::Output>
     where
         F: Future + 'static,
@@ -131,6 +136,25 @@ pub struct Runtime {
 
 impl Runtime {
     /// Bundles a spawner and a timer into a handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::{BoxFuture, Runtime, Spawner};
+    /// use uno_core::time::{Timer, VirtualClock};
+    ///
+    /// # struct ThreadPerTask;
+    /// # impl Spawner for ThreadPerTask {
+    /// #     fn spawn_boxed(&self, future: BoxFuture<()>) {
+    /// #         std::thread::spawn(move || futures_lite::future::block_on(future));
+    /// #     }
+    /// # }
+    /// let clock = VirtualClock::new();
+    /// let rt = Runtime::new(ThreadPerTask, clock.clone()); // any Spawner, any Timer
+    /// let task = rt.spawn(async { 6 * 7 });
+    /// assert_eq!(futures_lite::future::block_on(task), Ok(42));
+    /// assert_eq!(rt.now(), clock.now()); // time comes from the timer half
+    /// ```
     pub fn new(spawner: impl Spawner, timer: impl Timer) -> Self {
         Runtime {
             parts: Arc::new(Parts {
@@ -144,6 +168,31 @@ impl Runtime {
     ///
     /// The task starts running at once, whether or not the handle is polled. Dropping the handle
     /// cancels the task on every backend; call [`Task::detach`] to let it run on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::JoinError;
+    ///
+    /// let vrt = VirtualRuntime::new();
+    /// let rt = vrt.handle();
+    /// vrt.block_on(async move {
+    ///     let task = rt.spawn(async { "done" });
+    ///     assert_eq!(task.await, Ok("done"));
+    ///
+    ///     let forever = rt.spawn(std::future::pending::<()>());
+    ///     forever.cancel(); // or drop the handle
+    ///     assert_eq!(forever.await, Err(JoinError::Cancelled));
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// The task runs whether or not its handle is polled, but awaiting the handle is not a
+    /// cancel-safe way to wait: dropping the [`Task`] (for example, in the losing branch of a
+    /// `select`) cancels the task and loses its output. To stop waiting without cancelling, poll
+    /// `&mut task` and keep the handle, or [`detach`](Task::detach) it.
     pub fn spawn<F>(&self, future: F) -> Task<F::Output>
     where
         F: Future + Send + 'static,
@@ -170,6 +219,11 @@ impl Runtime {
     /// let sum = vrt.block_on(async move { rt.spawn_blocking(|| (1..=10).sum::<u32>()).await });
     /// assert_eq!(sum.unwrap(), 55);
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the [`Task`] cancels the job if it has not started, and loses its output. A closure
+    /// that is already running runs to completion; only its output is discarded.
     pub fn spawn_blocking<F, T>(&self, f: F) -> Task<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -181,16 +235,60 @@ impl Runtime {
     }
 
     /// The spawner half.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::AsyncEvent;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let done = AsyncEvent::new();
+    /// let set = done.clone();
+    /// // The raw seam: a detached `()` future, no `Task` handle.
+    /// rt.spawner().spawn_boxed(Box::pin(async move { set.set() }));
+    /// vrt.block_on(done.wait());
+    /// assert!(done.is_set());
+    /// ```
     pub fn spawner(&self) -> &dyn Spawner {
         &*self.parts.spawner
     }
 
     /// The timer half.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// use uno_core::time::Timer;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let timer = rt.timer();
+    /// let start = timer.now();
+    /// vrt.block_on(timer.sleep(Duration::from_secs(2)));
+    /// assert_eq!(timer.now() - start, Duration::from_secs(2));
+    /// ```
     pub fn timer(&self) -> &dyn Timer {
         &*self.parts.timer
     }
 
     /// The current instant, as this runtime's timer sees it (virtual under [`VirtualRuntime`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// let vrt = VirtualRuntime::new();
+    /// let rt = vrt.handle();
+    /// let start = rt.now();
+    /// vrt.clock().advance(Duration::from_secs(3)); // virtual time moves only when told to
+    /// assert_eq!(rt.now() - start, Duration::from_secs(3));
+    /// ```
     pub fn now(&self) -> Instant {
         self.parts.timer.now()
     }
@@ -198,6 +296,20 @@ impl Runtime {
     /// A future that completes once `duration` has passed on this runtime's clock.
     ///
     /// A duration too large to add to the current instant saturates to a deadline decades away.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let start = rt.now();
+    /// rt.sleep(Duration::from_millis(250)).await;
+    /// assert_eq!(rt.now() - start, Duration::from_millis(250));
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -208,6 +320,22 @@ impl Runtime {
 
     /// A future that completes at `deadline` (at once if it has passed).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let deadline = rt.now() + Duration::from_secs(2);
+    /// rt.sleep_until(deadline).await;
+    /// assert_eq!(rt.now(), deadline);
+    /// rt.sleep_until(deadline).await; // in the past: ready at once
+    /// assert_eq!(rt.now(), deadline);
+    /// # });
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe, as [`Runtime::sleep`].
@@ -216,6 +344,29 @@ impl Runtime {
     }
 
     /// Runs `future` with a time limit; see [`crate::time::timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let quick = rt.timeout(Duration::from_secs(1), "reading the cache", async { 5 });
+    /// assert_eq!(quick.await, Ok(5));
+    ///
+    /// let hung = std::future::pending::<()>();
+    /// let err = rt.timeout(Duration::from_secs(1), "calling the API", hung).await.unwrap_err();
+    /// assert_eq!(err.message(), "calling the API");
+    /// assert_eq!(err.elapsed(), Duration::from_secs(1));
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel safe as `future`: dropping the [`Timeout`] drops `future` with whatever it had in
+    /// progress.
     pub fn timeout<F: Future>(
         &self,
         duration: Duration,
@@ -226,6 +377,27 @@ impl Runtime {
     }
 
     /// Runs `future` until `deadline`; see [`crate::time::timeout_at`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let deadline = rt.now() + Duration::from_secs(5);
+    /// let slow = rt.sleep(Duration::from_secs(10));
+    /// let err = rt.timeout_at(deadline, "nightly export", slow).await.unwrap_err();
+    /// assert_eq!(err.elapsed(), Duration::from_secs(5));
+    /// assert_eq!(rt.now(), deadline);
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel safe as `future`: dropping the [`Timeout`] drops `future` with whatever it had in
+    /// progress.
     pub fn timeout_at<F: Future>(
         &self,
         deadline: Instant,

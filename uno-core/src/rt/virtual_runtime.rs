@@ -124,11 +124,35 @@ impl Wake for MainWaker {
 
 impl VirtualRuntime {
     /// A runtime with a fresh [`VirtualClock`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// let vrt = VirtualRuntime::new();
+    /// assert_eq!(vrt.block_on(async { 1 + 1 }), 2);
+    /// ```
     pub fn new() -> Self {
         Self::with_clock(VirtualClock::new())
     }
 
     /// A runtime on an existing clock (shared, for example, with a test that also advances it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::time::VirtualClock;
+    ///
+    /// let clock = VirtualClock::new();
+    /// let vrt = VirtualRuntime::with_clock(clock.clone());
+    /// let rt = vrt.handle();
+    /// let start = rt.now();
+    /// clock.advance(Duration::from_secs(60)); // the test moves the runtime's time
+    /// assert_eq!(rt.now() - start, Duration::from_secs(60));
+    /// ```
     pub fn with_clock(clock: VirtualClock) -> Self {
         VirtualRuntime {
             shared: Arc::new(Shared {
@@ -150,6 +174,17 @@ impl VirtualRuntime {
     ///
     /// Tasks spawned through it run while [`block_on`](Self::block_on) runs; those left when the
     /// `VirtualRuntime` is dropped are dropped (cancelled) with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// let vrt = VirtualRuntime::new();
+    /// let rt = vrt.handle(); // pass this to the code under test
+    /// let task = rt.spawn(async { 40 + 2 }); // runs once `block_on` runs
+    /// assert_eq!(vrt.block_on(task), Ok(42));
+    /// ```
     pub fn handle(&self) -> Runtime {
         Runtime::new(
             VirtualSpawner {
@@ -160,11 +195,41 @@ impl VirtualRuntime {
     }
 
     /// The clock, to read or advance by hand.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// let vrt = VirtualRuntime::new();
+    /// let rt = vrt.handle();
+    /// let sleeper = rt.spawn(rt.sleep(Duration::from_secs(30)));
+    /// vrt.block_on(uno_core::task::yield_now()); // let the sleep register
+    /// assert_eq!(vrt.clock().pending_sleeps(), 1);
+    /// vrt.clock().advance(Duration::from_secs(30));
+    /// assert_eq!(vrt.block_on(sleeper), Ok(()));
+    /// ```
     pub fn clock(&self) -> &VirtualClock {
         &self.clock
     }
 
     /// A spawner for `!Send` futures that run on this runtime's thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use uno_core::rt::{LocalSpawnerExt, VirtualRuntime};
+    ///
+    /// let vrt = VirtualRuntime::new();
+    /// let hits = Rc::new(Cell::new(0)); // Rc is !Send: Runtime::spawn would refuse it
+    /// let counter = hits.clone();
+    /// let task = vrt.local_spawner().spawn_local(async move { counter.set(counter.get() + 1) });
+    /// vrt.block_on(task).unwrap();
+    /// assert_eq!(hits.get(), 1);
+    /// ```
     pub fn local_spawner(&self) -> VirtualLocalSpawner {
         VirtualLocalSpawner {
             queue: self.local_queue.clone(),
@@ -179,6 +244,22 @@ impl VirtualRuntime {
     ///
     /// If called from inside a task of the same runtime (re-entrantly), or if `future` panics. A
     /// panic inside a spawned task is not propagated: its [`Task`](crate::task::Task) reports it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// let vrt = VirtualRuntime::new();
+    /// let rt = vrt.handle();
+    /// let out = vrt.block_on(async move {
+    ///     let start = rt.now();
+    ///     rt.sleep(Duration::from_secs(3600)).await; // every task idle: the clock jumps
+    ///     rt.now() - start
+    /// });
+    /// assert_eq!(out, Duration::from_secs(3600));
+    /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         assert!(
             !self.running.replace(true),

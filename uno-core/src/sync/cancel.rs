@@ -84,11 +84,35 @@ impl Drop for Node {
 
 impl CancellationToken {
     /// A new, uncancelled root token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::CancellationToken;
+    ///
+    /// let token = CancellationToken::new();
+    /// assert!(!token.is_cancelled());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// A child token: cancelled when this token is, but cancelling it does not cancel this one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::CancellationToken;
+    ///
+    /// let server = CancellationToken::new();
+    /// let request = server.child_token();
+    /// request.cancel(); // cancels downwards only
+    /// assert!(!server.is_cancelled());
+    /// let other = server.child_token();
+    /// server.cancel();
+    /// assert!(other.is_cancelled());
+    /// assert!(server.child_token().is_cancelled()); // born cancelled
+    /// ```
     pub fn child_token(&self) -> CancellationToken {
         let mut children = self.node.children();
         // Checked under the lock that `cancel` takes after setting the flag: a child is either
@@ -106,6 +130,23 @@ impl CancellationToken {
     }
 
     /// Cancels this token and all its descendants, waking everything that waits on them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::CancellationToken;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let shutdown = CancellationToken::new();
+    /// let watch = shutdown.child_token();
+    /// let worker = rt.spawn(async move { watch.cancelled().await; "stopped" });
+    /// shutdown.cancel(); // wakes the worker through its child token
+    /// assert_eq!(worker.await, Ok("stopped"));
+    /// # });
+    /// ```
     pub fn cancel(&self) {
         // Iterative, so a deep chain of children cannot overflow the stack.
         let mut pending = vec![self.node.clone()];
@@ -120,15 +161,40 @@ impl CancellationToken {
     }
 
     /// Whether the token (or an ancestor) has been cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::CancellationToken;
+    ///
+    /// let root = CancellationToken::new();
+    /// let grandchild = root.child_token().child_token();
+    /// assert!(!grandchild.is_cancelled());
+    /// root.cancel();
+    /// assert!(grandchild.is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.node.is_cancelled()
     }
 
     /// Waits until the token is cancelled.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures_lite::future::{block_on, poll_once};
+    /// use uno_core::sync::CancellationToken;
+    ///
+    /// let token = CancellationToken::new();
+    /// let mut wait = Box::pin(token.cancelled());
+    /// assert!(block_on(poll_once(&mut wait)).is_none()); // not cancelled yet
+    /// token.cancel();
+    /// block_on(wait); // completes now
+    /// ```
+    ///
     /// # Cancel safety
     ///
-    /// Cancel safe.
+    /// Cancel safe: dropping the waiter affects neither the token nor any other waiter.
     pub fn cancelled(&self) -> WaitForCancellation<'_> {
         WaitForCancellation {
             node: &self.node,
@@ -137,11 +203,43 @@ impl CancellationToken {
     }
 
     /// A guard that cancels this token when dropped, unless [disarmed](DropGuard::disarm).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::CancellationToken;
+    ///
+    /// let token = CancellationToken::new();
+    /// {
+    ///     let _guard = token.clone().drop_guard();
+    ///     // ... an early return, `?` or a panic here still cancels
+    /// }
+    /// assert!(token.is_cancelled());
+    /// ```
     pub fn drop_guard(self) -> DropGuard {
         DropGuard { token: Some(self) }
     }
 
     /// Runs `future` until it completes or this token is cancelled; see [`cancellable`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use uno_core::sync::{CancellationToken, Cancelled};
+    ///
+    /// let token = CancellationToken::new();
+    /// assert_eq!(token.run_until_cancelled(async { 7 }).await, Ok(7));
+    /// token.cancel();
+    /// let stuck = std::future::pending::<i32>();
+    /// assert_eq!(token.run_until_cancelled(stuck).await, Err(Cancelled));
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel safe as `future`: dropping the [`Cancellable`] drops `future` with whatever it had
+    /// in progress; the token is not affected.
     pub fn run_until_cancelled<F: Future>(&self, future: F) -> Cancellable<F> {
         cancellable(self, future)
     }
@@ -208,6 +306,18 @@ pub struct DropGuard {
 
 impl DropGuard {
     /// Gives the token back without cancelling it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::CancellationToken;
+    ///
+    /// let token = CancellationToken::new();
+    /// let guard = token.clone().drop_guard();
+    /// // ... the work succeeded: keep the token alive
+    /// let token = guard.disarm();
+    /// assert!(!token.is_cancelled());
+    /// ```
     pub fn disarm(mut self) -> CancellationToken {
         self.token
             .take()

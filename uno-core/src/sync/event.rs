@@ -47,11 +47,37 @@ struct Inner {
 
 impl AsyncEvent {
     /// A new event, not set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncEvent;
+    ///
+    /// let ready = AsyncEvent::new();
+    /// assert!(!ready.is_set());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets the event and wakes every waiter. Setting a set event does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::AsyncEvent;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let ready = AsyncEvent::new();
+    /// let waiter = ready.clone();
+    /// let task = rt.spawn(async move { waiter.wait().await; "woken" });
+    /// ready.set(); // wakes every waiter
+    /// assert_eq!(task.await, Ok("woken"));
+    /// # });
+    /// ```
     pub fn set(&self) {
         let was = self
             .inner
@@ -65,16 +91,54 @@ impl AsyncEvent {
     }
 
     /// Clears the event; later waits block until the next [`set`](Self::set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures_lite::future::{block_on, poll_once};
+    /// use uno_core::sync::AsyncEvent;
+    ///
+    /// let ready = AsyncEvent::new();
+    /// ready.set();
+    /// ready.clear();
+    /// assert!(!ready.is_set());
+    /// assert!(block_on(poll_once(ready.wait())).is_none()); // waits for the next `set`
+    /// ```
     pub fn clear(&self) {
         self.inner.state.fetch_and(!SET, Ordering::AcqRel);
     }
 
     /// Whether the event is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncEvent;
+    ///
+    /// let ready = AsyncEvent::new();
+    /// assert!(!ready.is_set());
+    /// ready.set();
+    /// assert!(ready.is_set());
+    /// ```
     pub fn is_set(&self) -> bool {
         self.inner.state.load(Ordering::Acquire) & SET != 0
     }
 
     /// Waits until the event is set (returns at once if it is).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures_lite::future::{block_on, poll_once};
+    /// use uno_core::sync::AsyncEvent;
+    ///
+    /// let ready = AsyncEvent::new();
+    /// let mut waiter = Box::pin(ready.wait());
+    /// assert!(block_on(poll_once(&mut waiter)).is_none()); // not set: waiting
+    /// ready.set();
+    /// ready.clear(); // a quick pulse...
+    /// assert!(block_on(poll_once(&mut waiter)).is_some()); // ...still releases the waiter
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -92,6 +156,24 @@ impl AsyncEvent {
     /// # Errors
     ///
     /// [`Elapsed`] if the event was not set in time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::AsyncEvent;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let ready = AsyncEvent::new();
+    /// let err = ready.wait_timeout(&rt, Duration::from_secs(1)).await.unwrap_err();
+    /// assert_eq!(err.message(), "event was not set in time");
+    /// ready.set();
+    /// assert_eq!(ready.wait_timeout(&rt, Duration::from_secs(1)).await, Ok(()));
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///

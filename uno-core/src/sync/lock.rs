@@ -39,6 +39,19 @@ pub struct AsyncLock<T> {
 
 impl<T> AsyncLock<T> {
     /// An unnamed lock around `value`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use uno_core::sync::AsyncLock;
+    ///
+    /// let hits = AsyncLock::new(0);
+    /// *hits.lock().await += 1;
+    /// assert_eq!(*hits.lock().await, 1);
+    /// assert_eq!(hits.name(), None);
+    /// # });
+    /// ```
     pub fn new(value: T) -> Self {
         AsyncLock {
             mutex: Arc::new(Mutex::new(value)),
@@ -47,6 +60,16 @@ impl<T> AsyncLock<T> {
     }
 
     /// A named lock around `value`; the name appears in errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncLock;
+    ///
+    /// let accounts = AsyncLock::named("accounts", vec![100, 50]);
+    /// assert_eq!(accounts.name(), Some("accounts"));
+    /// assert_eq!(accounts.clone().name(), Some("accounts")); // clones share the name
+    /// ```
     pub fn named(name: impl Into<Arc<str>>, value: T) -> Self {
         AsyncLock {
             mutex: Arc::new(Mutex::new(value)),
@@ -55,11 +78,32 @@ impl<T> AsyncLock<T> {
     }
 
     /// The lock's name, if it has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncLock;
+    ///
+    /// assert_eq!(AsyncLock::named("jobs", ()).name(), Some("jobs"));
+    /// assert_eq!(AsyncLock::new(()).name(), None);
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
 
     /// Waits for the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use uno_core::sync::AsyncLock;
+    ///
+    /// let log = AsyncLock::new(vec!["start"]);
+    /// log.lock().await.push("step"); // the guard is dropped at the end of the statement
+    /// assert_eq!(*log.lock().await, ["start", "step"]);
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -72,6 +116,22 @@ impl<T> AsyncLock<T> {
     /// Waits for the lock and returns a guard that owns a reference to it (`'static`, can move
     /// into a spawned task).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::AsyncLock;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let counter = AsyncLock::new(0);
+    /// let mut guard = counter.lock_owned().await; // 'static: can move into a task
+    /// rt.spawn(async move { *guard += 1 }).await.unwrap();
+    /// assert_eq!(*counter.lock().await, 1);
+    /// # });
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe, as [`lock`](Self::lock).
@@ -80,11 +140,35 @@ impl<T> AsyncLock<T> {
     }
 
     /// Takes the lock if it is free, without waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncLock;
+    ///
+    /// let lock = AsyncLock::new(0);
+    /// let guard = lock.try_lock().unwrap();
+    /// assert!(lock.try_lock().is_none()); // held: no waiting, just `None`
+    /// drop(guard);
+    /// assert!(lock.try_lock().is_some());
+    /// ```
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         self.mutex.try_lock()
     }
 
     /// Takes the lock if it is free, returning an owned guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncLock;
+    ///
+    /// let buffer = AsyncLock::new(String::new());
+    /// let mut guard = buffer.try_lock_owned().unwrap();
+    /// assert!(buffer.try_lock_owned().is_none()); // held
+    /// std::thread::spawn(move || guard.push_str("from a thread")).join().unwrap();
+    /// assert_eq!(*buffer.try_lock().unwrap(), "from a thread");
+    /// ```
     pub fn try_lock_owned(&self) -> Option<MutexGuardArc<T>> {
         self.mutex.try_lock_arc()
     }
@@ -94,6 +178,25 @@ impl<T> AsyncLock<T> {
     /// # Errors
     ///
     /// [`Elapsed`] naming the lock if it was not acquired in time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::AsyncLock;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let accounts = AsyncLock::named("accounts", 0);
+    /// let held = accounts.lock().await;
+    /// let err = accounts.lock_timeout(&rt, Duration::from_secs(1)).await.unwrap_err();
+    /// assert_eq!(err.message(), "lock `accounts` was not acquired in time");
+    /// drop(held);
+    /// assert!(accounts.lock_timeout(&rt, Duration::from_secs(1)).await.is_ok());
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -110,6 +213,19 @@ impl<T> AsyncLock<T> {
 
     /// Mutable access without locking: having `&mut self` with no clones proves no one else holds
     /// it. Returns `None` when the lock is shared with clones.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncLock;
+    ///
+    /// let mut lock = AsyncLock::new(1);
+    /// *lock.get_mut().unwrap() += 1; // no clones: no locking needed
+    /// let clone = lock.clone();
+    /// assert!(lock.get_mut().is_none()); // shared with `clone`
+    /// drop(clone);
+    /// assert_eq!(lock.get_mut(), Some(&mut 2));
+    /// ```
     pub fn get_mut(&mut self) -> Option<&mut T> {
         Arc::get_mut(&mut self.mutex).map(Mutex::get_mut)
     }

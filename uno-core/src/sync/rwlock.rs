@@ -35,6 +35,19 @@ pub struct AsyncRwLock<T> {
 
 impl<T> AsyncRwLock<T> {
     /// An unnamed lock around `value`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use uno_core::sync::AsyncRwLock;
+    ///
+    /// let routes = AsyncRwLock::new(vec!["/"]);
+    /// routes.write().await.push("/health");
+    /// assert_eq!(routes.read().await.len(), 2);
+    /// assert_eq!(routes.name(), None);
+    /// # });
+    /// ```
     pub fn new(value: T) -> Self {
         AsyncRwLock {
             lock: Arc::new(RwLock::new(value)),
@@ -43,6 +56,15 @@ impl<T> AsyncRwLock<T> {
     }
 
     /// A named lock around `value`; the name appears in errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncRwLock;
+    ///
+    /// let config = AsyncRwLock::named("config", String::from("v1"));
+    /// assert_eq!(config.name(), Some("config"));
+    /// ```
     pub fn named(name: impl Into<Arc<str>>, value: T) -> Self {
         AsyncRwLock {
             lock: Arc::new(RwLock::new(value)),
@@ -51,11 +73,33 @@ impl<T> AsyncRwLock<T> {
     }
 
     /// The lock's name, if it has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncRwLock;
+    ///
+    /// assert_eq!(AsyncRwLock::named("routes", ()).name(), Some("routes"));
+    /// assert_eq!(AsyncRwLock::new(()).name(), None);
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
 
     /// Waits for shared read access.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use uno_core::sync::AsyncRwLock;
+    ///
+    /// let config = AsyncRwLock::new(String::from("v1"));
+    /// let (a, b) = (config.read().await, config.read().await); // readers share
+    /// assert_eq!((a.as_str(), b.as_str()), ("v1", "v1"));
+    /// assert!(config.try_write().is_none()); // but keep writers out
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -66,6 +110,19 @@ impl<T> AsyncRwLock<T> {
 
     /// Waits for read access with an owned (`'static`) guard.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use uno_core::sync::AsyncRwLock;
+    ///
+    /// let config = AsyncRwLock::new(String::from("v1"));
+    /// let guard = config.read_owned().await; // 'static: can move to another thread
+    /// let len = std::thread::spawn(move || guard.len()).join().unwrap();
+    /// assert_eq!(len, 2);
+    /// # });
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe, as [`read`](Self::read).
@@ -74,6 +131,21 @@ impl<T> AsyncRwLock<T> {
     }
 
     /// Waits for exclusive write access.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use uno_core::sync::AsyncRwLock;
+    ///
+    /// let config = AsyncRwLock::new(String::from("v1"));
+    /// let mut guard = config.write().await;
+    /// assert!(config.try_read().is_none()); // exclusive
+    /// *guard = String::from("v2");
+    /// drop(guard);
+    /// assert_eq!(*config.read().await, "v2");
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -84,6 +156,19 @@ impl<T> AsyncRwLock<T> {
 
     /// Waits for write access with an owned (`'static`) guard.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use uno_core::sync::AsyncRwLock;
+    ///
+    /// let config = AsyncRwLock::new(String::from("v1"));
+    /// let mut guard = config.write_owned().await; // 'static: can move to another thread
+    /// std::thread::spawn(move || guard.push_str("-patched")).join().unwrap();
+    /// assert_eq!(*config.read().await, "v1-patched");
+    /// # });
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe, as [`write`](Self::write).
@@ -92,11 +177,37 @@ impl<T> AsyncRwLock<T> {
     }
 
     /// Read access if no writer holds or waits for the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncRwLock;
+    ///
+    /// let lock = AsyncRwLock::new(0);
+    /// let reader = lock.try_read().unwrap();
+    /// assert!(lock.try_read().is_some()); // readers share
+    /// let writer = lock.try_write();
+    /// assert!(writer.is_none()); // a reader keeps writers out
+    /// # drop(reader);
+    /// ```
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
         self.lock.try_read()
     }
 
     /// Write access if nobody holds the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncRwLock;
+    ///
+    /// let lock = AsyncRwLock::new(0);
+    /// let mut writer = lock.try_write().unwrap();
+    /// *writer += 1;
+    /// assert!(lock.try_read().is_none()); // a writer keeps everyone out
+    /// drop(writer);
+    /// assert_eq!(*lock.try_read().unwrap(), 1);
+    /// ```
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
         self.lock.try_write()
     }
@@ -106,6 +217,25 @@ impl<T> AsyncRwLock<T> {
     /// # Errors
     ///
     /// [`Elapsed`] naming the lock if it was not acquired in time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::AsyncRwLock;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let config = AsyncRwLock::named("config", 1);
+    /// let writer = config.write().await;
+    /// let err = config.read_timeout(&rt, Duration::from_secs(1)).await.unwrap_err();
+    /// assert_eq!(err.message(), "read lock `config` was not acquired in time");
+    /// drop(writer);
+    /// assert_eq!(*config.read_timeout(&rt, Duration::from_secs(1)).await.unwrap(), 1);
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -125,6 +255,25 @@ impl<T> AsyncRwLock<T> {
     /// # Errors
     ///
     /// [`Elapsed`] naming the lock if it was not acquired in time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::AsyncRwLock;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let config = AsyncRwLock::named("config", 1);
+    /// let reader = config.read().await;
+    /// let err = config.write_timeout(&rt, Duration::from_secs(1)).await.unwrap_err();
+    /// assert_eq!(err.message(), "write lock `config` was not acquired in time");
+    /// drop(reader);
+    /// *config.write_timeout(&rt, Duration::from_secs(1)).await.unwrap() = 2;
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///

@@ -148,6 +148,17 @@ impl std::error::Error for TooManyPermits {}
 impl AsyncSemaphore {
     /// A semaphore with `permits` permits. Zero is valid: nothing can be acquired until
     /// [`add_permits`](Self::add_permits).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::{AsyncSemaphore, TryAcquireError};
+    ///
+    /// let pool = AsyncSemaphore::new(3);
+    /// assert_eq!(pool.available_permits(), 3);
+    /// let gate = AsyncSemaphore::new(0); // nothing to acquire until `add_permits`
+    /// assert_eq!(gate.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+    /// ```
     pub fn new(permits: u32) -> Self {
         AsyncSemaphore {
             inner: Arc::new(Inner {
@@ -160,6 +171,18 @@ impl AsyncSemaphore {
     }
 
     /// Permits free right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncSemaphore;
+    ///
+    /// let pool = AsyncSemaphore::new(3);
+    /// let two = pool.try_acquire_many(2).unwrap();
+    /// assert_eq!(pool.available_permits(), 1);
+    /// drop(two); // permits come back when the permit is dropped
+    /// assert_eq!(pool.available_permits(), 3);
+    /// ```
     pub fn available_permits(&self) -> usize {
         self.inner.permits.load(Ordering::Acquire) >> 1
     }
@@ -169,6 +192,19 @@ impl AsyncSemaphore {
     /// # Errors
     ///
     /// [`TooManyPermits`] if the total would exceed [`MAX_PERMITS`]; nothing is added then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::{AsyncSemaphore, MAX_PERMITS, TooManyPermits};
+    ///
+    /// let pool = AsyncSemaphore::new(0);
+    /// pool.add_permits(2).unwrap();
+    /// assert_eq!(pool.available_permits(), 2);
+    /// let err = pool.add_permits(MAX_PERMITS).unwrap_err();
+    /// assert_eq!(err, TooManyPermits { total: 2, requested: MAX_PERMITS });
+    /// assert_eq!(pool.available_permits(), 2); // nothing was added
+    /// ```
     pub fn add_permits(&self, n: usize) -> Result<(), TooManyPermits> {
         // Permits handed out still count: once returned they must not push the semaphore past
         // the maximum.
@@ -188,6 +224,24 @@ impl AsyncSemaphore {
 
     /// Closes the semaphore: every waiter wakes with an error, later acquires fail at once.
     /// Permits already held stay valid and are returned as usual when dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use futures_lite::future::poll_once;
+    /// use uno_core::sync::{AsyncSemaphore, TryAcquireError};
+    ///
+    /// let pool = AsyncSemaphore::new(1);
+    /// let held = pool.acquire().await.unwrap();
+    /// let mut waiter = Box::pin(pool.acquire());
+    /// assert!(poll_once(&mut waiter).await.is_none()); // queued behind `held`
+    /// pool.close();
+    /// assert!(waiter.await.is_err()); // woken with an `AcquireError`
+    /// assert_eq!(pool.try_acquire().unwrap_err(), TryAcquireError::Closed);
+    /// drop(held); // still valid; returned as usual
+    /// # });
+    /// ```
     pub fn close(&self) {
         self.inner.permits.fetch_or(CLOSED, Ordering::AcqRel);
         let mut queue = self.inner.queue();
@@ -205,6 +259,17 @@ impl AsyncSemaphore {
     }
 
     /// Whether [`close`](Self::close) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncSemaphore;
+    ///
+    /// let pool = AsyncSemaphore::new(1);
+    /// assert!(!pool.is_closed());
+    /// pool.clone().close(); // clones share the semaphore
+    /// assert!(pool.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.permits.load(Ordering::Acquire) & CLOSED != 0
     }
@@ -215,6 +280,19 @@ impl AsyncSemaphore {
     ///
     /// [`TryAcquireError::NoPermits`] if none is free or others are queued first (the semaphore is
     /// fair: a `try_acquire` does not overtake waiters); [`TryAcquireError::Closed`] once closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::{AsyncSemaphore, TryAcquireError};
+    ///
+    /// let pool = AsyncSemaphore::new(1);
+    /// let permit = pool.try_acquire().unwrap();
+    /// assert_eq!(pool.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+    /// drop(permit);
+    /// pool.close();
+    /// assert_eq!(pool.try_acquire().unwrap_err(), TryAcquireError::Closed);
+    /// ```
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.try_acquire_many(1)
     }
@@ -224,6 +302,19 @@ impl AsyncSemaphore {
     /// # Errors
     ///
     /// As [`try_acquire`](Self::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::{AsyncSemaphore, TryAcquireError};
+    ///
+    /// let pool = AsyncSemaphore::new(3);
+    /// let two = pool.try_acquire_many(2).unwrap();
+    /// assert_eq!(two.num_permits(), 2);
+    /// // All or nothing: one permit is left, so a request for two takes none.
+    /// assert_eq!(pool.try_acquire_many(2).unwrap_err(), TryAcquireError::NoPermits);
+    /// assert_eq!(pool.available_permits(), 1);
+    /// ```
     pub fn try_acquire_many(&self, n: u32) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.inner.try_take(n as usize)?;
         Ok(SemaphorePermit {
@@ -237,6 +328,18 @@ impl AsyncSemaphore {
     /// # Errors
     ///
     /// As [`try_acquire`](Self::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncSemaphore;
+    ///
+    /// let pool = AsyncSemaphore::new(1);
+    /// let permit = pool.try_acquire_owned().unwrap(); // 'static: can move to a thread
+    /// std::thread::spawn(move || drop(permit)).join().unwrap();
+    /// assert_eq!(pool.available_permits(), 1);
+    /// assert!(pool.try_acquire_owned().is_ok());
+    /// ```
     pub fn try_acquire_owned(&self) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         self.try_acquire_many_owned(1)
     }
@@ -246,6 +349,18 @@ impl AsyncSemaphore {
     /// # Errors
     ///
     /// As [`try_acquire`](Self::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::{AsyncSemaphore, TryAcquireError};
+    ///
+    /// let pool = AsyncSemaphore::new(4);
+    /// let batch = pool.try_acquire_many_owned(3).unwrap();
+    /// assert_eq!(pool.try_acquire_many_owned(2).unwrap_err(), TryAcquireError::NoPermits);
+    /// drop(pool); // an owned permit keeps the semaphore alive
+    /// assert_eq!(batch.num_permits(), 3);
+    /// ```
     pub fn try_acquire_many_owned(&self, n: u32) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         self.inner.try_take(n as usize)?;
         Ok(OwnedSemaphorePermit {
@@ -255,6 +370,24 @@ impl AsyncSemaphore {
     }
 
     /// Waits for one permit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use futures_lite::future::poll_once;
+    /// use uno_core::sync::AsyncSemaphore;
+    ///
+    /// let pool = AsyncSemaphore::new(1);
+    /// let permit = pool.acquire().await.unwrap();
+    /// let mut next = Box::pin(pool.acquire());
+    /// assert!(poll_once(&mut next).await.is_none()); // waits for a permit
+    /// drop(permit);
+    /// assert!(next.await.is_ok());
+    /// pool.close();
+    /// assert!(pool.acquire().await.is_err()); // `AcquireError` once closed
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -268,6 +401,23 @@ impl AsyncSemaphore {
     /// ones). Zero permits succeed at once. A request larger than the permits that will ever be
     /// available waits until the semaphore is closed.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use futures_lite::future::poll_once;
+    /// use uno_core::sync::AsyncSemaphore;
+    ///
+    /// let pool = AsyncSemaphore::new(2);
+    /// let one = pool.acquire().await.unwrap();
+    /// let mut both = Box::pin(pool.acquire_many(2));
+    /// assert!(poll_once(&mut both).await.is_none()); // queued: only one is free
+    /// assert!(pool.try_acquire().is_err()); // later requests do not overtake it
+    /// drop(one);
+    /// assert_eq!(both.await.unwrap().num_permits(), 2);
+    /// # });
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe, as [`acquire`](Self::acquire).
@@ -279,6 +429,26 @@ impl AsyncSemaphore {
 
     /// Waits for one permit and returns an owned (`'static`) permit.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::AsyncSemaphore;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let pool = AsyncSemaphore::new(1);
+    /// let permit = pool.acquire_owned().await.unwrap();
+    /// let job = rt.spawn(async move {
+    ///     let _permit = permit; // 'static: held by the task until it finishes
+    ///     "done"
+    /// });
+    /// assert_eq!(job.await, Ok("done"));
+    /// assert_eq!(pool.available_permits(), 1);
+    /// # });
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe, as [`acquire`](Self::acquire).
@@ -287,6 +457,23 @@ impl AsyncSemaphore {
     }
 
     /// Waits for `n` permits and returns an owned (`'static`) permit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::AsyncSemaphore;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let memory = AsyncSemaphore::new(8); // e.g. megabytes of buffer
+    /// let permit = memory.acquire_many_owned(5).await.unwrap();
+    /// assert_eq!(memory.available_permits(), 3);
+    /// rt.spawn(async move { drop(permit) }).await.unwrap();
+    /// assert_eq!(memory.available_permits(), 8);
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -302,6 +489,27 @@ impl AsyncSemaphore {
     /// # Errors
     ///
     /// [`AcquireTimeoutError::Elapsed`] in time, [`AcquireTimeoutError::Closed`] when closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::{AcquireTimeoutError, AsyncSemaphore};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let pool = AsyncSemaphore::new(1);
+    /// let held = pool.acquire().await.unwrap();
+    /// let err = pool.acquire_timeout(&rt, Duration::from_secs(1)).await.unwrap_err();
+    /// assert!(matches!(err, AcquireTimeoutError::Elapsed(_)));
+    /// pool.close();
+    /// let err = pool.acquire_timeout(&rt, Duration::from_secs(1)).await.unwrap_err();
+    /// assert_eq!(err, AcquireTimeoutError::Closed);
+    /// # drop(held);
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -319,6 +527,25 @@ impl AsyncSemaphore {
     /// # Errors
     ///
     /// As [`acquire_timeout`](Self::acquire_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::AsyncSemaphore;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let pool = AsyncSemaphore::new(3);
+    /// let two = pool.acquire_many_timeout(&rt, 2, Duration::from_secs(1)).await.unwrap();
+    /// assert_eq!(two.num_permits(), 2);
+    /// let err = pool.acquire_many_timeout(&rt, 2, Duration::from_secs(1)).await.unwrap_err();
+    /// let text = "semaphore permits were not acquired in time (timed out after 1s)";
+    /// assert_eq!(err.to_string(), text);
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -597,11 +824,33 @@ pub struct SemaphorePermit<'a> {
 
 impl SemaphorePermit<'_> {
     /// How many permits this holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncSemaphore;
+    ///
+    /// let pool = AsyncSemaphore::new(5);
+    /// let permit = pool.try_acquire_many(3).unwrap();
+    /// assert_eq!(permit.num_permits(), 3);
+    /// ```
     pub fn num_permits(&self) -> usize {
         self.n
     }
 
     /// Drops the permit without returning its permits: the semaphore shrinks for good.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncSemaphore;
+    ///
+    /// let pool = AsyncSemaphore::new(2);
+    /// pool.try_acquire().unwrap().forget();
+    /// assert_eq!(pool.available_permits(), 1); // shrunk for good
+    /// pool.add_permits(1).unwrap(); // until permits are added back
+    /// assert_eq!(pool.available_permits(), 2);
+    /// ```
     pub fn forget(mut self) {
         self.sem.total.fetch_sub(self.n, Ordering::AcqRel);
         self.n = 0;
@@ -631,11 +880,31 @@ pub struct OwnedSemaphorePermit {
 
 impl OwnedSemaphorePermit {
     /// How many permits this holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncSemaphore;
+    ///
+    /// let pool = AsyncSemaphore::new(5);
+    /// let permit = pool.try_acquire_many_owned(3).unwrap();
+    /// assert_eq!(permit.num_permits(), 3);
+    /// ```
     pub fn num_permits(&self) -> usize {
         self.n
     }
 
     /// Drops the permit without returning its permits: the semaphore shrinks for good.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::sync::AsyncSemaphore;
+    ///
+    /// let pool = AsyncSemaphore::new(2);
+    /// pool.try_acquire_owned().unwrap().forget();
+    /// assert_eq!(pool.available_permits(), 1); // shrunk for good
+    /// ```
     pub fn forget(mut self) {
         self.sem.total.fetch_sub(self.n, Ordering::AcqRel);
         self.n = 0;

@@ -28,11 +28,41 @@ impl JoinError {
     }
 
     /// Whether the task was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let task = rt.spawn(std::future::pending::<()>());
+    /// let err = task.cancel_and_wait().await.unwrap_err();
+    /// assert!(err.is_cancelled());
+    /// assert!(!err.is_panic());
+    /// # });
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, JoinError::Cancelled)
     }
 
     /// Whether the task panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let task = rt.spawn(async { panic!("index out of bounds") });
+    /// let err = task.await.unwrap_err();
+    /// assert!(err.is_panic());
+    /// assert_eq!(err.to_string(), "task panicked: index out of bounds");
+    /// # });
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, JoinError::Panicked { .. })
     }
@@ -40,6 +70,20 @@ impl JoinError {
     /// Re-raises a caught panic on the current thread; returns the error unchanged otherwise.
     ///
     /// The payload is the panic's message as a `String`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::panic::catch_unwind;
+    /// use uno_core::task::JoinError;
+    ///
+    /// let cancelled = JoinError::Cancelled.resume_panic(); // not a panic: given back
+    /// assert!(cancelled.is_cancelled());
+    ///
+    /// let panicked = JoinError::Panicked { message: "boom".into() };
+    /// let payload = catch_unwind(|| panicked.resume_panic()).unwrap_err();
+    /// assert_eq!(payload.downcast_ref::<String>().unwrap(), "boom");
+    /// ```
     pub fn resume_panic(self) -> Self {
         match self {
             JoinError::Panicked { message } => std::panic::resume_unwind(Box::new(message)),

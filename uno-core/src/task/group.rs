@@ -214,12 +214,49 @@ pub struct TaskGroupBuilder<T, E> {
 
 impl<T, E> TaskGroupBuilder<T, E> {
     /// Fail-fast (the default): the first child that fails or panics cancels its siblings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<(), &str>::builder(&rt).fail_fast().build().unwrap();
+    /// let rt2 = rt.clone();
+    /// group.spawn("slow", async move { Ok(rt2.sleep(Duration::from_secs(60)).await) });
+    /// group.spawn("bad", async { Err("boom") });
+    /// let err = group.join_all().await.unwrap_err();
+    /// assert_eq!(err.names(), ["bad"]); // "slow" was cancelled, which is not a failure
+    /// # });
+    /// ```
     pub fn fail_fast(mut self) -> Self {
         self.mode = Mode::FailFast;
         self
     }
 
     /// Supervisor mode: a failing child does not disturb its siblings; every failure is collected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<u32, &str>::builder(&rt).supervisor().build().unwrap();
+    /// group.spawn("a", async { Err("a broke") });
+    /// let b = group.spawn("b", async { Ok(2) });
+    /// group.spawn("c", async { Err("c broke") });
+    /// assert_eq!(b.await, Ok(2)); // not cancelled by a's failure
+    /// assert_eq!(group.join_all().await.unwrap_err().names(), ["a", "c"]);
+    /// # });
+    /// ```
     pub fn supervisor(mut self) -> Self {
         self.mode = Mode::Supervisor;
         self
@@ -227,6 +264,28 @@ impl<T, E> TaskGroupBuilder<T, E> {
 
     /// At most `n` children run at once; the others wait (in spawn order) for a slot. A child
     /// waiting for its slot can be cancelled like a running one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<(), ()>::builder(&rt).max_concurrency(2).build().unwrap();
+    /// for i in 0..4 {
+    ///     let rt = rt.clone();
+    ///     let job = async move { Ok(rt.sleep(Duration::from_secs(1)).await) };
+    ///     group.spawn(format!("job-{i}"), job);
+    /// }
+    /// let start = rt.now();
+    /// group.join_all().await.unwrap();
+    /// assert_eq!(rt.now() - start, Duration::from_secs(2)); // four jobs, two at a time
+    /// # });
+    /// ```
     pub fn max_concurrency(mut self, n: usize) -> Self {
         self.max_concurrency = Some(n);
         self
@@ -238,6 +297,24 @@ impl<T, E> TaskGroupBuilder<T, E> {
     ///
     /// [`GroupConfigError::ZeroConcurrency`] for `max_concurrency(0)`, and
     /// [`GroupConfigError::ConcurrencyTooLarge`] above `u32::MAX`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{GroupConfigError, TaskGroup};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let builder = TaskGroup::<(), ()>::builder(&rt);
+    /// assert!(builder.clone().max_concurrency(8).build().is_ok());
+    /// let zero = builder.clone().max_concurrency(0).build().unwrap_err();
+    /// assert_eq!(zero, GroupConfigError::ZeroConcurrency);
+    /// # #[cfg(target_pointer_width = "64")] {
+    /// let huge = builder.max_concurrency(u32::MAX as usize + 1).build().unwrap_err();
+    /// assert!(matches!(huge, GroupConfigError::ConcurrencyTooLarge { .. }));
+    /// # }
+    /// ```
     pub fn build(self) -> Result<TaskGroup<T, E>, GroupConfigError> {
         let limit = match self.max_concurrency {
             None => None,
@@ -319,6 +396,22 @@ pub struct TaskGroup<T, E> {
 
 impl<T, E> TaskGroup<T, E> {
     /// A fail-fast, unbounded group on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<u32, String>::new(&rt);
+    /// group.spawn("one", async { Ok(1) });
+    /// group.spawn("two", async { Ok(2) });
+    /// assert_eq!(group.join_all().await.unwrap(), [1, 2]);
+    /// # });
+    /// ```
     pub fn new(rt: &Runtime) -> Self {
         Self::builder(rt)
             .build()
@@ -326,6 +419,22 @@ impl<T, E> TaskGroup<T, E> {
     }
 
     /// A builder, to choose supervisor mode or a concurrency bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let group = TaskGroup::<u32, String>::builder(&rt)
+    ///     .supervisor()
+    ///     .max_concurrency(16)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(group.running(), 0);
+    /// ```
     pub fn builder(rt: &Runtime) -> TaskGroupBuilder<T, E> {
         TaskGroupBuilder {
             rt: rt.clone(),
@@ -336,6 +445,25 @@ impl<T, E> TaskGroup<T, E> {
     }
 
     /// A cloneable handle that spawns into this group, for children that spawn siblings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<u32, ()>::new(&rt);
+    /// let spawner = group.spawner(); // cloneable, `'static`
+    /// spawner.spawn("via-spawner", async { Ok(7) });
+    /// assert_eq!(group.join_all().await.unwrap(), [7]);
+    /// // The group is gone: children spawned now start cancelled.
+    /// let late = spawner.spawn("late", async { Ok(8) });
+    /// assert!(late.await.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
     pub fn spawner(&self) -> GroupSpawner<T, E> {
         GroupSpawner {
             shared: self.shared.clone(),
@@ -343,11 +471,45 @@ impl<T, E> TaskGroup<T, E> {
     }
 
     /// Children spawned and not yet finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<(), ()>::new(&rt);
+    /// group.spawn("server", std::future::pending());
+    /// assert_eq!(group.running(), 1);
+    /// group.shutdown().await;
+    /// assert_eq!(group.running(), 0);
+    /// # });
+    /// ```
     pub fn running(&self) -> usize {
         self.shared.state().running
     }
 
     /// The name of the child whose failure cancelled the others, in fail-fast mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let mut group = TaskGroup::<(), &str>::new(&rt);
+    /// group.spawn("flaky", async { Err("timeout") });
+    /// assert_eq!(group.failed(), None);
+    /// let _ = group.next().await;
+    /// assert_eq!(group.failed().as_deref(), Some("flaky"));
+    /// # });
+    /// ```
     pub fn failed(&self) -> Option<String> {
         self.shared.state().failed.as_deref().map(str::to_owned)
     }
@@ -355,6 +517,24 @@ impl<T, E> TaskGroup<T, E> {
     /// Cancels every child and closes the group: children spawned afterwards start cancelled.
     ///
     /// Use [`shutdown`](Self::shutdown) to also wait for the cancelled futures to be dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<(), ()>::new(&rt);
+    /// let worker = group.spawn("worker", std::future::pending());
+    /// group.cancel_all();
+    /// assert!(worker.await.unwrap_err().is_cancelled());
+    /// let late = group.spawn("late", async { Ok(()) }); // the group is closed
+    /// assert!(late.await.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
     pub fn cancel_all(&self) {
         self.shared.state().closed = true;
         self.shared.token.cancel();
@@ -364,6 +544,24 @@ impl<T, E> TaskGroup<T, E> {
     /// later start cancelled.
     ///
     /// The outcomes (mostly [`ChildError::Cancelled`]) stay available through the stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let mut group = TaskGroup::<(), ()>::new(&rt);
+    /// group.spawn("server", std::future::pending());
+    /// group.shutdown().await; // every child future has been dropped
+    /// assert_eq!(group.running(), 0);
+    /// let outcome = group.next().await.unwrap(); // outcomes stay available
+    /// assert!(outcome.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -390,6 +588,32 @@ impl<T, E> TaskGroup<T, E> {
     /// The next outcome in completion order, or `None` once no child is left running and every
     /// outcome has been taken.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let mut group = TaskGroup::<u64, ()>::new(&rt);
+    /// for secs in [3, 1, 2] {
+    ///     let rt = rt.clone();
+    ///     group.spawn(format!("{secs}s"), async move {
+    ///         rt.sleep(Duration::from_secs(secs)).await;
+    ///         Ok(secs)
+    ///     });
+    /// }
+    /// let mut order = Vec::new();
+    /// while let Some(outcome) = group.next().await {
+    ///     order.push(outcome.unwrap());
+    /// }
+    /// assert_eq!(order, [1, 2, 3]); // completion order
+    /// # });
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe: an outcome is only taken when this future returns it.
@@ -404,6 +628,33 @@ impl<T, E> TaskGroup<T, E> {
     ///
     /// Cancelled children are not failures and are left out of both; so are outcomes already
     /// taken through a [`ChildHandle`] or [`next`](Self::next).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<u64, String>::new(&rt);
+    /// for secs in [2, 1] {
+    ///     let rt = rt.clone();
+    ///     group.spawn(format!("{secs}s"), async move {
+    ///         rt.sleep(Duration::from_secs(secs)).await;
+    ///         Ok(secs)
+    ///     });
+    /// }
+    /// assert_eq!(group.join_all().await.unwrap(), [2, 1]); // spawn order, not completion order
+    ///
+    /// let group = TaskGroup::<u64, String>::new(&rt);
+    /// group.spawn("import", async { Err("disk full".to_string()) });
+    /// let err = group.join_all().await.unwrap_err();
+    /// assert_eq!(err.first.into_error().as_deref(), Some("disk full"));
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -440,6 +691,28 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// [`max_concurrency`](TaskGroupBuilder::max_concurrency)). In a group that has failed
     /// (fail-fast) or been shut down, it starts cancelled. Dropping the handle does **not** cancel
     /// the child: the group owns it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<String, ()>::new(&rt);
+    /// let greeter = group.spawn("greeter", async { Ok("hello".to_string()) });
+    /// assert_eq!(greeter.await, Ok("hello".to_string()));
+    /// assert!(group.join_all().await.unwrap().is_empty()); // the handle took the outcome
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned [`ChildHandle`], or a future awaiting it, loses nothing: the child
+    /// runs on (the group owns it), and its outcome goes to the group's stream and
+    /// [`join_all`](Self::join_all) instead.
     pub fn spawn<F>(&self, name: impl Into<String>, future: F) -> ChildHandle<T, E>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -593,6 +866,11 @@ impl<T: Send + 'static, E: Send + 'static> GroupSpawner<T, E> {
     ///     assert_eq!(all, [1, 2]);
     /// });
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`TaskGroup::spawn`]: dropping the handle neither cancels the child nor loses its
+    /// outcome.
     pub fn spawn<F>(&self, name: impl Into<String>, future: F) -> ChildHandle<T, E>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -634,17 +912,66 @@ pub struct ChildHandle<T, E> {
 
 impl<T, E> ChildHandle<T, E> {
     /// The child's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let group = TaskGroup::<(), ()>::new(&rt);
+    /// let child = group.spawn("indexer", async { Ok(()) });
+    /// assert_eq!(child.name(), "indexer");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Cancels this child only: its outcome becomes [`ChildError::Cancelled`] unless it had
     /// already finished. In a fail-fast group, a cancellation is not a failure: siblings run on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<(), ()>::new(&rt);
+    /// let stuck = group.spawn("stuck", std::future::pending());
+    /// let other = group.spawn("other", async { Ok(()) });
+    /// stuck.cancel();
+    /// assert!(stuck.await.unwrap_err().is_cancelled());
+    /// assert_eq!(other.await, Ok(())); // not a failure: the sibling ran on
+    /// # });
+    /// ```
     pub fn cancel(&self) {
         self.token.cancel();
     }
 
     /// Whether the child has finished (its future dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{TaskGroup, yield_now};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<u32, ()>::new(&rt);
+    /// let child = group.spawn("quick", async { Ok(1) });
+    /// assert!(!child.is_finished());
+    /// yield_now().await; // let it run
+    /// assert!(child.is_finished());
+    /// assert_eq!(child.await, Ok(1));
+    /// # });
+    /// ```
     pub fn is_finished(&self) -> bool {
         let state = self.shared.state();
         state

@@ -55,6 +55,24 @@ pub struct TaskShutdownReport {
 
 impl TaskShutdownReport {
     /// Whether every task stopped in time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskManager;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// tasks.spawn("stuck", std::future::pending::<Result<(), String>>()).unwrap();
+    /// let report = tasks.shutdown(Duration::from_secs(1)).await;
+    /// assert!(!report.is_clean());
+    /// assert_eq!(report.timed_out, ["stuck"]);
+    /// # });
+    /// ```
     pub fn is_clean(&self) -> bool {
         self.timed_out.is_empty()
     }
@@ -174,6 +192,20 @@ pub struct TaskManager {
 
 impl TaskManager {
     /// An empty registry on `rt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{TaskManager, TaskState};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let tasks = TaskManager::new(&rt);
+    /// assert!(tasks.list().is_empty());
+    /// tasks.spawn("warmup", async { Ok::<_, String>(()) }).unwrap();
+    /// assert_eq!(tasks.state("warmup"), Some(TaskState::Running));
+    /// ```
     pub fn new(rt: &Runtime) -> Self {
         TaskManager {
             inner: Arc::new(Inner {
@@ -189,11 +221,51 @@ impl TaskManager {
 
     /// The token cancelled when [`shutdown`](Self::shutdown) starts: tasks watch it to stop
     /// gracefully.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskManager;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// let token = tasks.shutdown_token();
+    /// tasks.spawn("consumer", async move {
+    ///     token.cancelled().await; // finish the current message, then return
+    ///     Ok::<_, String>(())
+    /// }).unwrap();
+    /// let report = tasks.shutdown(Duration::from_secs(5)).await;
+    /// assert_eq!(report.stopped, ["consumer"]);
+    /// # });
+    /// ```
     pub fn shutdown_token(&self) -> CancellationToken {
         self.inner.token.clone()
     }
 
     /// Whether [`shutdown`](Self::shutdown) has started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{TaskManager, TaskManagerError};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// assert!(!tasks.is_shut_down());
+    /// tasks.shutdown(Duration::from_secs(1)).await;
+    /// assert!(tasks.is_shut_down());
+    /// let late = tasks.spawn("late", async { Ok::<_, String>(()) });
+    /// assert_eq!(late, Err(TaskManagerError::ShutDown));
+    /// # });
+    /// ```
     pub fn is_shut_down(&self) -> bool {
         lock(&self.inner.entries).shut_down
     }
@@ -207,6 +279,25 @@ impl TaskManager {
     ///
     /// [`TaskManagerError::DuplicateName`] if a running task has this name;
     /// [`TaskManagerError::ShutDown`] after [`shutdown`](Self::shutdown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{TaskManager, TaskManagerError, TaskState, yield_now};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// tasks.spawn("import", async { Err("bad row 7") }).unwrap();
+    /// let again = tasks.spawn("import", async { Ok::<_, String>(()) });
+    /// assert_eq!(again, Err(TaskManagerError::DuplicateName { name: "import".into() }));
+    /// yield_now().await; // let it run
+    /// let failed = TaskState::Failed { error: "bad row 7".into() };
+    /// assert_eq!(tasks.state("import"), Some(failed));
+    /// # });
+    /// ```
     pub fn spawn<F, E>(&self, name: impl Into<String>, future: F) -> Result<(), TaskManagerError>
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
@@ -250,6 +341,25 @@ impl TaskManager {
     }
 
     /// Every task, running or not, in spawn order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{TaskManager, TaskState, yield_now};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// tasks.spawn("server", std::future::pending::<Result<(), String>>()).unwrap();
+    /// tasks.spawn("migrate", async { Ok::<_, String>(()) }).unwrap();
+    /// yield_now().await;
+    /// let rows: Vec<_> = tasks.list().into_iter().map(|t| (t.name, t.state)).collect();
+    /// assert_eq!(rows[0], ("server".to_string(), TaskState::Running));
+    /// assert_eq!(rows[1], ("migrate".to_string(), TaskState::Finished));
+    /// # });
+    /// ```
     pub fn list(&self) -> Vec<TaskInfo> {
         let now = self.inner.rt.now();
         lock(&self.inner.entries)
@@ -264,6 +374,24 @@ impl TaskManager {
     }
 
     /// The state of the task named `name`, if there is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{TaskManager, TaskState, yield_now};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// tasks.spawn("warmup", async { Ok::<_, String>(()) }).unwrap();
+    /// assert_eq!(tasks.state("warmup"), Some(TaskState::Running));
+    /// yield_now().await;
+    /// assert_eq!(tasks.state("warmup"), Some(TaskState::Finished));
+    /// assert_eq!(tasks.state("unknown"), None);
+    /// # });
+    /// ```
     pub fn state(&self, name: &str) -> Option<TaskState> {
         lock(&self.inner.entries)
             .list
@@ -276,6 +404,24 @@ impl TaskManager {
     ///
     /// Its state becomes [`TaskState::Cancelled`] once the executor has dropped its future (at its
     /// next poll); use [`cancel_and_wait`](Self::cancel_and_wait) to wait for that.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{TaskManager, TaskState, yield_now};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// tasks.spawn("poller", std::future::pending::<Result<(), String>>()).unwrap();
+    /// assert!(tasks.cancel("poller"));
+    /// assert!(!tasks.cancel("unknown"));
+    /// yield_now().await; // the executor drops its future
+    /// assert_eq!(tasks.state("poller"), Some(TaskState::Cancelled));
+    /// # });
+    /// ```
     pub fn cancel(&self, name: &str) -> bool {
         let entries = lock(&self.inner.entries);
         match entries.list.iter().find(|entry| entry.name == name) {
@@ -291,6 +437,23 @@ impl TaskManager {
 
     /// Cancels the running task named `name` and waits until its future has been dropped. Returns
     /// whether there was one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{TaskManager, TaskState};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// tasks.spawn("poller", std::future::pending::<Result<(), String>>()).unwrap();
+    /// assert!(tasks.cancel_and_wait("poller").await);
+    /// assert_eq!(tasks.state("poller"), Some(TaskState::Cancelled)); // already
+    /// assert!(!tasks.cancel_and_wait("poller").await); // no longer running
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -314,6 +477,24 @@ impl TaskManager {
     }
 
     /// Removes the rows of tasks that are no longer running. Returns how many were removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{TaskManager, yield_now};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// tasks.spawn("once", async { Ok::<_, String>(()) }).unwrap();
+    /// tasks.spawn("forever", std::future::pending::<Result<(), String>>()).unwrap();
+    /// yield_now().await;
+    /// assert_eq!(tasks.remove_finished(), 1);
+    /// assert_eq!(tasks.list()[0].name, "forever");
+    /// # });
+    /// ```
     pub fn remove_finished(&self) -> usize {
         let mut entries = lock(&self.inner.entries);
         let before = entries.list.len();
@@ -329,6 +510,28 @@ impl TaskManager {
     ///
     /// A timeout too large to represent saturates. A second call finds nothing left to stop and
     /// returns an empty report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskManager;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// let token = tasks.shutdown_token();
+    /// tasks.spawn("graceful", async move { Ok::<_, String>(token.cancelled().await) }).unwrap();
+    /// tasks.spawn("stubborn", std::future::pending::<Result<(), String>>()).unwrap();
+    /// let start = rt.now();
+    /// let report = tasks.shutdown(Duration::from_secs(3)).await;
+    /// assert_eq!(report.stopped, ["graceful"]);
+    /// assert_eq!(report.timed_out, ["stubborn"]);
+    /// assert_eq!(rt.now() - start, Duration::from_secs(3)); // waited out the deadline
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///

@@ -193,6 +193,26 @@ impl<T> Task<T> {
     /// which case its real outcome is kept.
     ///
     /// Cancelling a finished or already-cancelled task does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{JoinError, yield_now};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let stuck = rt.spawn(std::future::pending::<()>());
+    /// stuck.cancel();
+    /// assert_eq!(stuck.await, Err(JoinError::Cancelled));
+    ///
+    /// let quick = rt.spawn(async { 7 });
+    /// yield_now().await; // let it finish
+    /// quick.cancel(); // too late: the real outcome is kept
+    /// assert_eq!(quick.await, Ok(7));
+    /// # });
+    /// ```
     pub fn cancel(&self) {
         if let Some(shared) = &self.shared {
             shared.request_cancel();
@@ -201,6 +221,25 @@ impl<T> Task<T> {
 
     /// Cancels the task and waits until its future has been dropped, returning its outcome: the
     /// output if it finished first, otherwise `Err(JoinError::Cancelled)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let rt2 = rt.clone();
+    /// let poller = rt.spawn(async move {
+    ///     rt2.sleep(Duration::from_secs(3600)).await;
+    ///     "polled"
+    /// });
+    /// let outcome = poller.cancel_and_wait().await; // its future is gone when this returns
+    /// assert!(outcome.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -214,6 +253,26 @@ impl<T> Task<T> {
     /// Lets the task run to completion in the background with nobody observing it.
     ///
     /// Its output is dropped; a panic is caught and discarded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::yield_now;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let (a, b) = (runs.clone(), runs.clone());
+    /// vrt.block_on(async move {
+    ///     rt.spawn(async move { a.fetch_add(1, Ordering::SeqCst); }).detach(); // runs on
+    ///     drop(rt.spawn(async move { b.fetch_add(10, Ordering::SeqCst); })); // cancelled
+    ///     yield_now().await;
+    /// });
+    /// assert_eq!(runs.load(Ordering::SeqCst), 1);
+    /// ```
     pub fn detach(mut self) {
         self.shared = None;
     }
@@ -221,6 +280,23 @@ impl<T> Task<T> {
     /// Whether the task has finished (completed, panicked or been cancelled and dropped).
     ///
     /// Returns `true` after the output has been taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::yield_now;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let task = rt.spawn(async { 1 });
+    /// assert!(!task.is_finished()); // not run yet
+    /// yield_now().await;
+    /// assert!(task.is_finished());
+    /// assert_eq!(task.await, Ok(1)); // the output is still there
+    /// # });
+    /// ```
     pub fn is_finished(&self) -> bool {
         match &self.shared {
             Some(shared) => shared.state.load(Ordering::Acquire) & DONE != 0,
@@ -279,6 +355,21 @@ pub struct BlockingJob {
 
 impl BlockingJob {
     /// Runs the closure on the current thread, storing its outcome for the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures_lite::future::block_on;
+    /// use uno_core::task::{JoinError, blocking};
+    ///
+    /// let (job, task) = blocking(|| "ran");
+    /// job.run(); // on this thread; an adapter runs it on its blocking pool
+    /// assert_eq!(block_on(task), Ok("ran"));
+    ///
+    /// let (job, task) = blocking(|| "never");
+    /// drop(job); // the pool shut down before running it
+    /// assert_eq!(block_on(task), Err(JoinError::Cancelled));
+    /// ```
     pub fn run(mut self) {
         self.on_drop = None;
         if let Some(job) = self.job.take() {
@@ -313,6 +404,11 @@ impl fmt::Debug for BlockingJob {
 /// std::thread::spawn(move || job.run());
 /// assert_eq!(futures_lite::future::block_on(task).unwrap(), 42);
 /// ```
+///
+/// # Cancel safety
+///
+/// Dropping the [`Task`] cancels the job if it has not started, and loses its output; a closure
+/// that is already running runs to completion.
 pub fn blocking<F, T>(f: F) -> (BlockingJob, Task<T>)
 where
     F: FnOnce() -> T + Send + 'static,

@@ -39,9 +39,35 @@ pub fn deadline_after(now: Instant, duration: Duration) -> Instant {
 /// never has to allocate a new sleep to extend or shorten one.
 pub trait Sleep: Future<Output = ()> + Send + Sync {
     /// Moves the deadline. A deadline in the past makes the sleep ready at its next poll.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures_lite::future::{block_on, poll_once};
+    /// use uno_core::time::{Sleep, Timer, VirtualClock};
+    ///
+    /// let clock = VirtualClock::new();
+    /// let mut sleep = clock.sleep(Duration::from_secs(10));
+    /// assert!(block_on(poll_once(&mut sleep)).is_none());
+    /// sleep.as_mut().reset(clock.now() + Duration::from_secs(1)); // shorten it in place
+    /// clock.advance(Duration::from_secs(1));
+    /// assert!(block_on(poll_once(&mut sleep)).is_some());
+    /// ```
     fn reset(self: Pin<&mut Self>, deadline: Instant);
 
     /// The instant at which the sleep completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::time::{Sleep, Timer, VirtualClock};
+    ///
+    /// let clock = VirtualClock::new();
+    /// let sleep = clock.sleep(Duration::from_secs(5));
+    /// assert_eq!(sleep.deadline(), clock.now() + Duration::from_secs(5));
+    /// ```
     fn deadline(&self) -> Instant;
 }
 
@@ -66,9 +92,18 @@ pub trait Timer: Send + Sync + 'static {
     fn now(&self) -> Instant;
 
     /// A future that completes at `deadline` (at its first poll if the deadline has passed).
+    ///
+    /// # Cancel safety
+    ///
+    /// Implementations must make the sleep cancel safe: dropping it unregisters it and has no other
+    /// effect.
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>>;
 
     /// A future that completes after `duration`; saturates instead of overflowing.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`sleep_until`](Self::sleep_until).
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
         self.sleep_until(deadline_after(self.now(), duration))
     }

@@ -19,6 +19,16 @@ pub struct Elapsed {
 
 impl Elapsed {
     /// Creates an error, for code that enforces its own deadlines.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use uno_core::time::Elapsed;
+    ///
+    /// let err = Elapsed::new("flushing the log", Duration::from_secs(2));
+    /// assert_eq!(err.to_string(), "flushing the log (timed out after 2s)");
+    /// ```
     pub fn new(message: impl Into<Cow<'static, str>>, elapsed: Duration) -> Self {
         Elapsed {
             message: message.into(),
@@ -27,16 +37,58 @@ impl Elapsed {
     }
 
     /// The message given to [`timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let hung = std::future::pending::<()>();
+    /// let err = rt.timeout(Duration::from_secs(1), "loading the profile", hung).await;
+    /// let err = err.unwrap_err();
+    /// assert_eq!(err.message(), "loading the profile");
+    /// # });
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// How long the operation ran before it was given up, on the runtime's clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let hung = std::future::pending::<()>();
+    /// let err = rt.timeout(Duration::from_millis(300), "", hung).await.unwrap_err();
+    /// assert_eq!(err.elapsed(), Duration::from_millis(300));
+    /// assert_eq!(err.to_string(), "timed out after 300ms"); // no message
+    /// # });
+    /// ```
     pub fn elapsed(&self) -> Duration {
         self.elapsed
     }
 
     /// The same error with another message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use uno_core::time::Elapsed;
+    ///
+    /// let err = Elapsed::new("", Duration::from_secs(1));
+    /// let err = err.with_message("lock `accounts` was not acquired");
+    /// assert_eq!(err.message(), "lock `accounts` was not acquired");
+    /// assert_eq!(err.elapsed(), Duration::from_secs(1)); // kept
+    /// ```
     pub fn with_message(self, message: impl Into<Cow<'static, str>>) -> Self {
         Elapsed {
             message: message.into(),
@@ -124,9 +176,27 @@ pub fn timeout<F: Future>(
 ///
 /// A deadline in the past still lets the future be polled once.
 ///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::rt::VirtualRuntime;
+/// use uno_core::time::timeout_at;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// vrt.block_on(async move {
+///     let deadline = rt.now() + Duration::from_secs(5);
+///     assert_eq!(timeout_at(&rt, deadline, "", async { 1 }).await, Ok(1));
+///     let slow = rt.sleep(Duration::from_secs(10));
+///     let err = timeout_at(&rt, deadline, "nightly export", slow).await.unwrap_err();
+///     assert_eq!((err.message(), rt.now()), ("nightly export", deadline));
+/// });
+/// ```
+///
 /// # Cancel safety
 ///
-/// As cancel safe as `future` itself.
+/// As cancel safe as `future` itself: dropping the `Timeout` drops `future`.
 pub fn timeout_at<F: Future>(
     rt: &Runtime,
     deadline: Instant,
@@ -155,6 +225,20 @@ fn make<F>(
 
 impl<F> Timeout<F> {
     /// The instant at which the future is given up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// use uno_core::time::timeout;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let fetch = timeout(&rt, Duration::from_secs(2), "fetch", async { "page" });
+    /// assert_eq!(fetch.deadline(), rt.now() + Duration::from_secs(2));
+    /// assert_eq!(vrt.block_on(fetch), Ok("page"));
+    /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
     }

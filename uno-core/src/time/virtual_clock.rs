@@ -42,6 +42,17 @@ struct ClockState {
 
 impl VirtualClock {
     /// A clock starting at the current real instant.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::time::{Timer, VirtualClock};
+    ///
+    /// let clock = VirtualClock::new();
+    /// let start = clock.now();
+    /// std::thread::sleep(std::time::Duration::from_millis(1)); // real time passes...
+    /// assert_eq!(clock.now(), start); // ...virtual time does not
+    /// ```
     pub fn new() -> Self {
         VirtualClock {
             inner: Arc::new(Mutex::new(ClockState {
@@ -57,6 +68,20 @@ impl VirtualClock {
     }
 
     /// Moves time forward by `duration` (saturating) and wakes every sleep that is now due.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::time::{FAR_FUTURE, Timer, VirtualClock};
+    ///
+    /// let clock = VirtualClock::new();
+    /// let start = clock.now();
+    /// clock.advance(Duration::from_secs(3));
+    /// assert_eq!(clock.now() - start, Duration::from_secs(3));
+    /// clock.advance(Duration::MAX); // saturates instead of overflowing
+    /// assert_eq!(clock.now() - start, Duration::from_secs(3) + FAR_FUTURE);
+    /// ```
     pub fn advance(&self, duration: Duration) {
         let now = self.state().now;
         self.advance_to(deadline_after(now, duration));
@@ -64,6 +89,23 @@ impl VirtualClock {
 
     /// Moves time forward to `instant` and wakes every sleep that is now due. Time never goes back:
     /// an instant in the past is ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures_lite::future::{block_on, poll_once};
+    /// use uno_core::time::{Timer, VirtualClock};
+    ///
+    /// let clock = VirtualClock::new();
+    /// let start = clock.now();
+    /// let mut sleep = clock.sleep_until(start + Duration::from_secs(10));
+    /// assert!(block_on(poll_once(&mut sleep)).is_none());
+    /// clock.advance_to(start + Duration::from_secs(10)); // wakes the sleep
+    /// assert!(block_on(poll_once(&mut sleep)).is_some());
+    /// clock.advance_to(start); // the past: ignored, time never goes back
+    /// assert_eq!(clock.now(), start + Duration::from_secs(10));
+    /// ```
     pub fn advance_to(&self, instant: Instant) {
         let due: Vec<Waker> = {
             let mut state = self.state();
@@ -87,6 +129,20 @@ impl VirtualClock {
     }
 
     /// The earliest deadline among the sleeps currently being awaited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures_lite::future::{block_on, poll_once};
+    /// use uno_core::time::{Sleep, Timer, VirtualClock};
+    ///
+    /// let clock = VirtualClock::new();
+    /// let mut sleep = clock.sleep(Duration::from_secs(5));
+    /// assert_eq!(clock.next_deadline(), None); // a sleep registers at its first poll
+    /// let _ = block_on(poll_once(&mut sleep));
+    /// assert_eq!(clock.next_deadline(), Some(sleep.deadline()));
+    /// ```
     pub fn next_deadline(&self) -> Option<Instant> {
         self.state()
             .sleepers
@@ -96,6 +152,21 @@ impl VirtualClock {
     }
 
     /// How many sleeps are currently being awaited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures_lite::future::{block_on, poll_once};
+    /// use uno_core::time::{Timer, VirtualClock};
+    ///
+    /// let clock = VirtualClock::new();
+    /// let mut sleep = clock.sleep(Duration::from_secs(1));
+    /// let _ = block_on(poll_once(&mut sleep));
+    /// assert_eq!(clock.pending_sleeps(), 1);
+    /// drop(sleep); // dropping a sleep unregisters it
+    /// assert_eq!(clock.pending_sleeps(), 0);
+    /// ```
     pub fn pending_sleeps(&self) -> usize {
         self.state().sleepers.len()
     }

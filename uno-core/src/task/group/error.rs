@@ -35,6 +35,22 @@ pub enum ChildError<E> {
 
 impl<E> ChildError<E> {
     /// The name of the child this error is about.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<(), &str>::new(&rt);
+    /// group.spawn("loader", async { Err("missing file") });
+    /// let err = group.join_all().await.unwrap_err();
+    /// assert_eq!(err.first.name(), "loader");
+    /// # });
+    /// ```
     pub fn name(&self) -> &str {
         match self {
             ChildError::Failed { name, .. }
@@ -45,16 +61,62 @@ impl<E> ChildError<E> {
     }
 
     /// Whether the child was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<(), ()>::new(&rt);
+    /// let child = group.spawn("poller", std::future::pending());
+    /// child.cancel();
+    /// let err = child.await.unwrap_err();
+    /// assert!(err.is_cancelled());
+    /// assert!(!err.is_panic());
+    /// # });
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, ChildError::Cancelled { .. })
     }
 
     /// Whether the child panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let mut group = TaskGroup::<(), String>::new(&rt);
+    /// group.spawn("parser", async { panic!("bad input") });
+    /// let err = group.next().await.unwrap().unwrap_err();
+    /// assert!(err.is_panic());
+    /// assert_eq!(err.name(), "parser");
+    /// # });
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, ChildError::Panicked { .. })
     }
 
     /// The child's own error, if it returned one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::task::ChildError;
+    ///
+    /// let failed = ChildError::Failed { name: "fetch".into(), error: 404 };
+    /// assert_eq!(failed.into_error(), Some(404));
+    /// let cancelled = ChildError::<u16>::Cancelled { name: "fetch".into() };
+    /// assert_eq!(cancelled.into_error(), None);
+    /// ```
     pub fn into_error(self) -> Option<E> {
         match self {
             ChildError::Failed { error, .. } => Some(error),
@@ -65,6 +127,20 @@ impl<E> ChildError<E> {
     /// Re-raises a caught panic on the current thread; returns the error unchanged otherwise.
     ///
     /// The payload is the panic's message as a `String`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::panic::catch_unwind;
+    /// use uno_core::task::ChildError;
+    ///
+    /// let cancelled = ChildError::<()>::Cancelled { name: "poller".into() };
+    /// assert!(cancelled.resume_panic().is_cancelled()); // not a panic: given back
+    ///
+    /// let panicked = ChildError::<()>::Panicked { name: "parser".into(), message: "boom".into() };
+    /// let payload = catch_unwind(|| panicked.resume_panic()).unwrap_err();
+    /// assert_eq!(payload.downcast_ref::<String>().unwrap(), "boom");
+    /// ```
     pub fn resume_panic(self) -> Self {
         match self {
             ChildError::Panicked { message, .. } => std::panic::resume_unwind(Box::new(message)),
@@ -123,6 +199,24 @@ pub struct GroupError<E> {
 
 impl<E> GroupError<E> {
     /// All the errors, the first one first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{ChildError, TaskGroup};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<(), &str>::builder(&rt).supervisor().build().unwrap();
+    /// group.spawn("a", async { Err("disk") });
+    /// group.spawn("b", async { Err("network") });
+    /// let errors = group.join_all().await.unwrap_err().into_errors();
+    /// let errors: Vec<_> = errors.into_iter().filter_map(ChildError::into_error).collect();
+    /// assert_eq!(errors, ["disk", "network"]);
+    /// # });
+    /// ```
     pub fn into_errors(self) -> Vec<ChildError<E>> {
         let mut all = Vec::with_capacity(1 + self.others.len());
         all.push(self.first);
@@ -131,6 +225,23 @@ impl<E> GroupError<E> {
     }
 
     /// The names of the failed children, in completion order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<(), &str>::builder(&rt).supervisor().build().unwrap();
+    /// group.spawn("a", async { Err("disk") });
+    /// group.spawn("ok", async { Ok(()) });
+    /// group.spawn("c", async { Err("network") });
+    /// assert_eq!(group.join_all().await.unwrap_err().names(), ["a", "c"]);
+    /// # });
+    /// ```
     pub fn names(&self) -> Vec<&str> {
         std::iter::once(&self.first)
             .chain(&self.others)
@@ -140,6 +251,25 @@ impl<E> GroupError<E> {
 
     /// Re-raises the first caught panic among the errors; returns the error unchanged if no child
     /// panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::panic::{AssertUnwindSafe, catch_unwind};
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<(), &str>::builder(&rt).supervisor().build().unwrap();
+    /// group.spawn("a", async { Err("failed") });
+    /// group.spawn("b", async { panic!("boom") });
+    /// let err = group.join_all().await.unwrap_err();
+    /// let payload = catch_unwind(AssertUnwindSafe(|| err.resume_panic())).unwrap_err();
+    /// assert_eq!(payload.downcast_ref::<String>().unwrap(), "boom");
+    /// # });
+    /// ```
     pub fn resume_panic(self) -> Self {
         let all = self.into_errors();
         let all: Vec<_> = all.into_iter().map(ChildError::resume_panic).collect();
