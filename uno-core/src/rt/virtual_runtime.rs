@@ -240,6 +240,10 @@ impl VirtualRuntime {
     /// Runs `future` to completion on the current thread, together with every spawned task,
     /// advancing virtual time whenever all of them are idle.
     ///
+    /// It returns as soon as `future` completes: spawned tasks make progress only while some
+    /// `block_on` runs (a `future` that is ready at once leaves them unstarted until the next
+    /// call), and those still pending when the runtime is dropped are dropped with it.
+    ///
     /// # Panics
     ///
     /// If called from inside a task of the same runtime (re-entrantly), or if `future` panics. A

@@ -77,6 +77,7 @@ struct Waiter {
 
 /// `try_acquire` failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TryAcquireError {
     /// The semaphore is closed.
     Closed,
@@ -90,6 +91,7 @@ pub struct AcquireError(());
 
 /// An acquire with a time limit failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AcquireTimeoutError {
     /// The semaphore is closed.
     Closed,
@@ -398,7 +400,7 @@ impl AsyncSemaphore {
     }
 
     /// Waits for `n` permits, served in arrival order (a large request is not starved by small
-    /// ones). Zero permits succeed at once. A request larger than the permits that will ever be
+    /// ones). Zero permits succeed at once (with [`AcquireError`] once closed). A request larger than the permits that will ever be
     /// available waits until the semaphore is closed.
     ///
     /// # Examples
