@@ -6,7 +6,7 @@
 //! that it shut down gracefully — cleanup, then the background task stopped, then the resource
 //! closed, then its report — and exited 0.
 //!
-//! ```no_run
+//! ```text
 //! // uno-tokio/tests/signal.rs
 //! use conformance_tests::signal;
 //!

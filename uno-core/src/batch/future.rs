@@ -74,6 +74,13 @@ where
         let this = self.get_mut();
         let shared = this.shared;
         loop {
+            // The common poll — queued, result not in yet — polls the slot in place.
+            if let State::Queued(reply) = &mut this.state {
+                let result = std::task::ready!(reply.poll_take(cx));
+                this.state = State::Done;
+                // The slot is answered exactly once, and read only here, once.
+                return Poll::Ready(result.unwrap_or(Err(BatchError::Cancelled)));
+            }
             match std::mem::replace(&mut this.state, State::Done) {
                 State::Start(item) => {
                     let Some(sem) = &shared.queue_permits else {
@@ -81,7 +88,19 @@ where
                         continue;
                     };
                     match shared.config.overflow {
-                        OverflowPolicy::Wait => this.state = State::Room(sem.acquire(), item),
+                        // A free permit is taken at once (as the first poll of `acquire` would,
+                        // and as fairly: not past waiters), without building the waiting future.
+                        OverflowPolicy::Wait => match sem.try_acquire() {
+                            Ok(permit) => {
+                                this.state = State::Queued(shared.enqueue(item, Some(permit))?);
+                            }
+                            Err(TryAcquireError::NoPermits) => {
+                                this.state = State::Room(sem.acquire(), item);
+                            }
+                            Err(TryAcquireError::Closed) => {
+                                return Poll::Ready(Err(BatchError::Closed));
+                            }
+                        },
                         OverflowPolicy::Reject => match sem.try_acquire() {
                             Ok(permit) => {
                                 this.state = State::Queued(shared.enqueue(item, Some(permit))?);
@@ -107,16 +126,7 @@ where
                     // The semaphore is closed only when the batcher is.
                     Poll::Ready(Err(_)) => return Poll::Ready(Err(BatchError::Closed)),
                 },
-                State::Queued(reply) => match reply.poll_take(cx) {
-                    Poll::Pending => {
-                        this.state = State::Queued(reply);
-                        return Poll::Pending;
-                    }
-                    // The slot is answered exactly once, and read only here, once.
-                    Poll::Ready(result) => {
-                        return Poll::Ready(result.unwrap_or(Err(BatchError::Cancelled)));
-                    }
-                },
+                State::Queued(_) => unreachable!("polled in place above"),
                 State::Done => panic!("`AddItem` polled after completion"),
             }
         }

@@ -23,7 +23,7 @@ use atomic_waker::AtomicWaker;
 use super::config::Config;
 use super::error::BatchError;
 use super::operation::{self, Operation};
-use super::slot::Slot;
+use super::slot::{SlotRef, Slots};
 use super::{BatcherStats, ShutdownReport};
 use crate::rt::Runtime;
 use crate::sync::{AsyncEvent, AsyncSemaphore, SemaphorePermit};
@@ -31,13 +31,13 @@ use crate::time::{Sleep, deadline_after};
 
 /// What an item's caller gets back.
 pub(super) type Reply<O, E> = Result<O, BatchError<E>>;
-pub(super) type ReplySlot<O, E> = Arc<Slot<Reply<O, E>>>;
+pub(super) type ReplySlot<O, E> = SlotRef<Reply<O, E>>;
 
 /// A runner yields to its executor after this many batches taken from the queue back to back, so
 /// a steady stream of batches cannot monopolise a thread.
 const BATCHES_BEFORE_YIELD: u32 = 8;
 
-/// At most this many item slots are reserved up front for a new batch (more only as it fills).
+/// A new batch reserves room for at most this many items up front (more only as it fills).
 const MAX_PREALLOCATED: usize = 1024;
 
 pub(super) struct Shared<I, O, E> {
@@ -69,6 +69,9 @@ struct State<I, O, E> {
     /// Whether the worker will look at the open batch by its deadline without being notified (it
     /// has a timer armed no later than that, or a notification is pending).
     worker_watching: bool,
+    /// The size of the last batch to leave the queue: how many reply slots a new batch allocates
+    /// up front, so a steady stream of batches allocates one block of slots per batch.
+    last_batch_len: usize,
     report: Option<ShutdownReport>,
     stats: BatcherStats,
 }
@@ -90,7 +93,7 @@ impl<I, O, E> Batch<I, O, E> {
         let n = n.min(MAX_PREALLOCATED);
         Batch {
             items: Vec::with_capacity(n),
-            waiters: Waiters(Vec::with_capacity(n)),
+            waiters: Waiters(Slots::default()),
         }
     }
 
@@ -101,7 +104,7 @@ impl<I, O, E> Batch<I, O, E> {
 
 /// The reply slots of one batch. Dropping it answers every slot still held with
 /// [`BatchError::Cancelled`]: the runtime dropped the batch before it could finish.
-struct Waiters<O, E>(Vec<ReplySlot<O, E>>);
+struct Waiters<O, E>(Slots<Reply<O, E>>);
 
 impl<O, E: Clone> Waiters<O, E> {
     /// Answers every item; returns whether the batch failed.
@@ -109,9 +112,7 @@ impl<O, E: Clone> Waiters<O, E> {
         let slots = std::mem::take(&mut self.0);
         let error = match outcome {
             Ok(results) if results.len() == slots.len() => {
-                for (slot, result) in slots.into_iter().zip(results) {
-                    slot.send(Ok(result));
-                }
+                slots.send_each(results.into_iter().map(Ok));
                 return false;
             }
             Ok(results) => BatchError::ResultCount {
@@ -120,23 +121,19 @@ impl<O, E: Clone> Waiters<O, E> {
             },
             Err(error) => error,
         };
-        let mut slots = slots.into_iter();
-        let last = slots.next_back();
-        for slot in slots {
-            slot.send(Err(error.clone()));
-        }
-        if let Some(last) = last {
-            last.send(Err(error));
-        }
+        let mut error = Some(error);
+        slots.send_all(|last| {
+            // Cloned for all but the last item, which gets the original.
+            let error = if last { error.take() } else { error.clone() };
+            Err(error.expect("only the last item takes the error"))
+        });
         true
     }
 }
 
 impl<O, E> Drop for Waiters<O, E> {
     fn drop(&mut self) {
-        for slot in self.0.drain(..) {
-            slot.send(Err(BatchError::Cancelled));
-        }
+        std::mem::take(&mut self.0).send_all(|_| Err(BatchError::Cancelled));
     }
 }
 
@@ -179,6 +176,7 @@ where
                 in_flight: 0,
                 closed: false,
                 worker_watching: false,
+                last_batch_len: 0,
                 report: None,
                 stats: BatcherStats::default(),
             }),
@@ -216,6 +214,7 @@ where
 
     /// Starts `batch` if a slot is free, else queues it behind the others. Called with the lock.
     fn dispatch(&self, state: &mut State<I, O, E>, batch: Batch<I, O, E>) -> Launch<I, O, E> {
+        state.last_batch_len = batch.len();
         if state.in_flight < self.config.max_in_flight {
             state.in_flight += 1;
             state.queued -= batch.len();
@@ -260,8 +259,8 @@ where
         item: I,
         permit: Option<SemaphorePermit<'_>>,
     ) -> Result<ReplySlot<O, E>, BatchError<E>> {
-        let reply = Arc::new(Slot::new());
         let mut notify = false;
+        let reply;
         let launch = {
             let mut state = self.lock();
             if state.closed {
@@ -275,7 +274,10 @@ where
                 (Batch::with_capacity(self.config.max_batch_size), deadline)
             });
             batch.items.push(item);
-            batch.waiters.0.push(reply.clone());
+            reply = batch
+                .waiters
+                .0
+                .push(state.last_batch_len, self.config.max_batch_size);
             state.queued += 1;
             state.stats.items_added += 1;
             if batch.len() >= self.config.max_batch_size {

@@ -263,8 +263,9 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let now = self.inner.rt.now();
-        let state = self.inner.shard(key).read();
-        let slot = state.slot(key)?;
+        let hash = self.inner.hash(key);
+        let state = self.inner.shard(hash).read();
+        let slot = state.slot(hash, key)?;
         match &slot.value {
             Ok(value) if slot.is_fresh(now) => Some(value.clone()),
             _ => None,
@@ -278,11 +279,12 @@ where
         let inner = &*self.inner;
         let now = inner.rt.now();
         let write = inner.value_write(Ok(value), now);
-        let shard = inner.shard(&key);
+        let hash = inner.hash(&key);
+        let shard = inner.shard(hash);
         let evicted = {
             let mut state = shard.write();
             state.flights.remove(&key);
-            state.install(&key, write, shard.write_tick(), shard.capacity, now)
+            state.install(hash, &key, write, shard.write_tick(), shard.capacity, now)
         };
         bump(&shard.counters.evictions, evicted);
     }
@@ -294,9 +296,10 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut state = self.inner.shard(key).write();
+        let hash = self.inner.hash(key);
+        let mut state = self.inner.shard(hash).write();
         state.flights.remove(key);
-        state.remove(key)
+        state.remove(hash, key)
     }
 
     /// Removes every entry and detaches every load in flight (as [`invalidate`](Self::invalidate)).
@@ -335,13 +338,17 @@ enum Start<V, E> {
 }
 
 impl<K, V, E> Inner<K, V, E> {
-    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &Shard<K, V, E> {
-        &self.shards[self.shard_index(key)]
+    /// The one hash of `key` that both picks its shard and indexes it there. (`K: Borrow<Q>`
+    /// promises that a key and its borrowed form hash alike.)
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
     }
 
-    fn shard_index<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
-        // The shard maps use their own hashers, so these bits are independent of theirs.
-        (self.hasher.hash_one(key) as usize) & self.shard_mask
+    fn shard(&self, hash: u64) -> &Shard<K, V, E> {
+        // Bits 32 and up: a shard's index takes the low bits of the hash to pick a bucket (and
+        // the top seven as tags), so shards must not take theirs from there, or every key of a
+        // shard would crowd into the same buckets.
+        &self.shards[(hash >> 32) as usize & self.shard_mask]
     }
 
     fn value_write(&self, value: Result<V, CacheError<E>>, now: Instant) -> Write<V, E> {
@@ -368,11 +375,11 @@ where
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
         let now = self.rt.now();
-        let index = self.shard_index(&key);
-        let shard = &self.shards[index];
+        let hash = self.hash(&key);
+        let shard = self.shard(hash);
         {
             let state = shard.read();
-            if let Some(slot) = state.slot(&key)
+            if let Some(slot) = state.slot(hash, &key)
                 && slot.is_fresh(now)
             {
                 slot.touch(shard.hit_tick());
@@ -380,7 +387,7 @@ where
                 let refresh = slot.wants_refresh(now);
                 drop(state);
                 if refresh {
-                    self.start_refresh(index, key, fetch, now);
+                    self.start_refresh(hash, key, fetch, now);
                 }
                 return Start::Ready(value);
             }
@@ -388,7 +395,7 @@ where
 
         let mut state = shard.write();
         // Someone may have loaded the value between the two locks.
-        if let Some(slot) = state.slot(&key)
+        if let Some(slot) = state.slot(hash, &key)
             && slot.is_fresh(now)
         {
             slot.touch(shard.hit_tick());
@@ -404,18 +411,13 @@ where
         state.flights.insert(key.clone(), flight.clone());
         drop(state);
         bump(&shard.counters.loads, 1);
-        self.spawn_load(index, key, fetch, flight.clone());
+        self.spawn_load(hash, key, fetch, flight.clone());
         Start::Wait(flight)
     }
 
     /// Runs the load of `key` in its own task, so that no reader's fate can strand the others.
-    fn spawn_load<F, Fut>(
-        self: &Arc<Self>,
-        index: usize,
-        key: K,
-        fetch: F,
-        flight: Arc<Flight<V, E>>,
-    ) where
+    fn spawn_load<F, Fut>(self: &Arc<Self>, hash: u64, key: K, fetch: F, flight: Arc<Flight<V, E>>)
+    where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
@@ -424,12 +426,12 @@ where
         let future = match catch_unwind(AssertUnwindSafe(fetch)) {
             Ok(future) => future,
             Err(payload) => {
-                self.finish_load(index, &key, &flight, Err(panicked(payload)));
+                self.finish_load(hash, &key, &flight, Err(panicked(payload)));
                 return;
             }
         };
         let inner = self.clone();
-        let finish = Finish::new(move |outcome| inner.finish_load(index, &key, &flight, outcome));
+        let finish = Finish::new(move |outcome| inner.finish_load(hash, &key, &flight, outcome));
         let (rt, limit) = (self.rt.clone(), self.config.fetch_timeout);
         self.rt
             .spawn(async move {
@@ -443,12 +445,12 @@ where
     /// readers. Installing first means a woken reader that reads again sees the value.
     fn finish_load(
         &self,
-        index: usize,
+        hash: u64,
         key: &K,
         flight: &Arc<Flight<V, E>>,
         outcome: Result<V, CacheError<E>>,
     ) {
-        let shard = &self.shards[index];
+        let shard = self.shard(hash);
         let now = self.rt.now();
         let write = match &outcome {
             Ok(value) => Some(self.value_write(Ok(value.clone()), now)),
@@ -469,7 +471,8 @@ where
             {
                 state.flights.remove(key);
                 if let Some(write) = write {
-                    evicted = state.install(key, write, shard.write_tick(), shard.capacity, now);
+                    evicted =
+                        state.install(hash, key, write, shard.write_tick(), shard.capacity, now);
                 }
             }
         }
@@ -481,16 +484,16 @@ where
     }
 
     /// Starts the background refresh of `key` unless another reader just did.
-    fn start_refresh<F, Fut>(self: &Arc<Self>, index: usize, key: K, fetch: F, now: Instant)
+    fn start_refresh<F, Fut>(self: &Arc<Self>, hash: u64, key: K, fetch: F, now: Instant)
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
-        let shard = &self.shards[index];
+        let shard = self.shard(hash);
         let ticket = {
             let mut state = shard.write();
             let ticket = state.take_refresh_ticket();
-            match state.slot_mut(&key) {
+            match state.slot_mut(hash, &key) {
                 Some(slot) if slot.is_fresh(now) && slot.wants_refresh(now) => {
                     slot.refreshing = Some(ticket);
                 }
@@ -502,12 +505,12 @@ where
         let future = match catch_unwind(AssertUnwindSafe(fetch)) {
             Ok(future) => future,
             Err(payload) => {
-                self.finish_refresh(index, &key, ticket, Err(panicked(payload)));
+                self.finish_refresh(hash, &key, ticket, Err(panicked(payload)));
                 return;
             }
         };
         let inner = self.clone();
-        let finish = Finish::new(move |outcome| inner.finish_refresh(index, &key, ticket, outcome));
+        let finish = Finish::new(move |outcome| inner.finish_refresh(hash, &key, ticket, outcome));
         let (rt, limit) = (self.rt.clone(), self.config.refresh_limit);
         self.rt
             .spawn(async move {
@@ -518,14 +521,8 @@ where
     }
 
     /// Applies a refresh's outcome if it still holds its entry's ticket; reports a failure.
-    fn finish_refresh(
-        &self,
-        index: usize,
-        key: &K,
-        ticket: u64,
-        outcome: Result<V, CacheError<E>>,
-    ) {
-        let shard = &self.shards[index];
+    fn finish_refresh(&self, hash: u64, key: &K, ticket: u64, outcome: Result<V, CacheError<E>>) {
+        let shard = self.shard(hash);
         let now = self.rt.now();
         let write = outcome
             .as_ref()
@@ -534,15 +531,15 @@ where
         {
             let mut state = shard.write();
             let current = state
-                .slot(key)
+                .slot(hash, key)
                 .is_some_and(|slot| slot.refreshing == Some(ticket));
             if current {
                 match write {
                     Some(write) => {
-                        state.install(key, write, shard.write_tick(), shard.capacity, now);
+                        state.install(hash, key, write, shard.write_tick(), shard.capacity, now);
                     }
                     None => {
-                        if let Some(slot) = state.slot_mut(key) {
+                        if let Some(slot) = state.slot_mut(hash, key) {
                             slot.refreshing = None;
                         }
                     }

@@ -1,13 +1,16 @@
 //! The storage: shards of entries under `std::sync::RwLock`s, with sampled-LRU eviction.
 //!
 //! A shard keeps its entries in a dense `Vec` (so eviction can sample random entries in O(1))
-//! indexed by a `HashMap<K, usize>`, plus the loads in flight for keys it does not hold fresh.
-//! No lock here is ever held across an `.await`, and no user code runs under a write lock except
-//! `K: Hash + Eq` and `V: Clone`.
+//! indexed by their keys' hashes, plus the loads in flight for keys it does not hold fresh.
+//! The cache hashes each key once, with its own `RandomState`, and picks the shard from that
+//! hash; the index reuses the same hash through a pass-through hasher, so a hit hashes its key
+//! once, not twice. No lock here is ever held across an `.await`, and no user code runs under a
+//! write lock except `K: Hash + Eq + Clone` and `V: Clone`.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
@@ -23,6 +26,8 @@ pub(super) const EVICTION_SAMPLE: usize = 16;
 /// One cached value (or cached error, under a negative TTL) and its clocks.
 pub(super) struct Slot<K, V, E> {
     key: K,
+    /// `key`'s hash, kept so that moving or evicting the entry needs no rehash.
+    hash: u64,
     pub(super) value: Result<V, CacheError<E>>,
     /// When reads start a background refresh (`None`: never, e.g. for cached errors).
     refresh_at: Option<Instant>,
@@ -58,8 +63,50 @@ pub(super) struct Write<V, E> {
     pub(super) expires_at: Option<Instant>,
 }
 
+/// The index's hasher: its keys are hashes the cache has already computed (with its
+/// `RandomState`, so they stay unpredictable to a client choosing keys), passed through unchanged.
+#[derive(Default)]
+pub(super) struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64`s are hashed here; this just keeps the hasher correct for anything else.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+}
+
+/// The positions in `slots` of the entries whose keys share one 64-bit hash: nearly always one.
+enum Bucket {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Bucket {
+    fn replace(&mut self, from: usize, to: usize) {
+        match self {
+            Bucket::One(i) => *i = to,
+            Bucket::Many(positions) => {
+                if let Some(i) = positions.iter_mut().find(|i| **i == from) {
+                    *i = to;
+                }
+            }
+        }
+    }
+}
+
 pub(super) struct ShardState<K, V, E> {
-    index: HashMap<K, usize>,
+    /// Entry positions by key hash; keys are compared in `slots`.
+    index: HashMap<u64, Bucket, BuildHasherDefault<PassThrough>>,
     slots: Vec<Slot<K, V, E>>,
     /// Loads in flight, by key. A load installs its value only while it is still registered here,
     /// so `invalidate`/`clear`/`insert` during a load keep its (older) result out of the cache.
@@ -75,20 +122,33 @@ impl<K, V, E> ShardState<K, V, E> {
 }
 
 impl<K: Hash + Eq + Clone, V, E> ShardState<K, V, E> {
-    pub(super) fn slot<Q>(&self, key: &Q) -> Option<&Slot<K, V, E>>
+    /// The position of `key`'s entry; `hash` is `key`'s hash by the cache's hasher.
+    fn position<Q>(&self, hash: u64, key: &Q) -> Option<usize>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Eq + ?Sized,
     {
-        self.index.get(key).map(|&i| &self.slots[i])
+        let is_key = |i: usize| self.slots[i].key.borrow() == key;
+        match self.index.get(&hash)? {
+            &Bucket::One(i) => is_key(i).then_some(i),
+            Bucket::Many(positions) => positions.iter().copied().find(|&i| is_key(i)),
+        }
     }
 
-    pub(super) fn slot_mut<Q>(&mut self, key: &Q) -> Option<&mut Slot<K, V, E>>
+    pub(super) fn slot<Q>(&self, hash: u64, key: &Q) -> Option<&Slot<K, V, E>>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Eq + ?Sized,
     {
-        self.index.get(key).map(|&i| &mut self.slots[i])
+        self.position(hash, key).map(|i| &self.slots[i])
+    }
+
+    pub(super) fn slot_mut<Q>(&mut self, hash: u64, key: &Q) -> Option<&mut Slot<K, V, E>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.position(hash, key).map(|i| &mut self.slots[i])
     }
 
     pub(super) fn take_refresh_ticket(&mut self) -> u64 {
@@ -96,17 +156,18 @@ impl<K: Hash + Eq + Clone, V, E> ShardState<K, V, E> {
         self.next_refresh_ticket
     }
 
-    /// Installs `write` for `key`, replacing an existing entry in place or evicting to make room.
-    /// Returns how many entries were evicted.
+    /// Installs `write` for `key` (whose hash is `hash`), replacing an existing entry in place or
+    /// evicting to make room. Returns how many entries were evicted.
     pub(super) fn install(
         &mut self,
+        hash: u64,
         key: &K,
         write: Write<V, E>,
         tick: u64,
         capacity: usize,
         now: Instant,
     ) -> u64 {
-        if let Some(slot) = self.slot_mut(key) {
+        if let Some(slot) = self.slot_mut(hash, key) {
             slot.value = write.value;
             slot.refresh_at = write.refresh_at;
             slot.expires_at = write.expires_at;
@@ -114,16 +175,30 @@ impl<K: Hash + Eq + Clone, V, E> ShardState<K, V, E> {
             slot.touch(tick);
             return 0;
         }
+        // Cloned before anything changes, so a panicking `Clone` leaves the shard as it was.
+        let key = key.clone();
         let mut evicted = 0;
         while self.slots.len() >= capacity {
             let victim = self.victim(now);
-            let victim_key = self.slots[victim].key.clone();
-            self.remove(&victim_key);
+            self.remove_at(victim);
             evicted += 1;
         }
-        self.index.insert(key.clone(), self.slots.len());
+        let position = self.slots.len();
+        match self.index.entry(hash) {
+            Entry::Vacant(entry) => {
+                entry.insert(Bucket::One(position));
+            }
+            Entry::Occupied(mut entry) => {
+                let bucket = entry.get_mut();
+                match bucket {
+                    Bucket::One(other) => *bucket = Bucket::Many(vec![*other, position]),
+                    Bucket::Many(positions) => positions.push(position),
+                }
+            }
+        }
         self.slots.push(Slot {
-            key: key.clone(),
+            key,
+            hash,
             value: write.value,
             refresh_at: write.refresh_at,
             expires_at: write.expires_at,
@@ -134,22 +209,45 @@ impl<K: Hash + Eq + Clone, V, E> ShardState<K, V, E> {
     }
 
     /// Removes `key`'s entry; whether there was one.
-    pub(super) fn remove<Q>(&mut self, key: &Q) -> bool
+    pub(super) fn remove<Q>(&mut self, hash: u64, key: &Q) -> bool
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Eq + ?Sized,
     {
-        let Some(i) = self.index.remove(key) else {
-            return false;
-        };
-        self.slots.swap_remove(i);
-        if let Some(moved) = self.slots.get(i) {
-            // The last entry moved into the hole: point its index there.
-            if let Some(position) = self.index.get_mut::<K>(&moved.key) {
-                *position = i;
+        match self.position(hash, key) {
+            Some(i) => {
+                self.remove_at(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the entry at position `i`. Runs no user code, so it cannot stop half-way.
+    fn remove_at(&mut self, i: usize) {
+        let hash = self.slots[i].hash;
+        if let Entry::Occupied(mut entry) = self.index.entry(hash) {
+            match entry.get_mut() {
+                Bucket::One(_) => {
+                    entry.remove();
+                }
+                Bucket::Many(positions) => {
+                    positions.retain(|&p| p != i);
+                    if let [only] = positions[..] {
+                        entry.insert(Bucket::One(only));
+                    }
+                }
             }
         }
-        true
+        let last = self.slots.len() - 1;
+        self.slots.swap_remove(i);
+        if i != last {
+            // The last entry moved into the hole: point its index there.
+            let moved = self.slots[i].hash;
+            if let Some(bucket) = self.index.get_mut(&moved) {
+                bucket.replace(last, i);
+            }
+        }
     }
 
     pub(super) fn clear(&mut self) {
@@ -211,7 +309,7 @@ impl<K, V, E> Shard<K, V, E> {
     pub(super) fn new(capacity: usize, seed: u64) -> Self {
         Shard {
             state: RwLock::new(ShardState {
-                index: HashMap::new(),
+                index: HashMap::default(),
                 slots: Vec::new(),
                 flights: HashMap::new(),
                 next_refresh_ticket: 0,
@@ -251,5 +349,97 @@ impl<K, V, E> Shard<K, V, E> {
         // difference from going negative on a quiet shard, and saturating covers a racing one.
         let writes = self.write_ticks.load(Ordering::Relaxed);
         self.clock.load(Ordering::Relaxed).saturating_sub(writes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::{Shard, Write};
+
+    fn write(value: u32) -> Write<u32, ()> {
+        Write {
+            value: Ok(value),
+            refresh_at: None,
+            expires_at: None,
+        }
+    }
+
+    fn value(state: &super::ShardState<String, u32, ()>, hash: u64, key: &str) -> Option<u32> {
+        state
+            .slot(hash, key)
+            .map(|slot| *slot.value.as_ref().unwrap())
+    }
+
+    /// Distinct keys whose 64-bit hashes collide share one index bucket; each is still found,
+    /// replaced, moved and removed on its own.
+    #[test]
+    fn colliding_hashes_keep_keys_apart() {
+        let shard: Shard<String, u32, ()> = Shard::new(8, 1);
+        let mut state = shard.write();
+        let now = Instant::now();
+        for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
+            state.install(7, &key.to_owned(), write(i as u32), 0, 8, now);
+        }
+        state.install(9, &"d".to_owned(), write(3), 0, 8, now);
+        assert_eq!(state.len(), 4);
+        assert_eq!(value(&state, 7, "b"), Some(1));
+        assert_eq!(
+            value(&state, 7, "d"),
+            None,
+            "same key, other hash: not found"
+        );
+
+        state.install(7, &"b".to_owned(), write(10), 0, 8, now);
+        assert_eq!((state.len(), value(&state, 7, "b")), (4, Some(10)));
+
+        // Removing "a" moves the last entry ("d") into its place; every key stays reachable.
+        assert!(state.remove(7, "a"));
+        assert!(!state.remove(7, "a"));
+        assert_eq!(value(&state, 7, "a"), None);
+        assert_eq!(value(&state, 7, "b"), Some(10));
+        assert_eq!(value(&state, 7, "c"), Some(2));
+        assert_eq!(value(&state, 9, "d"), Some(3));
+
+        assert!(state.remove(7, "c"));
+        assert!(state.remove(7, "b"));
+        assert_eq!(value(&state, 9, "d"), Some(3));
+        assert_eq!(state.len(), 1);
+        assert!(state.index.len() == 1 && state.slots.len() == 1);
+    }
+
+    /// Eviction in a full shard keeps the index pointing at the right entries.
+    #[test]
+    fn eviction_keeps_the_index_consistent() {
+        let shard: Shard<String, u32, ()> = Shard::new(3, 1);
+        let mut state = shard.write();
+        let now = Instant::now();
+        for i in 0..20u32 {
+            let evicted = state.install(
+                u64::from(i % 4),
+                &i.to_string(),
+                write(i),
+                u64::from(i),
+                3,
+                now,
+            );
+            assert_eq!(evicted, u64::from(i >= 3));
+            assert!(state.len() <= 3);
+            // The entry just written is the most recently used: never the victim.
+            assert_eq!(value(&state, u64::from(i % 4), &i.to_string()), Some(i));
+        }
+        let positions: usize = state
+            .index
+            .values()
+            .map(|bucket| match bucket {
+                super::Bucket::One(_) => 1,
+                super::Bucket::Many(positions) => positions.len(),
+            })
+            .sum();
+        assert_eq!(positions, state.len());
+        for i in 17..20u32 {
+            assert_eq!(value(&state, u64::from(i % 4), &i.to_string()), Some(i));
+        }
     }
 }
