@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::resilience::{BulkheadRejected, ConfigError, ResilienceError};
 use crate::rt::Runtime;
-use crate::sync::{AsyncSemaphore, OwnedSemaphorePermit};
+use crate::sync::{AcquireError, AsyncSemaphore, OwnedSemaphorePermit, SemaphorePermit};
 
 /// At most `max_concurrent` calls in flight; callers beyond that wait in arrival order, unless the
 /// queue already holds `max_queue` waiters or the wait exceeds `max_wait`, in which case the call
@@ -122,6 +122,44 @@ impl Bulkhead {
         if let Some(permit) = self.try_acquire() {
             return Ok(permit);
         }
+        let permit = self.wait_for(rt, self.inner.slots.acquire_owned()).await?;
+        Ok(self.admit(permit))
+    }
+
+    /// A slot borrowed from the bulkhead, for calls that hold it within their own future
+    /// (`run`, the pipeline): the same as [`acquire`](Self::acquire) without the reference
+    /// counting of an owned permit.
+    pub(crate) fn try_enter(&self) -> Option<Slot<'_>> {
+        let permit = self.inner.slots.try_acquire().ok()?;
+        Some(self.enter_with(permit))
+    }
+
+    /// Waits for a borrowed slot; see [`try_enter`](Self::try_enter).
+    pub(crate) async fn enter(&self, rt: &Runtime) -> Result<Slot<'_>, BulkheadRejected> {
+        if let Some(slot) = self.try_enter() {
+            return Ok(slot);
+        }
+        // Boxed: waiting allocates anyway (the semaphore's waiter), and the futures of the
+        // callers (`run`, the pipeline) stay small on the happy path, where they are moved.
+        let permit = Box::pin(self.wait_for(rt, self.inner.slots.acquire())).await?;
+        Ok(self.enter_with(permit))
+    }
+
+    fn enter_with<'a>(&'a self, permit: SemaphorePermit<'a>) -> Slot<'a> {
+        self.inner.admitted.fetch_add(1, Ordering::Relaxed);
+        self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        Slot {
+            _permit: permit,
+            in_flight: &self.inner.in_flight,
+        }
+    }
+
+    /// Queues for a slot (the semaphore's `wait`), bounded by `max_queue` and `max_wait`.
+    async fn wait_for<P>(
+        &self,
+        rt: &Runtime,
+        wait: impl Future<Output = Result<P, AcquireError>>,
+    ) -> Result<P, BulkheadRejected> {
         let inner = &*self.inner;
         if let Some(max_queue) = inner.max_queue {
             let joined = inner
@@ -137,7 +175,6 @@ impl Bulkhead {
         }
         // Leaves the queue count on every exit path, a dropped future included.
         let _in_queue = QueueSlot(&inner.queued);
-        let wait = inner.slots.acquire_owned();
         let permit = match inner.max_wait {
             None => wait.await,
             Some(max_wait) => match rt.timeout(max_wait, "", wait).await {
@@ -146,8 +183,7 @@ impl Bulkhead {
             },
         };
         // The semaphore is private and never closed.
-        let permit = permit.expect("the bulkhead's semaphore is never closed");
-        Ok(self.admit(permit))
+        Ok(permit.expect("the bulkhead's semaphore is never closed"))
     }
 
     fn reject(&self, why: BulkheadRejected) -> BulkheadRejected {
@@ -176,7 +212,7 @@ impl Bulkhead {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let _permit = self.acquire(rt).await?;
+        let _slot = self.enter(rt).await?;
         op().await.map_err(ResilienceError::Inner)
     }
 
@@ -194,7 +230,7 @@ impl Bulkhead {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
     {
-        let _permit = self.acquire(rt).await?;
+        let _slot = self.enter(rt).await?;
         op().await
     }
 
@@ -291,6 +327,18 @@ pub struct BulkheadPermit {
 impl Drop for BulkheadPermit {
     fn drop(&mut self) {
         self.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A slot borrowed from a [`Bulkhead`] (see [`Bulkhead::try_enter`]), released when dropped.
+pub(crate) struct Slot<'a> {
+    _permit: SemaphorePermit<'a>,
+    in_flight: &'a AtomicUsize,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -3,13 +3,15 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::resilience::{
     Bulkhead, CircuitBreaker, ConfigError, RateLimiter, ResilienceError, Retry, TimeoutPolicy,
 };
 use crate::rt::Runtime;
-use crate::sync::{CancellationToken, cancellable};
+use crate::sync::{CancellationToken, WaitForCancellation};
 
 /// Policies stacked on an operation in a fixed order — Uno's
 /// `@cancellable @retry @timeout_handler @rate_limited @concurrent_limited`, plus the breaker:
@@ -171,22 +173,32 @@ impl<E> Pipeline<E> {
             }
         };
         match &self.token {
-            Some(token) => cancellable(token, bounded)
+            Some(token) => {
+                UntilCancelled {
+                    future: Some(bounded),
+                    token,
+                    cancelled: None,
+                }
                 .await
-                .unwrap_or(Err(ResilienceError::Cancelled)),
+            }
             None => bounded.await,
         }
     }
 
     /// One attempt: breaker, per-attempt timeout, limiter, bulkhead, operation.
+    ///
+    /// The clock is read once for the breaker, the timeout's start and the limiter: they act at
+    /// the same moment (no `.await` between them). The slow-call clock starts from that reading
+    /// too, unless the limiter or the bulkhead made the call wait.
     async fn attempt<T, F, Fut>(&self, op: &mut F) -> Result<T, ResilienceError<E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
     {
         let rt = &self.rt;
-        let permit = match &self.breaker {
-            Some(breaker) => Some(breaker.try_acquire(rt)?),
+        let now = (self.attempt_timeout.is_some() || self.limiter.is_some()).then(|| rt.now());
+        let admission = match &self.breaker {
+            Some(breaker) => Some(breaker.admit(rt, now)?),
             None => None,
         };
         let measure = self
@@ -195,28 +207,39 @@ impl<E> Pipeline<E> {
             .is_some_and(CircuitBreaker::detects_slow_calls);
         let mut op_time = None;
         let limited = async {
-            if let Some(limiter) = &self.limiter {
+            let mut waited = false;
+            if let Some(limiter) = &self.limiter
+                && !now.is_some_and(|now| limiter.try_admit_at(now))
+            {
                 limiter.acquire(rt).await;
+                waited = true;
             }
             let _slot = match &self.bulkhead {
-                Some(bulkhead) => Some(bulkhead.acquire(rt).await?),
+                Some(bulkhead) => Some(match bulkhead.try_enter() {
+                    Some(slot) => slot,
+                    None => {
+                        waited = true;
+                        bulkhead.enter(rt).await?
+                    }
+                }),
                 None => None,
             };
-            let start = measure.then(|| rt.now());
+            let start = measure.then(|| match now {
+                Some(now) if !waited => now,
+                _ => rt.now(),
+            });
             let result = op().await;
             if let Some(start) = start {
                 op_time = Some(rt.now().saturating_duration_since(start));
             }
             result
         };
-        let result = match &self.attempt_timeout {
-            Some(limit) => limit.limit(rt, limited).await,
-            None => limited.await,
+        let result = match (&self.attempt_timeout, now) {
+            (Some(limit), Some(now)) => limit.limit_from(rt, now, limited).await,
+            _ => limited.await,
         };
-        if let Some(permit) = permit {
-            let now = rt.now();
-            let elapsed = op_time.unwrap_or_else(|| now.saturating_duration_since(permit.start()));
-            permit.record_result(&result, now, elapsed);
+        if let Some(admission) = admission {
+            admission.record_result(&result, rt, op_time);
         }
         result
     }
@@ -348,5 +371,48 @@ impl<E> fmt::Debug for Pipeline<E> {
 impl<E> fmt::Debug for PipelineBuilder<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineBuilder").finish_non_exhaustive()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`crate::sync::Cancellable`] borrowing the token instead of cloning it, with the
+    /// pipeline's error: the happy path is one load of the token's flag.
+    struct UntilCancelled<'a, F> {
+        #[pin]
+        future: Option<F>,
+        token: &'a CancellationToken,
+        // Created only if the future is not ready at its first poll.
+        cancelled: Option<WaitForCancellation<'a>>,
+    }
+}
+
+impl<T, E, F> Future for UntilCancelled<'_, F>
+where
+    F: Future<Output = Result<T, ResilienceError<E>>>,
+{
+    type Output = Result<T, ResilienceError<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(future) = this.future.as_mut().as_pin_mut() else {
+            panic!("pipeline future polled after completion");
+        };
+        // As `cancellable`: a token cancelled before the first poll means the operation is
+        // never called, and once cancellation is seen the future is dropped at once.
+        if this.token.is_cancelled() {
+            this.future.set(None);
+            return Poll::Ready(Err(ResilienceError::Cancelled));
+        }
+        if let Poll::Ready(output) = future.poll(cx) {
+            this.future.set(None);
+            return Poll::Ready(output);
+        }
+        let token = *this.token;
+        let cancelled = this.cancelled.get_or_insert_with(|| token.cancelled());
+        if Pin::new(cancelled).poll(cx).is_ready() {
+            this.future.set(None);
+            return Poll::Ready(Err(ResilienceError::Cancelled));
+        }
+        Poll::Pending
     }
 }

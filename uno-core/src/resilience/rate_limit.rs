@@ -4,14 +4,14 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::resilience::{ConfigError, ResilienceError, RetryAfter};
 use crate::rt::Runtime;
-use crate::time::{Sleep, deadline_after};
+use crate::time::{FAR_FUTURE, Sleep, deadline_after};
 
 /// Admits at most `operations` per `period`, with bursts of up to `burst` (GCRA, the generic cell
 /// rate algorithm: a token bucket kept as a single "theoretical arrival time").
@@ -57,8 +57,12 @@ struct Inner {
     burst: u32,
     /// The emission interval: `period / operations`, rounded up so the rate is never exceeded.
     interval: Duration,
-    /// How far ahead of now the theoretical arrival time may run: `interval × (burst − 1)`.
-    tolerance: Duration,
+    gcra: Gcra,
+    /// `state.queue.len()`, readable without the lock: admissions that find it zero take the
+    /// lock-free path; otherwise they queue behind the waiters (FIFO: nobody overtakes them).
+    /// Only written under the lock.
+    queued: AtomicUsize,
+    /// The waiters; the admission state itself is the lock-free [`Gcra`].
     state: Mutex<State>,
     admitted: AtomicU64,
     rejected: AtomicU64,
@@ -66,10 +70,89 @@ struct Inner {
     abandoned: AtomicU64,
 }
 
+/// The GCRA state, updated lock-free by compare-and-swap.
+///
+/// Times are signed nanoseconds from `origin`, the first instant the limiter saw (a clock reading
+/// through the [`Runtime`], so virtual time works; signed because another caller may have read
+/// the clock a little earlier). Readings are clamped to ±[`SPAN`] (73 years) around the origin so
+/// that no sum overflows; within that span the arithmetic is exactly the `Instant` arithmetic.
+struct Gcra {
+    origin: OnceLock<Instant>,
+    /// The theoretical arrival time of the next admission; [`NEVER`] before the first one.
+    tat: AtomicI64,
+    /// The emission interval in nanoseconds (at most [`FAR_FUTURE`], as `deadline_after` caps it).
+    interval: i64,
+    /// How far ahead of now the theoretical arrival time may run: `interval × (burst − 1)`,
+    /// at most [`SPAN`].
+    tolerance: i64,
+}
+
+/// The clamp on clock readings and on the tolerance, in nanoseconds from the origin: with the
+/// interval at most [`FAR_FUTURE`] (< 2⁶⁰ ns), `tat ≤ now + tolerance + interval` stays far
+/// from `i64::MAX`.
+const SPAN: i64 = 1 << 61;
+
+/// The arrival time before the first admission: `max(NEVER, now) = now`.
+const NEVER: i64 = i64::MIN;
+
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).map_or(SPAN, |n| n.min(SPAN))
+}
+
+impl Gcra {
+    fn new(interval: Duration, tolerance: Duration) -> Self {
+        Gcra {
+            origin: OnceLock::new(),
+            tat: AtomicI64::new(NEVER),
+            interval: nanos(interval.min(FAR_FUTURE)),
+            tolerance: nanos(tolerance),
+        }
+    }
+
+    /// `now` as nanoseconds from the origin.
+    fn at(&self, now: Instant) -> i64 {
+        let origin = *self.origin.get_or_init(|| now);
+        match now.checked_duration_since(origin) {
+            Some(after) => nanos(after),
+            None => -nanos(origin - now),
+        }
+    }
+
+    /// Admits one at `now` if it conforms (and moves the arrival time), else says how long to
+    /// wait. Relaxed is enough: the arrival time publishes no other data, and the CAS orders every
+    /// admission in the single modification order of `tat`, which is all the rate bound needs
+    /// (each admission conforms at its own clock reading and moves `tat` by a full interval).
+    fn try_admit(&self, now: i64) -> Result<(), Duration> {
+        let mut current = self.tat.load(Ordering::Relaxed);
+        loop {
+            // `max(now)` is what keeps an idle limiter from saving up more than its burst.
+            let tat = current.max(now);
+            let ahead = tat.saturating_sub(now);
+            if ahead > self.tolerance {
+                return Err(Duration::from_nanos(ahead.abs_diff(self.tolerance)));
+            }
+            match self.tat.compare_exchange_weak(
+                current,
+                tat.saturating_add(self.interval),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// How long until one admission conforms, at `now`.
+    fn wait(&self, now: i64) -> Duration {
+        let tat = self.tat.load(Ordering::Relaxed).max(now);
+        let ahead = tat.saturating_sub(now);
+        Duration::from_nanos(u64::try_from(ahead.saturating_sub(self.tolerance)).unwrap_or(0))
+    }
+}
+
 #[derive(Default)]
 struct State {
-    /// The theoretical arrival time of the next admission; `None` until the first one.
-    tat: Option<Instant>,
     /// Waiters in arrival order; only the front one sleeps on the clock.
     queue: VecDeque<Waiter>,
     next_id: u64,
@@ -135,20 +218,18 @@ impl RateLimiter {
     /// [`RetryAfter`] with the time until an admission would be possible (an estimate when others
     /// are queued: they go first).
     pub fn try_acquire(&self, rt: &Runtime) -> Result<(), RetryAfter> {
-        let mut state = self.state();
-        let now = rt.now();
-        let queued = state.queue.len();
+        let inner = &*self.inner;
+        let now = inner.gcra.at(rt.now());
+        let queued = inner.queued.load(Ordering::Acquire);
         let result = if queued == 0 {
-            self.inner.check(&mut state, now)
+            inner.gcra.try_admit(now)
         } else {
-            let wait = self.inner.wait_at(&state, now);
-            Err(wait.saturating_add(
-                self.inner
+            Err(inner.gcra.wait(now).saturating_add(
+                inner
                     .interval
                     .saturating_mul(u32::try_from(queued).unwrap_or(u32::MAX)),
             ))
         };
-        drop(state);
         match result {
             Ok(()) => {
                 self.inner.admitted.fetch_add(1, Ordering::Relaxed);
@@ -251,29 +332,20 @@ impl RateLimiter {
             rejected: inner.rejected.load(Ordering::Relaxed),
             waited: inner.waited.load(Ordering::Relaxed),
             abandoned: inner.abandoned.load(Ordering::Relaxed),
-            queued: self.state().queue.len(),
+            queued: inner.queued.load(Ordering::Acquire),
         }
     }
-}
 
-impl Inner {
-    /// How long until one admission conforms, at `now`.
-    fn wait_at(&self, state: &State, now: Instant) -> Duration {
-        let tat = state.tat.map_or(now, |t| t.max(now));
-        (tat - now).saturating_sub(self.tolerance)
-    }
-
-    /// Admits one at `now` if it conforms (and moves the arrival time), else says how long to wait.
-    fn check(&self, state: &mut State, now: Instant) -> Result<(), Duration> {
-        // `max(now)` is what keeps an idle limiter from saving up more than its burst.
-        let tat = state.tat.map_or(now, |t| t.max(now));
-        let ahead = tat - now;
-        if ahead <= self.tolerance {
-            state.tat = Some(deadline_after(tat, self.interval));
-            Ok(())
-        } else {
-            Err(ahead - self.tolerance)
+    /// The lock-free half of [`acquire`](Self::acquire), at a clock reading the caller already
+    /// made: `true` (and one admission taken) if nobody is queued and one conforms at `now`.
+    pub(crate) fn try_admit_at(&self, now: Instant) -> bool {
+        let inner = &*self.inner;
+        let admitted = inner.queued.load(Ordering::Acquire) == 0
+            && inner.gcra.try_admit(inner.gcra.at(now)).is_ok();
+        if admitted {
+            inner.admitted.fetch_add(1, Ordering::Relaxed);
         }
+        admitted
     }
 }
 
@@ -326,7 +398,8 @@ impl RateLimiterBuilder {
                 period: self.period,
                 burst,
                 interval,
-                tolerance: interval.saturating_mul(burst - 1),
+                gcra: Gcra::new(interval, interval.saturating_mul(burst - 1)),
+                queued: AtomicUsize::new(0),
                 state: Mutex::new(State::default()),
                 admitted: AtomicU64::new(0),
                 rejected: AtomicU64::new(0),
@@ -365,8 +438,17 @@ impl Future for RateLimitAcquire<'_> {
         let this = &mut *self;
         let inner = &*this.limiter.inner;
         loop {
-            let mut state = this.limiter.state();
             let now = this.rt.now();
+            let at = inner.gcra.at(now);
+            // The lock-free path, for a newcomer when nobody is queued ahead of it.
+            if this.id.is_none()
+                && inner.queued.load(Ordering::Acquire) == 0
+                && inner.gcra.try_admit(at).is_ok()
+            {
+                inner.admitted.fetch_add(1, Ordering::Relaxed);
+                return Poll::Ready(());
+            }
+            let mut state = this.limiter.state();
             let id = match this.id {
                 Some(id) => {
                     if let Some(w) = state.queue.iter_mut().find(|w| w.id == id)
@@ -380,16 +462,13 @@ impl Future for RateLimitAcquire<'_> {
                     id
                 }
                 None => {
-                    if state.queue.is_empty() && inner.check(&mut state, now).is_ok() {
-                        inner.admitted.fetch_add(1, Ordering::Relaxed);
-                        return Poll::Ready(());
-                    }
                     let id = state.next_id;
                     state.next_id += 1;
                     state.queue.push_back(Waiter {
                         id,
                         waker: Some(cx.waker().clone()),
                     });
+                    inner.queued.store(state.queue.len(), Ordering::Release);
                     this.id = Some(id);
                     inner.waited.fetch_add(1, Ordering::Relaxed);
                     id
@@ -399,9 +478,10 @@ impl Future for RateLimitAcquire<'_> {
                 // Not our turn: the waiter ahead wakes us when it leaves the queue.
                 return Poll::Pending;
             }
-            match inner.check(&mut state, now) {
+            match inner.gcra.try_admit(at) {
                 Ok(()) => {
                     state.queue.pop_front();
+                    inner.queued.store(state.queue.len(), Ordering::Release);
                     let next = state.queue.front_mut().and_then(|w| w.waker.take());
                     drop(state);
                     this.id = None;
@@ -442,6 +522,7 @@ impl Drop for RateLimitAcquire<'_> {
             return;
         };
         state.queue.remove(pos);
+        inner.queued.store(state.queue.len(), Ordering::Release);
         // The front waiter is the only one watching the clock: hand the watch on.
         let next = if pos == 0 {
             state.queue.front_mut().and_then(|w| w.waker.take())

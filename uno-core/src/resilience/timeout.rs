@@ -2,10 +2,13 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::time::Duration;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use crate::resilience::{ConfigError, ResilienceError};
 use crate::rt::Runtime;
+use crate::time::{Elapsed, Sleep, deadline_after};
 
 /// A time limit and the message reported when it is exceeded (Uno's `timeout_handler`).
 ///
@@ -106,24 +109,76 @@ impl TimeoutPolicy {
         self.limit(rt, op()).await
     }
 
-    /// Applies the limit to a future. The message is attached only on expiry, so the happy path
-    /// does not clone an owned message.
-    pub(crate) async fn limit<T, E, Fut>(
-        &self,
-        rt: &Runtime,
+    /// Applies the limit to a future, starting now.
+    pub(crate) fn limit<'a, Fut>(&'a self, rt: &'a Runtime, fut: Fut) -> Limited<'a, Fut> {
+        self.limit_from(rt, rt.now(), fut)
+    }
+
+    /// Applies the limit to a future, counting from `start`: a clock reading the caller has
+    /// just made, so that stacked policies share one.
+    pub(crate) fn limit_from<'a, Fut>(
+        &'a self,
+        rt: &'a Runtime,
+        start: Instant,
         fut: Fut,
-    ) -> Result<T, ResilienceError<E>>
-    where
-        Fut: Future<Output = Result<T, ResilienceError<E>>>,
-    {
-        match rt.timeout(self.duration, "", fut).await {
-            Ok(result) => result,
-            Err(elapsed) => {
-                super::event!(message = %self.message, "operation timed out");
-                Err(ResilienceError::Timeout(
-                    elapsed.with_message(self.message.clone()),
-                ))
-            }
+    ) -> Limited<'a, Fut> {
+        Limited {
+            future: Some(fut),
+            policy: self,
+            rt,
+            start,
+            sleep: None,
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`crate::time::Timeout`], borrowing the runtime and the policy instead of cloning them:
+    /// the happy path touches no reference count. The message is attached only on expiry, and
+    /// the sleep is created only if the future is not ready at its first poll.
+    pub(crate) struct Limited<'a, Fut> {
+        #[pin]
+        future: Option<Fut>,
+        policy: &'a TimeoutPolicy,
+        rt: &'a Runtime,
+        start: Instant,
+        sleep: Option<Pin<Box<dyn Sleep>>>,
+    }
+}
+
+impl<T, E, Fut> Future for Limited<'_, Fut>
+where
+    Fut: Future<Output = Result<T, ResilienceError<E>>>,
+{
+    type Output = Result<T, ResilienceError<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let future = this
+            .future
+            .as_mut()
+            .as_pin_mut()
+            .expect("timeout polled after completion");
+        // The future is polled before the clock is checked, as `crate::time::timeout` does.
+        if let Poll::Ready(output) = future.poll(cx) {
+            this.future.set(None);
+            return Poll::Ready(output);
+        }
+        let policy = *this.policy;
+        let deadline = deadline_after(*this.start, policy.duration);
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| this.rt.sleep_until(deadline));
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // Dropped (cancelled) before the error is returned.
+        this.future.set(None);
+        let elapsed = this.rt.now().saturating_duration_since(*this.start);
+        super::event!(message = %policy.message, "operation timed out");
+        Poll::Ready(Err(ResilienceError::Timeout(Elapsed::new(
+            policy.message.clone(),
+            elapsed,
+        ))))
     }
 }

@@ -98,8 +98,63 @@ struct Inner {
     probes: u32,
     slow_call: Option<Duration>,
     listener: Option<Box<Listener>>,
+    /// The epoch while closed, [`NOT_CLOSED`] otherwise; written under the lock on every state
+    /// change. A closed breaker admits calls with this one load instead of the lock: a call
+    /// admitted just before a state change carries the old epoch, and its outcome is ignored,
+    /// exactly as if it had taken the lock first.
+    closed_epoch: AtomicU64,
     state: Mutex<State>,
     counters: Counters,
+}
+
+const NOT_CLOSED: u64 = u64::MAX;
+
+/// A clock reading made at most once, when first needed: a closed breaker with a count window
+/// and no slow-call threshold records an outcome without reading the clock at all.
+pub(super) struct LazyNow<'a> {
+    rt: Option<&'a Runtime>,
+    now: Option<Instant>,
+}
+
+impl<'a> LazyNow<'a> {
+    fn at(now: Instant) -> Self {
+        LazyNow {
+            rt: None,
+            now: Some(now),
+        }
+    }
+
+    fn from(rt: &'a Runtime) -> Self {
+        LazyNow {
+            rt: Some(rt),
+            now: None,
+        }
+    }
+
+    fn none() -> Self {
+        LazyNow {
+            rt: None,
+            now: None,
+        }
+    }
+
+    pub(super) fn get(&mut self) -> Instant {
+        match (self.now, self.rt) {
+            (Some(now), _) => now,
+            (None, Some(rt)) => *self.now.insert(rt.now()),
+            // Only the "not counted" record, which reads no time, is made without a clock.
+            (None, None) => unreachable!("a record that needs the time is given a clock"),
+        }
+    }
+}
+
+/// What an admission needs to report its outcome.
+#[derive(Debug, Clone, Copy)]
+struct Ticket {
+    epoch: u64,
+    probe: bool,
+    /// When the call was admitted; read only with a slow-call threshold or by `try_acquire`.
+    start: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -197,7 +252,7 @@ impl CircuitBreaker {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock()
     }
 
     /// The current state.
@@ -214,50 +269,30 @@ impl CircuitBreaker {
     /// taken.
     pub fn try_acquire(&self, rt: &Runtime) -> Result<BreakerPermit, CircuitOpen> {
         let now = rt.now();
-        let mut state = self.lock();
-        let mut change = None;
-        if let Phase::Open { until } = state.phase {
-            if now < until {
-                drop(state);
-                self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
-                return Err(CircuitOpen {
-                    retry_after: Some(until - now),
-                });
-            }
-            change = Some(self.inner.enter(&mut state, Phase::half_open(), now));
-        }
-        let result = match &mut state.phase {
-            Phase::Closed => Ok(false),
-            Phase::HalfOpen {
-                in_flight,
-                successes,
-                failures,
-            } => {
-                if *in_flight + *successes + *failures < self.inner.probes {
-                    *in_flight += 1;
-                    Ok(true)
-                } else {
-                    Err(CircuitOpen { retry_after: None })
-                }
-            }
-            Phase::Open { .. } => unreachable!("left just above"),
-        };
-        let epoch = state.epoch;
-        drop(state);
-        self.inner.notify(change);
-        match result {
-            Ok(probe) => Ok(BreakerPermit {
-                inner: self.inner.clone(),
-                epoch,
-                probe,
-                start: now,
-                done: false,
-            }),
-            Err(e) => {
-                self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
-                Err(e)
-            }
-        }
+        let ticket = self.inner.admit(rt, Some(now))?;
+        Ok(BreakerPermit {
+            inner: self.inner.clone(),
+            ticket: Ticket {
+                start: Some(now),
+                ..ticket
+            },
+            done: false,
+        })
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for a call made within the caller's own future: the
+    /// admission borrows the breaker. `now` is a clock reading the caller already made, if any.
+    pub(crate) fn admit<'a>(
+        &'a self,
+        rt: &Runtime,
+        now: Option<Instant>,
+    ) -> Result<Admission<'a>, CircuitOpen> {
+        let ticket = self.inner.admit(rt, now)?;
+        Ok(Admission {
+            inner: &self.inner,
+            ticket,
+            done: false,
+        })
     }
 
     /// Runs `op` if the breaker allows it, and records its outcome.
@@ -295,11 +330,9 @@ impl CircuitBreaker {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
     {
-        let permit = self.try_acquire(rt)?;
+        let admission = self.admit(rt, None)?;
         let result = op().await;
-        let now = rt.now();
-        let elapsed = now.saturating_duration_since(permit.start);
-        permit.record_result(&result, now, elapsed);
+        admission.record_result(&result, rt, None);
         result
     }
 
@@ -335,21 +368,87 @@ impl Phase {
 }
 
 impl Inner {
-    /// Moves to `phase`; returns the change for [`notify`](Self::notify) once the lock is released.
-    fn enter(&self, state: &mut State, phase: Phase, now: Instant) -> StateChange {
-        let from = state.phase.public();
-        let phase = match phase {
-            Phase::Open { .. } => {
-                self.counters.opened.fetch_add(1, Ordering::Relaxed);
-                Phase::Open {
-                    until: deadline_after(now, self.open_duration),
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Admits one call, or refuses it. The clock is read (or `now` used) only when the breaker
+    /// is not closed or a slow-call threshold needs the start.
+    fn admit(&self, rt: &Runtime, now: Option<Instant>) -> Result<Ticket, CircuitOpen> {
+        let epoch = self.closed_epoch.load(Ordering::Acquire);
+        if epoch != NOT_CLOSED {
+            return Ok(Ticket {
+                epoch,
+                probe: false,
+                start: self.slow_call.map(|_| now.unwrap_or_else(|| rt.now())),
+            });
+        }
+        let now = now.unwrap_or_else(|| rt.now());
+        let mut state = self.lock();
+        let mut change = None;
+        if let Phase::Open { until } = state.phase {
+            if now < until {
+                drop(state);
+                self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                return Err(CircuitOpen {
+                    retry_after: Some(until - now),
+                });
+            }
+            change = Some(self.enter(&mut state, CircuitState::HalfOpen, &mut LazyNow::at(now)));
+        }
+        let result = match &mut state.phase {
+            Phase::Closed => Ok(false),
+            Phase::HalfOpen {
+                in_flight,
+                successes,
+                failures,
+            } => {
+                if *in_flight + *successes + *failures < self.probes {
+                    *in_flight += 1;
+                    Ok(true)
+                } else {
+                    Err(CircuitOpen { retry_after: None })
                 }
             }
-            other => other,
+            Phase::Open { .. } => unreachable!("left just above"),
+        };
+        let epoch = state.epoch;
+        drop(state);
+        self.notify(change);
+        match result {
+            Ok(probe) => Ok(Ticket {
+                epoch,
+                probe,
+                start: self.slow_call.map(|_| now),
+            }),
+            Err(e) => {
+                self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// Moves to `phase`; returns the change for [`notify`](Self::notify) once the lock is released.
+    fn enter(&self, state: &mut State, to: CircuitState, now: &mut LazyNow<'_>) -> StateChange {
+        let from = state.phase.public();
+        let phase = match to {
+            CircuitState::Open => {
+                self.counters.opened.fetch_add(1, Ordering::Relaxed);
+                Phase::Open {
+                    until: deadline_after(now.get(), self.open_duration),
+                }
+            }
+            CircuitState::HalfOpen => Phase::half_open(),
+            CircuitState::Closed => Phase::Closed,
         };
         state.phase = phase;
         state.epoch += 1;
         state.window.reset();
+        let closed_epoch = match phase {
+            Phase::Closed => state.epoch,
+            _ => NOT_CLOSED,
+        };
+        self.closed_epoch.store(closed_epoch, Ordering::Release);
         StateChange {
             from,
             to: phase.public(),
@@ -364,8 +463,27 @@ impl Inner {
         }
     }
 
-    fn record(&self, epoch: u64, probe: bool, outcome: Option<bool>, now: Instant) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+    /// Reports one admitted call: `elapsed` (the operation's duration) turns a success slower
+    /// than the slow-call threshold into a failure.
+    fn finish(
+        &self,
+        ticket: Ticket,
+        outcome: Option<bool>,
+        now: &mut LazyNow<'_>,
+        elapsed: Duration,
+    ) {
+        let outcome = match (outcome, self.slow_call) {
+            (Some(false), Some(limit)) if elapsed >= limit => {
+                self.counters.slow_calls.fetch_add(1, Ordering::Relaxed);
+                Some(true)
+            }
+            (outcome, _) => outcome,
+        };
+        self.record(ticket.epoch, ticket.probe, outcome, now);
+    }
+
+    fn record(&self, epoch: u64, probe: bool, outcome: Option<bool>, now: &mut LazyNow<'_>) {
+        let mut state = self.lock();
         if state.epoch != epoch {
             drop(state);
             self.counters.ignored.fetch_add(1, Ordering::Relaxed);
@@ -384,14 +502,15 @@ impl Inner {
         } else {
             &self.counters.successes
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        // Only ever written under the lock: a plain store, not a read-modify-write.
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         let next = match &mut state.phase {
             Phase::Closed => {
                 state.window.record(failed, now);
                 let (calls, failures) = state.window.totals(now);
                 (calls >= self.minimum_calls
                     && f64::from(failures) >= self.threshold * f64::from(calls))
-                .then_some(Phase::Open { until: now })
+                .then_some(CircuitState::Open)
             }
             Phase::HalfOpen {
                 in_flight,
@@ -407,9 +526,9 @@ impl Inner {
                 let done = *successes + *failures;
                 if done >= self.probes {
                     if f64::from(*failures) >= self.threshold * f64::from(done) {
-                        Some(Phase::Open { until: now })
+                        Some(CircuitState::Open)
                     } else {
-                        Some(Phase::Closed)
+                        Some(CircuitState::Closed)
                     }
                 } else {
                     None
@@ -417,7 +536,7 @@ impl Inner {
             }
             Phase::Open { .. } => None,
         };
-        let change = next.map(|phase| self.enter(&mut state, phase, now));
+        let change = next.map(|to| self.enter(&mut state, to, now));
         drop(state);
         self.notify(change);
     }
@@ -431,35 +550,68 @@ impl Inner {
 #[must_use = "report the call's outcome with success() or failure()"]
 pub struct BreakerPermit {
     inner: Arc<Inner>,
-    epoch: u64,
-    probe: bool,
-    start: Instant,
+    ticket: Ticket,
     done: bool,
 }
 
 impl BreakerPermit {
     /// The call succeeded (a failure if slower than the slow-call threshold, measured from the
     /// permit's creation).
-    pub fn success(self, rt: &Runtime) {
+    pub fn success(mut self, rt: &Runtime) {
+        self.done = true;
         let now = rt.now();
-        let elapsed = now.saturating_duration_since(self.start);
-        self.finish(Some(false), now, elapsed);
+        let elapsed = self
+            .ticket
+            .start
+            .map_or(Duration::ZERO, |start| now.saturating_duration_since(start));
+        self.inner
+            .finish(self.ticket, Some(false), &mut LazyNow::at(now), elapsed);
     }
 
     /// The call failed.
-    pub fn failure(self, rt: &Runtime) {
+    pub fn failure(mut self, rt: &Runtime) {
+        self.done = true;
         let now = rt.now();
-        self.finish(Some(true), now, Duration::ZERO);
+        self.inner.finish(
+            self.ticket,
+            Some(true),
+            &mut LazyNow::at(now),
+            Duration::ZERO,
+        );
     }
+}
 
+impl Drop for BreakerPermit {
+    fn drop(&mut self) {
+        if !self.done {
+            // No time is needed to record "not counted".
+            self.inner
+                .finish(self.ticket, None, &mut LazyNow::none(), Duration::ZERO);
+        }
+    }
+}
+
+/// A [`BreakerPermit`] that borrows its breaker, for calls made within the caller's own future
+/// (`run`, the pipeline); from [`CircuitBreaker::admit`]. Dropped without reporting, it counts
+/// nothing and frees the probe slot it may hold.
+pub(crate) struct Admission<'a> {
+    inner: &'a Inner,
+    ticket: Ticket,
+    done: bool,
+}
+
+impl Admission<'_> {
     /// Records a policy result: `Ok` is a success (or slow), `Inner`/`Timeout`/exhausted retries
-    /// a failure, anything else is not counted. `elapsed` is the operation's duration.
+    /// a failure, anything else is not counted. `op_time` is the operation's duration when the
+    /// caller measured it; otherwise it is measured from the admission, if a slow-call threshold
+    /// needs it. The clock is read only when something needs it.
     pub(crate) fn record_result<T, E>(
-        self,
+        mut self,
         result: &Result<T, ResilienceError<E>>,
-        now: Instant,
-        elapsed: Duration,
+        rt: &Runtime,
+        op_time: Option<Duration>,
     ) {
+        self.done = true;
         let outcome = match result {
             Ok(_) => Some(false),
             Err(
@@ -469,35 +621,21 @@ impl BreakerPermit {
             ) => Some(true),
             Err(_) => None,
         };
-        self.finish(outcome, now, elapsed);
-    }
-
-    fn finish(mut self, outcome: Option<bool>, now: Instant, elapsed: Duration) {
-        self.done = true;
-        let outcome = match (outcome, self.inner.slow_call) {
-            (Some(false), Some(limit)) if elapsed >= limit => {
-                self.inner
-                    .counters
-                    .slow_calls
-                    .fetch_add(1, Ordering::Relaxed);
-                Some(true)
-            }
-            (outcome, _) => outcome,
+        let mut now = LazyNow::from(rt);
+        let elapsed = match (op_time, self.ticket.start) {
+            (Some(elapsed), _) => elapsed,
+            (None, Some(start)) => now.get().saturating_duration_since(start),
+            (None, None) => Duration::ZERO,
         };
-        self.inner.record(self.epoch, self.probe, outcome, now);
-    }
-
-    /// The instant the permit was granted.
-    pub(crate) fn start(&self) -> Instant {
-        self.start
+        self.inner.finish(self.ticket, outcome, &mut now, elapsed);
     }
 }
 
-impl Drop for BreakerPermit {
+impl Drop for Admission<'_> {
     fn drop(&mut self) {
         if !self.done {
-            // No time is needed to record "not counted".
-            self.inner.record(self.epoch, self.probe, None, self.start);
+            self.inner
+                .finish(self.ticket, None, &mut LazyNow::none(), Duration::ZERO);
         }
     }
 }
@@ -505,7 +643,7 @@ impl Drop for BreakerPermit {
 impl fmt::Debug for BreakerPermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BreakerPermit")
-            .field("probe", &self.probe)
+            .field("probe", &self.ticket.probe)
             .finish_non_exhaustive()
     }
 }
@@ -611,6 +749,7 @@ impl CircuitBreakerBuilder {
                 probes: self.probes,
                 slow_call: self.slow_call,
                 listener: self.listener,
+                closed_epoch: AtomicU64::new(0),
                 state: Mutex::new(State {
                     phase: Phase::Closed,
                     epoch: 0,

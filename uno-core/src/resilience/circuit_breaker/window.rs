@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::LazyNow;
+
 /// Buckets of a time-based window: the window slides in steps of `window / BUCKETS`.
 pub(super) const BUCKETS: u32 = 10;
 
@@ -54,7 +56,8 @@ impl Window {
         u64::try_from(n).unwrap_or(u64::MAX)
     }
 
-    pub(super) fn record(&mut self, failure: bool, now: Instant) {
+    /// Records one outcome; only a time window reads the clock.
+    pub(super) fn record(&mut self, failure: bool, now: &mut LazyNow<'_>) {
         match self {
             Window::Count {
                 outcomes,
@@ -80,6 +83,7 @@ impl Window {
                 bucket_len,
                 origin,
             } => {
+                let now = now.get();
                 let origin = *origin.get_or_insert(now);
                 let index = Self::bucket_index(origin, *bucket_len, now);
                 let bucket = &mut buckets[(index % u64::from(BUCKETS)) as usize];
@@ -98,8 +102,8 @@ impl Window {
         }
     }
 
-    /// `(calls, failures)` in the window at `now`.
-    pub(super) fn totals(&self, now: Instant) -> (u32, u32) {
+    /// `(calls, failures)` in the window at `now` (read only by a time window).
+    pub(super) fn totals(&self, now: &mut LazyNow<'_>) -> (u32, u32) {
         match self {
             Window::Count { len, failures, .. } => (*len as u32, *failures),
             Window::Time {
@@ -108,7 +112,7 @@ impl Window {
                 origin,
             } => {
                 let Some(origin) = *origin else { return (0, 0) };
-                let current = Self::bucket_index(origin, *bucket_len, now);
+                let current = Self::bucket_index(origin, *bucket_len, now.get());
                 buckets
                     .iter()
                     .filter(|b| b.calls > 0 && current.saturating_sub(b.index) < u64::from(BUCKETS))

@@ -91,7 +91,10 @@ struct Inner<E> {
 #[derive(Default)]
 struct Counters {
     calls: AtomicU64,
-    attempts: AtomicU64,
+    /// Attempts after the first of their call: `RetryStats::attempts` is `calls` plus these, so
+    /// a call that succeeds at once pays for two counters (calls, successes), not three. Exact,
+    /// because a call's first attempt begins in the same synchronous step as the call.
+    later_attempts: AtomicU64,
     retries: AtomicU64,
     successes: AtomicU64,
     failures: AtomicU64,
@@ -239,7 +242,10 @@ impl<E> Retry<E> {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         RetryStats {
             calls: get(&c.calls),
-            attempts: get(&c.attempts),
+            attempts: {
+                let later = get(&c.later_attempts);
+                get(&c.calls) + later
+            },
             retries: get(&c.retries),
             successes: get(&c.successes),
             failures: get(&c.failures),
@@ -269,9 +275,13 @@ pub(crate) struct Attempts<'a, E> {
 }
 
 impl<E> Attempts<'_, E> {
+    /// Called right after [`Retry::start`] for the first attempt (without an `.await` between
+    /// them, which the derived attempt count relies on) and before every later one.
     pub(crate) fn begin(&mut self) {
         self.attempt = self.attempt.saturating_add(1);
-        bump(&self.policy.stats.attempts);
+        if self.attempt > 1 {
+            bump(&self.policy.stats.later_attempts);
+        }
     }
 
     pub(crate) fn succeeded(&self) {
