@@ -42,11 +42,41 @@ pub enum BatchError<E> {
 
 impl<E> BatchError<E> {
     /// Whether this is [`BatchError::Operation`]: the batch operation itself reported the error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::AsyncBatcher;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async {
+    ///
+    /// let op = |ids: Vec<u32>| async move { Err::<Vec<u32>, _>("database unavailable") };
+    /// let batcher = AsyncBatcher::new(&rt, op, 8, Duration::from_millis(1)).unwrap();
+    /// let err = batcher.add_item(1).await.unwrap_err();
+    /// assert!(err.is_operation());
+    /// batcher.close();
+    /// assert!(!batcher.add_item(2).await.unwrap_err().is_operation()); // `Closed`
+    /// # });
+    /// ```
     pub fn is_operation(&self) -> bool {
         matches!(self, BatchError::Operation(_))
     }
 
     /// The operation's own error, if this is [`BatchError::Operation`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::batch::BatchError;
+    ///
+    /// let err = BatchError::Operation("database unavailable");
+    /// assert_eq!(err.into_operation(), Some("database unavailable"));
+    /// let wrong = BatchError::<&str>::ResultCount { expected: 3, actual: 2 };
+    /// assert_eq!(wrong.into_operation(), None); // the operation broke its contract instead
+    /// ```
     pub fn into_operation(self) -> Option<E> {
         match self {
             BatchError::Operation(e) => Some(e),
@@ -56,6 +86,26 @@ impl<E> BatchError<E> {
 
     /// Whether the item was refused without being queued ([`Rejected`](BatchError::Rejected) or
     /// [`Closed`](BatchError::Closed)): the operation has certainly not seen it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::{AsyncBatcher, BatchError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async {
+    ///
+    /// let echo = |v: Vec<u32>| async move { v };
+    /// let batcher = AsyncBatcher::new(&rt, echo, 8, Duration::ZERO).unwrap();
+    /// batcher.close();
+    /// let err = batcher.add_item(1).await.unwrap_err();
+    /// assert_eq!(err, BatchError::Closed);
+    /// assert!(err.is_not_queued()); // safe to send elsewhere: the operation never saw it
+    /// assert!(!BatchError::<()>::Cancelled.is_not_queued()); // queued, outcome unknown
+    /// # });
+    /// ```
     pub fn is_not_queued(&self) -> bool {
         matches!(self, BatchError::Rejected | BatchError::Closed)
     }

@@ -192,6 +192,26 @@ where
     /// # Errors
     ///
     /// [`ConfigError::ZeroBatchSize`] if `max_batch_size` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::{AsyncBatcher, ConfigError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async {
+    ///
+    /// let square = |xs: Vec<u64>| async move {
+    ///     xs.into_iter().map(|x| x * x).collect::<Vec<_>>()
+    /// };
+    /// let batcher = AsyncBatcher::new(&rt, square, 32, Duration::from_millis(5)).unwrap();
+    /// assert_eq!(batcher.add_item(9).await, Ok(81));
+    /// let err = AsyncBatcher::new(&rt, square, 0, Duration::from_millis(5)).unwrap_err();
+    /// assert_eq!(err, ConfigError::ZeroBatchSize);
+    /// # });
+    /// ```
     pub fn new<F, Fut>(
         rt: &Runtime,
         batch_operation: F,
@@ -235,6 +255,24 @@ where
     /// Dropping the future while it waits for room queues nothing. Dropping it once the item is
     /// queued does not cancel the batch or affect any other caller: the item is still processed,
     /// and its result is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::{AsyncBatcher, BatchError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async {
+    ///
+    /// // Returns one result too few: no result can be matched to its item.
+    /// let broken = |xs: Vec<u32>| async move { xs.into_iter().skip(1).collect::<Vec<u32>>() };
+    /// let batcher = AsyncBatcher::new(&rt, broken, 4, Duration::from_millis(1)).unwrap();
+    /// let err = batcher.add_item(1).await.unwrap_err();
+    /// assert_eq!(err, BatchError::ResultCount { expected: 1, actual: 0 });
+    /// # });
+    /// ```
     pub fn add_item(&self, item: I) -> AddItem<'_, I, O, E> {
         AddItem::new(&self.shared, item)
     }
@@ -245,6 +283,30 @@ where
     ///
     /// Returns what was queued at the time of the first close; closing again changes nothing and
     /// returns the same report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::{AsyncBatcher, BatchError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async {
+    ///
+    /// let echo = |v: Vec<u32>| async move { v };
+    /// let batcher = AsyncBatcher::new(&rt, echo, 10, Duration::from_secs(60)).unwrap();
+    /// let waiting = {
+    ///     let batcher = batcher.clone();
+    ///     rt.spawn(async move { batcher.add_item(1).await })
+    /// };
+    /// rt.sleep(Duration::from_millis(1)).await; // item 1 is queued, its window far from over
+    /// let report = batcher.close(); // flushes it now
+    /// assert_eq!((report.flushed_items, report.flushed_batches), (1, 1));
+    /// assert_eq!(waiting.await.unwrap(), Ok(1));
+    /// assert_eq!(batcher.add_item(2).await, Err(BatchError::Closed));
+    /// # });
+    /// ```
     pub fn close(&self) -> ShutdownReport {
         self.shared.close()
     }
@@ -258,6 +320,32 @@ where
     ///
     /// The batcher is closed when `shutdown` is called, before the future is first polled.
     /// Dropping the future only stops the waiting; the flushed batches still run to completion.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::AsyncBatcher;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async {
+    ///
+    /// let clock = rt.clone();
+    /// let slow = move |v: Vec<u32>| {
+    ///     let clock = clock.clone();
+    ///     async move { clock.sleep(Duration::from_secs(3)).await; v }
+    /// };
+    /// let batcher = AsyncBatcher::new(&rt, slow, 10, Duration::ZERO).unwrap();
+    /// let b = batcher.clone();
+    /// rt.spawn(async move { b.add_item(1).await }).detach();
+    /// rt.sleep(Duration::from_millis(1)).await; // its batch is running now
+    /// let drained = rt.timeout(Duration::from_secs(10), "draining", batcher.shutdown());
+    /// let report = drained.await.unwrap();
+    /// assert_eq!(report.running_batches, 1);
+    /// assert_eq!(batcher.stats().batches_in_flight, 0); // everything has finished
+    /// # });
+    /// ```
     pub fn shutdown(&self) -> impl Future<Output = ShutdownReport> + Send + '_ {
         self.close();
         async move {
@@ -267,21 +355,97 @@ where
     }
 
     /// Whether the batcher is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::AsyncBatcher;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let echo = |v: Vec<u32>| async move { v };
+    /// let batcher = AsyncBatcher::new(&rt, echo, 10, Duration::ZERO).unwrap();
+    /// assert!(!batcher.is_closed());
+    /// let clone = batcher.clone();
+    /// batcher.close();
+    /// assert!(clone.is_closed()); // clones share one batcher
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
     }
 
     /// A snapshot of the counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::AsyncBatcher;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async {
+    ///
+    /// let echo = |v: Vec<u32>| async move { v };
+    /// let batcher = AsyncBatcher::new(&rt, echo, 2, Duration::from_millis(5)).unwrap();
+    /// let callers: Vec<_> = (0..3).map(|i| {
+    ///     let batcher = batcher.clone();
+    ///     rt.spawn(async move { batcher.add_item(i).await })
+    /// }).collect();
+    /// for caller in callers {
+    ///     caller.await.unwrap().unwrap();
+    /// }
+    /// let stats = batcher.stats();
+    /// assert_eq!((stats.items_added, stats.batches_started), (3, 2));
+    /// // [0, 1] went when full, [2] after waiting 5 ms.
+    /// assert_eq!((stats.full_flushes, stats.timed_flushes), (1, 1));
+    /// # });
+    /// ```
     pub fn stats(&self) -> BatcherStats {
         self.shared.stats()
     }
 
     /// The largest number of items in one batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::AsyncBatcher;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let echo = |v: Vec<u8>| async move { v };
+    /// let batcher = AsyncBatcher::new(&rt, echo, 64, Duration::ZERO).unwrap();
+    /// assert_eq!(batcher.max_batch_size(), 64);
+    /// ```
     pub fn max_batch_size(&self) -> usize {
         self.shared.config.max_batch_size
     }
 
     /// How long the oldest item of a batch waits, at most, before the batch is flushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::AsyncBatcher;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async {
+    ///
+    /// let echo = |v: Vec<u8>| async move { v };
+    /// let batcher = AsyncBatcher::new(&rt, echo, 64, Duration::from_millis(20)).unwrap();
+    /// assert_eq!(batcher.max_wait_time(), Duration::from_millis(20));
+    /// let start = rt.now();
+    /// batcher.add_item(1).await.unwrap(); // alone: waits the full window for company
+    /// assert_eq!(rt.now() - start, Duration::from_millis(20));
+    /// # });
+    /// ```
     pub fn max_wait_time(&self) -> Duration {
         self.shared.config.max_wait_time
     }

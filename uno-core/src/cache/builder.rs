@@ -73,6 +73,23 @@ impl<K, V, E> CacheBuilder<K, V, E> {
 
     /// The most entries the cache holds (required, > 0). Inserting beyond it evicts the least
     /// recently used entry (expired entries first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::cache::{AsyncCache, CacheConfigError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let cache = AsyncCache::<u32, u32, ()>::builder(&rt).max_capacity(2).build().unwrap();
+    /// cache.insert(1, 10);
+    /// cache.insert(2, 20);
+    /// cache.insert(3, 30); // full: the least recently used entry goes
+    /// assert_eq!((cache.entry_count(), cache.peek(&1)), (2, None));
+    /// let err = AsyncCache::<u32, u32, ()>::builder(&rt).build().unwrap_err();
+    /// assert_eq!(err, CacheConfigError::MissingCapacity);
+    /// ```
     pub fn max_capacity(mut self, entries: usize) -> Self {
         self.max_capacity = Some(entries);
         self
@@ -80,6 +97,28 @@ impl<K, V, E> CacheBuilder<K, V, E> {
 
     /// How long a value is served after it was written (loaded or refreshed). Unset: values never
     /// expire, only get evicted or invalidated.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::cache::{AsyncCache, CacheConfigError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let cache = AsyncCache::<&str, u32, ()>::builder(&rt)
+    ///     .max_capacity(10)
+    ///     .ttl(Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap();
+    /// cache.insert("rate", 3);
+    /// vrt.clock().advance(Duration::from_secs(60));
+    /// assert_eq!(cache.peek("rate"), None); // expired
+    /// let zero = AsyncCache::<&str, u32, ()>::builder(&rt).max_capacity(10).ttl(Duration::ZERO);
+    /// let err = zero.build();
+    /// assert_eq!(err.unwrap_err(), CacheConfigError::ZeroTtl);
+    /// ```
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
         self
@@ -88,6 +127,30 @@ impl<K, V, E> CacheBuilder<K, V, E> {
     /// Refresh-before-expiry (Caffeine's `refreshAfterWrite`): once a value is this old, a read
     /// still returns it at once and starts one background refresh for its key. Must be shorter than
     /// the [`ttl`](Self::ttl). Unset: no refresh; values are reloaded only after they expire.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let cache = AsyncCache::<&str, u32, ()>::builder(&rt)
+    ///     .max_capacity(10)
+    ///     .ttl(Duration::from_secs(60))
+    ///     .refresh_after(Duration::from_secs(30))
+    ///     .build()
+    ///     .unwrap();
+    /// cache.insert("price", 1);
+    /// rt.sleep(Duration::from_secs(45)).await;
+    /// assert_eq!(cache.get("price", || async { Ok(2) }).await, Ok(1)); // old value, at once
+    /// rt.sleep(Duration::from_millis(1)).await; // the background refresh runs
+    /// assert_eq!(cache.peek("price"), Some(2));
+    /// # });
+    /// ```
     pub fn refresh_after(mut self, refresh_after: Duration) -> Self {
         self.refresh_after = Some(refresh_after);
         self
@@ -95,6 +158,32 @@ impl<K, V, E> CacheBuilder<K, V, E> {
 
     /// Caches fetch errors for this long, so a failing backend is not asked again by every read.
     /// Unset (the default): errors are never cached; each read after a failure fetches anew.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::cache::{AsyncCache, CacheConfigError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let cache = AsyncCache::<u32, u32, &str>::builder(&rt)
+    ///     .max_capacity(10)
+    ///     .negative_ttl(Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(cache.get(1, || async { Err("down") }).await.is_err());
+    /// let cached = cache.get(1, || async { Ok(1) }).await; // not fetched: the error is cached
+    /// assert_eq!(cached.unwrap_err().fetch_error(), Some(&"down"));
+    /// rt.sleep(Duration::from_secs(5)).await;
+    /// assert_eq!(cache.get(1, || async { Ok(1) }).await, Ok(1));
+    /// # let zero = AsyncCache::<u32, u32, &str>::builder(&rt).max_capacity(1);
+    /// # let zero = zero.negative_ttl(Duration::ZERO);
+    /// # assert_eq!(zero.build().unwrap_err(), CacheConfigError::ZeroNegativeTtl);
+    /// # });
+    /// ```
     pub fn negative_ttl(mut self, negative_ttl: Duration) -> Self {
         self.negative_ttl = Some(negative_ttl);
         self
@@ -104,6 +193,29 @@ impl<K, V, E> CacheBuilder<K, V, E> {
     /// Unset: loads may run as long as they like. Background refreshes are always limited, to this
     /// or to the ttl (without a ttl, to `refresh_after`), whichever is shorter, so a stuck refresh
     /// is dropped and a later read can start another.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::cache::{AsyncCache, CacheConfigError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let cache = AsyncCache::<u32, u32, ()>::builder(&rt)
+    ///     .max_capacity(10)
+    ///     .fetch_timeout(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
+    /// let err = cache.get(1, || std::future::pending()).await.unwrap_err();
+    /// assert!(err.is_timeout());
+    /// let zero = AsyncCache::<u32, u32, ()>::builder(&rt).max_capacity(10);
+    /// let zero = zero.fetch_timeout(Duration::ZERO);
+    /// assert_eq!(zero.build().unwrap_err(), CacheConfigError::ZeroFetchTimeout);
+    /// # });
+    /// ```
     pub fn fetch_timeout(mut self, fetch_timeout: Duration) -> Self {
         self.fetch_timeout = Some(fetch_timeout);
         self
@@ -112,6 +224,35 @@ impl<K, V, E> CacheBuilder<K, V, E> {
     /// Called with the key and the error each time a background refresh fails (the old value is
     /// kept until it expires). Runs on the refresh's task; keep it short and non-blocking. A panic
     /// in it is caught and ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let failures = Arc::new(Mutex::new(Vec::new()));
+    /// let log = failures.clone();
+    /// let cache = AsyncCache::<&str, u32, &str>::builder(&rt)
+    ///     .max_capacity(10)
+    ///     .ttl(Duration::from_secs(60))
+    ///     .refresh_after(Duration::from_secs(30))
+    ///     .on_refresh_error(move |key, err| log.lock().unwrap().push(format!("{key}: {err}")))
+    ///     .build()
+    ///     .unwrap();
+    /// cache.insert("quota", 7);
+    /// rt.sleep(Duration::from_secs(31)).await;
+    /// assert_eq!(cache.get("quota", || async { Err("timeout") }).await, Ok(7));
+    /// rt.sleep(Duration::from_millis(1)).await; // the refresh fails in the background
+    /// assert_eq!(*failures.lock().unwrap(), ["quota: cache fetch failed: timeout"]);
+    /// assert_eq!(cache.peek("quota"), Some(7)); // the old value is kept
+    /// # });
+    /// ```
     pub fn on_refresh_error(
         mut self,
         listener: impl Fn(&K, &CacheError<E>) + Send + Sync + 'static,
@@ -126,6 +267,24 @@ impl<K, V, E> CacheBuilder<K, V, E> {
     ///
     /// A [`CacheConfigError`] naming the first invalid setting: a missing or zero capacity, a zero
     /// duration, or a `refresh_after` not shorter than the `ttl`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::cache::{AsyncCache, CacheConfigError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let cache = AsyncCache::<u32, String, ()>::builder(&rt).max_capacity(500).build().unwrap();
+    /// assert_eq!(cache.max_capacity(), 500);
+    /// let zero = AsyncCache::<u32, String, ()>::builder(&rt).max_capacity(0).build();
+    /// assert_eq!(zero.unwrap_err(), CacheConfigError::ZeroCapacity);
+    /// let zero = AsyncCache::<u32, String, ()>::builder(&rt).max_capacity(9);
+    /// let zero = zero.refresh_after(Duration::ZERO);
+    /// assert_eq!(zero.build().unwrap_err(), CacheConfigError::ZeroRefreshAfter);
+    /// ```
     pub fn build(self) -> Result<AsyncCache<K, V, E>, CacheConfigError> {
         let capacity = match self.max_capacity {
             None => return Err(CacheConfigError::MissingCapacity),

@@ -29,6 +29,23 @@ pub enum CacheError<E> {
 
 impl<E> CacheError<E> {
     /// The fetch's own error, if that is what this is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let cache = AsyncCache::<u32, u32, std::io::ErrorKind>::builder(&rt);
+    /// let cache = cache.max_capacity(8).build().unwrap();
+    /// let err = cache.get(1, || async { Err(std::io::ErrorKind::NotFound) }).await.unwrap_err();
+    /// assert_eq!(err.fetch_error(), Some(&std::io::ErrorKind::NotFound));
+    /// let err = cache.get(2, || async { panic!("bug in the loader") }).await.unwrap_err();
+    /// assert_eq!(err.fetch_error(), None); // a panic is not the fetch's own error
+    /// # });
+    /// ```
     pub fn fetch_error(&self) -> Option<&E> {
         match self {
             CacheError::Failed(error) => Some(error),
@@ -37,16 +54,62 @@ impl<E> CacheError<E> {
     }
 
     /// Whether the fetch panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use uno_core::cache::{AsyncCache, CacheError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let cache = AsyncCache::<u32, u32, ()>::builder(&rt).max_capacity(8).build().unwrap();
+    /// let err = cache.get(1, || async { panic!("bug in the loader") }).await.unwrap_err();
+    /// assert!(err.is_panic());
+    /// assert_eq!(err, CacheError::Panicked { message: "bug in the loader".into() });
+    /// # });
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, CacheError::Panicked { .. })
     }
 
     /// Whether the fetch timed out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let cache = AsyncCache::<u32, u32, ()>::builder(&rt)
+    ///     .max_capacity(8)
+    ///     .fetch_timeout(Duration::from_secs(1))
+    ///     .build()
+    ///     .unwrap();
+    /// let err = cache.get(1, || std::future::pending()).await.unwrap_err();
+    /// assert!(err.is_timeout() && !err.is_panic());
+    /// # });
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, CacheError::TimedOut(_))
     }
 
     /// Whether the fetch's task was dropped before it finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use uno_core::cache::CacheError;
+    ///
+    /// // What readers get when the executor drops the fetch's task (say, at shutdown).
+    /// let dropped: CacheError<()> = CacheError::Cancelled;
+    /// assert!(dropped.is_cancelled());
+    /// assert!(!CacheError::Failed(Arc::new(())).is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, CacheError::Cancelled)
     }

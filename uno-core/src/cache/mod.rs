@@ -173,22 +173,90 @@ impl<K, V, E> AsyncCache<K, V, E> {
     ///
     /// See [`CacheBuilder`] for the settings; [`max_capacity`](CacheBuilder::max_capacity) is
     /// required.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let sessions: AsyncCache<u64, String, std::io::Error> = AsyncCache::builder(&rt)
+    ///     .max_capacity(1_000)
+    ///     .ttl(Duration::from_secs(300))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(sessions.entry_count(), 0);
+    /// ```
     pub fn builder(rt: &Runtime) -> CacheBuilder<K, V, E> {
         CacheBuilder::new(rt)
     }
 
     /// The configured capacity bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let cache = AsyncCache::<u32, u32, ()>::builder(&rt).max_capacity(4_096).build().unwrap();
+    /// assert_eq!(cache.max_capacity(), 4_096);
+    /// ```
     pub fn max_capacity(&self) -> usize {
         self.inner.capacity
     }
 
     /// How many entries the cache holds, expired ones not yet removed included. Never more than
     /// [`max_capacity`](Self::max_capacity).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let cache = AsyncCache::<u32, u32, ()>::builder(&rt)
+    ///     .max_capacity(10)
+    ///     .ttl(Duration::from_secs(1))
+    ///     .build()
+    ///     .unwrap();
+    /// cache.insert(1, 1);
+    /// cache.insert(2, 2);
+    /// vrt.clock().advance(Duration::from_secs(2));
+    /// assert_eq!(cache.entry_count(), 2); // expired entries still count until they go
+    /// ```
     pub fn entry_count(&self) -> usize {
         self.inner.shards.iter().map(|s| s.read().len()).sum()
     }
 
     /// A snapshot of the counters: hits, misses, loads, failures, refreshes, evictions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let cache = AsyncCache::<u32, u32, &str>::builder(&rt).max_capacity(1).build().unwrap();
+    /// cache.get(1, || async { Ok(1) }).await.unwrap(); // miss, load
+    /// cache.get(1, || async { Ok(1) }).await.unwrap(); // hit
+    /// let _ = cache.get(2, || async { Err("down") }).await; // miss, failed load
+    /// cache.get(3, || async { Ok(3) }).await.unwrap(); // miss, load, evicts key 1
+    /// let stats = cache.stats();
+    /// assert_eq!((stats.hits, stats.misses, stats.loads), (1, 3, 3));
+    /// assert_eq!((stats.load_failures, stats.evictions), (1, 1));
+    /// # });
+    /// ```
     pub fn stats(&self) -> CacheStats {
         let mut stats = CacheStats::default();
         for shard in self.inner.shards.iter() {
@@ -257,6 +325,20 @@ where
 
     /// The fresh value for `key`, if the cache holds one, without loading, refreshing, counting a
     /// hit or a miss, or touching the LRU order. Cached errors read as `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let cache = AsyncCache::<String, u32, ()>::builder(&rt).max_capacity(8).build().unwrap();
+    /// assert_eq!(cache.peek("answer"), None); // no load is started
+    /// cache.insert("answer".to_string(), 42);
+    /// assert_eq!(cache.peek("answer"), Some(42)); // looked up by `&str`
+    /// assert_eq!(cache.stats().hits, 0); // peeks are not counted
+    /// ```
     pub fn peek<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -275,6 +357,22 @@ where
     /// Stores `value` for `key` as if it had just been loaded (its TTL and refresh window start
     /// now), evicting if the cache is full. A load or refresh of `key` in flight is detached: its
     /// readers still get its outcome, but it no longer overwrites this value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let cache = AsyncCache::<&str, u32, ()>::builder(&rt).max_capacity(8).build().unwrap();
+    /// cache.insert("warm", 1); // e.g. warming the cache at start-up
+    /// assert_eq!(cache.get("warm", || async { Ok(2) }).await, Ok(1)); // a hit: not fetched
+    /// cache.insert("warm", 3); // overwrites
+    /// assert_eq!(cache.peek("warm"), Some(3));
+    /// # });
+    /// ```
     pub fn insert(&self, key: K, value: V) {
         let inner = &*self.inner;
         let now = inner.rt.now();
@@ -291,6 +389,22 @@ where
 
     /// Removes `key`'s entry; returns whether there was one. A load or refresh of `key` in flight is
     /// detached: its current readers still get its outcome, but it is not cached.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let cache = AsyncCache::<u32, &str, ()>::builder(&rt).max_capacity(8).build().unwrap();
+    /// cache.insert(7, "old profile");
+    /// assert!(cache.invalidate(&7)); // the profile changed
+    /// assert!(!cache.invalidate(&7)); // nothing left to remove
+    /// assert_eq!(cache.get(7, || async { Ok("new profile") }).await, Ok("new profile"));
+    /// # });
+    /// ```
     pub fn invalidate<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -304,6 +418,23 @@ where
 
     /// Removes every entry and detaches every load in flight (as [`invalidate`](Self::invalidate)).
     /// Statistics are kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let cache = AsyncCache::<u32, u32, ()>::builder(&rt).max_capacity(8).build().unwrap();
+    /// cache.get(1, || async { Ok(1) }).await.unwrap();
+    /// cache.insert(2, 2);
+    /// cache.clear();
+    /// assert_eq!(cache.entry_count(), 0);
+    /// assert_eq!(cache.stats().loads, 1); // statistics survive
+    /// # });
+    /// ```
     pub fn clear(&self) {
         for shard in self.inner.shards.iter() {
             shard.write().clear();

@@ -27,6 +27,23 @@ pub struct CacheStats {
 
 impl CacheStats {
     /// `hits / (hits + misses)`, or `1.0` before any read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let cache = AsyncCache::<u32, u32, ()>::builder(&rt).max_capacity(8).build().unwrap();
+    /// assert_eq!(cache.stats().hit_rate(), 1.0); // no reads yet
+    /// for _ in 0..4 {
+    ///     cache.get(1, || async { Ok(1) }).await.unwrap(); // one miss, then three hits
+    /// }
+    /// assert_eq!(cache.stats().hit_rate(), 0.75);
+    /// # });
+    /// ```
     pub fn hit_rate(&self) -> f64 {
         let reads = self.hits + self.misses;
         if reads == 0 {

@@ -84,6 +84,17 @@ pub struct BulkheadBuilder {
 impl Bulkhead {
     /// A builder for at most `max_concurrent` calls in flight, with an unbounded queue and no
     /// wait limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Bulkhead, ConfigError};
+    ///
+    /// let bulkhead = Bulkhead::builder(5).build().unwrap();
+    /// assert_eq!(bulkhead.max_concurrent(), 5);
+    /// let err = Bulkhead::builder(0).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "bulkhead max_concurrent" });
+    /// ```
     pub fn builder(max_concurrent: u32) -> BulkheadBuilder {
         BulkheadBuilder {
             max_concurrent,
@@ -93,6 +104,18 @@ impl Bulkhead {
     }
 
     /// Takes a slot without waiting, if one is free and nobody is queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::Bulkhead;
+    ///
+    /// let bulkhead = Bulkhead::builder(1).build().unwrap();
+    /// let permit = bulkhead.try_acquire().expect("a slot is free");
+    /// assert!(bulkhead.try_acquire().is_none()); // the only slot is taken
+    /// drop(permit);
+    /// assert!(bulkhead.try_acquire().is_some());
+    /// ```
     pub fn try_acquire(&self) -> Option<BulkheadPermit> {
         let permit = self.inner.slots.try_acquire_owned().ok()?;
         Some(self.admit(permit))
@@ -118,6 +141,26 @@ impl Bulkhead {
     ///
     /// Cancel safe: a caller dropped while queued leaves the queue and takes no slot; a slot handed
     /// to it in the meantime goes back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Bulkhead, BulkheadRejected};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let bulkhead = Bulkhead::builder(1).max_wait(Duration::from_secs(2)).build().unwrap();
+    /// let permit = bulkhead.acquire(&rt).await.unwrap();
+    /// assert_eq!(bulkhead.stats().in_flight, 1);
+    /// let err = bulkhead.acquire(&rt).await.unwrap_err(); // waits 2 s for the held slot
+    /// assert_eq!(err, BulkheadRejected::MaxWait { max_wait: Duration::from_secs(2) });
+    /// drop(permit);
+    /// assert!(bulkhead.acquire(&rt).await.is_ok());
+    /// # });
+    /// ```
     pub async fn acquire(&self, rt: &Runtime) -> Result<BulkheadPermit, BulkheadRejected> {
         if let Some(permit) = self.try_acquire() {
             return Ok(permit);
@@ -207,6 +250,24 @@ impl Bulkhead {
     ///
     /// Cancel safe as [`acquire`](Self::acquire); dropped while the operation runs, the
     /// operation's future is dropped and the slot released.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Bulkhead, ResilienceError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let bulkhead = Bulkhead::builder(2).build().unwrap();
+    /// let ok = bulkhead.run(&rt, || async { Ok::<_, &str>(1) }).await;
+    /// assert_eq!(ok, Ok(1));
+    /// let failed = bulkhead.run(&rt, || async { Err::<i32, _>("boom") }).await;
+    /// assert_eq!(failed, Err(ResilienceError::Inner("boom")));
+    /// assert_eq!(bulkhead.stats().in_flight, 0); // the slot was released both times
+    /// # });
+    /// ```
     pub async fn run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
@@ -225,6 +286,25 @@ impl Bulkhead {
     /// # Cancel safety
     ///
     /// As [`run`](Self::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Bulkhead, ResilienceError, TimeoutPolicy};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let bulkhead = Bulkhead::builder(2).build().unwrap();
+    /// let timeout = TimeoutPolicy::new(Duration::from_secs(1), "inner call").unwrap();
+    /// let out: Result<(), ResilienceError<()>> = bulkhead
+    ///     .run_flat(&rt, || timeout.run(&rt, || std::future::pending()))
+    ///     .await;
+    /// assert!(out.unwrap_err().is_timeout()); // not ResilienceError<ResilienceError<()>>
+    /// # });
+    /// ```
     pub async fn run_flat<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
@@ -235,11 +315,36 @@ impl Bulkhead {
     }
 
     /// The configured bound on calls in flight.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::Bulkhead;
+    ///
+    /// let bulkhead = Bulkhead::builder(8).build().unwrap();
+    /// assert_eq!(bulkhead.max_concurrent(), 8);
+    /// assert_eq!(bulkhead.clone().max_concurrent(), 8); // clones share the configuration
+    /// ```
     pub fn max_concurrent(&self) -> u32 {
         self.inner.max_concurrent
     }
 
     /// A snapshot of the counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::Bulkhead;
+    ///
+    /// let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
+    /// let _permit = bulkhead.try_acquire().unwrap();
+    /// # futures_lite::future::block_on(async {
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    /// assert!(bulkhead.acquire(&rt).await.is_err()); // queue of zero: rejected at once
+    /// # });
+    /// let stats = bulkhead.stats();
+    /// assert_eq!((stats.in_flight, stats.admitted, stats.rejected_queue_full), (1, 1, 1));
+    /// ```
     pub fn stats(&self) -> BulkheadStats {
         let inner = &*self.inner;
         BulkheadStats {
@@ -262,12 +367,40 @@ impl Drop for QueueSlot<'_> {
 
 impl BulkheadBuilder {
     /// At most `n` callers wait for a slot; more are rejected at once. Zero: never wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Bulkhead, BulkheadRejected};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
+    /// let _busy = bulkhead.try_acquire().unwrap();
+    /// let err = bulkhead.acquire(&rt).await.unwrap_err(); // does not wait at all
+    /// assert_eq!(err, BulkheadRejected::QueueFull { max_queue: 0 });
+    /// # });
+    /// ```
     pub fn max_queue(mut self, n: usize) -> Self {
         self.max_queue = Some(n);
         self
     }
 
     /// A caller waits at most `d` for a slot, then is rejected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Bulkhead, ConfigError};
+    ///
+    /// let bulkhead = Bulkhead::builder(4).max_wait(Duration::from_millis(250)).build();
+    /// assert!(bulkhead.is_ok());
+    /// let err = Bulkhead::builder(4).max_wait(Duration::ZERO).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "bulkhead max_wait" }); // use `max_queue(0)`
+    /// ```
     pub fn max_wait(mut self, d: Duration) -> Self {
         self.max_wait = Some(d);
         self
@@ -279,6 +412,18 @@ impl BulkheadBuilder {
     ///
     /// [`ConfigError::Zero`] for zero `max_concurrent` or a zero `max_wait` (use `max_queue(0)`
     /// to never wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Bulkhead, ConfigError};
+    ///
+    /// let bulkhead = Bulkhead::builder(3).max_queue(10).max_wait(Duration::from_secs(1)).build();
+    /// assert_eq!(bulkhead.unwrap().max_concurrent(), 3);
+    /// let err = Bulkhead::builder(0).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "bulkhead max_concurrent" });
+    /// ```
     pub fn build(self) -> Result<Bulkhead, ConfigError> {
         if self.max_concurrent == 0 {
             return Err(ConfigError::Zero {

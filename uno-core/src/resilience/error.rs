@@ -58,11 +58,36 @@ pub enum ResilienceError<E> {
 
 impl<E> ResilienceError<E> {
     /// Whether the operation itself reported this error ([`Inner`](Self::Inner)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::ResilienceError;
+    ///
+    /// let failed: ResilienceError<&str> = ResilienceError::Inner("404");
+    /// assert!(failed.is_inner());
+    /// let refused: ResilienceError<&str> = ResilienceError::CircuitOpen { retry_after: None };
+    /// assert!(!refused.is_inner()); // the operation was never called
+    /// ```
     pub fn is_inner(&self) -> bool {
         matches!(self, ResilienceError::Inner(_))
     }
 
     /// Whether this is a [`Timeout`](Self::Timeout), or retries that gave up after a timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use uno_core::resilience::ResilienceError;
+    /// use uno_core::time::Elapsed;
+    ///
+    /// let slow: ResilienceError<()> = Elapsed::new("one attempt", Duration::from_secs(5)).into();
+    /// assert!(slow.is_timeout());
+    /// let gave_up = ResilienceError::RetriesExhausted { attempts: 3, last: Box::new(slow) };
+    /// assert!(gave_up.is_timeout()); // looks through to the last attempt
+    /// assert!(!ResilienceError::Inner(()).is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         match self {
             ResilienceError::Timeout(_) => true,
@@ -72,12 +97,40 @@ impl<E> ResilienceError<E> {
     }
 
     /// Whether the call was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use uno_core::resilience::{ResilienceError, ResilienceExt};
+    /// use uno_core::sync::CancellationToken;
+    ///
+    /// let token = CancellationToken::new();
+    /// token.cancel();
+    /// let out = async { 1 }.cancellable(&token).await;
+    /// let err: ResilienceError<()> = out.unwrap_err().into(); // from `Cancelled`
+    /// assert!(err.is_cancelled());
+    /// # });
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, ResilienceError::Cancelled)
     }
 
     /// Whether a policy refused the call without running the operation (rate limited, bulkhead
     /// rejection or open circuit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use uno_core::resilience::ResilienceError;
+    ///
+    /// let retry_after = Duration::from_millis(100);
+    /// let limited: ResilienceError<()> = ResilienceError::RateLimited { retry_after };
+    /// assert!(limited.is_rejected());
+    /// assert!(!ResilienceError::Inner(()).is_rejected());
+    /// assert!(!ResilienceError::<()>::Cancelled.is_rejected());
+    /// ```
     pub fn is_rejected(&self) -> bool {
         matches!(
             self,
@@ -88,6 +141,17 @@ impl<E> ResilienceError<E> {
     }
 
     /// How many attempts were made, when retries gave up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::ResilienceError;
+    ///
+    /// let last = Box::new(ResilienceError::Inner("503"));
+    /// let gave_up = ResilienceError::RetriesExhausted { attempts: 3, last };
+    /// assert_eq!(gave_up.attempts(), Some(3));
+    /// assert_eq!(ResilienceError::Inner("503").attempts(), None); // no retry involved
+    /// ```
     pub fn attempts(&self) -> Option<u32> {
         match self {
             ResilienceError::RetriesExhausted { attempts, .. } => Some(*attempts),
@@ -97,6 +161,17 @@ impl<E> ResilienceError<E> {
 
     /// The operation's own error: from [`Inner`](Self::Inner), or from the last attempt of
     /// [`RetriesExhausted`](Self::RetriesExhausted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::ResilienceError;
+    ///
+    /// let last = Box::new(ResilienceError::Inner("503"));
+    /// let gave_up = ResilienceError::RetriesExhausted { attempts: 3, last };
+    /// assert_eq!(gave_up.into_inner(), Some("503")); // the last attempt's error
+    /// assert_eq!(ResilienceError::<&str>::Cancelled.into_inner(), None);
+    /// ```
     pub fn into_inner(self) -> Option<E> {
         match self {
             ResilienceError::Inner(e) => Some(e),
@@ -106,6 +181,16 @@ impl<E> ResilienceError<E> {
     }
 
     /// A reference to the operation's own error, as [`into_inner`](Self::into_inner).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::ResilienceError;
+    ///
+    /// let err = ResilienceError::Inner(std::io::ErrorKind::NotFound);
+    /// assert_eq!(err.inner(), Some(&std::io::ErrorKind::NotFound));
+    /// assert!(err.is_inner()); // still usable: only borrowed
+    /// ```
     pub fn inner(&self) -> Option<&E> {
         match self {
             ResilienceError::Inner(e) => Some(e),
@@ -115,6 +200,20 @@ impl<E> ResilienceError<E> {
     }
 
     /// How long the policy suggests waiting before calling again, when it knows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use uno_core::resilience::ResilienceError;
+    ///
+    /// let retry_after = Some(Duration::from_secs(30));
+    /// let open: ResilienceError<()> = ResilienceError::CircuitOpen { retry_after };
+    /// assert_eq!(open.retry_after(), Some(Duration::from_secs(30)));
+    /// let probing: ResilienceError<()> = ResilienceError::CircuitOpen { retry_after: None };
+    /// assert_eq!(probing.retry_after(), None); // probes are running: unknown
+    /// assert_eq!(ResilienceError::Inner(()).retry_after(), None);
+    /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ResilienceError::RateLimited { retry_after } => Some(*retry_after),

@@ -38,6 +38,23 @@ pub trait ResilienceExt: Future + Sized {
     /// # Cancel safety
     ///
     /// As cancel safe as this future: dropping the `Timeout` drops it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use uno_core::resilience::ResilienceExt;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let quick = async { "pong" }.timeout(&rt, Duration::from_secs(1), "ping").await;
+    /// assert_eq!(quick, Ok("pong"));
+    /// let hung = std::future::pending::<()>().timeout(&rt, Duration::from_secs(1), "ping");
+    /// assert_eq!(hung.await.unwrap_err().message(), "ping");
+    /// # });
+    /// ```
     fn timeout(
         self,
         rt: &Runtime,
@@ -52,6 +69,21 @@ pub trait ResilienceExt: Future + Sized {
     /// # Cancel safety
     ///
     /// As cancel safe as this future: dropping the `Cancellable` drops it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use uno_core::resilience::ResilienceExt;
+    /// use uno_core::sync::{CancellationToken, Cancelled};
+    ///
+    /// let token = CancellationToken::new();
+    /// assert_eq!(async { 1 }.cancellable(&token).await, Ok(1));
+    /// token.cancel();
+    /// let stuck = std::future::pending::<i32>().cancellable(&token);
+    /// assert_eq!(stuck.await, Err(Cancelled));
+    /// # });
+    /// ```
     fn cancellable(self, token: &CancellationToken) -> Cancellable<Self> {
         crate::sync::cancellable(token, self)
     }

@@ -92,6 +92,23 @@ pub struct PipelineBuilder<E> {
 
 impl<E> Pipeline<E> {
     /// An empty pipeline on `rt`; add the policies you want.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{ConfigError, Pipeline};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let bare = Pipeline::builder(rt.clone()).build().unwrap(); // no policy: just calls `op`
+    /// assert_eq!(bare.run(|| async { Ok::<_, ()>(5) }).await, Ok(5));
+    /// let err = Pipeline::<()>::builder(rt).timeout(Duration::ZERO, "never").build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "timeout duration" });
+    /// # });
+    /// ```
     pub fn builder(rt: Runtime) -> PipelineBuilder<E> {
         PipelineBuilder {
             rt,
@@ -117,6 +134,31 @@ impl<E> Pipeline<E> {
     /// Dropping the future drops the attempt in flight, releases its bulkhead slot and breaker
     /// probe, leaves the limiter's queue without consuming, and counts nothing as a failure. What
     /// the operation did before it was dropped stays done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Pipeline, Retry};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let pipeline = Pipeline::builder(rt.clone())
+    ///     .retry(Retry::builder().max_attempts(2).build().unwrap())
+    ///     .attempt_timeout(Duration::from_secs(1), "fetching the price")
+    ///     .build()
+    ///     .unwrap();
+    /// let mut attempts = 0;
+    /// let err = pipeline
+    ///     .run(|| { attempts += 1; std::future::pending::<Result<u32, &str>>() })
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(attempts, 2); // each attempt timed out after 1 s
+    /// assert!(err.is_timeout() && err.attempts() == Some(2));
+    /// # });
+    /// ```
     pub async fn run<T, F, Fut>(&self, mut op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnMut() -> Fut,
@@ -138,6 +180,36 @@ impl<E> Pipeline<E> {
     /// # Cancel safety
     ///
     /// As [`run`](Self::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Pipeline, ResilienceError, Retry};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let pipeline = Pipeline::builder(rt.clone())
+    ///     .retry(Retry::builder().retry_on_rejection(true).build().unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// // The operation reports an overload as a refusal, so the retry waits its `retry_after`.
+    /// let mut overloaded = true;
+    /// let out = pipeline
+    ///     .run_flat(|| {
+    ///         let busy = std::mem::replace(&mut overloaded, false);
+    ///         async move {
+    ///             let retry_after = Duration::from_secs(2);
+    ///             if busy { Err(ResilienceError::RateLimited { retry_after }) }
+    ///             else { Ok::<_, ResilienceError<()>>("done") }
+    ///         }
+    ///     })
+    ///     .await;
+    /// assert_eq!(out, Ok("done"));
+    /// # });
+    /// ```
     pub async fn run_flat<T, F, Fut>(&self, mut op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnMut() -> Fut,
@@ -245,26 +317,106 @@ impl<E> Pipeline<E> {
     }
 
     /// The runtime the pipeline runs on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::Pipeline;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let pipeline = Pipeline::<()>::builder(rt.clone()).build().unwrap();
+    /// assert_eq!(pipeline.runtime().now(), rt.now()); // the same clock
+    /// ```
     pub fn runtime(&self) -> &Runtime {
         &self.rt
     }
 
     /// The retry policy, to read its [`stats`](Retry::stats).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Pipeline, Retry};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let retry = Retry::builder().build().unwrap();
+    /// let pipeline = Pipeline::builder(rt.clone()).retry(retry).build().unwrap();
+    /// let _ = pipeline.run(|| async { Err::<(), _>("down") }).await;
+    /// assert_eq!(pipeline.retry().unwrap().stats().attempts, 3);
+    /// assert!(Pipeline::<()>::builder(rt).build().unwrap().retry().is_none());
+    /// # });
+    /// ```
     pub fn retry(&self) -> Option<&Retry<E>> {
         self.retry.as_ref()
     }
 
     /// The circuit breaker, to read its state and stats.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState, Pipeline};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let breaker = CircuitBreaker::builder().count_window(1).minimum_calls(1).build().unwrap();
+    /// let pipeline = Pipeline::builder(rt).circuit_breaker(breaker).build().unwrap();
+    /// let _ = pipeline.run(|| async { Err::<(), _>("down") }).await;
+    /// assert_eq!(pipeline.circuit_breaker().unwrap().state(), CircuitState::Open);
+    /// # });
+    /// ```
     pub fn circuit_breaker(&self) -> Option<&CircuitBreaker> {
         self.breaker.as_ref()
     }
 
     /// The rate limiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Pipeline, RateLimiter};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let limiter = RateLimiter::per_second(1).build().unwrap();
+    /// let pipeline = Pipeline::builder(rt).rate_limiter(limiter).build().unwrap();
+    /// for _ in 0..2 {
+    ///     pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap();
+    /// }
+    /// assert_eq!(pipeline.rate_limiter().unwrap().stats().waited, 1);
+    /// # });
+    /// ```
     pub fn rate_limiter(&self) -> Option<&RateLimiter> {
         self.limiter.as_ref()
     }
 
     /// The bulkhead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Bulkhead, Pipeline};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let bulkhead = Bulkhead::builder(2).build().unwrap();
+    /// let pipeline = Pipeline::builder(rt).bulkhead(bulkhead).build().unwrap();
+    /// pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap();
+    /// let stats = pipeline.bulkhead().unwrap().stats();
+    /// assert_eq!((stats.admitted, stats.in_flight), (1, 0));
+    /// # });
+    /// ```
     pub fn bulkhead(&self) -> Option<&Bulkhead> {
         self.bulkhead.as_ref()
     }
@@ -272,24 +424,117 @@ impl<E> Pipeline<E> {
 
 impl<E> PipelineBuilder<E> {
     /// Stops the call (with [`ResilienceError::Cancelled`]) when `token` is cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Pipeline, ResilienceError};
+    /// use uno_core::sync::CancellationToken;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let shutdown = CancellationToken::new();
+    /// let pipeline = Pipeline::builder(rt).cancellation(shutdown.clone()).build().unwrap();
+    /// let call = pipeline.run(|| std::future::pending::<Result<(), ()>>());
+    /// shutdown.cancel();
+    /// assert_eq!(call.await, Err(ResilienceError::Cancelled));
+    /// # });
+    /// ```
     pub fn cancellation(mut self, token: CancellationToken) -> Self {
         self.token = Some(token);
         self
     }
 
     /// Bounds the whole call, retries and backoff included, reporting `message` at expiry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Backoff, Pipeline, Retry};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let backoff = Backoff::constant(Duration::from_secs(1));
+    /// let retry = Retry::builder().max_attempts(10).backoff(backoff);
+    /// let pipeline = Pipeline::builder(rt.clone())
+    ///     .timeout(Duration::from_millis(2500), "syncing the account")
+    ///     .retry(retry.build().unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let err = pipeline.run(|| async { Err::<(), _>("busy") }).await.unwrap_err();
+    /// assert_eq!(err.to_string(), "syncing the account (timed out after 2.5s)"); // mid-backoff
+    /// # });
+    /// ```
     pub fn timeout(mut self, duration: Duration, message: impl Into<Cow<'static, str>>) -> Self {
         self.timeout = Some((duration, message.into()));
         self
     }
 
     /// Retries failed attempts with `retry`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Pipeline, Retry};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let retry = Retry::builder().max_attempts(4).build().unwrap();
+    /// let pipeline = Pipeline::builder(rt).retry(retry).build().unwrap();
+    /// let mut calls = 0;
+    /// let out = pipeline
+    ///     .run(|| {
+    ///         calls += 1;
+    ///         let n = calls;
+    ///         async move { if n < 4 { Err("busy") } else { Ok(n) } }
+    ///     })
+    ///     .await;
+    /// assert_eq!(out, Ok(4));
+    /// # });
+    /// ```
     pub fn retry(mut self, retry: Retry<E>) -> Self {
         self.retry = Some(retry);
         self
     }
 
     /// Bounds each attempt, reporting `message` at expiry (Uno's `@timeout_handler`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Pipeline, Retry};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let pipeline = Pipeline::builder(rt.clone())
+    ///     .retry(Retry::builder().build().unwrap())
+    ///     .attempt_timeout(Duration::from_secs(1), "one attempt")
+    ///     .build()
+    ///     .unwrap();
+    /// let mut slow = true; // only the first attempt hangs
+    /// let out = pipeline
+    ///     .run(|| {
+    ///         let hang = std::mem::replace(&mut slow, false);
+    ///         let rt = rt.clone();
+    ///         async move {
+    ///             if hang { rt.sleep(Duration::from_secs(60)).await }
+    ///             Ok::<_, ()>("fresh")
+    ///         }
+    ///     })
+    ///     .await;
+    /// assert_eq!(out, Ok("fresh"));
+    /// # });
+    /// ```
     pub fn attempt_timeout(
         mut self,
         duration: Duration,
@@ -300,18 +545,74 @@ impl<E> PipelineBuilder<E> {
     }
 
     /// Guards each attempt with `breaker`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{CircuitBreaker, Pipeline, ResilienceError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let breaker = CircuitBreaker::builder().count_window(2).minimum_calls(2).build().unwrap();
+    /// let pipeline = Pipeline::builder(rt).circuit_breaker(breaker).build().unwrap();
+    /// for _ in 0..2 {
+    ///     let _ = pipeline.run(|| async { Err::<(), _>("down") }).await;
+    /// }
+    /// let err = pipeline.run(|| async { Ok::<_, &str>(()) }).await.unwrap_err();
+    /// assert!(matches!(err, ResilienceError::CircuitOpen { .. })); // failing fast now
+    /// # });
+    /// ```
     pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
         self.breaker = Some(breaker);
         self
     }
 
     /// Admits each attempt through `limiter` (waiting, in arrival order).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Pipeline, RateLimiter};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let limiter = RateLimiter::per_second(2).burst(1).build().unwrap();
+    /// let pipeline = Pipeline::builder(rt.clone()).rate_limiter(limiter).build().unwrap();
+    /// let start = rt.now();
+    /// for _ in 0..3 {
+    ///     pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap();
+    /// }
+    /// assert_eq!(rt.now() - start, Duration::from_secs(1)); // 0, 0.5 and 1 s
+    /// # });
+    /// ```
     pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
         self.limiter = Some(limiter);
         self
     }
 
     /// Runs each attempt in a `bulkhead` slot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Bulkhead, BulkheadRejected, Pipeline, ResilienceError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
+    /// let pipeline = Pipeline::builder(rt).bulkhead(bulkhead.clone()).build().unwrap();
+    /// let _busy = bulkhead.try_acquire().unwrap(); // someone else holds the only slot
+    /// let err = pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap_err();
+    /// assert_eq!(err, ResilienceError::Rejected(BulkheadRejected::QueueFull { max_queue: 0 }));
+    /// # });
+    /// ```
     pub fn bulkhead(mut self, bulkhead: Bulkhead) -> Self {
         self.bulkhead = Some(bulkhead);
         self
@@ -322,6 +623,23 @@ impl<E> PipelineBuilder<E> {
     /// # Errors
     ///
     /// [`ConfigError::Zero`] for a zero timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{ConfigError, Pipeline};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let builder = Pipeline::<()>::builder(rt.clone());
+    /// let ok = builder.attempt_timeout(Duration::from_secs(1), "attempt").build();
+    /// assert!(ok.is_ok());
+    /// let builder = Pipeline::<()>::builder(rt);
+    /// let err = builder.attempt_timeout(Duration::ZERO, "attempt").build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "timeout duration" });
+    /// ```
     pub fn build(self) -> Result<Pipeline<E>, ConfigError> {
         let policy = |t: Option<(Duration, Cow<'static, str>)>| {
             t.map(|(d, m)| TimeoutPolicy::new(d, m)).transpose()

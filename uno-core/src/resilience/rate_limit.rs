@@ -189,12 +189,35 @@ pub struct RateLimiterBuilder {
 
 impl RateLimiter {
     /// `operations` per second; see [`RateLimiterBuilder::burst`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::RateLimiter;
+    ///
+    /// let limiter = RateLimiter::per_second(4).build().unwrap();
+    /// assert_eq!(limiter.interval(), Duration::from_millis(250));
+    /// assert_eq!(limiter.burst(), 4); // a full second's worth by default
+    /// ```
     pub fn per_second(operations: u32) -> RateLimiterBuilder {
         Self::new(operations, Duration::from_secs(1))
     }
 
     /// `operations` per `period`. The burst defaults to `operations` (a full period's worth may
     /// go at once after an idle spell); set [`burst`](RateLimiterBuilder::burst) to smooth.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{ConfigError, RateLimiter};
+    ///
+    /// let limiter = RateLimiter::new(100, Duration::from_secs(60)).build().unwrap();
+    /// assert_eq!(limiter.interval(), Duration::from_millis(600));
+    /// let err = RateLimiter::new(10, Duration::ZERO).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "rate limiter period" });
+    /// ```
     #[allow(
         clippy::new_ret_no_self,
         reason = "the design names the constructor `new`; it returns the builder for `.burst()`"
@@ -217,6 +240,24 @@ impl RateLimiter {
     ///
     /// [`RetryAfter`] with the time until an admission would be possible (an estimate when others
     /// are queued: they go first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::RateLimiter;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let limiter = RateLimiter::per_second(2).build().unwrap();
+    /// assert!(limiter.try_acquire(&rt).is_ok());
+    /// assert!(limiter.try_acquire(&rt).is_ok()); // the burst of 2
+    /// let refused = limiter.try_acquire(&rt).unwrap_err();
+    /// assert_eq!(refused.retry_after, Duration::from_millis(500));
+    /// vrt.clock().advance(refused.retry_after);
+    /// assert!(limiter.try_acquire(&rt).is_ok());
+    /// ```
     pub fn try_acquire(&self, rt: &Runtime) -> Result<(), RetryAfter> {
         let inner = &*self.inner;
         let now = inner.gcra.at(rt.now());
@@ -249,6 +290,26 @@ impl RateLimiter {
     ///
     /// Cancel safe: a waiter dropped before admission consumes nothing, leaves the queue at once
     /// and, if it was first, hands its turn to the next waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::RateLimiter;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let limiter = RateLimiter::per_second(5).burst(1).build().unwrap();
+    /// let start = rt.now();
+    /// for _ in 0..3 {
+    ///     limiter.acquire(&rt).await; // waits its turn, never fails
+    /// }
+    /// assert_eq!(rt.now() - start, Duration::from_millis(400)); // 0, 200, 400 ms
+    /// assert_eq!(limiter.stats().waited, 2);
+    /// # });
+    /// ```
     pub fn acquire<'a>(&'a self, rt: &'a Runtime) -> RateLimitAcquire<'a> {
         RateLimitAcquire {
             limiter: self,
@@ -268,6 +329,25 @@ impl RateLimiter {
     ///
     /// Dropped while waiting: consumes nothing (see [`acquire`](Self::acquire)). Dropped while the
     /// operation runs: the admission is spent and the operation's future is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{RateLimiter, ResilienceError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let limiter = RateLimiter::per_second(10).burst(1).build().unwrap();
+    /// let start = rt.now();
+    /// assert_eq!(limiter.run(&rt, || async { Ok::<_, &str>(1) }).await, Ok(1));
+    /// let failed = limiter.run(&rt, || async { Err::<i32, _>("bad request") }).await;
+    /// assert_eq!(failed, Err(ResilienceError::Inner("bad request")));
+    /// assert_eq!(rt.now() - start, Duration::from_millis(100)); // the second call waited
+    /// # });
+    /// ```
     pub async fn run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
@@ -286,6 +366,25 @@ impl RateLimiter {
     /// # Cancel safety
     ///
     /// As [`run`](Self::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{RateLimiter, ResilienceError, TimeoutPolicy};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let limiter = RateLimiter::per_second(10).build().unwrap();
+    /// let limit = TimeoutPolicy::new(Duration::from_secs(1), "one call").unwrap();
+    /// let out: Result<(), ResilienceError<()>> = limiter
+    ///     .run_flat(&rt, || limit.run(&rt, || std::future::pending()))
+    ///     .await;
+    /// assert!(out.unwrap_err().is_timeout()); // the inner policy's error, unchanged
+    /// # });
+    /// ```
     pub async fn run_flat<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
@@ -305,6 +404,24 @@ impl RateLimiter {
     /// # Cancel safety
     ///
     /// Dropping the future drops the operation; the admission stays spent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{RateLimiter, ResilienceError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let limiter = RateLimiter::per_second(1).build().unwrap();
+    /// assert_eq!(limiter.try_run(&rt, || async { Ok::<_, ()>("sent") }).await, Ok("sent"));
+    /// let refused = limiter.try_run(&rt, || async { Ok::<_, ()>("sent") }).await;
+    /// let retry_after = Duration::from_secs(1);
+    /// assert_eq!(refused, Err(ResilienceError::RateLimited { retry_after }));
+    /// # });
+    /// ```
     pub async fn try_run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
@@ -315,16 +432,51 @@ impl RateLimiter {
     }
 
     /// The configured burst.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::RateLimiter;
+    ///
+    /// assert_eq!(RateLimiter::per_second(50).build().unwrap().burst(), 50);
+    /// assert_eq!(RateLimiter::per_second(50).burst(5).build().unwrap().burst(), 5);
+    /// ```
     pub fn burst(&self) -> u32 {
         self.inner.burst
     }
 
     /// The time between two admissions at the sustained rate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::RateLimiter;
+    ///
+    /// let limiter = RateLimiter::per_second(3).build().unwrap();
+    /// // Rounded up, so the configured rate is never exceeded.
+    /// assert_eq!(limiter.interval(), Duration::from_nanos(333_333_334));
+    /// ```
     pub fn interval(&self) -> Duration {
         self.inner.interval
     }
 
     /// A snapshot of the counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::RateLimiter;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let limiter = RateLimiter::per_second(1).build().unwrap();
+    /// assert!(limiter.try_acquire(&rt).is_ok());
+    /// assert!(limiter.try_acquire(&rt).is_err());
+    /// let stats = limiter.stats();
+    /// assert_eq!((stats.admitted, stats.rejected, stats.queued), (1, 1, 0));
+    /// ```
     pub fn stats(&self) -> RateLimiterStats {
         let inner = &*self.inner;
         RateLimiterStats {
@@ -351,6 +503,23 @@ impl RateLimiter {
 
 impl RateLimiterBuilder {
     /// Admissions that may go at once after an idle spell (at least 1). Default: `operations`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{ConfigError, RateLimiter};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let smooth = RateLimiter::per_second(100).burst(1).build().unwrap();
+    /// assert!(smooth.try_acquire(&rt).is_ok());
+    /// let wait = smooth.try_acquire(&rt).unwrap_err().retry_after; // no second call at once
+    /// assert_eq!(wait, Duration::from_millis(10));
+    /// let err = RateLimiter::per_second(100).burst(0).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "rate limiter burst" });
+    /// ```
     pub fn burst(mut self, burst: u32) -> Self {
         self.burst = Some(burst);
         self
@@ -362,6 +531,18 @@ impl RateLimiterBuilder {
     ///
     /// [`ConfigError::Zero`] for zero operations, a zero period or a zero burst;
     /// [`ConfigError::RateTooHigh`] for more than one operation per nanosecond.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{ConfigError, RateLimiter};
+    ///
+    /// assert!(RateLimiter::per_second(1_000).burst(10).build().is_ok());
+    /// let period = Duration::from_nanos(1);
+    /// let err = RateLimiter::new(2, period).build().unwrap_err(); // two per nanosecond
+    /// assert_eq!(err, ConfigError::RateTooHigh { operations: 2, period });
+    /// ```
     pub fn build(self) -> Result<RateLimiter, ConfigError> {
         if self.operations == 0 {
             return Err(ConfigError::Zero {

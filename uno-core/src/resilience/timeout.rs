@@ -49,6 +49,18 @@ impl TimeoutPolicy {
     /// # Errors
     ///
     /// [`ConfigError::Zero`] for a zero duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{ConfigError, TimeoutPolicy};
+    ///
+    /// let limit = TimeoutPolicy::new(Duration::from_secs(5), "fetching the invoice").unwrap();
+    /// assert_eq!(limit.duration(), Duration::from_secs(5));
+    /// let err = TimeoutPolicy::new(Duration::ZERO, "never").unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "timeout duration" });
+    /// ```
     pub fn new(
         duration: Duration,
         message: impl Into<Cow<'static, str>>,
@@ -65,11 +77,32 @@ impl TimeoutPolicy {
     }
 
     /// The time limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::TimeoutPolicy;
+    ///
+    /// let limit = TimeoutPolicy::new(Duration::from_millis(1500), "").unwrap();
+    /// assert_eq!(limit.duration(), Duration::from_millis(1500));
+    /// ```
     pub fn duration(&self) -> Duration {
         self.duration
     }
 
     /// The message of the [`Elapsed`](crate::time::Elapsed) error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::TimeoutPolicy;
+    ///
+    /// let message = format!("loading user {}", 42);
+    /// let limit = TimeoutPolicy::new(Duration::from_secs(5), message).unwrap();
+    /// assert_eq!(limit.message(), "loading user 42"); // a `String` or a `&'static str`
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -83,6 +116,25 @@ impl TimeoutPolicy {
     /// # Cancel safety
     ///
     /// As cancel safe as the operation: dropping the future drops the operation's future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{ResilienceError, TimeoutPolicy};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let limit = TimeoutPolicy::new(Duration::from_secs(1), "reading the config").unwrap();
+    /// assert_eq!(limit.run(&rt, || async { Ok::<_, &str>(7) }).await, Ok(7));
+    /// let failed = limit.run(&rt, || async { Err::<(), _>("no such file") }).await;
+    /// assert_eq!(failed, Err(ResilienceError::Inner("no such file")));
+    /// let hung = limit.run(&rt, || std::future::pending::<Result<(), &str>>()).await;
+    /// assert_eq!(hung.unwrap_err().to_string(), "reading the config (timed out after 1s)");
+    /// # });
+    /// ```
     pub async fn run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
@@ -101,6 +153,25 @@ impl TimeoutPolicy {
     /// # Cancel safety
     ///
     /// As [`run`](Self::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Bulkhead, ResilienceError, TimeoutPolicy};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let limit = TimeoutPolicy::new(Duration::from_secs(1), "whole call").unwrap();
+    /// let bulkhead = Bulkhead::builder(1).build().unwrap();
+    /// let out = limit
+    ///     .run_flat(&rt, || bulkhead.run(&rt, || async { Err::<(), _>("boom") }))
+    ///     .await;
+    /// assert_eq!(out, Err(ResilienceError::Inner("boom"))); // passed through, not nested
+    /// # });
+    /// ```
     pub async fn run_flat<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,

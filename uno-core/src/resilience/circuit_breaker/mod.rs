@@ -239,6 +239,17 @@ enum WindowKind {
 impl CircuitBreaker {
     /// A builder with the defaults: a count window of 20 calls, at least 10 calls, threshold 0.5,
     /// open for 30 s, 3 half-open probes, no slow-call detection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState, ConfigError};
+    ///
+    /// let breaker = CircuitBreaker::builder().build().unwrap(); // the defaults
+    /// assert_eq!(breaker.state(), CircuitState::Closed);
+    /// let err = CircuitBreaker::builder().count_window(5).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::MinimumCallsExceedWindow { minimum_calls: 10, window: 5 });
+    /// ```
     pub fn builder() -> CircuitBreakerBuilder {
         CircuitBreakerBuilder {
             threshold: 0.5,
@@ -256,6 +267,20 @@ impl CircuitBreaker {
     }
 
     /// The current state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let breaker = CircuitBreaker::builder().count_window(1).minimum_calls(1).build().unwrap();
+    /// assert_eq!(breaker.state(), CircuitState::Closed);
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt); // 1 of 1 calls failed
+    /// assert_eq!(breaker.state(), CircuitState::Open);
+    /// ```
     pub fn state(&self) -> CircuitState {
         self.lock().phase.public()
     }
@@ -267,6 +292,25 @@ impl CircuitBreaker {
     ///
     /// [`CircuitOpen`] while open (with the time left) or while half-open with every probe slot
     /// taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{CircuitBreaker, CircuitOpen, CircuitState};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let breaker = CircuitBreaker::builder().count_window(2).minimum_calls(2).build().unwrap();
+    /// for _ in 0..2 {
+    ///     let permit = breaker.try_acquire(&rt).unwrap();
+    ///     // … make the call, then report how it went:
+    ///     permit.failure(&rt);
+    /// }
+    /// let refused = breaker.try_acquire(&rt).unwrap_err(); // do not make the call
+    /// assert_eq!(refused, CircuitOpen { retry_after: Some(Duration::from_secs(30)) });
+    /// ```
     pub fn try_acquire(&self, rt: &Runtime) -> Result<BreakerPermit, CircuitOpen> {
         let now = rt.now();
         let ticket = self.inner.admit(rt, Some(now))?;
@@ -306,6 +350,27 @@ impl CircuitBreaker {
     ///
     /// Dropping the future drops the operation; its outcome is not counted and a probe slot it
     /// held is freed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState, ResilienceError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let breaker = CircuitBreaker::builder().count_window(2).minimum_calls(2).build().unwrap();
+    /// assert_eq!(breaker.run(&rt, || async { Ok::<_, &str>(1) }).await, Ok(1));
+    /// let failed = breaker.run(&rt, || async { Err::<i32, _>("503") }).await;
+    /// assert_eq!(failed, Err(ResilienceError::Inner("503"))); // 1 of 2 failed: rate 0.5
+    /// assert_eq!(breaker.state(), CircuitState::Open);
+    /// let mut called = false;
+    /// let refused = breaker.run(&rt, || { called = true; async { Ok::<_, &str>(1) } }).await;
+    /// assert!(refused.unwrap_err().is_rejected() && !called);
+    /// # });
+    /// ```
     pub async fn run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
@@ -325,6 +390,26 @@ impl CircuitBreaker {
     /// # Cancel safety
     ///
     /// As [`run`](Self::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState, TimeoutPolicy};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let breaker = CircuitBreaker::builder().count_window(1).minimum_calls(1).build().unwrap();
+    /// let limit = TimeoutPolicy::new(Duration::from_secs(2), "health check").unwrap();
+    /// let out: Result<(), _> = breaker
+    ///     .run_flat(&rt, || limit.run(&rt, || std::future::pending::<Result<(), ()>>()))
+    ///     .await;
+    /// assert!(out.unwrap_err().is_timeout());
+    /// assert_eq!(breaker.state(), CircuitState::Open); // a timeout counts as a failure
+    /// # });
+    /// ```
     pub async fn run_flat<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
@@ -337,6 +422,23 @@ impl CircuitBreaker {
     }
 
     /// A snapshot of the state and counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let breaker = CircuitBreaker::builder().count_window(2).minimum_calls(2).build().unwrap();
+    /// breaker.try_acquire(&rt).unwrap().success(&rt);
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// drop(breaker.try_acquire(&rt)); // refused: the breaker opened
+    /// let stats = breaker.stats();
+    /// assert_eq!((stats.successes, stats.failures, stats.rejected, stats.opened), (1, 1, 1, 1));
+    /// assert_eq!(stats.state, CircuitState::Open);
+    /// ```
     pub fn stats(&self) -> CircuitBreakerStats {
         let c = &self.inner.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -557,6 +659,24 @@ pub struct BreakerPermit {
 impl BreakerPermit {
     /// The call succeeded (a failure if slower than the slow-call threshold, measured from the
     /// permit's creation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::CircuitBreaker;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let breaker = CircuitBreaker::builder().slow_call(Duration::from_secs(1)).build().unwrap();
+    /// breaker.try_acquire(&rt).unwrap().success(&rt);
+    /// let permit = breaker.try_acquire(&rt).unwrap();
+    /// vrt.clock().advance(Duration::from_secs(3)); // the call takes 3 s
+    /// permit.success(&rt);
+    /// let stats = breaker.stats();
+    /// assert_eq!((stats.successes, stats.failures, stats.slow_calls), (1, 1, 1));
+    /// ```
     pub fn success(mut self, rt: &Runtime) {
         self.done = true;
         let now = rt.now();
@@ -569,6 +689,25 @@ impl BreakerPermit {
     }
 
     /// The call failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let breaker = CircuitBreaker::builder().count_window(3).minimum_calls(3).build().unwrap();
+    /// let permit = breaker.try_acquire(&rt).unwrap();
+    /// let answer: Result<u32, &str> = Err("connection reset"); // the call we made
+    /// match answer {
+    ///     Ok(_) => permit.success(&rt),
+    ///     Err(_) => permit.failure(&rt),
+    /// }
+    /// assert_eq!(breaker.stats().failures, 1);
+    /// assert_eq!(breaker.state(), CircuitState::Closed); // fewer than `minimum_calls` so far
+    /// ```
     pub fn failure(mut self, rt: &Runtime) {
         self.done = true;
         let now = rt.now();
@@ -650,12 +789,53 @@ impl fmt::Debug for BreakerPermit {
 
 impl CircuitBreakerBuilder {
     /// The failure rate, in `(0, 1]`, at which the breaker opens. Default 0.5.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState, ConfigError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let breaker = CircuitBreaker::builder()
+    ///     .failure_rate_threshold(1.0) // open only when every call fails
+    ///     .count_window(2)
+    ///     .minimum_calls(2)
+    ///     .build()
+    ///     .unwrap();
+    /// breaker.try_acquire(&rt).unwrap().success(&rt);
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// assert_eq!(breaker.state(), CircuitState::Closed);
+    /// let err = CircuitBreaker::builder().failure_rate_threshold(1.5).build().unwrap_err();
+    /// assert!(matches!(err, ConfigError::InvalidRatio { value: 1.5, .. }));
+    /// ```
     pub fn failure_rate_threshold(mut self, ratio: f64) -> Self {
         self.threshold = ratio;
         self
     }
 
     /// Computes the failure rate over the last `calls` calls. Default 20.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState, ConfigError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let breaker = CircuitBreaker::builder().count_window(3).minimum_calls(3).build().unwrap();
+    /// for _ in 0..3 {
+    ///     breaker.try_acquire(&rt).unwrap().success(&rt);
+    /// }
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// assert_eq!(breaker.state(), CircuitState::Closed);
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// assert_eq!(breaker.state(), CircuitState::Open); // 2 of the last 3 failed (2 of 5 overall)
+    /// let err = CircuitBreaker::builder().count_window(0).minimum_calls(1).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "circuit breaker count_window" });
+    /// ```
     pub fn count_window(mut self, calls: u32) -> Self {
         self.window = WindowKind::Count(calls);
         self
@@ -663,36 +843,171 @@ impl CircuitBreakerBuilder {
 
     /// Computes the failure rate over the calls of the last `window` of time (sliding in steps of
     /// a tenth of it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let breaker = CircuitBreaker::builder()
+    ///     .time_window(Duration::from_secs(60))
+    ///     .minimum_calls(2)
+    ///     .build()
+    ///     .unwrap();
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// vrt.clock().advance(Duration::from_secs(120)); // that failure has left the window
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// assert_eq!(breaker.state(), CircuitState::Closed); // one call in the window: too few
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// assert_eq!(breaker.state(), CircuitState::Open);
+    /// ```
     pub fn time_window(mut self, window: Duration) -> Self {
         self.window = WindowKind::Time(window);
         self
     }
 
     /// The fewest calls in the window before the rate is evaluated. Default 10.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState, ConfigError};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let breaker = CircuitBreaker::builder().minimum_calls(3).build().unwrap();
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// assert_eq!(breaker.state(), CircuitState::Closed); // 100 % failures, but only 2 calls
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// assert_eq!(breaker.state(), CircuitState::Open);
+    /// let err = CircuitBreaker::builder().minimum_calls(0).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "circuit breaker minimum_calls" });
+    /// ```
     pub fn minimum_calls(mut self, calls: u32) -> Self {
         self.minimum_calls = calls;
         self
     }
 
     /// How long the breaker stays open before letting probes through. Default 30 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let breaker = CircuitBreaker::builder()
+    ///     .count_window(1)
+    ///     .minimum_calls(1)
+    ///     .open_duration(Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap();
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// assert_eq!(breaker.try_acquire(&rt).unwrap_err().retry_after, Some(Duration::from_secs(5)));
+    /// vrt.clock().advance(Duration::from_secs(5));
+    /// let probe = breaker.try_acquire(&rt).unwrap(); // the open duration is over
+    /// assert_eq!(breaker.state(), CircuitState::HalfOpen);
+    /// # drop(probe);
+    /// ```
     pub fn open_duration(mut self, duration: Duration) -> Self {
         self.open_duration = duration;
         self
     }
 
     /// How many probe calls half-open lets through (and waits for) before deciding. Default 3.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let breaker = CircuitBreaker::builder()
+    ///     .count_window(1)
+    ///     .minimum_calls(1)
+    ///     .half_open_probes(2)
+    ///     .build()
+    ///     .unwrap();
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// vrt.clock().advance(Duration::from_secs(30));
+    /// let (a, b) = (breaker.try_acquire(&rt).unwrap(), breaker.try_acquire(&rt).unwrap());
+    /// assert_eq!(breaker.try_acquire(&rt).unwrap_err().retry_after, None); // both slots taken
+    /// a.success(&rt);
+    /// b.success(&rt);
+    /// assert_eq!(breaker.state(), CircuitState::Closed); // both probes succeeded
+    /// ```
     pub fn half_open_probes(mut self, probes: u32) -> Self {
         self.probes = probes;
         self
     }
 
     /// Counts a success that took `threshold` or longer as a failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let breaker = CircuitBreaker::builder()
+    ///     .count_window(1)
+    ///     .minimum_calls(1)
+    ///     .slow_call(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
+    /// let slow = breaker.run(&rt, || async {
+    ///     rt.sleep(Duration::from_secs(5)).await;
+    ///     Ok::<_, ()>(())
+    /// });
+    /// assert_eq!(slow.await, Ok(())); // the caller still gets its value…
+    /// assert_eq!(breaker.state(), CircuitState::Open); // …but the breaker counted a failure
+    /// assert!(CircuitBreaker::builder().slow_call(Duration::ZERO).build().is_err());
+    /// # });
+    /// ```
     pub fn slow_call(mut self, threshold: Duration) -> Self {
         self.slow_call = Some(threshold);
         self
     }
 
     /// Calls `listener` on every state change (outside the breaker's lock; keep it short).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState, StateChange};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let changes = Arc::new(Mutex::new(Vec::new()));
+    /// let log = changes.clone();
+    /// let breaker = CircuitBreaker::builder()
+    ///     .count_window(1)
+    ///     .minimum_calls(1)
+    ///     .on_state_change(move |change| log.lock().unwrap().push(change))
+    ///     .build()
+    ///     .unwrap();
+    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// let opened = StateChange { from: CircuitState::Closed, to: CircuitState::Open };
+    /// assert_eq!(*changes.lock().unwrap(), [opened]);
+    /// ```
     pub fn on_state_change(
         mut self,
         listener: impl Fn(StateChange) + Send + Sync + 'static,
@@ -709,6 +1024,24 @@ impl CircuitBreakerBuilder {
     /// [`ConfigError::Zero`] for a zero window, minimum, open duration, probe count or slow-call
     /// threshold; [`ConfigError::MinimumCallsExceedWindow`] when a count window is smaller than
     /// `minimum_calls`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{CircuitBreaker, ConfigError};
+    ///
+    /// let breaker = CircuitBreaker::builder()
+    ///     .failure_rate_threshold(0.25)
+    ///     .time_window(Duration::from_secs(60))
+    ///     .open_duration(Duration::from_secs(10))
+    ///     .build();
+    /// assert!(breaker.is_ok());
+    /// let err = CircuitBreaker::builder().half_open_probes(0).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "circuit breaker half_open_probes" });
+    /// let err = CircuitBreaker::builder().open_duration(Duration::ZERO).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "circuit breaker open_duration" });
+    /// ```
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
             return Err(ConfigError::InvalidRatio {

@@ -49,6 +49,17 @@ enum Kind {
 
 impl Backoff {
     /// The same `delay` before every retry (zero retries at once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::Backoff;
+    ///
+    /// let backoff = Backoff::constant(Duration::from_millis(250));
+    /// let delays: Vec<_> = backoff.delays(0).take(3).collect();
+    /// assert_eq!(delays, [Duration::from_millis(250); 3]);
+    /// ```
     pub fn constant(delay: Duration) -> Self {
         Backoff {
             kind: Kind::Constant(delay),
@@ -59,6 +70,19 @@ impl Backoff {
 
     /// `base`, then `base × factor`, `base × factor²`, …; cap it with
     /// [`max_delay`](Self::max_delay). Without a cap, delays saturate at about 30 years.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Backoff, ConfigError};
+    ///
+    /// let backoff = Backoff::exponential(Duration::from_millis(10), 3.0);
+    /// let ms: Vec<_> = backoff.delays(0).take(4).map(|d| d.as_millis()).collect();
+    /// assert_eq!(ms, [10, 30, 90, 270]);
+    /// let shrinking = Backoff::exponential(Duration::from_millis(10), 0.5);
+    /// assert_eq!(shrinking.validate(), Err(ConfigError::InvalidFactor { value: 0.5 }));
+    /// ```
     pub fn exponential(base: Duration, factor: f64) -> Self {
         Backoff {
             kind: Kind::Exponential { base, factor },
@@ -69,6 +93,21 @@ impl Backoff {
 
     /// Decorrelated jitter: each delay uniform in `[base, min(max, previous × 3)]`, starting from
     /// `previous = base`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::Backoff;
+    ///
+    /// let (base, max) = (Duration::from_millis(100), Duration::from_secs(2));
+    /// let backoff = Backoff::decorrelated_jitter(base, max);
+    /// let mut previous = base;
+    /// for delay in backoff.delays(7).take(20) {
+    ///     assert!(base <= delay && delay <= max.min(previous * 3));
+    ///     previous = delay;
+    /// }
+    /// ```
     pub fn decorrelated_jitter(base: Duration, max: Duration) -> Self {
         Backoff {
             kind: Kind::Decorrelated { base },
@@ -78,18 +117,62 @@ impl Backoff {
     }
 
     /// Caps every delay at `max`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Backoff, ConfigError};
+    ///
+    /// let capped = Backoff::exponential(Duration::from_secs(1), 10.0)
+    ///     .max_delay(Duration::from_secs(30));
+    /// let secs: Vec<_> = capped.delays(0).take(3).map(|d| d.as_secs()).collect();
+    /// assert_eq!(secs, [1, 10, 30]);
+    /// let inverted = Backoff::constant(Duration::from_secs(5)).max_delay(Duration::from_secs(1));
+    /// assert!(matches!(inverted.validate(), Err(ConfigError::InvertedDelays { .. })));
+    /// ```
     pub fn max_delay(mut self, max: Duration) -> Self {
         self.max_delay = Some(max);
         self
     }
 
     /// Full jitter: each delay is drawn uniformly from `[0, computed delay]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::Backoff;
+    ///
+    /// let backoff = Backoff::exponential(Duration::from_millis(100), 2.0).full_jitter();
+    /// let delays: Vec<_> = backoff.delays(42).take(3).collect();
+    /// for (delay, ceiling) in delays.iter().zip([100, 200, 400]) {
+    ///     assert!(*delay <= Duration::from_millis(ceiling)); // uniform in [0, computed delay]
+    /// }
+    /// let again: Vec<_> = backoff.delays(42).take(3).collect();
+    /// assert_eq!(delays, again); // same seed, same schedule
+    /// ```
     pub fn full_jitter(mut self) -> Self {
         self.full_jitter = true;
         self
     }
 
     /// The cap on every delay, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::Backoff;
+    ///
+    /// assert_eq!(Backoff::constant(Duration::from_secs(1)).max(), None);
+    /// let capped = Backoff::exponential(Duration::from_secs(1), 2.0)
+    ///     .max_delay(Duration::from_secs(8));
+    /// assert_eq!(capped.max(), Some(Duration::from_secs(8)));
+    /// let (base, max) = (Duration::from_secs(1), Duration::from_secs(20));
+    /// let decorrelated = Backoff::decorrelated_jitter(base, max);
+    /// assert_eq!(decorrelated.max(), Some(Duration::from_secs(20)));
+    /// ```
     pub fn max(&self) -> Option<Duration> {
         self.max_delay
     }
@@ -101,6 +184,20 @@ impl Backoff {
     /// [`ConfigError::InvalidFactor`] for a factor that is NaN, infinite or below 1;
     /// [`ConfigError::Zero`] for a zero base of an exponential or decorrelated backoff;
     /// [`ConfigError::InvertedDelays`] when the base exceeds the maximum delay.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Backoff, ConfigError};
+    ///
+    /// assert_eq!(Backoff::exponential(Duration::from_millis(50), 2.0).validate(), Ok(()));
+    /// let err = Backoff::exponential(Duration::ZERO, 2.0).validate().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "exponential backoff base delay" });
+    /// let (min, max) = (Duration::from_secs(10), Duration::from_secs(1));
+    /// let err = Backoff::decorrelated_jitter(min, max).validate().unwrap_err();
+    /// assert_eq!(err, ConfigError::InvertedDelays { min, max });
+    /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         let base = match self.kind {
             Kind::Constant(d) => d,
@@ -163,6 +260,19 @@ impl Backoff {
     /// A [`Retry`](super::Retry) built with the same backoff and
     /// [`seed`](super::RetryBuilder::seed) waits exactly these delays (unless an error overrides
     /// one through [`delay_from`](super::RetryBuilder::delay_from)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::Backoff;
+    ///
+    /// let (base, max) = (Duration::from_millis(10), Duration::from_secs(1));
+    /// let backoff = Backoff::decorrelated_jitter(base, max);
+    /// let first: Vec<_> = backoff.delays(1).take(5).collect();
+    /// assert_eq!(first, backoff.delays(1).take(5).collect::<Vec<_>>()); // reproducible
+    /// assert!(first.iter().all(|d| *d >= Duration::from_millis(10)));
+    /// ```
     pub fn delays(&self, seed: u64) -> BackoffDelays {
         BackoffDelays {
             backoff: *self,

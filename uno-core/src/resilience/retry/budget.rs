@@ -48,6 +48,19 @@ impl RetryBudget {
     ///
     /// [`ConfigError::Zero`] for zero `max_tokens`; [`ConfigError::InvalidRatio`] if `ratio` is NaN,
     /// infinite, not positive, or below 0.001 (the budget's resolution).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{ConfigError, RetryBudget};
+    ///
+    /// let budget = RetryBudget::new(10, 0.1).unwrap(); // one retry per ten successes
+    /// assert_eq!(budget.available(), 10); // starts full
+    /// let err = RetryBudget::new(0, 0.1).unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "retry budget max_tokens" });
+    /// let err = RetryBudget::new(10, f64::NAN).unwrap_err();
+    /// assert!(matches!(err, ConfigError::InvalidRatio { what: "retry budget ratio", .. }));
+    /// ```
     pub fn new(max_tokens: u32, ratio: f64) -> Result<Self, ConfigError> {
         if max_tokens == 0 {
             return Err(ConfigError::Zero {
@@ -71,6 +84,18 @@ impl RetryBudget {
     }
 
     /// Takes one retry from the budget; `false` (and nothing taken) if less than one is left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::RetryBudget;
+    ///
+    /// let budget = RetryBudget::new(1, 1.0).unwrap();
+    /// let shared = budget.clone(); // clones share the balance
+    /// assert!(shared.try_withdraw());
+    /// assert!(!budget.try_withdraw()); // empty: do not retry
+    /// assert_eq!(budget.available(), 0);
+    /// ```
     pub fn try_withdraw(&self) -> bool {
         self.inner
             .balance
@@ -81,6 +106,21 @@ impl RetryBudget {
     }
 
     /// Credits one successful call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::RetryBudget;
+    ///
+    /// let budget = RetryBudget::new(2, 0.25).unwrap();
+    /// budget.deposit(); // already full: nothing changes
+    /// assert_eq!(budget.available(), 2);
+    /// assert!(budget.try_withdraw());
+    /// for _ in 0..4 {
+    ///     budget.deposit(); // 4 × 0.25 = one retry back
+    /// }
+    /// assert_eq!(budget.available(), 2);
+    /// ```
     pub fn deposit(&self) {
         let inner = &*self.inner;
         // Skip the write when already full, so the happy path of a healthy service stays read-only.
@@ -95,6 +135,19 @@ impl RetryBudget {
     }
 
     /// Whole retries currently available.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::RetryBudget;
+    ///
+    /// let budget = RetryBudget::new(3, 0.5).unwrap();
+    /// assert!(budget.try_withdraw());
+    /// budget.deposit(); // half a token: not yet a whole retry
+    /// assert_eq!(budget.available(), 2);
+    /// budget.deposit();
+    /// assert_eq!(budget.available(), 3);
+    /// ```
     pub fn available(&self) -> u32 {
         u32::try_from(self.inner.balance.load(Ordering::Acquire) / SCALE).unwrap_or(u32::MAX)
     }
