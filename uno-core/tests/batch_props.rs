@@ -11,8 +11,8 @@ use std::time::Duration;
 use futures_lite::future::{block_on, poll_once};
 use proptest::prelude::*;
 use uno_core::batch::{
-    AddItem, AsyncBatcher, BatchError, BatcherBuilder, BatcherStats, ConfigError, OverflowPolicy,
-    ShutdownReport,
+    AddItem, AsyncBatcher, BatchConfigError, BatchError, BatcherBuilder, BatcherStats,
+    OverflowPolicy, ShutdownReport,
 };
 use uno_core::rt::VirtualRuntime;
 use uno_core::task::yield_now;
@@ -282,7 +282,7 @@ fn public_types_are_send_sync() {
     fn send_unpin<T: Send + Unpin>() {}
     send_sync::<AsyncBatcher<String, Vec<u8>, Arc<std::io::Error>>>();
     send_sync::<BatchError<String>>();
-    send_sync::<ConfigError>();
+    send_sync::<BatchConfigError>();
     send_sync::<BatcherBuilder>();
     send_sync::<BatcherStats>();
     send_sync::<ShutdownReport>();

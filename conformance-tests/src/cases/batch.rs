@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use uno_core::batch::{AsyncBatcher, BatchError, BatcherBuilder, ConfigError, OverflowPolicy};
+use uno_core::batch::{AsyncBatcher, BatchConfigError, BatchError, BatcherBuilder, OverflowPolicy};
 use uno_core::sync::AsyncEvent;
 use uno_core::task::yield_now;
 
@@ -631,28 +631,28 @@ pub async fn invalid_configuration_is_an_error(env: Env) {
     let wait = Duration::from_millis(1);
     assert_eq!(
         AsyncBatcher::new(env.rt(), op, 0, wait).map(drop),
-        Err(ConfigError::ZeroBatchSize)
+        Err(BatchConfigError::ZeroBatchSize)
     );
     assert_eq!(
         BatcherBuilder::new(4, wait)
             .max_in_flight(0)
             .build(env.rt(), op)
             .map(drop),
-        Err(ConfigError::ZeroInFlight)
+        Err(BatchConfigError::ZeroInFlight)
     );
     assert_eq!(
         BatcherBuilder::new(4, wait)
             .max_queued(0)
             .build(env.rt(), op)
             .map(drop),
-        Err(ConfigError::ZeroQueue)
+        Err(BatchConfigError::ZeroQueue)
     );
     assert_eq!(
         BatcherBuilder::new(4, wait)
             .max_queued(3)
             .build(env.rt(), op)
             .map(drop),
-        Err(ConfigError::QueueSmallerThanBatch {
+        Err(BatchConfigError::QueueSmallerThanBatch {
             max_queued: 3,
             max_batch_size: 4
         })
@@ -663,7 +663,7 @@ pub async fn invalid_configuration_is_an_error(env: Env) {
         .build(env.rt(), op)
         .unwrap();
     assert_eq!(within(&env, "zero window", ok.add_item(3)).await, Ok(3));
-    assert!(!ConfigError::ZeroBatchSize.to_string().is_empty());
+    assert!(!BatchConfigError::ZeroBatchSize.to_string().is_empty());
 }
 
 /// Many callers from many tasks (threads, on multi-threaded backends), batches both full and

@@ -348,7 +348,7 @@ pub async fn invalid_retry_configuration_is_a_typed_error(_env: Env) {
     assert_eq!(
         build(Retry::builder().max_attempts(0)),
         ConfigError::Zero {
-            what: "max_attempts"
+            what: "retry max_attempts"
         }
     );
     assert!(matches!(

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::AsyncBatcher;
-use super::error::ConfigError;
+use super::error::BatchConfigError;
 use super::operation::BatchResults;
 use crate::rt::Runtime;
 use crate::sync::MAX_PERMITS;
@@ -90,7 +90,7 @@ impl BatcherBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::batch::{BatcherBuilder, ConfigError};
+    /// use uno_core::batch::{BatcherBuilder, BatchConfigError};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
@@ -100,7 +100,7 @@ impl BatcherBuilder {
     /// let batcher = builder.build(&rt, double).unwrap();
     /// assert_eq!(batcher.max_batch_size(), 50);
     /// let err = BatcherBuilder::new(0, Duration::from_millis(10)).build(&rt, double).unwrap_err();
-    /// assert_eq!(err, ConfigError::ZeroBatchSize);
+    /// assert_eq!(err, BatchConfigError::ZeroBatchSize);
     /// ```
     pub fn new(max_batch_size: usize, max_wait_time: Duration) -> Self {
         BatcherBuilder {
@@ -119,7 +119,7 @@ impl BatcherBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::batch::{BatcherBuilder, ConfigError};
+    /// use uno_core::batch::{BatcherBuilder, BatchConfigError};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
@@ -143,7 +143,7 @@ impl BatcherBuilder {
     /// assert_eq!(rt.now() - start, Duration::from_secs(2)); // four 1 s batches, two at a time
     /// let none = BatcherBuilder::new(1, Duration::ZERO).max_in_flight(0);
     /// let err = none.build(&rt, |v: Vec<u32>| async move { v }).unwrap_err();
-    /// assert_eq!(err, ConfigError::ZeroInFlight);
+    /// assert_eq!(err, BatchConfigError::ZeroInFlight);
     /// # });
     /// ```
     pub fn max_in_flight(mut self, max_in_flight: usize) -> Self {
@@ -159,7 +159,7 @@ impl BatcherBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::batch::{BatcherBuilder, ConfigError};
+    /// use uno_core::batch::{BatcherBuilder, BatchConfigError};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
@@ -169,10 +169,10 @@ impl BatcherBuilder {
     /// let batcher = builder.clone().max_queued(100).build(&rt, echo);
     /// assert!(batcher.is_ok());
     /// let err = BatcherBuilder::new(10, Duration::from_millis(5)).max_queued(5).build(&rt, echo);
-    /// let too_small = ConfigError::QueueSmallerThanBatch { max_queued: 5, max_batch_size: 10 };
+    /// let too_small = BatchConfigError::QueueSmallerThanBatch { max_queued: 5, max_batch_size: 10 };
     /// assert_eq!(err.unwrap_err(), too_small);
     /// let err = BatcherBuilder::new(10, Duration::from_millis(5)).max_queued(0).build(&rt, echo);
-    /// assert_eq!(err.unwrap_err(), ConfigError::ZeroQueue);
+    /// assert_eq!(err.unwrap_err(), BatchConfigError::ZeroQueue);
     /// ```
     pub fn max_queued(mut self, max_queued: usize) -> Self {
         self.max_queued = Some(Some(max_queued));
@@ -246,19 +246,19 @@ impl BatcherBuilder {
         self
     }
 
-    pub(super) fn validate(&self) -> Result<Config, ConfigError> {
+    pub(super) fn validate(&self) -> Result<Config, BatchConfigError> {
         if self.max_batch_size == 0 {
-            return Err(ConfigError::ZeroBatchSize);
+            return Err(BatchConfigError::ZeroBatchSize);
         }
         if self.max_in_flight == 0 {
-            return Err(ConfigError::ZeroInFlight);
+            return Err(BatchConfigError::ZeroInFlight);
         }
         let max_queued = match self.max_queued {
             None => Some(self.max_batch_size.saturating_mul(DEFAULT_QUEUED_BATCHES)),
             Some(None) => None,
-            Some(Some(0)) => return Err(ConfigError::ZeroQueue),
+            Some(Some(0)) => return Err(BatchConfigError::ZeroQueue),
             Some(Some(n)) if n < self.max_batch_size => {
-                return Err(ConfigError::QueueSmallerThanBatch {
+                return Err(BatchConfigError::QueueSmallerThanBatch {
                     max_queued: n,
                     max_batch_size: self.max_batch_size,
                 });
@@ -283,13 +283,13 @@ impl BatcherBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] if a size or bound is zero, or `max_queued < max_batch_size`.
+    /// [`BatchConfigError`] if a size or bound is zero, or `max_queued < max_batch_size`.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::batch::{BatchError, BatcherBuilder, ConfigError};
+    /// use uno_core::batch::{BatchError, BatcherBuilder, BatchConfigError};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
@@ -304,7 +304,7 @@ impl BatcherBuilder {
     /// assert_eq!(batcher.add_item(7).await, Ok(Ok(7)));
     /// assert_eq!(batcher.add_item(700).await, Ok(Err("unknown")));
     /// let err = BatcherBuilder::new(16, Duration::ZERO).max_in_flight(0).build(&rt, lookup);
-    /// assert_eq!(err.unwrap_err(), ConfigError::ZeroInFlight);
+    /// assert_eq!(err.unwrap_err(), BatchConfigError::ZeroInFlight);
     /// # let _ = BatchError::<String>::Closed;
     /// # });
     /// ```
@@ -312,7 +312,7 @@ impl BatcherBuilder {
         &self,
         rt: &Runtime,
         batch_operation: F,
-    ) -> Result<AsyncBatcher<I, O, E>, ConfigError>
+    ) -> Result<AsyncBatcher<I, O, E>, BatchConfigError>
     where
         I: Send + 'static,
         O: Send + 'static,

@@ -146,7 +146,7 @@ impl<E: std::error::Error + 'static> std::error::Error for BatchError<E> {
 /// [`BatcherBuilder::build`](super::BatcherBuilder::build) instead of a panic later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum BatchConfigError {
     /// `max_batch_size` is 0: no batch could ever hold an item. Use at least 1.
     ZeroBatchSize,
     /// `max_in_flight` is 0: no batch could ever run. Use at least 1.
@@ -164,13 +164,15 @@ pub enum ConfigError {
     },
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for BatchConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::ZeroBatchSize => f.write_str("max_batch_size must be at least 1"),
-            ConfigError::ZeroInFlight => f.write_str("max_in_flight must be at least 1"),
-            ConfigError::ZeroQueue => f.write_str("max_queued must be at least 1"),
-            ConfigError::QueueSmallerThanBatch {
+            BatchConfigError::ZeroBatchSize => f.write_str("max_batch_size must be at least 1"),
+            BatchConfigError::ZeroInFlight => f.write_str("max_in_flight must be at least 1"),
+            BatchConfigError::ZeroQueue => {
+                f.write_str("max_queued is 0: use at least max_batch_size, or an unbounded queue")
+            }
+            BatchConfigError::QueueSmallerThanBatch {
                 max_queued,
                 max_batch_size,
             } => write!(
@@ -182,4 +184,4 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for BatchConfigError {}

@@ -65,7 +65,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub use config::{BatcherBuilder, DEFAULT_QUEUED_BATCHES, OverflowPolicy};
-pub use error::{BatchError, ConfigError};
+pub use error::{BatchConfigError, BatchError};
 pub use future::AddItem;
 pub use operation::BatchResults;
 
@@ -191,13 +191,13 @@ where
     ///
     /// # Errors
     ///
-    /// [`ConfigError::ZeroBatchSize`] if `max_batch_size` is 0.
+    /// [`BatchConfigError::ZeroBatchSize`] if `max_batch_size` is 0.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::batch::{AsyncBatcher, ConfigError};
+    /// use uno_core::batch::{AsyncBatcher, BatchConfigError};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
@@ -209,7 +209,7 @@ where
     /// let batcher = AsyncBatcher::new(&rt, square, 32, Duration::from_millis(5)).unwrap();
     /// assert_eq!(batcher.add_item(9).await, Ok(81));
     /// let err = AsyncBatcher::new(&rt, square, 0, Duration::from_millis(5)).unwrap_err();
-    /// assert_eq!(err, ConfigError::ZeroBatchSize);
+    /// assert_eq!(err, BatchConfigError::ZeroBatchSize);
     /// # });
     /// ```
     pub fn new<F, Fut>(
@@ -217,7 +217,7 @@ where
         batch_operation: F,
         max_batch_size: usize,
         max_wait_time: Duration,
-    ) -> Result<Self, ConfigError>
+    ) -> Result<Self, BatchConfigError>
     where
         F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,

@@ -155,7 +155,7 @@ impl<E> Retry<E> {
     /// let retry = Retry::<std::io::Error>::builder().build().unwrap();
     /// assert_eq!(retry.max_attempts(), 3);
     /// let err = Retry::<std::io::Error>::builder().max_attempts(0).build().unwrap_err();
-    /// assert_eq!(err, ConfigError::Zero { what: "max_attempts" });
+    /// assert_eq!(err, ConfigError::Zero { what: "retry max_attempts" });
     /// ```
     pub fn builder() -> RetryBuilder<E> {
         RetryBuilder {
@@ -490,7 +490,7 @@ impl<E> RetryBuilder<E> {
     /// let err = retry.run(&rt, || async { Err::<(), _>("down") }).await.unwrap_err();
     /// assert_eq!(err.attempts(), Some(5));
     /// let zero = Retry::<&str>::builder().max_attempts(0).build().unwrap_err();
-    /// assert_eq!(zero, ConfigError::Zero { what: "max_attempts" });
+    /// assert_eq!(zero, ConfigError::Zero { what: "retry max_attempts" });
     /// # });
     /// ```
     pub fn max_attempts(mut self, n: u32) -> Self {
@@ -786,7 +786,7 @@ impl<E> RetryBuilder<E> {
     pub fn build(self) -> Result<Retry<E>, ConfigError> {
         if self.max_attempts == 0 {
             return Err(ConfigError::Zero {
-                what: "max_attempts",
+                what: "retry max_attempts",
             });
         }
         if self.max_duration.is_some_and(|d| d.is_zero()) {
