@@ -1,6 +1,7 @@
 //! The uno tour: what exists so far, run on tokio, smol and async-std in turn, then on virtual time.
 //!
-//! `cargo run -p uno-db-sqlx --example tour`
+//! `cargo run -p uno-db-sqlx --example tour` — the database section runs on an embedded SQLite file;
+//! give `-- postgres://user@host/db` (or set `UNO_TOUR_DATABASE_URL`) to run it on PostgreSQL.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -321,28 +322,44 @@ async fn tour_application(rt: Runtime) {
     );
 }
 
+/// The database section, then its outcome.
+async fn tour_database(rt: Runtime, url: Option<String>) {
+    if let Err(error) = uno_db_sqlx::tour::tour_section(&rt, url.as_deref()).await {
+        println!("  db: the database section failed: {error}");
+    }
+}
+
 fn main() {
     // The tour panics inside a task on purpose; show uno's report of it, not the default hook's.
     std::panic::set_hook(Box::new(|_| {}));
+    let url = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("UNO_TOUR_DATABASE_URL").ok());
     println!("uno tour: the same code on every runtime\n");
 
     println!("tokio (multi-thread):");
+    let db_url = url.clone();
     uno_tokio::run(|rt| async move {
         tour(rt.clone()).await;
-        tour_application(rt).await;
+        tour_application(rt.clone()).await;
+        tour_database(rt, db_url).await;
     })
     .expect("tokio runtime");
 
     println!("\nsmol:");
+    let db_url = url.clone();
     uno_smol::run(|rt| async move {
         tour(rt.clone()).await;
-        tour_application(rt).await;
+        tour_application(rt.clone()).await;
+        tour_database(rt, db_url).await;
     });
 
     println!("\nasync-std (discontinued upstream; prefer smol):");
+    let db_url = url.clone();
     uno_async_std::run(|rt| async move {
         tour(rt.clone()).await;
-        tour_application(rt).await;
+        tour_application(rt.clone()).await;
+        tour_database(rt, db_url).await;
     });
 
     println!("\nvirtual time (deterministic, instant):");

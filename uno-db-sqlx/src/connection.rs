@@ -1,0 +1,392 @@
+//! The checked-out connection and the bookkeeping that keeps it clean on every exit path.
+//!
+//! Invariant: a [`Conn`] whose state is known and clean (no statement in flight, no transaction
+//! open, not broken) goes back to the pool when dropped; any other is closed (`close_on_drop`),
+//! so the server rolls back whatever it was doing. sqlx 0.9.0 cannot give that guarantee itself
+//! (a cancelled `BEGIN` can return a PostgreSQL connection inside a transaction, upstream
+//! #4385/#4393): this crate sends `BEGIN`/`COMMIT`/`ROLLBACK` itself and marks the connection in
+//! doubt *before* each statement is sent.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::Executor;
+use sqlx::pool::PoolConnection;
+use sqlx::{Postgres, Sqlite};
+use uno_core::Runtime;
+use uno_core::sync::{CancellationToken, cancellable};
+
+use crate::database::{Counters, Database, Pool};
+use crate::error::{DbError, Kind};
+use crate::query::{Query, Row, column_names};
+
+/// How often (in SQLite virtual-machine steps) the interrupt flag is checked.
+const SQLITE_PROGRESS_STEPS: i32 = 1000;
+
+/// What a session's statements share: the clock, the limit, the cancellation, the counters.
+pub(crate) struct Ctx {
+    pub(crate) rt: Runtime,
+    pub(crate) db: Database,
+    pub(crate) statement_timeout: Duration,
+    pub(crate) token: CancellationToken,
+    pub(crate) counters: Vec<Arc<Counters>>,
+}
+
+impl Ctx {
+    pub(crate) fn bump(&self, counter: impl Fn(&Counters) -> &std::sync::atomic::AtomicU64) {
+        for c in &self.counters {
+            counter(c).fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+pub(crate) enum RawConn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// A statement to run, and what comes back.
+pub(crate) enum Stmt<'q> {
+    Execute(&'q Query),
+    FetchAll(&'q Query),
+    FetchOptional(&'q Query),
+    Control(&'static str),
+}
+
+pub(crate) enum Out {
+    Affected(u64),
+    Rows(Vec<Row>),
+    Row(Option<Row>),
+}
+
+/// A connection checked out of the pool by a session, with its state.
+pub(crate) struct Conn {
+    raw: Option<RawConn>,
+    ctx: Arc<Ctx>,
+    /// A statement was sent and has not completed: the connection's state is unknown.
+    in_flight: bool,
+    /// `BEGIN` may have been sent and no `COMMIT`/`ROLLBACK` has completed.
+    in_tx: bool,
+    /// The connection reported an I/O or protocol error.
+    broken: bool,
+    /// Set when the client gives up on a statement: SQLite's progress handler then interrupts it,
+    /// so the worker thread (and the write lock) is freed instead of running on unobserved.
+    interrupt: Arc<AtomicBool>,
+}
+
+impl Conn {
+    /// Checks a connection out of the pool, within the acquire timeout (on uno's timer).
+    pub(crate) async fn acquire(ctx: &Arc<Ctx>) -> Result<Conn, DbError> {
+        let options = ctx.db.options();
+        let limit = options.get_acquire_timeout();
+        let pool = ctx.db.shared.pool.clone();
+        let acquire = async move {
+            match pool {
+                Pool::Sqlite(p) => p.acquire().await.map(RawConn::Sqlite),
+                Pool::Postgres(p) => p.acquire().await.map(RawConn::Postgres),
+            }
+        };
+        let exhausted = || {
+            DbError::new(
+                Kind::AcquireTimeout,
+                format!(
+                    "no database connection became free within {limit:?} (all {} are in use): \
+                     release sessions sooner, or raise max_connections or acquire_timeout",
+                    options.get_max_connections()
+                ),
+            )
+        };
+        let raw = match cancellable(&ctx.token, ctx.rt.timeout(limit, "", acquire)).await {
+            Err(_) => return Err(DbError::cancelled("acquiring a connection")),
+            Ok(Err(_)) => return Err(exhausted()),
+            Ok(Ok(Err(sqlx::Error::PoolTimedOut))) => return Err(exhausted()),
+            Ok(Ok(Err(e))) => return Err(DbError::from_sqlx("acquiring a connection", e)),
+            Ok(Ok(Ok(raw))) => raw,
+        };
+        let mut conn = Conn {
+            raw: Some(raw),
+            ctx: ctx.clone(),
+            in_flight: false,
+            in_tx: false,
+            broken: false,
+            interrupt: Arc::new(AtomicBool::new(false)),
+        };
+        if let Some(RawConn::Sqlite(c)) = &mut conn.raw {
+            // Dropped mid-way, the connection is closed (in flight), never returned half set up.
+            conn.in_flight = true;
+            let flag = conn.interrupt.clone();
+            let mut handle = c
+                .lock_handle()
+                .await
+                .map_err(|e| DbError::from_sqlx("preparing the connection", e))?;
+            handle
+                .set_progress_handler(SQLITE_PROGRESS_STEPS, move || !flag.load(Ordering::Relaxed));
+            drop(handle);
+            conn.in_flight = false;
+        }
+        Ok(conn)
+    }
+
+    /// The state is unknown: the connection must be closed, not reused.
+    pub(crate) fn is_in_doubt(&self) -> bool {
+        self.in_flight || self.broken || self.raw.is_none()
+    }
+
+    pub(crate) fn in_transaction(&self) -> bool {
+        self.in_tx
+    }
+
+    pub(crate) fn ctx(&self) -> &Arc<Ctx> {
+        &self.ctx
+    }
+
+    /// Runs one statement under the statement timeout and, if `cancellable`, the session's token.
+    pub(crate) async fn run(
+        &mut self,
+        stmt: Stmt<'_>,
+        respect_token: bool,
+    ) -> Result<Out, DbError> {
+        let what = match &stmt {
+            Stmt::Execute(q) | Stmt::FetchAll(q) | Stmt::FetchOptional(q) => q.describe(),
+            Stmt::Control(sql) => format!("`{sql}`"),
+        };
+        if self.is_in_doubt() {
+            return Err(DbError::new(
+                Kind::Connection,
+                format!(
+                    "{what} was not run: an earlier statement on this connection timed out, was \
+                     cancelled or broke the connection, so its state is unknown. End the \
+                     transaction (return the error) and start again"
+                ),
+            ));
+        }
+        let Some(raw) = self.raw.as_mut() else {
+            unreachable!("checked by is_in_doubt")
+        };
+        // Marked before the first poll: from here until completion the state is in doubt.
+        self.in_flight = true;
+        let ctx = &self.ctx;
+        let limit = ctx.statement_timeout;
+        let never = CancellationToken::new();
+        let token = if respect_token { &ctx.token } else { &never };
+        let work = execute(raw, stmt);
+        match cancellable(token, ctx.rt.timeout(limit, "", work)).await {
+            Ok(Ok(result)) => {
+                self.in_flight = false;
+                if let Err(e) = &result
+                    && e.kind() == Kind::Connection
+                {
+                    self.broken = true;
+                }
+                result
+            }
+            Ok(Err(_elapsed)) => {
+                self.interrupt.store(true, Ordering::Relaxed);
+                ctx.bump(|c| &c.timeouts);
+                Err(DbError::timeout(&what, limit))
+            }
+            Err(_cancelled) => {
+                self.interrupt.store(true, Ordering::Relaxed);
+                Err(DbError::cancelled(&what))
+            }
+        }
+    }
+
+    /// Sends `BEGIN` (the given form). The connection counts as inside a transaction from before
+    /// the statement is sent, so a cancelled `BEGIN` can never leak an open transaction.
+    pub(crate) async fn begin(&mut self, sql: &'static str) -> Result<(), DbError> {
+        self.in_tx = true;
+        match self.run(Stmt::Control(sql), true).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if e.kind() == Kind::Database {
+                    // The server rejected BEGIN itself (SQLite busy): no transaction was opened.
+                    self.in_tx = false;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends `COMMIT`. A commit whose reply never arrived is "outcome unknown".
+    pub(crate) async fn commit(&mut self) -> Result<(), DbError> {
+        match self.run(Stmt::Control("COMMIT"), true).await {
+            Ok(_) => {
+                self.in_tx = false;
+                self.ctx.bump(|c| &c.committed);
+                Ok(())
+            }
+            Err(e) if e.kind() == Kind::Database => Err(e),
+            Err(e) => {
+                self.ctx.bump(|c| &c.outcome_unknown);
+                Err(e.into_outcome_unknown())
+            }
+        }
+    }
+
+    /// Rolls back an open transaction, shielded from the session's cancellation (bounded by the
+    /// statement timeout). On failure the connection is marked broken, so it is closed.
+    pub(crate) async fn rollback(&mut self) {
+        if !self.in_tx || self.is_in_doubt() {
+            return;
+        }
+        match self.run(Stmt::Control("ROLLBACK"), false).await {
+            Ok(_) => {
+                self.in_tx = false;
+                self.ctx.bump(|c| &c.rolled_back);
+            }
+            Err(_) => self.broken = true,
+        }
+    }
+
+    /// Releases the connection: rolled back if a transaction is open, returned to the pool when
+    /// clean, closed otherwise (by `Drop`).
+    ///
+    /// Cancel safety: dropped during the rollback, the connection is closed instead.
+    pub(crate) async fn release(mut self) {
+        self.rollback().await;
+        drop(self);
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let Some(raw) = self.raw.take() else { return };
+        if self.in_flight || self.in_tx || self.broken {
+            self.interrupt.store(true, Ordering::Relaxed);
+            self.ctx.bump(|c| &c.closed_in_doubt);
+            match raw {
+                RawConn::Sqlite(mut c) => c.close_on_drop(),
+                RawConn::Postgres(mut c) => c.close_on_drop(),
+            }
+        }
+        // Otherwise the PoolConnection's own drop returns it to the pool.
+    }
+}
+
+async fn execute(raw: &mut RawConn, stmt: Stmt<'_>) -> Result<Out, DbError> {
+    let sqlx_err = |what: &str| {
+        let what = what.to_owned();
+        move |e| DbError::from_sqlx(&what, e)
+    };
+    match raw {
+        RawConn::Sqlite(c) => {
+            let c: &mut sqlx::SqliteConnection = c;
+            match stmt {
+                Stmt::Control(sql) => c
+                    .execute(sqlx::raw_sql(sql))
+                    .await
+                    .map(|r| Out::Affected(r.rows_affected()))
+                    .map_err(sqlx_err(sql)),
+                Stmt::Execute(q) => q
+                    .to_sqlite()
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| Out::Affected(r.rows_affected()))
+                    .map_err(sqlx_err(&q.describe())),
+                Stmt::FetchAll(q) => {
+                    let rows = q
+                        .to_sqlite()
+                        .fetch_all(&mut *c)
+                        .await
+                        .map_err(sqlx_err(&q.describe()))?;
+                    let Some(first) = rows.first() else {
+                        return Ok(Out::Rows(Vec::new()));
+                    };
+                    let columns = column_names(first);
+                    rows.iter()
+                        .map(|r| Row::from_sqlite(r, &columns))
+                        .collect::<Result<_, _>>()
+                        .map(Out::Rows)
+                }
+                Stmt::FetchOptional(q) => {
+                    let row = q
+                        .to_sqlite()
+                        .fetch_optional(&mut *c)
+                        .await
+                        .map_err(sqlx_err(&q.describe()))?;
+                    row.map(|r| Row::from_sqlite(&r, &column_names(&r)))
+                        .transpose()
+                        .map(Out::Row)
+                }
+            }
+        }
+        RawConn::Postgres(c) => {
+            let c: &mut sqlx::PgConnection = c;
+            match stmt {
+                Stmt::Control(sql) => c
+                    .execute(sqlx::raw_sql(sql))
+                    .await
+                    .map(|r| Out::Affected(r.rows_affected()))
+                    .map_err(sqlx_err(sql)),
+                Stmt::Execute(q) => q
+                    .to_postgres()
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| Out::Affected(r.rows_affected()))
+                    .map_err(sqlx_err(&q.describe())),
+                Stmt::FetchAll(q) => {
+                    let rows = q
+                        .to_postgres()
+                        .fetch_all(&mut *c)
+                        .await
+                        .map_err(sqlx_err(&q.describe()))?;
+                    let Some(first) = rows.first() else {
+                        return Ok(Out::Rows(Vec::new()));
+                    };
+                    let columns = column_names(first);
+                    rows.iter()
+                        .map(|r| Row::from_postgres(r, &columns))
+                        .collect::<Result<_, _>>()
+                        .map(Out::Rows)
+                }
+                Stmt::FetchOptional(q) => {
+                    let row = q
+                        .to_postgres()
+                        .fetch_optional(&mut *c)
+                        .await
+                        .map_err(sqlx_err(&q.describe()))?;
+                    row.map(|r| Row::from_postgres(&r, &column_names(&r)))
+                        .transpose()
+                        .map(Out::Row)
+                }
+            }
+        }
+    }
+}
+
+/// The statement methods shared by [`Session`](crate::Session) and [`Tx`](crate::Tx).
+impl Conn {
+    pub(crate) async fn execute(&mut self, q: &Query) -> Result<u64, DbError> {
+        match self.run(Stmt::Execute(q), true).await? {
+            Out::Affected(n) => Ok(n),
+            _ => unreachable!("execute returns a count"),
+        }
+    }
+
+    pub(crate) async fn fetch_all(&mut self, q: &Query) -> Result<Vec<Row>, DbError> {
+        match self.run(Stmt::FetchAll(q), true).await? {
+            Out::Rows(rows) => Ok(rows),
+            _ => unreachable!("fetch_all returns rows"),
+        }
+    }
+
+    pub(crate) async fn fetch_optional(&mut self, q: &Query) -> Result<Option<Row>, DbError> {
+        match self.run(Stmt::FetchOptional(q), true).await? {
+            Out::Row(row) => Ok(row),
+            _ => unreachable!("fetch_optional returns a row"),
+        }
+    }
+}
+
+/// "Expected a row" for `fetch_one` / `fetch_scalar`.
+pub(crate) fn no_row(q: &Query) -> DbError {
+    DbError::new(
+        Kind::Decode,
+        format!(
+            "{} returned no row where one was expected: use fetch_optional if none is fine",
+            q.describe()
+        ),
+    )
+}

@@ -1,0 +1,351 @@
+//! [`DbError`]: the one, opaque error type of this crate, queried with `is_*()` methods.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+/// What went wrong, in the crate's own terms. Private: users ask [`DbError`]'s `is_*` methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Invalid options or URL.
+    Config,
+    /// No pooled connection became free in time.
+    AcquireTimeout,
+    /// A statement ran past its time limit.
+    Timeout,
+    /// The session's (or its group's) cancellation token fired.
+    Cancelled,
+    /// A `COMMIT` was sent but its reply never arrived: it may or may not have committed.
+    OutcomeUnknown,
+    /// The database answered with an error (constraint, syntax, serialization failure, busy…).
+    Database,
+    /// The connection broke or the pool is closed.
+    Connection,
+    /// The session was closed (by its group, or after the database closed).
+    SessionClosed,
+    /// A value could not be converted (column type, missing row).
+    Decode,
+    /// An operation failed with the caller's own error.
+    Operation,
+}
+
+/// The error of every fallible call in `uno-db-sqlx`.
+///
+/// Opaque on purpose (as hyper's `Error`): ask it what happened with the `is_*` methods, read the
+/// index of the failed operation with [`operation_index`](Self::operation_index), and reach the
+/// sqlx error underneath with [`sqlx_error`](Self::sqlx_error) or [`source`](StdError::source).
+/// Its `Display` says what happened and what to do about it.
+///
+/// # Examples
+///
+/// ```
+/// use uno_db_sqlx::DbError;
+///
+/// let err = DbError::operation_failed("insufficient funds");
+/// assert!(!err.is_timeout() && !err.is_outcome_unknown());
+/// assert_eq!(err.to_string(), "insufficient funds");
+/// ```
+pub struct DbError {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: Kind,
+    message: Cow<'static, str>,
+    operation: Option<usize>,
+    attempts: u32,
+    source: Option<Source>,
+}
+
+enum Source {
+    Sqlx(sqlx::Error),
+    Other(Box<dyn StdError + Send + Sync + 'static>),
+}
+
+impl DbError {
+    pub(crate) fn new(kind: Kind, message: impl Into<Cow<'static, str>>) -> Self {
+        DbError {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                operation: None,
+                attempts: 1,
+                source: None,
+            }),
+        }
+    }
+
+    pub(crate) fn with_sqlx(mut self, source: sqlx::Error) -> Self {
+        self.inner.source = Some(Source::Sqlx(source));
+        self
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        self.inner.kind
+    }
+
+    /// An error for an operation to return when it fails for a reason of its own (a business rule,
+    /// a value out of range): the transaction is rolled back and the error comes back with the
+    /// operation's index.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_db_sqlx::DbError;
+    ///
+    /// let err = DbError::operation_failed(format!("account {} is frozen", 7));
+    /// assert_eq!(err.to_string(), "account 7 is frozen");
+    /// assert!(err.operation_index().is_none()); // set when it leaves run_in_transaction
+    /// ```
+    pub fn operation_failed(message: impl Into<Cow<'static, str>>) -> Self {
+        DbError::new(Kind::Operation, message)
+    }
+
+    /// As [`operation_failed`](Self::operation_failed), keeping the caller's error as the
+    /// [`source`](StdError::source).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::error::Error;
+    /// use uno_db_sqlx::DbError;
+    ///
+    /// let parse = "x".parse::<i64>().unwrap_err();
+    /// let err = DbError::from_operation(parse);
+    /// assert!(err.source().is_some());
+    /// ```
+    pub fn from_operation(error: impl StdError + Send + Sync + 'static) -> Self {
+        let mut err = DbError::new(Kind::Operation, error.to_string());
+        err.inner.source = Some(Source::Other(Box::new(error)));
+        err
+    }
+
+    pub(crate) fn config(message: impl Into<Cow<'static, str>>) -> Self {
+        DbError::new(Kind::Config, message)
+    }
+
+    pub(crate) fn timeout(what: &str, after: Duration) -> Self {
+        DbError::new(
+            Kind::Timeout,
+            format!(
+                "{what} did not finish within its time limit of {after:?}; the connection was closed \
+                 because its state was unknown (the server stops the statement too). Raise the \
+                 statement timeout or make the statement faster"
+            ),
+        )
+    }
+
+    pub(crate) fn cancelled(what: &str) -> Self {
+        DbError::new(
+            Kind::Cancelled,
+            format!(
+                "{what} was cancelled: the session or its group was closed. Nothing more runs on this \
+                 session; an open transaction was rolled back"
+            ),
+        )
+    }
+
+    pub(crate) fn session_closed() -> Self {
+        DbError::new(
+            Kind::SessionClosed,
+            "the session is closed (its group ended or it was closed): create a new session",
+        )
+    }
+
+    /// Wraps a sqlx error from a statement, classifying it.
+    pub(crate) fn from_sqlx(what: &str, error: sqlx::Error) -> Self {
+        let kind = match &error {
+            sqlx::Error::Database(_) => Kind::Database,
+            sqlx::Error::RowNotFound
+            | sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnIndexOutOfBounds { .. }
+            | sqlx::Error::TypeNotFound { .. }
+            | sqlx::Error::Encode(_) => Kind::Decode,
+            sqlx::Error::Configuration(_) => Kind::Config,
+            _ => Kind::Connection,
+        };
+        let advice = match kind {
+            Kind::Database if is_retryable_sqlx(&error) => {
+                " (a serialization failure, deadlock or busy database: retry the transaction, \
+                 for example with TransactionOptions::retry)"
+            }
+            Kind::Connection => " (the connection was closed; the next statement gets a new one)",
+            _ => "",
+        };
+        DbError::new(kind, format!("{what} failed{advice}")).with_sqlx(error)
+    }
+
+    /// Marks the error as coming from the operation at `index` (kept if already set).
+    pub(crate) fn at_operation(mut self, index: usize) -> Self {
+        self.inner.operation.get_or_insert(index);
+        self
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.inner.attempts = attempts;
+        self
+    }
+
+    /// Turns a failure of `COMMIT` whose reply never arrived into "outcome unknown".
+    pub(crate) fn into_outcome_unknown(self) -> Self {
+        let message = format!(
+            "the outcome of COMMIT is unknown ({}): the transaction may or may not have been \
+             committed. Check the data before retrying, or make the transaction idempotent",
+            self.inner.message
+        );
+        let mut err = DbError::new(Kind::OutcomeUnknown, message);
+        err.inner.source = self.inner.source;
+        err
+    }
+
+    /// A statement or the acquisition of a connection ran past its time limit.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind(), Kind::Timeout | Kind::AcquireTimeout)
+    }
+
+    /// No pooled connection became free within the acquire timeout (the pool is exhausted).
+    pub fn is_acquire_timeout(&self) -> bool {
+        self.kind() == Kind::AcquireTimeout
+    }
+
+    /// The work was cancelled through the session's or its group's cancellation (not a timeout).
+    pub fn is_cancelled(&self) -> bool {
+        self.kind() == Kind::Cancelled
+    }
+
+    /// A `COMMIT` was sent and its reply never arrived (timeout, cancellation, broken connection):
+    /// the transaction may or may not have committed. Never reported as success or failure.
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.kind() == Kind::OutcomeUnknown
+    }
+
+    /// The database refused the transaction because of concurrent work: a serialization failure
+    /// (PostgreSQL `40001`), a deadlock (`40P01`), or a busy/locked SQLite database. Running the
+    /// whole transaction again may succeed.
+    pub fn is_serialization_failure(&self) -> bool {
+        self.kind() == Kind::Database && self.sqlx_error().is_some_and(is_retryable_sqlx)
+    }
+
+    /// The database answered with an error (a constraint, a syntax error, a serialization failure…).
+    pub fn is_database_error(&self) -> bool {
+        self.kind() == Kind::Database
+    }
+
+    /// The connection broke, or the pool was closed.
+    pub fn is_connection_error(&self) -> bool {
+        self.kind() == Kind::Connection
+    }
+
+    /// Invalid options or URL (zero pool size, zero timeout, unknown URL scheme…).
+    pub fn is_config(&self) -> bool {
+        self.kind() == Kind::Config
+    }
+
+    /// The session was already closed (its group ended).
+    pub fn is_session_closed(&self) -> bool {
+        self.kind() == Kind::SessionClosed
+    }
+
+    /// A result value could not be converted (unsupported column type, no row where one was
+    /// expected).
+    pub fn is_decode(&self) -> bool {
+        self.kind() == Kind::Decode
+    }
+
+    /// The index (in the list given to `run_in_transaction`) of the operation that failed, if the
+    /// error came from one.
+    pub fn operation_index(&self) -> Option<usize> {
+        self.inner.operation
+    }
+
+    /// How many times the transaction was attempted (1 unless it was retried).
+    pub fn attempts(&self) -> u32 {
+        self.inner.attempts
+    }
+
+    /// The sqlx error underneath, if any.
+    pub fn sqlx_error(&self) -> Option<&sqlx::Error> {
+        match &self.inner.source {
+            Some(Source::Sqlx(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The database's own error code (PostgreSQL SQLSTATE such as `40001`, SQLite result code), if
+    /// the database answered with an error.
+    pub fn database_code(&self) -> Option<String> {
+        self.sqlx_error()
+            .and_then(|e| e.as_database_error())
+            .and_then(|e| e.code())
+            .map(|c| c.into_owned())
+    }
+}
+
+/// PostgreSQL serialization failure / deadlock; SQLite busy / locked (primary code 5 or 6).
+pub(crate) fn is_retryable_sqlx(error: &sqlx::Error) -> bool {
+    let Some(code) = error.as_database_error().and_then(|e| e.code()) else {
+        return false;
+    };
+    match &*code {
+        "40001" | "40P01" => true,
+        other => other
+            .parse::<i32>()
+            .is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(index) = self.inner.operation {
+            write!(f, "operation #{index}: ")?;
+        }
+        f.write_str(&self.inner.message)?;
+        if self.inner.attempts > 1 {
+            write!(f, " (after {} attempts)", self.inner.attempts)?;
+        }
+        if let Some(Source::Sqlx(source)) = &self.inner.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("DbError");
+        d.field("kind", &self.inner.kind)
+            .field("message", &self.inner.message);
+        if let Some(index) = self.inner.operation {
+            d.field("operation", &index);
+        }
+        if self.inner.attempts > 1 {
+            d.field("attempts", &self.inner.attempts);
+        }
+        match &self.inner.source {
+            Some(Source::Sqlx(e)) => d.field("source", e),
+            Some(Source::Other(e)) => d.field("source", e),
+            None => &mut d,
+        };
+        d.finish()
+    }
+}
+
+impl StdError for DbError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.inner.source {
+            Some(Source::Sqlx(e)) => Some(e),
+            Some(Source::Other(e)) => Some(&**e),
+            None => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for DbError {
+    /// For `?` on a raw sqlx call inside an operation.
+    fn from(error: sqlx::Error) -> Self {
+        DbError::from_sqlx("a statement", error)
+    }
+}

@@ -1,0 +1,305 @@
+//! [`Session`] and [`enhanced_async_session`]: a checked-out connection with per-statement
+//! timeouts that is released clean on every exit path.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use uno_core::sync::{AsyncLock, CancellationToken, cancellable};
+
+use crate::connection::{Conn, Ctx, no_row};
+use crate::database::{Counters, Database};
+use crate::error::DbError;
+use crate::query::{Query, Row, Value};
+use crate::transaction::{self, Operation, TransactionOptions};
+
+pub(crate) struct SessionShared {
+    pub(crate) ctx: Arc<Ctx>,
+    /// The connection, when the session holds one at rest. Taken out while a statement or a
+    /// transaction runs, so that dropping that future drops (and closes) the connection at once.
+    pub(crate) slot: AsyncLock<Option<Conn>>,
+    pub(crate) closed: AtomicBool,
+}
+
+impl SessionShared {
+    /// Locks the slot, unless the session is closed or cancelled.
+    pub(crate) async fn lock(
+        &self,
+    ) -> Result<uno_core::sync::guards::MutexGuard<'_, Option<Conn>>, DbError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(DbError::session_closed());
+        }
+        let guard = cancellable(&self.ctx.token, self.slot.lock())
+            .await
+            .map_err(|_| DbError::cancelled("waiting for the session"))?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(DbError::session_closed());
+        }
+        Ok(guard)
+    }
+
+    /// The session's connection, or a fresh one if it had none (or one in doubt, now closed).
+    pub(crate) async fn take(&self, slot: &mut Option<Conn>) -> Result<Conn, DbError> {
+        match slot.take() {
+            Some(conn) if !conn.is_in_doubt() => Ok(conn),
+            _ => Conn::acquire(&self.ctx).await,
+        }
+    }
+
+    /// Puts a connection back at rest; one in doubt is dropped (closed) instead, and a closed
+    /// session releases it to the pool.
+    pub(crate) fn put_back(&self, slot: &mut Option<Conn>, conn: Conn) {
+        if !conn.is_in_doubt() && !conn.in_transaction() && !self.closed.load(Ordering::Acquire) {
+            *slot = Some(conn);
+        }
+    }
+}
+
+/// A database session: one pooled connection with per-statement timeouts, released clean on
+/// every exit path.
+///
+/// Get one with [`enhanced_async_session`] or
+/// [`SessionOperationGroup::create_session`](crate::SessionOperationGroup::create_session).
+/// Statements run one at a time (concurrent calls on one session wait their turn).
+///
+/// The guarantees, whatever happens:
+/// - a statement past the statement timeout fails with [`DbError::is_timeout`];
+/// - a connection whose state is in doubt — its statement timed out, was cancelled, or its future
+///   was dropped mid-await — is **closed**, never returned to the pool; the server rolls back
+///   anything it had open, and the session gets a fresh connection for its next statement;
+/// - a transaction never outlives [`run_in_transaction`](Self::run_in_transaction): it is
+///   committed, rolled back, or its connection is closed;
+/// - dropping the session returns its (clean) connection to the pool.
+///
+/// # Examples
+///
+/// ```
+/// # uno_smol::run(|rt| async move {
+/// # let dir = tempfile::tempdir().unwrap();
+/// use uno_db_sqlx::{Database, DatabaseOptions, enhanced_async_session, query};
+///
+/// let db = Database::open_sqlite(&rt, dir.path().join("s.db"), DatabaseOptions::new()).await?;
+/// let session = enhanced_async_session(&db).await?;
+/// session.execute(&query("CREATE TABLE t (x BIGINT)")).await?;
+/// assert_eq!(session.execute(&query("INSERT INTO t VALUES ($1), ($2)").bind(1).bind(2)).await?, 2);
+/// let total = session.fetch_scalar(&query("SELECT SUM(x) FROM t")).await?;
+/// assert_eq!(total.as_i64(), Some(3));
+/// session.close().await;
+/// # db.close().await;
+/// # Ok::<(), uno_db_sqlx::DbError>(())
+/// # }).unwrap();
+/// ```
+pub struct Session {
+    pub(crate) shared: Arc<SessionShared>,
+}
+
+/// Opens a session on `db`: checks a connection out of its pool (waiting at most the acquire
+/// timeout) and returns a [`Session`] that keeps it until the session is closed or dropped.
+///
+/// # Errors
+///
+/// [`DbError::is_acquire_timeout`] when the pool stays exhausted; a connection error when the pool
+/// is closed or the database cannot be reached.
+///
+/// # Cancel safety
+///
+/// Cancel safe: a connection acquired when the future is dropped goes back to the pool (or is
+/// closed if it was being set up).
+///
+/// # Examples
+///
+/// ```
+/// # uno_async_std::run(|rt| async move {
+/// # let dir = tempfile::tempdir().unwrap();
+/// use uno_db_sqlx::{Database, DatabaseOptions, enhanced_async_session, query};
+///
+/// let db = Database::open_sqlite(&rt, dir.path().join("e.db"), DatabaseOptions::new()).await?;
+/// let session = enhanced_async_session(&db).await?;
+/// let row = session.fetch_one(&query("SELECT 1 + 1")).await?;
+/// assert_eq!(row.try_i64(0)?, 2);
+/// drop(session); // Database::close waits for every session to let go of its connection
+/// db.close().await;
+/// # Ok::<(), uno_db_sqlx::DbError>(())
+/// # }).unwrap();
+/// ```
+pub async fn enhanced_async_session(db: &Database) -> Result<Session, DbError> {
+    Session::open(
+        db,
+        CancellationToken::new(),
+        vec![db.shared.counters.clone()],
+    )
+    .await
+}
+
+impl Session {
+    pub(crate) async fn open(
+        db: &Database,
+        token: CancellationToken,
+        counters: Vec<Arc<Counters>>,
+    ) -> Result<Session, DbError> {
+        let ctx = Arc::new(Ctx {
+            rt: db.runtime().clone(),
+            db: db.clone(),
+            statement_timeout: db.options().get_statement_timeout(),
+            token,
+            counters,
+        });
+        let conn = Conn::acquire(&ctx).await?;
+        Ok(Session {
+            shared: Arc::new(SessionShared {
+                ctx,
+                slot: AsyncLock::new(Some(conn)),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The database this session belongs to.
+    pub fn database(&self) -> &Database {
+        &self.shared.ctx.db
+    }
+
+    /// Whether the session was closed (by [`close`](Self::close) or its group).
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Cancels whatever the session is running and closes it: a statement in flight fails with
+    /// [`DbError::is_cancelled`] (its connection is closed), an open transaction is rolled back,
+    /// later calls fail with [`DbError::is_session_closed`].
+    pub fn cancel(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.ctx.token.cancel();
+    }
+
+    /// Runs a statement outside any transaction (autocommit) and returns the rows it affected.
+    ///
+    /// # Errors
+    ///
+    /// The database's error; [`DbError::is_timeout`] past the statement timeout;
+    /// [`DbError::is_cancelled`] / [`DbError::is_session_closed`] when the session was cancelled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before the statement is sent has no effect. Dropping it while the
+    /// statement is in flight closes the connection (the server may or may not have run the
+    /// statement, as with any cancelled autocommit statement); the session takes a new connection
+    /// for its next statement.
+    pub async fn execute(&self, q: &Query) -> Result<u64, DbError> {
+        let mut slot = self.shared.lock().await?;
+        let mut conn = self.shared.take(&mut slot).await?;
+        let result = conn.execute(q).await;
+        self.shared.put_back(&mut slot, conn);
+        result
+    }
+
+    /// Runs a query and returns all its rows.
+    ///
+    /// # Errors
+    ///
+    /// As [`execute`](Self::execute), and [`DbError::is_decode`] for a column type this crate does
+    /// not convert (cast it in SQL).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`execute`](Self::execute).
+    pub async fn fetch_all(&self, q: &Query) -> Result<Vec<Row>, DbError> {
+        let mut slot = self.shared.lock().await?;
+        let mut conn = self.shared.take(&mut slot).await?;
+        let result = conn.fetch_all(q).await;
+        self.shared.put_back(&mut slot, conn);
+        result
+    }
+
+    /// Runs a query and returns its first row, if any.
+    ///
+    /// # Errors
+    ///
+    /// As [`fetch_all`](Self::fetch_all).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`execute`](Self::execute).
+    pub async fn fetch_optional(&self, q: &Query) -> Result<Option<Row>, DbError> {
+        let mut slot = self.shared.lock().await?;
+        let mut conn = self.shared.take(&mut slot).await?;
+        let result = conn.fetch_optional(q).await;
+        self.shared.put_back(&mut slot, conn);
+        result
+    }
+
+    /// Runs a query and returns its first row.
+    ///
+    /// # Errors
+    ///
+    /// As [`fetch_all`](Self::fetch_all), and [`DbError::is_decode`] if there is no row.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`execute`](Self::execute).
+    pub async fn fetch_one(&self, q: &Query) -> Result<Row, DbError> {
+        self.fetch_optional(q).await?.ok_or_else(|| no_row(q))
+    }
+
+    /// Runs a query and returns the first column of its first row (for counts and sums).
+    ///
+    /// # Errors
+    ///
+    /// As [`fetch_one`](Self::fetch_one).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`execute`](Self::execute).
+    pub async fn fetch_scalar(&self, q: &Query) -> Result<Value, DbError> {
+        let row = self.fetch_one(q).await?;
+        Ok(row.values().first().cloned().unwrap_or(Value::Null))
+    }
+
+    /// Runs `operations` in one transaction on this session: all commit or none do. See
+    /// [`SessionOperationGroup::run_in_transaction`](crate::SessionOperationGroup::run_in_transaction)
+    /// for the rules; this form takes its [`TransactionOptions`] explicitly.
+    ///
+    /// # Errors
+    ///
+    /// As [`SessionOperationGroup::run_in_transaction`](crate::SessionOperationGroup::run_in_transaction).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future at any await rolls the transaction back: if no statement is in flight
+    /// and the connection is idle in the transaction, or — the usual case — by closing the
+    /// connection, which makes the server roll back. Nothing is committed unless `COMMIT` was
+    /// already sent; a future dropped during `COMMIT` leaves the outcome unknown (the server
+    /// decides), and nobody is told, so a caller that must know should not drop it there: use a
+    /// timeout (the statement timeout) instead, which reports [`DbError::is_outcome_unknown`].
+    pub async fn run_in_transaction<T>(
+        &self,
+        operations: Vec<Operation<T>>,
+        options: &TransactionOptions,
+    ) -> Result<Vec<T>, DbError> {
+        transaction::run(&self.shared, operations, options).await
+    }
+
+    /// Releases the session's connection to the pool (it holds no transaction at rest) and closes
+    /// the session.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped while waiting for a running statement of this session, the session is
+    /// closed all the same and its connection is released when that statement ends.
+    pub async fn close(self) {
+        self.shared.closed.store(true, Ordering::Release);
+        let conn = self.shared.slot.lock().await.take();
+        if let Some(conn) = conn {
+            conn.release().await;
+        }
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("database", &self.shared.ctx.db.kind())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,288 @@
+//! Shared helpers: one test body on four runtimes, database fixtures with a separate admin
+//! connection, hand-polling.
+
+#![allow(dead_code, unreachable_pub)] // each test file uses a different subset
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sqlx::{Connection, Executor, Row as _};
+use uno_core::Runtime;
+use uno_db_sqlx::{Database, DatabaseOptions};
+
+/// Expands one async body `|rt| { … }` into four `#[test]`s: tokio current-thread, tokio
+/// multi-thread, smol, async-std.
+#[macro_export]
+macro_rules! db_test {
+    ($name:ident, |$rt:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($rt: uno_core::Runtime) $body
+
+            #[test]
+            fn tokio_current_thread() {
+                let tokio = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let rt = uno_tokio::runtime_from(tokio.handle().clone());
+                tokio.block_on(body(rt));
+            }
+
+            #[test]
+            fn tokio_multi_thread() {
+                let tokio = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let rt = uno_tokio::runtime_from(tokio.handle().clone());
+                tokio.block_on(body(rt));
+            }
+
+            #[test]
+            fn smol() {
+                smol::block_on(body(uno_smol::runtime()));
+            }
+
+            #[test]
+            fn async_std() {
+                async_std::task::block_on(body(uno_async_std::runtime()));
+            }
+        }
+    };
+}
+
+/// Polls `future` up to `k` times (yielding between polls), then drops it; `Some` if it finished.
+pub async fn poll_times<F: Future>(future: F, k: usize) -> Option<F::Output> {
+    let mut future = pin!(future);
+    for _ in 0..k {
+        if let Some(out) = futures_lite::future::poll_once(future.as_mut()).await {
+            return Some(out);
+        }
+        uno_core::task::yield_now().await;
+    }
+    None
+}
+
+/// Waits (on the runtime's clock) until `condition` holds, failing after `limit`.
+pub async fn eventually<F, Fut>(rt: &Runtime, what: &str, limit: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = rt.now();
+    while !condition().await {
+        assert!(rt.now() - start < limit, "{what}: not true after {limit:?}");
+        rt.sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub enum Admin {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+/// A database under test plus a separate admin connection to check its state from outside.
+pub struct Fixture {
+    pub db: Database,
+    pub admin: Admin,
+    pub app: String,
+    schema: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Fixture {
+    pub async fn sqlite(rt: &Runtime, options: DatabaseOptions) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.db");
+        let db = Database::open_sqlite(rt, &path, options).await.unwrap();
+        let admin = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .busy_timeout(Duration::ZERO);
+        let admin = sqlx::SqliteConnection::connect_with(&admin).await.unwrap();
+        Fixture {
+            db,
+            admin: Admin::Sqlite(admin),
+            app: String::new(),
+            schema: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// `None` (after printing why) when `UNO_TEST_POSTGRES_URL` is unset.
+    pub async fn postgres(rt: &Runtime, options: DatabaseOptions) -> Option<Fixture> {
+        let Ok(url) = std::env::var("UNO_TEST_POSTGRES_URL") else {
+            println!("skipped: UNO_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let schema = unique("uno_t");
+        let app = unique("uno_app");
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .await
+            .unwrap();
+        let options = options
+            .application_name(app.clone())
+            .init_sql(format!("SET search_path TO {schema}"));
+        let db = Database::connect(rt, &url, options).await.unwrap();
+        Some(Fixture {
+            db,
+            admin: Admin::Postgres(admin),
+            app,
+            schema: Some((schema, url)),
+            _dir: None,
+        })
+    }
+
+    /// The table's name as seen from the admin connection.
+    fn qualified(&self, table: &str) -> String {
+        match &self.schema {
+            Some((schema, _)) => format!("{schema}.{table}"),
+            None => table.to_owned(),
+        }
+    }
+
+    /// Runs a statement through the admin connection.
+    pub async fn admin_execute(&mut self, sql: String) {
+        match &mut self.admin {
+            Admin::Sqlite(c) => {
+                c.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+            }
+            Admin::Postgres(c) => {
+                c.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+            }
+        }
+    }
+
+    /// Runs `sql` through the admin connection, `{t}` replaced by the qualified `table`.
+    pub async fn admin_execute_on(&mut self, sql: &str, table: &str) {
+        let sql = sql.replace("{t}", &self.qualified(table));
+        self.admin_execute(sql).await;
+    }
+
+    /// Creates `table (id BIGINT PRIMARY KEY, v BIGINT)` in the test's schema.
+    pub async fn create_table(&mut self, table: &str) {
+        let t = self.qualified(table);
+        self.admin_execute(format!(
+            "CREATE TABLE {t} (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)"
+        ))
+        .await;
+    }
+
+    /// An integer query run from the admin connection (`{t}` is replaced by the qualified table).
+    pub async fn admin_i64(&mut self, sql: &str, table: &str) -> i64 {
+        let sql = sql.replace("{t}", &self.qualified(table));
+        match &mut self.admin {
+            Admin::Sqlite(c) => {
+                let row = c.fetch_one(sqlx::AssertSqlSafe(sql)).await.unwrap();
+                row.try_get::<i64, _>(0).unwrap()
+            }
+            Admin::Postgres(c) => {
+                let row = c.fetch_one(sqlx::AssertSqlSafe(sql)).await.unwrap();
+                row.try_get::<i64, _>(0).unwrap()
+            }
+        }
+    }
+
+    pub async fn count(&mut self, table: &str) -> i64 {
+        self.admin_i64("SELECT COUNT(*) FROM {t}", table).await
+    }
+
+    /// Transactions left open by the database under test: PostgreSQL sessions `idle in
+    /// transaction` with the test's application_name; SQLite: 1 if the write lock is held.
+    pub async fn open_transactions(&mut self) -> i64 {
+        match &mut self.admin {
+            Admin::Postgres(c) => {
+                let row = c
+                    .fetch_one(
+                        sqlx::query(
+                            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1 \
+                             AND state LIKE 'idle in transaction%'",
+                        )
+                        .bind(&self.app),
+                    )
+                    .await
+                    .unwrap();
+                row.try_get::<i64, _>(0).unwrap()
+            }
+            Admin::Sqlite(c) => match c.execute("BEGIN IMMEDIATE").await {
+                Ok(_) => {
+                    c.execute("ROLLBACK").await.unwrap();
+                    0
+                }
+                Err(_) => 1,
+            },
+        }
+    }
+
+    /// PostgreSQL backends of the test still running a statement (0 on SQLite).
+    pub async fn active_backends(&mut self) -> i64 {
+        match &mut self.admin {
+            Admin::Postgres(c) => {
+                let row = c
+                    .fetch_one(
+                        sqlx::query(
+                            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1 \
+                             AND state = 'active'",
+                        )
+                        .bind(&self.app),
+                    )
+                    .await
+                    .unwrap();
+                row.try_get::<i64, _>(0).unwrap()
+            }
+            Admin::Sqlite(_) => 0,
+        }
+    }
+
+    /// Waits until no transaction is open, no abandoned statement still runs on the server, and
+    /// every pooled connection is idle.
+    pub async fn settle(&mut self, rt: &Runtime) {
+        let start = rt.now();
+        loop {
+            let open = self.open_transactions().await;
+            let active = self.active_backends().await;
+            let status = self.db.pool_status();
+            if open == 0 && active == 0 && status.is_settled() {
+                return;
+            }
+            assert!(
+                rt.now() - start < Duration::from_secs(10),
+                "did not settle: {open} open transactions, {active} active, pool {status:?}"
+            );
+            rt.sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.admin, Admin::Postgres(_))
+    }
+
+    /// Closes the pool (within a few seconds) and drops the test's schema.
+    pub async fn finish(mut self, rt: &Runtime) {
+        let closed = rt
+            .timeout(Duration::from_secs(10), "", self.db.close())
+            .await;
+        assert!(closed.is_ok(), "the pool did not close within 10 s");
+        if let (Some((schema, _)), Admin::Postgres(c)) = (&self.schema, &mut self.admin) {
+            c.execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .await
+                .unwrap();
+        }
+    }
+}
