@@ -776,6 +776,10 @@ where
         guard.armed = false;
         guard.shared.complete(guard.id, outcome);
     };
+    // With `tracing`, each child runs inside a span named after it, so its events carry the name.
+    #[cfg(feature = "tracing")]
+    let child =
+        tracing::Instrument::instrument(child, tracing::info_span!("uno_task", task = %name));
     // Detached: the group cancels children through their tokens, and the completion guard reports
     // a child that the executor drops.
     shared.rt.spawn(child).detach();

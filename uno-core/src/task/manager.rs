@@ -318,7 +318,7 @@ impl TaskManager {
         let guard = StatusGuard {
             status: status.clone(),
         };
-        let task = self.inner.rt.spawn(async move {
+        let run = async move {
             let guard = guard;
             let state = match CatchPanic::new(future).await {
                 Ok(Ok(())) => TaskState::Finished,
@@ -330,7 +330,12 @@ impl TaskManager {
                 },
             };
             *lock(&guard.status) = state;
-        });
+        };
+        // With `tracing`, the task runs inside a span named after it.
+        #[cfg(feature = "tracing")]
+        let run =
+            tracing::Instrument::instrument(run, tracing::info_span!("uno_task", task = %name));
+        let task = self.inner.rt.spawn(run);
         entries.list.push(Entry {
             name,
             started: self.inner.rt.now(),
