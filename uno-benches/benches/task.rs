@@ -84,6 +84,31 @@ fn spawn_join_10k(c: &mut Criterion) {
             })
         })
     });
+    g.bench_function("uno-taskgroup", |b| {
+        b.iter(|| {
+            tokio_rt.block_on(async {
+                let group: uno_core::task::TaskGroup<u64, ()> = uno_core::task::TaskGroup::new(&rt);
+                for i in 0..10_000u64 {
+                    group.spawn("child", async move { Ok(i) });
+                }
+                group.join_all().await.unwrap().into_iter().sum::<u64>()
+            })
+        })
+    });
+    g.bench_function("futures-unordered", |b| {
+        b.iter(|| {
+            tokio_rt.block_on(async {
+                use futures_util::StreamExt;
+                let mut set: futures_util::stream::FuturesUnordered<_> =
+                    (0..10_000u64).map(|i| async move { i }).collect();
+                let mut sum = 0;
+                while let Some(i) = set.next().await {
+                    sum += i;
+                }
+                sum
+            })
+        })
+    });
     g.bench_function("tokio-joinset", |b| {
         b.iter(|| {
             tokio_rt.block_on(async {
@@ -94,6 +119,37 @@ fn spawn_join_10k(c: &mut Criterion) {
                 let mut sum = 0;
                 while let Some(r) = set.join_next().await {
                     sum += r.unwrap();
+                }
+                sum
+            })
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("spawn_join_10k_smol");
+    g.sample_size(20);
+    let rt = uno_smol::runtime();
+    g.bench_function("uno", |b| {
+        b.iter(|| {
+            smol::block_on(async {
+                let tasks: Vec<_> = (0..10_000u64).map(|i| rt.spawn(async move { i })).collect();
+                let mut sum = 0;
+                for t in tasks {
+                    sum += t.await.unwrap();
+                }
+                sum
+            })
+        })
+    });
+    g.bench_function("smol", |b| {
+        b.iter(|| {
+            smol::block_on(async {
+                let tasks: Vec<_> = (0..10_000u64)
+                    .map(|i| smol::spawn(async move { i }))
+                    .collect();
+                let mut sum = 0;
+                for t in tasks {
+                    sum += t.await;
                 }
                 sum
             })
