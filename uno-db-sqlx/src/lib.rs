@@ -10,7 +10,8 @@
 //!   `client_connection_check_interval`); SQLite statements are interrupted when abandoned.
 //! - [`SessionOperationGroup`]: sessions plus [`run_in_transaction`]: a list of [`Operation`]s
 //!   that all commit or none do, errors naming the failed operation's index, a `COMMIT` without
-//!   reply reported as outcome unknown, optional retry of serialization failures.
+//!   reply reported as outcome unknown, optional retry of serialization failures and deadlocks
+//!   ([`TransactionRetry`]) through uno-core's [`Retry`](uno_core::resilience::Retry) policy.
 //! - [`DbError`]: one opaque error with `is_timeout()`, `is_cancelled()`,
 //!   `is_outcome_unknown()`, `is_serialization_failure()`, `operation_index()`, and the sqlx
 //!   cause as its `source()`.

@@ -4,9 +4,9 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use uno_core::resilience::{Backoff, ResilienceError, Retry};
 use uno_core::sync::cancellable;
 
 use crate::connection::{Conn, no_row};
@@ -166,11 +166,19 @@ pub enum IsolationLevel {
 }
 
 /// How to retry a transaction that failed with a serialization failure, a deadlock or a busy
-/// SQLite database: up to `max_attempts` attempts in all, sleeping (on uno's timer) an exponential
-/// backoff from `initial_backoff`, doubled each time up to `max_backoff`, with jitter.
+/// SQLite database ([`DbError::is_serialization_failure`]): every operation runs again from
+/// `BEGIN`, on uno-core's retry policy ([`Retry`]).
 ///
-/// A bounded retry of this crate's own: uno-core's resilience policies were not available to this
-/// crate when it was written; the semantics match (attempt count kept on the final error).
+/// [`new`](Self::new) and [`Default`] build the usual policy: up to `max_attempts` attempts in
+/// all, sleeping (on uno's timer) an exponential backoff from `initial_backoff`, doubled each time
+/// up to `max_backoff`, with full jitter. [`from_policy`](Self::from_policy) takes any
+/// [`Retry<DbError>`] instead (a budget, a hook, a total deadline…).
+///
+/// Whatever the policy, only serialization failures are ever retried: any other error — an
+/// operation's, a timeout, a cancellation, above all a `COMMIT` whose outcome is unknown — ends
+/// the transaction at once. The sleep between attempts stops when the session is cancelled, and
+/// the final error keeps [`DbError::attempts`]. Clones share the policy (its counters, jitter
+/// source and budget).
 ///
 /// # Examples
 ///
@@ -183,15 +191,14 @@ pub enum IsolationLevel {
 /// assert!(TransactionRetry::new(0, Duration::ZERO, Duration::ZERO).is_err());
 /// # Ok::<(), uno_db_sqlx::DbError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TransactionRetry {
-    max_attempts: u32,
-    initial_backoff: Duration,
-    max_backoff: Duration,
+    policy: Retry<DbError>,
 }
 
 impl TransactionRetry {
-    /// A retry policy.
+    /// A retry policy: `max_attempts` in all (1 means no retry), exponential backoff with full
+    /// jitter from `initial_backoff` (zero: retry at once), doubled up to `max_backoff`.
     ///
     /// # Errors
     ///
@@ -212,51 +219,78 @@ impl TransactionRetry {
                  ({initial_backoff:?}): swap them"
             )));
         }
-        Ok(TransactionRetry {
-            max_attempts,
-            initial_backoff,
-            max_backoff,
-        })
+        // An exponential backoff needs a non-zero base; a zero one means "no wait" as before.
+        let backoff = if initial_backoff.is_zero() {
+            Backoff::constant(Duration::ZERO)
+        } else {
+            Backoff::exponential(initial_backoff, 2.0)
+                .max_delay(max_backoff)
+                .full_jitter()
+        };
+        let policy = Retry::builder()
+            .max_attempts(max_attempts)
+            .backoff(backoff)
+            .retry_if(DbError::is_serialization_failure)
+            .build()
+            .map_err(|e| DbError::config(format!("TransactionRetry: {e}")))?;
+        Ok(TransactionRetry { policy })
+    }
+
+    /// Retries with `policy`, for what [`new`](Self::new) does not offer: a
+    /// [`RetryBudget`](uno_core::resilience::RetryBudget) shared with other work, an
+    /// [`on_retry`](uno_core::resilience::RetryBuilder::on_retry) hook, a total deadline
+    /// ([`max_duration`](uno_core::resilience::RetryBuilder::max_duration)), a delay taken from
+    /// the error…
+    ///
+    /// Only serialization failures are offered to the policy: its
+    /// [`retry_if`](uno_core::resilience::RetryBuilder::retry_if) may narrow them further, never
+    /// widen them. Other errors end the transaction at once, counted by the policy as failures
+    /// (cancellations as cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Backoff, Retry, RetryBudget};
+    /// use uno_db_sqlx::{TransactionOptions, TransactionRetry};
+    ///
+    /// let budget = RetryBudget::new(20, 0.1).unwrap(); // shared by every transaction using it
+    /// let policy = Retry::builder()
+    ///     .max_attempts(10)
+    ///     .max_duration(Duration::from_secs(2))
+    ///     .backoff(Backoff::decorrelated_jitter(Duration::from_millis(5), Duration::from_millis(200)))
+    ///     .budget(budget)
+    ///     .on_retry(|attempt, err, delay| eprintln!("attempt {attempt} failed ({err}); retry in {delay:?}"))
+    ///     .build()
+    ///     .unwrap();
+    /// let retry = TransactionRetry::from_policy(policy);
+    /// assert_eq!(retry.max_attempts(), 10);
+    /// let options = TransactionOptions::new().retry(retry.clone());
+    /// // ... run transactions, then read the policy's counters:
+    /// assert_eq!(retry.policy().stats().retries, 0);
+    /// # drop(options);
+    /// ```
+    pub fn from_policy(policy: Retry<DbError>) -> Self {
+        TransactionRetry { policy }
     }
 
     /// The attempts allowed in all (the first included).
     pub fn max_attempts(&self) -> u32 {
-        self.max_attempts
+        self.policy.max_attempts()
     }
 
-    /// The sleep before attempt `attempt + 1` (`attempt` >= 1): exponential with "equal jitter".
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .initial_backoff
-            .saturating_mul(1u32 << (attempt - 1).min(20))
-            .min(self.max_backoff);
-        let half = exp / 2;
-        let jitter = half.mul_f64(next_unit());
-        half + jitter
+    /// The retry policy underneath, for its [`stats`](Retry::stats) and budget.
+    pub fn policy(&self) -> &Retry<DbError> {
+        &self.policy
     }
 }
 
 impl Default for TransactionRetry {
-    /// 3 attempts, 10 ms doubling up to 1 s.
+    /// 3 attempts, 10 ms doubling up to 1 s, with full jitter.
     fn default() -> Self {
-        TransactionRetry {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_secs(1),
-        }
+        TransactionRetry::new(3, Duration::from_millis(10), Duration::from_secs(1))
+            .expect("the default transaction retry is a valid configuration")
     }
-}
-
-/// A number in [0, 1) from a process-wide SplitMix64 sequence (jitter needs no clock).
-fn next_unit() -> f64 {
-    static STATE: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
-    let mut z = STATE
-        .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-        .wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// How [`run_in_transaction`](crate::SessionOperationGroup::run_in_transaction) runs a transaction.
@@ -338,6 +372,9 @@ impl TransactionOptions {
 }
 
 /// The transaction loop: attempts, each on a clean connection, retried while allowed.
+///
+/// Driven by hand through [`Retry::attempts`] because each attempt borrows `operations` (and the
+/// session's slot) mutably, which `Retry::run`'s `FnMut() -> Fut` could not lend.
 pub(crate) async fn run<T>(
     session: &SessionShared,
     mut operations: Vec<Operation<T>>,
@@ -349,32 +386,74 @@ pub(crate) async fn run<T>(
         ));
     }
     let begin = options.begin_sql(session.ctx.db.kind());
-    let max_attempts = options.retry.map_or(1, |r| r.max_attempts);
     let mut slot = session.lock().await?;
-    let mut attempt = 1;
+    let mut attempts = options
+        .retry
+        .as_ref()
+        .map(|retry| retry.policy.attempts(&session.ctx.rt));
     loop {
-        let conn = session.take(&mut slot).await?;
-        // The Tx owns the connection: if this future is dropped at any await, the Tx (and so the
-        // connection, in a transaction or in flight) is dropped and closed.
-        let mut tx = Tx { conn };
-        let result = attempt_once(&mut tx, &mut operations, begin).await;
-        tx.conn.rollback().await;
-        session.put_back(&mut slot, tx.conn);
-        match result {
-            Ok(values) => return Ok(values),
-            Err(e) if e.is_serialization_failure() && attempt < max_attempts => {
-                session.ctx.bump(|c| &c.retries);
-                if let Some(retry) = &options.retry {
-                    let pause = retry.backoff(attempt);
-                    cancellable(&session.ctx.token, session.ctx.rt.sleep(pause))
-                        .await
-                        .map_err(|_| DbError::cancelled("waiting to retry the transaction"))?;
+        let result = async {
+            let conn = session.take(&mut slot).await?;
+            // The Tx owns the connection: if this future is dropped at any await, the Tx (and so
+            // the connection, in a transaction or in flight) is dropped and closed.
+            let mut tx = Tx { conn };
+            let result = attempt_once(&mut tx, &mut operations, begin).await;
+            tx.conn.rollback().await;
+            session.put_back(&mut slot, tx.conn);
+            result
+        }
+        .await;
+        let err = match result {
+            Ok(values) => {
+                if let Some(attempts) = attempts {
+                    attempts.succeeded();
                 }
-                attempt += 1;
+                return Ok(values);
             }
-            Err(e) => return Err(e.with_attempts(attempt)),
+            Err(err) => err,
+        };
+        let Some(current) = attempts.take() else {
+            return Err(err.with_attempts(1));
+        };
+        let attempt = current.attempt();
+        if !err.is_serialization_failure() {
+            // Nothing else is the policy's to retry, whatever its predicate: an operation's error
+            // is final, and an outcome-unknown COMMIT must never run twice.
+            if err.is_cancelled() {
+                let _ = current.give_up(ResilienceError::Cancelled);
+                return Err(err.with_attempts(attempt));
+            }
+            return Err(ended(current.give_up(ResilienceError::Inner(err)), attempt));
+        }
+        // The backoff sleep stops when the session (or its group) is cancelled.
+        match cancellable(
+            &session.ctx.token,
+            current.failed(ResilienceError::Inner(err)),
+        )
+        .await
+        {
+            Ok(Ok(next)) => {
+                session.ctx.bump(|c| &c.retries);
+                attempts = Some(next);
+            }
+            Ok(Err(end)) => return Err(ended(end, attempt)),
+            Err(_) => {
+                return Err(
+                    DbError::cancelled("waiting to retry the transaction").with_attempts(attempt)
+                );
+            }
         }
     }
+}
+
+/// The error that ended a retried transaction at `attempt`, with its attempt count.
+fn ended(end: ResilienceError<DbError>, attempt: u32) -> DbError {
+    let attempts = end.attempts().unwrap_or(attempt);
+    // The policy is only ever given `Inner` errors, and returns them as they are or inside
+    // `RetriesExhausted`: there is always one to take out.
+    end.into_inner()
+        .unwrap_or_else(|| DbError::cancelled("the transaction"))
+        .with_attempts(attempts)
 }
 
 async fn attempt_once<T>(

@@ -18,6 +18,7 @@ macro_rules! __uno_cases_retry {
             total_deadline_stops_retrying,
             cancellation_is_never_counted_as_a_failure,
             invalid_retry_configuration_is_a_typed_error,
+            hand_driven_loop_over_mut_state_matches_run,
         }
     };
 }
@@ -25,10 +26,13 @@ macro_rules! __uno_cases_retry {
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use uno_core::resilience::{Backoff, ConfigError, ResilienceError, Retry, RetryBudget};
+use uno_core::Runtime;
+use uno_core::resilience::{
+    Backoff, ConfigError, ResilienceError, Retry, RetryAttempts, RetryBudget, RetryStats,
+};
 
 use crate::Env;
-use crate::support::{poll_times, within};
+use crate::support::{assert_send_sync, poll_times, within};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -388,4 +392,127 @@ pub async fn invalid_retry_configuration_is_a_typed_error(_env: Env) {
     }
     let err = build(Retry::builder().max_attempts(0));
     assert!(!err.to_string().is_empty());
+}
+
+/// A policy with jitter, a predicate and a hook logging each delay: the same seed gives the same
+/// schedule to `run` and to a hand-driven loop.
+fn jittered(delays: &Log<Duration>) -> Retry<u32> {
+    let delays = delays.clone();
+    Retry::builder()
+        .max_attempts(4)
+        .backoff(
+            Backoff::exponential(4 * MS, 2.0)
+                .max_delay(20 * MS)
+                .full_jitter(),
+        )
+        .seed(7)
+        .retry_if(|e: &u32| *e != 0)
+        .on_retry(move |_, _, delay| delays.lock().unwrap().push(delay))
+        .build()
+        .unwrap()
+}
+
+/// One attempt that borrows its state mutably across an `.await`: records its instant and fails
+/// with its number, or with 0 (not retried) when it is attempt `stop`.
+async fn record(rt: &Runtime, times: &mut Vec<Instant>, stop: Option<usize>) -> Result<(), u32> {
+    times.push(rt.now());
+    uno_core::task::yield_now().await;
+    let n = times.len();
+    Err(if Some(n) == stop { 0 } else { n as u32 })
+}
+
+/// A retry loop written by hand with `Retry::attempts` — each attempt borrowing a `&mut` state —
+/// makes the same attempts, waits the same delays and ends with the same error and counters as
+/// `run` over the same policy.
+pub async fn hand_driven_loop_over_mut_state_matches_run(env: Env) {
+    assert_send_sync::<RetryAttempts<'static, u32>>();
+    // (the final error, the attempt instants, the delays the hook saw, the counters)
+    type Outcome = (
+        ResilienceError<u32>,
+        Vec<Instant>,
+        Vec<Duration>,
+        RetryStats,
+    );
+    let rt = env.rt().clone();
+    for stop in [None, Some(2)] {
+        let by_run: Outcome = {
+            let delays = log();
+            let retry = jittered(&delays);
+            let times = log();
+            let err = within(
+                &env,
+                "a retried call",
+                retry.run(&rt, || {
+                    let mut times = times.lock().unwrap();
+                    times.push(rt.now());
+                    let n = times.len();
+                    async move { Err::<(), _>(if Some(n) == stop { 0 } else { n as u32 }) }
+                }),
+            )
+            .await
+            .unwrap_err();
+            (err, taken(&times), taken(&delays), retry.stats())
+        };
+        let by_hand: Outcome = {
+            let delays = log();
+            let retry = jittered(&delays);
+            let mut times = Vec::new();
+            let hand = async {
+                let mut attempts = retry.attempts(&rt);
+                loop {
+                    assert_eq!(attempts.attempt() as usize, times.len() + 1);
+                    match record(&rt, &mut times, stop).await {
+                        Ok(()) => {
+                            attempts.succeeded();
+                            return Ok(());
+                        }
+                        Err(e) => attempts = attempts.failed(ResilienceError::Inner(e)).await?,
+                    }
+                }
+            };
+            let err: ResilienceError<u32> =
+                within(&env, "a hand-driven call", hand).await.unwrap_err();
+            (err, times, taken(&delays), retry.stats())
+        };
+        let (run_err, run_times, run_delays, run_stats) = by_run;
+        let (hand_err, hand_times, hand_delays, hand_stats) = by_hand;
+        assert_eq!(hand_err, run_err, "the same final error (stop at {stop:?})");
+        assert_eq!(hand_delays, run_delays, "the same backoff delays");
+        assert_eq!(hand_stats, run_stats, "the same counters");
+        assert_eq!(hand_times.len(), run_times.len(), "the same attempts");
+        assert_gaps(&env, &hand_times, &hand_delays);
+        match stop {
+            None => assert_eq!(
+                hand_err,
+                ResilienceError::RetriesExhausted {
+                    attempts: 4,
+                    last: Box::new(ResilienceError::Inner(4)),
+                }
+            ),
+            Some(_) => assert_eq!(hand_err, ResilienceError::Inner(0), "not retried"),
+        }
+    }
+    // A success after a failure deposits, counts and ends the call as `run` does.
+    let delays = log();
+    let retry = jittered(&delays);
+    let mut state = 0u32;
+    let attempts = retry.attempts(&rt);
+    state += 1;
+    let attempts = within(
+        &env,
+        "a retry",
+        attempts.failed(ResilienceError::Inner(state)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(attempts.attempt(), 2);
+    state += 1;
+    attempts.succeeded();
+    let stats = retry.stats();
+    assert_eq!(state, 2);
+    assert_eq!(
+        (stats.calls, stats.attempts, stats.retries, stats.successes),
+        (1, 2, 1, 1)
+    );
+    assert_eq!(stats.failures, 0);
 }

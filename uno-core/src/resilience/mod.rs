@@ -103,5 +103,7 @@ pub use error::{BulkheadRejected, CircuitOpen, ConfigError, ResilienceError, Ret
 pub use ext::ResilienceExt;
 pub use pipeline::{Pipeline, PipelineBuilder};
 pub use rate_limit::{RateLimitAcquire, RateLimiter, RateLimiterBuilder, RateLimiterStats};
-pub use retry::{Backoff, BackoffDelays, Retry, RetryBudget, RetryBuilder, RetryStats};
+pub use retry::{
+    Backoff, BackoffDelays, Retry, RetryAttempts, RetryBudget, RetryBuilder, RetryStats,
+};
 pub use timeout::TimeoutPolicy;

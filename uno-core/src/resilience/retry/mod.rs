@@ -25,7 +25,9 @@ type OnRetry<E> = dyn Fn(u32, &ResilienceError<E>, Duration) + Send + Sync;
 /// a total deadline), waiting a [`Backoff`] between attempts, while the error is transient.
 ///
 /// Build it with [`Retry::builder`]. Clones share the jitter source, the counters and the
-/// [`RetryBudget`]. `E` is the operation's error type.
+/// [`RetryBudget`]. `E` is the operation's error type. Run an operation with [`run`](Retry::run),
+/// or drive the loop by hand with [`attempts`](Retry::attempts) when each attempt must borrow
+/// state mutably.
 ///
 /// - Which errors are retried: the operation's own errors for which
 ///   [`retry_if`](RetryBuilder::retry_if) holds (all by default); timeouts of an attempt (unless
@@ -269,22 +271,77 @@ impl<E> Retry<E> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
     {
-        let mut attempts = self.start(rt);
+        let mut attempts = self.attempts(rt);
         loop {
-            attempts.begin();
             match op().await {
                 Ok(value) => {
                     attempts.succeeded();
                     return Ok(value);
                 }
-                Err(err) => {
-                    let delay = attempts.failed(rt, err)?;
-                    if !delay.is_zero() {
-                        rt.sleep(delay).await;
-                    }
-                }
+                Err(err) => attempts = attempts.failed(err).await?,
             }
         }
+    }
+
+    /// Starts one call driven by hand: for a retry loop that [`run`](Self::run) cannot express,
+    /// typically one whose attempts borrow state mutably (an `FnMut() -> Fut` closure cannot lend
+    /// its captures to the future it returns).
+    ///
+    /// The call is counted and its first attempt begins at once; then report each attempt's
+    /// outcome to the returned [`RetryAttempts`]: [`succeeded`](RetryAttempts::succeeded), or
+    /// [`failed(err).await`](RetryAttempts::failed), which either sleeps the backoff and begins
+    /// the next attempt or returns the error that ends the call — exactly what `run` does, with
+    /// the same counters, budget, hook, deadline and final error.
+    ///
+    /// Call it right before the first attempt starts (without an `.await` between): the
+    /// attempt is counted from here.
+    ///
+    /// # Examples
+    ///
+    /// Each attempt borrows `log` mutably, which a closure given to `run` could not lend:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Backoff, ResilienceError, Retry};
+    /// use uno_core::rt::{Runtime, VirtualRuntime};
+    ///
+    /// async fn append(rt: &Runtime, log: &mut Vec<String>, line: &str) -> Result<usize, &'static str> {
+    ///     rt.sleep(Duration::from_millis(1)).await; // an await while `log` is borrowed
+    ///     log.push(line.to_owned());
+    ///     if log.len() < 3 { Err("busy") } else { Ok(log.len()) }
+    /// }
+    ///
+    /// let vrt = VirtualRuntime::new();
+    /// let rt = vrt.handle();
+    /// let retry = Retry::builder()
+    ///     .backoff(Backoff::constant(Duration::from_millis(10)))
+    ///     .build()
+    ///     .unwrap();
+    /// vrt.block_on(async move {
+    ///     let mut log = Vec::new();
+    ///     let mut attempts = retry.attempts(&rt);
+    ///     let len = loop {
+    ///         let line = format!("attempt {}", attempts.attempt());
+    ///         match append(&rt, &mut log, &line).await {
+    ///             Ok(len) => {
+    ///                 attempts.succeeded();
+    ///                 break len;
+    ///             }
+    ///             Err(e) => attempts = attempts.failed(ResilienceError::Inner(e)).await?,
+    ///         }
+    ///     };
+    ///     assert_eq!(len, 3);
+    ///     assert_eq!(log, ["attempt 1", "attempt 2", "attempt 3"]);
+    ///     assert_eq!(retry.stats().retries, 2);
+    ///     Ok::<(), ResilienceError<&str>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn attempts<'a>(&'a self, rt: &'a Runtime) -> RetryAttempts<'a, E> {
+        let mut attempts = self.start(rt);
+        // Right after `start`, with no `.await` between: the derived attempt count relies on it.
+        attempts.begin();
+        RetryAttempts { attempts, rt }
     }
 
     /// The state of one call, for policies (the pipeline) that drive their own attempt loop.
@@ -370,6 +427,177 @@ impl<E> Retry<E> {
     /// ```
     pub fn budget(&self) -> Option<&RetryBudget> {
         self.inner.budget.as_ref()
+    }
+}
+
+/// One call of a [`Retry`] driven by hand, from [`Retry::attempts`]: reports each attempt's
+/// outcome to the policy, which says whether (and after which delay) to try again.
+///
+/// An attempt is in progress from the moment this value exists: report it with
+/// [`succeeded`](Self::succeeded), or with [`failed`](Self::failed), which sleeps the backoff and
+/// begins the next attempt or ends the call with its final error; [`give_up`](Self::give_up)
+/// ends the call with an error the policy must not retry. Each consumes the value, so a call
+/// cannot be reported twice nor go on after it ended. Dropping it abandons the call (as
+/// dropping [`Retry::run`]'s future does): nothing more is counted.
+///
+/// # Examples
+///
+/// See [`Retry::attempts`].
+#[must_use = "a retried call needs each attempt's outcome reported: succeeded, failed or give_up"]
+pub struct RetryAttempts<'a, E> {
+    attempts: Attempts<'a, E>,
+    rt: &'a Runtime,
+}
+
+impl<'a, E> RetryAttempts<'a, E> {
+    /// The number of the attempt in progress: 1 for the first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Backoff, ResilienceError, Retry};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let retry = Retry::builder().backoff(Backoff::constant(Duration::ZERO)).build().unwrap();
+    /// let attempts = retry.attempts(&rt);
+    /// assert_eq!(attempts.attempt(), 1);
+    /// let attempts = attempts.failed(ResilienceError::Inner("busy")).await.unwrap();
+    /// assert_eq!(attempts.attempt(), 2);
+    /// attempts.succeeded();
+    /// # });
+    /// ```
+    pub fn attempt(&self) -> u32 {
+        self.attempts.attempt
+    }
+
+    /// Reports that the attempt in progress succeeded: the call ends with a success (and a
+    /// deposit into the [`RetryBudget`], if any).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::Retry;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let retry = Retry::<()>::builder().build().unwrap();
+    /// let mut counter = 0;
+    /// let attempts = retry.attempts(&rt);
+    /// counter += 1; // the attempt, borrowing `counter` mutably
+    /// attempts.succeeded();
+    /// let stats = retry.stats();
+    /// assert_eq!((counter, stats.calls, stats.attempts, stats.successes), (1, 1, 1, 1));
+    /// ```
+    pub fn succeeded(self) {
+        self.attempts.succeeded();
+    }
+
+    /// Reports that the attempt in progress failed with `err`, classified as [`Retry::run_flat`]
+    /// classifies an operation's error (wrap the operation's own error in
+    /// [`ResilienceError::Inner`]). If the policy retries it, sleeps the backoff on the runtime
+    /// given to [`Retry::attempts`], begins the next attempt and returns `self` to report it;
+    /// otherwise returns the error that ends the call.
+    ///
+    /// # Errors
+    ///
+    /// `err` itself when it is not retried (a cancellation never is), and
+    /// [`ResilienceError::RetriesExhausted`] (the attempt count and `err`) when attempts, the
+    /// deadline or the budget ran out.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future during the backoff sleep abandons the call: the retry was already
+    /// counted (and announced to the hook), the next attempt is not begun, and nothing is
+    /// counted as a failure — as when [`Retry::run`]'s future is dropped there.
+    ///
+    /// # Examples
+    ///
+    /// A loop whose attempts borrow a buffer mutably; a permanent error is not retried:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Backoff, ResilienceError, Retry};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// async fn fill(buf: &mut Vec<u8>) -> Result<(), &'static str> {
+    ///     buf.push(0);
+    ///     Err(if buf.len() < 2 { "busy" } else { "corrupt" })
+    /// }
+    ///
+    /// let retry = Retry::builder()
+    ///     .max_attempts(5)
+    ///     .backoff(Backoff::constant(Duration::from_secs(1)))
+    ///     .retry_if(|e: &&str| *e == "busy")
+    ///     .build()
+    ///     .unwrap();
+    /// let mut buf = Vec::new();
+    /// let start = rt.now();
+    /// let mut attempts = retry.attempts(&rt);
+    /// let err = loop {
+    ///     match fill(&mut buf).await {
+    ///         Ok(()) => {
+    ///             attempts.succeeded();
+    ///             break None;
+    ///         }
+    ///         Err(e) => match attempts.failed(ResilienceError::Inner(e)).await {
+    ///             Ok(next) => attempts = next,
+    ///             Err(end) => break Some(end),
+    ///         },
+    ///     }
+    /// };
+    /// assert_eq!(err, Some(ResilienceError::Inner("corrupt"))); // not retried
+    /// assert_eq!(buf.len(), 2);
+    /// assert_eq!(rt.now() - start, Duration::from_secs(1)); // one backoff
+    /// # });
+    /// ```
+    pub async fn failed(mut self, err: ResilienceError<E>) -> Result<Self, ResilienceError<E>> {
+        let delay = self.attempts.failed(self.rt, err)?;
+        if !delay.is_zero() {
+            self.rt.sleep(delay).await;
+        }
+        self.attempts.begin();
+        Ok(self)
+    }
+
+    /// Ends the call with `err` without asking the policy: for an error the caller knows must not
+    /// be retried, whatever [`retry_if`](RetryBuilder::retry_if) says (a step that cannot be
+    /// repeated already ran). Counts a failure (a cancellation for
+    /// [`ResilienceError::Cancelled`]) and returns `err` as it is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{ResilienceError, Retry};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let retry = Retry::builder().build().unwrap(); // would retry every error
+    /// let attempts = retry.attempts(&rt);
+    /// let err = attempts.give_up(ResilienceError::Inner("sent, reply lost"));
+    /// assert_eq!(err, ResilienceError::Inner("sent, reply lost"));
+    /// let stats = retry.stats();
+    /// assert_eq!((stats.attempts, stats.retries, stats.failures), (1, 0, 1));
+    /// ```
+    pub fn give_up(self, err: ResilienceError<E>) -> ResilienceError<E> {
+        self.attempts.give_up(err)
+    }
+}
+
+impl<E> fmt::Debug for RetryAttempts<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryAttempts")
+            .field("attempt", &self.attempts.attempt)
+            .field("max_attempts", &self.attempts.policy.max_attempts)
+            .finish_non_exhaustive()
     }
 }
 
@@ -461,6 +689,16 @@ impl<E> Attempts<'_, E> {
         bump(&stats.retries);
         self.previous = delay;
         Ok(delay)
+    }
+
+    /// Ends the call with `err`, not retried whatever it is.
+    fn give_up(&self, err: ResilienceError<E>) -> ResilienceError<E> {
+        if matches!(err, ResilienceError::Cancelled) {
+            bump(&self.policy.stats.cancelled);
+        } else {
+            bump(&self.policy.stats.failures);
+        }
+        err
     }
 
     fn exhausted(&self, last: ResilienceError<E>) -> ResilienceError<E> {
@@ -839,5 +1077,22 @@ impl<E> fmt::Debug for RetryBuilder<E> {
             .field("max_duration", &self.max_duration)
             .field("backoff", &self.backoff)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>(_: &T) {}
+
+    /// A hand-driven call can be held across `.await` in a spawned (`Send`) task, whatever `E`.
+    #[test]
+    fn retry_attempts_is_send_and_sync() {
+        let rt = crate::rt::VirtualRuntime::new().handle();
+        let retry = Retry::<std::rc::Rc<()>>::builder().build().unwrap();
+        let attempts = retry.attempts(&rt);
+        send_sync(&attempts);
+        attempts.succeeded();
     }
 }

@@ -1,0 +1,220 @@
+//! The retry of serialization failures runs on uno-core's `Retry` policy: its counters, hook and
+//! limits apply, only serialization failures are retried, the backoff stops on cancellation and the
+//! final error keeps the attempt count. SQLite (a lock held by another connection makes `BEGIN
+//! IMMEDIATE` busy) and PostgreSQL (an operation raising SQLSTATE 40001), each on four runtimes.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Fixture, eventually};
+use uno_core::Runtime;
+use uno_core::resilience::{Backoff, Retry};
+use uno_db_sqlx::{
+    DatabaseKind, DatabaseOptions, DbError, Operation, SessionOperationGroup, TransactionOptions,
+    TransactionRetry, operation, query,
+};
+
+fn options() -> DatabaseOptions {
+    DatabaseOptions::new()
+        .max_connections(3)
+        .busy_timeout(Duration::from_millis(20))
+}
+
+async fn fixtures(rt: &Runtime) -> Vec<Fixture> {
+    let mut all = vec![Fixture::sqlite(rt, options()).await];
+    all.extend(Fixture::postgres(rt, options()).await);
+    all
+}
+
+/// An operation counting its runs that fails with a serialization failure on its first
+/// `conflicts` runs on PostgreSQL (on SQLite, the test makes `BEGIN IMMEDIATE` busy instead).
+fn conflicting(runs: &Arc<AtomicUsize>, conflicts: usize) -> Operation<usize> {
+    let runs = runs.clone();
+    operation(move |tx| {
+        let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+        Box::pin(async move {
+            if tx.kind() == DatabaseKind::Postgres && run <= conflicts {
+                tx.execute(&query(
+                    "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$",
+                ))
+                .await?;
+            }
+            Ok(run)
+        })
+    })
+}
+
+/// Holds SQLite's write lock from the admin connection, so the transaction's `BEGIN IMMEDIATE`
+/// fails busy after the busy timeout.
+async fn lock_sqlite(fx: &mut Fixture) {
+    if !fx.is_postgres() {
+        fx.admin_execute("BEGIN IMMEDIATE".into()).await;
+    }
+}
+
+async fn unlock_sqlite(fx: &mut Fixture) {
+    if !fx.is_postgres() {
+        fx.admin_execute("ROLLBACK".into()).await;
+    }
+}
+
+db_test!(
+    conflicts_are_retried_through_the_policy_and_its_hook,
+    |rt| {
+        let Some(fx) = Fixture::postgres(&rt, options()).await else {
+            return;
+        };
+        let hook = Arc::new(Mutex::new(Vec::new()));
+        let policy = {
+            let hook = hook.clone();
+            Retry::builder()
+                .max_attempts(5)
+                .backoff(Backoff::constant(Duration::from_millis(5)))
+                .on_retry(move |attempt, err, _| {
+                    let err: &DbError = err.inner().unwrap();
+                    hook.lock()
+                        .unwrap()
+                        .push((attempt, err.is_serialization_failure()));
+                })
+                .build()
+                .unwrap()
+        };
+        let retry = TransactionRetry::from_policy(policy);
+        let group = SessionOperationGroup::with_options(
+            &fx.db,
+            TransactionOptions::new().retry(retry.clone()),
+        );
+        let session = group.create_session().await.unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let out = group
+            .run_in_transaction(&session, vec![conflicting(&runs, 2)])
+            .await
+            .unwrap();
+        assert_eq!(out, [3], "two conflicts, then the third run commits");
+        assert_eq!(*hook.lock().unwrap(), [(1, true), (2, true)]);
+        let stats = retry.policy().stats();
+        assert_eq!(
+            (stats.calls, stats.attempts, stats.retries, stats.successes),
+            (1, 3, 2, 1)
+        );
+        assert_eq!(group.report().stats.retries, 2);
+        assert_eq!(fx.db.stats().retries, 2);
+        drop(session);
+        drop(group);
+        fx.finish(&rt).await;
+    }
+);
+
+db_test!(exhausted_retries_keep_the_attempt_count, |rt| {
+    for mut fx in fixtures(&rt).await {
+        let retry = TransactionRetry::new(3, Duration::ZERO, Duration::ZERO).unwrap();
+        let group = SessionOperationGroup::with_options(
+            &fx.db,
+            TransactionOptions::new().retry(retry.clone()),
+        );
+        let session = group.create_session().await.unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        lock_sqlite(&mut fx).await;
+        let err = group
+            .run_in_transaction(&session, vec![conflicting(&runs, usize::MAX)])
+            .await
+            .unwrap_err();
+        unlock_sqlite(&mut fx).await;
+        assert!(err.is_serialization_failure(), "{err:?}");
+        assert_eq!(err.attempts(), 3, "{err}");
+        assert!(err.to_string().contains("after 3 attempts"), "{err}");
+        let stats = retry.policy().stats();
+        assert_eq!((stats.attempts, stats.retries, stats.exhausted), (3, 2, 1));
+        assert_eq!(group.report().stats.retries, 2);
+        drop(session);
+        drop(group);
+        fx.settle(&rt).await;
+        fx.finish(&rt).await;
+    }
+});
+
+db_test!(
+    only_serialization_failures_are_retried_whatever_the_policy,
+    |rt| {
+        for fx in fixtures(&rt).await {
+            // A policy that would retry every error: the transaction still does not.
+            let policy = Retry::builder()
+                .max_attempts(5)
+                .backoff(Backoff::constant(Duration::ZERO))
+                .build()
+                .unwrap();
+            let retry = TransactionRetry::from_policy(policy);
+            let group = SessionOperationGroup::with_options(
+                &fx.db,
+                TransactionOptions::new().retry(retry.clone()),
+            );
+            let session = group.create_session().await.unwrap();
+            let runs = Arc::new(AtomicUsize::new(0));
+            let failing = {
+                let runs = runs.clone();
+                operation(move |_tx| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Box::pin(async {
+                        Err::<(), _>(DbError::operation_failed("insufficient funds"))
+                    })
+                })
+            };
+            let err = group
+                .run_in_transaction(&session, vec![failing])
+                .await
+                .unwrap_err();
+            assert_eq!(runs.load(Ordering::SeqCst), 1, "not retried");
+            assert_eq!(err.operation_index(), Some(0));
+            assert_eq!(err.attempts(), 1);
+            assert_eq!(err.to_string(), "operation #0: insufficient funds");
+            let stats = retry.policy().stats();
+            assert_eq!((stats.retries, stats.failures, stats.exhausted), (0, 1, 0));
+            assert_eq!(group.report().stats.retries, 0);
+            drop(session);
+            drop(group);
+            fx.finish(&rt).await;
+        }
+    }
+);
+
+db_test!(cancelling_the_session_stops_the_backoff_sleep, |rt| {
+    for mut fx in fixtures(&rt).await {
+        let policy = Retry::builder()
+            .backoff(Backoff::constant(Duration::from_secs(3600)))
+            .retry_if(DbError::is_serialization_failure)
+            .build()
+            .unwrap();
+        let retry = TransactionRetry::from_policy(policy);
+        let options = TransactionOptions::new().retry(retry.clone());
+        let group = SessionOperationGroup::new(&fx.db);
+        let session = group.create_session().await.unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        lock_sqlite(&mut fx).await;
+        let start = rt.now();
+        let (out, ()) = futures_lite::future::zip(
+            session.run_in_transaction(vec![conflicting(&runs, usize::MAX)], &options),
+            async {
+                let retrying = || async { retry.policy().stats().retries == 1 };
+                eventually(&rt, "a retry is waiting", Duration::from_secs(10), retrying).await;
+                session.cancel();
+            },
+        )
+        .await;
+        unlock_sqlite(&mut fx).await;
+        let err = out.unwrap_err();
+        assert!(err.is_cancelled(), "{err:?}");
+        assert_eq!(err.attempts(), 1);
+        assert!(
+            rt.now() - start < Duration::from_secs(60),
+            "the backoff was not cut short"
+        );
+        assert_eq!(retry.policy().stats().attempts, 1, "no second attempt");
+        drop(session);
+        drop(group);
+        fx.settle(&rt).await;
+        fx.finish(&rt).await;
+    }
+});
