@@ -169,11 +169,63 @@ fn timeout_ready(c: &mut Criterion) {
     });
 }
 
+fn event(c: &mut Criterion) {
+    let mut g = c.benchmark_group("event_set_wait");
+    let uno = uno_core::sync::AsyncEvent::new();
+    g.bench_function("uno", |b| {
+        b.iter(|| {
+            uno.set();
+            block_on(uno.wait());
+            uno.clear();
+        })
+    });
+    let notify = tokio::sync::Notify::new();
+    g.bench_function("tokio-notify", |b| {
+        b.iter(|| {
+            notify.notify_one();
+            block_on(notify.notified());
+        })
+    });
+    g.finish();
+}
+
+fn timeout_pending(c: &mut Criterion) {
+    let mut g = c.benchmark_group("timeout_pending_then_ready");
+    let tokio_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone());
+    let d = Duration::from_secs(1);
+    // The inner future is pending once (a yield), so the timer is armed, then it completes.
+    g.bench_function("uno", |b| {
+        b.iter(|| {
+            tokio_rt.block_on(async {
+                rt.timeout(d, "bench", tokio::task::yield_now())
+                    .await
+                    .unwrap()
+            })
+        })
+    });
+    g.bench_function("tokio", |b| {
+        b.iter(|| {
+            tokio_rt.block_on(async {
+                tokio::time::timeout(d, tokio::task::yield_now())
+                    .await
+                    .unwrap()
+            })
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     lock_uncontended,
     lock_contended,
     semaphore,
-    timeout_ready
+    event,
+    timeout_ready,
+    timeout_pending
 );
 criterion_main!(benches);

@@ -84,7 +84,28 @@ fn spawn_join_10k(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function("uno-taskgroup", |b| {
+    g.bench_function("tokio-joinset", |b| {
+        b.iter(|| {
+            tokio_rt.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for i in 0..10_000u64 {
+                    set.spawn(async move { i });
+                }
+                let mut sum = 0;
+                while let Some(r) = set.join_next().await {
+                    sum += r.unwrap();
+                }
+                sum
+            })
+        })
+    });
+    g.finish();
+
+    // Structured: uno's TaskGroup (names, fail-fast, cancellation) beside tokio's JoinSet, and
+    // FuturesUnordered (no spawning at all: one task polls every future).
+    let mut g = c.benchmark_group("group_join_10k_tokio");
+    g.sample_size(20);
+    g.bench_function("uno", |b| {
         b.iter(|| {
             tokio_rt.block_on(async {
                 let group: uno_core::task::TaskGroup<u64, ()> = uno_core::task::TaskGroup::new(&rt);
