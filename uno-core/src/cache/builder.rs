@@ -71,8 +71,10 @@ impl<K, V, E> CacheBuilder<K, V, E> {
         }
     }
 
-    /// The most entries the cache holds (required, > 0). Inserting beyond it evicts the least
-    /// recently used entry (expired entries first).
+    /// The most entries the cache holds (required, > 0); it never holds more. Each shard owns a
+    /// share of the capacity and evicts within itself — expired entries first, then the least
+    /// recently used (exactly in small shards, sampled among 16 candidates in large ones, as Redis
+    /// does) — so a large cache may evict slightly before it holds `entries` in all.
     ///
     /// # Examples
     ///

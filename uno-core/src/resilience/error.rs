@@ -96,7 +96,8 @@ impl<E> ResilienceError<E> {
         }
     }
 
-    /// Whether the call was cancelled.
+    /// Whether the call was cancelled (looking through [`RetriesExhausted`](Self::RetriesExhausted)
+    /// to the last attempt's error, as [`is_timeout`](Self::is_timeout) does).
     ///
     /// # Examples
     ///
@@ -113,11 +114,16 @@ impl<E> ResilienceError<E> {
     /// # });
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, ResilienceError::Cancelled)
+        match self {
+            ResilienceError::Cancelled => true,
+            ResilienceError::RetriesExhausted { last, .. } => last.is_cancelled(),
+            _ => false,
+        }
     }
 
     /// Whether a policy refused the call without running the operation (rate limited, bulkhead
-    /// rejection or open circuit).
+    /// rejection or open circuit), looking through
+    /// [`RetriesExhausted`](Self::RetriesExhausted) to the last attempt's error.
     ///
     /// # Examples
     ///
@@ -130,14 +136,17 @@ impl<E> ResilienceError<E> {
     /// assert!(limited.is_rejected());
     /// assert!(!ResilienceError::Inner(()).is_rejected());
     /// assert!(!ResilienceError::<()>::Cancelled.is_rejected());
+    /// let exhausted = ResilienceError::RetriesExhausted { attempts: 3, last: Box::new(limited) };
+    /// assert!(exhausted.is_rejected());
     /// ```
     pub fn is_rejected(&self) -> bool {
-        matches!(
-            self,
+        match self {
             ResilienceError::RateLimited { .. }
-                | ResilienceError::Rejected(_)
-                | ResilienceError::CircuitOpen { .. }
-        )
+            | ResilienceError::Rejected(_)
+            | ResilienceError::CircuitOpen { .. } => true,
+            ResilienceError::RetriesExhausted { last, .. } => last.is_rejected(),
+            _ => false,
+        }
     }
 
     /// How many attempts were made, when retries gave up.

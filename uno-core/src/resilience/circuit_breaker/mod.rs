@@ -268,6 +268,9 @@ impl CircuitBreaker {
 
     /// The current state.
     ///
+    /// An open breaker moves to half-open lazily, when the first call after `open_duration`
+    /// arrives: until then this still reads [`CircuitState::Open`].
+    ///
     /// # Examples
     ///
     /// ```
