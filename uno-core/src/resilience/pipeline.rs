@@ -106,7 +106,7 @@ impl<E> Pipeline<E> {
     /// let bare = Pipeline::builder(rt.clone()).build().unwrap(); // no policy: just calls `op`
     /// assert_eq!(bare.run(|| async { Ok::<_, ()>(5) }).await, Ok(5));
     /// let err = Pipeline::<()>::builder(rt).timeout(Duration::ZERO, "never").build().unwrap_err();
-    /// assert_eq!(err, ConfigError::Zero { what: "timeout duration" });
+    /// assert_eq!(err, ConfigError::Zero { what: "pipeline timeout" });
     /// # });
     /// ```
     pub fn builder(rt: Runtime) -> PipelineBuilder<E> {
@@ -638,18 +638,22 @@ impl<E> PipelineBuilder<E> {
     /// assert!(ok.is_ok());
     /// let builder = Pipeline::<()>::builder(rt);
     /// let err = builder.attempt_timeout(Duration::ZERO, "attempt").build().unwrap_err();
-    /// assert_eq!(err, ConfigError::Zero { what: "timeout duration" });
+    /// assert_eq!(err, ConfigError::Zero { what: "pipeline attempt_timeout" });
     /// ```
     pub fn build(self) -> Result<Pipeline<E>, ConfigError> {
-        let policy = |t: Option<(Duration, Cow<'static, str>)>| {
-            t.map(|(d, m)| TimeoutPolicy::new(d, m)).transpose()
+        // Each slot names itself in the error, so a zero overall and a zero per-attempt timeout
+        // are told apart.
+        let policy = |t: Option<(Duration, Cow<'static, str>)>, what: &'static str| {
+            t.map(|(d, m)| TimeoutPolicy::new(d, m))
+                .transpose()
+                .map_err(|_| ConfigError::Zero { what })
         };
         Ok(Pipeline {
             rt: self.rt,
             token: self.token,
-            timeout: policy(self.timeout)?,
+            timeout: policy(self.timeout, "pipeline timeout")?,
             retry: self.retry,
-            attempt_timeout: policy(self.attempt_timeout)?,
+            attempt_timeout: policy(self.attempt_timeout, "pipeline attempt_timeout")?,
             breaker: self.breaker,
             limiter: self.limiter,
             bulkhead: self.bulkhead,
