@@ -270,88 +270,58 @@ async fn execute(raw: &mut RawConn, stmt: Stmt<'_>) -> Result<Out, DbError> {
         let what = what.to_owned();
         move |e| DbError::from_sqlx(&what, e)
     };
+    // The same statement handling for both drivers; only the binding and row types differ, and
+    // sqlx's executor traits make a generic version costlier to read than this macro.
+    macro_rules! run {
+        ($c:expr, $bind:ident, $row:path) => {
+            match stmt {
+                Stmt::Control(sql) => $c
+                    .execute(sqlx::raw_sql(sql))
+                    .await
+                    .map(|r| Out::Affected(r.rows_affected()))
+                    .map_err(sqlx_err(sql)),
+                Stmt::Execute(q) => q
+                    .$bind()
+                    .execute(&mut *$c)
+                    .await
+                    .map(|r| Out::Affected(r.rows_affected()))
+                    .map_err(sqlx_err(&q.describe())),
+                Stmt::FetchAll(q) => {
+                    let rows = q
+                        .$bind()
+                        .fetch_all(&mut *$c)
+                        .await
+                        .map_err(sqlx_err(&q.describe()))?;
+                    let Some(first) = rows.first() else {
+                        return Ok(Out::Rows(Vec::new()));
+                    };
+                    let columns = column_names(first);
+                    rows.iter()
+                        .map(|r| $row(r, &columns))
+                        .collect::<Result<_, _>>()
+                        .map(Out::Rows)
+                }
+                Stmt::FetchOptional(q) => {
+                    let row = q
+                        .$bind()
+                        .fetch_optional(&mut *$c)
+                        .await
+                        .map_err(sqlx_err(&q.describe()))?;
+                    row.map(|r| $row(&r, &column_names(&r)))
+                        .transpose()
+                        .map(Out::Row)
+                }
+            }
+        };
+    }
     match raw {
         RawConn::Sqlite(c) => {
             let c: &mut sqlx::SqliteConnection = c;
-            match stmt {
-                Stmt::Control(sql) => c
-                    .execute(sqlx::raw_sql(sql))
-                    .await
-                    .map(|r| Out::Affected(r.rows_affected()))
-                    .map_err(sqlx_err(sql)),
-                Stmt::Execute(q) => q
-                    .to_sqlite()
-                    .execute(&mut *c)
-                    .await
-                    .map(|r| Out::Affected(r.rows_affected()))
-                    .map_err(sqlx_err(&q.describe())),
-                Stmt::FetchAll(q) => {
-                    let rows = q
-                        .to_sqlite()
-                        .fetch_all(&mut *c)
-                        .await
-                        .map_err(sqlx_err(&q.describe()))?;
-                    let Some(first) = rows.first() else {
-                        return Ok(Out::Rows(Vec::new()));
-                    };
-                    let columns = column_names(first);
-                    rows.iter()
-                        .map(|r| Row::from_sqlite(r, &columns))
-                        .collect::<Result<_, _>>()
-                        .map(Out::Rows)
-                }
-                Stmt::FetchOptional(q) => {
-                    let row = q
-                        .to_sqlite()
-                        .fetch_optional(&mut *c)
-                        .await
-                        .map_err(sqlx_err(&q.describe()))?;
-                    row.map(|r| Row::from_sqlite(&r, &column_names(&r)))
-                        .transpose()
-                        .map(Out::Row)
-                }
-            }
+            run!(c, to_sqlite, Row::from_sqlite)
         }
         RawConn::Postgres(c) => {
             let c: &mut sqlx::PgConnection = c;
-            match stmt {
-                Stmt::Control(sql) => c
-                    .execute(sqlx::raw_sql(sql))
-                    .await
-                    .map(|r| Out::Affected(r.rows_affected()))
-                    .map_err(sqlx_err(sql)),
-                Stmt::Execute(q) => q
-                    .to_postgres()
-                    .execute(&mut *c)
-                    .await
-                    .map(|r| Out::Affected(r.rows_affected()))
-                    .map_err(sqlx_err(&q.describe())),
-                Stmt::FetchAll(q) => {
-                    let rows = q
-                        .to_postgres()
-                        .fetch_all(&mut *c)
-                        .await
-                        .map_err(sqlx_err(&q.describe()))?;
-                    let Some(first) = rows.first() else {
-                        return Ok(Out::Rows(Vec::new()));
-                    };
-                    let columns = column_names(first);
-                    rows.iter()
-                        .map(|r| Row::from_postgres(r, &columns))
-                        .collect::<Result<_, _>>()
-                        .map(Out::Rows)
-                }
-                Stmt::FetchOptional(q) => {
-                    let row = q
-                        .to_postgres()
-                        .fetch_optional(&mut *c)
-                        .await
-                        .map_err(sqlx_err(&q.describe()))?;
-                    row.map(|r| Row::from_postgres(&r, &column_names(&r)))
-                        .transpose()
-                        .map(Out::Row)
-                }
-            }
+            run!(c, to_postgres, Row::from_postgres)
         }
     }
 }
