@@ -1,4 +1,3 @@
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -38,17 +37,75 @@ struct Node {
     event: Event,
     children: Mutex<Children>,
     /// The parent and our key in its `children`, so we can unregister on drop.
-    parent: Option<(Arc<Node>, u64)>,
+    parent: Option<(Arc<Node>, usize)>,
 }
 
+/// A slab of weak links to the children: a key is an index, freed keys are reused (a free list
+/// threaded through the vacant entries). Cheaper than a hash map for the common pattern of many
+/// short-lived children (one per task or request), and it never grows past the most children alive
+/// at once.
+///
+/// A key is removed only by its own node's drop, and `cancel` empties the slab for good (no child
+/// registers after it), so a stale key never removes another child's link.
 #[derive(Default)]
 struct Children {
-    next_key: u64,
-    map: HashMap<u64, Weak<Node>>,
+    entries: Vec<Entry>,
+    /// The first vacant entry, if any.
+    vacant: Option<usize>,
+    len: usize,
+}
+
+enum Entry {
+    Occupied(Weak<Node>),
+    /// Vacant; the next vacant entry, if any.
+    Vacant(Option<usize>),
+}
+
+impl Children {
+    /// The key the next [`insert`](Self::insert) will use.
+    fn vacant_key(&self) -> usize {
+        self.vacant.unwrap_or(self.entries.len())
+    }
+
+    fn insert(&mut self, child: Weak<Node>) {
+        self.len += 1;
+        match self.vacant {
+            Some(key) => {
+                let Entry::Vacant(next) =
+                    std::mem::replace(&mut self.entries[key], Entry::Occupied(child))
+                else {
+                    unreachable!("the free list only holds vacant entries");
+                };
+                self.vacant = next;
+            }
+            None => self.entries.push(Entry::Occupied(child)),
+        }
+    }
+
+    fn remove(&mut self, key: usize) {
+        let Some(entry @ Entry::Occupied(_)) = self.entries.get_mut(key) else {
+            return;
+        };
+        *entry = Entry::Vacant(self.vacant);
+        self.vacant = Some(key);
+        self.len -= 1;
+        if self.len == 0 {
+            // Keep the capacity, drop the free list: keys start from 0 again.
+            self.entries.clear();
+            self.vacant = None;
+        }
+    }
+
+    fn into_children(self) -> impl Iterator<Item = Arc<Node>> {
+        self.entries.into_iter().filter_map(|entry| match entry {
+            Entry::Occupied(weak) => weak.upgrade(),
+            Entry::Vacant(_) => None,
+        })
+    }
 }
 
 impl Node {
-    fn new(cancelled: bool, parent: Option<(Arc<Node>, u64)>) -> Arc<Self> {
+    fn new(cancelled: bool, parent: Option<(Arc<Node>, usize)>) -> Arc<Self> {
         Arc::new(Node {
             cancelled: AtomicBool::new(cancelled),
             event: Event::new(),
@@ -73,7 +130,7 @@ impl Drop for Node {
         // (which would overflow the stack).
         let mut link = self.parent.take();
         while let Some((parent, key)) = link {
-            parent.children().map.remove(&key);
+            parent.children().remove(key);
             link = match Arc::try_unwrap(parent) {
                 Ok(mut parent) => parent.parent.take(),
                 Err(_) => None,
@@ -122,10 +179,9 @@ impl CancellationToken {
                 node: Node::new(true, None),
             };
         }
-        let key = children.next_key;
-        children.next_key += 1;
+        let key = children.vacant_key();
         let node = Node::new(false, Some((self.node.clone(), key)));
-        children.map.insert(key, Arc::downgrade(&node));
+        children.insert(Arc::downgrade(&node));
         CancellationToken { node }
     }
 
@@ -155,8 +211,8 @@ impl CancellationToken {
                 continue;
             }
             node.event.notify(usize::MAX);
-            let children = std::mem::take(&mut node.children().map);
-            pending.extend(children.into_values().filter_map(|weak| weak.upgrade()));
+            let children = std::mem::take(&mut *node.children());
+            pending.extend(children.into_children());
         }
     }
 

@@ -3,7 +3,7 @@
 
 mod error;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
@@ -63,6 +63,8 @@ enum Mode {
 }
 
 struct Slot<T, E> {
+    /// The child's id: a slot's key is reused once the slot is removed, its id never is.
+    id: u64,
     outcome: Option<Result<T, ChildError<E>>>,
     /// The outcome went to one receiver (handle or stream); the other sees `AlreadyTaken`.
     taken: bool,
@@ -70,10 +72,81 @@ struct Slot<T, E> {
     waker: Option<Waker>,
 }
 
+/// The children's slots, by key: an index into a vector, reused once its slot is removed (a free
+/// list threaded through the vacant entries). A slab instead of a hash map keyed by id: no hashing,
+/// no rehashing, and it never grows past the most children alive at once.
+struct Slots<T, E> {
+    entries: Vec<SlotEntry<T, E>>,
+    /// The first vacant entry, if any.
+    vacant: Option<usize>,
+    len: usize,
+}
+
+enum SlotEntry<T, E> {
+    Occupied(Slot<T, E>),
+    /// Vacant; the next vacant entry, if any.
+    Vacant(Option<usize>),
+}
+
+impl<T, E> Slots<T, E> {
+    fn new() -> Self {
+        Slots {
+            entries: Vec::new(),
+            vacant: None,
+            len: 0,
+        }
+    }
+
+    fn insert(&mut self, slot: Slot<T, E>) -> usize {
+        self.len += 1;
+        match self.vacant {
+            Some(key) => {
+                let entry = std::mem::replace(&mut self.entries[key], SlotEntry::Occupied(slot));
+                let SlotEntry::Vacant(next) = entry else {
+                    unreachable!("the free list only holds vacant entries");
+                };
+                self.vacant = next;
+                key
+            }
+            None => {
+                self.entries.push(SlotEntry::Occupied(slot));
+                self.entries.len() - 1
+            }
+        }
+    }
+
+    /// The slot of child `id`, unless it was removed (its key may hold a younger child by now).
+    fn get(&self, key: usize, id: u64) -> Option<&Slot<T, E>> {
+        match self.entries.get(key)? {
+            SlotEntry::Occupied(slot) if slot.id == id => Some(slot),
+            _ => None,
+        }
+    }
+
+    fn get_mut(&mut self, key: usize, id: u64) -> Option<&mut Slot<T, E>> {
+        match self.entries.get_mut(key)? {
+            SlotEntry::Occupied(slot) if slot.id == id => Some(slot),
+            _ => None,
+        }
+    }
+
+    /// Removes the slot at `key`, which the caller just found with [`get_mut`](Self::get_mut).
+    fn remove(&mut self, key: usize) {
+        self.entries[key] = SlotEntry::Vacant(self.vacant);
+        self.vacant = Some(key);
+        self.len -= 1;
+        if self.len == 0 {
+            // Keep the capacity, drop the free list: keys start from 0 again.
+            self.entries.clear();
+            self.vacant = None;
+        }
+    }
+}
+
 struct State<T, E> {
-    slots: HashMap<u64, Slot<T, E>>,
-    /// Ids in completion order, not yet seen by the stream.
-    completed: VecDeque<u64>,
+    slots: Slots<T, E>,
+    /// Children (key and id) in completion order, not yet seen by the stream.
+    completed: VecDeque<(usize, u64)>,
     /// Children spawned and not yet completed (their future not yet dropped).
     running: usize,
     stream_waker: Option<Waker>,
@@ -101,9 +174,9 @@ impl<T, E> Shared<T, E> {
     }
 
     /// Records a child's outcome. Called exactly once per child, after its future was dropped.
-    fn complete(&self, id: u64, outcome: Result<T, ChildError<E>>) {
+    fn complete(&self, key: usize, id: u64, outcome: Result<T, ChildError<E>>) {
         let mut cancel_all = false;
-        let wakers = {
+        let (handle_waker, stream_waker) = {
             let mut state = self.state();
             state.running -= 1;
             if let Err(error) = &outcome
@@ -114,42 +187,44 @@ impl<T, E> Shared<T, E> {
                 state.failed = Some(error.name().into());
                 cancel_all = true;
             }
-            let mut wakers = Vec::with_capacity(2);
-            if let Some(slot) = state.slots.get_mut(&id) {
+            let mut handle_waker = None;
+            if let Some(slot) = state.slots.get_mut(key, id) {
                 if slot.handle_alive || !slot.taken {
                     slot.outcome = Some(outcome);
                 }
-                wakers.extend(slot.waker.take());
+                handle_waker = slot.waker.take();
             }
-            state.completed.push_back(id);
-            wakers.extend(state.stream_waker.take());
-            wakers
+            state.completed.push_back((key, id));
+            (handle_waker, state.stream_waker.take())
         };
         if cancel_all {
             // Outside the state lock: cancelling wakes (and may run) the siblings.
             self.token.cancel();
         }
-        wakers.into_iter().for_each(Waker::wake);
+        handle_waker
+            .into_iter()
+            .chain(stream_waker)
+            .for_each(Waker::wake);
         self.changed.notify(usize::MAX);
     }
 
     /// The next outcome in completion order that no handle has taken.
     fn poll_next_entry(&self, cx: &mut Context<'_>) -> Poll<Option<Entry<T, E>>> {
         let mut state = self.state();
-        while let Some(id) = state.completed.pop_front() {
-            let Some(slot) = state.slots.get_mut(&id) else {
+        while let Some((key, id)) = state.completed.pop_front() {
+            let Some(slot) = state.slots.get_mut(key, id) else {
                 continue;
             };
             if slot.taken {
                 if !slot.handle_alive {
-                    state.slots.remove(&id);
+                    state.slots.remove(key);
                 }
                 continue;
             }
             slot.taken = true;
             let outcome = slot.outcome.take();
             if !slot.handle_alive {
-                state.slots.remove(&id);
+                state.slots.remove(key);
             }
             if let Some(outcome) = outcome {
                 return Poll::Ready(Some((id, outcome)));
@@ -167,8 +242,9 @@ impl<T, E> Shared<T, E> {
 /// down): nobody waiting on the group ever hangs.
 struct CompletionGuard<T, E> {
     shared: Arc<Shared<T, E>>,
+    key: usize,
     id: u64,
-    name: Arc<str>,
+    name: Arc<String>,
     armed: bool,
 }
 
@@ -176,6 +252,7 @@ impl<T, E> Drop for CompletionGuard<T, E> {
     fn drop(&mut self) {
         if self.armed {
             self.shared.complete(
+                self.key,
                 self.id,
                 Err(ChildError::Cancelled {
                     name: self.name.to_string(),
@@ -332,7 +409,7 @@ impl<T, E> TaskGroupBuilder<T, E> {
                 limit,
                 token: CancellationToken::new(),
                 state: Mutex::new(State {
-                    slots: HashMap::new(),
+                    slots: Slots::new(),
                     completed: VecDeque::new(),
                     running: 0,
                     stream_waker: None,
@@ -661,7 +738,9 @@ impl<T, E> TaskGroup<T, E> {
     /// Not cancel safe: dropping the future drops the group, which cancels every child and loses
     /// the outcomes gathered so far.
     pub async fn join_all(self) -> Result<Vec<T>, GroupError<E>> {
-        let mut outputs = Vec::new();
+        // Every child with a slot may still report, so that many outputs at most (unless more are
+        // spawned): sized once instead of growing (and copying) through 10k children.
+        let mut outputs = Vec::with_capacity(self.shared.state().slots.len);
         let mut errors = Vec::new();
         while let Some((id, outcome)) = poll_fn(|cx| self.shared.poll_next_entry(cx)).await {
             match outcome {
@@ -727,27 +806,27 @@ where
     E: Send + 'static,
     F: Future<Output = Result<T, E>> + Send + 'static,
 {
-    let name: Arc<str> = name.into();
+    // `Arc<String>`, not `Arc<str>`: it keeps the caller's allocation instead of copying it.
+    let name = Arc::new(name);
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let token = shared.token.child_token();
-    {
+    let key = {
         let mut state = shared.state();
         if state.closed || state.failed.is_some() {
             token.cancel();
         }
         state.running += 1;
-        state.slots.insert(
+        state.slots.insert(Slot {
             id,
-            Slot {
-                outcome: None,
-                taken: false,
-                handle_alive: true,
-                waker: None,
-            },
-        );
-    }
+            outcome: None,
+            taken: false,
+            handle_alive: true,
+            waker: None,
+        })
+    };
     let guard = CompletionGuard {
         shared: shared.clone(),
+        key,
         id,
         name: name.clone(),
         armed: true,
@@ -766,15 +845,22 @@ where
             CatchPanic::new(future).await
         };
         let result = cancellable(&child_token, run).await;
-        let name = guard.name.to_string();
+        // The name is copied into errors only: a child that succeeds allocates nothing here.
+        let name = || guard.name.to_string();
         let outcome = match result {
             Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(error))) => Err(ChildError::Failed { name, error }),
-            Ok(Err(message)) => Err(ChildError::Panicked { name, message }),
-            Err(_) => Err(ChildError::Cancelled { name }),
+            Ok(Ok(Err(error))) => Err(ChildError::Failed {
+                name: name(),
+                error,
+            }),
+            Ok(Err(message)) => Err(ChildError::Panicked {
+                name: name(),
+                message,
+            }),
+            Err(_) => Err(ChildError::Cancelled { name: name() }),
         };
         guard.armed = false;
-        guard.shared.complete(guard.id, outcome);
+        guard.shared.complete(guard.key, guard.id, outcome);
     };
     // With `tracing`, each child runs inside a span named after it, so its events carry the name.
     #[cfg(feature = "tracing")]
@@ -785,6 +871,7 @@ where
     shared.rt.spawn(child).detach();
     ChildHandle {
         shared: shared.clone(),
+        key,
         id,
         name,
         token,
@@ -908,8 +995,9 @@ impl<T, E> fmt::Debug for GroupSpawner<T, E> {
 /// Awaiting is cancel safe: the outcome is only taken when the handle returns it.
 pub struct ChildHandle<T, E> {
     shared: Arc<Shared<T, E>>,
+    key: usize,
     id: u64,
-    name: Arc<str>,
+    name: Arc<String>,
     token: CancellationToken,
     done: bool,
 }
@@ -980,7 +1068,7 @@ impl<T, E> ChildHandle<T, E> {
         let state = self.shared.state();
         state
             .slots
-            .get(&self.id)
+            .get(self.key, self.id)
             .is_none_or(|slot| slot.outcome.is_some() || slot.taken)
     }
 }
@@ -997,7 +1085,7 @@ impl<T, E> Future for ChildHandle<T, E> {
             return Poll::Ready(Err(taken()));
         }
         let mut state = this.shared.state();
-        let Some(slot) = state.slots.get_mut(&this.id) else {
+        let Some(slot) = state.slots.get_mut(this.key, this.id) else {
             this.done = true;
             return Poll::Ready(Err(taken()));
         };
@@ -1018,11 +1106,11 @@ impl<T, E> Future for ChildHandle<T, E> {
 impl<T, E> Drop for ChildHandle<T, E> {
     fn drop(&mut self) {
         let mut state = self.shared.state();
-        if let Some(slot) = state.slots.get_mut(&self.id) {
+        if let Some(slot) = state.slots.get_mut(self.key, self.id) {
             slot.handle_alive = false;
             slot.waker = None;
             if slot.taken {
-                state.slots.remove(&self.id);
+                state.slots.remove(self.key);
             }
         }
     }
