@@ -46,66 +46,37 @@ fn lock_contended(c: &mut Criterion) {
         .build()
         .unwrap();
     const ROUNDS: u64 = 200;
-    g.bench_function("uno", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let lock = AsyncLock::new(0u64);
-                let tasks: Vec<_> = (0..8)
-                    .map(|_| {
-                        let lock = lock.clone();
-                        tokio::spawn(async move {
-                            for _ in 0..ROUNDS {
-                                *lock.lock().await += 1;
-                            }
-                        })
+    // One workload for every lock: 8 tasks, each locking ROUNDS times. Only the lock differs.
+    macro_rules! contended {
+        ($name:literal, $new_lock:expr) => {
+            g.bench_function($name, |b| {
+                b.iter(|| {
+                    rt.block_on(async {
+                        let lock = $new_lock;
+                        let tasks: Vec<_> = (0..8)
+                            .map(|_| {
+                                let lock = lock.clone();
+                                tokio::spawn(async move {
+                                    for _ in 0..ROUNDS {
+                                        *lock.lock().await += 1;
+                                    }
+                                })
+                            })
+                            .collect();
+                        for t in tasks {
+                            t.await.unwrap();
+                        }
                     })
-                    .collect();
-                for t in tasks {
-                    t.await.unwrap();
-                }
-            })
-        })
-    });
-    g.bench_function("tokio", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let lock = std::sync::Arc::new(tokio::sync::Mutex::new(0u64));
-                let tasks: Vec<_> = (0..8)
-                    .map(|_| {
-                        let lock = lock.clone();
-                        tokio::spawn(async move {
-                            for _ in 0..ROUNDS {
-                                *lock.lock().await += 1;
-                            }
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.unwrap();
-                }
-            })
-        })
-    });
-    g.bench_function("async-lock", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let lock = std::sync::Arc::new(async_lock::Mutex::new(0u64));
-                let tasks: Vec<_> = (0..8)
-                    .map(|_| {
-                        let lock = lock.clone();
-                        tokio::spawn(async move {
-                            for _ in 0..ROUNDS {
-                                *lock.lock().await += 1;
-                            }
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.unwrap();
-                }
-            })
-        })
-    });
+                })
+            });
+        };
+    }
+    contended!("uno", AsyncLock::new(0u64));
+    contended!("tokio", std::sync::Arc::new(tokio::sync::Mutex::new(0u64)));
+    contended!(
+        "async-lock",
+        std::sync::Arc::new(async_lock::Mutex::new(0u64))
+    );
     g.finish();
 }
 
