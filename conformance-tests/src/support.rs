@@ -195,3 +195,41 @@ impl Drop for ProbeGuard {
         self.event.set();
     }
 }
+
+/// A value whose `Drop` panics with its message: moved into a user future or closure, it makes
+/// dropping that future or closure panic. It stays quiet while its thread is already unwinding
+/// (a second panic there would abort the process, which no library can report as a value).
+pub(crate) struct PanicOnDrop(pub(crate) &'static str);
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("{}", self.0);
+        }
+    }
+}
+
+/// `future`, except that dropping it — before or after it completes — panics with `message`.
+pub(crate) fn panics_on_drop<F: Future>(
+    message: &'static str,
+    future: F,
+) -> impl Future<Output = F::Output> {
+    let bomb = PanicOnDrop(message);
+    async move {
+        let _bomb = bomb;
+        future.await
+    }
+}
+
+/// A value whose `Drop` blocks its thread briefly (a few milliseconds of real time), as a `Drop`
+/// that flushes a file or joins a thread does.
+pub(crate) struct BlockOnDrop;
+
+/// How long a [`BlockOnDrop`] blocks.
+pub(crate) const BLOCK_ON_DROP: Duration = Duration::from_millis(5);
+
+impl Drop for BlockOnDrop {
+    fn drop(&mut self) {
+        std::thread::sleep(BLOCK_ON_DROP);
+    }
+}

@@ -3,6 +3,11 @@
 //!
 //! Each module keeps its own list of cases in a `__uno_cases_<module>!` macro at its top, next to
 //! the cases themselves; [`__uno_all_cases!`](crate::__uno_all_cases) strings the lists together.
+//!
+//! The `misbehaving_*` modules (files under `misbehaving/`) are one section: user code that panics
+//! in a future, in its `Drop` (at every await point) or in a callback, and `Drop` impls that block
+//! briefly. Each case asserts that nothing hangs, nothing leaks and the panic comes back as a value
+//! where a result exists.
 
 pub mod batch;
 pub mod bulkhead;
@@ -14,6 +19,18 @@ pub mod group;
 pub mod lifecycle;
 pub mod lock;
 pub mod manager;
+#[path = "misbehaving/batch.rs"]
+pub mod misbehaving_batch;
+#[path = "misbehaving/cache.rs"]
+pub mod misbehaving_cache;
+#[path = "misbehaving/group.rs"]
+pub mod misbehaving_group;
+#[path = "misbehaving/lifecycle.rs"]
+pub mod misbehaving_lifecycle;
+#[path = "misbehaving/resilience.rs"]
+pub mod misbehaving_resilience;
+#[path = "misbehaving/task.rs"]
+pub mod misbehaving_task;
 pub mod pipeline;
 pub mod rate_limit;
 pub mod retry;
@@ -50,5 +67,12 @@ macro_rules! __uno_all_cases {
         $crate::__uno_cases_bulkhead!($cb, $be);
         $crate::__uno_cases_circuit_breaker!($cb, $be);
         $crate::__uno_cases_pipeline!($cb, $be);
+        // Misbehaving user code: panics in futures, in `Drop` and in every callback.
+        $crate::__uno_cases_misbehaving_task!($cb, $be);
+        $crate::__uno_cases_misbehaving_group!($cb, $be);
+        $crate::__uno_cases_misbehaving_resilience!($cb, $be);
+        $crate::__uno_cases_misbehaving_cache!($cb, $be);
+        $crate::__uno_cases_misbehaving_batch!($cb, $be);
+        $crate::__uno_cases_misbehaving_lifecycle!($cb, $be);
     };
 }
