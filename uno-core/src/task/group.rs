@@ -2,25 +2,24 @@
 //! `StructuredTaskScope`) on any [`Runtime`].
 
 mod error;
+mod state;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use event_listener::Event;
 use futures_core::Stream;
 
 use crate::rt::Runtime;
-use crate::sync::{AsyncSemaphore, CancellationToken, cancellable};
+use crate::sync::CancellationToken;
 use crate::task::JoinError;
 
 pub use error::{ChildError, GroupConfigError, GroupError};
+use state::{Mode, Shared};
 
 pin_project_lite::pin_project! {
     /// Runs a future, catching a panic in any of its polls as `Err(message)`.
@@ -48,216 +47,6 @@ impl<F: Future> Future for CatchPanic<F> {
                 JoinError::Panicked { message } => message,
                 other => other.to_string(),
             })),
-        }
-    }
-}
-
-/// A child's id (its spawn order) and outcome.
-type Entry<T, E> = (u64, Result<T, ChildError<E>>);
-
-/// What a group does when a child fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    FailFast,
-    Supervisor,
-}
-
-struct Slot<T, E> {
-    /// The child's id: a slot's key is reused once the slot is removed, its id never is.
-    id: u64,
-    outcome: Option<Result<T, ChildError<E>>>,
-    /// The outcome went to one receiver (handle or stream); the other sees `AlreadyTaken`.
-    taken: bool,
-    handle_alive: bool,
-    waker: Option<Waker>,
-}
-
-/// The children's slots, by key: an index into a vector, reused once its slot is removed (a free
-/// list threaded through the vacant entries). A slab instead of a hash map keyed by id: no hashing,
-/// no rehashing, and it never grows past the most children alive at once.
-struct Slots<T, E> {
-    entries: Vec<SlotEntry<T, E>>,
-    /// The first vacant entry, if any.
-    vacant: Option<usize>,
-    len: usize,
-}
-
-enum SlotEntry<T, E> {
-    Occupied(Slot<T, E>),
-    /// Vacant; the next vacant entry, if any.
-    Vacant(Option<usize>),
-}
-
-impl<T, E> Slots<T, E> {
-    fn new() -> Self {
-        Slots {
-            entries: Vec::new(),
-            vacant: None,
-            len: 0,
-        }
-    }
-
-    fn insert(&mut self, slot: Slot<T, E>) -> usize {
-        self.len += 1;
-        match self.vacant {
-            Some(key) => {
-                let entry = std::mem::replace(&mut self.entries[key], SlotEntry::Occupied(slot));
-                let SlotEntry::Vacant(next) = entry else {
-                    unreachable!("the free list only holds vacant entries");
-                };
-                self.vacant = next;
-                key
-            }
-            None => {
-                self.entries.push(SlotEntry::Occupied(slot));
-                self.entries.len() - 1
-            }
-        }
-    }
-
-    /// The slot of child `id`, unless it was removed (its key may hold a younger child by now).
-    fn get(&self, key: usize, id: u64) -> Option<&Slot<T, E>> {
-        match self.entries.get(key)? {
-            SlotEntry::Occupied(slot) if slot.id == id => Some(slot),
-            _ => None,
-        }
-    }
-
-    fn get_mut(&mut self, key: usize, id: u64) -> Option<&mut Slot<T, E>> {
-        match self.entries.get_mut(key)? {
-            SlotEntry::Occupied(slot) if slot.id == id => Some(slot),
-            _ => None,
-        }
-    }
-
-    /// Removes the slot at `key`, which the caller just found with [`get_mut`](Self::get_mut).
-    fn remove(&mut self, key: usize) {
-        self.entries[key] = SlotEntry::Vacant(self.vacant);
-        self.vacant = Some(key);
-        self.len -= 1;
-        if self.len == 0 {
-            // Keep the capacity, drop the free list: keys start from 0 again.
-            self.entries.clear();
-            self.vacant = None;
-        }
-    }
-}
-
-struct State<T, E> {
-    slots: Slots<T, E>,
-    /// Children (key and id) in completion order, not yet seen by the stream.
-    completed: VecDeque<(usize, u64)>,
-    /// Children spawned and not yet completed (their future not yet dropped).
-    running: usize,
-    stream_waker: Option<Waker>,
-    /// The first failure, in fail-fast mode: its name. Siblings have been cancelled.
-    failed: Option<Arc<str>>,
-    /// Dropped or shut down: new children start cancelled.
-    closed: bool,
-}
-
-struct Shared<T, E> {
-    rt: Runtime,
-    mode: Mode,
-    limit: Option<AsyncSemaphore>,
-    /// Cancels every child; each child watches a child token of it.
-    token: CancellationToken,
-    state: Mutex<State<T, E>>,
-    /// Notified on every completion and on failure (for `shutdown` and `task_group`).
-    changed: Event,
-    next_id: AtomicU64,
-}
-
-impl<T, E> Shared<T, E> {
-    fn state(&self) -> MutexGuard<'_, State<T, E>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records a child's outcome. Called exactly once per child, after its future was dropped.
-    fn complete(&self, key: usize, id: u64, outcome: Result<T, ChildError<E>>) {
-        let mut cancel_all = false;
-        let (handle_waker, stream_waker) = {
-            let mut state = self.state();
-            state.running -= 1;
-            if let Err(error) = &outcome
-                && error.is_failure()
-                && self.mode == Mode::FailFast
-                && state.failed.is_none()
-            {
-                state.failed = Some(error.name().into());
-                cancel_all = true;
-            }
-            let mut handle_waker = None;
-            if let Some(slot) = state.slots.get_mut(key, id) {
-                if slot.handle_alive || !slot.taken {
-                    slot.outcome = Some(outcome);
-                }
-                handle_waker = slot.waker.take();
-            }
-            state.completed.push_back((key, id));
-            (handle_waker, state.stream_waker.take())
-        };
-        if cancel_all {
-            // Outside the state lock: cancelling wakes (and may run) the siblings.
-            self.token.cancel();
-        }
-        handle_waker
-            .into_iter()
-            .chain(stream_waker)
-            .for_each(Waker::wake);
-        self.changed.notify(usize::MAX);
-    }
-
-    /// The next outcome in completion order that no handle has taken.
-    fn poll_next_entry(&self, cx: &mut Context<'_>) -> Poll<Option<Entry<T, E>>> {
-        let mut state = self.state();
-        while let Some((key, id)) = state.completed.pop_front() {
-            let Some(slot) = state.slots.get_mut(key, id) else {
-                continue;
-            };
-            if slot.taken {
-                if !slot.handle_alive {
-                    state.slots.remove(key);
-                }
-                continue;
-            }
-            slot.taken = true;
-            let outcome = slot.outcome.take();
-            if !slot.handle_alive {
-                state.slots.remove(key);
-            }
-            if let Some(outcome) = outcome {
-                return Poll::Ready(Some((id, outcome)));
-            }
-        }
-        if state.running == 0 {
-            return Poll::Ready(None);
-        }
-        state.stream_waker = Some(cx.waker().clone());
-        Poll::Pending
-    }
-}
-
-/// Completes a child as cancelled if its future is dropped before it finished (the runtime shut
-/// down): nobody waiting on the group ever hangs.
-struct CompletionGuard<T, E> {
-    shared: Arc<Shared<T, E>>,
-    key: usize,
-    id: u64,
-    name: Arc<String>,
-    armed: bool,
-}
-
-impl<T, E> Drop for CompletionGuard<T, E> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.shared.complete(
-                self.key,
-                self.id,
-                Err(ChildError::Cancelled {
-                    name: self.name.to_string(),
-                }),
-            );
         }
     }
 }
@@ -396,29 +185,14 @@ impl<T, E> TaskGroupBuilder<T, E> {
         let limit = match self.max_concurrency {
             None => None,
             Some(0) => return Err(GroupConfigError::ZeroConcurrency),
-            Some(n) => {
-                let permits = u32::try_from(n)
-                    .map_err(|_| GroupConfigError::ConcurrencyTooLarge { requested: n })?;
-                Some(AsyncSemaphore::new(permits))
+            // The bound was a semaphore's permit count once; keep the documented range.
+            Some(n) if u32::try_from(n).is_err() => {
+                return Err(GroupConfigError::ConcurrencyTooLarge { requested: n });
             }
+            Some(n) => Some(n),
         };
         Ok(TaskGroup {
-            shared: Arc::new(Shared {
-                rt: self.rt,
-                mode: self.mode,
-                limit,
-                token: CancellationToken::new(),
-                state: Mutex::new(State {
-                    slots: Slots::new(),
-                    completed: VecDeque::new(),
-                    running: 0,
-                    stream_waker: None,
-                    failed: None,
-                    closed: false,
-                }),
-                changed: Event::new(),
-                next_id: AtomicU64::new(0),
-            }),
+            shared: Arc::new(Shared::new(self.rt, self.mode, limit)),
         })
     }
 }
@@ -613,8 +387,7 @@ impl<T, E> TaskGroup<T, E> {
     /// # });
     /// ```
     pub fn cancel_all(&self) {
-        self.shared.state().closed = true;
-        self.shared.token.cancel();
+        self.shared.cancel_all();
     }
 
     /// Cancels every child and waits until each child's future has been dropped. Children spawned
@@ -740,7 +513,7 @@ impl<T, E> TaskGroup<T, E> {
     pub async fn join_all(self) -> Result<Vec<T>, GroupError<E>> {
         // Every child with a slot may still report, so that many outputs at most (unless more are
         // spawned): sized once instead of growing (and copying) through 10k children.
-        let mut outputs = Vec::with_capacity(self.shared.state().slots.len);
+        let mut outputs = Vec::with_capacity(self.shared.state().slots_alive());
         let mut errors = Vec::new();
         while let Some((id, outcome)) = poll_fn(|cx| self.shared.poll_next_entry(cx)).await {
             match outcome {
@@ -808,67 +581,12 @@ where
 {
     // `Arc<String>`, not `Arc<str>`: it keeps the caller's allocation instead of copying it.
     let name = Arc::new(name);
-    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let token = shared.token.child_token();
-    let key = {
-        let mut state = shared.state();
-        if state.closed || state.failed.is_some() {
-            token.cancel();
-        }
-        state.running += 1;
-        state.slots.insert(Slot {
-            id,
-            outcome: None,
-            taken: false,
-            handle_alive: true,
-            waker: None,
-        })
-    };
-    let guard = CompletionGuard {
-        shared: shared.clone(),
-        key,
-        id,
-        name: name.clone(),
-        armed: true,
-    };
-    let child_token = token.clone();
-    let limit = shared.limit.clone();
-    let child = async move {
-        let mut guard = guard;
-        let run = async move {
-            // The permit lives as long as the child's future: it is released when the child
-            // finishes or is cancelled, so a cancelled waiter never holds a slot.
-            let _permit = match &limit {
-                Some(limit) => limit.acquire_owned().await.ok(),
-                None => None,
-            };
-            CatchPanic::new(future).await
-        };
-        let result = cancellable(&child_token, run).await;
-        // The name is copied into errors only: a child that succeeds allocates nothing here.
-        let name = || guard.name.to_string();
-        let outcome = match result {
-            Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(error))) => Err(ChildError::Failed {
-                name: name(),
-                error,
-            }),
-            Ok(Err(message)) => Err(ChildError::Panicked {
-                name: name(),
-                message,
-            }),
-            Err(_) => Err(ChildError::Cancelled { name: name() }),
-        };
-        guard.armed = false;
-        guard.shared.complete(guard.key, guard.id, outcome);
-    };
     // With `tracing`, each child runs inside a span named after it, so its events carry the name.
     #[cfg(feature = "tracing")]
-    let child =
-        tracing::Instrument::instrument(child, tracing::info_span!("uno_task", task = %name));
-    // Detached: the group cancels children through their tokens, and the completion guard reports
-    // a child that the executor drops.
-    shared.rt.spawn(child).detach();
+    let future =
+        tracing::Instrument::instrument(future, tracing::info_span!("uno_task", task = %name));
+    let (key, id) = shared.spawn(name.clone(), token.clone(), future);
     ChildHandle {
         shared: shared.clone(),
         key,
@@ -911,7 +629,8 @@ impl<T, E> Stream for TaskGroup<T, E> {
 
 impl<T, E> Drop for TaskGroup<T, E> {
     fn drop(&mut self) {
-        self.cancel_all();
+        // Every child's future is dropped here, on this thread, before `drop` returns.
+        self.shared.abort_all();
     }
 }
 
@@ -1042,7 +761,7 @@ impl<T, E> ChildHandle<T, E> {
     /// # });
     /// ```
     pub fn cancel(&self) {
-        self.token.cancel();
+        self.shared.cancel_child(self.key, self.id, &self.token);
     }
 
     /// Whether the child has finished (its future dropped).
@@ -1065,11 +784,7 @@ impl<T, E> ChildHandle<T, E> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        let state = self.shared.state();
-        state
-            .slots
-            .get(self.key, self.id)
-            .is_none_or(|slot| slot.outcome.is_some() || slot.taken)
+        self.shared.is_child_done(self.key, self.id)
     }
 }
 
@@ -1084,35 +799,15 @@ impl<T, E> Future for ChildHandle<T, E> {
         if this.done {
             return Poll::Ready(Err(taken()));
         }
-        let mut state = this.shared.state();
-        let Some(slot) = state.slots.get_mut(this.key, this.id) else {
-            this.done = true;
-            return Poll::Ready(Err(taken()));
-        };
-        if slot.taken {
-            this.done = true;
-            return Poll::Ready(Err(taken()));
-        }
-        if let Some(outcome) = slot.outcome.take() {
-            slot.taken = true;
-            this.done = true;
-            return Poll::Ready(outcome);
-        }
-        slot.waker = Some(cx.waker().clone());
-        Poll::Pending
+        let outcome = std::task::ready!(this.shared.poll_child(this.key, this.id, cx));
+        this.done = true;
+        Poll::Ready(outcome.unwrap_or_else(|()| Err(taken())))
     }
 }
 
 impl<T, E> Drop for ChildHandle<T, E> {
     fn drop(&mut self) {
-        let mut state = self.shared.state();
-        if let Some(slot) = state.slots.get_mut(self.key, self.id) {
-            slot.handle_alive = false;
-            slot.waker = None;
-            if slot.taken {
-                state.slots.remove(self.key);
-            }
-        }
+        self.shared.release_handle(self.key, self.id);
     }
 }
 

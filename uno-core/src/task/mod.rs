@@ -95,12 +95,21 @@ pin_project_lite::pin_project! {
             let this = this.project();
             if this.future.is_some() {
                 // Drop the user's future before publishing, so that "cancelled" implies "dropped".
-                let mut future = this.future;
-                future.set(None);
-                this.shared.complete(Err(JoinError::Cancelled));
+                let outcome = drop_future(this.future).and(Err(JoinError::Cancelled));
+                this.shared.complete(outcome);
             }
         }
     }
+}
+
+/// Drops the user's future in place, catching a panic from its `Drop`.
+///
+/// Every path that ends a task goes through here, so a future that panics while being dropped
+/// (cancelled, finished, or dropped with the executor) still publishes an outcome — `Panicked`
+/// with that message — and its joiner never hangs. After a panicking drop the slot is `None`
+/// all the same: assignment writes the new value on the unwind path too.
+fn drop_future<F>(mut future: Pin<&mut Option<F>>) -> Result<(), JoinError> {
+    catch_unwind(AssertUnwindSafe(|| future.set(None))).map_err(JoinError::from_panic)
 }
 
 impl<F: Future> Future for Runner<F> {
@@ -114,8 +123,8 @@ impl<F: Future> Future for Runner<F> {
         // Register before checking, so a cancel request racing with this poll is never missed.
         this.shared.runner.register(cx.waker());
         if this.shared.is_cancel_requested() {
-            this.future.set(None);
-            this.shared.complete(Err(JoinError::Cancelled));
+            let outcome = drop_future(this.future).and(Err(JoinError::Cancelled));
+            this.shared.complete(outcome);
             return Poll::Ready(());
         }
         // The panic is caught here, in the core, so every backend reports it the same way.
@@ -124,7 +133,16 @@ impl<F: Future> Future for Runner<F> {
             Ok(Poll::Ready(value)) => Ok(value),
             Err(payload) => Err(JoinError::from_panic(payload)),
         };
-        this.future.set(None);
+        // A panic in the finished future's `Drop` wins over its output, as on tokio: the output is
+        // dropped and the task reports the panic. A panic in poll keeps its own message.
+        let result = match (drop_future(this.future), result) {
+            (Err(panic), Ok(value)) => {
+                // Its own `Drop` may panic too; the task reports the first panic either way.
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+                Err(panic)
+            }
+            (_, result) => result,
+        };
         this.shared.complete(result);
         Poll::Ready(())
     }
@@ -350,7 +368,8 @@ impl<T> fmt::Debug for Task<T> {
 /// without running (pool shut down) the task resolves to [`JoinError::Cancelled`].
 pub struct BlockingJob {
     job: Option<Box<dyn FnOnce() + Send>>,
-    on_drop: Option<Box<dyn FnOnce() + Send>>,
+    /// Publishes the outcome of a job dropped without running.
+    on_drop: Option<Box<dyn FnOnce(JoinError) + Send>>,
 }
 
 impl BlockingJob {
@@ -380,8 +399,16 @@ impl BlockingJob {
 
 impl Drop for BlockingJob {
     fn drop(&mut self) {
+        // Dropped unrun: the closure's captures are dropped here, and a panic in their `Drop`
+        // is the task's outcome rather than a panic in the pool that dropped the job.
+        let dropped = match self.job.take() {
+            Some(job) => {
+                catch_unwind(AssertUnwindSafe(move || drop(job))).map_err(JoinError::from_panic)
+            }
+            None => Ok(()),
+        };
         if let Some(on_drop) = self.on_drop.take() {
-            on_drop();
+            on_drop(dropped.err().unwrap_or(JoinError::Cancelled));
         }
     }
 }
@@ -420,15 +447,16 @@ where
     let job = BlockingJob {
         job: Some(Box::new(move || {
             if run_shared.is_cancel_requested() {
-                run_shared.complete(Err(JoinError::Cancelled));
+                // Not run; its captures may still panic while being dropped.
+                let dropped = catch_unwind(AssertUnwindSafe(move || drop(f)));
+                let dropped = dropped.map_err(JoinError::from_panic);
+                run_shared.complete(dropped.and(Err(JoinError::Cancelled)));
                 return;
             }
             let result = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::from_panic);
             run_shared.complete(result);
         })),
-        on_drop: Some(Box::new(move || {
-            drop_shared.complete(Err(JoinError::Cancelled))
-        })),
+        on_drop: Some(Box::new(move |error| drop_shared.complete(Err(error)))),
     };
     (
         job,

@@ -1,0 +1,679 @@
+//! The machinery under [`TaskGroup`](super::TaskGroup): the children's slots, admission under a
+//! concurrency bound, and the cell that lets the group drop a child's future itself.
+//!
+//! # Implementation notes
+//!
+//! - **One slot per child** in a slab ([`Slots`]), keyed by an index that is reused once the slot
+//!   is removed; a child's `id` (its spawn order) is never reused, so a stale key is detected.
+//!   A slot lives while its child runs, and after that only while someone can still read its
+//!   outcome (a live handle, or the group's stream): memory is bounded by the children alive plus
+//!   the unread outcomes, however many children ran before.
+//! - **Completion order** is a doubly linked list threaded through the slots (`prev`/`next`), so
+//!   an outcome taken through a handle leaves the list at once instead of waiting in a queue for
+//!   the stream to skip it.
+//! - **Admission in spawn order.** Under `max_concurrency(n)`, a child is handed to the executor
+//!   only when it holds one of the `n` places; the others wait in a FIFO queue (`waiting`) and are
+//!   admitted, in spawn order, by the completion of a child that held a place. A waiting child that
+//!   is cancelled is dropped where it waits, without ever being polled.
+//! - **The group owns every child's future** ([`ChildCell`]): the executor's task only polls it
+//!   through the cell's lock. That is what lets a dropped group drop every child's future before
+//!   its own `drop` returns (Rust has no async drop, and the executor would otherwise drop them
+//!   only when it next ran them). A child being polled on another thread at that moment is waited
+//!   for; a child whose own poll is dropping the group (re-entrancy) is finished by that poll.
+//! - **Every end of a child goes through a `catch_unwind`**: its poll, the drop of its future after
+//!   it finished or was cancelled, and the drop from the group. A panic in any of them is the
+//!   child's outcome ([`ChildError::Panicked`]), so a cancelled child whose clean-up panics is a
+//!   failure, never "merely cancelled".
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use event_listener::Event;
+
+use crate::rt::Runtime;
+use crate::sync::{Cancellable, CancellationToken, cancellable};
+use crate::task::JoinError;
+
+use super::ChildError;
+
+/// A child's id (its spawn order) and outcome.
+pub(super) type Entry<T, E> = (u64, Result<T, ChildError<E>>);
+
+/// What a group does when a child fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    FailFast,
+    Supervisor,
+}
+
+/// Where a child is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Spawned under a full concurrency bound: queued, not yet handed to the executor.
+    Waiting,
+    /// Handed to the executor (and holding a place, if the group is bounded).
+    Running,
+    /// Its future has been dropped and its outcome recorded.
+    Done,
+}
+
+pub(super) struct Slot<T, E> {
+    /// The child's id: a slot's key is reused once the slot is removed, its id never is.
+    id: u64,
+    phase: Phase,
+    outcome: Option<Result<T, ChildError<E>>>,
+    /// The outcome went to one receiver (handle or stream); the other sees `AlreadyTaken`.
+    taken: bool,
+    handle_alive: bool,
+    waker: Option<Waker>,
+    /// The child's future, until it is done: how the group starts, aborts and drops it.
+    cell: Option<Arc<dyn ChildControl>>,
+    /// In the completion list (done, outcome not taken yet).
+    listed: bool,
+    prev: Option<usize>,
+    next: Option<usize>,
+}
+
+/// The children's slots, by key: an index into a vector, reused once its slot is removed (a free
+/// list threaded through the vacant entries). No hashing, and it never grows past the most slots
+/// alive at once.
+struct Slots<T, E> {
+    entries: Vec<SlotEntry<T, E>>,
+    /// The first vacant entry, if any.
+    vacant: Option<usize>,
+    len: usize,
+}
+
+enum SlotEntry<T, E> {
+    Occupied(Slot<T, E>),
+    /// Vacant; the next vacant entry, if any.
+    Vacant(Option<usize>),
+}
+
+impl<T, E> Slots<T, E> {
+    fn new() -> Self {
+        Slots {
+            entries: Vec::new(),
+            vacant: None,
+            len: 0,
+        }
+    }
+
+    fn insert(&mut self, slot: Slot<T, E>) -> usize {
+        self.len += 1;
+        match self.vacant {
+            Some(key) => {
+                let entry = std::mem::replace(&mut self.entries[key], SlotEntry::Occupied(slot));
+                let SlotEntry::Vacant(next) = entry else {
+                    unreachable!("the free list only holds vacant entries");
+                };
+                self.vacant = next;
+                key
+            }
+            None => {
+                self.entries.push(SlotEntry::Occupied(slot));
+                self.entries.len() - 1
+            }
+        }
+    }
+
+    /// The slot of child `id`, unless it was removed (its key may hold a younger child by now).
+    fn get(&self, key: usize, id: u64) -> Option<&Slot<T, E>> {
+        match self.entries.get(key)? {
+            SlotEntry::Occupied(slot) if slot.id == id => Some(slot),
+            _ => None,
+        }
+    }
+
+    fn get_mut(&mut self, key: usize, id: u64) -> Option<&mut Slot<T, E>> {
+        match self.entries.get_mut(key)? {
+            SlotEntry::Occupied(slot) if slot.id == id => Some(slot),
+            _ => None,
+        }
+    }
+
+    /// The slot at `key`, which the caller knows to be occupied (it is in a list).
+    fn at(&mut self, key: usize) -> &mut Slot<T, E> {
+        match &mut self.entries[key] {
+            SlotEntry::Occupied(slot) => slot,
+            SlotEntry::Vacant(_) => unreachable!("listed keys are occupied"),
+        }
+    }
+
+    /// Removes the slot at `key`, which the caller just found with [`get_mut`](Self::get_mut).
+    fn remove(&mut self, key: usize) {
+        self.entries[key] = SlotEntry::Vacant(self.vacant);
+        self.vacant = Some(key);
+        self.len -= 1;
+        if self.len == 0 {
+            // Keep the capacity, drop the free list: keys start from 0 again.
+            self.entries.clear();
+            self.vacant = None;
+        }
+    }
+}
+
+pub(super) struct State<T, E> {
+    slots: Slots<T, E>,
+    /// Completion list: the oldest unread outcome first.
+    head: Option<usize>,
+    tail: Option<usize>,
+    /// Children waiting for a place, in spawn order (key, id).
+    waiting: VecDeque<(usize, u64)>,
+    /// Children holding a place (running on the executor, in a bounded group).
+    active: usize,
+    /// Children spawned and not yet done (waiting or running).
+    pub(super) running: usize,
+    stream_waker: Option<Waker>,
+    /// The first failure, in fail-fast mode: its name. Siblings have been cancelled.
+    pub(super) failed: Option<Arc<str>>,
+    /// Dropped or shut down: new children start cancelled.
+    pub(super) closed: bool,
+}
+
+impl<T, E> State<T, E> {
+    /// Slots that may still report an outcome: a capacity hint for `join_all`.
+    pub(super) fn slots_alive(&self) -> usize {
+        self.slots.len
+    }
+
+    fn push_completed(&mut self, key: usize) {
+        let tail = self.tail;
+        let slot = self.slots.at(key);
+        slot.listed = true;
+        slot.prev = tail;
+        slot.next = None;
+        match tail {
+            Some(tail) => self.slots.at(tail).next = Some(key),
+            None => self.head = Some(key),
+        }
+        self.tail = Some(key);
+    }
+
+    fn unlink(&mut self, key: usize) {
+        let slot = self.slots.at(key);
+        if !slot.listed {
+            return;
+        }
+        slot.listed = false;
+        let (prev, next) = (slot.prev.take(), slot.next.take());
+        match prev {
+            Some(prev) => self.slots.at(prev).next = next,
+            None => self.head = next,
+        }
+        match next {
+            Some(next) => self.slots.at(next).prev = prev,
+            None => self.tail = prev,
+        }
+    }
+
+    /// Takes every waiting child out of the queue (the group failed or closed): the caller aborts
+    /// them outside the lock.
+    fn drain_waiting(&mut self) -> Vec<Arc<dyn ChildControl>> {
+        let waiting = std::mem::take(&mut self.waiting);
+        waiting
+            .into_iter()
+            .filter_map(|(key, id)| {
+                let slot = self.slots.get_mut(key, id)?;
+                (slot.phase == Phase::Waiting).then(|| slot.cell.clone())?
+            })
+            .collect()
+    }
+
+    /// Every child not done yet: for the group's drop.
+    fn all_cells(&mut self) -> Vec<Arc<dyn ChildControl>> {
+        self.waiting.clear();
+        self.slots
+            .entries
+            .iter()
+            .filter_map(|entry| match entry {
+                SlotEntry::Occupied(slot) => slot.cell.clone(),
+                SlotEntry::Vacant(_) => None,
+            })
+            .collect()
+    }
+}
+
+pub(super) struct Shared<T, E> {
+    pub(super) rt: Runtime,
+    pub(super) mode: Mode,
+    /// The concurrency bound, if any.
+    limit: Option<usize>,
+    /// Cancels every running child; each child watches a child token of it.
+    pub(super) token: CancellationToken,
+    state: Mutex<State<T, E>>,
+    /// Notified on every completion and on failure (for `shutdown` and `task_group`).
+    pub(super) changed: Event,
+    next_id: AtomicU64,
+}
+
+impl<T, E> Shared<T, E> {
+    pub(super) fn new(rt: Runtime, mode: Mode, limit: Option<usize>) -> Self {
+        Shared {
+            rt,
+            mode,
+            limit,
+            token: CancellationToken::new(),
+            state: Mutex::new(State {
+                slots: Slots::new(),
+                head: None,
+                tail: None,
+                waiting: VecDeque::new(),
+                active: 0,
+                running: 0,
+                stream_waker: None,
+                failed: None,
+                closed: false,
+            }),
+            changed: Event::new(),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    pub(super) fn state(&self) -> MutexGuard<'_, State<T, E>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a child's outcome. Called exactly once per child, after its future was dropped.
+    fn complete(&self, key: usize, id: u64, outcome: Result<T, ChildError<E>>) {
+        let mut to_abort = Vec::new();
+        let mut to_start = None;
+        let mut cancel_all = false;
+        let (handle_waker, stream_waker, _cell) = {
+            let mut state = self.state();
+            state.running -= 1;
+            let Some(slot) = state.slots.get_mut(key, id) else {
+                unreachable!("a child's slot lives until its outcome is recorded");
+            };
+            let held_place = slot.phase == Phase::Running;
+            slot.phase = Phase::Done;
+            let handle_waker = slot.waker.take();
+            let cell = slot.cell.take();
+            let failure = outcome.as_ref().err().filter(|e| e.is_failure());
+            if let Some(error) = failure
+                && self.mode == Mode::FailFast
+                && state.failed.is_none()
+            {
+                state.failed = Some(error.name().into());
+                cancel_all = true;
+                to_abort = state.drain_waiting();
+            }
+            state.slots.at(key).outcome = Some(outcome);
+            state.push_completed(key);
+            if held_place && self.limit.is_some() {
+                state.active -= 1;
+                to_start = self.admit_next(&mut state);
+            }
+            (handle_waker, state.stream_waker.take(), cell)
+        };
+        if cancel_all {
+            // Outside the state lock: cancelling wakes (and may run) the siblings.
+            self.token.cancel();
+        }
+        to_abort.iter().for_each(|child| child.abort());
+        if let Some(child) = to_start {
+            child.start(&self.rt);
+        }
+        handle_waker
+            .into_iter()
+            .chain(stream_waker)
+            .for_each(Waker::wake);
+        self.changed.notify(usize::MAX);
+    }
+
+    /// Gives the freed place to the oldest waiting child, if any: the caller starts it.
+    fn admit_next(&self, state: &mut State<T, E>) -> Option<Arc<dyn ChildControl>> {
+        while let Some((key, id)) = state.waiting.pop_front() {
+            if let Some(slot) = state.slots.get_mut(key, id)
+                && slot.phase == Phase::Waiting
+            {
+                slot.phase = Phase::Running;
+                let cell = slot.cell.clone();
+                state.active += 1;
+                return cell;
+            }
+        }
+        None
+    }
+
+    /// The next outcome in completion order that no handle has taken.
+    pub(super) fn poll_next_entry(&self, cx: &mut Context<'_>) -> Poll<Option<Entry<T, E>>> {
+        let mut state = self.state();
+        if let Some(key) = state.head {
+            state.unlink(key);
+            let slot = state.slots.at(key);
+            slot.taken = true;
+            let id = slot.id;
+            let outcome = slot.outcome.take();
+            if !slot.handle_alive {
+                state.slots.remove(key);
+            }
+            let outcome = outcome.expect("a listed child has its outcome");
+            return Poll::Ready(Some((id, outcome)));
+        }
+        if state.running == 0 {
+            return Poll::Ready(None);
+        }
+        state.stream_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// The child's outcome for its handle, or `None` (with the waker stored) while it runs.
+    /// `Some(Err(AlreadyTaken))`-style answers are left to the caller: `Err(())` means taken.
+    pub(super) fn poll_child(
+        &self,
+        key: usize,
+        id: u64,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Result<T, ChildError<E>>, ()>> {
+        let mut state = self.state();
+        let Some(slot) = state.slots.get_mut(key, id) else {
+            return Poll::Ready(Err(()));
+        };
+        if slot.taken {
+            return Poll::Ready(Err(()));
+        }
+        if let Some(outcome) = slot.outcome.take() {
+            slot.taken = true;
+            state.unlink(key);
+            return Poll::Ready(Ok(outcome));
+        }
+        slot.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Whether child `id` is done (its outcome recorded, or already taken and gone).
+    pub(super) fn is_child_done(&self, key: usize, id: u64) -> bool {
+        let state = self.state();
+        state
+            .slots
+            .get(key, id)
+            .is_none_or(|slot| slot.phase == Phase::Done)
+    }
+
+    /// The child's handle is gone: its slot stays only while the stream can still read it.
+    pub(super) fn release_handle(&self, key: usize, id: u64) {
+        let mut state = self.state();
+        if let Some(slot) = state.slots.get_mut(key, id) {
+            slot.handle_alive = false;
+            slot.waker = None;
+            if slot.taken {
+                state.slots.remove(key);
+            }
+        }
+    }
+
+    /// Cancels one child: a waiting one is dropped where it waits, a running one is cancelled
+    /// through its token (its future is dropped at its next poll).
+    pub(super) fn cancel_child(&self, key: usize, id: u64, token: &CancellationToken) {
+        let waiting = {
+            let mut state = self.state();
+            match state.slots.get_mut(key, id) {
+                Some(slot) if slot.phase == Phase::Waiting => {
+                    let cell = slot.cell.clone();
+                    state.waiting.retain(|&(k, i)| (k, i) != (key, id));
+                    cell
+                }
+                _ => None,
+            }
+        };
+        token.cancel();
+        if let Some(child) = waiting {
+            child.abort();
+        }
+    }
+
+    /// Closes the group and cancels every child: waiting ones are dropped at once, running ones
+    /// through the token.
+    pub(super) fn cancel_all(&self) {
+        let waiting = {
+            let mut state = self.state();
+            state.closed = true;
+            state.drain_waiting()
+        };
+        self.token.cancel();
+        waiting.iter().for_each(|child| child.abort());
+    }
+
+    /// Closes the group and drops every child's future on this thread before returning (the
+    /// group's `Drop`): nothing outlives the group.
+    pub(super) fn abort_all(&self) {
+        let children = {
+            let mut state = self.state();
+            state.closed = true;
+            state.all_cells()
+        };
+        self.token.cancel();
+        children.iter().for_each(|child| child.abort());
+    }
+}
+
+impl<T, E> Shared<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// Adds a child: started at once, queued for a place, or (in a closed or failed group)
+    /// completed as cancelled without ever being polled.
+    pub(super) fn spawn<F>(
+        self: &Arc<Self>,
+        name: Arc<String>,
+        token: CancellationToken,
+        future: F,
+    ) -> (usize, u64)
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.state();
+        let dead = state.closed || state.failed.is_some();
+        // A child of a dead group never holds a place: it is finished below without running.
+        let phase = if !dead && self.limit.is_none_or(|limit| state.active < limit) {
+            Phase::Running
+        } else {
+            Phase::Waiting
+        };
+        let key = state.slots.insert(Slot {
+            id,
+            phase,
+            outcome: None,
+            taken: false,
+            handle_alive: true,
+            waker: None,
+            cell: None,
+            listed: false,
+            prev: None,
+            next: None,
+        });
+        state.running += 1;
+        let cell: Arc<dyn ChildControl> = Arc::new(ChildCell {
+            shared: self.clone(),
+            key,
+            id,
+            name,
+            polling: AtomicUsize::new(0),
+            run: Mutex::new(Some(Box::pin(cancellable(&token, future)))),
+        });
+        state.slots.at(key).cell = Some(cell.clone());
+        if dead {
+            // Never polled: the future is dropped here (its drop may still panic: a failure).
+            drop(state);
+            token.cancel();
+            cell.abort();
+            return (key, id);
+        }
+        if phase == Phase::Waiting {
+            state.waiting.push_back((key, id));
+            return (key, id);
+        }
+        if self.limit.is_some() {
+            state.active += 1;
+        }
+        drop(state);
+        cell.start(&self.rt);
+        (key, id)
+    }
+}
+
+/// How the group drives a child whose future type it has forgotten.
+trait ChildControl: Send + Sync {
+    /// Hands the child to the executor.
+    fn start(self: Arc<Self>, rt: &Runtime);
+    /// Drops the child's future now, on this thread, and records it as cancelled (or panicked, if
+    /// the drop panics). Does nothing if it is done, or if this very thread is polling it (that
+    /// poll finishes it).
+    fn abort(&self);
+}
+
+/// One child's future, shared by the executor's task (which polls it) and the group (which may
+/// drop it first).
+struct ChildCell<T, E, F> {
+    shared: Arc<Shared<T, E>>,
+    key: usize,
+    id: u64,
+    name: Arc<String>,
+    /// The thread polling the future right now ([`thread_tag`]), or 0.
+    polling: AtomicUsize,
+    /// The future, boxed so that it stays pinned while the cell is shared; `None` once dropped.
+    run: Mutex<Option<Pin<Box<Cancellable<F>>>>>,
+}
+
+type Run<F> = Option<Pin<Box<Cancellable<F>>>>;
+
+/// A number that identifies the current thread while it lives (the address of a thread-local).
+fn thread_tag() -> usize {
+    thread_local!(static TAG: u8 = const { 0 });
+    TAG.with(|tag| std::ptr::from_ref(tag) as usize)
+}
+
+impl<T, E, F> ChildCell<T, E, F>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    fn run(&self) -> MutexGuard<'_, Run<F>> {
+        // User code runs under this lock only inside `catch_unwind`, so it is never poisoned by
+        // it; a poisoned lock must never turn into a second panic all the same.
+        self.run.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops the future in `run`, catching a panic from its `Drop`.
+    fn drop_future(run: &mut Run<F>) -> Result<(), String> {
+        catch_unwind(AssertUnwindSafe(|| *run = None)).map_err(panic_message)
+    }
+
+    /// Drops a future that did not finish and records the child as cancelled or panicked.
+    fn finish_unfinished(&self, mut run: MutexGuard<'_, Run<F>>) {
+        if run.is_none() {
+            return;
+        }
+        let dropped = Self::drop_future(&mut run);
+        drop(run);
+        let name = self.name.to_string();
+        let outcome = match dropped {
+            Ok(()) => ChildError::Cancelled { name },
+            Err(message) => ChildError::Panicked { name, message },
+        };
+        self.shared.complete(self.key, self.id, Err(outcome));
+    }
+
+    fn poll_future(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut run = self.run();
+        let Some(future) = run.as_mut() else {
+            return Poll::Ready(()); // dropped by the group already
+        };
+        self.polling.store(thread_tag(), Ordering::Relaxed);
+        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
+        let name = || self.name.to_string();
+        let outcome = match polled {
+            Ok(Poll::Pending) => {
+                self.polling.store(0, Ordering::Relaxed);
+                return Poll::Pending;
+            }
+            Ok(Poll::Ready(Ok(Ok(value)))) => Ok(value),
+            Ok(Poll::Ready(Ok(Err(error)))) => Err(ChildError::Failed {
+                name: name(),
+                error,
+            }),
+            Ok(Poll::Ready(Err(_cancelled))) => Err(ChildError::Cancelled { name: name() }),
+            Err(payload) => Err(ChildError::Panicked {
+                name: name(),
+                message: panic_message(payload),
+            }),
+        };
+        // Dropped while still marked as polled by this thread: a group dropped from inside this
+        // drop leaves this child to us.
+        let dropped = Self::drop_future(&mut run);
+        self.polling.store(0, Ordering::Relaxed);
+        drop(run);
+        // A panic while dropping a finished or cancelled future is that child's failure; a failure
+        // already recorded (an error, or a panic in poll) keeps its own value.
+        let outcome = match (outcome, dropped) {
+            (Ok(_) | Err(ChildError::Cancelled { .. }), Err(message)) => {
+                Err(ChildError::Panicked {
+                    name: name(),
+                    message,
+                })
+            }
+            (outcome, _) => outcome,
+        };
+        self.shared.complete(self.key, self.id, outcome);
+        Poll::Ready(())
+    }
+}
+
+impl<T, E, F> ChildControl for ChildCell<T, E, F>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+{
+    fn start(self: Arc<Self>, rt: &Runtime) {
+        rt.spawner().spawn_boxed(Box::pin(ChildTask { cell: self }));
+    }
+
+    fn abort(&self) {
+        if self.polling.load(Ordering::Relaxed) == thread_tag() {
+            return;
+        }
+        self.finish_unfinished(self.run());
+    }
+}
+
+/// What the executor runs for one child: polls the cell, and finishes the child if the executor
+/// drops it first (its runtime shut down).
+struct ChildTask<T, E, F: Future<Output = Result<T, E>>> {
+    cell: Arc<ChildCell<T, E, F>>,
+}
+
+impl<T, E, F> Future for ChildTask<T, E, F>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.cell.poll_future(cx)
+    }
+}
+
+impl<T, E, F> Drop for ChildTask<T, E, F>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    fn drop(&mut self) {
+        self.cell.finish_unfinished(self.cell.run());
+    }
+}
+
+/// The message of a caught panic.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match JoinError::from_panic(payload) {
+        JoinError::Panicked { message } => message,
+        other => other.to_string(),
+    }
+}
