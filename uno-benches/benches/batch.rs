@@ -32,7 +32,7 @@ fn throughput(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone());
+    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
     let mut g = c.benchmark_group("batcher_throughput");
     g.throughput(Throughput::Elements(CALLERS * ITEMS_PER_CALLER));
     g.sample_size(20);
@@ -121,7 +121,7 @@ fn throughput_shared_work(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone());
+    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
     let mut g = c.benchmark_group("batcher_throughput_shared_work");
     g.throughput(Throughput::Elements(TOTAL));
     g.sample_size(20);

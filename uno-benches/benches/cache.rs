@@ -19,7 +19,7 @@ fn hit(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone());
+    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
     let uno: AsyncCache<u64, Arc<str>, ()> = AsyncCache::builder(&rt)
         .max_capacity(10_000)
         .ttl(Duration::from_secs(3600))

@@ -22,7 +22,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone());
+    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
 
     // Pending tasks: the executor's task plus uno's handle and shared state.
     tokio_rt.block_on(async {

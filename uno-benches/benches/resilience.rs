@@ -28,7 +28,7 @@ fn policies(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone());
+    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
 
     let mut g = c.benchmark_group("retry_success_first_try");
     let retry = Retry::builder()

@@ -108,7 +108,7 @@ fn timeout_ready(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone());
+    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
     let d = Duration::from_secs(1);
     g.bench_function("uno", |b| {
         b.iter(|| {
@@ -166,7 +166,7 @@ fn timeout_pending(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone());
+    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
     let d = Duration::from_secs(1);
     // The inner future is pending once (a yield), so the timer is armed, then it completes.
     g.bench_function("uno", |b| {

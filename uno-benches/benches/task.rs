@@ -15,7 +15,7 @@ fn spawn_join_one(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone());
+    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
     g.bench_function("uno", |b| {
         b.iter(|| tokio_rt.block_on(async { rt.spawn(async { black_box(1) }).await.unwrap() }))
     });
@@ -57,7 +57,7 @@ fn spawn_join_10k(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone());
+    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
     g.bench_function("uno", |b| {
         b.iter(|| {
             tokio_rt.block_on(async {

@@ -43,20 +43,43 @@ use uno_core::rt::{BoxFuture, LocalBoxFuture, LocalSpawner, Runtime, Spawner};
 use uno_core::task::BlockingJob;
 use uno_core::time::{Sleep, Timer};
 
-/// The error of [`runtime`]: there is no tokio runtime to use here.
+/// Why [`runtime`] or [`runtime_from`] cannot hand out a uno [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// use uno_tokio::RuntimeError;
+///
+/// // Outside a tokio runtime:
+/// assert_eq!(uno_tokio::runtime().unwrap_err(), RuntimeError::NoRuntime);
+///
+/// // A tokio runtime without its time driver would panic deep inside tokio at the first sleep;
+/// // uno refuses it up front instead.
+/// let no_timer = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let err = uno_tokio::runtime_from(no_timer.handle().clone()).unwrap_err();
+/// assert_eq!(err, RuntimeError::TimerDisabled);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoTokioRuntime(());
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// No tokio runtime is running on this thread: call [`runtime`] from inside one, or pass a
+    /// [`Handle`] to [`runtime_from`].
+    NoRuntime,
+    /// The tokio runtime was built without its time driver: build it with `enable_time()` (or
+    /// `enable_all()`).
+    TimerDisabled,
+}
 
-impl fmt::Display for NoTokioRuntime {
+impl fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            "no tokio runtime is running on this thread: call uno_tokio::runtime() from inside one, \
-             or pass a Handle to uno_tokio::runtime_from",
-        )
+        f.write_str(match self {
+            RuntimeError::NoRuntime => "no tokio runtime is running on this thread",
+            RuntimeError::TimerDisabled => "the tokio runtime has no time driver (enable_time)",
+        })
     }
 }
 
-impl std::error::Error for NoTokioRuntime {}
+impl std::error::Error for RuntimeError {}
 
 /// A uno [`Runtime`] on the tokio runtime this thread is running in.
 ///
@@ -64,7 +87,8 @@ impl std::error::Error for NoTokioRuntime {}
 ///
 /// # Errors
 ///
-/// [`NoTokioRuntime`] outside a tokio runtime.
+/// [`RuntimeError::NoRuntime`] outside a tokio runtime, [`RuntimeError::TimerDisabled`] if it
+/// has no time driver.
 ///
 /// # Examples
 ///
@@ -79,30 +103,45 @@ impl std::error::Error for NoTokioRuntime {}
 /// });
 /// assert_eq!(out.unwrap(), 4);
 /// ```
-pub fn runtime() -> Result<Runtime, NoTokioRuntime> {
-    Handle::try_current()
-        .map(runtime_from)
-        .map_err(|_| NoTokioRuntime(()))
+pub fn runtime() -> Result<Runtime, RuntimeError> {
+    let handle = Handle::try_current().map_err(|_| RuntimeError::NoRuntime)?;
+    runtime_from(handle)
 }
 
 /// A uno [`Runtime`] on the tokio runtime behind `handle`; usable from any thread.
+///
+/// # Errors
+///
+/// [`RuntimeError::TimerDisabled`] if the runtime was built without its time driver: checked
+/// here, so that no sleep can panic later.
 ///
 /// # Examples
 ///
 /// ```
 /// let tokio = tokio::runtime::Runtime::new().unwrap();
-/// let rt = uno_tokio::runtime_from(tokio.handle().clone());
+/// let rt = uno_tokio::runtime_from(tokio.handle().clone()).unwrap();
 /// // Spawn from a thread that is not tokio's: the handle knows where to go.
 /// let task = std::thread::spawn(move || rt.spawn(async { 6 * 7 })).join().unwrap();
 /// assert_eq!(tokio.block_on(task).unwrap(), 42);
 /// ```
-pub fn runtime_from(handle: Handle) -> Runtime {
-    Runtime::new(
+pub fn runtime_from(handle: Handle) -> Result<Runtime, RuntimeError> {
+    if !has_time_driver(&handle) {
+        return Err(RuntimeError::TimerDisabled);
+    }
+    Ok(Runtime::new(
         TokioSpawner {
             handle: handle.clone(),
         },
         TokioTimer { handle },
-    )
+    ))
+}
+
+/// Whether `handle`'s runtime can make sleeps. tokio offers no query for it: creating a sleep is
+/// the test, and without a time driver that panics (its message goes to the panic hook once,
+/// here, instead of at some later first use deep inside a policy).
+fn has_time_driver(handle: &Handle) -> bool {
+    let _guard = handle.enter();
+    std::panic::catch_unwind(|| drop(tokio::time::sleep(std::time::Duration::ZERO))).is_ok()
 }
 
 /// Builds a multi-thread tokio runtime, runs `main` on it with its uno [`Runtime`], and returns
@@ -133,7 +172,7 @@ where
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let rt = runtime_from(tokio.handle().clone());
+    let rt = runtime_from(tokio.handle().clone()).map_err(std::io::Error::other)?;
     Ok(tokio.block_on(main(rt)))
 }
 
@@ -165,7 +204,7 @@ where
         .enable_all()
         .build()?;
     let local = Rc::new(LocalSet::new());
-    let rt = runtime_from(tokio.handle().clone());
+    let rt = runtime_from(tokio.handle().clone()).map_err(std::io::Error::other)?;
     let spawner = TokioLocalSpawner {
         local: local.clone(),
     };

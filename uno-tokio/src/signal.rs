@@ -144,7 +144,8 @@ where
         .enable_all()
         .build()
         .map_err(ApplicationError::Setup)?;
-    let rt = crate::runtime_from(tokio.handle().clone());
+    let rt = crate::runtime_from(tokio.handle().clone())
+        .map_err(|e| ApplicationError::Setup(std::io::Error::other(e)))?;
     tokio.block_on(run_application_on(
         &rt,
         startup,
@@ -162,7 +163,7 @@ where
 /// use uno_core::lifecycle::ShutdownReason;
 ///
 /// let tokio = tokio::runtime::Runtime::new().unwrap();
-/// let rt = uno_tokio::runtime_from(tokio.handle().clone());
+/// let rt = uno_tokio::runtime_from(tokio.handle().clone()).unwrap();
 /// let report = tokio.block_on(uno_tokio::signal::run_application_on(
 ///     &rt,
 ///     |manager| async move {

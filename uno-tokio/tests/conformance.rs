@@ -13,8 +13,11 @@ where
     Fut: Future<Output = ()>,
 {
     let local = Rc::new(LocalSet::new());
-    let env = Env::new(name, uno_tokio::runtime_from(tokio.handle().clone()))
-        .with_local_spawner(TokioLocalSpawner::new(local.clone()));
+    let env = Env::new(
+        name,
+        uno_tokio::runtime_from(tokio.handle().clone()).unwrap(),
+    )
+    .with_local_spawner(TokioLocalSpawner::new(local.clone()));
     local.block_on(&tokio, test(env));
 }
 

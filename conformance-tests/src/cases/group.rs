@@ -25,14 +25,17 @@ macro_rules! __uno_cases_group {
             join_all_after_cancellation_does_not_panic,
             scoped_group_waits_for_every_child,
             scoped_group_cancels_body_and_siblings_on_failure,
+            bounded_group_admits_children_in_spawn_order,
+            fail_fast_never_starts_a_waiting_child_after_failure,
+            outcomes_taken_through_handles_leave_nothing_for_the_stream,
             group_types_are_send_sync,
         }
     };
 }
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use uno_core::task::{
@@ -490,4 +493,91 @@ pub async fn group_types_are_send_sync(_env: Env) {
     assert_send_sync::<GroupSpawner<u32, String>>();
     assert_send_sync::<TaskGroupBuilder<u32, String>>();
     assert_send_sync::<GroupError<String>>();
+}
+
+/// Under `max_concurrency(n)`, children are admitted in spawn order on every backend: with one
+/// place they start exactly in spawn order, and with three, child `i` starts only once at least
+/// `i - 2` earlier children have finished.
+pub async fn bounded_group_admits_children_in_spawn_order(env: Env) {
+    let rt = env.rt().clone();
+    for limit in [1usize, 3] {
+        let group = TaskGroup::<(), String>::builder(&rt)
+            .max_concurrency(limit)
+            .build()
+            .unwrap();
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let finished = Arc::new(AtomicUsize::new(0));
+        for i in 0..24usize {
+            let (started, finished) = (started.clone(), finished.clone());
+            group.spawn(format!("child-{i}"), async move {
+                let done = finished.load(Ordering::SeqCst);
+                assert!(
+                    done + limit > i,
+                    "child-{i} started with only {done} finished under a bound of {limit}"
+                );
+                started.lock().unwrap().push(i);
+                uno_core::task::yield_now().await;
+                finished.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            });
+        }
+        within(&env, "join_all", group.join_all()).await.unwrap();
+        let started = started.lock().unwrap().clone();
+        assert_eq!(started.len(), 24);
+        if limit == 1 {
+            assert_eq!(
+                started,
+                (0..24).collect::<Vec<_>>(),
+                "admission out of spawn order"
+            );
+        }
+    }
+}
+
+/// Fail-fast never starts a child after the first failure: a child still waiting for a place is
+/// dropped unpolled (its outcome: cancelled), and `join_all` reports the one failure.
+pub async fn fail_fast_never_starts_a_waiting_child_after_failure(env: Env) {
+    let rt = env.rt().clone();
+    let group = TaskGroup::<(), String>::builder(&rt)
+        .max_concurrency(1)
+        .build()
+        .unwrap();
+    let rt2 = rt.clone();
+    group.spawn("first", async move {
+        rt2.sleep(Duration::from_millis(5)).await;
+        Err("first failed".to_string())
+    });
+    let ran = Arc::new(AtomicBool::new(false));
+    let ran2 = ran.clone();
+    let second = group.spawn("second", async move {
+        ran2.store(true, Ordering::SeqCst);
+        Err("second failed".to_string())
+    });
+    assert!(
+        within(&env, "second", second)
+            .await
+            .unwrap_err()
+            .is_cancelled()
+    );
+    let err = within(&env, "join_all", group.join_all())
+        .await
+        .unwrap_err();
+    assert_eq!(err.names(), ["first"]);
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "a waiting child ran after the failure"
+    );
+}
+
+/// Outcomes taken through handles are gone from the group: after many children awaited one by
+/// one through their handles, the stream has nothing left and ends at once.
+pub async fn outcomes_taken_through_handles_leave_nothing_for_the_stream(env: Env) {
+    let rt = env.rt().clone();
+    let mut group = TaskGroup::<usize, String>::new(&rt);
+    for i in 0..500usize {
+        let child = group.spawn("one-at-a-time", async move { Ok(i) });
+        assert_eq!(within(&env, "the child", child).await, Ok(i));
+    }
+    assert!(within(&env, "the stream", group.next()).await.is_none());
+    assert_eq!(group.running(), 0);
 }

@@ -7,11 +7,12 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::{BoxFuture, LocalBoxFuture, LocalSpawner, Runtime, Spawner};
+use crate::task::BlockingJob;
 use crate::time::VirtualClock;
 
 /// A deterministic runtime for tests: one thread, and a [`VirtualClock`] that jumps to the next
@@ -25,9 +26,15 @@ use crate::time::VirtualClock;
 /// # Auto-advance
 ///
 /// When no task can make progress and a sleep is pending, the clock jumps to the earliest deadline.
-/// This is sound as long as all progress comes from tasks on this runtime. A task waiting on
-/// something outside it (a real thread, real I/O) while a sleep is pending would see that sleep fire
-/// early; with no sleep pending, the runtime parks until woken from outside.
+/// This is sound as long as all progress comes from tasks on this runtime, or from blocking jobs
+/// started through [`Runtime::spawn_blocking`]: while any such job runs (on its own thread), the
+/// clock holds still and the runtime waits for the job, as tokio's paused clock does, so a
+/// `timeout` around a blocking job is decided by the job, not by a jump of the clock.
+///
+/// What the runtime cannot see still races the clock: a task waiting on a thread of its own or on
+/// real I/O (a socket driven by another executor's reactor) while a sleep is pending sees that
+/// sleep fire early. Use in-memory I/O and `spawn_blocking` under virtual time; with no sleep
+/// pending, the runtime parks until woken from outside.
 ///
 /// # Examples
 ///
@@ -64,6 +71,8 @@ struct Shared {
     injected: Mutex<Vec<BoxFuture<()>>>,
     ready: Mutex<VecDeque<usize>>,
     main_woken: AtomicBool,
+    /// Blocking jobs running on their own threads: the clock holds while any runs.
+    blocking: AtomicUsize,
     notified: Mutex<bool>,
     condvar: Condvar,
 }
@@ -159,6 +168,7 @@ impl VirtualRuntime {
                 injected: Mutex::new(Vec::new()),
                 ready: Mutex::new(VecDeque::new()),
                 main_woken: AtomicBool::new(true),
+                blocking: AtomicUsize::new(0),
                 notified: Mutex::new(false),
                 condvar: Condvar::new(),
             }),
@@ -296,8 +306,11 @@ impl VirtualRuntime {
             if self.shared.main_woken.load(Ordering::Acquire) || self.has_spawned() {
                 continue;
             }
-            // Idle: every task waits. Jump to the next deadline if there is one.
-            if let Some(deadline) = self.clock.next_deadline() {
+            // Idle: every task waits. Jump to the next deadline if there is one, unless a blocking
+            // job is still running: its end (which unparks us) may be what a task waits for.
+            if self.shared.blocking.load(Ordering::Acquire) == 0
+                && let Some(deadline) = self.clock.next_deadline()
+            {
                 self.clock.advance_to(deadline);
                 continue;
             }
@@ -394,6 +407,29 @@ impl Spawner for VirtualSpawner {
     fn spawn_boxed(&self, future: BoxFuture<()>) {
         lock(&self.shared.injected).push(future);
         self.shared.unpark();
+    }
+
+    fn spawn_blocking_job(&self, job: BlockingJob) {
+        /// Counts the job as running until it has finished (or its thread unwound), then wakes
+        /// the runtime, which may now advance the clock.
+        struct Running(Arc<Shared>);
+        impl Drop for Running {
+            fn drop(&mut self) {
+                self.0.blocking.fetch_sub(1, Ordering::AcqRel);
+                self.0.unpark();
+            }
+        }
+        self.shared.blocking.fetch_add(1, Ordering::AcqRel);
+        let running = Running(self.shared.clone());
+        let spawned = std::thread::Builder::new()
+            .name("uno-virtual-blocking".into())
+            .spawn(move || {
+                let _running = running;
+                job.run();
+            });
+        // No thread to be had: the closure moved into it comes back dropped, which resolves
+        // its task as cancelled and releases the count.
+        drop(spawned);
     }
 }
 

@@ -208,12 +208,41 @@ impl<T, E> TaskGroupBuilder<T, E> {
 ///   ([`GroupError`]). In [supervisor](TaskGroupBuilder::supervisor) mode the siblings run on;
 /// - a child panic is a value naming the child ([`ChildError::Panicked`]), re-raised only on request
 ///   ([`ChildError::resume_panic`]); nothing here panics because a child was cancelled;
-/// - **dropping the group cancels every child** (their futures are dropped the next time the
-///   executor runs them); [`shutdown`](Self::shutdown) cancels them and waits until every future
-///   has been dropped.
+/// - **dropping the group drops every child's future before `drop` returns**, on this thread
+///   (the group owns them; the executor only polls them). The one exception: a child being
+///   polled on another thread at that moment is waited for, and a child whose own poll is
+///   dropping the group finishes when that poll returns. [`shutdown`](Self::shutdown) is the
+///   async form: it cancels every child and waits until every future has been dropped;
+/// - a panic while a child's future is **dropped** — after it finished, when it is cancelled, or
+///   with the group — is that child's failure ([`ChildError::Panicked`]), not a cancellation.
 ///
 /// Each outcome is delivered once: to the child's handle or to the group's stream, whichever asks
-/// first; the other gets [`ChildError::AlreadyTaken`] (handle) or skips it (stream).
+/// first; the other gets [`ChildError::AlreadyTaken`] (handle) or skips it (stream). Memory is
+/// bounded by the children alive plus the outcomes nobody has read yet.
+///
+/// # Which children run after a failure
+///
+/// A fail-fast group **never starts a child after its first failure is recorded** (Kotlin's
+/// rule, not trio's): a child spawned later, or not yet polled by the executor, or waiting for a
+/// place under [`max_concurrency`](TaskGroupBuilder::max_concurrency), ends as
+/// [`ChildError::Cancelled`] without its future ever being polled. Children already running are
+/// cancelled at their next await point. So two children that would both fail at once may report
+/// one failure: the second never ran.
+///
+/// ```
+/// use uno_core::rt::VirtualRuntime;
+/// use uno_core::task::TaskGroup;
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// vrt.block_on(async move {
+///     let group = TaskGroup::<(), &str>::new(&rt);
+///     group.spawn("a", async { Err("a failed") });
+///     group.spawn("b", async { Err("b failed") }); // not polled before a's failure
+///     let err = group.join_all().await.unwrap_err();
+///     assert_eq!(err.names(), ["a"]); // b was cancelled before its first poll
+/// });
+/// ```
 ///
 /// # Examples
 ///
@@ -824,8 +853,13 @@ impl<T, E> fmt::Debug for ChildHandle<T, E> {
 /// or the group's failure.
 ///
 /// When a child fails, its siblings are cancelled and so is the body (it is dropped at its next
-/// await point); when the body returns, the children run on until they finish. Dropping the
-/// returned future cancels the body and every child.
+/// await point); when the body returns, the children run on until they finish. As in
+/// [`TaskGroup`], a child not yet polled when the first failure is recorded never runs.
+///
+/// **Nothing outlives it**: dropping the returned future drops the body and then every child's
+/// future before that drop returns (a child being polled on another thread at that moment is
+/// waited for). Rust has no async drop, so a child's clean-up that needs to `.await` must run
+/// inside the child (or through [`shield`](crate::task::shield)), not in its `Drop`.
 ///
 /// # Examples
 ///
@@ -857,7 +891,8 @@ impl<T, E> fmt::Debug for ChildHandle<T, E> {
 ///
 /// # Cancel safety
 ///
-/// Dropping the future cancels the body and every child; nothing outlives it.
+/// Dropping the future drops the body and every child's future before the drop returns; nothing
+/// outlives it, and the children's outcomes are lost with it.
 pub async fn task_group<T, E, R, F, Fut>(
     rt: &Runtime,
     body: F,

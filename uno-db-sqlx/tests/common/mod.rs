@@ -29,7 +29,7 @@ macro_rules! db_test {
                     .enable_all()
                     .build()
                     .unwrap();
-                let rt = uno_tokio::runtime_from(tokio.handle().clone());
+                let rt = uno_tokio::runtime_from(tokio.handle().clone()).unwrap();
                 tokio.block_on(body(rt));
             }
 
@@ -40,7 +40,7 @@ macro_rules! db_test {
                     .enable_all()
                     .build()
                     .unwrap();
-                let rt = uno_tokio::runtime_from(tokio.handle().clone());
+                let rt = uno_tokio::runtime_from(tokio.handle().clone()).unwrap();
                 tokio.block_on(body(rt));
             }
 

@@ -677,3 +677,50 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rt::VirtualRuntime;
+    use crate::task::TaskGroup;
+
+    /// One million children one after another would grow a completion queue without end if
+    /// outcomes taken through handles stayed queued; slots and list must stay at one child.
+    #[test]
+    fn memory_is_bounded_by_children_alive() {
+        let vrt = VirtualRuntime::new();
+        let rt = vrt.handle();
+        vrt.block_on(async move {
+            let group = TaskGroup::<usize, ()>::new(&rt);
+            for i in 0..20_000usize {
+                let child = group.spawn("sequential", async move { Ok(i) });
+                assert_eq!(child.await, Ok(i));
+                let state = group.shared.state();
+                assert_eq!(state.slots_alive(), 0, "child {i} left its slot behind");
+                assert!(state.head.is_none() && state.tail.is_none());
+                assert!(state.slots.entries.capacity() <= 4);
+            }
+        });
+    }
+
+    /// Unread outcomes stay (the stream can still read them), in completion order.
+    #[test]
+    fn unread_outcomes_stay_listed_in_completion_order() {
+        let vrt = VirtualRuntime::new();
+        let rt = vrt.handle();
+        vrt.block_on(async move {
+            let mut group = TaskGroup::<usize, ()>::new(&rt);
+            let handles: Vec<_> = (0..5usize)
+                .map(|i| group.spawn("c", async move { Ok(i) }))
+                .collect();
+            crate::task::yield_now().await;
+            drop(handles);
+            assert_eq!(group.shared.state().slots_alive(), 5);
+            let mut order = Vec::new();
+            while let Some(outcome) = group.next().await {
+                order.push(outcome.unwrap());
+            }
+            assert_eq!(order, [0, 1, 2, 3, 4]);
+            assert_eq!(group.shared.state().slots_alive(), 0);
+        });
+    }
+}
