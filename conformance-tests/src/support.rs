@@ -210,14 +210,31 @@ impl Drop for PanicOnDrop {
 }
 
 /// `future`, except that dropping it — before or after it completes — panics with `message`.
-pub(crate) fn panics_on_drop<F: Future>(
-    message: &'static str,
-    future: F,
-) -> impl Future<Output = F::Output> {
-    let bomb = PanicOnDrop(message);
-    async move {
-        let _bomb = bomb;
-        future.await
+///
+/// A named future, not an `async` block: an `async` block drops what it captured inside its last
+/// poll, while this one panics only when the future itself is dropped, after it returned `Ready`
+/// (or when cancelled) — the path an executor or a combinator runs outside that poll.
+pub(crate) fn panics_on_drop<F: Future>(message: &'static str, future: F) -> PanicsOnDrop<F> {
+    PanicsOnDrop {
+        future: Box::pin(future),
+        _bomb: PanicOnDrop(message),
+    }
+}
+
+/// The future of [`panics_on_drop`].
+pub(crate) struct PanicsOnDrop<F> {
+    future: Pin<Box<F>>,
+    _bomb: PanicOnDrop,
+}
+
+impl<F: Future> Future for PanicsOnDrop<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.future.as_mut().poll(cx)
     }
 }
 

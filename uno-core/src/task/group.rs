@@ -209,10 +209,11 @@ impl<T, E> TaskGroupBuilder<T, E> {
 /// - a child panic is a value naming the child ([`ChildError::Panicked`]), re-raised only on request
 ///   ([`ChildError::resume_panic`]); nothing here panics because a child was cancelled;
 /// - **dropping the group drops every child's future before `drop` returns**, on this thread
-///   (the group owns them; the executor only polls them). The one exception: a child being
-///   polled on another thread at that moment is waited for, and a child whose own poll is
-///   dropping the group finishes when that poll returns. [`shutdown`](Self::shutdown) is the
-///   async form: it cancels every child and waits until every future has been dropped;
+///   (the group owns them; the executor only polls them). The one exception: a child that is
+///   being polled at that very moment (on another thread, or the poll that is dropping the
+///   group) is not waited for — that could deadlock — and its future is dropped as soon as that
+///   poll returns, before the child runs again. [`shutdown`](Self::shutdown) is the async form:
+///   it cancels every child and waits until every future has been dropped;
 /// - a panic while a child's future is **dropped** — after it finished, when it is cancelled, or
 ///   with the group — is that child's failure ([`ChildError::Panicked`]), not a cancellation.
 ///
@@ -857,8 +858,8 @@ impl<T, E> fmt::Debug for ChildHandle<T, E> {
 /// [`TaskGroup`], a child not yet polled when the first failure is recorded never runs.
 ///
 /// **Nothing outlives it**: dropping the returned future drops the body and then every child's
-/// future before that drop returns (a child being polled on another thread at that moment is
-/// waited for). Rust has no async drop, so a child's clean-up that needs to `.await` must run
+/// future before that drop returns, except a child being polled at that very moment, whose future
+/// is dropped as soon as that poll returns (see [`TaskGroup`]). Rust has no async drop, so a child's clean-up that needs to `.await` must run
 /// inside the child (or through [`shield`](crate::task::shield)), not in its `Drop`.
 ///
 /// # Examples

@@ -18,8 +18,12 @@
 //! - **The group owns every child's future** ([`ChildCell`]): the executor's task only polls it
 //!   through the cell's lock. That is what lets a dropped group drop every child's future before
 //!   its own `drop` returns (Rust has no async drop, and the executor would otherwise drop them
-//!   only when it next ran them). A child being polled on another thread at that moment is waited
-//!   for; a child whose own poll is dropping the group (re-entrancy) is finished by that poll.
+//!   only when it next ran them). The group never *waits* for that lock — a child being polled at
+//!   that moment (on another thread, or re-entrantly on this one) may be blocked on something the
+//!   dropping thread holds. It raises the cell's `abort` flag and tries the lock; the poller checks
+//!   the flag under the lock after its poll, and once more after unlocking, with a `SeqCst` fence
+//!   on both sides (Dekker's pattern): either the group gets the lock, or the poller sees the flag
+//!   and drops the future as soon as its poll returns.
 //! - **Every end of a child goes through a `catch_unwind`**: its poll, the drop of its future after
 //!   it finished or was cancelled, and the drop from the group. A panic in any of them is the
 //!   child's outcome ([`ChildError::Panicked`]), so a cancelled child whose clean-up panics is a
@@ -29,8 +33,8 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Waker};
 
 use event_listener::Event;
@@ -496,7 +500,7 @@ where
             key,
             id,
             name,
-            polling: AtomicUsize::new(0),
+            abort: AtomicBool::new(false),
             run: Mutex::new(Some(Box::pin(cancellable(&token, future)))),
         });
         state.slots.at(key).cell = Some(cell.clone());
@@ -525,8 +529,8 @@ trait ChildControl: Send + Sync {
     /// Hands the child to the executor.
     fn start(self: Arc<Self>, rt: &Runtime);
     /// Drops the child's future now, on this thread, and records it as cancelled (or panicked, if
-    /// the drop panics). Does nothing if it is done, or if this very thread is polling it (that
-    /// poll finishes it).
+    /// the drop panics). Never waits: if the future is being polled right now, that poll drops it
+    /// as soon as it returns. Does nothing if the child is done.
     fn abort(&self);
 }
 
@@ -537,19 +541,13 @@ struct ChildCell<T, E, F> {
     key: usize,
     id: u64,
     name: Arc<String>,
-    /// The thread polling the future right now ([`thread_tag`]), or 0.
-    polling: AtomicUsize,
+    /// The group asked for the future to be dropped (see the implementation notes).
+    abort: AtomicBool,
     /// The future, boxed so that it stays pinned while the cell is shared; `None` once dropped.
     run: Mutex<Option<Pin<Box<Cancellable<F>>>>>,
 }
 
 type Run<F> = Option<Pin<Box<Cancellable<F>>>>;
-
-/// A number that identifies the current thread while it lives (the address of a thread-local).
-fn thread_tag() -> usize {
-    thread_local!(static TAG: u8 = const { 0 });
-    TAG.with(|tag| std::ptr::from_ref(tag) as usize)
-}
 
 impl<T, E, F> ChildCell<T, E, F>
 where
@@ -586,12 +584,22 @@ where
         let Some(future) = run.as_mut() else {
             return Poll::Ready(()); // dropped by the group already
         };
-        self.polling.store(thread_tag(), Ordering::Relaxed);
         let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
         let name = || self.name.to_string();
         let outcome = match polled {
             Ok(Poll::Pending) => {
-                self.polling.store(0, Ordering::Relaxed);
+                // The group may have asked for an abort while we held the lock (from another
+                // thread, or from inside this very poll): finish the child for it.
+                if self.abort.load(Ordering::SeqCst) {
+                    self.finish_unfinished(run);
+                    return Poll::Ready(());
+                }
+                drop(run);
+                fence(Ordering::SeqCst);
+                if self.abort.load(Ordering::SeqCst) {
+                    self.finish_unfinished(self.run());
+                    return Poll::Ready(());
+                }
                 return Poll::Pending;
             }
             Ok(Poll::Ready(Ok(Ok(value)))) => Ok(value),
@@ -605,10 +613,8 @@ where
                 message: panic_message(payload),
             }),
         };
-        // Dropped while still marked as polled by this thread: a group dropped from inside this
-        // drop leaves this child to us.
+        // Dropped under the lock: a group dropped from inside this drop leaves this child to us.
         let dropped = Self::drop_future(&mut run);
-        self.polling.store(0, Ordering::Relaxed);
         drop(run);
         // A panic while dropping a finished or cancelled future is that child's failure; a failure
         // already recorded (an error, or a panic in poll) keeps its own value.
@@ -637,10 +643,14 @@ where
     }
 
     fn abort(&self) {
-        if self.polling.load(Ordering::Relaxed) == thread_tag() {
-            return;
+        self.abort.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        match self.run.try_lock() {
+            Ok(run) => self.finish_unfinished(run),
+            Err(TryLockError::Poisoned(poisoned)) => self.finish_unfinished(poisoned.into_inner()),
+            // Being polled: that poll sees the flag and finishes the child when it returns.
+            Err(TryLockError::WouldBlock) => {}
         }
-        self.finish_unfinished(self.run());
     }
 }
 
