@@ -43,6 +43,25 @@ async fn tour(rt: Runtime) {
         other => println!("  task: unexpected {other:?}"),
     }
 
+    // Even a future that panics while it is being dropped (here: when cancelled) resolves.
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("clean-up failed");
+        }
+    }
+    let bomb = PanicsOnDrop;
+    let stuck = rt.spawn(async move {
+        let _bomb = bomb;
+        std::future::pending::<()>().await
+    });
+    match stuck.cancel_and_wait().await {
+        Err(JoinError::Panicked { message }) => {
+            println!("  task: cancelled, its Drop panicked -> reported: {message:?}")
+        }
+        other => println!("  task: unexpected {other:?}"),
+    }
+
     let sum = rt
         .spawn_blocking(|| (1..=1000u64).sum::<u64>())
         .await
@@ -236,6 +255,33 @@ async fn tour_application(rt: Runtime) {
         ),
         Ok(all) => println!("  group: unexpected success {all:?}"),
     }
+
+    // Rust has no async drop, yet dropping a group drops its children's futures before the drop
+    // returns: nothing outlives it, not even until the executor next runs them.
+    let alive = Arc::new(AtomicUsize::new(0));
+    let group: TaskGroup<(), String> = TaskGroup::builder(&rt).max_concurrency(2).build().unwrap();
+    for i in 0..4 {
+        let (rt2, alive) = (rt.clone(), alive.clone());
+        alive.fetch_add(1, Ordering::SeqCst);
+        struct Alive(Arc<AtomicUsize>);
+        impl Drop for Alive {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let guard = Alive(alive);
+        group.spawn(format!("worker-{i}"), async move {
+            let _guard = guard;
+            rt2.sleep(Duration::from_secs(60)).await;
+            Ok(())
+        });
+    }
+    rt.sleep(Duration::from_millis(5)).await;
+    drop(group);
+    println!(
+        "  group: dropped with 4 children (2 running, 2 waiting in spawn order) -> alive after drop: {}",
+        alive.load(Ordering::SeqCst)
+    );
 
     // 8. Resilience: a flaky operation behind the whole Uno decorator stack.
     let pipeline = Pipeline::builder(rt.clone())
