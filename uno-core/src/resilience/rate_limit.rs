@@ -25,6 +25,12 @@ use crate::time::{FAR_FUTURE, Sleep, deadline_after};
 /// Clones share the same state. Time is read from the [`Runtime`] passed to each call, so the
 /// limiter runs on virtual time in tests.
 ///
+/// # Panics
+///
+/// A panic in the operation (the closure, its future's `poll` or its `Drop`) propagates out of
+/// `run` unchanged; a caller still queued leaves the queue (consuming nothing) and hands its turn
+/// on, and an admission already taken stays spent, as for a dropped call.
+///
 /// # Examples
 ///
 /// ```
