@@ -1,10 +1,12 @@
 //! Misbehaving user code around retry, rate limiter, bulkhead, circuit breaker and the `Pipeline`.
 //!
-//! The rule these cases check (see `uno_core::resilience`, "Panics"): a panic in user code — the
-//! operation, its future (in `poll` or in `Drop`) or any callback a policy was given — reaches the
-//! caller unchanged (the policy's future panics with the same payload), and only after the policy
-//! has put back everything the call held: bulkhead slot, limiter place, breaker probe slot, retry
-//! budget token. Afterwards the policy works as if the call had never been made.
+//! The rule these cases check (see `uno_core::resilience`, "Panics in user code"): a panic in user
+//! code — the operation closure, its future (in `poll` or in `Drop`) or any callback a policy was
+//! given — reaches the caller unchanged (the policy's future panics with the same payload), and
+//! only after the policy has put back everything the call held: bulkhead slot, limiter place,
+//! breaker probe slot, retry budget token. Afterwards the policy works as if the call had never
+//! been made. An operation whose `Drop` blocks briefly is cut at the same points and must leave
+//! the same clean state.
 
 /// This module's cases, in order.
 #[doc(hidden)]
@@ -44,7 +46,7 @@ use uno_core::sync::CancellationToken;
 use uno_core::task::yield_now;
 
 use crate::Env;
-use crate::support::{PanicOnDrop, panics_on_drop, poll_times, within};
+use crate::support::{BlockOnDrop, PanicOnDrop, panics_on_drop, poll_times, within};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -101,21 +103,35 @@ async fn drop_after_polls<F: Future>(
 /// How the operation misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Misbehaviour {
+    /// The closure panics instead of returning a future.
+    PanicsWhenCalled,
     /// Panics in `poll`, after its await points.
     PanicsInPoll,
     /// Panics whenever its future is dropped: cancelled at an await point, or after completing.
     PanicsOnDrop,
+    /// Its future's `Drop` blocks the thread briefly (and does not panic).
+    BlocksOnDrop,
 }
 
-const BOTH: [Misbehaviour; 2] = [Misbehaviour::PanicsInPoll, Misbehaviour::PanicsOnDrop];
+const ALL: [Misbehaviour; 4] = [
+    Misbehaviour::PanicsWhenCalled,
+    Misbehaviour::PanicsInPoll,
+    Misbehaviour::PanicsOnDrop,
+    Misbehaviour::BlocksOnDrop,
+];
+const WHEN_CALLED: &str = "operation panicked when called";
 const IN_POLL: &str = "operation panicked in poll";
 const ON_DROP: &str = "operation panicked on drop";
 
 type Op = Pin<Box<dyn Future<Output = Result<u32, &'static str>> + Send>>;
 
 /// The misbehaving operation: a yield and a short sleep (two await points), then `Ok(7)` — or a
-/// panic in poll there, or a panic whenever the future is dropped.
+/// panic before the future exists, in poll there, or whenever the future is dropped, or a `Drop`
+/// that blocks.
 fn operation(rt: &Runtime, how: Misbehaviour) -> Op {
+    if how == Misbehaviour::PanicsWhenCalled {
+        panic!("{WHEN_CALLED}");
+    }
     let rt = rt.clone();
     let body = async move {
         yield_now().await;
@@ -126,8 +142,15 @@ fn operation(rt: &Runtime, how: Misbehaviour) -> Op {
         Ok(7)
     };
     match how {
-        Misbehaviour::PanicsInPoll => Box::pin(body),
         Misbehaviour::PanicsOnDrop => Box::pin(panics_on_drop(ON_DROP, body)),
+        Misbehaviour::BlocksOnDrop => {
+            let blocks = BlockOnDrop;
+            Box::pin(async move {
+                let _blocks = blocks;
+                body.await
+            })
+        }
+        _ => Box::pin(body),
     }
 }
 
@@ -145,7 +168,7 @@ fn failing_attempt(rt: &Runtime) -> Op {
 fn check_panic<T>(out: &Result<Option<T>, String>, context: &str) {
     if let Err(msg) = out {
         assert!(
-            msg == IN_POLL || msg == ON_DROP,
+            [WHEN_CALLED, IN_POLL, ON_DROP].contains(&msg.as_str()),
             "{context}: the operation's panic must reach the caller unchanged, got {msg:?}"
         );
     }
@@ -321,14 +344,14 @@ pub async fn retry_callbacks_that_panic_leak_no_budget_token(env: Env) {
     }
 }
 
-/// An operation that panics in poll or on drop, with the call dropped at every await point
+/// An operation that panics (when called, in poll or on drop) or blocks in `Drop`, with the call dropped at every await point
 /// (attempt, backoff, the second attempt): the panic reaches the caller, the budget holds every
 /// token not spent on an attempt that actually started — a retry whose backoff was cut short
 /// gives its token back — and the policy works afterwards.
 pub async fn panicking_operation_leaves_retry_usable_at_every_await_point(env: Env) {
     let env = &env;
     let rt = env.rt();
-    for how in BOTH {
+    for how in ALL {
         at_every_cut("retry", |k| async move {
             let context = format!("{how:?}, cut after {k} polls");
             let budget = RetryBudget::new(3, 1.0).unwrap();
@@ -351,10 +374,13 @@ pub async fn panicking_operation_leaves_retry_usable_at_every_await_point(env: E
             check_panic(&out, &context);
             let calls = calls.load(Ordering::SeqCst);
             assert!(calls <= 2, "{context}: the panic must end the call");
-            let spent = calls.saturating_sub(1); // one token per attempt after the first
+            // One token per attempt after the first; a success (the operation whose drop only
+            // blocks) pays one back.
+            let spent = calls.saturating_sub(1);
+            let earned = u32::from(matches!(out, Ok(Some(Ok(_)))));
             assert_eq!(
                 budget.available(),
-                3 - spent,
+                (3 - spent + earned).min(3),
                 "{context}: tokens not spent on an attempt must be back"
             );
             let ok = within(
@@ -370,14 +396,14 @@ pub async fn panicking_operation_leaves_retry_usable_at_every_await_point(env: E
     }
 }
 
-/// An operation that panics in poll or on drop under a `TimeoutPolicy` — cut at every await point,
+/// An operation that panics (when called, in poll or on drop) or blocks in `Drop` under a `TimeoutPolicy` — cut at every await point,
 /// or dropped by the timeout itself at expiry — panics into the caller; the policy works
 /// afterwards.
 pub async fn panicking_operation_leaves_timeout_usable_at_every_await_point(env: Env) {
     let env = &env;
     let rt = env.rt();
     let roomy = TimeoutPolicy::new(Duration::from_secs(3600), "roomy").unwrap();
-    for how in BOTH {
+    for how in ALL {
         at_every_cut("timeout", |k| {
             let roomy = roomy.clone();
             async move {
@@ -418,13 +444,13 @@ pub async fn panicking_operation_leaves_timeout_usable_at_every_await_point(env:
     assert!(out.unwrap_err().is_timeout());
 }
 
-/// An operation that panics in poll or on drop behind `RateLimiter::run`, the call cut while it
+/// An operation that panics (when called, in poll or on drop) or blocks in `Drop` behind `RateLimiter::run`, the call cut while it
 /// queues for its turn or while the operation runs: nobody is left queued and the limiter keeps
 /// admitting at its rate.
 pub async fn panicking_operation_leaves_rate_limiter_usable_at_every_await_point(env: Env) {
     let env = &env;
     let rt = env.rt();
-    for how in BOTH {
+    for how in ALL {
         at_every_cut("rate limiter", |k| async move {
             let context = format!("{how:?}, cut after {k} polls");
             let limiter = RateLimiter::new(1, 10 * MS).burst(1).build().unwrap();
@@ -459,12 +485,12 @@ pub async fn panicking_operation_leaves_rate_limiter_usable_at_every_await_point
     }
 }
 
-/// An operation that panics in poll or on drop in a bulkhead slot — the call cut while it queues
+/// An operation that panics (when called, in poll or on drop) or blocks in `Drop` in a bulkhead slot — the call cut while it queues
 /// for the slot or while it runs: the slot and the queue place are given back.
 pub async fn panicking_operation_leaves_bulkhead_usable_at_every_await_point(env: Env) {
     let env = &env;
     let rt = env.rt();
-    for how in BOTH {
+    for how in ALL {
         at_every_cut("bulkhead", |k| async move {
             let context = format!("{how:?}, cut after {k} polls");
             let bulkhead = Bulkhead::builder(1).build().unwrap();
@@ -494,13 +520,13 @@ pub async fn panicking_operation_leaves_bulkhead_usable_at_every_await_point(env
     }
 }
 
-/// A half-open probe whose operation panics in poll or on drop, cut at every await point: the
+/// A half-open probe whose operation panics (when called, in poll or on drop) or blocks in `Drop`, cut at every await point: the
 /// probe counts as neither success nor failure, its slot is freed, and the next probe closes the
 /// breaker.
 pub async fn panicking_operation_leaves_breaker_usable_at_every_await_point(env: Env) {
     let env = &env;
     let rt = env.rt();
-    for how in BOTH {
+    for how in ALL {
         at_every_cut("breaker", |k| async move {
             let context = format!("{how:?}, cut after {k} polls");
             let breaker = CircuitBreaker::builder()
@@ -536,14 +562,14 @@ pub async fn panicking_operation_leaves_breaker_usable_at_every_await_point(env:
 }
 
 /// The full `Pipeline` (token, overall timeout, retry with a budget, per-attempt timeout, breaker,
-/// limiter, bulkhead): a first attempt that fails, then one that panics in poll or on drop, with
+/// limiter, bulkhead): a first attempt that fails, then one that panics (when called, in poll or on drop) or blocks in `Drop`, with
 /// the call cut at every await point. Afterwards no slot is held, nobody is queued, the breaker is
 /// closed and admits, the budget holds every token not spent on a started attempt, and the next
 /// call goes through.
 pub async fn panicking_operation_leaves_pipeline_usable_at_every_await_point(env: Env) {
     let env = &env;
     let rt = env.rt();
-    for how in BOTH {
+    for how in ALL {
         at_every_cut("pipeline", |k| async move {
             let context = format!("{how:?}, cut after {k} polls");
             let budget = RetryBudget::new(3, 1.0).unwrap();
@@ -586,9 +612,10 @@ pub async fn panicking_operation_leaves_pipeline_usable_at_every_await_point(env
             assert_eq!(breaker.state(), CircuitState::Closed, "{context}");
             drop(breaker.try_acquire(rt).expect("the breaker admits"));
             let spent = calls.load(Ordering::SeqCst).saturating_sub(1);
+            let earned = u32::from(matches!(out, Ok(Some(Ok(_)))));
             assert_eq!(
                 budget.available(),
-                3 - spent,
+                (3 - spent + earned).min(3),
                 "{context}: a budget token leaked"
             );
             let ok = within(
