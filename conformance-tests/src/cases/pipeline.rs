@@ -12,6 +12,7 @@ macro_rules! __uno_cases_pipeline {
             overall_timeout_bounds_all_attempts,
             cancellation_stops_the_call_and_counts_as_no_failure,
             open_breaker_in_a_pipeline_fails_fast,
+            retry_stats_count_operation_calls_apart_from_refusals,
             policies_compose_by_hand_without_double_wrapping,
             extension_methods_time_out_and_cancel_one_future,
             invalid_pipeline_configuration_is_a_typed_error,
@@ -30,7 +31,7 @@ use uno_core::resilience::{
 use uno_core::sync::{CancellationToken, Cancelled};
 
 use crate::Env;
-use crate::support::within;
+use crate::support::{poll_times, within};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -261,6 +262,118 @@ pub async fn open_breaker_in_a_pipeline_fails_fast(env: Env) {
         "{err:?}"
     );
     assert_eq!(breaker.state(), CircuitState::Open);
+}
+
+/// `RetryStats::attempts` counts calls of the operation only; attempts that the breaker or the
+/// bulkhead refused, or that timed out waiting for the limiter, are counted in `refused`; an
+/// attempt dropped before it called the operation in neither.
+pub async fn retry_stats_count_operation_calls_apart_from_refusals(env: Env) {
+    let rt = env.rt();
+    let calls = AtomicU32::new(0);
+    let failing = || {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async { Err::<(), _>("down") }
+    };
+    // An open breaker: the first attempt fails and opens it, the retry is refused.
+    let open_on_first_failure = CircuitBreaker::builder()
+        .count_window(1)
+        .minimum_calls(1)
+        .failure_rate_threshold(1.0)
+        .open_duration(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let pipeline = Pipeline::builder(rt.clone())
+        .retry(retry(3, Duration::ZERO))
+        .circuit_breaker(open_on_first_failure)
+        .build()
+        .unwrap();
+    let err = within(&env, "the pipeline", pipeline.run(failing))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ResilienceError::CircuitOpen { .. }),
+        "{err:?}"
+    );
+    let err = within(&env, "the pipeline", pipeline.run(failing))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ResilienceError::CircuitOpen { .. }),
+        "{err:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let stats = pipeline.retry().unwrap().stats();
+    assert_eq!(
+        (stats.calls, stats.attempts, stats.refused, stats.retries),
+        (2, 1, 2, 1),
+        "one call of the operation, two refused attempts"
+    );
+
+    // A full bulkhead, with refusals retried: every attempt is refused.
+    let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
+    let holder = bulkhead.try_acquire().unwrap();
+    let retry_refusals = Retry::builder()
+        .max_attempts(3)
+        .backoff(Backoff::constant(Duration::ZERO))
+        .retry_on_rejection(true)
+        .build()
+        .unwrap();
+    let pipeline = Pipeline::builder(rt.clone())
+        .retry(retry_refusals)
+        .bulkhead(bulkhead)
+        .build()
+        .unwrap();
+    let err = within(&env, "the pipeline", pipeline.run(failing))
+        .await
+        .unwrap_err();
+    assert!(err.is_rejected() && err.attempts() == Some(3), "{err:?}");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the operation was not called"
+    );
+    let stats = pipeline.retry().unwrap().stats();
+    assert_eq!(
+        (
+            stats.attempts,
+            stats.refused,
+            stats.retries,
+            stats.exhausted
+        ),
+        (0, 3, 2, 1)
+    );
+    drop(holder);
+    within(&env, "the pipeline", pipeline.run(|| async { Ok(()) }))
+        .await
+        .unwrap();
+    let stats = pipeline.retry().unwrap().stats();
+    assert_eq!((stats.calls, stats.attempts, stats.refused), (2, 1, 3));
+
+    // Per-attempt timeouts that expire while waiting for the limiter count as refused; a call
+    // dropped while waiting counts in neither.
+    let limiter = RateLimiter::new(1, Duration::from_secs(3600))
+        .burst(1)
+        .build()
+        .unwrap();
+    limiter.try_acquire(rt).unwrap();
+    let pipeline = Pipeline::builder(rt.clone())
+        .retry(retry(2, Duration::ZERO))
+        .attempt_timeout(10 * MS, "waiting for the limiter")
+        .rate_limiter(limiter)
+        .build()
+        .unwrap();
+    let err = within(&env, "the pipeline", pipeline.run(failing))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout() && err.attempts() == Some(2), "{err:?}");
+    assert!(poll_times(pipeline.run(failing), 2).await.is_none());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the operation was not called"
+    );
+    let stats = pipeline.retry().unwrap().stats();
+    assert_eq!((stats.calls, stats.attempts, stats.refused), (2, 0, 2));
 }
 
 /// Policies nest by hand through `run_flat`: the error type stays `ResilienceError<E>`.

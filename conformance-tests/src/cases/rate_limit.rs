@@ -15,6 +15,8 @@ macro_rules! __uno_cases_rate_limit {
             clones_share_one_limit,
             try_run_refuses_without_calling_the_operation,
             invalid_rate_limiter_configuration_is_a_typed_error,
+            long_period_admits_its_whole_burst,
+            huge_clock_jumps_keep_the_limiter_exact,
         }
     };
 }
@@ -23,6 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use uno_core::resilience::{ConfigError, RateLimiter, ResilienceError};
+use uno_core::rt::{BoxFuture, Runtime, Spawner};
+use uno_core::time::VirtualClock;
 
 use crate::Env;
 use crate::support::{eventually, poll_times, within};
@@ -185,4 +189,66 @@ pub async fn invalid_rate_limiter_configuration_is_a_typed_error(_env: Env) {
         RateLimiter::new(10, Duration::from_nanos(5)).build(),
         Err(ConfigError::RateTooHigh { .. })
     ));
+}
+
+/// A burst of a long period goes at once in full, whatever the period: 100 of one a year, three
+/// of one per `Duration::MAX`; the next one is a whole interval away.
+pub async fn long_period_admits_its_whole_burst(env: Env) {
+    let rt = env.rt();
+    let year = Duration::from_secs(365 * 86_400);
+    for (period, burst) in [(year, 100), (Duration::MAX, 3)] {
+        let limiter = RateLimiter::new(1, period).burst(burst).build().unwrap();
+        let admitted = (0..2 * burst)
+            .filter(|_| limiter.try_acquire(rt).is_ok())
+            .count();
+        assert_eq!(
+            admitted, burst as usize,
+            "one per {period:?}, burst {burst}"
+        );
+        let wait = limiter.try_acquire(rt).unwrap_err().retry_after;
+        if env.is_virtual_time() {
+            assert_eq!(wait, period);
+        } else {
+            assert!(
+                wait <= period && wait > period - Duration::from_secs(60),
+                "{wait:?}"
+            );
+        }
+    }
+}
+
+/// Spawns through the backend's runtime: for a runtime of our own with a hand-moved clock.
+struct ViaBackend(Runtime);
+
+impl Spawner for ViaBackend {
+    fn spawn_boxed(&self, future: BoxFuture<()>) {
+        self.0.spawner().spawn_boxed(future);
+    }
+}
+
+/// A clock moved by centuries (here a `VirtualClock` moved by hand, on every backend) changes
+/// nothing but the time: after each jump the limiter admits its burst, then one per interval,
+/// says exactly when, and a waiting `acquire` is admitted when the clock gets there.
+pub async fn huge_clock_jumps_keep_the_limiter_exact(env: Env) {
+    let clock = VirtualClock::new();
+    let rt = Runtime::new(ViaBackend(env.rt().clone()), clock.clone());
+    let limiter = RateLimiter::per_second(10).burst(2).build().unwrap();
+    for jump in 0..20 {
+        if jump > 0 {
+            clock.advance(Duration::MAX); // 30 years at a time, 570 in all
+        }
+        for _ in 0..2 {
+            limiter.try_acquire(&rt).unwrap();
+        }
+        let refused = limiter.try_acquire(&rt).unwrap_err();
+        assert_eq!(refused.retry_after, 100 * MS, "after {jump} jumps");
+    }
+    let mut waiter = std::pin::pin!(limiter.acquire(&rt));
+    assert!(
+        poll_times(waiter.as_mut(), 1).await.is_none(),
+        "admitted early"
+    );
+    clock.advance(100 * MS);
+    within(&env, "the waiter after the clock moved", waiter).await;
+    assert_eq!(limiter.stats().queued, 0);
 }

@@ -19,6 +19,11 @@ use crate::sync::{AcquireError, AsyncSemaphore, OwnedSemaphorePermit, SemaphoreP
 /// dropped, including when the caller's future is dropped mid-call. Clones share the slots. Built
 /// on [`AsyncSemaphore`].
 ///
+/// # Panics
+///
+/// A panic in the operation (the closure, its future's `poll` or its `Drop`) propagates out of
+/// `run` unchanged after the slot (or the queue place) is released.
+///
 /// # Examples
 ///
 /// ```

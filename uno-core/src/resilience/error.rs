@@ -49,7 +49,11 @@ pub enum ResilienceError<E> {
     Cancelled,
     /// Retrying gave up: attempts, the total deadline or the retry budget ran out.
     RetriesExhausted {
-        /// How many times the operation was called.
+        /// How many attempts were made (at most `max_attempts`). In a
+        /// [`Pipeline`](super::Pipeline) this includes attempts that its breaker or bulkhead
+        /// refused before the operation was called (see
+        /// [`RetryStats::refused`](super::RetryStats::refused)); elsewhere each attempt is one
+        /// call of the operation.
         attempts: u32,
         /// The error of the last attempt.
         last: Box<ResilienceError<E>>,

@@ -23,6 +23,23 @@
 //! `tracing` events (target `uno_core::resilience`). All time is read from the [`Runtime`], so
 //! everything here runs on virtual time in tests.
 //!
+//! # Panics in user code
+//!
+//! A policy runs the operation inside the caller's own future, so a panic in user code — the
+//! operation closure, its future (in `poll`, or in `Drop` when the policy or the caller drops it),
+//! a breaker listener, a retry predicate, Retry-After extractor or hook — propagates to the caller
+//! unchanged: the policy's future panics with the same payload (inside a [`Task`], that is
+//! [`JoinError::Panicked`] with the message). It never wedges a policy nor leaks what the call
+//! held. Before the panic leaves the policy:
+//! - a bulkhead slot or queue place is released, a rate limiter's queue place is left (an
+//!   admission already taken stays spent, as for a dropped call);
+//! - a circuit breaker state change the call made is complete, and a half-open probe slot it held
+//!   is freed (the call counts as neither success nor failure);
+//! - a retry budget token taken for a retry that did not start goes back, and no further attempt
+//!   is made.
+//!
+//! Each policy's "Panics" section says what it counts.
+//!
 //! # Examples
 //!
 //! A flaky operation behind the whole stack:
@@ -70,6 +87,8 @@
 //! ```
 //!
 //! [`Runtime`]: crate::rt::Runtime
+//! [`Task`]: crate::task::Task
+//! [`JoinError::Panicked`]: crate::task::JoinError::Panicked
 
 #[cfg(feature = "tracing")]
 macro_rules! event {

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::resilience::retry::Attempts;
 use crate::resilience::{
     Bulkhead, CircuitBreaker, ConfigError, RateLimiter, ResilienceError, Retry, TimeoutPolicy,
 };
@@ -34,6 +35,14 @@ use crate::sync::{CancellationToken, WaitForCancellation};
 ///
 /// The pipeline holds its [`Runtime`]. Policies are stored by value (each a cheap handle), so a
 /// call allocates nothing on the happy path. Clones share every policy's state.
+///
+/// # Panics
+///
+/// A panic in the operation (the closure, its future's `poll` or its `Drop`) or in a policy's
+/// callback propagates out of `run` unchanged (see [the module](super), "Panics in user code"):
+/// the attempt's bulkhead slot, limiter queue place and breaker probe slot are released first,
+/// a budget token taken for a retry that did not reach the operation goes back, and no further
+/// attempt is made.
 ///
 /// # Examples
 ///
@@ -132,8 +141,9 @@ impl<E> Pipeline<E> {
     /// # Cancel safety
     ///
     /// Dropping the future drops the attempt in flight, releases its bulkhead slot and breaker
-    /// probe, leaves the limiter's queue without consuming, and counts nothing as a failure. What
-    /// the operation did before it was dropped stays done.
+    /// probe, leaves the limiter's queue without consuming, gives back a budget token taken for a
+    /// retry that has not called the operation yet, and counts nothing as a failure. What the
+    /// operation did before it was dropped stays done.
     ///
     /// # Examples
     ///
@@ -220,12 +230,12 @@ impl<E> Pipeline<E> {
         let bounded = async move {
             let retried = async move {
                 let Some(retry) = &self.retry else {
-                    return self.attempt(op).await;
+                    return self.attempt(op, None).await;
                 };
                 let mut attempts = retry.start(rt);
                 loop {
                     attempts.begin();
-                    match self.attempt(op).await {
+                    match self.attempt(op, Some(&mut attempts)).await {
                         Ok(value) => {
                             attempts.succeeded();
                             return Ok(value);
@@ -257,12 +267,17 @@ impl<E> Pipeline<E> {
         }
     }
 
-    /// One attempt: breaker, per-attempt timeout, limiter, bulkhead, operation.
+    /// One attempt: breaker, per-attempt timeout, limiter, bulkhead, operation. `retry` is told
+    /// when the operation is called, so that attempts stopped before it are counted apart.
     ///
     /// The clock is read once for the breaker, the timeout's start and the limiter: they act at
     /// the same moment (no `.await` between them). The slow-call clock starts from that reading
     /// too, unless the limiter or the bulkhead made the call wait.
-    async fn attempt<T, F, Fut>(&self, op: &mut F) -> Result<T, ResilienceError<E>>
+    async fn attempt<T, F, Fut>(
+        &self,
+        op: &mut F,
+        mut retry: Option<&mut Attempts<'_, E>>,
+    ) -> Result<T, ResilienceError<E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
@@ -300,6 +315,9 @@ impl<E> Pipeline<E> {
                 Some(now) if !waited => now,
                 _ => rt.now(),
             });
+            if let Some(attempts) = retry.as_deref_mut() {
+                attempts.calling();
+            }
             let result = op().await;
             if let Some(start) = start {
                 op_time = Some(rt.now().saturating_duration_since(start));

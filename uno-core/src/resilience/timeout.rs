@@ -15,6 +15,11 @@ use crate::time::{Elapsed, Sleep, deadline_after};
 /// Used alone through [`run`](Self::run), or in a [`Pipeline`](super::Pipeline) as the overall
 /// limit or the per-attempt limit. At expiry the operation's future is dropped (cancelled).
 ///
+/// # Panics
+///
+/// A panic in the operation — in its `poll`, or in its `Drop`, also when the timeout drops it at
+/// expiry — propagates out of `run` unchanged; the policy holds no state and is unaffected.
+///
 /// # Examples
 ///
 /// ```

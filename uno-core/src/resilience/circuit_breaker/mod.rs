@@ -57,6 +57,19 @@ type Listener = dyn Fn(StateChange) + Send + Sync;
 /// [`on_state_change`](CircuitBreakerBuilder::on_state_change) listener (called outside the
 /// breaker's lock) and to the `tracing` feature's events.
 ///
+/// # Panics
+///
+/// User code never wedges the breaker:
+/// - A panicking **listener** panics the caller whose call made the change (`run`, `run_flat`,
+///   `try_acquire`, [`BreakerPermit::success`]/[`failure`](BreakerPermit::failure), a
+///   [`Pipeline`](super::Pipeline)), with the listener's payload, and only after the change is
+///   complete: the breaker is in its new state, and a probe slot that caller was being given is
+///   freed again (a `try_acquire` that panics this way hands out no permit). The listener is
+///   called again at the next change.
+/// - A panicking **operation** (the closure, its future's `poll` or its `Drop`) propagates out of
+///   `run` unchanged; the call counts as neither success nor failure (as a dropped call) and its
+///   probe slot is freed.
+///
 /// # Examples
 ///
 /// ```
@@ -316,15 +329,19 @@ impl CircuitBreaker {
     /// ```
     pub fn try_acquire(&self, rt: &Runtime) -> Result<BreakerPermit, CircuitOpen> {
         let now = rt.now();
-        let ticket = self.inner.admit(rt, Some(now))?;
-        Ok(BreakerPermit {
+        let (ticket, change) = self.inner.admit(rt, Some(now))?;
+        let permit = BreakerPermit {
             inner: self.inner.clone(),
             ticket: Ticket {
                 start: Some(now),
                 ..ticket
             },
             done: false,
-        })
+        };
+        // Only once the permit exists: if the listener panics, dropping the permit frees the
+        // probe slot it holds.
+        self.inner.notify(change);
+        Ok(permit)
     }
 
     /// [`try_acquire`](Self::try_acquire) for a call made within the caller's own future: the
@@ -334,12 +351,15 @@ impl CircuitBreaker {
         rt: &Runtime,
         now: Option<Instant>,
     ) -> Result<Admission<'a>, CircuitOpen> {
-        let ticket = self.inner.admit(rt, now)?;
-        Ok(Admission {
+        let (ticket, change) = self.inner.admit(rt, now)?;
+        let admission = Admission {
             inner: &self.inner,
             ticket,
             done: false,
-        })
+        };
+        // As in `try_acquire`: the admission's drop frees its probe slot if the listener panics.
+        self.inner.notify(change);
+        Ok(admission)
     }
 
     /// Runs `op` if the breaker allows it, and records its outcome.
@@ -479,14 +499,24 @@ impl Inner {
 
     /// Admits one call, or refuses it. The clock is read (or `now` used) only when the breaker
     /// is not closed or a slow-call threshold needs the start.
-    fn admit(&self, rt: &Runtime, now: Option<Instant>) -> Result<Ticket, CircuitOpen> {
+    ///
+    /// A state change this admission made (open to half-open) is returned, not yet announced: the
+    /// caller first wraps the ticket in its guard (whose drop frees the probe slot), then calls
+    /// [`notify`](Self::notify), so a panicking listener cannot strand the slot.
+    #[must_use = "announce the state change with `notify` once the ticket is guarded"]
+    fn admit(
+        &self,
+        rt: &Runtime,
+        now: Option<Instant>,
+    ) -> Result<(Ticket, Option<StateChange>), CircuitOpen> {
         let epoch = self.closed_epoch.load(Ordering::Acquire);
         if epoch != NOT_CLOSED {
-            return Ok(Ticket {
+            let ticket = Ticket {
                 epoch,
                 probe: false,
                 start: self.slow_call.map(|_| now.unwrap_or_else(|| rt.now())),
-            });
+            };
+            return Ok((ticket, None));
         }
         let now = now.unwrap_or_else(|| rt.now());
         let mut state = self.lock();
@@ -519,15 +549,19 @@ impl Inner {
         };
         let epoch = state.epoch;
         drop(state);
-        self.notify(change);
         match result {
-            Ok(probe) => Ok(Ticket {
-                epoch,
-                probe,
-                start: self.slow_call.map(|_| now),
-            }),
+            Ok(probe) => {
+                let ticket = Ticket {
+                    epoch,
+                    probe,
+                    start: self.slow_call.map(|_| now),
+                };
+                Ok((ticket, change))
+            }
             Err(e) => {
                 self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                // Nothing is held: announce the change (if any) here; a panic leaves no slot.
+                self.notify(change);
                 Err(e)
             }
         }
@@ -560,6 +594,10 @@ impl Inner {
         }
     }
 
+    /// Announces a state change to the `tracing` events and the listener. Called with the lock
+    /// released and the change complete, and only once nothing the caller holds (a probe slot)
+    /// depends on code after it: a panicking listener then propagates to that caller and leaves
+    /// the breaker consistent.
     fn notify(&self, change: Option<StateChange>) {
         let Some(change) = change else { return };
         super::event!(from = ?change.from, to = ?change.to, "circuit breaker state change");
@@ -989,6 +1027,9 @@ impl CircuitBreakerBuilder {
     }
 
     /// Calls `listener` on every state change (outside the breaker's lock; keep it short).
+    ///
+    /// A panic in `listener` propagates to the caller whose call made the change, once the change
+    /// is complete; the breaker stays usable (see [`CircuitBreaker`], "Panics").
     ///
     /// # Examples
     ///

@@ -134,6 +134,18 @@ impl RetryBudget {
             });
     }
 
+    /// Gives back one token withdrawn for a retry that never called the operation (the call was
+    /// dropped in its backoff, a callback panicked, a policy refused the attempt), never above
+    /// the maximum.
+    pub(crate) fn refund(&self) {
+        let inner = &*self.inner;
+        let _ = inner
+            .balance
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                Some((b + SCALE).min(inner.max))
+            });
+    }
+
     /// Whole retries currently available.
     ///
     /// # Examples

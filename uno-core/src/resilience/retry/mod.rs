@@ -38,6 +38,19 @@ type OnRetry<E> = dyn Fn(u32, &ResilienceError<E>, Duration) + Send + Sync;
 /// - An error that is not retried is returned as it is. When attempts, the deadline or the budget
 ///   run out, the result is [`ResilienceError::RetriesExhausted`] with the number of attempts and
 ///   the last error.
+/// - A [`RetryBudget`] token is taken when a retry is decided and spent when that retry's attempt
+///   calls the operation; a retry that never gets there (the call is dropped during the backoff,
+///   the hook panics, a policy of a [`Pipeline`](super::Pipeline) refuses the attempt) gives its
+///   token back.
+///
+/// # Panics
+///
+/// A panic in the operation (the closure, its future's `poll` or its `Drop`) or in a callback
+/// ([`retry_if`](RetryBuilder::retry_if), [`delay_from`](RetryBuilder::delay_from),
+/// [`on_retry`](RetryBuilder::on_retry)) ends the call: it propagates out of `run` (or
+/// [`RetryAttempts::failed`]) unchanged, no further attempt is made, and a budget token taken for
+/// a retry that did not start goes back. The call is counted in `calls` (and its attempts so far)
+/// only, as a dropped call is. The policy is unaffected.
 ///
 /// # Examples
 ///
@@ -93,10 +106,18 @@ struct Inner<E> {
 #[derive(Default)]
 struct Counters {
     calls: AtomicU64,
-    /// Attempts after the first of their call: `RetryStats::attempts` is `calls` plus these, so
-    /// a call that succeeds at once pays for two counters (calls, successes), not three. Exact,
+    /// Attempts after the first of their call. `RetryStats::attempts` is `calls` plus these,
+    /// minus the attempts that never called the operation (`refused`, `abandoned_uncalled`), so a
+    /// call that succeeds at once pays for two counters (calls, successes), not three. Exact,
     /// because a call's first attempt begins in the same synchronous step as the call.
     later_attempts: AtomicU64,
+    /// Attempts that ended without calling the operation (a pipeline's breaker or bulkhead
+    /// refused it, or its per-attempt timeout expired first): `RetryStats::refused`. Written with
+    /// `Release` and read first with `Acquire`, so a snapshot never subtracts an attempt whose
+    /// begin it does not see.
+    refused: AtomicU64,
+    /// Attempts whose call was dropped before they called the operation (as `refused`).
+    abandoned_uncalled: AtomicU64,
     retries: AtomicU64,
     successes: AtomicU64,
     failures: AtomicU64,
@@ -109,15 +130,60 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Bumps a counter subtracted from the derived attempt count (see [`Counters::refused`]).
+fn bump_uncalled(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Release);
+}
+
 /// A snapshot of a [`Retry`]'s counters (shared by its clones).
+///
+/// # Examples
+///
+/// In a [`Pipeline`](super::Pipeline), attempts that a policy refused before the operation was
+/// called are counted apart from the calls of the operation:
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::resilience::{Backoff, Bulkhead, Pipeline, Retry};
+/// # use uno_core::rt::VirtualRuntime;
+/// # let vrt = VirtualRuntime::new();
+/// # let rt = vrt.handle();
+/// # vrt.block_on(async move {
+///
+/// let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
+/// let retry = Retry::builder()
+///     .max_attempts(3)
+///     .backoff(Backoff::constant(Duration::ZERO))
+///     .retry_on_rejection(true)
+///     .build()
+///     .unwrap();
+/// let pipeline = Pipeline::builder(rt).retry(retry).bulkhead(bulkhead.clone()).build().unwrap();
+/// let busy = bulkhead.try_acquire().unwrap(); // the only slot is taken
+/// let err = pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap_err();
+/// assert_eq!(err.attempts(), Some(3)); // three attempts, each refused by the bulkhead
+/// drop(busy);
+/// pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap();
+/// let stats = pipeline.retry().unwrap().stats();
+/// assert_eq!((stats.calls, stats.attempts, stats.refused), (2, 1, 3));
+/// # });
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryStats {
     /// Calls started (each may make several attempts).
     pub calls: u64,
-    /// Times the operation was called.
+    /// Times the operation was called. An attempt that never called it (see
+    /// [`refused`](Self::refused)) is not counted here.
     pub attempts: u64,
-    /// Retries made (attempts after the first of a call).
+    /// Attempts that ended without calling the operation because a policy inside the retry
+    /// stopped them first: in a [`Pipeline`](super::Pipeline), the circuit breaker or the
+    /// bulkhead refused the attempt, or the per-attempt timeout expired while it waited for the
+    /// rate limiter or a bulkhead slot. They count toward `max_attempts` (and toward the attempts
+    /// of [`ResilienceError::RetriesExhausted`]), not toward [`attempts`](Self::attempts). Always
+    /// zero for [`Retry::run`], [`Retry::run_flat`] and [`Retry::attempts`], whose attempts all
+    /// call the operation.
+    pub refused: u64,
+    /// Retries decided (attempts after the first of a call, refused ones included).
     pub retries: u64,
     /// Calls that ended with a value.
     pub successes: u64,
@@ -341,6 +407,7 @@ impl<E> Retry<E> {
         let mut attempts = self.start(rt);
         // Right after `start`, with no `.await` between: the derived attempt count relies on it.
         attempts.begin();
+        attempts.calling(); // by contract, the caller calls the operation right away
         RetryAttempts { attempts, rt }
     }
 
@@ -352,6 +419,8 @@ impl<E> Retry<E> {
             attempt: 0,
             start: self.inner.max_duration.map(|_| rt.now()),
             previous: Duration::ZERO,
+            called: true, // no attempt in progress yet
+            token: false,
         }
     }
 
@@ -384,12 +453,14 @@ impl<E> Retry<E> {
     pub fn stats(&self) -> RetryStats {
         let c = &self.inner.stats;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        // First, with `Acquire`: every attempt counted in these has its begin visible below.
+        let refused = c.refused.load(Ordering::Acquire);
+        let abandoned = c.abandoned_uncalled.load(Ordering::Acquire);
+        let calls = get(&c.calls);
         RetryStats {
-            calls: get(&c.calls),
-            attempts: {
-                let later = get(&c.later_attempts);
-                get(&c.calls) + later
-            },
+            calls,
+            attempts: (calls + get(&c.later_attempts)).saturating_sub(refused + abandoned),
+            refused,
             retries: get(&c.retries),
             successes: get(&c.successes),
             failures: get(&c.failures),
@@ -493,7 +564,7 @@ impl<'a, E> RetryAttempts<'a, E> {
     /// let stats = retry.stats();
     /// assert_eq!((counter, stats.calls, stats.attempts, stats.successes), (1, 1, 1, 1));
     /// ```
-    pub fn succeeded(self) {
+    pub fn succeeded(mut self) {
         self.attempts.succeeded();
     }
 
@@ -512,8 +583,9 @@ impl<'a, E> RetryAttempts<'a, E> {
     /// # Cancel safety
     ///
     /// Dropping the future during the backoff sleep abandons the call: the retry was already
-    /// counted (and announced to the hook), the next attempt is not begun, and nothing is
-    /// counted as a failure — as when [`Retry::run`]'s future is dropped there.
+    /// counted (and announced to the hook), the next attempt is not begun, the budget token
+    /// taken for it goes back to the [`RetryBudget`], and nothing is counted as a failure — as
+    /// when [`Retry::run`]'s future is dropped there.
     ///
     /// # Examples
     ///
@@ -564,6 +636,7 @@ impl<'a, E> RetryAttempts<'a, E> {
             self.rt.sleep(delay).await;
         }
         self.attempts.begin();
+        self.attempts.calling();
         Ok(self)
     }
 
@@ -602,24 +675,54 @@ impl<E> fmt::Debug for RetryAttempts<'_, E> {
 }
 
 /// One call's progress through the policy.
+///
+/// A retry's budget token is withdrawn when the retry is decided, and spent only when its
+/// attempt calls the operation ([`calling`](Self::calling)). Until then it is held here and goes
+/// back to the budget if the attempt never calls it: the call is dropped during the backoff,
+/// the hook panics, or a policy inside the pipeline refuses the attempt. So a budget only ever
+/// pays for load that reached the operation.
 pub(crate) struct Attempts<'a, E> {
     policy: &'a Inner<E>,
     attempt: u32,
     start: Option<Instant>,
     previous: Duration,
+    /// Whether the attempt in progress has called the operation (`true` between attempts:
+    /// nothing to count then).
+    called: bool,
+    /// A budget token withdrawn for the next attempt and not spent yet.
+    token: bool,
 }
 
 impl<E> Attempts<'_, E> {
     /// Called right after [`Retry::start`] for the first attempt (without an `.await` between
-    /// them, which the derived attempt count relies on) and before every later one.
+    /// them, which the derived attempt count relies on) and before every later one. Follow it
+    /// with [`calling`](Self::calling) when the attempt calls the operation.
     pub(crate) fn begin(&mut self) {
         self.attempt = self.attempt.saturating_add(1);
         if self.attempt > 1 {
             bump(&self.policy.stats.later_attempts);
         }
+        self.called = false;
     }
 
-    pub(crate) fn succeeded(&self) {
+    /// The attempt in progress calls the operation now: it counts as an attempt, and spends the
+    /// budget token its retry took.
+    pub(crate) fn calling(&mut self) {
+        self.called = true;
+        self.token = false;
+    }
+
+    /// Gives back a budget token not spent on an attempt.
+    fn return_token(&mut self) {
+        if std::mem::take(&mut self.token)
+            && let Some(budget) = &self.policy.budget
+        {
+            budget.refund();
+        }
+    }
+
+    pub(crate) fn succeeded(&mut self) {
+        self.called = true;
         bump(&self.policy.stats.successes);
         if let Some(budget) = &self.policy.budget {
             budget.deposit();
@@ -635,6 +738,11 @@ impl<E> Attempts<'_, E> {
     ) -> Result<Duration, ResilienceError<E>> {
         let policy = self.policy;
         let stats = &policy.stats;
+        if !std::mem::replace(&mut self.called, true) {
+            // Stopped before it called the operation: a refusal, not an attempt.
+            bump_uncalled(&stats.refused);
+            self.return_token();
+        }
         let (retryable, floor) = match &err {
             ResilienceError::Cancelled => {
                 bump(&stats.cancelled);
@@ -672,11 +780,14 @@ impl<E> Attempts<'_, E> {
                 return Err(self.exhausted(err));
             }
         }
-        if let Some(budget) = &policy.budget
-            && !budget.try_withdraw()
-        {
-            bump(&stats.budget_exhausted);
-            return Err(self.exhausted(err));
+        if let Some(budget) = &policy.budget {
+            if !budget.try_withdraw() {
+                bump(&stats.budget_exhausted);
+                return Err(self.exhausted(err));
+            }
+            // Held until the next attempt calls the operation; a panic in the hook below gives
+            // it back (when the unwinding drops `self`).
+            self.token = true;
         }
         if let Some(hook) = &policy.on_retry {
             hook(self.attempt, &err, delay);
@@ -709,6 +820,18 @@ impl<E> Attempts<'_, E> {
             attempts: self.attempt,
             last: Box::new(last),
         }
+    }
+}
+
+impl<E> Drop for Attempts<'_, E> {
+    /// The call ends here, normally or not (dropped, or unwinding from a panic in the operation
+    /// or a callback): an attempt in progress that never called the operation is not counted as
+    /// one, and a budget token it held goes back.
+    fn drop(&mut self) {
+        if !self.called {
+            bump_uncalled(&self.policy.stats.abandoned_uncalled);
+        }
+        self.return_token();
     }
 }
 
