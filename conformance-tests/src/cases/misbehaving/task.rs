@@ -18,12 +18,15 @@ macro_rules! __uno_cases_misbehaving_task {
             blocking_job_capture_panicking_in_drop_is_panicked,
             blocking_drop_in_cancelled_future_still_resolves,
             virtual_time_holds_while_blocking_job_runs,
+            timeout_whose_future_panics_in_drop_at_expiry_reports_through_its_task,
+            cancellable_whose_future_panics_in_drop_reports_through_its_task,
         }
     };
 }
 
 use std::time::Duration;
 
+use uno_core::sync::{CancellationToken, cancellable};
 use uno_core::task::{self, JoinError, shield, yield_now};
 
 use crate::Env;
@@ -202,4 +205,52 @@ pub async fn virtual_time_holds_while_blocking_job_runs(env: Env) {
         rt.now().saturating_duration_since(start) >= Duration::from_secs(1)
     })
     .await;
+}
+
+/// `timeout` drops its future at expiry; if that drop panics, the panic reaches the task that
+/// awaited the timeout (as any panic in a future it polls does), the task reports it as a value,
+/// and the runtime's timers keep working.
+pub async fn timeout_whose_future_panics_in_drop_at_expiry_reports_through_its_task(env: Env) {
+    let rt = env.rt().clone();
+    let rt2 = rt.clone();
+    let task = rt.spawn(async move {
+        let slow = panics_on_drop("dropped at expiry", std::future::pending::<()>());
+        rt2.timeout(Duration::from_millis(5), "slow call", slow)
+            .await
+    });
+    assert_panicked(within(&rt, "the task", task).await, "dropped at expiry");
+    let again = rt
+        .timeout(
+            Duration::from_millis(5),
+            "pending",
+            std::future::pending::<()>(),
+        )
+        .await;
+    assert!(again.is_err(), "timers still fire after the panic");
+}
+
+/// `cancellable` drops its future when the token fires; a panic in that drop reaches the awaiting
+/// task as a value, and every other waiter on the token is still woken.
+pub async fn cancellable_whose_future_panics_in_drop_reports_through_its_task(env: Env) {
+    let rt = env.rt().clone();
+    let token = CancellationToken::new();
+    let noisy = {
+        let token = token.clone();
+        rt.spawn(async move {
+            let work = panics_on_drop("dropped on cancel", std::future::pending::<()>());
+            cancellable(&token, work).await
+        })
+    };
+    let quiet = {
+        let token = token.clone();
+        rt.spawn(async move { cancellable(&token, std::future::pending::<()>()).await })
+    };
+    yield_now().await;
+    token.cancel();
+    assert_panicked(
+        within(&rt, "the noisy task", noisy).await,
+        "dropped on cancel",
+    );
+    let quiet = within(&rt, "the quiet task", quiet).await.unwrap();
+    assert!(quiet.is_err(), "the other waiter saw the cancellation");
 }
