@@ -39,9 +39,9 @@ use std::task::{Context, Poll, Waker};
 
 use event_listener::Event;
 
+use crate::panic::panic_message;
 use crate::rt::Runtime;
 use crate::sync::{Cancellable, CancellationToken, cancellable};
-use crate::task::JoinError;
 
 use super::ChildError;
 
@@ -677,14 +677,6 @@ where
 {
     fn drop(&mut self) {
         self.cell.finish_unfinished(self.cell.run());
-    }
-}
-
-/// The message of a caught panic.
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match JoinError::from_panic(payload) {
-        JoinError::Panicked { message } => message,
-        other => other.to_string(),
     }
 }
 

@@ -1,201 +1,34 @@
 //! [`TaskGroup`]: structured concurrency (trio's nursery, Kotlin's `coroutineScope`, Java's
 //! `StructuredTaskScope`) on any [`Runtime`].
+//!
+//! - `mod.rs`: the group itself; [`builder`]: its configuration; [`handle`]: a child's handle and
+//!   the cloneable spawner; [`scope`]: the scoped form [`task_group`]; [`state`]: the slots,
+//!   admission and the cell that owns each child's future; [`error`]: the errors.
 
+mod builder;
 mod error;
+mod handle;
+mod scope;
 mod state;
 
 use std::fmt;
 use std::future::{Future, poll_fn};
-use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
 use crate::rt::Runtime;
-use crate::sync::CancellationToken;
-use crate::task::JoinError;
 
+pub use builder::TaskGroupBuilder;
 pub use error::{ChildError, GroupConfigError, GroupError};
-use state::{Mode, Shared};
+pub use handle::{ChildHandle, GroupSpawner};
+pub use scope::task_group;
+use state::Shared;
 
-pin_project_lite::pin_project! {
-    /// Runs a future, catching a panic in any of its polls as `Err(message)`.
-    pub(crate) struct CatchPanic<F> {
-        #[pin]
-        future: F,
-    }
-}
-
-impl<F> CatchPanic<F> {
-    pub(crate) fn new(future: F) -> Self {
-        CatchPanic { future }
-    }
-}
-
-impl<F: Future> Future for CatchPanic<F> {
-    type Output = Result<F::Output, String>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = self.project().future;
-        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(payload) => Poll::Ready(Err(match JoinError::from_panic(payload) {
-                JoinError::Panicked { message } => message,
-                other => other.to_string(),
-            })),
-        }
-    }
-}
-
-/// Configures a [`TaskGroup`]: fail-fast (the default) or supervisor, and an optional bound on the
-/// children running at once.
-///
-/// # Examples
-///
-/// ```
-/// use uno_core::rt::VirtualRuntime;
-/// use uno_core::task::{GroupConfigError, TaskGroup};
-///
-/// let vrt = VirtualRuntime::new();
-/// let rt = vrt.handle();
-/// let group = TaskGroup::<u32, String>::builder(&rt)
-///     .supervisor()
-///     .max_concurrency(4)
-///     .build()
-///     .unwrap();
-/// # drop(group);
-/// let bad = TaskGroup::<u32, String>::builder(&rt).max_concurrency(0).build();
-/// assert_eq!(bad.unwrap_err(), GroupConfigError::ZeroConcurrency);
-/// ```
-pub struct TaskGroupBuilder<T, E> {
-    rt: Runtime,
-    mode: Mode,
-    max_concurrency: Option<usize>,
-    types: PhantomData<fn() -> (T, E)>,
-}
-
-impl<T, E> TaskGroupBuilder<T, E> {
-    /// Fail-fast (the default): the first child that fails or panics cancels its siblings.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::TaskGroup;
-    ///
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    /// let group = TaskGroup::<(), &str>::builder(&rt).fail_fast().build().unwrap();
-    /// let rt2 = rt.clone();
-    /// group.spawn("slow", async move { Ok(rt2.sleep(Duration::from_secs(60)).await) });
-    /// group.spawn("bad", async { Err("boom") });
-    /// let err = group.join_all().await.unwrap_err();
-    /// assert_eq!(err.names(), ["bad"]); // "slow" was cancelled, which is not a failure
-    /// # });
-    /// ```
-    pub fn fail_fast(mut self) -> Self {
-        self.mode = Mode::FailFast;
-        self
-    }
-
-    /// Supervisor mode: a failing child does not disturb its siblings; every failure is collected.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::TaskGroup;
-    ///
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    /// let group = TaskGroup::<u32, &str>::builder(&rt).supervisor().build().unwrap();
-    /// group.spawn("a", async { Err("a broke") });
-    /// let b = group.spawn("b", async { Ok(2) });
-    /// group.spawn("c", async { Err("c broke") });
-    /// assert_eq!(b.await, Ok(2)); // not cancelled by a's failure
-    /// assert_eq!(group.join_all().await.unwrap_err().names(), ["a", "c"]);
-    /// # });
-    /// ```
-    pub fn supervisor(mut self) -> Self {
-        self.mode = Mode::Supervisor;
-        self
-    }
-
-    /// At most `n` children run at once; the others wait (in spawn order) for a slot. A child
-    /// waiting for its slot can be cancelled like a running one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::TaskGroup;
-    ///
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    /// let group = TaskGroup::<(), ()>::builder(&rt).max_concurrency(2).build().unwrap();
-    /// for i in 0..4 {
-    ///     let rt = rt.clone();
-    ///     let job = async move { Ok(rt.sleep(Duration::from_secs(1)).await) };
-    ///     group.spawn(format!("job-{i}"), job);
-    /// }
-    /// let start = rt.now();
-    /// group.join_all().await.unwrap();
-    /// assert_eq!(rt.now() - start, Duration::from_secs(2)); // four jobs, two at a time
-    /// # });
-    /// ```
-    pub fn max_concurrency(mut self, n: usize) -> Self {
-        self.max_concurrency = Some(n);
-        self
-    }
-
-    /// Builds the group.
-    ///
-    /// # Errors
-    ///
-    /// [`GroupConfigError::ZeroConcurrency`] for `max_concurrency(0)`, and
-    /// [`GroupConfigError::ConcurrencyTooLarge`] above `u32::MAX`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::{GroupConfigError, TaskGroup};
-    ///
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// let builder = TaskGroup::<(), ()>::builder(&rt);
-    /// assert!(builder.clone().max_concurrency(8).build().is_ok());
-    /// let zero = builder.clone().max_concurrency(0).build().unwrap_err();
-    /// assert_eq!(zero, GroupConfigError::ZeroConcurrency);
-    /// # #[cfg(target_pointer_width = "64")] {
-    /// let huge = builder.max_concurrency(u32::MAX as usize + 1).build().unwrap_err();
-    /// assert!(matches!(huge, GroupConfigError::ConcurrencyTooLarge { .. }));
-    /// # }
-    /// ```
-    pub fn build(self) -> Result<TaskGroup<T, E>, GroupConfigError> {
-        let limit = match self.max_concurrency {
-            None => None,
-            Some(0) => return Err(GroupConfigError::ZeroConcurrency),
-            // The bound was a semaphore's permit count once; keep the documented range.
-            Some(n) if u32::try_from(n).is_err() => {
-                return Err(GroupConfigError::ConcurrencyTooLarge { requested: n });
-            }
-            Some(n) => Some(n),
-        };
-        Ok(TaskGroup {
-            shared: Arc::new(Shared::new(self.rt, self.mode, limit)),
-        })
-    }
-}
+// Until the task manager and the lifecycle module import it from its own home.
+pub(crate) use crate::panic::CatchPanic;
 
 /// A scope for child tasks: **no child outlives the group**.
 ///
@@ -317,12 +150,7 @@ impl<T, E> TaskGroup<T, E> {
     /// assert_eq!(group.running(), 0);
     /// ```
     pub fn builder(rt: &Runtime) -> TaskGroupBuilder<T, E> {
-        TaskGroupBuilder {
-            rt: rt.clone(),
-            mode: Mode::FailFast,
-            max_concurrency: None,
-            types: PhantomData,
-        }
+        TaskGroupBuilder::new(rt)
     }
 
     /// A cloneable handle that spawns into this group, for children that spawn siblings.
@@ -627,26 +455,6 @@ where
     }
 }
 
-impl<T, E> Clone for TaskGroupBuilder<T, E> {
-    fn clone(&self) -> Self {
-        TaskGroupBuilder {
-            rt: self.rt.clone(),
-            mode: self.mode,
-            max_concurrency: self.max_concurrency,
-            types: PhantomData,
-        }
-    }
-}
-
-impl<T, E> fmt::Debug for TaskGroupBuilder<T, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskGroupBuilder")
-            .field("mode", &self.mode)
-            .field("max_concurrency", &self.max_concurrency)
-            .finish_non_exhaustive()
-    }
-}
-
 impl<T, E> Stream for TaskGroup<T, E> {
     type Item = Result<T, ChildError<E>>;
 
@@ -672,275 +480,5 @@ impl<T, E> fmt::Debug for TaskGroup<T, E> {
             .field("running", &state.running)
             .field("failed", &state.failed)
             .finish_non_exhaustive()
-    }
-}
-
-/// Spawns into a [`TaskGroup`] from anywhere, including from its own children. Cheap to clone.
-///
-/// It does not keep the group alive: once the group is dropped or shut down, children spawned
-/// through it start cancelled.
-pub struct GroupSpawner<T, E> {
-    shared: Arc<Shared<T, E>>,
-}
-
-impl<T: Send + 'static, E: Send + 'static> GroupSpawner<T, E> {
-    /// Starts a child; see [`TaskGroup::spawn`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::TaskGroup;
-    ///
-    /// let vrt = VirtualRuntime::new();
-    /// let rt = vrt.handle();
-    /// vrt.block_on(async move {
-    ///     let group = TaskGroup::<u32, ()>::new(&rt);
-    ///     let spawner = group.spawner();
-    ///     group.spawn("parent", async move {
-    ///         spawner.spawn("child", async { Ok(2) });
-    ///         Ok(1)
-    ///     });
-    ///     let mut all = group.join_all().await.unwrap();
-    ///     all.sort();
-    ///     assert_eq!(all, [1, 2]);
-    /// });
-    /// ```
-    ///
-    /// # Cancel safety
-    ///
-    /// As [`TaskGroup::spawn`]: dropping the handle neither cancels the child nor loses its
-    /// outcome.
-    pub fn spawn<F>(&self, name: impl Into<String>, future: F) -> ChildHandle<T, E>
-    where
-        F: Future<Output = Result<T, E>> + Send + 'static,
-    {
-        spawn_child(&self.shared, name.into(), future)
-    }
-}
-
-impl<T, E> Clone for GroupSpawner<T, E> {
-    fn clone(&self) -> Self {
-        GroupSpawner {
-            shared: self.shared.clone(),
-        }
-    }
-}
-
-impl<T, E> fmt::Debug for GroupSpawner<T, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GroupSpawner").finish_non_exhaustive()
-    }
-}
-
-/// The handle of one child of a [`TaskGroup`]: await it for the child's outcome, or
-/// [`cancel`](Self::cancel) just this child.
-///
-/// Dropping the handle does not cancel the child (the group owns it), so ignoring it is fine when
-/// the outcome is taken from the group instead.
-///
-/// # Cancel safety
-///
-/// Awaiting is cancel safe: the outcome is only taken when the handle returns it.
-pub struct ChildHandle<T, E> {
-    shared: Arc<Shared<T, E>>,
-    key: usize,
-    id: u64,
-    name: Arc<String>,
-    token: CancellationToken,
-    done: bool,
-}
-
-impl<T, E> ChildHandle<T, E> {
-    /// The child's name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::TaskGroup;
-    ///
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// let group = TaskGroup::<(), ()>::new(&rt);
-    /// let child = group.spawn("indexer", async { Ok(()) });
-    /// assert_eq!(child.name(), "indexer");
-    /// ```
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Cancels this child only: its outcome becomes [`ChildError::Cancelled`] unless it had
-    /// already finished. In a fail-fast group, a cancellation is not a failure: siblings run on.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::TaskGroup;
-    ///
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    /// let group = TaskGroup::<(), ()>::new(&rt);
-    /// let stuck = group.spawn("stuck", std::future::pending());
-    /// let other = group.spawn("other", async { Ok(()) });
-    /// stuck.cancel();
-    /// assert!(stuck.await.unwrap_err().is_cancelled());
-    /// assert_eq!(other.await, Ok(())); // not a failure: the sibling ran on
-    /// # });
-    /// ```
-    pub fn cancel(&self) {
-        self.shared.cancel_child(self.key, self.id, &self.token);
-    }
-
-    /// Whether the child has finished (its future dropped).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::{TaskGroup, yield_now};
-    ///
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    /// let group = TaskGroup::<u32, ()>::new(&rt);
-    /// let child = group.spawn("quick", async { Ok(1) });
-    /// assert!(!child.is_finished());
-    /// yield_now().await; // let it run
-    /// assert!(child.is_finished());
-    /// assert_eq!(child.await, Ok(1));
-    /// # });
-    /// ```
-    pub fn is_finished(&self) -> bool {
-        self.shared.is_child_done(self.key, self.id)
-    }
-}
-
-impl<T, E> Future for ChildHandle<T, E> {
-    type Output = Result<T, ChildError<E>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let taken = || ChildError::AlreadyTaken {
-            name: this.name.to_string(),
-        };
-        if this.done {
-            return Poll::Ready(Err(taken()));
-        }
-        let outcome = std::task::ready!(this.shared.poll_child(this.key, this.id, cx));
-        this.done = true;
-        Poll::Ready(outcome.unwrap_or_else(|()| Err(taken())))
-    }
-}
-
-impl<T, E> Drop for ChildHandle<T, E> {
-    fn drop(&mut self) {
-        self.shared.release_handle(self.key, self.id);
-    }
-}
-
-impl<T, E> fmt::Debug for ChildHandle<T, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChildHandle")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Runs `body` with a [`GroupSpawner`] into a fresh fail-fast group and **waits for every child**
-/// before returning (trio's nursery): the body's output and the children's outputs in spawn order,
-/// or the group's failure.
-///
-/// When a child fails, its siblings are cancelled and so is the body (it is dropped at its next
-/// await point); when the body returns, the children run on until they finish. As in
-/// [`TaskGroup`], a child not yet polled when the first failure is recorded never runs.
-///
-/// **Nothing outlives it**: dropping the returned future drops the body and then every child's
-/// future before that drop returns, except a child being polled at that very moment, whose future
-/// is dropped as soon as that poll returns (see [`TaskGroup`]). Rust has no async drop, so a child's clean-up that needs to `.await` must run
-/// inside the child (or through [`shield`](crate::task::shield)), not in its `Drop`.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use uno_core::rt::VirtualRuntime;
-/// use uno_core::task::task_group;
-///
-/// let vrt = VirtualRuntime::new();
-/// let rt = vrt.handle();
-/// vrt.block_on(async move {
-///     let rt2 = rt.clone();
-///     let (body, children) = task_group(&rt, |group| async move {
-///         for i in 1..=3u64 {
-///             let rt = rt2.clone();
-///             group.spawn(format!("worker-{i}"), async move {
-///                 rt.sleep(Duration::from_secs(i)).await;
-///                 Ok::<_, std::io::Error>(i * 10)
-///             });
-///         }
-///         "spawned"
-///     })
-///     .await
-///     .unwrap();
-///     assert_eq!(body, "spawned");
-///     assert_eq!(children, [10, 20, 30]);
-/// });
-/// ```
-///
-/// # Cancel safety
-///
-/// Dropping the future drops the body and every child's future before the drop returns; nothing
-/// outlives it, and the children's outcomes are lost with it.
-pub async fn task_group<T, E, R, F, Fut>(
-    rt: &Runtime,
-    body: F,
-) -> Result<(R, Vec<T>), GroupError<E>>
-where
-    T: Send + 'static,
-    E: Send + 'static,
-    F: FnOnce(GroupSpawner<T, E>) -> Fut,
-    Fut: Future<Output = R>,
-{
-    let group = TaskGroup::new(rt);
-    let output = {
-        let mut body = pin!(body(group.spawner()));
-        let mut listener = None;
-        poll_fn(|cx| {
-            // The body first: if it finished in the same turn as a child failed, keep its output.
-            if let Poll::Ready(output) = body.as_mut().poll(cx) {
-                return Poll::Ready(Some(output));
-            }
-            loop {
-                if group.shared.state().failed.is_some() {
-                    return Poll::Ready(None);
-                }
-                match &mut listener {
-                    None => listener = Some(group.shared.changed.listen()),
-                    Some(l) => {
-                        if Pin::new(l).poll(cx).is_pending() {
-                            return Poll::Pending;
-                        }
-                        listener = None;
-                    }
-                }
-            }
-        })
-        .await
-    };
-    let failed = group.shared.state().failed.clone();
-    let children = group.join_all().await?;
-    match output {
-        Some(output) => Ok((output, children)),
-        // The body is only abandoned after a failure; `join_all` saw none, so its outcome was
-        // taken through a handle inside the body, and dropped with it.
-        None => Err(GroupError {
-            first: ChildError::AlreadyTaken {
-                name: failed.as_deref().unwrap_or_default().to_owned(),
-            },
-            others: Vec::new(),
-        }),
     }
 }
