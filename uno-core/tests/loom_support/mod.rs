@@ -10,8 +10,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -115,7 +115,7 @@ impl Spawner for NoSpawner {
 #[cfg(uno_loom)]
 #[derive(Clone, Default)]
 pub(crate) struct ThreadSpawner {
-    threads: Arc<Mutex<Vec<loom::thread::JoinHandle<()>>>>,
+    threads: Arc<std::sync::Mutex<Vec<loom::thread::JoinHandle<()>>>>,
 }
 
 #[cfg(uno_loom)]
@@ -145,7 +145,7 @@ impl Spawner for ThreadSpawner {
 #[cfg(uno_loom)]
 #[derive(Clone, Default)]
 pub(crate) struct DroppingSpawner {
-    threads: Arc<Mutex<Vec<loom::thread::JoinHandle<()>>>>,
+    threads: Arc<std::sync::Mutex<Vec<loom::thread::JoinHandle<()>>>>,
 }
 
 #[cfg(uno_loom)]
