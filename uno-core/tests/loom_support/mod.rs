@@ -10,8 +10,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -33,13 +33,14 @@ where
     builder.check(f);
 }
 
-/// A clock that moves only by [`advance`](ManualClock::advance). Its sleeps complete when the
-/// clock has passed their deadline at the time they are polled; nothing wakes them (the models
-/// that use it never sleep).
+/// A clock that moves only by [`advance`](ManualClock::advance), which wakes every sleep that was
+/// pending. Its state is std's and it never wakes under its lock, so each of its calls is one step
+/// between the model's own (a sleep's poll cannot interleave with an advance).
 #[derive(Clone)]
 pub(crate) struct ManualClock {
     base: Instant,
     offset_ns: Arc<AtomicU64>,
+    sleepers: Arc<Mutex<Vec<Waker>>>,
 }
 
 impl ManualClock {
@@ -47,12 +48,28 @@ impl ManualClock {
         ManualClock {
             base: Instant::now(),
             offset_ns: Arc::new(AtomicU64::new(0)),
+            sleepers: Arc::default(),
         }
+    }
+
+    /// A clock of its own (another thread's reading, say) at this one's time plus `by`.
+    pub(crate) fn fork(&self, by: Duration) -> Self {
+        let clock = ManualClock {
+            base: self.base,
+            offset_ns: Arc::new(AtomicU64::new(self.offset_ns.load(Ordering::SeqCst))),
+            sleepers: Arc::default(),
+        };
+        clock.advance(by);
+        clock
     }
 
     pub(crate) fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).expect("a model advances by less than 584 years");
         self.offset_ns.fetch_add(by, Ordering::SeqCst);
+        let sleepers = std::mem::take(&mut *self.sleepers.lock().unwrap());
+        for sleeper in sleepers {
+            sleeper.wake();
+        }
     }
 
     /// A runtime whose timer is this clock; spawning on it panics.
@@ -82,12 +99,13 @@ struct ManualSleep {
 impl Future for ManualSleep {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-        assert!(
-            self.clock.now() >= self.deadline,
-            "a model slept on a clock that nothing advances"
-        );
-        Poll::Ready(())
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut sleepers = self.clock.sleepers.lock().unwrap();
+        if self.clock.now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        sleepers.push(cx.waker().clone());
+        Poll::Pending
     }
 }
 
@@ -115,7 +133,7 @@ impl Spawner for NoSpawner {
 #[cfg(uno_loom)]
 #[derive(Clone, Default)]
 pub(crate) struct ThreadSpawner {
-    threads: Arc<std::sync::Mutex<Vec<loom::thread::JoinHandle<()>>>>,
+    threads: Arc<Mutex<Vec<loom::thread::JoinHandle<()>>>>,
 }
 
 #[cfg(uno_loom)]
@@ -145,7 +163,7 @@ impl Spawner for ThreadSpawner {
 #[cfg(uno_loom)]
 #[derive(Clone, Default)]
 pub(crate) struct DroppingSpawner {
-    threads: Arc<std::sync::Mutex<Vec<loom::thread::JoinHandle<()>>>>,
+    threads: Arc<Mutex<Vec<loom::thread::JoinHandle<()>>>>,
 }
 
 #[cfg(uno_loom)]
