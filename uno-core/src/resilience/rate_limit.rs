@@ -4,11 +4,12 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use crate::loom::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::{Arc, Mutex, MutexGuard};
 use crate::resilience::{ConfigError, ResilienceError, RetryAfter};
 use crate::rt::Runtime;
 use crate::time::{Sleep, deadline_after};

@@ -1,11 +1,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, ready};
 
 use event_listener::{Event, EventListener};
+
+use crate::loom::atomic::{AtomicBool, Ordering};
+use crate::loom::{Mutex, MutexGuard};
 
 /// A cancellation signal shared by cloning, with child tokens.
 ///

@@ -3,13 +3,11 @@ use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use atomic_waker::AtomicWaker;
-
+use crate::loom::atomic::{AtomicU8, AtomicUsize, Ordering};
+use crate::loom::{Arc, AtomicWaker, Mutex, MutexGuard};
 use crate::rt::Runtime;
 use crate::time::Elapsed;
 

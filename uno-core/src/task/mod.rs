@@ -15,11 +15,10 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use atomic_waker::AtomicWaker;
+use crate::loom::atomic::{AtomicU8, Ordering};
+use crate::loom::{Arc, AtomicWaker, Mutex, MutexGuard};
 
 pub use error::JoinError;
 pub use group::{

@@ -4,10 +4,10 @@ mod window;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::loom::atomic::{AtomicU64, Ordering};
+use crate::loom::{Arc, Mutex, MutexGuard};
 use crate::resilience::{CircuitOpen, ConfigError, ResilienceError};
 use crate::rt::Runtime;
 use crate::time::deadline_after;
