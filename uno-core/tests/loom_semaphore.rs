@@ -21,18 +21,14 @@ use loom::thread;
 use loom_support::{flag_waker, model, poll_with};
 use uno_core::sync::AsyncSemaphore;
 
-/// FAILS on today's code (a real bug, reported to the lead): the release fast path and the first
-/// waiter's enqueue are a store-buffer handshake. `release` does `permits.fetch_add(SeqCst)` then
-/// `queued.load(SeqCst)`; the waiter does `queued.fetch_add(SeqCst)` then, in `hand_over`, reads
-/// `permits` with an `Acquire` load. C++20's model allows both reads to miss the other side's
-/// write (the `Acquire` load is outside the SeqCst total order), so the release skips the
-/// hand-over, the waiter sees no permit and parks: a free permit and a waiter that is never woken.
-/// Possible on POWER; not on x86 or ARMv8. A `fence(SeqCst)` after `queued.fetch_add` in
-/// `Wait::poll_wait` is the fix C++ needs; loom (which treats SeqCst accesses as AcqRel) needs the
-/// matching fence after `permits.fetch_add` in `release` and `add_permits` to prove it. With both,
-/// this model and the others pass.
+/// The release fast path and the first waiter's enqueue are a store-buffering handshake:
+/// `release` adds permits then reads `queued`; the waiter adds itself to `queued` then reads the
+/// permits. Without a SeqCst fence between the write and the read on both sides, both reads may
+/// miss the other's write: the release skips the hand-over, the waiter sees no permit and parks
+/// beside a free one. This model found that (on POWER it is a real hang; x86 and ARMv8 hide it);
+/// the fences in `Inner::release`, `add_permits` and `Wait::poll_wait` fix it.
 #[test]
-fn bug_a_release_racing_the_first_enqueue_strands_the_permit() {
+fn a_release_racing_the_first_enqueue_never_strands_the_permit() {
     model(|| {
         let sem = AsyncSemaphore::new(1);
         let held = sem.try_acquire_owned().unwrap();

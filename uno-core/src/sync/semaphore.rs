@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::loom::atomic::{AtomicU8, AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicU8, AtomicUsize, Ordering, fence};
 use crate::loom::{Arc, AtomicWaker, Mutex, MutexGuard};
 use crate::rt::Runtime;
 use crate::time::Elapsed;
@@ -218,6 +218,8 @@ impl AsyncSemaphore {
                 requested: n,
             })?;
         self.inner.permits.fetch_add(n << 1, Ordering::SeqCst);
+        // The release side of the store-buffering pair: see `Inner::release`.
+        fence(Ordering::SeqCst);
         self.inner.hand_to_waiters();
         Ok(())
     }
@@ -634,10 +636,15 @@ impl Inner {
         if n == 0 {
             return;
         }
-        // SeqCst pairs with the enqueue in `Wait::poll`: either we see the new waiter and hand the
-        // permits over under the lock, or the waiter's own hand-over (after it is counted) sees
-        // the permits.
+        // A store-buffering pair with the enqueue in `Wait::poll_wait` (we add permits, then read
+        // `queued`; the waiter adds itself to `queued`, then reads the permits): with a SeqCst
+        // fence between the write and the read on both sides, at least one side sees the other's
+        // write — either we see the new waiter and hand the permits over under the lock, or the
+        // waiter's own hand-over sees the permits. Without the fences a plain `Acquire` read of
+        // the permits may miss this release, and the waiter sleeps beside a free permit (found by
+        // the loom model `tests/loom_semaphore.rs`).
         self.permits.fetch_add(n << 1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         self.hand_to_waiters();
     }
 
@@ -717,6 +724,8 @@ impl<S: Deref<Target = Inner>> Wait<S> {
                 queue.next_id += 1;
                 queue.waiting.insert(id, waiter.clone());
                 self.sem.queued.fetch_add(1, Ordering::SeqCst);
+                // The waiter side of the store-buffering pair in `Inner::release`.
+                fence(Ordering::SeqCst);
                 self.sem.hand_over(&mut queue);
                 drop(queue);
                 self.queued = Some((id, waiter.clone()));
