@@ -10,7 +10,7 @@ use super::state::Shared;
 use super::{ChildError, spawn_child};
 use crate::sync::CancellationToken;
 
-/// Spawns into a [`TaskGroup`] from anywhere, including from its own children. Cheap to clone.
+/// Spawns into a [`TaskGroup`](super::TaskGroup) from anywhere, including from its own children. Cheap to clone.
 ///
 /// It does not keep the group alive: once the group is dropped or shut down, children spawned
 /// through it start cancelled.
@@ -19,7 +19,7 @@ pub struct GroupSpawner<T, E> {
 }
 
 impl<T: Send + 'static, E: Send + 'static> GroupSpawner<T, E> {
-    /// Starts a child; see [`TaskGroup::spawn`].
+    /// Starts a child; see [`TaskGroup::spawn`](super::TaskGroup::spawn).
     ///
     /// # Examples
     ///
@@ -44,7 +44,7 @@ impl<T: Send + 'static, E: Send + 'static> GroupSpawner<T, E> {
     ///
     /// # Cancel safety
     ///
-    /// As [`TaskGroup::spawn`]: dropping the handle neither cancels the child nor loses its
+    /// As [`TaskGroup::spawn`](super::TaskGroup::spawn): dropping the handle neither cancels the child nor loses its
     /// outcome.
     pub fn spawn<F>(&self, name: impl Into<String>, future: F) -> ChildHandle<T, E>
     where
@@ -68,7 +68,7 @@ impl<T, E> fmt::Debug for GroupSpawner<T, E> {
     }
 }
 
-/// The handle of one child of a [`TaskGroup`]: await it for the child's outcome, or
+/// The handle of one child of a [`TaskGroup`](super::TaskGroup): await it for the child's outcome, or
 /// [`cancel`](Self::cancel) just this child.
 ///
 /// Dropping the handle does not cancel the child (the group owns it), so ignoring it is fine when
