@@ -68,6 +68,7 @@
 pub mod batch;
 pub mod cache;
 pub mod lifecycle;
+mod panic;
 pub mod resilience;
 pub mod rt;
 pub mod sync;
