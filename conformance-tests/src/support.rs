@@ -210,14 +210,33 @@ impl Drop for PanicOnDrop {
 }
 
 /// `future`, except that dropping it — before or after it completes — panics with `message`.
+///
+/// A struct, not an `async` block: an `async` block drops its locals when it completes, inside its
+/// last poll, so a bomb held in one would go off in a poll, not in the drop of the finished future.
 pub(crate) fn panics_on_drop<F: Future>(
     message: &'static str,
     future: F,
 ) -> impl Future<Output = F::Output> {
-    let bomb = PanicOnDrop(message);
-    async move {
-        let _bomb = bomb;
-        future.await
+    PanicsOnDrop {
+        future: Box::pin(future),
+        _bomb: PanicOnDrop(message),
+    }
+}
+
+/// The future of [`panics_on_drop`]: its bomb is dropped with it, never by completing.
+struct PanicsOnDrop<F> {
+    future: Pin<Box<F>>,
+    _bomb: PanicOnDrop,
+}
+
+impl<F: Future> Future for PanicsOnDrop<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.future.as_mut().poll(cx)
     }
 }
 

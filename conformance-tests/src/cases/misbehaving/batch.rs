@@ -12,15 +12,18 @@ macro_rules! __uno_cases_misbehaving_batch {
         $crate::$cb! { $be; misbehaving_batch:
             batch_future_panicking_fails_only_its_batch_at_each_await_point,
             close_flushes_queued_items_after_a_batch_panics_in_drop,
+            batch_dropped_with_its_runtime_while_panicking_in_drop_answers_its_items,
         }
     };
 }
 
-use std::future::Future;
+use std::future::{Future, pending};
 use std::pin::Pin;
 use std::time::Duration;
 
+use futures_lite::future::poll_once;
 use uno_core::batch::{AsyncBatcher, BatchError, BatcherBuilder};
+use uno_core::rt::VirtualRuntime;
 use uno_core::sync::AsyncEvent;
 use uno_core::task::yield_now;
 
@@ -171,4 +174,35 @@ pub async fn close_flushes_queued_items_after_a_batch_panics_in_drop(env: Env) {
     }
     let stats = batcher.stats();
     assert_eq!((stats.batches_started, stats.batches_failed), (4, 1));
+}
+
+/// The batcher's runtime shuts down (drops its tasks) while a batch runs whose future panics when
+/// dropped: the panic stays inside the batcher — it does not unwind out of the runtime's shutdown —
+/// and the batch's item is answered `Cancelled`, as for any batch the runtime dropped.
+pub async fn batch_dropped_with_its_runtime_while_panicking_in_drop_answers_its_items(env: Env) {
+    let doomed = VirtualRuntime::new();
+    let batcher = AsyncBatcher::new(
+        &doomed.handle(),
+        |items: Vec<u32>| -> Results {
+            Box::pin(panics_on_drop("batch dropped with its runtime", async move {
+                pending::<()>().await;
+                items
+            }))
+        },
+        1,
+        FOREVER,
+    )
+    .unwrap();
+    let mut add = Box::pin(batcher.add_item(1));
+    doomed.block_on(async {
+        assert!(poll_once(add.as_mut()).await.is_none());
+        for _ in 0..10 {
+            yield_now().await; // the batch starts on the doomed runtime
+        }
+    });
+    assert_eq!(batcher.stats().batches_in_flight, 1);
+    drop(doomed); // shuts down mid-batch
+    let result = within(&env, "the item's caller", add).await;
+    assert_eq!(result, Err(BatchError::Cancelled));
+    assert!(batcher.is_closed(), "a batcher whose runtime is gone takes nothing new");
 }

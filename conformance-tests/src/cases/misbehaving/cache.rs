@@ -15,6 +15,7 @@ macro_rules! __uno_cases_misbehaving_cache {
             fetch_panicking_in_drop_at_its_time_limit_is_a_panic_not_a_timeout,
             refresh_error_hook_panicking_keeps_the_cache_working,
             loaded_value_whose_clone_panics_does_not_wedge_the_key,
+            fetch_dropped_with_its_runtime_while_panicking_in_drop_answers_its_readers,
         }
     };
 }
@@ -24,8 +25,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_lite::future::poll_once;
 use uno_core::Task;
 use uno_core::cache::{AsyncCache, CacheError};
+use uno_core::rt::VirtualRuntime;
 use uno_core::sync::AsyncEvent;
 use uno_core::task::yield_now;
 
@@ -248,4 +251,32 @@ pub async fn loaded_value_whose_clone_panics_does_not_wedge_the_key(env: Env) {
     let again = within(&env, "the next read", cache.get(1, || async { Ok(Fragile(2)) })).await;
     assert_eq!(again, Ok(Fragile(2)));
     assert_eq!(cache.stats().loads, 2);
+}
+
+/// The cache's runtime shuts down (drops its tasks) while a fetch runs whose future panics when
+/// dropped: the panic stays inside the cache — it does not unwind out of the runtime's shutdown —
+/// and the fetch's reader is answered `Cancelled` instead of waiting forever.
+pub async fn fetch_dropped_with_its_runtime_while_panicking_in_drop_answers_its_readers(env: Env) {
+    let doomed = VirtualRuntime::new();
+    let cache: Cache = AsyncCache::builder(&doomed.handle())
+        .max_capacity(10)
+        .build()
+        .unwrap();
+    let stuck = || -> Fetch {
+        Box::pin(panics_on_drop(
+            "fetch dropped with its runtime",
+            std::future::pending(),
+        ))
+    };
+    let mut reader = Box::pin(cache.get(1, stuck));
+    doomed.block_on(async {
+        assert!(poll_once(reader.as_mut()).await.is_none());
+        for _ in 0..10 {
+            yield_now().await; // the fetch starts on the doomed runtime
+        }
+    });
+    drop(doomed); // shuts down mid-fetch
+    let outcome = within(&env, "the reader", reader).await;
+    assert_eq!(outcome, Err(CacheError::Cancelled));
+    assert_eq!(cache.stats().load_failures, 1);
 }

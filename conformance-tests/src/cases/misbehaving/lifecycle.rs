@@ -15,6 +15,7 @@ macro_rules! __uno_cases_misbehaving_lifecycle {
             task_manager_shutdown_is_bounded_when_a_cancelled_task_blocks_in_drop,
             task_manager_shutdown_is_bounded_when_a_task_is_never_polled_again,
             managed_task_handles_report_panics_in_drop,
+            task_dropped_with_its_runtime_while_panicking_in_drop_is_recorded,
             async_manager_shutdown_is_bounded_with_misbehaving_tasks_and_resources,
             context_group_close_survives_misbehaving_closes,
             run_application_reports_a_cleanup_that_panics,
@@ -33,13 +34,13 @@ use uno_core::lifecycle::{
     AsyncClose, AsyncContextGroup, AsyncManager, BoxError, CloseError, CloseFuture, on_close,
     run_application,
 };
-use uno_core::rt::{BoxFuture, Spawner};
+use uno_core::rt::{BoxFuture, Spawner, VirtualRuntime};
 use uno_core::task::{ManagedTaskError, TaskManager, TaskShutdownReport, TaskState};
 use uno_core::time::{Sleep, Timer};
 
 use crate::Env;
 use crate::cases::manager::{REAL_CLOCK_SLACK, assert_cancelled_in_time};
-use crate::support::{BlockOnDrop, DropProbe, PanicOnDrop, within};
+use crate::support::{BlockOnDrop, DropProbe, PanicOnDrop, panics_on_drop, within};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -198,12 +199,11 @@ pub async fn task_manager_shutdown_is_bounded_when_a_task_is_never_polled_again(
 pub async fn managed_task_handles_report_panics_in_drop(env: Env) {
     let rt = env.rt().clone();
     let manager = AsyncManager::new(&rt);
-    let bomb = PanicOnDrop("dropped after finishing");
     let finished = manager
-        .spawn_task("finished", async move {
-            let _bomb = bomb;
-            Ok::<_, String>(())
-        })
+        .spawn_task(
+            "finished",
+            panics_on_drop("dropped after finishing", async { Ok::<_, String>(()) }),
+        )
         .unwrap();
     let cancelled = manager
         .tasks()
@@ -233,6 +233,36 @@ pub async fn managed_task_handles_report_panics_in_drop(env: Env) {
     );
     let report = within(&env, "shutdown", manager.shutdown(Duration::from_secs(1))).await;
     assert!(report.is_clean(), "{report}");
+}
+
+/// A managed task's runtime shuts down (drops its tasks) and the task's `Drop` panics: the panic
+/// stays inside the manager — it does not unwind out of the runtime's shutdown — and becomes the
+/// task's outcome, in the registry and through its handle.
+pub async fn task_dropped_with_its_runtime_while_panicking_in_drop_is_recorded(env: Env) {
+    let doomed = VirtualRuntime::new();
+    let manager = TaskManager::new(&doomed.handle());
+    let handle = manager
+        .spawn("doomed", deaf(PanicOnDrop("dropped with its runtime")))
+        .unwrap();
+    doomed.block_on(async {
+        for _ in 0..10 {
+            uno_core::task::yield_now().await; // the task starts on the doomed runtime
+        }
+    });
+    assert_eq!(manager.state("doomed"), Some(TaskState::Running));
+    drop(doomed); // shuts down with the task still running
+    assert_eq!(
+        manager.state("doomed"),
+        Some(TaskState::Failed {
+            error: "panicked when cancelled: dropped with its runtime".into()
+        })
+    );
+    assert_eq!(
+        within(&env, "the handle", handle).await,
+        Err(ManagedTaskError::Panicked {
+            message: "dropped with its runtime".into()
+        })
+    );
 }
 
 /// A resource whose close misbehaves in one way.
@@ -273,20 +303,14 @@ impl AsyncClose for Misbehaving {
                 }
                 Ok::<(), BoxError>(())
             }),
-            Close::PanicsInDropAfterFinishing => {
-                let bomb = PanicOnDrop("close future dropped after finishing");
-                Box::pin(async move {
-                    let _bomb = bomb;
-                    Ok(())
-                })
-            }
-            Close::HangsThenPanicsInDrop => {
-                let bomb = PanicOnDrop("close future dropped at its time limit");
-                Box::pin(async move {
-                    let _bomb = bomb;
-                    pending().await
-                })
-            }
+            Close::PanicsInDropAfterFinishing => Box::pin(panics_on_drop(
+                "close future dropped after finishing",
+                async { Ok(()) },
+            )),
+            Close::HangsThenPanicsInDrop => Box::pin(panics_on_drop(
+                "close future dropped at its time limit",
+                pending(),
+            )),
             Close::HangsThenBlocksInDrop => Box::pin(async move {
                 let _slow = BlockOnDrop;
                 pending().await
@@ -470,13 +494,11 @@ pub async fn run_application_reports_a_cleanup_that_panics(env: Env) {
                     if let Cleanup::PanicsWhenCalled = cleanup {
                         panic!("cleanup called");
                     }
-                    let bomb = PanicOnDrop("cleanup dropped");
-                    async move {
-                        let _bomb = bomb;
+                    panics_on_drop("cleanup dropped", async move {
                         if let Cleanup::HangsThenPanicsInDrop = cleanup {
                             pending::<()>().await;
                         }
-                    }
+                    })
                 },
                 pending::<()>(),
                 deadline,
