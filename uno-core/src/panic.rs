@@ -75,7 +75,10 @@ impl<F> Contained<F> {
 
     /// Calls `on_cancel` if the future is dropped before it completes (by [`cancel`](Self::cancel)
     /// or with the wrapper), after it has been dropped, with its `Drop`'s panic message if any.
-    pub(crate) fn on_cancel(mut self, on_cancel: impl FnOnce(Option<String>) + Send + 'static) -> Self {
+    pub(crate) fn on_cancel(
+        mut self,
+        on_cancel: impl FnOnce(Option<String>) + Send + 'static,
+    ) -> Self {
         self.on_cancel = Some(Box::new(on_cancel));
         self
     }
@@ -148,7 +151,10 @@ mod tests {
     #[test]
     fn a_panic_in_poll_is_a_value() {
         let future = pin!(Contained::new(async { panic!("in poll") }));
-        assert_eq!(poll_once(future), Poll::Ready(Err::<(), _>("in poll".into())));
+        assert_eq!(
+            poll_once(future),
+            Poll::Ready(Err::<(), _>("in poll".into()))
+        );
     }
 
     #[test]
@@ -193,7 +199,8 @@ mod tests {
 
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
-        let quiet = Contained::new(ready(())).on_cancel(move |panic| log.lock().unwrap().push(panic));
+        let quiet =
+            Contained::new(ready(())).on_cancel(move |panic| log.lock().unwrap().push(panic));
         drop(quiet);
         assert_eq!(*seen.lock().unwrap(), [None]);
     }

@@ -369,10 +369,7 @@ pub async fn scoped_context_group_closes_before_an_error_left_by_question_mark_r
         &env,
         "context_group",
         context_group(env.rt(), |scope: ContextScope| async move {
-            scope.enter_named(
-                "connection",
-                probe("connection", &body_log, Behaviour::Ok),
-            );
+            scope.enter_named("connection", probe("connection", &body_log, Behaviour::Ok));
             rt.sleep(Duration::from_millis(1)).await;
             scope.enter_named(
                 "transaction",
@@ -425,7 +422,10 @@ pub async fn scoped_context_group_closes_before_reraising_a_panic(env: Env) {
             Ok::<_, String>(())
         })
         .await;
-        task_log.lock().unwrap().push(format!("returned {result:?}"));
+        task_log
+            .lock()
+            .unwrap()
+            .push(format!("returned {result:?}"));
     });
     match within(&env, "the task running the group", task).await {
         Err(JoinError::Panicked { message }) => assert_eq!(message, "bug in the body"),

@@ -74,8 +74,7 @@ pub(super) async fn call<I, O, E>(
     op: &Operation<I, O, E>,
     items: Vec<I>,
 ) -> Result<Vec<O>, BatchError<E>> {
-    let future =
-        panic::call(|| op(items)).map_err(|message| BatchError::Panicked { message })?;
+    let future = panic::call(|| op(items)).map_err(|message| BatchError::Panicked { message })?;
     match Contained::new(future).await {
         Ok(result) => result.map_err(BatchError::Operation),
         Err(message) => Err(BatchError::Panicked { message }),

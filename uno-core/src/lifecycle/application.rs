@@ -141,7 +141,7 @@ where
     match started {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
-            let report = manager.shutdown(deadline).await;
+            let report = Box::new(manager.shutdown(deadline).await);
             return Err(ApplicationError::Startup { error, report });
         }
         Err(message) => {

@@ -273,8 +273,9 @@ pub enum ApplicationError<E> {
     Startup {
         /// Startup's error.
         error: E,
-        /// The shutdown of what startup had registered.
-        report: ShutdownReport,
+        /// The shutdown of what startup had registered (boxed: it is large, and errors should
+        /// be small to move).
+        report: Box<ShutdownReport>,
     },
     /// The application could not be set up (an adapter could not build its executor or install
     /// its signal handlers).

@@ -34,12 +34,13 @@ impl Shared {
 ///
 /// - [`register_resource`](Self::register_resource) takes anything with an [`AsyncClose`];
 /// - [`spawn_task`](Self::spawn_task) starts a named background task (Uno's `@as_task`), kept in a
-///   [`TaskManager`] ([`tasks`](Self::tasks) lists them);
+///   [`TaskManager`] ([`tasks`](Self::tasks) lists them), and returns a handle to await its outcome;
 /// - [`shutdown_token`](Self::shutdown_token) is cancelled when shutdown starts (or when someone
 ///   calls [`request_shutdown`](Self::request_shutdown)); tasks watch it to stop gracefully;
-/// - [`shutdown`](Self::shutdown) stops the tasks first (waiting for them until the deadline, then
-///   cancelling the rest), then closes the resources **in reverse registration order**, each within
-///   its close timeout, and reports what failed or timed out.
+/// - [`shutdown`](Self::shutdown) stops the tasks first (waiting for them, then cancelling the
+///   rest, all within its timeout), then closes the resources **in reverse registration order**,
+///   each within its close timeout, and reports what failed, panicked or timed out. It is bounded
+///   whatever tasks and resources do.
 ///
 /// Clones share one manager. Instances are independent; [`get_async_manager`] gives the
 /// process-wide one the Uno API has.
@@ -282,12 +283,10 @@ impl AsyncManager {
         F: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + Send + 'static,
     {
-        self.tasks
-            .spawn(name, future)
-            .map_err(|error| match error {
-                TaskManagerError::DuplicateName { name } => LifecycleError::DuplicateName { name },
-                _ => LifecycleError::ShuttingDown,
-            })
+        self.tasks.spawn(name, future).map_err(|error| match error {
+            TaskManagerError::DuplicateName { name } => LifecycleError::DuplicateName { name },
+            _ => LifecycleError::ShuttingDown,
+        })
     }
 
     /// The background tasks, to list or cancel by name.
@@ -474,5 +473,7 @@ impl fmt::Debug for AsyncManager {
 /// ```
 pub fn get_async_manager(rt: &Runtime) -> AsyncManager {
     static MANAGER: OnceLock<AsyncManager> = OnceLock::new();
-    MANAGER.get_or_init(|| AsyncManager::new(rt)).with_runtime(rt)
+    MANAGER
+        .get_or_init(|| AsyncManager::new(rt))
+        .with_runtime(rt)
 }

@@ -1042,6 +1042,9 @@ mod tests {
             graceful_part(Duration::MAX),
             Duration::MAX - Duration::from_secs(1)
         );
-        assert_eq!(graceful_part(Duration::from_nanos(9)), Duration::from_nanos(9));
+        assert_eq!(
+            graceful_part(Duration::from_nanos(9)),
+            Duration::from_nanos(9)
+        );
     }
 }

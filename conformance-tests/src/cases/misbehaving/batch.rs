@@ -108,9 +108,17 @@ pub async fn batch_future_panicking_fails_only_its_batch_at_each_await_point(env
             });
             assert_eq!(failed, [panicked.clone(), panicked], "{fault:?}");
             let next = add_together(&env, &batcher, &[2, 3]).await;
-            assert_eq!(next, [Ok(20), Ok(30)], "{fault:?}: the batcher keeps working");
+            assert_eq!(
+                next,
+                [Ok(20), Ok(30)],
+                "{fault:?}: the batcher keeps working"
+            );
             let stats = batcher.stats();
-            assert_eq!((stats.batches_started, stats.batches_failed), (2, 1), "{fault:?}");
+            assert_eq!(
+                (stats.batches_started, stats.batches_failed),
+                (2, 1),
+                "{fault:?}"
+            );
             assert!(!batcher.is_closed(), "{fault:?}");
             let report = within(&env, "shutdown", batcher.shutdown()).await;
             assert_eq!(report.cancelled_items, 0, "{fault:?}");
@@ -156,7 +164,11 @@ pub async fn close_flushes_queued_items_after_a_batch_panics_in_drop(env: Env) {
     .await;
     let report = batcher.close();
     assert_eq!(
-        (report.flushed_items, report.flushed_batches, report.running_batches),
+        (
+            report.flushed_items,
+            report.flushed_batches,
+            report.running_batches
+        ),
         (3, 3, 1)
     );
     gate.set();
@@ -184,10 +196,13 @@ pub async fn batch_dropped_with_its_runtime_while_panicking_in_drop_answers_its_
     let batcher = AsyncBatcher::new(
         &doomed.handle(),
         |items: Vec<u32>| -> Results {
-            Box::pin(panics_on_drop("batch dropped with its runtime", async move {
-                pending::<()>().await;
-                items
-            }))
+            Box::pin(panics_on_drop(
+                "batch dropped with its runtime",
+                async move {
+                    pending::<()>().await;
+                    items
+                },
+            ))
         },
         1,
         FOREVER,
@@ -204,5 +219,8 @@ pub async fn batch_dropped_with_its_runtime_while_panicking_in_drop_answers_its_
     drop(doomed); // shuts down mid-batch
     let result = within(&env, "the item's caller", add).await;
     assert_eq!(result, Err(BatchError::Cancelled));
-    assert!(batcher.is_closed(), "a batcher whose runtime is gone takes nothing new");
+    assert!(
+        batcher.is_closed(),
+        "a batcher whose runtime is gone takes nothing new"
+    );
 }

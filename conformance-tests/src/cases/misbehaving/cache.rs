@@ -50,7 +50,12 @@ fn unit(env: &Env) -> Duration {
 
 /// A fetch that waits for `gate`, yields `yields` times, returns `value` — and panics with
 /// `message` when its future is dropped.
-fn bombed(gate: &AsyncEvent, yields: usize, value: u32, message: &'static str) -> impl FnOnce() -> Fetch + use<> {
+fn bombed(
+    gate: &AsyncEvent,
+    yields: usize,
+    value: u32,
+    message: &'static str,
+) -> impl FnOnce() -> Fetch + use<> {
     let gate = gate.clone();
     move || {
         Box::pin(panics_on_drop(message, async move {
@@ -72,7 +77,8 @@ fn spawn_readers(env: &Env, cache: &Cache, n: usize, key: u32) -> Vec<Task<Outco
     (0..n)
         .map(|_| {
             let cache = cache.clone();
-            env.rt().spawn(async move { cache.get(key, joins_only).await })
+            env.rt()
+                .spawn(async move { cache.get(key, joins_only).await })
         })
         .collect()
 }
@@ -145,7 +151,10 @@ pub async fn fetch_panicking_in_drop_at_its_time_limit_is_a_panic_not_a_timeout(
     });
     assert_eq!(within(&env, "the leader", leader).await.unwrap(), panicked);
     for follower in followers {
-        assert_eq!(within(&env, "a follower", follower).await.unwrap(), panicked);
+        assert_eq!(
+            within(&env, "a follower", follower).await.unwrap(),
+            panicked
+        );
     }
     let elapsed = env.rt().now() - start;
     if env.is_virtual_time() {
@@ -192,7 +201,11 @@ pub async fn refresh_error_hook_panicking_keeps_the_cache_working(env: Env) {
         cache.stats().refresh_failures == 2
     })
     .await;
-    assert_eq!(cache.peek(&1), Some(1), "a panicked refresh installs nothing");
+    assert_eq!(
+        cache.peek(&1),
+        Some(1),
+        "a panicked refresh installs nothing"
+    );
 
     assert_eq!(cache.get(1, || async { Ok(3) }).await, Ok(1));
     eventually(&env, "the good refresh lands", || cache.peek(&1) == Some(3)).await;
@@ -201,7 +214,11 @@ pub async fn refresh_error_hook_panicking_keeps_the_cache_working(env: Env) {
     assert!(reported[0].contains("refresh down"), "{reported:?}");
     assert!(reported[1].contains("refresh dropped"), "{reported:?}");
     let stats = cache.stats();
-    assert_eq!((stats.refreshes, stats.refresh_failures), (3, 2), "{stats:?}");
+    assert_eq!(
+        (stats.refreshes, stats.refresh_failures),
+        (3, 2),
+        "{stats:?}"
+    );
 }
 
 /// A value whose `Clone` panics.
@@ -246,9 +263,17 @@ pub async fn loaded_value_whose_clone_panics_does_not_wedge_the_key(env: Env) {
     gate.set();
     for reader in readers {
         let outcome = within(&env, "a reader", reader).await.unwrap();
-        assert!(outcome.as_ref().is_err_and(CacheError::is_panic), "{outcome:?}");
+        assert!(
+            outcome.as_ref().is_err_and(CacheError::is_panic),
+            "{outcome:?}"
+        );
     }
-    let again = within(&env, "the next read", cache.get(1, || async { Ok(Fragile(2)) })).await;
+    let again = within(
+        &env,
+        "the next read",
+        cache.get(1, || async { Ok(Fragile(2)) }),
+    )
+    .await;
     assert_eq!(again, Ok(Fragile(2)));
     assert_eq!(cache.stats().loads, 2);
 }

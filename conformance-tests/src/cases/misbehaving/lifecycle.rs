@@ -24,7 +24,7 @@ macro_rules! __uno_cases_misbehaving_lifecycle {
     };
 }
 
-use std::future::{Future, pending};
+use std::future::pending;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,12 +49,10 @@ fn log_of(log: &Log) -> Vec<String> {
 }
 
 /// A background task that ignores the shutdown token and holds `guard` until it is dropped.
-fn deaf<G: Send + 'static>(guard: G) -> impl Future<Output = Result<(), String>> + Send + 'static {
-    async move {
-        let _guard = guard;
-        pending::<()>().await;
-        Ok(())
-    }
+async fn deaf<G: Send + 'static>(guard: G) -> Result<(), String> {
+    let _guard = guard;
+    pending::<()>().await;
+    Ok(())
 }
 
 /// The names and messages of a report's panicked tasks.
@@ -291,7 +289,10 @@ struct Misbehaving {
 
 impl AsyncClose for Misbehaving {
     fn close(&self) -> CloseFuture<'_> {
-        self.log.lock().unwrap().push(format!("close {}", self.name));
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("close {}", self.name));
         let name = self.name;
         match self.close {
             Close::Ok => Box::pin(async { Ok(()) }),
@@ -561,5 +562,9 @@ pub async fn run_application_closes_what_a_panicking_startup_registered(env: Env
         Err(uno_core::JoinError::Panicked { message }) => assert_eq!(message, "startup bug"),
         other => panic!("expected the startup's panic, got {other:?}"),
     }
-    assert_eq!(log_of(&log), ["close db"], "closed before the panic went on");
+    assert_eq!(
+        log_of(&log),
+        ["close db"],
+        "closed before the panic went on"
+    );
 }
