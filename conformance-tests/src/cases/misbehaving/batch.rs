@@ -126,7 +126,7 @@ pub async fn batch_future_panicking_fails_only_its_batch_at_each_await_point(env
     }
 }
 
-/// One batch at a time; the first holds [`BAD`] and panics in `Drop` once it finishes, while the
+/// One batch at a time; the first holds the bad item and panics in `Drop` once it finishes, while the
 /// others queue behind it. Closing then flushes the queue: every queued item is answered with its
 /// result, and the bad batch's item with the panic. None is cancelled.
 pub async fn close_flushes_queued_items_after_a_batch_panics_in_drop(env: Env) {
