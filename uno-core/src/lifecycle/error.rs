@@ -14,7 +14,9 @@ pub enum CloseError {
     Failed(BoxError),
     /// `close` did not finish within its time limit; its future was dropped.
     TimedOut(Elapsed),
-    /// `close` panicked; the panic was caught and its message kept.
+    /// `close` panicked — when called, in a poll of its future, or in that future's `Drop` (when it
+    /// finished, or when the time limit dropped it: a panic is reported rather than the time-out) —
+    /// and the panic was caught and its message kept.
     Panicked {
         /// The panic message.
         message: String,

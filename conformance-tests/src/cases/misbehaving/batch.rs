@@ -40,9 +40,11 @@ const FOREVER: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone, Copy)]
 enum Fault {
-    /// The future panics in a poll, after `0` yields.
+    /// The operation panics when called, before returning a future.
+    WhenCalled,
+    /// The future panics in a poll, after the given number of yields.
     InPoll(usize),
-    /// The future returns its results after `0` yields, and panics when dropped.
+    /// The future returns its results after the given number of yields, and panics when dropped.
     InDrop(usize),
 }
 
@@ -52,6 +54,8 @@ fn operation(fault: Fault) -> impl Fn(Vec<u32>) -> Results + Send + Sync + 'stat
     move |items: Vec<u32>| {
         let bad = items.contains(&BAD);
         let (yields, in_poll) = match fault {
+            Fault::WhenCalled if bad => panic!("batch called"),
+            Fault::WhenCalled => (0, false),
             Fault::InPoll(k) => (k, bad),
             Fault::InDrop(k) => (k, false),
         };
@@ -92,12 +96,13 @@ async fn add_together(
     results
 }
 
-/// For each await point of the batch future, a panic there (in a poll) or in its `Drop` after it
-/// finished fails both items of that batch with `Panicked`; the next batch works, and the stats
-/// count one failed batch.
+/// A batch operation that panics when called, or whose future panics — in a poll or in its `Drop`
+/// after it finished — at each of its await points in turn, fails both items of that batch with
+/// `Panicked`; the next batch works, and the stats count one failed batch.
 pub async fn batch_future_panicking_fails_only_its_batch_at_each_await_point(env: Env) {
     for k in 0..=2 {
         for (fault, message) in [
+            (Fault::WhenCalled, "batch called"),
             (Fault::InPoll(k), "batch polled"),
             (Fault::InDrop(k), "batch dropped"),
         ] {

@@ -11,7 +11,7 @@
 macro_rules! __uno_cases_misbehaving_cache {
     ($cb:ident, $be:tt) => {
         $crate::$cb! { $be; misbehaving_cache:
-            fetch_panicking_in_drop_reaches_every_waiter_at_each_await_point,
+            fetch_panicking_reaches_every_waiter_at_each_await_point,
             fetch_panicking_in_drop_at_its_time_limit_is_a_panic_not_a_timeout,
             refresh_error_hook_panicking_keeps_the_cache_working,
             loaded_value_whose_clone_panics_does_not_wedge_the_key,
@@ -48,23 +48,40 @@ fn unit(env: &Env) -> Duration {
     }
 }
 
-/// A fetch that waits for `gate`, yields `yields` times, returns `value` — and panics with
-/// `message` when its future is dropped.
+/// Where a fetch's future panics.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// In the poll after its last yield.
+    InPoll,
+    /// In its `Drop`, once it has returned its value.
+    InDrop,
+}
+
+/// A fetch that waits for `gate`, yields `yields` times, then returns `value` — or panics with
+/// `message` where `fault` says.
 fn bombed(
     gate: &AsyncEvent,
     yields: usize,
     value: u32,
+    fault: Fault,
     message: &'static str,
 ) -> impl FnOnce() -> Fetch + use<> {
     let gate = gate.clone();
     move || {
-        Box::pin(panics_on_drop(message, async move {
+        let work = async move {
             gate.wait().await;
             for _ in 0..yields {
                 yield_now().await;
             }
+            if let Fault::InPoll = fault {
+                panic!("{message}");
+            }
             Ok(value)
-        }))
+        };
+        match fault {
+            Fault::InPoll => Box::pin(work),
+            Fault::InDrop => Box::pin(panics_on_drop(message, work)),
+        }
     }
 }
 
@@ -83,45 +100,59 @@ fn spawn_readers(env: &Env, cache: &Cache, n: usize, key: u32) -> Vec<Task<Outco
         .collect()
 }
 
-/// A load whose fetch future panics in `Drop` once it has finished, after waiting at each of its
-/// await points in turn: every reader — the one that started it, those that joined it, and with a
-/// reader that gave up at the same await point — gets `Panicked` with the message, and the next
-/// read fetches again.
-pub async fn fetch_panicking_in_drop_reaches_every_waiter_at_each_await_point(env: Env) {
+/// A load whose fetch future panics — in a poll, or in its `Drop` once it has finished — after
+/// waiting at each of its await points in turn: every reader (the one that started it, those that
+/// joined it, and with one that gave up at the same await point) gets `Panicked` with the message,
+/// and the next read fetches again.
+pub async fn fetch_panicking_reaches_every_waiter_at_each_await_point(env: Env) {
     for yields in 0..=3 {
-        let cache: Cache = AsyncCache::builder(env.rt())
-            .max_capacity(10)
-            .build()
-            .unwrap();
-        let gate = AsyncEvent::new();
-        let leader = {
-            let (cache, fetch) = (cache.clone(), bombed(&gate, yields, 1, "fetch dropped"));
-            env.rt().spawn(async move { cache.get(1, fetch).await })
-        };
-        eventually(&env, "the load starts", || cache.stats().loads == 1).await;
-        let followers = spawn_readers(&env, &cache, 3, 1);
-        // A reader that gives up after joining, at this await point of the load.
-        assert!(
-            poll_times(cache.get(1, joins_only), yields + 1)
-                .await
-                .is_none()
-        );
-        eventually(&env, "five readers joined", || cache.stats().misses == 5).await;
-        gate.set();
-        let panicked = Err(CacheError::Panicked {
-            message: "fetch dropped".into(),
-        });
-        assert_eq!(within(&env, "the leader", leader).await.unwrap(), panicked);
-        for follower in followers {
-            let outcome = within(&env, "a follower", follower).await.unwrap();
-            assert_eq!(outcome, panicked, "after {yields} yields");
+        for (fault, message) in [
+            (Fault::InPoll, "fetch polled"),
+            (Fault::InDrop, "fetch dropped"),
+        ] {
+            let cache: Cache = AsyncCache::builder(env.rt())
+                .max_capacity(10)
+                .build()
+                .unwrap();
+            let gate = AsyncEvent::new();
+            let leader = {
+                let (cache, fetch) = (cache.clone(), bombed(&gate, yields, 1, fault, message));
+                env.rt().spawn(async move { cache.get(1, fetch).await })
+            };
+            eventually(&env, "the load starts", || cache.stats().loads == 1).await;
+            let followers = spawn_readers(&env, &cache, 3, 1);
+            // A reader that gives up after joining, at this await point of the load.
+            assert!(
+                poll_times(cache.get(1, joins_only), yields + 1)
+                    .await
+                    .is_none()
+            );
+            eventually(&env, "five readers joined", || cache.stats().misses == 5).await;
+            gate.set();
+            let panicked = Err(CacheError::Panicked {
+                message: message.into(),
+            });
+            let what = format!("{fault:?} after {yields} yields");
+            assert_eq!(
+                within(&env, "the leader", leader).await.unwrap(),
+                panicked,
+                "{what}"
+            );
+            for follower in followers {
+                let outcome = within(&env, "a follower", follower).await.unwrap();
+                assert_eq!(outcome, panicked, "{what}");
+            }
+            assert_eq!(cache.peek(&1), None, "{what}: a failed load is not cached");
+            let again = cache.get(1, || async { Ok(100) }).await;
+            assert_eq!(again, Ok(100), "{what}: the next read fetches again");
+            let stats = cache.stats();
+            assert_eq!(
+                (stats.loads, stats.load_failures),
+                (2, 1),
+                "{what}: {stats:?}"
+            );
+            assert_eq!(stats.misses, 6, "{what}: {stats:?}");
         }
-        assert_eq!(cache.peek(&1), None, "a failed load is not cached");
-        let again = cache.get(1, || async { Ok(100) }).await;
-        assert_eq!(again, Ok(100), "the next read fetches again");
-        let stats = cache.stats();
-        assert_eq!((stats.loads, stats.load_failures), (2, 1), "{stats:?}");
-        assert_eq!(stats.misses, 6, "{stats:?}");
     }
 }
 
@@ -195,7 +226,7 @@ pub async fn refresh_error_hook_panicking_keeps_the_cache_working(env: Env) {
 
     let gate = AsyncEvent::new();
     gate.set();
-    let fetch = bombed(&gate, 1, 2, "refresh dropped");
+    let fetch = bombed(&gate, 1, 2, Fault::InDrop, "refresh dropped");
     assert_eq!(cache.get(1, fetch).await, Ok(1), "the old value is served");
     eventually(&env, "the second failure is counted", || {
         cache.stats().refresh_failures == 2
