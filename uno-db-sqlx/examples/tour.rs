@@ -366,6 +366,31 @@ async fn tour_application(rt: Runtime) {
         report.is_clean(),
         closed.lock().unwrap()
     );
+
+    // 10. A scoped exit stack: a `?` leaves the body, and both resources are closed (LIFO) before
+    //     the caller sees the error.
+    let closed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = closed.clone();
+    let result = lifecycle::context_group(&rt, |scope| async move {
+        for name in ["connection", "transaction"] {
+            let log = log.clone();
+            scope.enter_named(
+                name,
+                on_close(move || {
+                    log.lock().unwrap().push(name);
+                    async { Ok(()) }
+                }),
+            );
+        }
+        let rows: u32 = "many".parse().map_err(|_| "not a row count")?;
+        Ok::<_, &str>(rows)
+    })
+    .await;
+    println!(
+        "  lifecycle: scoped group left by `?` -> {:?}, already closed {:?}",
+        result.map_err(|e| e.to_string()),
+        closed.lock().unwrap()
+    );
 }
 
 /// The database section, then its outcome.

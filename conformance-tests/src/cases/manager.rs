@@ -15,6 +15,7 @@ macro_rules! __uno_cases_manager {
             failed_and_panicked_tasks_are_listed_as_failed,
             shutdown_reports_tasks_that_did_not_stop_in_time,
             spawn_after_shutdown_is_refused,
+            spawn_returns_a_handle_with_the_outcome,
             manager_types_are_send_sync,
         }
     };
@@ -22,10 +23,32 @@ macro_rules! __uno_cases_manager {
 
 use std::time::Duration;
 
-use uno_core::task::{TaskInfo, TaskManager, TaskManagerError, TaskShutdownReport, TaskState};
+use uno_core::lifecycle::AsyncManager;
+use uno_core::task::{
+    ManagedTask, ManagedTaskError, TaskInfo, TaskManager, TaskManagerError, TaskPanic,
+    TaskShutdownReport, TaskState, yield_now,
+};
 
 use crate::support::{DropProbe, eventually, within};
-use crate::{Env, assert_send_sync};
+use crate::{Env, assert_send_sync, poll_times};
+
+/// How much later than its deadline a shutdown on a real clock may return: the time for its own
+/// task to be woken and polled, on a machine that may be busy.
+pub(crate) const REAL_CLOCK_SLACK: Duration = Duration::from_secs(2);
+
+/// Checks when a shutdown of `timeout` that had to cancel tasks returned: the last tenth of the
+/// timeout (at most a second) is kept for cancelling, and a cancelled task that is dropped at once
+/// ends it there — exactly, on virtual time; on a real clock, no earlier, and never much later
+/// than the deadline.
+pub(crate) fn assert_cancelled_in_time(env: &Env, elapsed: Duration, timeout: Duration) {
+    let graceful = timeout - (timeout / 10).min(Duration::from_secs(1));
+    if env.is_virtual_time() {
+        assert_eq!(elapsed, graceful);
+    } else {
+        assert!(elapsed >= graceful, "{elapsed:?}");
+        assert!(elapsed <= timeout + REAL_CLOCK_SLACK, "{elapsed:?}");
+    }
+}
 
 fn state_of(manager: &TaskManager, name: &str) -> TaskState {
     manager.state(name).expect("the task is listed")
@@ -199,23 +222,16 @@ pub async fn shutdown_reports_tasks_that_did_not_stop_in_time(env: Env) {
     })
     .await;
     let start = rt.now();
-    let report: TaskShutdownReport = within(
-        &env,
-        "shutdown",
-        manager.shutdown(Duration::from_millis(50)),
-    )
-    .await;
+    let timeout = Duration::from_millis(200);
+    let report: TaskShutdownReport = within(&env, "shutdown", manager.shutdown(timeout)).await;
     let elapsed = rt.now() - start;
     assert_eq!(report.stopped, ["polite"]);
     assert_eq!(report.timed_out, ["stubborn"]);
+    assert!(report.abandoned.is_empty(), "{report:?}");
     assert!(!report.is_clean());
     assert!(probe.is_dropped(), "a timed-out task must be cancelled");
     assert_eq!(state_of(&manager, "stubborn"), TaskState::Cancelled);
-    if env.is_virtual_time() {
-        assert_eq!(elapsed, Duration::from_millis(50));
-    } else {
-        assert!(elapsed >= Duration::from_millis(50), "{elapsed:?}");
-    }
+    assert_cancelled_in_time(&env, elapsed, timeout);
     let again = manager.shutdown(Duration::from_millis(50)).await;
     assert!(again.stopped.is_empty() && again.timed_out.is_empty());
 }
@@ -233,8 +249,80 @@ pub async fn spawn_after_shutdown_is_refused(env: Env) {
     assert!(manager.is_shut_down());
     assert!(manager.shutdown_token().is_cancelled());
     assert_eq!(
-        manager.spawn("late", async { Ok::<_, String>(()) }),
-        Err(TaskManagerError::ShutDown)
+        manager
+            .spawn("late", async { Ok::<_, String>(()) })
+            .unwrap_err(),
+        TaskManagerError::ShutDown
+    );
+}
+
+/// `spawn` (and `AsyncManager::spawn_task`) return a handle that resolves with the task's outcome:
+/// its `Ok`, its error value, its panic, or its cancellation. Dropping the handle — even while
+/// awaiting it — does not cancel the task, and the registry's rows are the same as before.
+pub async fn spawn_returns_a_handle_with_the_outcome(env: Env) {
+    let manager = TaskManager::new(env.rt());
+    let ok = manager.spawn("ok", async { Ok::<_, String>(()) }).unwrap();
+    let failed = manager
+        .spawn("failed", async { Err::<(), _>("bad input".to_string()) })
+        .unwrap();
+    let panicked = manager
+        .spawn("panicked", async {
+            if manager_sane() {
+                panic!("oops");
+            }
+            Ok::<_, String>(())
+        })
+        .unwrap();
+    let stuck: ManagedTask<String> = manager
+        .spawn("stuck", std::future::pending::<Result<(), String>>())
+        .unwrap();
+    assert_eq!(stuck.name(), "stuck");
+    assert_eq!(within(&env, "ok", ok).await, Ok(()));
+    assert_eq!(
+        within(&env, "failed", failed).await,
+        Err(ManagedTaskError::Failed("bad input".into()))
+    );
+    assert_eq!(
+        within(&env, "panicked", panicked).await,
+        Err(ManagedTaskError::Panicked {
+            message: "oops".into()
+        })
+    );
+    assert!(!stuck.is_finished());
+    assert!(manager.cancel("stuck"));
+    let cancelled = within(&env, "stuck", stuck).await;
+    assert_eq!(cancelled, Err(ManagedTaskError::Cancelled));
+    assert!(cancelled.unwrap_err().is_cancelled());
+
+    // Giving up on a handle mid-wait (or dropping it) leaves the task running in the registry.
+    let gate = manager.shutdown_token().child_token();
+    let release = gate.clone();
+    let waited = manager
+        .spawn("waited-on", async move {
+            gate.cancelled().await;
+            Ok::<_, String>(())
+        })
+        .unwrap();
+    assert!(poll_times(waited, 2).await.is_none());
+    for _ in 0..3 {
+        yield_now().await;
+    }
+    assert_eq!(manager.state("waited-on"), Some(TaskState::Running));
+    release.cancel();
+    eventually(&env, "waited-on to finish", || {
+        manager.state("waited-on") == Some(TaskState::Finished)
+    })
+    .await;
+    let states: Vec<TaskState> = manager.list().into_iter().map(|t| t.state).collect();
+    assert_eq!(states.len(), 5);
+
+    let lifecycle = AsyncManager::new(env.rt());
+    let job = lifecycle
+        .spawn_task("job", async { Err::<(), _>(7) })
+        .unwrap();
+    assert_eq!(
+        within(&env, "job", job).await,
+        Err(ManagedTaskError::Failed(7))
     );
 }
 
@@ -244,4 +332,7 @@ pub async fn manager_types_are_send_sync(_env: Env) {
     assert_send_sync::<TaskInfo>();
     assert_send_sync::<TaskShutdownReport>();
     assert_send_sync::<TaskManagerError>();
+    assert_send_sync::<TaskPanic>();
+    assert_send_sync::<ManagedTask<String>>();
+    assert_send_sync::<ManagedTaskError<String>>();
 }

@@ -20,7 +20,9 @@ pub enum BatchError<E> {
         /// Results the operation returned.
         actual: usize,
     },
-    /// The batch operation panicked; the panic was caught and every item of the batch fails.
+    /// The batch operation panicked (when called, in a poll of its future, or in that future's
+    /// `Drop`); the panic was caught and every item of the batch fails. Other batches are not
+    /// affected.
     Panicked {
         /// The panic message (`"<non-string panic payload>"` when it was not a string).
         message: String,

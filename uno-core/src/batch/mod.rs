@@ -85,8 +85,9 @@ use crate::rt::Runtime;
 /// - **Results.** The operation returns one result per item, in item order (see [`BatchResults`]).
 ///   A batch-wide error reaches every waiter of the batch ([`BatchError::Operation`], cloned, so
 ///   `E: Clone`; wrap other errors in an `Arc`); a wrong number of results fails every item with
-///   [`BatchError::ResultCount`]; a panic in the operation is caught and fails every item with
-///   [`BatchError::Panicked`].
+///   [`BatchError::ResultCount`]; a panic of the operation — when called, in a poll of its future,
+///   or in that future's `Drop` — is caught and fails every item of that batch with
+///   [`BatchError::Panicked`]. The batcher goes on with the next batch.
 /// - **Bounds.** At most `max_in_flight` batch operations run at once; at most `max_queued` items
 ///   wait for their batch to start. When the queue is full, [`add_item`](Self::add_item) waits or
 ///   is rejected ([`OverflowPolicy`]).

@@ -1,13 +1,11 @@
 //! The user's batch operation: what it may return, and how it is called (panics caught).
 
 use std::convert::Infallible;
-use std::future::{Future, poll_fn};
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::task::Poll;
+use std::future::Future;
 
 use super::error::BatchError;
+use crate::panic::{self, Contained};
 use crate::rt::BoxFuture;
-use crate::task::JoinError;
 
 /// What a batch operation's future may resolve to: one result per item, possibly behind a
 /// batch-wide error.
@@ -68,32 +66,17 @@ where
     })
 }
 
-/// Calls the operation and awaits it, turning a panic (in the call or in any poll) into
+/// Calls the operation and awaits it, turning a panic — in the call, in any poll, or in the
+/// `Drop` of its future (when it completes, or when the runtime drops the batch) — into
 /// [`BatchError::Panicked`], so it reaches each waiter as a value and never unwinds into the
 /// batcher.
 pub(super) async fn call<I, O, E>(
     op: &Operation<I, O, E>,
     items: Vec<I>,
 ) -> Result<Vec<O>, BatchError<E>> {
-    let mut future = match catch_unwind(AssertUnwindSafe(|| op(items))) {
-        Ok(future) => future,
-        Err(payload) => return Err(panicked(payload)),
-    };
-    poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(result)) => Poll::Ready(result.map_err(BatchError::Operation)),
-            Err(payload) => Poll::Ready(Err(panicked(payload))),
-        },
-    )
-    .await
-}
-
-fn panicked<E>(payload: Box<dyn std::any::Any + Send>) -> BatchError<E> {
-    match JoinError::from_panic(payload) {
-        JoinError::Panicked { message } => BatchError::Panicked { message },
-        other => BatchError::Panicked {
-            message: other.to_string(),
-        },
+    let future = panic::call(|| op(items)).map_err(|message| BatchError::Panicked { message })?;
+    match Contained::new(future).await {
+        Ok(result) => result.map_err(BatchError::Operation),
+        Err(message) => Err(BatchError::Panicked { message }),
     }
 }

@@ -14,7 +14,8 @@ use crate::time::Elapsed;
 pub enum CacheError<E> {
     /// The fetch returned this error.
     Failed(Arc<E>),
-    /// The fetch (the closure or its future) panicked; the panic was caught and its message kept.
+    /// The fetch panicked — the closure, a poll of its future, or that future's `Drop` — or the
+    /// loaded value's `Clone` did; the panic was caught and its message kept.
     Panicked {
         /// The panic message (`"<non-string panic payload>"` when it was not a string).
         message: String,

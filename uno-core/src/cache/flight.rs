@@ -1,9 +1,8 @@
-//! Single-flight: one shared outcome per load, and the fetch wrapper that turns a panic, a timeout
-//! or a dropped task into a [`CacheError`] instead of a hang.
+//! Single-flight: one shared outcome per load, and the fetch runner that turns a panic or a
+//! timeout into a [`CacheError`] instead of a hang.
 
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -11,8 +10,8 @@ use std::time::Duration;
 use event_listener::{Event, EventListener};
 
 use super::error::CacheError;
+use crate::panic::Contained;
 use crate::rt::Runtime;
-use crate::task::JoinError;
 
 /// The outcome of one load, shared by every reader that missed while it ran.
 pub(super) struct Flight<V, E> {
@@ -59,35 +58,11 @@ impl<V: Clone, E> Flight<V, E> {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// Polls the fetch future with its panics caught, so the cache can hand waiters an error.
-    struct CatchUnwind<F> {
-        #[pin]
-        future: F,
-    }
-}
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, JoinError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = self.project().future;
-        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(payload) => Poll::Ready(Err(JoinError::from_panic(payload))),
-        }
-    }
-}
-
-pub(super) fn panicked<E>(payload: Box<dyn std::any::Any + Send>) -> CacheError<E> {
-    match JoinError::from_panic(payload) {
-        JoinError::Panicked { message } => CacheError::Panicked { message },
-        _ => CacheError::Cancelled,
-    }
-}
-
 /// Runs one fetch future to an outcome: its value, its error (shared), its panic, or a timeout.
+///
+/// The future's panics are contained wherever they happen — in a poll, in its `Drop` once it
+/// completed, or in its `Drop` when the time limit abandons it — and become
+/// [`CacheError::Panicked`], so the task delivering the outcome never unwinds past it.
 pub(super) async fn run_fetch<V, E, Fut>(
     rt: &Runtime,
     limit: Option<Duration>,
@@ -96,18 +71,28 @@ pub(super) async fn run_fetch<V, E, Fut>(
 where
     Fut: Future<Output = Result<V, E>>,
 {
-    let fetch = CatchUnwind { future: fetch };
+    let mut fetch = pin!(Contained::new(fetch));
     let output = match limit {
-        Some(limit) => match rt.timeout(limit, "cache fetch timed out", fetch).await {
-            Ok(output) => output,
-            Err(elapsed) => return Err(CacheError::TimedOut(elapsed)),
-        },
-        None => fetch.await,
+        Some(limit) => {
+            let outcome = rt
+                .timeout(limit, "cache fetch timed out", fetch.as_mut())
+                .await;
+            match outcome {
+                Ok(output) => output,
+                // A panic while dropping the abandoned fetch is the more specific fault.
+                Err(elapsed) => {
+                    return Err(match fetch.as_mut().cancel() {
+                        Ok(()) => CacheError::TimedOut(elapsed),
+                        Err(message) => CacheError::Panicked { message },
+                    });
+                }
+            }
+        }
+        None => fetch.as_mut().await,
     };
     match output {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(CacheError::Failed(Arc::new(error))),
-        Err(JoinError::Panicked { message }) => Err(CacheError::Panicked { message }),
-        Err(_) => Err(CacheError::Cancelled),
+        Err(message) => Err(CacheError::Panicked { message }),
     }
 }

@@ -39,7 +39,6 @@ use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -51,10 +50,11 @@ pub use builder::CacheBuilder;
 pub use error::{CacheConfigError, CacheError};
 pub use stats::CacheStats;
 
-use flight::{Flight, panicked, run_fetch};
+use flight::{Flight, run_fetch};
 use stats::bump;
 use store::{Shard, Write};
 
+use crate::panic;
 use crate::rt::Runtime;
 use crate::time::deadline_after;
 
@@ -93,9 +93,13 @@ type Deliver<V, E> = Box<dyn FnOnce(Outcome<V, E>) + Send>;
 ///   outcome. The fetch runs in **its own spawned task**, not in the reader that started it: a
 ///   reader that is cancelled (its future dropped) or whose task panics does not affect the fetch or
 ///   the other readers, and a fetch whose readers all left finishes detached and fills the cache.
-///   (This is why `V`, `E` and the fetch future must be `Send + 'static`.) A panic in the fetch
-///   becomes [`CacheError::Panicked`] for every reader; a fetch task dropped by the executor becomes
-///   [`CacheError::Cancelled`]. Nobody hangs.
+///   (This is why `V`, `E` and the fetch future must be `Send + 'static`.) A panic in the fetch —
+///   in the closure, in a poll of its future, or in that future's `Drop` (when it completes or when
+///   the fetch timeout drops it) — becomes [`CacheError::Panicked`] for every reader; a fetch task
+///   dropped by the executor becomes [`CacheError::Cancelled`]. Nobody hangs, the flight is always
+///   removed (the next read fetches again), and the panic never reaches the executor.
+/// - **The refresh-error hook** may panic: the panic is caught and the refresh bookkeeping goes on
+///   (the failure is still counted, and the next read in the window refreshes again).
 /// - **Errors** go to the readers of that fetch, shared as `Arc<E>`, and are not cached: the next read
 ///   fetches again. With a `negative_ttl`, an error is cached (and returned by reads) that long.
 /// - **Capacity and eviction**: the cache is split into shards (one for capacities below 64, up to
@@ -554,10 +558,10 @@ where
     {
         // The flight is registered but no task runs it yet: a panicking closure must still
         // complete it, or its readers would wait forever.
-        let future = match catch_unwind(AssertUnwindSafe(fetch)) {
+        let future = match panic::call(fetch) {
             Ok(future) => future,
-            Err(payload) => {
-                self.finish_load(hash, &key, &flight, Err(panicked(payload)));
+            Err(message) => {
+                self.finish_load(hash, &key, &flight, Err(CacheError::Panicked { message }));
                 return;
             }
         };
@@ -574,6 +578,9 @@ where
 
     /// Installs a load's outcome (if the load is still the current one for its key) and wakes its
     /// readers. Installing first means a woken reader that reads again sees the value.
+    ///
+    /// Whatever user code does here, the flight is removed and completed: a wedged flight would
+    /// hang its readers and every later read of the key.
     fn finish_load(
         &self,
         hash: u64,
@@ -583,14 +590,24 @@ where
     ) {
         let shard = self.shard(hash);
         let now = self.rt.now();
-        let write = match &outcome {
-            Ok(value) => Some(self.value_write(Ok(value.clone()), now)),
-            Err(error) if !error.is_cancelled() => self.config.negative_ttl.map(|ttl| Write {
-                value: Err(error.clone()),
-                refresh_at: None,
-                expires_at: Some(deadline_after(now, ttl)),
-            }),
-            Err(_) => None,
+        let (outcome, write) = match outcome {
+            // `V::clone` is user code: a value that cannot be cloned is not cached, and the
+            // readers get the panic instead.
+            Ok(value) => match panic::call(|| value.clone()) {
+                Ok(copy) => (Ok(value), Some(self.value_write(Ok(copy), now))),
+                Err(message) => (Err(CacheError::Panicked { message }), None),
+            },
+            Err(error) => {
+                let write = match self.config.negative_ttl {
+                    Some(ttl) if !error.is_cancelled() => Some(Write {
+                        value: Err(error.clone()),
+                        refresh_at: None,
+                        expires_at: Some(deadline_after(now, ttl)),
+                    }),
+                    _ => None,
+                };
+                (Err(error), write)
+            }
         };
         let mut evicted = 0;
         {
@@ -633,10 +650,11 @@ where
             ticket
         };
         bump(&shard.counters.refreshes, 1);
-        let future = match catch_unwind(AssertUnwindSafe(fetch)) {
+        let future = match panic::call(fetch) {
             Ok(future) => future,
-            Err(payload) => {
-                self.finish_refresh(hash, &key, ticket, Err(panicked(payload)));
+            Err(message) => {
+                let outcome = Err(CacheError::Panicked { message });
+                self.finish_refresh(hash, &key, ticket, outcome);
                 return;
             }
         };
@@ -655,10 +673,10 @@ where
     fn finish_refresh(&self, hash: u64, key: &K, ticket: u64, outcome: Result<V, CacheError<E>>) {
         let shard = self.shard(hash);
         let now = self.rt.now();
-        let write = outcome
-            .as_ref()
-            .ok()
-            .map(|value| self.value_write(Ok(value.clone()), now));
+        let (write, error) = match outcome {
+            Ok(value) => (Some(self.value_write(Ok(value), now)), None),
+            Err(error) => (None, Some(error)),
+        };
         {
             let mut state = shard.write();
             let current = state
@@ -677,10 +695,13 @@ where
                 }
             }
         }
-        if let Err(error) = outcome {
+        if let Some(error) = error {
             if let Some(listener) = &self.on_refresh_error {
-                // A panicking listener must not take the refresh bookkeeping down with it.
-                let _ = catch_unwind(AssertUnwindSafe(|| listener(key, &error)));
+                // A panicking listener must not take the refresh bookkeeping down with it. Nor is
+                // it called while this thread unwinds (a second panic would abort the process).
+                if !std::thread::panicking() {
+                    let _ = panic::call(|| listener(key, &error));
+                }
             }
             // Counted after the listener ran: a failure seen in the stats has been reported.
             bump(&shard.counters.refresh_failures, 1);

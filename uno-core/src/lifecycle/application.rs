@@ -4,9 +4,9 @@ use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use crate::lifecycle::{ApplicationError, AsyncManager, CloseError, ShutdownReport};
+use crate::lifecycle::{ApplicationError, AsyncManager, CloseError, ShutdownReport, run_bounded};
+use crate::panic::{self, Contained};
 use crate::rt::Runtime;
-use crate::task::group::CatchPanic;
 
 /// What ended a [`run_application`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,13 +76,19 @@ impl fmt::Display for ApplicationReport {
 ///
 /// 1. `startup(manager)` registers resources and spawns background tasks on a fresh
 ///    [`AsyncManager`]. If it fails, what it registered is shut down and
-///    [`ApplicationError::Startup`] returned.
+///    [`ApplicationError::Startup`] returned. If it panics, what it registered is shut down and
+///    the panic is then re-raised (its payload is the message, as a `String`).
 /// 2. Waits until `shutdown_signal` completes (adapters pass SIGINT/SIGTERM:
 ///    `uno_tokio::run_application`, `uno_smol::run_application`, …) or the manager's shutdown
 ///    token is cancelled ([`AsyncManager::request_shutdown`]).
 /// 3. Cancels the shutdown token (tasks start stopping), then runs `cleanup(manager)` within
-///    `deadline`.
+///    `deadline`. A cleanup that overruns is dropped; one that panics (when called, in a poll or
+///    in its `Drop`) is reported in [`ApplicationReport::cleanup`]. The shutdown goes on either
+///    way.
 /// 4. [`AsyncManager::shutdown`]`(deadline)`: tasks, then resources in reverse order.
+///
+/// From the signal on, the whole is bounded whatever user code does: at most twice `deadline`
+/// (cleanup, then the tasks) plus one close timeout per resource.
 ///
 /// # Examples
 ///
@@ -128,9 +134,20 @@ where
     Sig: Future<Output = ()>,
 {
     let manager = AsyncManager::new(rt);
-    if let Err(error) = startup(manager.clone()).await {
-        let report = manager.shutdown(deadline).await;
-        return Err(ApplicationError::Startup { error, report });
+    let started = match panic::call(|| startup(manager.clone())) {
+        Ok(future) => Contained::new(future).await,
+        Err(message) => Err(message),
+    };
+    match started {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            let report = Box::new(manager.shutdown(deadline).await);
+            return Err(ApplicationError::Startup { error, report });
+        }
+        Err(message) => {
+            manager.shutdown(deadline).await;
+            std::panic::resume_unwind(Box::new(message));
+        }
     }
 
     let token = manager.shutdown_token();
@@ -150,17 +167,9 @@ where
     };
     manager.request_shutdown();
 
-    let cleanup = match rt
-        .timeout(
-            deadline,
-            "application cleanup",
-            CatchPanic::new(cleanup(manager.clone())),
-        )
-        .await
-    {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(message)) => Err(CloseError::Panicked { message }),
-        Err(elapsed) => Err(CloseError::TimedOut(elapsed)),
+    let cleanup = match panic::call(|| cleanup(manager.clone())) {
+        Ok(future) => run_bounded(rt, deadline, "application cleanup".into(), future).await,
+        Err(message) => Err(CloseError::Panicked { message }),
     };
     let shutdown = manager.shutdown(deadline).await;
     Ok(ApplicationReport {

@@ -14,7 +14,9 @@ pub enum CloseError {
     Failed(BoxError),
     /// `close` did not finish within its time limit; its future was dropped.
     TimedOut(Elapsed),
-    /// `close` panicked; the panic was caught and its message kept.
+    /// `close` panicked — when called, in a poll of its future, or in that future's `Drop` (when it
+    /// finished, or when the time limit dropped it: a panic is reported rather than the time-out) —
+    /// and the panic was caught and its message kept.
     Panicked {
         /// The panic message.
         message: String,
@@ -157,6 +159,113 @@ impl std::error::Error for ContextCloseError {
     }
 }
 
+/// The error of [`context_group`](super::context_group) and
+/// [`AsyncContextGroup::scoped`](super::AsyncContextGroup::scoped). Either way, every resource was
+/// closed (or its close attempted) before it was returned.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ContextGroupError<E> {
+    /// The body returned an error.
+    Body {
+        /// The body's error.
+        error: E,
+        /// The closes that did not succeed afterwards, if any.
+        close: Option<ContextCloseError>,
+    },
+    /// The body succeeded, but some resources did not close cleanly; the body's value was dropped.
+    Close(ContextCloseError),
+}
+
+impl<E> ContextGroupError<E> {
+    /// The body's error, if the body failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::context_group;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let err = vrt
+    ///     .block_on(context_group(&rt, |_scope| async { Err::<(), _>("no route") }))
+    ///     .unwrap_err();
+    /// assert_eq!(err.body_error(), Some(&"no route"));
+    /// assert!(err.close_error().is_none());
+    /// ```
+    pub fn body_error(&self) -> Option<&E> {
+        match self {
+            ContextGroupError::Body { error, .. } => Some(error),
+            ContextGroupError::Close(_) => None,
+        }
+    }
+
+    /// The body's error, by value, if the body failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::context_group;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let err = vrt
+    ///     .block_on(context_group(&rt, |_scope| async { Err::<(), _>(String::from("no route")) }))
+    ///     .unwrap_err();
+    /// assert_eq!(err.into_body_error().as_deref(), Some("no route"));
+    /// ```
+    pub fn into_body_error(self) -> Option<E> {
+        match self {
+            ContextGroupError::Body { error, .. } => Some(error),
+            ContextGroupError::Close(_) => None,
+        }
+    }
+
+    /// The closes that did not succeed, if any (after a successful or a failed body).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::{context_group, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let err = vrt
+    ///     .block_on(context_group(&rt, |scope| async move {
+    ///         scope.enter_named("cache", on_close(|| async { Err("flush failed".into()) }));
+    ///         Ok::<_, String>(())
+    ///     }))
+    ///     .unwrap_err();
+    /// assert_eq!(err.close_error().unwrap().errors[0].name, "cache");
+    /// ```
+    pub fn close_error(&self) -> Option<&ContextCloseError> {
+        match self {
+            ContextGroupError::Body { close, .. } => close.as_ref(),
+            ContextGroupError::Close(close) => Some(close),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for ContextGroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContextGroupError::Body { error, close: None } => {
+                write!(f, "{error} (every resource was closed)")
+            }
+            ContextGroupError::Body {
+                error,
+                close: Some(close),
+            } => write!(f, "{error}; then, closing: {close}"),
+            ContextGroupError::Close(close) => write!(f, "{close}"),
+        }
+    }
+}
+
+/// The causes are part of the `Display` text, so `source` is `None`.
+impl<E: fmt::Debug + fmt::Display> std::error::Error for ContextGroupError<E> {}
+
 /// The error of [`run_application`](super::run_application).
 #[derive(Debug)]
 #[non_exhaustive]
@@ -166,8 +275,9 @@ pub enum ApplicationError<E> {
     Startup {
         /// Startup's error.
         error: E,
-        /// The shutdown of what startup had registered.
-        report: ShutdownReport,
+        /// The shutdown of what startup had registered (boxed: it is large, and errors should
+        /// be small to move).
+        report: Box<ShutdownReport>,
     },
     /// The application could not be set up (an adapter could not build its executor or install
     /// its signal handlers).

@@ -8,7 +8,7 @@ use crate::lifecycle::{
 };
 use crate::rt::Runtime;
 use crate::sync::CancellationToken;
-use crate::task::{TaskManager, TaskManagerError};
+use crate::task::{ManagedTask, TaskManager, TaskManagerError};
 
 struct Resources {
     list: Vec<Named>,
@@ -16,14 +16,14 @@ struct Resources {
     closed: bool,
 }
 
-struct Inner {
-    rt: Runtime,
-    tasks: TaskManager,
+/// What every view of one manager shares (views differ in their runtime; see
+/// [`get_async_manager`]).
+struct Shared {
     resources: Mutex<Resources>,
     close_timeout: Duration,
 }
 
-impl Inner {
+impl Shared {
     fn resources(&self) -> MutexGuard<'_, Resources> {
         self.resources.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -34,12 +34,13 @@ impl Inner {
 ///
 /// - [`register_resource`](Self::register_resource) takes anything with an [`AsyncClose`];
 /// - [`spawn_task`](Self::spawn_task) starts a named background task (Uno's `@as_task`), kept in a
-///   [`TaskManager`] ([`tasks`](Self::tasks) lists them);
+///   [`TaskManager`] ([`tasks`](Self::tasks) lists them), and returns a handle to await its outcome;
 /// - [`shutdown_token`](Self::shutdown_token) is cancelled when shutdown starts (or when someone
 ///   calls [`request_shutdown`](Self::request_shutdown)); tasks watch it to stop gracefully;
-/// - [`shutdown`](Self::shutdown) stops the tasks first (waiting for them until the deadline, then
-///   cancelling the rest), then closes the resources **in reverse registration order**, each within
-///   its close timeout, and reports what failed or timed out.
+/// - [`shutdown`](Self::shutdown) stops the tasks first (waiting for them, then cancelling the
+///   rest, all within its timeout), then closes the resources **in reverse registration order**,
+///   each within its close timeout, and reports what failed, panicked or timed out. It is bounded
+///   whatever tasks and resources do.
 ///
 /// Clones share one manager. Instances are independent; [`get_async_manager`] gives the
 /// process-wide one the Uno API has.
@@ -67,7 +68,9 @@ impl Inner {
 /// ```
 #[derive(Clone)]
 pub struct AsyncManager {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
+    /// The background tasks, as a view bound to this manager's runtime.
+    tasks: TaskManager,
 }
 
 impl AsyncManager {
@@ -126,15 +129,23 @@ impl AsyncManager {
 
     fn build(rt: &Runtime, close_timeout: Duration) -> Self {
         AsyncManager {
-            inner: Arc::new(Inner {
-                rt: rt.clone(),
-                tasks: TaskManager::new(rt),
+            shared: Arc::new(Shared {
                 resources: Mutex::new(Resources {
                     list: Vec::new(),
                     closed: false,
                 }),
                 close_timeout,
             }),
+            tasks: TaskManager::new(rt),
+        }
+    }
+
+    /// A view of the same manager (resources, tasks, shutdown token) bound to `rt`: what it
+    /// spawns runs on `rt`, and its shutdown reads `rt`'s clock.
+    fn with_runtime(&self, rt: &Runtime) -> Self {
+        AsyncManager {
+            shared: self.shared.clone(),
+            tasks: self.tasks.with_runtime(rt),
         }
     }
 
@@ -158,7 +169,7 @@ impl AsyncManager {
     /// # });
     /// ```
     pub fn runtime(&self) -> &Runtime {
-        &self.inner.rt
+        self.tasks.runtime()
     }
 
     /// Registers `resource` under `name`, to be closed at shutdown, and gives it back shared.
@@ -193,7 +204,7 @@ impl AsyncManager {
         resource: R,
     ) -> Result<Arc<R>, LifecycleError> {
         let name = name.into();
-        let mut resources = self.inner.resources();
+        let mut resources = self.shared.resources();
         if resources.closed {
             return Err(LifecycleError::ShuttingDown);
         }
@@ -221,7 +232,7 @@ impl AsyncManager {
     /// assert_eq!(manager.resources(), ["db", "cache"]);
     /// ```
     pub fn resources(&self) -> Vec<String> {
-        self.inner
+        self.shared
             .resources()
             .list
             .iter()
@@ -229,9 +240,13 @@ impl AsyncManager {
             .collect()
     }
 
-    /// Starts a named background task (Uno's `@as_task`). It should watch
-    /// [`shutdown_token`](Self::shutdown_token) and return when it fires; at the shutdown deadline
-    /// it is cancelled.
+    /// Starts a named background task (Uno's `@as_task`) on the manager's
+    /// [runtime](Self::runtime), and returns its handle. It should watch
+    /// [`shutdown_token`](Self::shutdown_token) and return when it fires; near the shutdown
+    /// deadline it is cancelled (see [`TaskManager::shutdown`]).
+    ///
+    /// Awaiting the [`ManagedTask`] gives the task's outcome: `Ok(())`, its error, its panic (in a
+    /// poll or in its `Drop`), or its cancellation. Dropping the handle does not cancel the task.
     ///
     /// # Errors
     ///
@@ -251,25 +266,27 @@ impl AsyncManager {
     /// let manager = AsyncManager::new(&rt);
     /// let token = manager.shutdown_token();
     /// let metrics = async move { Ok::<_, String>(token.cancelled().await) };
-    /// manager.spawn_task("metrics", metrics).unwrap();
+    /// let handle = manager.spawn_task("metrics", metrics).unwrap();
     /// let dup = manager.spawn_task("metrics", async { Ok::<_, String>(()) });
-    /// assert_eq!(dup, Err(LifecycleError::DuplicateName { name: "metrics".into() }));
+    /// assert_eq!(dup.unwrap_err(), LifecycleError::DuplicateName { name: "metrics".into() });
     /// let report = manager.shutdown(Duration::from_secs(1)).await;
     /// assert_eq!(report.tasks.stopped, ["metrics"]);
+    /// assert_eq!(handle.await, Ok(())); // it returned when the token fired
     /// # });
     /// ```
-    pub fn spawn_task<F, E>(&self, name: impl Into<String>, future: F) -> Result<(), LifecycleError>
+    pub fn spawn_task<F, E>(
+        &self,
+        name: impl Into<String>,
+        future: F,
+    ) -> Result<ManagedTask<E>, LifecycleError>
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + Send + 'static,
     {
-        self.inner
-            .tasks
-            .spawn(name, future)
-            .map_err(|error| match error {
-                TaskManagerError::DuplicateName { name } => LifecycleError::DuplicateName { name },
-                _ => LifecycleError::ShuttingDown,
-            })
+        self.tasks.spawn(name, future).map_err(|error| match error {
+            TaskManagerError::DuplicateName { name } => LifecycleError::DuplicateName { name },
+            _ => LifecycleError::ShuttingDown,
+        })
     }
 
     /// The background tasks, to list or cancel by name.
@@ -288,7 +305,7 @@ impl AsyncManager {
     /// assert!(manager.tasks().cancel("poller"));
     /// ```
     pub fn tasks(&self) -> &TaskManager {
-        &self.inner.tasks
+        &self.tasks
     }
 
     /// Whether shutdown has been requested or started.
@@ -307,7 +324,7 @@ impl AsyncManager {
     /// assert!(manager.is_shutting_down());
     /// ```
     pub fn is_shutting_down(&self) -> bool {
-        self.inner.tasks.shutdown_token().is_cancelled()
+        self.tasks.shutdown_token().is_cancelled()
     }
 
     /// The token cancelled when shutdown is requested or starts.
@@ -333,7 +350,7 @@ impl AsyncManager {
     /// # });
     /// ```
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.inner.tasks.shutdown_token()
+        self.tasks.shutdown_token()
     }
 
     /// Asks for a shutdown without performing it: cancels the [`shutdown_token`](Self::shutdown_token),
@@ -354,15 +371,18 @@ impl AsyncManager {
     /// assert_eq!(manager.resources(), ["db"]); // nothing closed: `shutdown` does that
     /// ```
     pub fn request_shutdown(&self) {
-        self.inner.tasks.shutdown_token().cancel();
+        self.tasks.shutdown_token().cancel();
     }
 
-    /// Shuts down: cancels the shutdown token, waits up to `timeout` for the tasks to stop (then
-    /// cancels the rest), then closes the resources in reverse registration order, each within
-    /// the close timeout, **all of them** even when some fail. Returns what happened.
+    /// Shuts down: cancels the shutdown token, stops the tasks within `timeout` (waiting for them,
+    /// then cancelling those still running: [`TaskManager::shutdown`]), then closes the resources
+    /// in reverse registration order, each within the close timeout, **all of them** even when
+    /// some fail. Returns what happened.
     ///
-    /// The whole takes at most `timeout` plus one close timeout per resource. A second call finds
-    /// nothing left and returns an empty report.
+    /// The whole is bounded, whatever tasks and resources do: at most `timeout` plus one close
+    /// timeout per resource. A close that fails, hangs, or panics (when called, in a poll, or when
+    /// its future is dropped) is [reported](ShutdownReport::failed), and the next resource is
+    /// closed all the same. A second call finds nothing left and returns an empty report.
     ///
     /// # Examples
     ///
@@ -392,15 +412,15 @@ impl AsyncManager {
     /// Not cancel safe: dropping the future abandons the tasks and resources it had taken over
     /// (tasks are cancelled; resources not yet closed are dropped without a close).
     pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport {
-        let rt = &self.inner.rt;
+        let rt = self.runtime();
         let start = rt.now();
         let resources = {
-            let mut resources = self.inner.resources();
+            let mut resources = self.shared.resources();
             resources.closed = true;
             std::mem::take(&mut resources.list)
         };
-        let tasks = self.inner.tasks.shutdown(timeout).await;
-        let (closed, failed) = close_all_lifo(rt, resources, self.inner.close_timeout).await;
+        let tasks = self.tasks.shutdown(timeout).await;
+        let (closed, failed) = close_all_lifo(rt, resources, self.shared.close_timeout).await;
         ShutdownReport {
             tasks,
             closed,
@@ -414,14 +434,22 @@ impl fmt::Debug for AsyncManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncManager")
             .field("resources", &self.resources())
-            .field("tasks", &self.inner.tasks)
+            .field("tasks", &self.tasks)
             .field("shutting_down", &self.is_shutting_down())
             .finish()
     }
 }
 
-/// The process-wide [`AsyncManager`] (the Uno framework's `get_async_manager()`), created on the
-/// first call on that call's runtime; later calls return the same manager whatever `rt` they pass.
+/// The process-wide [`AsyncManager`] (the Uno framework's `get_async_manager()`), **bound to
+/// `rt`**.
+///
+/// Every call returns a view of one process-wide manager — the same resources, background tasks
+/// and shutdown token — that works on the runtime it was given: tasks it spawns run on `rt`, and
+/// its shutdown reads `rt`'s clock. So code that runs on several runtimes in turn (one per test,
+/// as with `#[tokio::test]`) never has its work sent to an earlier runtime that may be gone.
+/// Resources are closed by whichever view calls [`shutdown`](AsyncManager::shutdown), on its
+/// runtime. Once the process-wide manager is shut down it stays so: later registrations and spawns
+/// fail with [`LifecycleError::ShuttingDown`].
 ///
 /// Prefer passing a plain [`AsyncManager::new`] around where you can: it needs no global state and
 /// is easier to test.
@@ -429,15 +457,23 @@ impl fmt::Debug for AsyncManager {
 /// # Examples
 ///
 /// ```
-/// use uno_core::lifecycle::get_async_manager;
+/// use uno_core::lifecycle::{get_async_manager, on_close};
 /// use uno_core::rt::VirtualRuntime;
 ///
-/// let vrt = VirtualRuntime::new();
-/// let a = get_async_manager(&vrt.handle());
-/// let b = get_async_manager(&vrt.handle());
-/// assert!(std::ptr::eq(a, b));
+/// let first = VirtualRuntime::new();
+/// get_async_manager(&first.handle())
+///     .register_resource("db", on_close(|| async { Ok(()) }))
+///     .unwrap();
+///
+/// let second = VirtualRuntime::new(); // e.g. the next test's runtime
+/// let manager = get_async_manager(&second.handle());
+/// assert_eq!(manager.resources(), ["db"]); // one manager
+/// let task = manager.spawn_task("job", async { Ok::<_, String>(()) }).unwrap();
+/// assert_eq!(second.block_on(task), Ok(())); // ran on `second`, the runtime it was given
 /// ```
-pub fn get_async_manager(rt: &Runtime) -> &'static AsyncManager {
+pub fn get_async_manager(rt: &Runtime) -> AsyncManager {
     static MANAGER: OnceLock<AsyncManager> = OnceLock::new();
-    MANAGER.get_or_init(|| AsyncManager::new(rt))
+    MANAGER
+        .get_or_init(|| AsyncManager::new(rt))
+        .with_runtime(rt)
 }

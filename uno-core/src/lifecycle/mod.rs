@@ -5,7 +5,9 @@
 //!   returning a [`ShutdownReport`]. [`get_async_manager`] is the process-wide one.
 //! - [`run_application`]: startup, wait for a shutdown signal (or a programmatic request), cleanup,
 //!   graceful shutdown. Adapters pass their SIGINT/SIGTERM future (`uno_tokio::run_application`…).
-//! - [`AsyncContextGroup`]: an async exit stack that closes what was entered, last in first out.
+//! - [`context_group`]: an async exit stack as a scope — what the body entered is closed, last in
+//!   first out, before it returns, whether the body succeeded, failed or panicked;
+//!   [`AsyncContextGroup`] is the stack itself.
 //!
 //! # Examples
 //!
@@ -42,18 +44,18 @@ mod report;
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::panic::{self, Contained};
 use crate::rt::Runtime;
-use crate::task::group::CatchPanic;
 
 pub use application::{ApplicationReport, ShutdownReason, run_application};
-pub use context_group::AsyncContextGroup;
+pub use context_group::{AsyncContextGroup, ContextScope, context_group};
 pub use error::{
-    ApplicationError, BoxError, CloseError, ContextCloseError, LifecycleError, ResourceError,
+    ApplicationError, BoxError, CloseError, ContextCloseError, ContextGroupError, LifecycleError,
+    ResourceError,
 };
 pub use manager::{AsyncManager, get_async_manager};
 pub use report::ShutdownReport;
@@ -146,30 +148,42 @@ impl<F> fmt::Debug for CloseFn<F> {
 /// A named resource, as managers and groups keep them.
 pub(crate) type Named = (String, Arc<dyn AsyncClose>);
 
-/// Closes one resource within `limit`, catching a panic in `close` itself or in its future.
+/// Runs `future` within `limit` with its panics contained: a panic in a poll, or in the future's
+/// `Drop` (when it completes or when the time limit drops it), becomes [`CloseError::Panicked`];
+/// a future still running at the limit is dropped and [`CloseError::TimedOut`] returned.
+pub(crate) async fn run_bounded<F: Future>(
+    rt: &Runtime,
+    limit: Duration,
+    what: String,
+    future: F,
+) -> Result<F::Output, CloseError> {
+    let mut future = pin!(Contained::new(future));
+    let outcome = rt.timeout(limit, what, future.as_mut()).await;
+    match outcome {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(message)) => Err(CloseError::Panicked { message }),
+        // A panic while dropping the abandoned future is the more specific fault: report it.
+        Err(elapsed) => match future.as_mut().cancel() {
+            Ok(()) => Err(CloseError::TimedOut(elapsed)),
+            Err(message) => Err(CloseError::Panicked { message }),
+        },
+    }
+}
+
+/// Closes one resource within `limit`, whatever its close does: a panic in `close` itself, in a
+/// poll of its future or in the future's `Drop` is [`CloseError::Panicked`]; a close still running
+/// at the limit is dropped.
 pub(crate) async fn close_one(
     rt: &Runtime,
     name: &str,
     resource: &dyn AsyncClose,
     limit: Duration,
 ) -> Result<(), CloseError> {
-    let future = match catch_unwind(AssertUnwindSafe(|| resource.close())) {
-        Ok(future) => future,
-        Err(payload) => {
-            let message = match crate::task::JoinError::from_panic(payload) {
-                crate::task::JoinError::Panicked { message } => message,
-                other => other.to_string(),
-            };
-            return Err(CloseError::Panicked { message });
-        }
-    };
-    let message = format!("closing `{name}`");
-    match rt.timeout(limit, message, CatchPanic::new(future)).await {
-        Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(error))) => Err(CloseError::Failed(error)),
-        Ok(Err(message)) => Err(CloseError::Panicked { message }),
-        Err(elapsed) => Err(CloseError::TimedOut(elapsed)),
-    }
+    let future =
+        panic::call(|| resource.close()).map_err(|message| CloseError::Panicked { message })?;
+    run_bounded(rt, limit, format!("closing `{name}`"), future)
+        .await?
+        .map_err(CloseError::Failed)
 }
 
 /// Closes `resources` last-first, every one of them, returning the names closed and the failures.

@@ -20,7 +20,7 @@ pub struct ShutdownReport {
 }
 
 impl ShutdownReport {
-    /// Whether every task stopped in time and every resource closed cleanly.
+    /// Whether every task stopped in time without panicking and every resource closed cleanly.
     ///
     /// # Examples
     ///
@@ -62,6 +62,16 @@ impl fmt::Display for ShutdownReport {
             "  tasks cancelled at the deadline: {:?}",
             self.tasks.timed_out
         )?;
+        if !self.tasks.abandoned.is_empty() {
+            writeln!(
+                f,
+                "  tasks still not dropped at the deadline (left running): {:?}",
+                self.tasks.abandoned
+            )?;
+        }
+        for panic in &self.tasks.panicked {
+            writeln!(f, "  task `{}` panicked: {}", panic.name, panic.message)?;
+        }
         writeln!(f, "  resources closed: {:?}", self.closed)?;
         for failure in &self.failed {
             writeln!(f, "  {failure}")?;

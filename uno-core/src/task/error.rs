@@ -17,14 +17,9 @@ pub enum JoinError {
 
 impl JoinError {
     pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> Self {
-        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
-            (*s).to_owned()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "<non-string panic payload>".to_owned()
-        };
-        JoinError::Panicked { message }
+        JoinError::Panicked {
+            message: crate::panic::message(payload),
+        }
     }
 
     /// Whether the task was cancelled.

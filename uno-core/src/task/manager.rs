@@ -1,16 +1,21 @@
 //! [`TaskManager`]: a long-lived registry of named tasks.
+//!
+//! Each task's user future runs inside a [`Contained`] wrapper, so a panic in any of its polls or
+//! in its `Drop` (when it finishes or when it is cancelled) is recorded as the task's outcome and
+//! never unwinds into the executor. The outcome lives in one [`Record`] per task, shared by the
+//! running future, the registry's row and the caller's [`ManagedTask`] handle.
 
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use crate::panic::{self, Contained};
 use crate::rt::Runtime;
 use crate::sync::CancellationToken;
 use crate::task::Task;
-use crate::task::group::CatchPanic;
 use crate::time::deadline_after;
 
 /// Where a [`TaskManager`]'s task is in its life.
@@ -21,9 +26,11 @@ pub enum TaskState {
     Running,
     /// Returned `Ok(())`.
     Finished,
-    /// Returned an error, or panicked.
+    /// Returned an error, or panicked (in a poll, or in its `Drop` when it finished or was
+    /// cancelled).
     Failed {
-        /// The error's `Display` text, or `"panicked: <message>"`.
+        /// The error's `Display` text, `"panicked: <message>"`, or, for a panic in the `Drop` of
+        /// a cancelled task, `"panicked when cancelled: <message>"`.
         error: String,
     },
     /// Cancelled (by name, at shutdown, or because the executor dropped it) before it finished.
@@ -38,23 +45,42 @@ pub struct TaskInfo {
     pub name: String,
     /// Its state now.
     pub state: TaskState,
-    /// Time since it was spawned, on the runtime's clock.
+    /// Time since it was spawned, on the clock of the runtime it was spawned on.
     pub age: Duration,
+}
+
+/// A task that panicked while it was being shut down: in a poll after the shutdown token fired,
+/// or in its `Drop` when it was cancelled. From [`TaskShutdownReport::panicked`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskPanic {
+    /// The task's name.
+    pub name: String,
+    /// The panic message.
+    pub message: String,
 }
 
 /// What [`TaskManager::shutdown`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TaskShutdownReport {
-    /// Tasks that were running and stopped by themselves before the deadline, in the order they
-    /// stopped.
+    /// Tasks that were running and stopped by themselves before they were cancelled (returning
+    /// `Ok`, an error, or panicking), in the order they stopped.
     pub stopped: Vec<String>,
-    /// Tasks still running at the deadline: they were cancelled (their futures dropped).
+    /// Tasks still running when the graceful part of the shutdown ended: they were cancelled
+    /// (their futures dropped).
     pub timed_out: Vec<String>,
+    /// The tasks of [`timed_out`](Self::timed_out) whose futures had still not been dropped at the
+    /// deadline (their executor did not run them again in time, or their `Drop` blocks): shutdown
+    /// returned without them, and they may still be running.
+    pub abandoned: Vec<String>,
+    /// Tasks that panicked during the shutdown, in a poll or in their `Drop`; each is also listed
+    /// in [`stopped`](Self::stopped) or [`timed_out`](Self::timed_out).
+    pub panicked: Vec<TaskPanic>,
 }
 
 impl TaskShutdownReport {
-    /// Whether every task stopped in time.
+    /// Whether every task stopped in time and none panicked.
     ///
     /// # Examples
     ///
@@ -74,7 +100,7 @@ impl TaskShutdownReport {
     /// # });
     /// ```
     pub fn is_clean(&self) -> bool {
-        self.timed_out.is_empty()
+        self.timed_out.is_empty() && self.panicked.is_empty()
     }
 }
 
@@ -107,18 +133,338 @@ impl fmt::Display for TaskManagerError {
 
 impl std::error::Error for TaskManagerError {}
 
-type Status = Arc<Mutex<TaskState>>;
+/// Why a [`ManagedTask`] did not return `Ok(())`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ManagedTaskError<E> {
+    /// The task's future returned this error.
+    Failed(E),
+    /// The task panicked: in a poll, or in its `Drop` (when it finished, or when it was cancelled).
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+    /// The task was cancelled (by name, at shutdown, or because its executor dropped it) before it
+    /// finished.
+    Cancelled,
+}
+
+impl<E> ManagedTaskError<E> {
+    /// Whether the task was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskManager;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// let poller = tasks.spawn("poller", std::future::pending::<Result<(), String>>()).unwrap();
+    /// tasks.cancel("poller");
+    /// assert!(poller.await.unwrap_err().is_cancelled());
+    /// # });
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, ManagedTaskError::Cancelled)
+    }
+
+    /// Whether the task panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{ManagedTaskError, TaskManager};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// let buggy = tasks.spawn("buggy", async { panic!("index 3 of 2") }).unwrap();
+    /// let err: ManagedTaskError<String> = buggy.await.unwrap_err();
+    /// assert!(err.is_panic());
+    /// # });
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self, ManagedTaskError::Panicked { .. })
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for ManagedTaskError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ManagedTaskError::Failed(error) => write!(f, "task failed: {error}"),
+            ManagedTaskError::Panicked { message } => write!(f, "task panicked: {message}"),
+            ManagedTaskError::Cancelled => f.write_str("task was cancelled before it finished"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for ManagedTaskError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ManagedTaskError::Failed(error) => Some(error),
+            _ => None,
+        }
+    }
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Only moves and small updates happen under these locks (user code runs outside them), so a
+    // poisoned lock is still consistent.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One task's outcome: set once, by the task's future or, if that is dropped first, by its
+/// [`Contained`] wrapper's cancel hook.
+struct Record<E> {
+    inner: Mutex<RecordState<E>>,
+}
+
+struct RecordState<E> {
+    state: TaskState,
+    /// For the [`ManagedTask`]; `None` while running and once the handle took it.
+    outcome: Option<Result<(), ManagedTaskError<E>>>,
+    /// The handle read the outcome.
+    taken: bool,
+    /// The task was cancelled before it finished.
+    cancelled: bool,
+    /// The message of a panic in a poll or in the `Drop` of the task's future.
+    panic: Option<String>,
+    waker: Option<Waker>,
+}
+
+impl<E> Record<E> {
+    fn new() -> Arc<Self> {
+        Arc::new(Record {
+            inner: Mutex::new(RecordState {
+                state: TaskState::Running,
+                outcome: None,
+                taken: false,
+                cancelled: false,
+                panic: None,
+                waker: None,
+            }),
+        })
+    }
+
+    /// Publishes the outcome unless one already was, and wakes the handle.
+    fn settle(
+        &self,
+        state: TaskState,
+        outcome: Result<(), ManagedTaskError<E>>,
+        cancelled: bool,
+        panic: Option<String>,
+    ) {
+        let waker = {
+            let mut inner = lock(&self.inner);
+            if inner.state != TaskState::Running {
+                return;
+            }
+            inner.state = state;
+            inner.outcome = Some(outcome);
+            inner.cancelled = cancelled;
+            inner.panic = panic;
+            inner.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<E: fmt::Display> Record<E> {
+    /// The task's future completed (returned, or panicked in a poll or in its drop).
+    fn finished(&self, output: Result<Result<(), E>, String>) {
+        match output {
+            Ok(Ok(())) => self.settle(TaskState::Finished, Ok(()), false, None),
+            Ok(Err(error)) => {
+                // `Display` is user code too: a panicking one must not leave the task "running".
+                let text = panic::call(|| error.to_string())
+                    .unwrap_or_else(|message| format!("<its Display panicked: {message}>"));
+                let state = TaskState::Failed { error: text };
+                self.settle(state, Err(ManagedTaskError::Failed(error)), false, None);
+            }
+            Err(message) => {
+                let state = TaskState::Failed {
+                    error: format!("panicked: {message}"),
+                };
+                let outcome = Err(ManagedTaskError::Panicked {
+                    message: message.clone(),
+                });
+                self.settle(state, outcome, false, Some(message));
+            }
+        }
+    }
+
+    /// The task's future was dropped before it completed; `panic` is its `Drop`'s panic.
+    fn cancelled(&self, panic: Option<String>) {
+        match panic {
+            None => self.settle(
+                TaskState::Cancelled,
+                Err(ManagedTaskError::Cancelled),
+                true,
+                None,
+            ),
+            Some(message) => {
+                let state = TaskState::Failed {
+                    error: format!("panicked when cancelled: {message}"),
+                };
+                let outcome = Err(ManagedTaskError::Panicked {
+                    message: message.clone(),
+                });
+                self.settle(state, outcome, true, Some(message));
+            }
+        }
+    }
+}
+
+/// What the registry reads of a task's [`Record`], whatever its error type.
+trait Tracked: Send + Sync {
+    fn state(&self) -> TaskState;
+    fn was_cancelled(&self) -> bool;
+    fn panic(&self) -> Option<String>;
+}
+
+impl<E: Send> Tracked for Record<E> {
+    fn state(&self) -> TaskState {
+        lock(&self.inner).state.clone()
+    }
+
+    fn was_cancelled(&self) -> bool {
+        lock(&self.inner).cancelled
+    }
+
+    fn panic(&self) -> Option<String> {
+        lock(&self.inner).panic.clone()
+    }
+}
+
+/// The handle [`TaskManager::spawn`] and
+/// [`AsyncManager::spawn_task`](crate::lifecycle::AsyncManager::spawn_task) return: await it for
+/// the task's outcome.
+///
+/// The registry owns the task, not the handle: **dropping the handle does not cancel the task**
+/// (cancel it by name, [`TaskManager::cancel`]), and the task keeps its row in
+/// [`TaskManager::list`] whether or not anyone awaits it.
+///
+/// # Examples
+///
+/// ```
+/// use uno_core::rt::VirtualRuntime;
+/// use uno_core::task::{ManagedTaskError, TaskManager};
+///
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// vrt.block_on(async move {
+///     let tasks = TaskManager::new(&rt);
+///     let import = tasks.spawn("import", async { Err("bad row 7") }).unwrap();
+///     assert_eq!(import.name(), "import");
+///     assert_eq!(import.await, Err(ManagedTaskError::Failed("bad row 7")));
+///
+///     let warmup = tasks.spawn("warmup", async { Ok::<_, String>(()) }).unwrap();
+///     assert_eq!(warmup.await, Ok(()));
+/// });
+/// ```
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the handle (for example in the losing branch of a `select`) only stops
+/// waiting. The task runs on, and its outcome is still recorded in the registry.
+pub struct ManagedTask<E> {
+    name: String,
+    record: Arc<Record<E>>,
+}
+
+impl<E> ManagedTask<E> {
+    /// The task's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskManager;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let tasks = TaskManager::new(&rt);
+    /// let task = tasks.spawn("indexer", async { Ok::<_, String>(()) }).unwrap();
+    /// assert_eq!(task.name(), "indexer");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the task has finished (returned, failed, panicked or been cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{TaskManager, yield_now};
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let tasks = TaskManager::new(&rt);
+    /// let task = tasks.spawn("once", async { Ok::<_, String>(()) }).unwrap();
+    /// assert!(!task.is_finished()); // not run yet
+    /// yield_now().await;
+    /// assert!(task.is_finished());
+    /// # });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        lock(&self.record.inner).state != TaskState::Running
+    }
+}
+
+impl<E> Future for ManagedTask<E> {
+    type Output = Result<(), ManagedTaskError<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut inner = lock(&self.record.inner);
+        if let Some(outcome) = inner.outcome.take() {
+            inner.taken = true;
+            inner.waker = None;
+            return Poll::Ready(outcome);
+        }
+        assert!(!inner.taken, "`ManagedTask` polled after it returned");
+        match &mut inner.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<E> Unpin for ManagedTask<E> {}
+
+impl<E> fmt::Debug for ManagedTask<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManagedTask")
+            .field("name", &self.name)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
 }
 
 struct Entry {
     name: String,
+    /// The runtime it was spawned on: its age is read on that clock.
+    rt: Runtime,
     started: Instant,
-    status: Status,
+    record: Arc<dyn Tracked>,
     /// `None` once shutdown (or `cancel_and_wait`) took it.
     task: Option<Task<()>>,
+}
+
+impl Entry {
+    fn is_running(&self) -> bool {
+        self.record.state() == TaskState::Running
+    }
 }
 
 struct Entries {
@@ -126,34 +472,50 @@ struct Entries {
     shut_down: bool,
 }
 
-struct Inner {
-    rt: Runtime,
+/// The registry every view of one [`TaskManager`] shares; views differ in their runtime.
+struct Registry {
     token: CancellationToken,
     entries: Mutex<Entries>,
 }
 
-/// Marks a task cancelled if its future is dropped before it finished.
-struct StatusGuard {
-    status: Status,
-}
+impl Registry {
+    fn new() -> Arc<Self> {
+        Arc::new(Registry {
+            token: CancellationToken::new(),
+            entries: Mutex::new(Entries {
+                list: Vec::new(),
+                shut_down: false,
+            }),
+        })
+    }
 
-impl Drop for StatusGuard {
-    fn drop(&mut self) {
-        let mut state = lock(&self.status);
-        if *state == TaskState::Running {
-            *state = TaskState::Cancelled;
-        }
+    fn entries(&self) -> MutexGuard<'_, Entries> {
+        lock(&self.entries)
     }
 }
 
-/// A long-lived registry of named tasks: spawn, [`list`](Self::list) (name, state, age),
-/// [`cancel`](Self::cancel) by name, and [`shutdown`](Self::shutdown) within a deadline.
+/// The most of a shutdown's time kept for cancelling the tasks that did not stop by themselves.
+const MAX_CANCEL_RESERVE: Duration = Duration::from_secs(1);
+
+/// The end of a shutdown's graceful part, as a duration from its start: tasks get all of `timeout`
+/// but its last tenth (at most [`MAX_CANCEL_RESERVE`]), which is kept for the cancellation.
+fn graceful_part(timeout: Duration) -> Duration {
+    timeout - (timeout / 10).min(MAX_CANCEL_RESERVE)
+}
+
+/// A long-lived registry of named tasks: spawn (with a [`ManagedTask`] handle to await),
+/// [`list`](Self::list) (name, state, age), [`cancel`](Self::cancel) by name, and
+/// [`shutdown`](Self::shutdown) within a deadline.
 ///
 /// Clones share one registry. Dropping the last clone cancels every task still running.
 ///
 /// Shutdown is graceful first: it cancels the [`shutdown_token`](Self::shutdown_token), which tasks
-/// watch to finish their work and return, waits for them until the deadline, and only then cancels
-/// (drops) those still running, reporting them as timed out.
+/// watch to finish their work and return, waits for them, and then cancels (drops) those still
+/// running, reporting them as timed out — all within its deadline, whatever the tasks do.
+///
+/// A task's panic — in a poll, or in its `Drop` when it finishes or is cancelled — is caught and
+/// becomes its outcome ([`TaskState::Failed`], [`ManagedTaskError::Panicked`]); it never reaches
+/// the executor.
 ///
 /// # Examples
 ///
@@ -187,7 +549,9 @@ impl Drop for StatusGuard {
 /// ```
 #[derive(Clone)]
 pub struct TaskManager {
-    inner: Arc<Inner>,
+    registry: Arc<Registry>,
+    /// Where this view spawns, and whose clock its shutdown reads.
+    rt: Runtime,
 }
 
 impl TaskManager {
@@ -208,15 +572,21 @@ impl TaskManager {
     /// ```
     pub fn new(rt: &Runtime) -> Self {
         TaskManager {
-            inner: Arc::new(Inner {
-                rt: rt.clone(),
-                token: CancellationToken::new(),
-                entries: Mutex::new(Entries {
-                    list: Vec::new(),
-                    shut_down: false,
-                }),
-            }),
+            registry: Registry::new(),
+            rt: rt.clone(),
         }
+    }
+
+    /// A view of the same registry that spawns on `rt`, and whose shutdown reads `rt`'s clock.
+    pub(crate) fn with_runtime(&self, rt: &Runtime) -> Self {
+        TaskManager {
+            registry: self.registry.clone(),
+            rt: rt.clone(),
+        }
+    }
+
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.rt
     }
 
     /// The token cancelled when [`shutdown`](Self::shutdown) starts: tasks watch it to stop
@@ -243,7 +613,7 @@ impl TaskManager {
     /// # });
     /// ```
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.inner.token.clone()
+        self.registry.token.clone()
     }
 
     /// Whether [`shutdown`](Self::shutdown) has started.
@@ -263,15 +633,17 @@ impl TaskManager {
     /// tasks.shutdown(Duration::from_secs(1)).await;
     /// assert!(tasks.is_shut_down());
     /// let late = tasks.spawn("late", async { Ok::<_, String>(()) });
-    /// assert_eq!(late, Err(TaskManagerError::ShutDown));
+    /// assert_eq!(late.unwrap_err(), TaskManagerError::ShutDown);
     /// # });
     /// ```
     pub fn is_shut_down(&self) -> bool {
-        lock(&self.inner.entries).shut_down
+        self.registry.entries().shut_down
     }
 
-    /// Starts a task named `name`. Its future returns `Ok(())` or an error whose `Display` text is
-    /// kept ([`TaskState::Failed`]); a panic is caught and kept the same way.
+    /// Starts a task named `name` on this manager's runtime and returns its handle. Its future
+    /// returns `Ok(())` or an error whose `Display` text is kept in the registry
+    /// ([`TaskState::Failed`]) and whose value the handle returns; a panic — in a poll, or in the
+    /// future's `Drop` when it finishes or is cancelled — is caught and kept the same way.
     ///
     /// A finished task's name can be reused (the new task replaces its row).
     ///
@@ -284,65 +656,63 @@ impl TaskManager {
     ///
     /// ```
     /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::{TaskManager, TaskManagerError, TaskState, yield_now};
+    /// use uno_core::task::{ManagedTaskError, TaskManager, TaskManagerError, TaskState};
     ///
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     /// let tasks = TaskManager::new(&rt);
-    /// tasks.spawn("import", async { Err("bad row 7") }).unwrap();
+    /// let import = tasks.spawn("import", async { Err("bad row 7") }).unwrap();
     /// let again = tasks.spawn("import", async { Ok::<_, String>(()) });
-    /// assert_eq!(again, Err(TaskManagerError::DuplicateName { name: "import".into() }));
-    /// yield_now().await; // let it run
+    /// assert_eq!(again.unwrap_err(), TaskManagerError::DuplicateName { name: "import".into() });
+    /// assert_eq!(import.await, Err(ManagedTaskError::Failed("bad row 7")));
     /// let failed = TaskState::Failed { error: "bad row 7".into() };
     /// assert_eq!(tasks.state("import"), Some(failed));
     /// # });
     /// ```
-    pub fn spawn<F, E>(&self, name: impl Into<String>, future: F) -> Result<(), TaskManagerError>
+    pub fn spawn<F, E>(
+        &self,
+        name: impl Into<String>,
+        future: F,
+    ) -> Result<ManagedTask<E>, TaskManagerError>
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + Send + 'static,
     {
         let name = name.into();
-        let mut entries = lock(&self.inner.entries);
+        let mut entries = self.registry.entries();
         if entries.shut_down {
             return Err(TaskManagerError::ShutDown);
         }
         if let Some(i) = entries.list.iter().position(|e| e.name == name) {
-            if *lock(&entries.list[i].status) == TaskState::Running {
+            if entries.list[i].is_running() {
                 return Err(TaskManagerError::DuplicateName { name });
             }
             entries.list.remove(i);
         }
-        let status: Status = Arc::new(Mutex::new(TaskState::Running));
-        let guard = StatusGuard {
-            status: status.clone(),
+        let record = Record::<E>::new();
+        let on_cancel = {
+            let record = record.clone();
+            move |panic| record.cancelled(panic)
         };
-        let run = async move {
-            let guard = guard;
-            let state = match CatchPanic::new(future).await {
-                Ok(Ok(())) => TaskState::Finished,
-                Ok(Err(error)) => TaskState::Failed {
-                    error: error.to_string(),
-                },
-                Err(message) => TaskState::Failed {
-                    error: format!("panicked: {message}"),
-                },
-            };
-            *lock(&guard.status) = state;
-        };
+        // Dropped before it completes (cancelled, or dropped by the executor), the wrapper drops
+        // the user's future first and then records the cancellation: "cancelled" means "dropped".
+        let future = Contained::new(future).on_cancel(on_cancel);
+        let finished = record.clone();
+        let run = async move { finished.finished(future.await) };
         // With `tracing`, the task runs inside a span named after it.
         #[cfg(feature = "tracing")]
         let run =
             tracing::Instrument::instrument(run, tracing::info_span!("uno_task", task = %name));
-        let task = self.inner.rt.spawn(run);
+        let task = self.rt.spawn(run);
         entries.list.push(Entry {
-            name,
-            started: self.inner.rt.now(),
-            status,
+            name: name.clone(),
+            rt: self.rt.clone(),
+            started: self.rt.now(),
+            record: record.clone(),
             task: Some(task),
         });
-        Ok(())
+        Ok(ManagedTask { name, record })
     }
 
     /// Every task, running or not, in spawn order.
@@ -366,14 +736,14 @@ impl TaskManager {
     /// # });
     /// ```
     pub fn list(&self) -> Vec<TaskInfo> {
-        let now = self.inner.rt.now();
-        lock(&self.inner.entries)
+        self.registry
+            .entries()
             .list
             .iter()
             .map(|entry| TaskInfo {
                 name: entry.name.clone(),
-                state: lock(&entry.status).clone(),
-                age: now.saturating_duration_since(entry.started),
+                state: entry.record.state(),
+                age: entry.rt.now().saturating_duration_since(entry.started),
             })
             .collect()
     }
@@ -398,11 +768,12 @@ impl TaskManager {
     /// # });
     /// ```
     pub fn state(&self, name: &str) -> Option<TaskState> {
-        lock(&self.inner.entries)
+        self.registry
+            .entries()
             .list
             .iter()
             .find(|entry| entry.name == name)
-            .map(|entry| lock(&entry.status).clone())
+            .map(|entry| entry.record.state())
     }
 
     /// Cancels the running task named `name`. Returns whether there was one.
@@ -428,9 +799,9 @@ impl TaskManager {
     /// # });
     /// ```
     pub fn cancel(&self, name: &str) -> bool {
-        let entries = lock(&self.inner.entries);
+        let entries = self.registry.entries();
         match entries.list.iter().find(|entry| entry.name == name) {
-            Some(entry) if *lock(&entry.status) == TaskState::Running => {
+            Some(entry) if entry.is_running() => {
                 if let Some(task) = &entry.task {
                     task.cancel();
                 }
@@ -442,6 +813,9 @@ impl TaskManager {
 
     /// Cancels the running task named `name` and waits until its future has been dropped. Returns
     /// whether there was one.
+    ///
+    /// The wait lasts until the task's executor polls it again; bound it with
+    /// [`Runtime::timeout`] if that executor may be stalled.
     ///
     /// # Examples
     ///
@@ -466,9 +840,9 @@ impl TaskManager {
     /// waiting.
     pub async fn cancel_and_wait(&self, name: &str) -> bool {
         let task = {
-            let mut entries = lock(&self.inner.entries);
+            let mut entries = self.registry.entries();
             match entries.list.iter_mut().find(|entry| entry.name == name) {
-                Some(entry) if *lock(&entry.status) == TaskState::Running => entry.task.take(),
+                Some(entry) if entry.is_running() => entry.task.take(),
                 _ => None,
             }
         };
@@ -501,20 +875,23 @@ impl TaskManager {
     /// # });
     /// ```
     pub fn remove_finished(&self) -> usize {
-        let mut entries = lock(&self.inner.entries);
+        let mut entries = self.registry.entries();
         let before = entries.list.len();
-        entries
-            .list
-            .retain(|entry| *lock(&entry.status) == TaskState::Running);
+        entries.list.retain(Entry::is_running);
         before - entries.list.len()
     }
 
-    /// Shuts every task down: cancels the [`shutdown_token`](Self::shutdown_token), waits up to
-    /// `timeout` for the running tasks to return, then cancels those still running and waits for
-    /// their futures to be dropped. The manager takes no new tasks afterwards.
+    /// Shuts every task down **within `timeout`**, whatever the tasks do: cancels the
+    /// [`shutdown_token`](Self::shutdown_token) and waits for the running tasks to return; at the
+    /// last tenth of `timeout` (at most its last second), cancels those still running and waits,
+    /// until `timeout`, for their futures to be dropped. The manager takes no new tasks afterwards.
     ///
-    /// A timeout too large to represent saturates. A second call finds nothing left to stop and
-    /// returns an empty report.
+    /// Tasks whose futures were still not dropped at the deadline — their executor did not poll
+    /// them again, or their `Drop` blocks — are reported as
+    /// [`abandoned`](TaskShutdownReport::abandoned) and left behind. A panic in a task's poll or
+    /// `Drop` is [reported](TaskShutdownReport::panicked), never propagated. A zero timeout cancels
+    /// at once and waits for nothing; one too large to represent saturates. A second call finds
+    /// nothing left to stop and returns an empty report.
     ///
     /// # Examples
     ///
@@ -534,7 +911,8 @@ impl TaskManager {
     /// let report = tasks.shutdown(Duration::from_secs(3)).await;
     /// assert_eq!(report.stopped, ["graceful"]);
     /// assert_eq!(report.timed_out, ["stubborn"]);
-    /// assert_eq!(rt.now() - start, Duration::from_secs(3)); // waited out the deadline
+    /// // Cancelled after 2.7 s (the last tenth is kept for cancelling), dropped at once.
+    /// assert_eq!(rt.now() - start, Duration::from_millis(2700));
     /// # });
     /// ```
     ///
@@ -543,66 +921,130 @@ impl TaskManager {
     /// Not cancel safe: dropping the future drops the tasks it had taken over, which cancels them
     /// without a report. The manager stays shut down.
     pub async fn shutdown(&self, timeout: Duration) -> TaskShutdownReport {
-        let deadline = deadline_after(self.inner.rt.now(), timeout);
-        let pending: Vec<(String, Task<()>)> = {
-            let mut entries = lock(&self.inner.entries);
+        let rt = &self.rt;
+        let start = rt.now();
+        let cancel_at = deadline_after(start, graceful_part(timeout));
+        let deadline = deadline_after(start, timeout);
+        let mut pending: Vec<Pending> = {
+            let mut entries = self.registry.entries();
             entries.shut_down = true;
             entries
                 .list
                 .iter_mut()
-                .filter(|entry| *lock(&entry.status) == TaskState::Running)
-                .filter_map(|entry| Some((entry.name.clone(), entry.task.take()?)))
+                .filter(|entry| entry.is_running())
+                .filter_map(|entry| {
+                    Some(Pending {
+                        name: entry.name.clone(),
+                        record: entry.record.clone(),
+                        task: entry.task.take()?,
+                    })
+                })
                 .collect()
         };
-        self.inner.token.cancel();
-        let (stopped, timed_out) = join_until(&self.inner.rt, deadline, pending).await;
-        TaskShutdownReport { stopped, timed_out }
+        self.registry.token.cancel();
+
+        let mut stopped = Vec::new();
+        wait_until(rt, cancel_at, &mut pending, &mut stopped).await;
+        for task in &pending {
+            task.task.cancel();
+        }
+        let mut cancelled = Vec::new();
+        wait_until(rt, deadline, &mut pending, &mut cancelled).await;
+
+        let mut report = TaskShutdownReport::default();
+        for task in stopped.iter().chain(&cancelled).chain(&pending) {
+            if let Some(message) = task.record.panic() {
+                report.panicked.push(TaskPanic {
+                    name: task.name.clone(),
+                    message,
+                });
+            }
+        }
+        report.stopped = stopped.into_iter().map(|t| t.name).collect();
+        for task in cancelled {
+            // One that finished by itself just before its cancellation still counts as stopped.
+            if task.record.was_cancelled() {
+                report.timed_out.push(task.name);
+            } else {
+                report.stopped.push(task.name);
+            }
+        }
+        for task in pending {
+            report.timed_out.push(task.name.clone());
+            report.abandoned.push(task.name);
+        }
+        report
     }
 }
 
-/// Waits for `tasks` until `deadline`; then cancels the rest and waits for them to be dropped.
-/// Returns the names that finished in time (in finishing order) and those that did not.
-async fn join_until(
+/// A task a shutdown is waiting for.
+struct Pending {
+    name: String,
+    record: Arc<dyn Tracked>,
+    task: Task<()>,
+}
+
+/// Waits until every task of `pending` has finished or `deadline` has passed, moving the finished
+/// ones to `done` in the order they finished.
+async fn wait_until(
     rt: &Runtime,
     deadline: Instant,
-    tasks: Vec<(String, Task<()>)>,
-) -> (Vec<String>, Vec<String>) {
-    let mut pending: Vec<Option<(String, Task<()>)>> = tasks.into_iter().map(Some).collect();
-    let mut stopped = Vec::new();
+    pending: &mut Vec<Pending>,
+    done: &mut Vec<Pending>,
+) {
     let all = poll_fn(|cx| {
-        let mut left = false;
-        for slot in pending.iter_mut() {
-            if let Some((name, task)) = slot {
-                if Pin::new(task).poll(cx).is_ready() {
-                    stopped.push(std::mem::take(name));
-                    *slot = None;
-                } else {
-                    left = true;
-                }
+        let mut i = 0;
+        while i < pending.len() {
+            if Pin::new(&mut pending[i].task).poll(cx).is_ready() {
+                done.push(pending.remove(i));
+            } else {
+                i += 1;
             }
         }
-        if left { Poll::Pending } else { Poll::Ready(()) }
+        if pending.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     });
     let _ = rt.timeout_at(deadline, "", all).await;
-    let mut timed_out = Vec::new();
-    for (name, task) in pending.into_iter().flatten() {
-        // A task that finished right at the deadline still counts as stopped.
-        if task.is_finished() {
-            stopped.push(name);
-        } else {
-            let _ = task.cancel_and_wait().await;
-            timed_out.push(name);
-        }
-    }
-    (stopped, timed_out)
 }
 
 impl fmt::Debug for TaskManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let entries = lock(&self.inner.entries);
+        let entries = self.registry.entries();
         f.debug_struct("TaskManager")
             .field("tasks", &entries.list.len())
             .field("shut_down", &entries.shut_down)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::graceful_part;
+
+    /// The last tenth of a shutdown is kept for cancelling, but never more than a second of it.
+    #[test]
+    fn the_cancel_reserve_is_a_tenth_at_most_a_second() {
+        assert_eq!(graceful_part(Duration::ZERO), Duration::ZERO);
+        assert_eq!(
+            graceful_part(Duration::from_millis(50)),
+            Duration::from_millis(45)
+        );
+        assert_eq!(
+            graceful_part(Duration::from_secs(30)),
+            Duration::from_secs(29)
+        );
+        assert_eq!(
+            graceful_part(Duration::MAX),
+            Duration::MAX - Duration::from_secs(1)
+        );
+        assert_eq!(
+            graceful_part(Duration::from_nanos(9)),
+            Duration::from_nanos(9)
+        );
     }
 }

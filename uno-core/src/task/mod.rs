@@ -25,7 +25,10 @@ pub use group::{
     ChildError, ChildHandle, GroupConfigError, GroupError, GroupSpawner, TaskGroup,
     TaskGroupBuilder, task_group,
 };
-pub use manager::{TaskInfo, TaskManager, TaskManagerError, TaskShutdownReport, TaskState};
+pub use manager::{
+    ManagedTask, ManagedTaskError, TaskInfo, TaskManager, TaskManagerError, TaskPanic,
+    TaskShutdownReport, TaskState,
+};
 pub use shield::{Shielded, shield};
 pub use yield_now::{YieldNow, yield_now};
 

@@ -27,9 +27,6 @@ pub use handle::{ChildHandle, GroupSpawner};
 pub use scope::task_group;
 use state::Shared;
 
-// Until the task manager and the lifecycle module import it from its own home.
-pub(crate) use crate::panic::CatchPanic;
-
 /// A scope for child tasks: **no child outlives the group**.
 ///
 /// - [`spawn`](Self::spawn) starts a named child (a future returning `Result<T, E>`) and returns a

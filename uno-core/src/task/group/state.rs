@@ -39,7 +39,7 @@ use std::task::{Context, Poll, Waker};
 
 use event_listener::Event;
 
-use crate::panic::panic_message;
+use crate::panic;
 use crate::rt::Runtime;
 use crate::sync::{Cancellable, CancellationToken, cancellable};
 
@@ -561,7 +561,7 @@ where
 
     /// Drops the future in `run`, catching a panic from its `Drop`.
     fn drop_future(run: &mut Run<F>) -> Result<(), String> {
-        catch_unwind(AssertUnwindSafe(|| *run = None)).map_err(panic_message)
+        catch_unwind(AssertUnwindSafe(|| *run = None)).map_err(panic::message)
     }
 
     /// Drops a future that did not finish and records the child as cancelled or panicked.
@@ -610,7 +610,7 @@ where
             Ok(Poll::Ready(Err(_cancelled))) => Err(ChildError::Cancelled { name: name() }),
             Err(payload) => Err(ChildError::Panicked {
                 name: name(),
-                message: panic_message(payload),
+                message: panic::message(payload),
             }),
         };
         // Dropped under the lock: a group dropped from inside this drop leaves this child to us.
