@@ -13,8 +13,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Instant;
 
@@ -25,6 +25,7 @@ use super::error::BatchError;
 use super::operation::{self, Operation};
 use super::slot::{SlotRef, Slots};
 use super::{BatcherStats, ShutdownReport};
+use crate::loom::{Mutex, MutexGuard};
 use crate::rt::Runtime;
 use crate::sync::{AsyncEvent, AsyncSemaphore, SemaphorePermit};
 use crate::time::{Sleep, deadline_after};
@@ -191,7 +192,7 @@ where
 
     fn lock(&self) -> MutexGuard<'_, State<I, O, E>> {
         // No user code runs under this lock, and no await: poisoning cannot leave it inconsistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     pub(super) fn count_rejected(&self) {

@@ -3,10 +3,11 @@
 //! Slots are allocated a block at a time ([`SlotBlock`]): a batch's items share a few blocks, so
 //! queueing an item costs a reference count, not an allocation.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
+use crate::loom::{Mutex, MutexGuard};
 use atomic_waker::AtomicWaker;
 
 /// Blocks never hold fewer slots than this (unless the batch size is smaller).
@@ -33,7 +34,7 @@ impl<T> Slot<T> {
 
     fn value(&self) -> MutexGuard<'_, (Option<T>, bool)> {
         // Only moves happen under this lock, so poisoning cannot leave it inconsistent.
-        self.value.lock().unwrap_or_else(|e| e.into_inner())
+        self.value.lock()
     }
 
     fn send(&self, value: T) {

@@ -11,13 +11,14 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use super::error::CacheError;
 use super::flight::Flight;
 use super::stats::Counters;
+use crate::loom::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Up to this many entries a shard scans all of them for the victim (exact LRU); above, it samples
 /// this many at random (approximate LRU, as Redis does).
@@ -325,11 +326,11 @@ impl<K, V, E> Shard<K, V, E> {
     // A panic under these locks (in `K: Hash`/`Eq` or `V: Clone`) leaves the shard consistent
     // enough to go on; poisoning must not turn one user panic into a panic on every later read.
     pub(super) fn read(&self) -> RwLockReadGuard<'_, ShardState<K, V, E>> {
-        self.state.read().unwrap_or_else(|e| e.into_inner())
+        self.state.read()
     }
 
     pub(super) fn write(&self) -> RwLockWriteGuard<'_, ShardState<K, V, E>> {
-        self.state.write().unwrap_or_else(|e| e.into_inner())
+        self.state.write()
     }
 
     /// An LRU tick for a hit; counts the hit.

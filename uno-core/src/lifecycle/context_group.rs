@@ -1,12 +1,13 @@
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::lifecycle::{
     AsyncClose, ContextCloseError, ContextGroupError, DEFAULT_CLOSE_TIMEOUT, LifecycleError, Named,
     close_all_lifo, close_one,
 };
+use crate::loom::{Mutex, MutexGuard};
 use crate::panic::{self, Contained};
 use crate::rt::Runtime;
 
@@ -119,7 +120,7 @@ impl AsyncContextGroup {
     }
 
     fn stack(&self) -> MutexGuard<'_, Vec<Named>> {
-        self.stack.lock().unwrap_or_else(|e| e.into_inner())
+        self.stack.lock()
     }
 
     /// Pushes `resource`, named after its type, and gives it back shared.

@@ -1,11 +1,12 @@
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::lifecycle::{
     AsyncClose, DEFAULT_CLOSE_TIMEOUT, LifecycleError, Named, ShutdownReport, close_all_lifo,
 };
+use crate::loom::{Mutex, MutexGuard};
 use crate::rt::Runtime;
 use crate::sync::CancellationToken;
 use crate::task::{ManagedTask, TaskManager, TaskManagerError};
@@ -25,7 +26,7 @@ struct Shared {
 
 impl Shared {
     fn resources(&self) -> MutexGuard<'_, Resources> {
-        self.resources.lock().unwrap_or_else(|e| e.into_inner())
+        self.resources.lock()
     }
 }
 

@@ -223,7 +223,7 @@ impl Gcra {
     /// The locked state, moving the arrival time out of the atomic first if it is still there.
     fn lock(&self) -> MutexGuard<'_, i128> {
         // Nothing panics while it is held: poisoning cannot happen, but is harmless.
-        let mut locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut locked = self.locked.lock();
         let fast = self.tat.swap(LOCKED, Ordering::Relaxed);
         if fast != LOCKED {
             *locked = widen(fast);
@@ -323,7 +323,7 @@ impl RateLimiter {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.state.lock()
     }
 
     /// Takes one admission now, if the limiter allows it and nobody is queued.

@@ -7,11 +7,12 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::{BoxFuture, LocalBoxFuture, LocalSpawner, Runtime, Spawner};
+use crate::loom::{Condvar, Mutex};
 use crate::task::BlockingJob;
 use crate::time::VirtualClock;
 
@@ -77,23 +78,16 @@ struct Shared {
     condvar: Condvar,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Shared {
     fn unpark(&self) {
-        *lock(&self.notified) = true;
+        *self.notified.lock() = true;
         self.condvar.notify_one();
     }
 
     fn park(&self) {
-        let mut notified = lock(&self.notified);
+        let mut notified = self.notified.lock();
         while !*notified {
-            notified = self
-                .condvar
-                .wait(notified)
-                .unwrap_or_else(|e| e.into_inner());
+            notified = self.condvar.wait(notified);
         }
         *notified = false;
     }
@@ -112,7 +106,7 @@ impl Wake for TaskWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         if !self.scheduled.swap(true, Ordering::AcqRel) {
-            lock(&self.shared.ready).push_back(self.id);
+            self.shared.ready.lock().push_back(self.id);
             self.shared.unpark();
         }
     }
@@ -298,7 +292,7 @@ impl VirtualRuntime {
                 return output;
             }
             self.admit_spawned();
-            let batch: Vec<usize> = lock(&self.shared.ready).drain(..).collect();
+            let batch: Vec<usize> = self.shared.ready.lock().drain(..).collect();
             if !batch.is_empty() {
                 batch.into_iter().for_each(|id| self.poll_task(id));
                 continue;
@@ -319,11 +313,11 @@ impl VirtualRuntime {
     }
 
     fn has_spawned(&self) -> bool {
-        !lock(&self.shared.injected).is_empty() || !self.local_queue.borrow().is_empty()
+        !self.shared.injected.lock().is_empty() || !self.local_queue.borrow().is_empty()
     }
 
     fn admit_spawned(&self) {
-        let injected: Vec<BoxFuture<()>> = std::mem::take(&mut *lock(&self.shared.injected));
+        let injected: Vec<BoxFuture<()>> = std::mem::take(&mut *self.shared.injected.lock());
         for future in injected {
             self.insert(future);
         }
@@ -383,7 +377,7 @@ impl Drop for VirtualRuntime {
         // Dropping a task may spawn or wake others; take everything out first, then drop.
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
         drop(tasks);
-        let injected = std::mem::take(&mut *lock(&self.shared.injected));
+        let injected = std::mem::take(&mut *self.shared.injected.lock());
         drop(injected);
         let local = std::mem::take(&mut *self.local_queue.borrow_mut());
         drop(local);
@@ -405,7 +399,7 @@ struct VirtualSpawner {
 
 impl Spawner for VirtualSpawner {
     fn spawn_boxed(&self, future: BoxFuture<()>) {
-        lock(&self.shared.injected).push(future);
+        self.shared.injected.lock().push(future);
         self.shared.unpark();
     }
 

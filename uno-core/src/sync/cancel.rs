@@ -5,6 +5,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, ready};
 
 use event_listener::{Event, EventListener};
+use slab::Slab;
 
 use crate::loom::atomic::{AtomicBool, Ordering};
 use crate::loom::{Mutex, MutexGuard};
@@ -42,67 +43,37 @@ struct Node {
     parent: Option<(Arc<Node>, usize)>,
 }
 
-/// A slab of weak links to the children: a key is an index, freed keys are reused (a free list
-/// threaded through the vacant entries). Cheaper than a hash map for the common pattern of many
-/// short-lived children (one per task or request), and it never grows past the most children alive
-/// at once.
+/// Weak links to the children in a slab: a key is an index, freed keys are reused. Cheaper than
+/// a hash map for the common pattern of many short-lived children (one per task or request), and
+/// it never grows past the most children alive at once.
 ///
 /// A key is removed only by its own node's drop, and `cancel` empties the slab for good (no child
 /// registers after it), so a stale key never removes another child's link.
 #[derive(Default)]
 struct Children {
-    entries: Vec<Entry>,
-    /// The first vacant entry, if any.
-    vacant: Option<usize>,
-    len: usize,
-}
-
-enum Entry {
-    Occupied(Weak<Node>),
-    /// Vacant; the next vacant entry, if any.
-    Vacant(Option<usize>),
+    slab: Slab<Weak<Node>>,
 }
 
 impl Children {
     /// The key the next [`insert`](Self::insert) will use.
     fn vacant_key(&self) -> usize {
-        self.vacant.unwrap_or(self.entries.len())
+        self.slab.vacant_key()
     }
 
     fn insert(&mut self, child: Weak<Node>) {
-        self.len += 1;
-        match self.vacant {
-            Some(key) => {
-                let Entry::Vacant(next) =
-                    std::mem::replace(&mut self.entries[key], Entry::Occupied(child))
-                else {
-                    unreachable!("the free list only holds vacant entries");
-                };
-                self.vacant = next;
-            }
-            None => self.entries.push(Entry::Occupied(child)),
-        }
+        self.slab.insert(child);
     }
 
     fn remove(&mut self, key: usize) {
-        let Some(entry @ Entry::Occupied(_)) = self.entries.get_mut(key) else {
-            return;
-        };
-        *entry = Entry::Vacant(self.vacant);
-        self.vacant = Some(key);
-        self.len -= 1;
-        if self.len == 0 {
+        self.slab.try_remove(key);
+        if self.slab.is_empty() {
             // Keep the capacity, drop the free list: keys start from 0 again.
-            self.entries.clear();
-            self.vacant = None;
+            self.slab.clear();
         }
     }
 
     fn into_children(self) -> impl Iterator<Item = Arc<Node>> {
-        self.entries.into_iter().filter_map(|entry| match entry {
-            Entry::Occupied(weak) => weak.upgrade(),
-            Entry::Vacant(_) => None,
-        })
+        self.slab.into_iter().filter_map(|(_, weak)| weak.upgrade())
     }
 }
 
@@ -117,7 +88,7 @@ impl Node {
     }
 
     fn children(&self) -> MutexGuard<'_, Children> {
-        self.children.lock().unwrap_or_else(|e| e.into_inner())
+        self.children.lock()
     }
 
     fn is_cancelled(&self) -> bool {

@@ -584,7 +584,7 @@ impl fmt::Debug for AsyncSemaphore {
 
 impl Inner {
     fn queue(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+        self.queue.lock()
     }
 
     fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {

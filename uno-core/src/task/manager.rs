@@ -8,10 +8,11 @@
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use crate::loom::{Mutex, MutexGuard};
 use crate::panic::{self, Contained};
 use crate::rt::Runtime;
 use crate::sync::CancellationToken;
@@ -212,12 +213,6 @@ impl<E: std::error::Error + 'static> std::error::Error for ManagedTaskError<E> {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Only moves and small updates happen under these locks (user code runs outside them), so a
-    // poisoned lock is still consistent.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// One task's outcome: set once, by the task's future or, if that is dropped first, by its
 /// [`Contained`] wrapper's cancel hook.
 struct Record<E> {
@@ -260,7 +255,7 @@ impl<E> Record<E> {
         panic: Option<String>,
     ) {
         let waker = {
-            let mut inner = lock(&self.inner);
+            let mut inner = self.inner.lock();
             if inner.state != TaskState::Running {
                 return;
             }
@@ -331,15 +326,15 @@ trait Tracked: Send + Sync {
 
 impl<E: Send> Tracked for Record<E> {
     fn state(&self) -> TaskState {
-        lock(&self.inner).state.clone()
+        self.inner.lock().state.clone()
     }
 
     fn was_cancelled(&self) -> bool {
-        lock(&self.inner).cancelled
+        self.inner.lock().cancelled
     }
 
     fn panic(&self) -> Option<String> {
-        lock(&self.inner).panic.clone()
+        self.inner.lock().panic.clone()
     }
 }
 
@@ -417,7 +412,7 @@ impl<E> ManagedTask<E> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        lock(&self.record.inner).state != TaskState::Running
+        self.record.inner.lock().state != TaskState::Running
     }
 }
 
@@ -425,7 +420,7 @@ impl<E> Future for ManagedTask<E> {
     type Output = Result<(), ManagedTaskError<E>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut inner = lock(&self.record.inner);
+        let mut inner = self.record.inner.lock();
         if let Some(outcome) = inner.outcome.take() {
             inner.taken = true;
             inner.waker = None;
@@ -490,7 +485,7 @@ impl Registry {
     }
 
     fn entries(&self) -> MutexGuard<'_, Entries> {
-        lock(&self.entries)
+        self.entries.lock()
     }
 }
 

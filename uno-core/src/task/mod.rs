@@ -60,7 +60,7 @@ impl<T> Shared<T> {
     fn output(&self) -> MutexGuard<'_, Option<Result<T, JoinError>>> {
         // A panic while holding this lock is impossible (we only move values in and out), but a
         // poisoned lock must never turn into a second panic.
-        self.output.lock().unwrap_or_else(|e| e.into_inner())
+        self.output.lock()
     }
 
     fn is_cancel_requested(&self) -> bool {

@@ -2,11 +2,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::{Sleep, Timer, deadline_after};
+use crate::loom::{Mutex, MutexGuard};
 
 /// A clock that only moves when told to: deterministic time for tests.
 ///
@@ -64,7 +65,7 @@ impl VirtualClock {
     }
 
     fn state(&self) -> MutexGuard<'_, ClockState> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock()
     }
 
     /// Moves time forward by `duration` (saturating) and wakes every sleep that is now due.

@@ -494,7 +494,7 @@ impl Phase {
 
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Admits one call, or refuses it. The clock is read (or `now` used) only when the breaker

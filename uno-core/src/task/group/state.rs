@@ -3,8 +3,8 @@
 //!
 //! # Implementation notes
 //!
-//! - **One slot per child** in a slab ([`Slots`]), keyed by an index that is reused once the slot
-//!   is removed; a child's `id` (its spawn order) is never reused, so a stale key is detected.
+//! - **One slot per child** in a slab ([`Slots`], the `slab` crate), keyed by an index that is
+//!   reused once the slot is removed; a child's `id` (its spawn order) is never reused, so a stale key is detected.
 //!   A slot lives while its child runs, and after that only while someone can still read its
 //!   outcome (a live handle, or the group's stream): memory is bounded by the children alive plus
 //!   the unread outcomes, however many children ran before.
@@ -33,12 +33,14 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Waker};
 
 use event_listener::Event;
+use slab::Slab;
 
+use crate::loom::{Mutex, MutexGuard};
 use crate::panic;
 use crate::rt::Runtime;
 use crate::sync::{Cancellable, CancellationToken, cancellable};
@@ -83,82 +85,52 @@ pub(super) struct Slot<T, E> {
     next: Option<usize>,
 }
 
-/// The children's slots, by key: an index into a vector, reused once its slot is removed (a free
-/// list threaded through the vacant entries). No hashing, and it never grows past the most slots
-/// alive at once.
+/// The children's slots in a slab, by key: an index reused once its slot is removed. No hashing,
+/// and it never grows past the most slots alive at once. A key may hold a younger child by the
+/// time a stale handle asks, so lookups check the child's `id` too.
 struct Slots<T, E> {
-    entries: Vec<SlotEntry<T, E>>,
-    /// The first vacant entry, if any.
-    vacant: Option<usize>,
-    len: usize,
-}
-
-enum SlotEntry<T, E> {
-    Occupied(Slot<T, E>),
-    /// Vacant; the next vacant entry, if any.
-    Vacant(Option<usize>),
+    slab: Slab<Slot<T, E>>,
 }
 
 impl<T, E> Slots<T, E> {
     fn new() -> Self {
-        Slots {
-            entries: Vec::new(),
-            vacant: None,
-            len: 0,
-        }
+        Slots { slab: Slab::new() }
+    }
+
+    fn len(&self) -> usize {
+        self.slab.len()
     }
 
     fn insert(&mut self, slot: Slot<T, E>) -> usize {
-        self.len += 1;
-        match self.vacant {
-            Some(key) => {
-                let entry = std::mem::replace(&mut self.entries[key], SlotEntry::Occupied(slot));
-                let SlotEntry::Vacant(next) = entry else {
-                    unreachable!("the free list only holds vacant entries");
-                };
-                self.vacant = next;
-                key
-            }
-            None => {
-                self.entries.push(SlotEntry::Occupied(slot));
-                self.entries.len() - 1
-            }
-        }
+        self.slab.insert(slot)
     }
 
     /// The slot of child `id`, unless it was removed (its key may hold a younger child by now).
     fn get(&self, key: usize, id: u64) -> Option<&Slot<T, E>> {
-        match self.entries.get(key)? {
-            SlotEntry::Occupied(slot) if slot.id == id => Some(slot),
-            _ => None,
-        }
+        self.slab.get(key).filter(|slot| slot.id == id)
     }
 
     fn get_mut(&mut self, key: usize, id: u64) -> Option<&mut Slot<T, E>> {
-        match self.entries.get_mut(key)? {
-            SlotEntry::Occupied(slot) if slot.id == id => Some(slot),
-            _ => None,
-        }
+        self.slab.get_mut(key).filter(|slot| slot.id == id)
     }
 
     /// The slot at `key`, which the caller knows to be occupied (it is in a list).
     fn at(&mut self, key: usize) -> &mut Slot<T, E> {
-        match &mut self.entries[key] {
-            SlotEntry::Occupied(slot) => slot,
-            SlotEntry::Vacant(_) => unreachable!("listed keys are occupied"),
-        }
+        &mut self.slab[key]
     }
 
     /// Removes the slot at `key`, which the caller just found with [`get_mut`](Self::get_mut).
     fn remove(&mut self, key: usize) {
-        self.entries[key] = SlotEntry::Vacant(self.vacant);
-        self.vacant = Some(key);
-        self.len -= 1;
-        if self.len == 0 {
+        self.slab.remove(key);
+        if self.slab.is_empty() {
             // Keep the capacity, drop the free list: keys start from 0 again.
-            self.entries.clear();
-            self.vacant = None;
+            self.slab.clear();
         }
+    }
+
+    /// Every child not done yet.
+    fn cells(&self) -> impl Iterator<Item = Arc<dyn ChildControl>> + '_ {
+        self.slab.iter().filter_map(|(_, slot)| slot.cell.clone())
     }
 }
 
@@ -183,7 +155,7 @@ pub(super) struct State<T, E> {
 impl<T, E> State<T, E> {
     /// Slots that may still report an outcome: a capacity hint for `join_all`.
     pub(super) fn slots_alive(&self) -> usize {
-        self.slots.len
+        self.slots.len()
     }
 
     fn push_completed(&mut self, key: usize) {
@@ -232,14 +204,7 @@ impl<T, E> State<T, E> {
     /// Every child not done yet: for the group's drop.
     fn all_cells(&mut self) -> Vec<Arc<dyn ChildControl>> {
         self.waiting.clear();
-        self.slots
-            .entries
-            .iter()
-            .filter_map(|entry| match entry {
-                SlotEntry::Occupied(slot) => slot.cell.clone(),
-                SlotEntry::Vacant(_) => None,
-            })
-            .collect()
+        self.slots.cells().collect()
     }
 }
 
@@ -280,7 +245,7 @@ impl<T, E> Shared<T, E> {
     }
 
     pub(super) fn state(&self) -> MutexGuard<'_, State<T, E>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Records a child's outcome. Called exactly once per child, after its future was dropped.
@@ -554,9 +519,8 @@ where
     F: Future<Output = Result<T, E>>,
 {
     fn run(&self) -> MutexGuard<'_, Run<F>> {
-        // User code runs under this lock only inside `catch_unwind`, so it is never poisoned by
-        // it; a poisoned lock must never turn into a second panic all the same.
-        self.run.lock().unwrap_or_else(|e| e.into_inner())
+        // User code runs under this lock only inside `catch_unwind`.
+        self.run.lock()
     }
 
     /// Drops the future in `run`, catching a panic from its `Drop`.
@@ -645,11 +609,9 @@ where
     fn abort(&self) {
         self.abort.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        match self.run.try_lock() {
-            Ok(run) => self.finish_unfinished(run),
-            Err(TryLockError::Poisoned(poisoned)) => self.finish_unfinished(poisoned.into_inner()),
-            // Being polled: that poll sees the flag and finishes the child when it returns.
-            Err(TryLockError::WouldBlock) => {}
+        // `None`: being polled; that poll sees the flag and finishes the child when it returns.
+        if let Some(run) = self.run.try_lock() {
+            self.finish_unfinished(run);
         }
     }
 }
@@ -699,7 +661,7 @@ mod tests {
                 let state = group.shared.state();
                 assert_eq!(state.slots_alive(), 0, "child {i} left its slot behind");
                 assert!(state.head.is_none() && state.tail.is_none());
-                assert!(state.slots.entries.capacity() <= 4);
+                assert!(state.slots.slab.capacity() <= 4);
             }
         });
     }
