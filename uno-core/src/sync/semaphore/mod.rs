@@ -1,21 +1,23 @@
-use std::collections::BTreeMap;
+//! [`AsyncSemaphore`]: a fair, closable counting semaphore whose cancelled waiters never leak a
+//! permit. The algorithm and its invariants are in `raw.rs`; this file is the API.
+
+mod error;
+mod raw;
+
 use std::fmt;
 use std::future::Future;
-use std::ops::Deref;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::loom::atomic::{AtomicU8, AtomicUsize, Ordering, fence};
-use crate::loom::{Arc, AtomicWaker, Mutex, MutexGuard};
+pub use error::{AcquireError, AcquireTimeoutError, TooManyPermits, TryAcquireError};
+use raw::{Inner, Wait};
+
+use crate::loom::Arc;
 use crate::rt::Runtime;
-use crate::time::Elapsed;
 
 /// The largest number of permits a semaphore can hold.
 pub const MAX_PERMITS: usize = usize::MAX >> 3;
-
-/// Bit 0 of `Inner::permits`: the semaphore is closed. Available permits are stored shifted left.
-const CLOSED: usize = 1;
 
 /// A counting semaphore: fair (first come, first served, also for multi-permit requests), closable,
 /// and leak-free under cancellation. Clones share the same permits.
@@ -44,107 +46,6 @@ pub struct AsyncSemaphore {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    /// `available << 1 | CLOSED`. Permits here are free for anyone, as long as no one is queued.
-    permits: AtomicUsize,
-    /// Number of queued waiters; read without the lock by the release fast path.
-    queued: AtomicUsize,
-    /// Permits in existence (free, handed out or being handed over): bounded by [`MAX_PERMITS`].
-    total: AtomicUsize,
-    queue: Mutex<Queue>,
-}
-
-#[derive(Default)]
-struct Queue {
-    next_id: u64,
-    /// Waiters in arrival order (ids grow).
-    waiting: BTreeMap<u64, Arc<Waiter>>,
-}
-
-const WAITING: u8 = 0;
-const GRANTED: u8 = 1;
-const REJECTED: u8 = 2;
-
-struct Waiter {
-    needed: usize,
-    /// Permits handed to this waiter so far; only touched under the queue lock.
-    assigned: AtomicUsize,
-    state: AtomicU8,
-    waker: AtomicWaker,
-}
-
-/// `try_acquire` failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TryAcquireError {
-    /// The semaphore is closed.
-    Closed,
-    /// Not enough permits now (or others are queued first).
-    NoPermits,
-}
-
-/// The semaphore was closed while waiting or before.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AcquireError(());
-
-/// An acquire with a time limit failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AcquireTimeoutError {
-    /// The semaphore is closed.
-    Closed,
-    /// The permits were not acquired in time.
-    Elapsed(Elapsed),
-}
-
-/// Adding permits would exceed [`MAX_PERMITS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooManyPermits {
-    /// Permits in existence before the call (free or held).
-    pub total: usize,
-    /// Permits the call tried to add.
-    pub requested: usize,
-}
-
-impl fmt::Display for TryAcquireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TryAcquireError::Closed => f.write_str("semaphore is closed"),
-            TryAcquireError::NoPermits => f.write_str("no permits available right now"),
-        }
-    }
-}
-
-impl fmt::Display for AcquireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("semaphore is closed")
-    }
-}
-
-impl fmt::Display for AcquireTimeoutError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AcquireTimeoutError::Closed => f.write_str("semaphore is closed"),
-            AcquireTimeoutError::Elapsed(e) => e.fmt(f),
-        }
-    }
-}
-
-impl fmt::Display for TooManyPermits {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "adding {} permits to {} would exceed the maximum of {MAX_PERMITS}",
-            self.requested, self.total
-        )
-    }
-}
-
-impl std::error::Error for TryAcquireError {}
-impl std::error::Error for AcquireError {}
-impl std::error::Error for AcquireTimeoutError {}
-impl std::error::Error for TooManyPermits {}
-
 impl AsyncSemaphore {
     /// A semaphore with `permits` permits. Zero is valid: nothing can be acquired until
     /// [`add_permits`](Self::add_permits).
@@ -161,12 +62,7 @@ impl AsyncSemaphore {
     /// ```
     pub fn new(permits: u32) -> Self {
         AsyncSemaphore {
-            inner: Arc::new(Inner {
-                permits: AtomicUsize::new((permits as usize) << 1),
-                queued: AtomicUsize::new(0),
-                total: AtomicUsize::new(permits as usize),
-                queue: Mutex::new(Queue::default()),
-            }),
+            inner: Arc::new(Inner::new(permits as usize)),
         }
     }
 
@@ -184,7 +80,7 @@ impl AsyncSemaphore {
     /// assert_eq!(pool.available_permits(), 3);
     /// ```
     pub fn available_permits(&self) -> usize {
-        self.inner.permits.load(Ordering::Acquire) >> 1
+        self.inner.available()
     }
 
     /// Adds `n` permits, handing them to queued waiters first.
@@ -206,22 +102,7 @@ impl AsyncSemaphore {
     /// assert_eq!(pool.available_permits(), 2); // nothing was added
     /// ```
     pub fn add_permits(&self, n: usize) -> Result<(), TooManyPermits> {
-        // Permits handed out still count: once returned they must not push the semaphore past
-        // the maximum.
-        self.inner
-            .total
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |total| {
-                (n <= MAX_PERMITS - total).then(|| total + n)
-            })
-            .map_err(|total| TooManyPermits {
-                total,
-                requested: n,
-            })?;
-        self.inner.permits.fetch_add(n << 1, Ordering::SeqCst);
-        // The release side of the store-buffering pair: see `Inner::release`.
-        fence(Ordering::SeqCst);
-        self.inner.hand_to_waiters();
-        Ok(())
+        self.inner.add(n)
     }
 
     /// Closes the semaphore: every waiter wakes with an error, later acquires fail at once.
@@ -245,19 +126,7 @@ impl AsyncSemaphore {
     /// # });
     /// ```
     pub fn close(&self) {
-        self.inner.permits.fetch_or(CLOSED, Ordering::AcqRel);
-        let mut queue = self.inner.queue();
-        let waiting = std::mem::take(&mut queue.waiting);
-        self.inner.queued.store(0, Ordering::SeqCst);
-        for waiter in waiting.into_values() {
-            // Partial grants go back; the waiter itself gets nothing.
-            let assigned = waiter.assigned.swap(0, Ordering::Relaxed);
-            self.inner
-                .permits
-                .fetch_add(assigned << 1, Ordering::AcqRel);
-            waiter.state.store(REJECTED, Ordering::Release);
-            waiter.waker.wake();
-        }
+        self.inner.close();
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -273,7 +142,7 @@ impl AsyncSemaphore {
     /// assert!(pool.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.inner.permits.load(Ordering::Acquire) & CLOSED != 0
+        self.inner.is_closed()
     }
 
     /// Takes one permit without waiting.
@@ -582,195 +451,6 @@ impl fmt::Debug for AsyncSemaphore {
     }
 }
 
-impl Inner {
-    fn queue(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock()
-    }
-
-    fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {
-        let mut current = self.permits.load(Ordering::Acquire);
-        loop {
-            if current & CLOSED != 0 {
-                return Err(TryAcquireError::Closed);
-            }
-            if n == 0 {
-                return Ok(());
-            }
-            // Fairness: free permits are not taken past a queue of waiters.
-            if current >> 1 < n || self.queued.load(Ordering::SeqCst) != 0 {
-                return Err(TryAcquireError::NoPermits);
-            }
-            match self.permits.compare_exchange_weak(
-                current,
-                current - (n << 1),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Ok(()),
-                Err(actual) => current = actual,
-            }
-        }
-    }
-
-    /// Takes up to `want` free permits; returns how many were taken.
-    fn take_up_to(&self, want: usize) -> usize {
-        let mut current = self.permits.load(Ordering::Acquire);
-        loop {
-            let take = want.min(current >> 1);
-            if take == 0 {
-                return 0;
-            }
-            match self.permits.compare_exchange_weak(
-                current,
-                current - (take << 1),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return take,
-                Err(actual) => current = actual,
-            }
-        }
-    }
-
-    fn release(&self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        // A store-buffering pair with the enqueue in `Wait::poll_wait` (we add permits, then read
-        // `queued`; the waiter adds itself to `queued`, then reads the permits): with a SeqCst
-        // fence between the write and the read on both sides, at least one side sees the other's
-        // write — either we see the new waiter and hand the permits over under the lock, or the
-        // waiter's own hand-over sees the permits. Without the fences a plain `Acquire` read of
-        // the permits may miss this release, and the waiter sleeps beside a free permit (found by
-        // the loom model `tests/loom_semaphore.rs`).
-        self.permits.fetch_add(n << 1, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        self.hand_to_waiters();
-    }
-
-    fn hand_to_waiters(&self) {
-        if self.queued.load(Ordering::SeqCst) != 0 {
-            self.hand_over(&mut self.queue());
-        }
-    }
-
-    /// Moves free permits to the waiters at the head of the queue, in order, waking each one that
-    /// is fully served. The head waiter accumulates permits, so it cannot be starved.
-    fn hand_over(&self, queue: &mut Queue) {
-        while let Some(entry) = queue.waiting.first_entry() {
-            let waiter = entry.get();
-            let assigned = waiter.assigned.load(Ordering::Relaxed);
-            let took = self.take_up_to(waiter.needed - assigned);
-            waiter.assigned.store(assigned + took, Ordering::Relaxed);
-            if assigned + took < waiter.needed {
-                return;
-            }
-            let waiter = entry.remove();
-            self.queued.fetch_sub(1, Ordering::SeqCst);
-            waiter.state.store(GRANTED, Ordering::Release);
-            waiter.waker.wake();
-        }
-    }
-}
-
-/// The waiting state machine shared by [`Acquire`] and [`AcquireOwned`].
-struct Wait<S: Deref<Target = Inner>> {
-    sem: S,
-    n: usize,
-    /// Present while queued.
-    queued: Option<(u64, Arc<Waiter>)>,
-    done: bool,
-}
-
-impl<S: Deref<Target = Inner>> Wait<S> {
-    fn new(sem: S, n: usize) -> Self {
-        Wait {
-            sem,
-            n,
-            queued: None,
-            done: false,
-        }
-    }
-
-    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
-        assert!(!self.done, "semaphore `Acquire` polled after completion");
-        let waiter = match &self.queued {
-            Some((_, waiter)) => waiter.clone(),
-            None => {
-                match self.sem.try_take(self.n) {
-                    Ok(()) => {
-                        self.done = true;
-                        return Poll::Ready(Ok(()));
-                    }
-                    Err(TryAcquireError::Closed) => {
-                        self.done = true;
-                        return Poll::Ready(Err(AcquireError(())));
-                    }
-                    Err(TryAcquireError::NoPermits) => {}
-                }
-                let waiter = Arc::new(Waiter {
-                    needed: self.n,
-                    assigned: AtomicUsize::new(0),
-                    state: AtomicU8::new(WAITING),
-                    waker: AtomicWaker::new(),
-                });
-                waiter.waker.register(cx.waker());
-                let mut queue = self.sem.queue();
-                if self.sem.permits.load(Ordering::Acquire) & CLOSED != 0 {
-                    self.done = true;
-                    return Poll::Ready(Err(AcquireError(())));
-                }
-                let id = queue.next_id;
-                queue.next_id += 1;
-                queue.waiting.insert(id, waiter.clone());
-                self.sem.queued.fetch_add(1, Ordering::SeqCst);
-                // The waiter side of the store-buffering pair in `Inner::release`.
-                fence(Ordering::SeqCst);
-                self.sem.hand_over(&mut queue);
-                drop(queue);
-                self.queued = Some((id, waiter.clone()));
-                waiter
-            }
-        };
-        waiter.waker.register(cx.waker());
-        match waiter.state.load(Ordering::Acquire) {
-            GRANTED => {
-                self.queued = None;
-                self.done = true;
-                Poll::Ready(Ok(()))
-            }
-            REJECTED => {
-                self.queued = None;
-                self.done = true;
-                Poll::Ready(Err(AcquireError(())))
-            }
-            _ => Poll::Pending,
-        }
-    }
-}
-
-impl<S: Deref<Target = Inner>> Drop for Wait<S> {
-    fn drop(&mut self) {
-        let Some((id, waiter)) = self.queued.take() else {
-            return;
-        };
-        let mut queue = self.sem.queue();
-        let give_back = if queue.waiting.remove(&id).is_some() {
-            self.sem.queued.fetch_sub(1, Ordering::SeqCst);
-            waiter.assigned.swap(0, Ordering::Relaxed)
-        } else if waiter.state.load(Ordering::Acquire) == GRANTED {
-            // Granted while we were being dropped: the permits are ours to return.
-            waiter.needed
-        } else {
-            0
-        };
-        if give_back > 0 {
-            self.sem.permits.fetch_add(give_back << 1, Ordering::SeqCst);
-            self.sem.hand_over(&mut queue);
-        }
-    }
-}
-
 /// The future returned by [`AsyncSemaphore::acquire`] and [`AsyncSemaphore::acquire_many`].
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Acquire<'a> {
@@ -861,7 +541,7 @@ impl SemaphorePermit<'_> {
     /// assert_eq!(pool.available_permits(), 2);
     /// ```
     pub fn forget(mut self) {
-        self.sem.total.fetch_sub(self.n, Ordering::AcqRel);
+        self.sem.forget(self.n);
         self.n = 0;
     }
 }
@@ -915,7 +595,7 @@ impl OwnedSemaphorePermit {
     /// assert_eq!(pool.available_permits(), 1); // shrunk for good
     /// ```
     pub fn forget(mut self) {
-        self.sem.total.fetch_sub(self.n, Ordering::AcqRel);
+        self.sem.forget(self.n);
         self.n = 0;
     }
 }
