@@ -3,8 +3,6 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::resilience::retry::Attempts;
@@ -12,7 +10,7 @@ use crate::resilience::{
     Bulkhead, CircuitBreaker, ConfigError, RateLimiter, ResilienceError, Retry, TimeoutPolicy,
 };
 use crate::rt::Runtime;
-use crate::sync::{CancellationToken, WaitForCancellation};
+use crate::sync::{CancellationToken, Cancelled};
 
 /// Policies stacked on an operation in a fixed order — Uno's
 /// `@cancellable @retry @timeout_handler @rate_limited @concurrent_limited`, plus the breaker:
@@ -255,14 +253,10 @@ impl<E> Pipeline<E> {
             }
         };
         match &self.token {
-            Some(token) => {
-                UntilCancelled {
-                    future: Some(bounded),
-                    token,
-                    cancelled: None,
-                }
+            Some(token) => token
+                .run_until_cancelled_ref(bounded)
                 .await
-            }
+                .unwrap_or_else(|Cancelled| Err(ResilienceError::Cancelled)),
             None => bounded.await,
         }
     }
@@ -711,48 +705,5 @@ impl<E> fmt::Debug for Pipeline<E> {
 impl<E> fmt::Debug for PipelineBuilder<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipelineBuilder").finish_non_exhaustive()
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// [`crate::sync::Cancellable`] borrowing the token instead of cloning it, with the
-    /// pipeline's error: the happy path is one load of the token's flag.
-    struct UntilCancelled<'a, F> {
-        #[pin]
-        future: Option<F>,
-        token: &'a CancellationToken,
-        // Created only if the future is not ready at its first poll.
-        cancelled: Option<WaitForCancellation<'a>>,
-    }
-}
-
-impl<T, E, F> Future for UntilCancelled<'_, F>
-where
-    F: Future<Output = Result<T, ResilienceError<E>>>,
-{
-    type Output = Result<T, ResilienceError<E>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let Some(future) = this.future.as_mut().as_pin_mut() else {
-            panic!("pipeline future polled after completion");
-        };
-        // As `cancellable`: a token cancelled before the first poll means the operation is
-        // never called, and once cancellation is seen the future is dropped at once.
-        if this.token.is_cancelled() {
-            this.future.set(None);
-            return Poll::Ready(Err(ResilienceError::Cancelled));
-        }
-        if let Poll::Ready(output) = future.poll(cx) {
-            this.future.set(None);
-            return Poll::Ready(output);
-        }
-        let token = *this.token;
-        let cancelled = this.cancelled.get_or_insert_with(|| token.cancelled());
-        if Pin::new(cancelled).poll(cx).is_ready() {
-            this.future.set(None);
-            return Poll::Ready(Err(ResilienceError::Cancelled));
-        }
-        Poll::Pending
     }
 }
