@@ -96,7 +96,7 @@ impl TimeoutPolicy {
         self.duration
     }
 
-    /// The message of the [`Elapsed`](crate::time::Elapsed) error.
+    /// The message of the [`Elapsed`] error.
     ///
     /// # Examples
     ///

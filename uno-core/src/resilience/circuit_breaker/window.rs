@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::LazyNow;
+use super::state::LazyNow;
 
 /// Buckets of a time-based window: the window slides in steps of `window / BUCKETS`.
 pub(super) const BUCKETS: u32 = 10;
