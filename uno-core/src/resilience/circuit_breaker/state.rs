@@ -426,3 +426,268 @@ impl Inner {
         self.notify(change);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::time::{Timer, VirtualClock};
+
+    const MS: Duration = Duration::from_millis(1);
+    const SEC: Duration = Duration::from_secs(1);
+
+    /// A breaker over `window`: threshold 0.5, open 30 s, `probes` probes.
+    fn breaker(window: Window, minimum_calls: u32, probes: u32) -> Inner {
+        breaker_with(window, minimum_calls, probes, None, None)
+    }
+
+    fn breaker_with(
+        window: Window,
+        minimum_calls: u32,
+        probes: u32,
+        slow_call: Option<Duration>,
+        listener: Option<Box<Listener>>,
+    ) -> Inner {
+        let settings = Settings {
+            threshold: 0.5,
+            minimum_calls,
+            open_duration: 30 * SEC,
+            probes,
+            slow_call,
+            listener,
+        };
+        Inner::new(settings, window)
+    }
+
+    fn t0() -> Instant {
+        VirtualClock::new().now()
+    }
+
+    /// Admits one call at `at` (announcing a change it made) and returns its ticket.
+    fn admit(b: &Inner, at: Instant) -> Result<Ticket, CircuitOpen> {
+        let (ticket, change) = b.admit(&mut LazyNow::at(at))?;
+        b.notify(change);
+        Ok(ticket)
+    }
+
+    /// Reports a call admitted at `ticket`: `Some(failed)` or `None`, `took` after its admission.
+    fn report(b: &Inner, ticket: Ticket, at: Instant, outcome: Option<bool>, took: Duration) {
+        b.finish(ticket, outcome, &mut LazyNow::at(at + took), took);
+    }
+
+    /// One call at `at` that ends at once with `outcome`.
+    fn call(b: &Inner, at: Instant, outcome: Option<bool>) -> Result<(), CircuitOpen> {
+        let ticket = admit(b, at)?;
+        report(b, ticket, at, outcome, Duration::ZERO);
+        Ok(())
+    }
+
+    fn counters(b: &Inner) -> (u64, u64, u64, u64, u64) {
+        let s = b.stats();
+        (s.successes, s.failures, s.rejected, s.ignored, s.opened)
+    }
+
+    #[test]
+    fn a_count_window_opens_at_the_threshold_over_its_last_calls() {
+        let b = breaker(Window::count(4), 4, 3);
+        let t = t0();
+        for failed in [true, false, false] {
+            call(&b, t, Some(failed)).unwrap();
+        }
+        assert_eq!(
+            b.state(),
+            CircuitState::Closed,
+            "3 calls: below the minimum"
+        );
+        call(&b, t, Some(false)).unwrap();
+        assert_eq!(b.state(), CircuitState::Closed, "1 of 4 failed");
+        call(&b, t, Some(true)).unwrap();
+        assert_eq!(
+            b.state(),
+            CircuitState::Closed,
+            "the first failure left: 1 of 4"
+        );
+        call(&b, t, Some(true)).unwrap();
+        assert_eq!(b.state(), CircuitState::Open, "2 of the last 4 failed");
+        assert_eq!(counters(&b), (3, 3, 0, 0, 1));
+    }
+
+    #[test]
+    fn a_time_window_forgets_calls_older_than_the_window() {
+        let b = breaker(Window::time(10 * SEC), 2, 3);
+        let t = t0();
+        call(&b, t, Some(true)).unwrap();
+        call(&b, t + 11 * SEC, Some(true)).unwrap();
+        assert_eq!(
+            b.state(),
+            CircuitState::Closed,
+            "the first failure slid out"
+        );
+        call(&b, t + 11 * SEC + 500 * MS, Some(true)).unwrap();
+        assert_eq!(b.state(), CircuitState::Open);
+    }
+
+    #[test]
+    fn minimum_calls_hold_the_rate_back() {
+        let b = breaker(Window::count(10), 3, 3);
+        let t = t0();
+        call(&b, t, Some(true)).unwrap();
+        call(&b, t, Some(true)).unwrap();
+        assert_eq!(
+            b.state(),
+            CircuitState::Closed,
+            "every call failed, but only 2"
+        );
+        call(&b, t, Some(true)).unwrap();
+        assert_eq!(b.state(), CircuitState::Open);
+    }
+
+    #[test]
+    fn open_refuses_with_the_time_left_then_turns_half_open_at_the_first_call_after() {
+        let b = breaker(Window::count(1), 1, 3);
+        let t = t0();
+        call(&b, t, Some(true)).unwrap();
+        let refused = admit(&b, t + 10 * SEC).unwrap_err();
+        assert_eq!(refused.retry_after, Some(20 * SEC));
+        assert_eq!(
+            b.state(),
+            CircuitState::Open,
+            "still open until a call arrives"
+        );
+        let (ticket, change) = b.admit(&mut LazyNow::at(t + 30 * SEC)).unwrap();
+        let to_half_open = StateChange {
+            from: CircuitState::Open,
+            to: CircuitState::HalfOpen,
+        };
+        assert_eq!(change, Some(to_half_open), "returned, not yet announced");
+        assert!(ticket.probe);
+        assert_eq!(b.state(), CircuitState::HalfOpen);
+        assert_eq!(counters(&b).2, 1, "one refusal");
+    }
+
+    /// Trips a one-call breaker at `t` and moves it to half-open at `t + 30 s`, returning the
+    /// first probe's ticket.
+    fn half_open(b: &Inner, t: Instant) -> Ticket {
+        call(b, t, Some(true)).unwrap();
+        admit(b, t + 30 * SEC).unwrap()
+    }
+
+    #[test]
+    fn half_open_admits_its_probes_only_and_a_dropped_probe_frees_its_slot() {
+        let b = breaker(Window::count(1), 1, 2);
+        let t = t0();
+        let first = half_open(&b, t);
+        let later = t + 31 * SEC;
+        let second = admit(&b, later).unwrap();
+        let refused = admit(&b, later).unwrap_err();
+        assert_eq!(refused.retry_after, None, "every probe slot is taken");
+        report(&b, first, later, None, Duration::ZERO); // dropped: counts nothing
+        let third = admit(&b, later).expect("the dropped probe's slot is free again");
+        report(&b, second, later, Some(false), Duration::ZERO);
+        assert_eq!(b.state(), CircuitState::HalfOpen, "one probe still out");
+        report(&b, third, later, Some(false), Duration::ZERO);
+        assert_eq!(b.state(), CircuitState::Closed, "both probes succeeded");
+        let mut now = LazyNow::at(later);
+        assert_eq!(b.lock().window.totals(&mut now), (0, 0), "a fresh window");
+    }
+
+    #[test]
+    fn failing_probes_open_the_breaker_again() {
+        let b = breaker(Window::count(1), 1, 2);
+        let t = t0();
+        let first = half_open(&b, t);
+        let later = t + 31 * SEC;
+        let second = admit(&b, later).unwrap();
+        report(&b, first, later, Some(false), Duration::ZERO);
+        report(&b, second, later, Some(true), Duration::ZERO);
+        assert_eq!(
+            b.state(),
+            CircuitState::Open,
+            "1 of 2 probes failed: rate 0.5"
+        );
+        assert_eq!(counters(&b).4, 2, "opened twice");
+        let refused = admit(&b, later).unwrap_err();
+        assert_eq!(
+            refused.retry_after,
+            Some(30 * SEC),
+            "a full open duration from now"
+        );
+    }
+
+    #[test]
+    fn a_slow_success_is_a_failure() {
+        let b = breaker_with(Window::count(2), 2, 3, Some(SEC), None);
+        let t = t0();
+        let ticket = admit(&b, t).unwrap();
+        assert_eq!(
+            ticket.start,
+            Some(t),
+            "a slow-call threshold takes the start"
+        );
+        report(&b, ticket, t, Some(false), SEC - MS);
+        let ticket = admit(&b, t).unwrap();
+        report(&b, ticket, t, Some(false), SEC);
+        let s = b.stats();
+        assert_eq!((s.successes, s.failures, s.slow_calls), (1, 1, 1));
+        assert_eq!(b.state(), CircuitState::Open, "1 of 2 failed (slow)");
+        // Without a threshold, the start is not even taken.
+        let b = breaker(Window::count(2), 2, 3);
+        assert_eq!(admit(&b, t).unwrap().start, None);
+    }
+
+    #[test]
+    fn outcomes_from_an_earlier_state_are_ignored() {
+        let b = breaker(Window::count(2), 2, 1);
+        let t = t0();
+        let stale = admit(&b, t).unwrap();
+        call(&b, t, Some(true)).unwrap();
+        call(&b, t, Some(true)).unwrap();
+        assert_eq!(b.state(), CircuitState::Open);
+        report(&b, stale, t, Some(false), Duration::ZERO);
+        assert_eq!(
+            counters(&b),
+            (0, 2, 0, 1, 1),
+            "the stale success is ignored"
+        );
+        // A stale outcome cannot spend a probe slot either.
+        let probe = admit(&b, t + 30 * SEC).unwrap();
+        report(&b, stale, t + 30 * SEC, Some(false), Duration::ZERO);
+        assert_eq!(b.state(), CircuitState::HalfOpen);
+        report(&b, probe, t + 30 * SEC, Some(false), Duration::ZERO);
+        assert_eq!(b.state(), CircuitState::Closed);
+    }
+
+    #[test]
+    fn a_closed_count_window_records_without_reading_the_clock() {
+        let b = breaker(Window::count(3), 3, 1);
+        for failed in [true, false] {
+            // `LazyNow::none()` panics if read: neither admission nor record reads the time.
+            let (ticket, change) = b.admit(&mut LazyNow::none()).unwrap();
+            assert!(change.is_none() && !ticket.probe);
+            b.finish(ticket, Some(failed), &mut LazyNow::none(), Duration::ZERO);
+        }
+        assert_eq!(counters(&b), (1, 1, 0, 0, 0));
+    }
+
+    #[test]
+    fn the_listener_hears_every_change_in_order() {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let log = heard.clone();
+        let listener: Box<Listener> = Box::new(move |change| log.lock().unwrap().push(change));
+        let b = breaker_with(Window::count(1), 1, 1, None, Some(listener));
+        let t = t0();
+        let probe = half_open(&b, t);
+        report(&b, probe, t + 30 * SEC, Some(false), Duration::ZERO);
+        use CircuitState::{Closed, HalfOpen, Open};
+        let change = |from, to| StateChange { from, to };
+        assert_eq!(
+            *heard.lock().unwrap(),
+            [
+                change(Closed, Open),
+                change(Open, HalfOpen),
+                change(HalfOpen, Closed)
+            ]
+        );
+    }
+}
