@@ -1,4 +1,4 @@
-//! Backoff schedules and the small seedable random source behind their jitter.
+//! Backoff schedules and the seedable random source behind their jitter.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -229,7 +229,7 @@ impl Backoff {
 
     /// The delay before retry number `retry` (1 for the first retry), given the previous delay
     /// (for decorrelated jitter) and a random source.
-    pub(crate) fn delay(&self, retry: u32, previous: Duration, rng: &SplitMix) -> Duration {
+    pub(crate) fn delay(&self, retry: u32, previous: Duration, jitter: &Jitter) -> Duration {
         let cap = self.max_delay.unwrap_or(FAR_FUTURE).min(FAR_FUTURE);
         let delay = match self.kind {
             Kind::Constant(d) => d.min(cap),
@@ -245,11 +245,11 @@ impl Backoff {
             Kind::Decorrelated { base } => {
                 let low = base.min(cap);
                 let high = previous.max(base).saturating_mul(3).min(cap).max(low);
-                uniform(low, high, rng)
+                jitter.uniform(low, high)
             }
         };
         if self.full_jitter {
-            uniform(Duration::ZERO, delay, rng)
+            jitter.uniform(Duration::ZERO, delay)
         } else {
             delay
         }
@@ -276,29 +276,18 @@ impl Backoff {
     pub fn delays(&self, seed: u64) -> BackoffDelays {
         BackoffDelays {
             backoff: *self,
-            rng: SplitMix::new(seed),
+            jitter: Jitter::new(seed),
             retry: 0,
             previous: Duration::ZERO,
         }
     }
 }
 
-/// A uniform draw in `[low, high]`, at nanosecond resolution.
-fn uniform(low: Duration, high: Duration, rng: &SplitMix) -> Duration {
-    let span = high.saturating_sub(low).as_nanos();
-    if span == 0 {
-        return low;
-    }
-    // Multiply-shift maps 64 random bits onto [0, span] without modulo bias worth caring about.
-    let offset = (u128::from(rng.next_u64()) * (span + 1)) >> 64;
-    low + Duration::from_nanos(u64::try_from(offset).unwrap_or(u64::MAX))
-}
-
 /// The iterator returned by [`Backoff::delays`]. Endless; use `take`.
 #[derive(Debug)]
 pub struct BackoffDelays {
     backoff: Backoff,
-    rng: SplitMix,
+    jitter: Jitter,
     retry: u32,
     previous: Duration,
 }
@@ -308,51 +297,64 @@ impl Iterator for BackoffDelays {
 
     fn next(&mut self) -> Option<Duration> {
         self.retry = self.retry.saturating_add(1);
-        let delay = self.backoff.delay(self.retry, self.previous, &self.rng);
+        let delay = self.backoff.delay(self.retry, self.previous, &self.jitter);
         self.previous = delay;
         Some(delay)
     }
 }
 
-/// SplitMix64: a tiny, fast, seedable generator, shared lock-free across clones (the state advances
-/// with one atomic add per draw). Plenty for jitter; not for cryptography.
-pub(crate) struct SplitMix {
+/// The jitter's random source: fastrand's generator, its state shared lock-free by every clone
+/// of a policy. A draw runs the generator from the current state and publishes the state it
+/// leaves with one compare-and-swap, so the draws of all clones together are fastrand's own
+/// sequence for the seed. Plenty for jitter; not for cryptography.
+pub(crate) struct Jitter {
     state: AtomicU64,
 }
 
-const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-
-impl SplitMix {
+impl Jitter {
     pub(crate) fn new(seed: u64) -> Self {
-        SplitMix {
+        Jitter {
             state: AtomicU64::new(seed),
         }
     }
 
-    /// A seed that differs between calls and processes, without reading the clock.
-    pub(crate) fn entropy_seed() -> u64 {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let local = 0u8;
-        let addr = &local as *const u8 as u64;
-        let n = COUNTER.fetch_add(GAMMA, Ordering::Relaxed);
-        let hasher = std::collections::hash_map::RandomState::new();
-        use std::hash::BuildHasher;
-        hasher.hash_one((addr, n))
+    /// A source seeded from fastrand's per-thread generator: different for every policy and
+    /// every process.
+    pub(crate) fn from_entropy() -> Self {
+        Self::new(fastrand::u64(..))
     }
 
-    pub(crate) fn next_u64(&self) -> u64 {
-        let mut z = self
-            .state
-            .fetch_add(GAMMA, Ordering::Relaxed)
-            .wrapping_add(GAMMA);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    /// A uniform draw in `[low, high]`, at nanosecond resolution.
+    pub(crate) fn uniform(&self, low: Duration, high: Duration) -> Duration {
+        let span = high.saturating_sub(low).as_nanos();
+        if span == 0 {
+            return low;
+        }
+        let offset = self.draw(|rng| rng.u128(0..=span));
+        // `offset <= span`, and every delay is capped far below `u64::MAX` nanoseconds.
+        low + Duration::from_nanos(u64::try_from(offset).unwrap_or(u64::MAX))
+    }
+
+    fn draw<T>(&self, draw: impl Fn(&mut fastrand::Rng) -> T) -> T {
+        let mut seed = self.state.load(Ordering::Relaxed);
+        loop {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let value = draw(&mut rng);
+            match self.state.compare_exchange_weak(
+                seed,
+                rng.get_seed(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return value,
+                Err(actual) => seed = actual,
+            }
+        }
     }
 }
 
-impl fmt::Debug for SplitMix {
+impl fmt::Debug for Jitter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SplitMix").finish_non_exhaustive()
+        f.debug_struct("Jitter").finish_non_exhaustive()
     }
 }
