@@ -262,3 +262,218 @@ impl<E> Drop for Attempts<'_, E> {
         self.return_token();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use super::*;
+    use crate::resilience::{BulkheadRejected, Retry, RetryBuilder, RetryStats};
+    use crate::rt::VirtualRuntime;
+    use crate::time::Elapsed;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn retry(builder: RetryBuilder<&'static str>) -> Retry<&'static str> {
+        builder.backoff(Backoff::constant(10 * MS)).build().unwrap()
+    }
+
+    fn inner(e: &'static str) -> ResilienceError<&'static str> {
+        ResilienceError::Inner(e)
+    }
+
+    /// One attempt that calls the operation and fails with `err`: the policy's decision.
+    fn fail(
+        attempts: &mut Attempts<'_, &'static str>,
+        rt: &Runtime,
+        err: ResilienceError<&'static str>,
+    ) -> Result<Duration, ResilienceError<&'static str>> {
+        attempts.begin();
+        attempts.calling();
+        attempts.failed(rt, err)
+    }
+
+    fn counts(s: RetryStats) -> (u64, u64, u64, u64, u64, u64) {
+        (
+            s.calls,
+            s.attempts,
+            s.refused,
+            s.retries,
+            s.failures,
+            s.exhausted,
+        )
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        let rt = VirtualRuntime::new().handle();
+        let policy = retry(Retry::builder().max_attempts(5).retry_if(|e| *e != "fatal"));
+        let mut call = policy.start(&rt);
+        assert_eq!(fail(&mut call, &rt, inner("busy")), Ok(10 * MS));
+        let timeout = ResilienceError::Timeout(Elapsed::new("", MS));
+        assert_eq!(
+            fail(&mut call, &rt, timeout),
+            Ok(10 * MS),
+            "timeouts: retried"
+        );
+        let refusal = ResilienceError::Rejected(BulkheadRejected::QueueFull { max_queue: 0 });
+        assert_eq!(
+            fail(&mut call, &rt, refusal.clone()),
+            Err(refusal),
+            "refusals: not by default"
+        );
+        let mut call = policy.start(&rt);
+        assert_eq!(fail(&mut call, &rt, inner("fatal")), Err(inner("fatal")));
+        let mut call = policy.start(&rt);
+        let cancelled = fail(&mut call, &rt, ResilienceError::Cancelled);
+        assert_eq!(cancelled, Err(ResilienceError::Cancelled));
+        let s = policy.stats();
+        assert_eq!(
+            (s.failures, s.cancelled, s.retries),
+            (2, 1, 2),
+            "a cancellation is no failure"
+        );
+    }
+
+    #[test]
+    fn a_refusal_waits_at_least_its_retry_after_and_timeouts_can_be_final() {
+        let rt = VirtualRuntime::new().handle();
+        let policy = retry(
+            Retry::builder()
+                .retry_on_rejection(true)
+                .retry_on_timeout(false),
+        );
+        let mut call = policy.start(&rt);
+        let limited = ResilienceError::RateLimited {
+            retry_after: 70 * MS,
+        };
+        assert_eq!(
+            fail(&mut call, &rt, limited),
+            Ok(70 * MS),
+            "above the 10 ms backoff"
+        );
+        let open = ResilienceError::CircuitOpen { retry_after: None };
+        assert_eq!(fail(&mut call, &rt, open), Ok(10 * MS));
+        let mut call = policy.start(&rt);
+        let timeout = ResilienceError::Timeout(Elapsed::new("", MS));
+        assert_eq!(fail(&mut call, &rt, timeout.clone()), Err(timeout));
+    }
+
+    #[test]
+    fn attempts_run_out_with_the_count_and_the_last_error() {
+        let rt = VirtualRuntime::new().handle();
+        let policy = retry(Retry::builder().max_attempts(3));
+        let mut call = policy.start(&rt);
+        assert!(fail(&mut call, &rt, inner("a")).is_ok());
+        assert!(fail(&mut call, &rt, inner("b")).is_ok());
+        let end = fail(&mut call, &rt, inner("c")).unwrap_err();
+        let exhausted = ResilienceError::RetriesExhausted {
+            attempts: 3,
+            last: Box::new(inner("c")),
+        };
+        assert_eq!(end, exhausted);
+        drop(call);
+        assert_eq!(counts(policy.stats()), (1, 3, 0, 2, 1, 1));
+    }
+
+    #[test]
+    fn the_delay_from_the_error_and_the_total_deadline() {
+        let vrt = VirtualRuntime::new();
+        let rt = vrt.handle();
+        let policy = retry(
+            Retry::builder()
+                .max_attempts(100)
+                .max_duration(Duration::from_secs(1))
+                .delay_from(|e: &&str| (*e == "later").then_some(300 * MS)),
+        );
+        let mut call = policy.start(&rt);
+        assert_eq!(
+            fail(&mut call, &rt, inner("later")),
+            Ok(300 * MS),
+            "not the backoff's"
+        );
+        vrt.clock().advance(990 * MS);
+        assert_eq!(
+            fail(&mut call, &rt, inner("busy")),
+            Ok(10 * MS),
+            "990 + 10 ms: in time"
+        );
+        vrt.clock().advance(10 * MS);
+        let end = fail(&mut call, &rt, inner("busy")).unwrap_err();
+        assert_eq!(
+            end.attempts(),
+            Some(3),
+            "a retry at 1.01 s would be too late"
+        );
+    }
+
+    #[test]
+    fn a_budget_token_is_spent_only_by_an_attempt_that_calls_the_operation() {
+        let rt = VirtualRuntime::new().handle();
+        let budget = RetryBudget::new(2, 0.1).unwrap();
+        let policy = retry(Retry::builder().max_attempts(10).budget(budget.clone()));
+        let mut call = policy.start(&rt);
+        assert!(fail(&mut call, &rt, inner("busy")).is_ok());
+        assert_eq!(budget.available(), 1, "withdrawn for the retry");
+        // The retry's attempt is refused before it calls the operation: the token goes back.
+        call.begin();
+        let refused = ResilienceError::Rejected(BulkheadRejected::QueueFull { max_queue: 0 });
+        assert_eq!(call.failed(&rt, refused.clone()), Err(refused));
+        assert_eq!(budget.available(), 2);
+        drop(call);
+        // Dropped in its backoff: the token taken for the next attempt goes back too.
+        let mut call = policy.start(&rt);
+        assert!(fail(&mut call, &rt, inner("busy")).is_ok());
+        assert_eq!(budget.available(), 1);
+        drop(call);
+        assert_eq!(budget.available(), 2);
+        // Spent by attempts that call the operation; then the budget is empty.
+        let mut call = policy.start(&rt);
+        assert!(fail(&mut call, &rt, inner("busy")).is_ok());
+        assert!(fail(&mut call, &rt, inner("busy")).is_ok());
+        let end = fail(&mut call, &rt, inner("busy")).unwrap_err();
+        assert_eq!(end.attempts(), Some(3));
+        assert_eq!(budget.available(), 0);
+        assert_eq!(policy.stats().budget_exhausted, 1);
+    }
+
+    #[test]
+    fn a_panicking_hook_gives_the_token_back() {
+        let rt = VirtualRuntime::new().handle();
+        let budget = RetryBudget::new(1, 0.1).unwrap();
+        let policy = retry(
+            Retry::builder()
+                .budget(budget.clone())
+                .on_retry(|_, _, _| panic!("hook")),
+        );
+        let mut call = policy.start(&rt);
+        let unwound = catch_unwind(AssertUnwindSafe(|| fail(&mut call, &rt, inner("busy"))));
+        assert!(unwound.is_err());
+        drop(call);
+        assert_eq!(budget.available(), 1);
+        assert_eq!(policy.stats().retries, 0, "the retry was never made");
+    }
+
+    #[test]
+    fn attempts_that_never_call_the_operation_are_counted_apart() {
+        let rt = VirtualRuntime::new().handle();
+        let policy = retry(Retry::builder().max_attempts(4).retry_on_rejection(true));
+        let mut call = policy.start(&rt);
+        let refused = ResilienceError::CircuitOpen { retry_after: None };
+        for _ in 0..2 {
+            call.begin();
+            assert!(call.failed(&rt, refused.clone()).is_ok());
+        }
+        call.begin();
+        call.calling();
+        call.succeeded();
+        drop(call);
+        // Begun and dropped before calling: abandoned, not an attempt.
+        let mut call = policy.start(&rt);
+        call.begin();
+        drop(call);
+        let s = policy.stats();
+        assert_eq!(counts(s), (2, 1, 2, 2, 0, 0));
+        assert_eq!(s.successes, 1);
+    }
+}
