@@ -488,28 +488,31 @@ mod tests {
         (s.successes, s.failures, s.rejected, s.ignored, s.opened)
     }
 
+    /// Makes one call per step (failed or not, ending at once) and checks the state after it.
+    fn steps(b: &Inner, steps: &[(Instant, bool, CircuitState, &str)]) {
+        for &(at, failed, state, why) in steps {
+            call(b, at, Some(failed)).unwrap();
+            assert_eq!(b.state(), state, "{why}");
+        }
+    }
+
+    use CircuitState::{Closed, HalfOpen, Open};
+
     #[test]
     fn a_count_window_opens_at_the_threshold_over_its_last_calls() {
         let b = breaker(Window::count(4), 4, 3);
         let t = t0();
-        for failed in [true, false, false] {
-            call(&b, t, Some(failed)).unwrap();
-        }
-        assert_eq!(
-            b.state(),
-            CircuitState::Closed,
-            "3 calls: below the minimum"
+        steps(
+            &b,
+            &[
+                (t, true, Closed, "1 call: below the minimum"),
+                (t, false, Closed, "2 calls"),
+                (t, false, Closed, "3 calls"),
+                (t, false, Closed, "1 of 4 failed"),
+                (t, true, Closed, "the first failure left: still 1 of 4"),
+                (t, true, Open, "2 of the last 4 failed"),
+            ],
         );
-        call(&b, t, Some(false)).unwrap();
-        assert_eq!(b.state(), CircuitState::Closed, "1 of 4 failed");
-        call(&b, t, Some(true)).unwrap();
-        assert_eq!(
-            b.state(),
-            CircuitState::Closed,
-            "the first failure left: 1 of 4"
-        );
-        call(&b, t, Some(true)).unwrap();
-        assert_eq!(b.state(), CircuitState::Open, "2 of the last 4 failed");
         assert_eq!(counters(&b), (3, 3, 0, 0, 1));
     }
 
@@ -517,30 +520,29 @@ mod tests {
     fn a_time_window_forgets_calls_older_than_the_window() {
         let b = breaker(Window::time(10 * SEC), 2, 3);
         let t = t0();
-        call(&b, t, Some(true)).unwrap();
-        call(&b, t + 11 * SEC, Some(true)).unwrap();
-        assert_eq!(
-            b.state(),
-            CircuitState::Closed,
-            "the first failure slid out"
+        let later = t + 11 * SEC;
+        steps(
+            &b,
+            &[
+                (t, true, Closed, "1 call"),
+                (later, true, Closed, "the first failure slid out"),
+                (later + 500 * MS, true, Open, "2 failures within 10 s"),
+            ],
         );
-        call(&b, t + 11 * SEC + 500 * MS, Some(true)).unwrap();
-        assert_eq!(b.state(), CircuitState::Open);
     }
 
     #[test]
     fn minimum_calls_hold_the_rate_back() {
         let b = breaker(Window::count(10), 3, 3);
         let t = t0();
-        call(&b, t, Some(true)).unwrap();
-        call(&b, t, Some(true)).unwrap();
-        assert_eq!(
-            b.state(),
-            CircuitState::Closed,
-            "every call failed, but only 2"
+        steps(
+            &b,
+            &[
+                (t, true, Closed, "1 call"),
+                (t, true, Closed, "every call failed, but only 2"),
+                (t, true, Open, "3 calls, all failed"),
+            ],
         );
-        call(&b, t, Some(true)).unwrap();
-        assert_eq!(b.state(), CircuitState::Open);
     }
 
     #[test]
@@ -679,7 +681,6 @@ mod tests {
         let t = t0();
         let probe = half_open(&b, t);
         report(&b, probe, t + 30 * SEC, Some(false), Duration::ZERO);
-        use CircuitState::{Closed, HalfOpen, Open};
         let change = |from, to| StateChange { from, to };
         assert_eq!(
             *heard.lock().unwrap(),
