@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::acquire::Waiters;
 use super::gcra::{Gcra, duration, nanos_of};
-use super::limiter::Inner;
+use super::policy::Inner;
 use crate::resilience::{ConfigError, RateLimiter};
 
 /// Builds a [`RateLimiter`]; from [`RateLimiter::per_second`] or [`RateLimiter::new`].

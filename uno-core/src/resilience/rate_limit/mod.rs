@@ -1,6 +1,6 @@
 //! The rate limiter (Uno's `@rate_limited`): GCRA, with a FIFO queue of waiters.
 //!
-//! - `limiter`: [`RateLimiter`], the public handle, and its counters;
+//! - `policy`: [`RateLimiter`], the public handle, and its counters;
 //! - `builder`: [`RateLimiterBuilder`], the configuration, checked once;
 //! - `acquire`: [`RateLimitAcquire`], the queue of waiters (with its implementation notes);
 //! - `gcra`: the GCRA maths alone, exact over every clock reading, with its own tests.
@@ -8,8 +8,8 @@
 mod acquire;
 mod builder;
 mod gcra;
-mod limiter;
+mod policy;
 
 pub use acquire::RateLimitAcquire;
 pub use builder::RateLimiterBuilder;
-pub use limiter::{RateLimiter, RateLimiterStats};
+pub use policy::{RateLimiter, RateLimiterStats};
