@@ -231,7 +231,7 @@ impl Limit for Borrowed<'_> {
     }
 
     fn expired(&mut self, elapsed: Duration) -> Elapsed {
-        super::event!(message = %self.policy.message, "operation timed out");
+        event!(message = %self.policy.message, "operation timed out");
         Elapsed::new(self.policy.message.clone(), elapsed)
     }
 }

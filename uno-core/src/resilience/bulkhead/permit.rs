@@ -63,7 +63,7 @@ impl Inner {
             BulkheadRejected::MaxWait { .. } => &self.rejected_max_wait,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        crate::resilience::event!(reason = %why, "bulkhead rejected a call");
+        event!(reason = %why, "bulkhead rejected a call");
         why
     }
 }

@@ -37,7 +37,7 @@ use crate::rt::Runtime;
 /// User code never wedges the breaker:
 /// - A panicking **listener** panics the caller whose call made the change (`run`, `run_flat`,
 ///   `try_acquire`, [`BreakerPermit::success`]/[`failure`](BreakerPermit::failure), a
-///   [`Pipeline`](crate::resilience::Pipeline)), with the listener's payload, and only after the change is
+///   [`Pipeline`]), with the listener's payload, and only after the change is
 ///   complete: the breaker is in its new state, and a probe slot that caller was being given is
 ///   freed again (a `try_acquire` that panics this way hands out no permit). The listener is
 ///   called again at the next change.
@@ -74,6 +74,8 @@ use crate::rt::Runtime;
 ///     assert_eq!(breaker.state(), CircuitState::HalfOpen); // three probes by default
 /// });
 /// ```
+///
+/// [`Pipeline`]: crate::resilience::Pipeline
 #[derive(Clone)]
 pub struct CircuitBreaker {
     pub(super) inner: Arc<Inner>,

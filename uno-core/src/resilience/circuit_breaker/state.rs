@@ -342,7 +342,7 @@ impl Inner {
     /// the breaker consistent.
     pub(super) fn notify(&self, change: Option<StateChange>) {
         let Some(change) = change else { return };
-        crate::resilience::event!(from = ?change.from, to = ?change.to, "circuit breaker state change");
+        event!(from = ?change.from, to = ?change.to, "circuit breaker state change");
         if let Some(listener) = &self.listener {
             listener(change);
         }

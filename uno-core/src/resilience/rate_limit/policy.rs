@@ -184,7 +184,7 @@ impl RateLimiter {
             }
             Err(retry_after) => {
                 self.inner.rejected.fetch_add(1, Ordering::Relaxed);
-                crate::resilience::event!(?retry_after, "rate limit reached");
+                event!(?retry_after, "rate limit reached");
                 Err(RetryAfter { retry_after })
             }
         }

@@ -11,7 +11,7 @@ use crate::resilience::ResilienceError;
 use crate::rt::Runtime;
 
 /// The retry policy (Uno's `@retry`): calls an operation up to `max_attempts` times (and/or until
-/// a total deadline), waiting a [`Backoff`](super::Backoff) between attempts, while the error is transient.
+/// a total deadline), waiting a [`Backoff`] between attempts, while the error is transient.
 ///
 /// Build it with [`Retry::builder`]. Clones share the jitter source, the counters and the
 /// [`RetryBudget`]. `E` is the operation's error type. Run an operation with [`run`](Retry::run),
@@ -29,7 +29,7 @@ use crate::rt::Runtime;
 ///   the last error.
 /// - A [`RetryBudget`] token is taken when a retry is decided and spent when that retry's attempt
 ///   calls the operation; a retry that never gets there (the call is dropped during the backoff,
-///   the hook panics, a policy of a [`Pipeline`](crate::resilience::Pipeline) refuses the attempt) gives its
+///   the hook panics, a policy of a [`Pipeline`] refuses the attempt) gives its
 ///   token back.
 ///
 /// # Panics
@@ -74,6 +74,9 @@ use crate::rt::Runtime;
 ///     assert_eq!(err.into_inner(), Some("busy"));
 /// });
 /// ```
+///
+/// [`Pipeline`]: crate::resilience::Pipeline
+/// [`Backoff`]: super::Backoff
 pub struct Retry<E> {
     pub(super) inner: Arc<Inner<E>>,
 }
@@ -82,7 +85,7 @@ pub struct Retry<E> {
 ///
 /// # Examples
 ///
-/// In a [`Pipeline`](crate::resilience::Pipeline), attempts that a policy refused before the operation was
+/// In a [`Pipeline`], attempts that a policy refused before the operation was
 /// called are counted apart from the calls of the operation:
 ///
 /// ```
@@ -110,6 +113,8 @@ pub struct Retry<E> {
 /// assert_eq!((stats.calls, stats.attempts, stats.refused), (2, 1, 3));
 /// # });
 /// ```
+///
+/// [`Pipeline`]: crate::resilience::Pipeline
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryStats {
@@ -119,12 +124,14 @@ pub struct RetryStats {
     /// [`refused`](Self::refused)) is not counted here.
     pub attempts: u64,
     /// Attempts that ended without calling the operation because a policy inside the retry
-    /// stopped them first: in a [`Pipeline`](crate::resilience::Pipeline), the circuit breaker or the
+    /// stopped them first: in a [`Pipeline`], the circuit breaker or the
     /// bulkhead refused the attempt, or the per-attempt timeout expired while it waited for the
     /// rate limiter or a bulkhead slot. They count toward `max_attempts` (and toward the attempts
     /// of [`ResilienceError::RetriesExhausted`]), not toward [`attempts`](Self::attempts). Always
     /// zero for [`Retry::run`], [`Retry::run_flat`] and [`Retry::attempts`], whose attempts all
     /// call the operation.
+    ///
+    /// [`Pipeline`]: crate::resilience::Pipeline
     pub refused: u64,
     /// Retries decided (attempts after the first of a call, refused ones included).
     pub retries: u64,

@@ -122,9 +122,11 @@ impl<'a, E> Attempts<'a, E> {
         self.policy.max_attempts
     }
 
-    /// Called right after [`Retry::start`](super::Retry::start) for the first attempt (without an `.await` between
+    /// Called right after [`Retry::start`] for the first attempt (without an `.await` between
     /// them, which the derived attempt count relies on) and before every later one. Follow it
     /// with [`calling`](Self::calling) when the attempt calls the operation.
+    ///
+    /// [`Retry::start`]: super::Retry::start
     pub(crate) fn begin(&mut self) {
         self.attempt = self.attempt.saturating_add(1);
         if self.attempt > 1 {
@@ -220,7 +222,7 @@ impl<'a, E> Attempts<'a, E> {
         if let Some(hook) = &policy.on_retry {
             hook(self.attempt, &err, delay);
         }
-        crate::resilience::event!(
+        event!(
             attempt = self.attempt,
             ?delay,
             "retrying after a failed attempt"
@@ -243,7 +245,7 @@ impl<'a, E> Attempts<'a, E> {
     fn exhausted(&self, last: ResilienceError<E>) -> ResilienceError<E> {
         bump(&self.policy.stats.failures);
         bump(&self.policy.stats.exhausted);
-        crate::resilience::event!(attempts = self.attempt, "retries exhausted");
+        event!(attempts = self.attempt, "retries exhausted");
         ResilienceError::RetriesExhausted {
             attempts: self.attempt,
             last: Box::new(last),
