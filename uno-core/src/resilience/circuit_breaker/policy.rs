@@ -170,7 +170,7 @@ impl CircuitBreaker {
     /// assert_eq!(refused, CircuitOpen { retry_after: Some(Duration::from_secs(30)) });
     /// ```
     pub fn try_acquire(&self, rt: &Runtime) -> Result<BreakerPermit, CircuitOpen> {
-        let permit = Permit::admit(self.inner.clone(), &mut LazyNow::at(rt.now()))?;
+        let permit = Permit::admit(self.inner.clone(), &mut LazyNow::from(rt))?;
         Ok(BreakerPermit::new(permit))
     }
 
