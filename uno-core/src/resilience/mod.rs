@@ -90,6 +90,8 @@
 //! [`Task`]: crate::task::Task
 //! [`JoinError::Panicked`]: crate::task::JoinError::Panicked
 
+// `event!(..)`: a `tracing` event of the resilience policies. Defined before the modules below,
+// so its textual scope covers all of them.
 #[cfg(feature = "tracing")]
 macro_rules! event {
     ($($arg:tt)*) => {
@@ -101,8 +103,6 @@ macro_rules! event {
 macro_rules! event {
     ($($arg:tt)*) => {};
 }
-
-pub(crate) use event;
 
 mod bulkhead;
 mod circuit_breaker;

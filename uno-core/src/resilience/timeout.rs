@@ -3,12 +3,12 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use crate::resilience::{ConfigError, ResilienceError};
 use crate::rt::Runtime;
-use crate::time::{Elapsed, Sleep, deadline_after};
+use crate::time::{Elapsed, Expiring, Limit, deadline_after};
 
 /// A time limit and the message reported when it is exceeded (Uno's `timeout_handler`).
 ///
@@ -96,7 +96,7 @@ impl TimeoutPolicy {
         self.duration
     }
 
-    /// The message of the [`Elapsed`](crate::time::Elapsed) error.
+    /// The message of the [`Elapsed`] error.
     ///
     /// # Examples
     ///
@@ -198,27 +198,51 @@ impl TimeoutPolicy {
         start: Instant,
         fut: Fut,
     ) -> Limited<'a, Fut> {
-        Limited {
-            future: Some(fut),
+        let limit = Borrowed {
             policy: self,
             rt,
             start,
-            sleep: None,
+        };
+        Limited {
+            inner: Expiring::new(fut, limit),
         }
     }
 }
 
+/// The [`Limit`] of a [`Limited`]: the runtime and the policy borrowed, so the happy path touches
+/// no reference count, and the message cloned only on expiry.
+struct Borrowed<'a> {
+    policy: &'a TimeoutPolicy,
+    rt: &'a Runtime,
+    start: Instant,
+}
+
+impl Limit for Borrowed<'_> {
+    fn runtime(&self) -> &Runtime {
+        self.rt
+    }
+
+    fn start(&self) -> Instant {
+        self.start
+    }
+
+    fn deadline(&self) -> Instant {
+        deadline_after(self.start, self.policy.duration)
+    }
+
+    fn expired(&mut self, elapsed: Duration) -> Elapsed {
+        event!(message = %self.policy.message, "operation timed out");
+        Elapsed::new(self.policy.message.clone(), elapsed)
+    }
+}
+
 pin_project_lite::pin_project! {
-    /// [`crate::time::Timeout`], borrowing the runtime and the policy instead of cloning them:
-    /// the happy path touches no reference count. The message is attached only on expiry, and
-    /// the sleep is created only if the future is not ready at its first poll.
+    /// [`crate::time::Timeout`]'s state machine over a borrowed [`TimeoutPolicy`], with the
+    /// policies' error: the operation's own `ResilienceError`s pass through, expiry is
+    /// [`ResilienceError::Timeout`].
     pub(crate) struct Limited<'a, Fut> {
         #[pin]
-        future: Option<Fut>,
-        policy: &'a TimeoutPolicy,
-        rt: &'a Runtime,
-        start: Instant,
-        sleep: Option<Pin<Box<dyn Sleep>>>,
+        inner: Expiring<Fut, Borrowed<'a>>,
     }
 }
 
@@ -229,32 +253,7 @@ where
     type Output = Result<T, ResilienceError<E>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let future = this
-            .future
-            .as_mut()
-            .as_pin_mut()
-            .expect("timeout polled after completion");
-        // The future is polled before the clock is checked, as `crate::time::timeout` does.
-        if let Poll::Ready(output) = future.poll(cx) {
-            this.future.set(None);
-            return Poll::Ready(output);
-        }
-        let policy = *this.policy;
-        let deadline = deadline_after(*this.start, policy.duration);
-        let sleep = this
-            .sleep
-            .get_or_insert_with(|| this.rt.sleep_until(deadline));
-        if sleep.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        // Dropped (cancelled) before the error is returned.
-        this.future.set(None);
-        let elapsed = this.rt.now().saturating_duration_since(*this.start);
-        super::event!(message = %policy.message, "operation timed out");
-        Poll::Ready(Err(ResilienceError::Timeout(Elapsed::new(
-            policy.message.clone(),
-            elapsed,
-        ))))
+        let expiring = ready!(self.project().inner.poll_expiring(cx));
+        Poll::Ready(expiring.unwrap_or_else(|elapsed| Err(ResilienceError::Timeout(elapsed))))
     }
 }

@@ -272,6 +272,15 @@ impl CancellationToken {
     pub fn run_until_cancelled<F: Future>(&self, future: F) -> Cancellable<F> {
         cancellable(self, future)
     }
+
+    /// [`run_until_cancelled`](Self::run_until_cancelled) borrowing the token: for a future that
+    /// lives within the caller's own (the resilience pipeline), so no reference count is touched.
+    pub(crate) fn run_until_cancelled_ref<F: Future>(
+        &self,
+        future: F,
+    ) -> UntilCancelled<F, &CancellationToken> {
+        UntilCancelled::new(self, future)
+    }
 }
 
 impl fmt::Debug for CancellationToken {
@@ -375,13 +384,66 @@ impl fmt::Display for Cancelled {
 impl std::error::Error for Cancelled {}
 
 pin_project_lite::pin_project! {
+    /// The one state machine of [`cancellable`], generic over how it holds the token: owned by
+    /// [`Cancellable`], borrowed by the resilience pipeline (whose happy path then is one load
+    /// of the token's flag and no reference count).
+    ///
+    /// A token cancelled before the first poll means the future is never polled; once the
+    /// cancellation is seen the future is dropped at once, before the error is returned. Only a
+    /// pending future pays for a listener.
+    pub(crate) struct UntilCancelled<F, T> {
+        #[pin]
+        future: Option<F>,
+        token: T,
+        listener: Option<EventListener>,
+    }
+}
+
+impl<F, T: std::borrow::Borrow<CancellationToken>> UntilCancelled<F, T> {
+    pub(crate) fn new(token: T, future: F) -> Self {
+        UntilCancelled {
+            future: Some(future),
+            token,
+            listener: None,
+        }
+    }
+
+    pub(crate) fn token(&self) -> &CancellationToken {
+        self.token.borrow()
+    }
+}
+
+impl<F: Future, T: std::borrow::Borrow<CancellationToken>> Future for UntilCancelled<F, T> {
+    type Output = Result<F::Output, Cancelled>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(future) = this.future.as_mut().as_pin_mut() else {
+            panic!("`Cancellable` polled after completion");
+        };
+        let node = &this.token.borrow().node;
+        if node.is_cancelled() {
+            this.future.set(None);
+            return Poll::Ready(Err(Cancelled));
+        }
+        if let Poll::Ready(output) = future.poll(cx) {
+            this.future.set(None);
+            return Poll::Ready(Ok(output));
+        }
+        if poll_cancelled(node, this.listener, cx).is_ready() {
+            this.future.set(None);
+            return Poll::Ready(Err(Cancelled));
+        }
+        Poll::Pending
+    }
+}
+
+pin_project_lite::pin_project! {
     /// The future returned by [`cancellable`].
     #[must_use = "futures do nothing unless you .await or poll them"]
     pub struct Cancellable<F> {
         #[pin]
-        future: Option<F>,
-        token: CancellationToken,
-        listener: Option<EventListener>,
+        inner: UntilCancelled<F, CancellationToken>,
     }
 }
 
@@ -408,9 +470,7 @@ pin_project_lite::pin_project! {
 /// As cancel safe as `future`: dropping the `Cancellable` drops `future`.
 pub fn cancellable<F: Future>(token: &CancellationToken, future: F) -> Cancellable<F> {
     Cancellable {
-        future: Some(future),
-        token: token.clone(),
-        listener: None,
+        inner: UntilCancelled::new(token.clone(), future),
     }
 }
 
@@ -418,31 +478,14 @@ impl<F: Future> Future for Cancellable<F> {
     type Output = Result<F::Output, Cancelled>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let Some(future) = this.future.as_mut().as_pin_mut() else {
-            panic!("`Cancellable` polled after completion");
-        };
-        if this.token.is_cancelled() {
-            this.future.set(None);
-            return Poll::Ready(Err(Cancelled));
-        }
-        if let Poll::Ready(output) = future.poll(cx) {
-            this.future.set(None);
-            return Poll::Ready(Ok(output));
-        }
-        // Only a pending future pays for a listener.
-        if poll_cancelled(&this.token.node, this.listener, cx).is_ready() {
-            this.future.set(None);
-            return Poll::Ready(Err(Cancelled));
-        }
-        Poll::Pending
+        self.project().inner.poll(cx)
     }
 }
 
 impl<F> fmt::Debug for Cancellable<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cancellable")
-            .field("token", &self.token)
+            .field("token", self.inner.token())
             .finish_non_exhaustive()
     }
 }

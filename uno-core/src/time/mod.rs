@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 pub use timeout::{Elapsed, Timeout, timeout, timeout_at};
+pub(crate) use timeout::{Expiring, Limit};
 pub use virtual_clock::VirtualClock;
 
 /// How far away a deadline is put when `now + duration` would overflow `Instant` (about 30 years):

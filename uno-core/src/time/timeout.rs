@@ -109,19 +109,120 @@ impl fmt::Display for Elapsed {
 
 impl std::error::Error for Elapsed {}
 
+/// What a timeout runs by besides its future: the clock, the start and the deadline, and the
+/// error to report at expiry. [`Timeout`] owns it ([`Owned`]); the resilience layer's timeout
+/// policy borrows it, so its happy path touches no reference count.
+pub(crate) trait Limit {
+    /// The runtime whose clock the limit is measured on.
+    fn runtime(&self) -> &Runtime;
+    /// When the limit started counting (the error's elapsed time is measured from it).
+    fn start(&self) -> Instant;
+    /// When the future is given up.
+    fn deadline(&self) -> Instant;
+    /// The error at expiry, `elapsed` after the start. Called at most once.
+    fn expired(&mut self, elapsed: Duration) -> Elapsed;
+}
+
+pin_project_lite::pin_project! {
+    /// The one state machine of every timeout, generic over how it holds its [`Limit`]: the
+    /// future is polled first, the sleep is created only if it is not ready at once (a timeout
+    /// around a ready future never allocates), and at expiry the future is dropped (cancelled)
+    /// before the error is returned.
+    pub(crate) struct Expiring<F, L> {
+        #[pin]
+        future: Option<F>,
+        limit: L,
+        sleep: Option<Pin<Box<dyn Sleep>>>,
+    }
+}
+
+impl<F, L: Limit> Expiring<F, L> {
+    pub(crate) fn new(future: F, limit: L) -> Self {
+        Expiring {
+            future: Some(future),
+            limit,
+            sleep: None,
+        }
+    }
+
+    pub(crate) fn limit(&self) -> &L {
+        &self.limit
+    }
+
+    /// Polls the future, then the deadline: `Err` once the deadline has passed first.
+    ///
+    /// # Panics
+    ///
+    /// Polled again after it returned `Ready`.
+    pub(crate) fn poll_expiring(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<F::Output, Elapsed>>
+    where
+        F: Future,
+    {
+        let mut this = self.project();
+        let future = this
+            .future
+            .as_mut()
+            .as_pin_mut()
+            .expect("`Timeout` polled after completion");
+        if let Poll::Ready(output) = future.poll(cx) {
+            this.future.set(None);
+            return Poll::Ready(Ok(output));
+        }
+        let limit = &*this.limit;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| limit.runtime().sleep_until(limit.deadline()));
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        this.future.set(None);
+        let limit = &mut *this.limit;
+        let elapsed = limit
+            .runtime()
+            .now()
+            .saturating_duration_since(limit.start());
+        Poll::Ready(Err(limit.expired(elapsed)))
+    }
+}
+
+/// The [`Limit`] a [`Timeout`] owns.
+pub(crate) struct Owned {
+    rt: Runtime,
+    start: Instant,
+    deadline: Instant,
+    message: Cow<'static, str>,
+}
+
+impl Limit for Owned {
+    fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
+    fn start(&self) -> Instant {
+        self.start
+    }
+
+    fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    fn expired(&mut self, elapsed: Duration) -> Elapsed {
+        Elapsed {
+            message: std::mem::take(&mut self.message),
+            elapsed,
+        }
+    }
+}
+
 pin_project_lite::pin_project! {
     /// The future returned by [`timeout`] and [`timeout_at`].
     #[must_use = "futures do nothing unless you .await or poll them"]
     pub struct Timeout<F> {
         #[pin]
-        future: Option<F>,
-        rt: Runtime,
-        start: Instant,
-        deadline: Instant,
-        message: Cow<'static, str>,
-        // Created only when the inner future is not ready at once, so a timeout around a ready
-        // future never allocates.
-        sleep: Option<Pin<Box<dyn Sleep>>>,
+        inner: Expiring<F, Owned>,
     }
 }
 
@@ -213,13 +314,14 @@ fn make<F>(
     message: Cow<'static, str>,
     future: F,
 ) -> Timeout<F> {
-    Timeout {
-        future: Some(future),
+    let limit = Owned {
         rt: rt.clone(),
         start,
         deadline,
         message,
-        sleep: None,
+    };
+    Timeout {
+        inner: Expiring::new(future, limit),
     }
 }
 
@@ -240,7 +342,7 @@ impl<F> Timeout<F> {
     /// assert_eq!(vrt.block_on(fetch), Ok("page"));
     /// ```
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        self.inner.limit().deadline
     }
 }
 
@@ -248,37 +350,16 @@ impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output, Elapsed>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let future = this
-            .future
-            .as_mut()
-            .as_pin_mut()
-            .expect("`Timeout` polled after completion");
-        if let Poll::Ready(output) = future.poll(cx) {
-            this.future.set(None);
-            return Poll::Ready(Ok(output));
-        }
-        let deadline = *this.deadline;
-        let sleep = this
-            .sleep
-            .get_or_insert_with(|| this.rt.sleep_until(deadline));
-        if sleep.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        this.future.set(None);
-        let elapsed = this.rt.now().saturating_duration_since(*this.start);
-        Poll::Ready(Err(Elapsed {
-            message: std::mem::take(this.message),
-            elapsed,
-        }))
+        self.project().inner.poll_expiring(cx)
     }
 }
 
 impl<F> fmt::Debug for Timeout<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let limit = self.inner.limit();
         f.debug_struct("Timeout")
-            .field("deadline", &self.deadline)
-            .field("message", &self.message)
+            .field("deadline", &limit.deadline)
+            .field("message", &limit.message)
             .finish_non_exhaustive()
     }
 }

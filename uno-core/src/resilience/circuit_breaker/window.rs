@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::LazyNow;
+use super::state::LazyNow;
 
 /// Buckets of a time-based window: the window slides in steps of `window / BUCKETS`.
 pub(super) const BUCKETS: u32 = 10;
@@ -142,5 +142,79 @@ impl Window {
                 *origin = None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{Timer, VirtualClock};
+
+    const SEC: Duration = Duration::from_secs(1);
+
+    fn totals(w: &Window, at: Instant) -> (u32, u32) {
+        w.totals(&mut LazyNow::at(at))
+    }
+
+    #[test]
+    fn a_count_window_keeps_the_last_calls_in_a_ring() {
+        let mut w = Window::count(3);
+        // A count window never reads the clock.
+        let now = &mut LazyNow::none();
+        for failed in [true, true, false] {
+            w.record(failed, now);
+        }
+        assert_eq!(w.totals(now), (3, 2));
+        w.record(false, now);
+        assert_eq!(w.totals(now), (3, 1), "the oldest failure left");
+        w.record(false, now);
+        w.record(false, now);
+        assert_eq!(w.totals(now), (3, 0));
+        w.reset();
+        assert_eq!(w.totals(now), (0, 0));
+        w.record(true, now);
+        assert_eq!(w.totals(now), (1, 1), "fills up again from empty");
+    }
+
+    #[test]
+    fn a_time_window_slides_in_tenths() {
+        let t = VirtualClock::new().now();
+        let mut w = Window::time(10 * SEC);
+        assert_eq!(totals(&w, t), (0, 0), "no origin yet");
+        w.record(true, &mut LazyNow::at(t));
+        w.record(false, &mut LazyNow::at(t + SEC / 2));
+        w.record(true, &mut LazyNow::at(t + 9 * SEC + SEC / 2));
+        assert_eq!(totals(&w, t + 9 * SEC + SEC / 2), (3, 2));
+        // At 10 s the first bucket (0 to 1 s) is ten buckets old: out.
+        assert_eq!(totals(&w, t + 10 * SEC), (1, 1));
+        assert_eq!(totals(&w, t + 19 * SEC), (0, 0));
+    }
+
+    #[test]
+    fn a_reused_bucket_starts_from_zero() {
+        let t = VirtualClock::new().now();
+        let mut w = Window::time(10 * SEC);
+        w.record(true, &mut LazyNow::at(t));
+        // Bucket 10 shares bucket 0's slot in the ring.
+        w.record(false, &mut LazyNow::at(t + 10 * SEC));
+        assert_eq!(totals(&w, t + 10 * SEC), (1, 0));
+        w.reset();
+        assert_eq!(totals(&w, t + 10 * SEC), (0, 0));
+        // After a reset the origin moves to the next call.
+        w.record(true, &mut LazyNow::at(t + 100 * SEC));
+        assert_eq!(totals(&w, t + 109 * SEC), (1, 1));
+    }
+
+    #[test]
+    fn tiny_windows_and_readings_before_the_origin() {
+        let t = VirtualClock::new().now() + SEC;
+        let mut w = Window::time(Duration::from_nanos(3)); // buckets of at least 1 ns
+        w.record(true, &mut LazyNow::at(t));
+        assert_eq!(totals(&w, t + Duration::from_nanos(9)), (1, 1));
+        assert_eq!(totals(&w, t + Duration::from_nanos(10)), (0, 0));
+        // A reading from before the origin (another caller read the clock first) counts in the
+        // origin's bucket.
+        w.record(false, &mut LazyNow::at(t - SEC));
+        assert_eq!(totals(&w, t), (2, 1));
     }
 }

@@ -1,4 +1,4 @@
-//! Backoff schedules and the small seedable random source behind their jitter.
+//! Backoff schedules and the seedable random source behind their jitter.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -229,7 +229,7 @@ impl Backoff {
 
     /// The delay before retry number `retry` (1 for the first retry), given the previous delay
     /// (for decorrelated jitter) and a random source.
-    pub(crate) fn delay(&self, retry: u32, previous: Duration, rng: &SplitMix) -> Duration {
+    pub(crate) fn delay(&self, retry: u32, previous: Duration, jitter: &Jitter) -> Duration {
         let cap = self.max_delay.unwrap_or(FAR_FUTURE).min(FAR_FUTURE);
         let delay = match self.kind {
             Kind::Constant(d) => d.min(cap),
@@ -245,11 +245,11 @@ impl Backoff {
             Kind::Decorrelated { base } => {
                 let low = base.min(cap);
                 let high = previous.max(base).saturating_mul(3).min(cap).max(low);
-                uniform(low, high, rng)
+                jitter.uniform(low, high)
             }
         };
         if self.full_jitter {
-            uniform(Duration::ZERO, delay, rng)
+            jitter.uniform(Duration::ZERO, delay)
         } else {
             delay
         }
@@ -276,29 +276,18 @@ impl Backoff {
     pub fn delays(&self, seed: u64) -> BackoffDelays {
         BackoffDelays {
             backoff: *self,
-            rng: SplitMix::new(seed),
+            jitter: Jitter::new(seed),
             retry: 0,
             previous: Duration::ZERO,
         }
     }
 }
 
-/// A uniform draw in `[low, high]`, at nanosecond resolution.
-fn uniform(low: Duration, high: Duration, rng: &SplitMix) -> Duration {
-    let span = high.saturating_sub(low).as_nanos();
-    if span == 0 {
-        return low;
-    }
-    // Multiply-shift maps 64 random bits onto [0, span] without modulo bias worth caring about.
-    let offset = (u128::from(rng.next_u64()) * (span + 1)) >> 64;
-    low + Duration::from_nanos(u64::try_from(offset).unwrap_or(u64::MAX))
-}
-
 /// The iterator returned by [`Backoff::delays`]. Endless; use `take`.
 #[derive(Debug)]
 pub struct BackoffDelays {
     backoff: Backoff,
-    rng: SplitMix,
+    jitter: Jitter,
     retry: u32,
     previous: Duration,
 }
@@ -308,51 +297,235 @@ impl Iterator for BackoffDelays {
 
     fn next(&mut self) -> Option<Duration> {
         self.retry = self.retry.saturating_add(1);
-        let delay = self.backoff.delay(self.retry, self.previous, &self.rng);
+        let delay = self.backoff.delay(self.retry, self.previous, &self.jitter);
         self.previous = delay;
         Some(delay)
     }
 }
 
-/// SplitMix64: a tiny, fast, seedable generator, shared lock-free across clones (the state advances
-/// with one atomic add per draw). Plenty for jitter; not for cryptography.
-pub(crate) struct SplitMix {
+/// The jitter's random source: fastrand's generator, its state shared lock-free by every clone
+/// of a policy. A draw runs the generator from the current state and publishes the state it
+/// leaves with one compare-and-swap, so the draws of all clones together are fastrand's own
+/// sequence for the seed. Plenty for jitter; not for cryptography.
+pub(crate) struct Jitter {
     state: AtomicU64,
 }
 
-const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-
-impl SplitMix {
+impl Jitter {
     pub(crate) fn new(seed: u64) -> Self {
-        SplitMix {
+        Jitter {
             state: AtomicU64::new(seed),
         }
     }
 
-    /// A seed that differs between calls and processes, without reading the clock.
-    pub(crate) fn entropy_seed() -> u64 {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let local = 0u8;
-        let addr = &local as *const u8 as u64;
-        let n = COUNTER.fetch_add(GAMMA, Ordering::Relaxed);
-        let hasher = std::collections::hash_map::RandomState::new();
-        use std::hash::BuildHasher;
-        hasher.hash_one((addr, n))
+    /// A source seeded from fastrand's per-thread generator: different for every policy and
+    /// every process.
+    pub(crate) fn from_entropy() -> Self {
+        Self::new(fastrand::u64(..))
     }
 
-    pub(crate) fn next_u64(&self) -> u64 {
-        let mut z = self
-            .state
-            .fetch_add(GAMMA, Ordering::Relaxed)
-            .wrapping_add(GAMMA);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    /// A uniform draw in `[low, high]`, at nanosecond resolution.
+    pub(crate) fn uniform(&self, low: Duration, high: Duration) -> Duration {
+        let span = high.saturating_sub(low).as_nanos();
+        if span == 0 {
+            return low;
+        }
+        let offset = self.draw(|rng| rng.u128(0..=span));
+        // `offset <= span`, and every delay is capped far below `u64::MAX` nanoseconds.
+        low + Duration::from_nanos(u64::try_from(offset).unwrap_or(u64::MAX))
+    }
+
+    fn draw<T>(&self, draw: impl Fn(&mut fastrand::Rng) -> T) -> T {
+        let mut seed = self.state.load(Ordering::Relaxed);
+        loop {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let value = draw(&mut rng);
+            match self.state.compare_exchange_weak(
+                seed,
+                rng.get_seed(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return value,
+                Err(actual) => seed = actual,
+            }
+        }
     }
 }
 
-impl fmt::Debug for SplitMix {
+impl fmt::Debug for Jitter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SplitMix").finish_non_exhaustive()
+        f.debug_struct("Jitter").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn schedule(backoff: Backoff, seed: u64, n: usize) -> Vec<Duration> {
+        backoff.delays(seed).take(n).collect()
+    }
+
+    #[test]
+    fn constant_is_the_same_delay_capped_by_the_maximum() {
+        assert_eq!(schedule(Backoff::constant(5 * MS), 0, 3), [5 * MS; 3]);
+        assert_eq!(
+            schedule(Backoff::constant(Duration::ZERO), 0, 2),
+            [Duration::ZERO; 2]
+        );
+        let capped = Backoff::constant(5 * MS).max_delay(2 * MS);
+        assert_eq!(schedule(capped, 0, 2), [2 * MS; 2]);
+        let huge = Backoff::constant(Duration::MAX);
+        assert_eq!(
+            schedule(huge, 0, 1),
+            [FAR_FUTURE],
+            "saturates, never overflows"
+        );
+    }
+
+    #[test]
+    fn exponential_grows_by_its_factor_up_to_the_cap() {
+        let ms = |n| n * MS;
+        let doubling = Backoff::exponential(MS, 2.0);
+        assert_eq!(
+            schedule(doubling, 0, 5),
+            [ms(1), ms(2), ms(4), ms(8), ms(16)]
+        );
+        let capped = doubling.max_delay(ms(5));
+        assert_eq!(schedule(capped, 0, 5), [ms(1), ms(2), ms(4), ms(5), ms(5)]);
+        let flat = Backoff::exponential(ms(3), 1.0);
+        assert_eq!(schedule(flat, 0, 3), [ms(3); 3]);
+        // Without a cap the delay saturates at `FAR_FUTURE`, for any retry number.
+        let jitter = Jitter::new(0);
+        assert_eq!(doubling.delay(200, Duration::ZERO, &jitter), FAR_FUTURE);
+        assert_eq!(
+            doubling.delay(u32::MAX, Duration::ZERO, &jitter),
+            FAR_FUTURE
+        );
+        assert_eq!(capped.delay(u32::MAX, Duration::ZERO, &jitter), ms(5));
+        assert_eq!(
+            doubling.delay(0, Duration::ZERO, &jitter),
+            ms(1),
+            "retry 0 reads as 1"
+        );
+    }
+
+    #[test]
+    fn full_jitter_stays_within_the_computed_delay_and_follows_its_seed() {
+        let backoff = Backoff::exponential(4 * MS, 2.0)
+            .max_delay(20 * MS)
+            .full_jitter();
+        let delays = schedule(backoff, 42, 200);
+        for (i, d) in delays.iter().enumerate() {
+            let ceiling = (4 * MS)
+                .saturating_mul(2u32.saturating_pow(i as u32))
+                .min(20 * MS);
+            assert!(*d <= ceiling, "delay {i} = {d:?} above {ceiling:?}");
+        }
+        assert!(
+            delays.iter().any(|d| *d < 20 * MS),
+            "jittered, not the cap every time"
+        );
+        assert_eq!(
+            delays,
+            schedule(backoff, 42, 200),
+            "the same seed, the same delays"
+        );
+        assert_ne!(
+            delays,
+            schedule(backoff, 43, 200),
+            "another seed, another schedule"
+        );
+    }
+
+    #[test]
+    fn decorrelated_jitter_stays_between_the_base_and_three_times_the_previous() {
+        let (base, max) = (2 * MS, 50 * MS);
+        let backoff = Backoff::decorrelated_jitter(base, max);
+        let mut previous = base;
+        for d in schedule(backoff, 7, 500) {
+            assert!(
+                base <= d && d <= max.min(previous * 3),
+                "{d:?} after {previous:?}"
+            );
+            previous = d;
+        }
+        // A base equal to the maximum leaves nothing to draw.
+        assert_eq!(
+            schedule(Backoff::decorrelated_jitter(max, max), 7, 3),
+            [max; 3]
+        );
+    }
+
+    #[test]
+    fn invalid_configurations_are_reported() {
+        let nan = Backoff::exponential(MS, f64::NAN).validate().unwrap_err();
+        assert!(matches!(nan, ConfigError::InvalidFactor { .. }));
+        let infinite = Backoff::exponential(MS, f64::INFINITY).validate();
+        assert!(matches!(infinite, Err(ConfigError::InvalidFactor { .. })));
+        let shrinking = Backoff::exponential(MS, 0.99).validate();
+        assert_eq!(shrinking, Err(ConfigError::InvalidFactor { value: 0.99 }));
+        let zero = Backoff::decorrelated_jitter(Duration::ZERO, MS).validate();
+        assert!(matches!(zero, Err(ConfigError::Zero { .. })));
+        let inverted = Backoff::constant(2 * MS).max_delay(MS).validate();
+        assert_eq!(
+            inverted,
+            Err(ConfigError::InvertedDelays {
+                min: 2 * MS,
+                max: MS
+            })
+        );
+        assert_eq!(Backoff::constant(Duration::ZERO).validate(), Ok(()));
+    }
+
+    #[test]
+    fn uniform_draws_stay_in_range() {
+        let jitter = Jitter::new(1);
+        assert_eq!(jitter.uniform(MS, MS), MS, "an empty range");
+        assert_eq!(
+            jitter.uniform(2 * MS, MS),
+            2 * MS,
+            "an inverted range: the low end"
+        );
+        let (low, high) = (MS, MS + Duration::from_nanos(3));
+        let draws: Vec<_> = (0..1000).map(|_| jitter.uniform(low, high)).collect();
+        assert!(draws.iter().all(|d| low <= *d && *d <= high));
+        for end in [low, high] {
+            assert!(draws.contains(&end), "both ends are reachable: {end:?}");
+        }
+        let wide = jitter.uniform(Duration::ZERO, FAR_FUTURE);
+        assert!(wide <= FAR_FUTURE);
+    }
+
+    /// Clones (here, threads) sharing one source draw fastrand's own sequence between them: no
+    /// draw is lost or repeated by the compare-and-swap.
+    #[test]
+    fn a_shared_source_draws_fastrands_sequence_once() {
+        let span = 1_000_000u128;
+        let mut reference = fastrand::Rng::with_seed(99);
+        let mut expected: Vec<u128> = (0..4000).map(|_| reference.u128(0..=span)).collect();
+        let jitter = Arc::new(Jitter::new(99));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let jitter = jitter.clone();
+                std::thread::spawn(move || {
+                    (0..1000)
+                        .map(|_| jitter.draw(|rng| rng.u128(0..=span)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut drawn: Vec<u128> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        drawn.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(drawn, expected);
     }
 }

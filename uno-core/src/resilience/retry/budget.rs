@@ -173,3 +173,83 @@ impl fmt::Debug for RetryBudget {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_starts_full_and_runs_dry() {
+        let budget = RetryBudget::new(3, 0.5).unwrap();
+        assert_eq!(budget.available(), 3);
+        assert!((0..3).all(|_| budget.try_withdraw()));
+        assert!(!budget.try_withdraw(), "empty");
+        assert_eq!(budget.available(), 0);
+    }
+
+    #[test]
+    fn deposits_add_up_in_thousandths_and_never_pass_the_maximum() {
+        let budget = RetryBudget::new(2, 0.3).unwrap();
+        budget.deposit();
+        assert_eq!(
+            budget.inner.balance.load(Ordering::Relaxed),
+            2 * SCALE,
+            "full: unchanged"
+        );
+        assert!(budget.try_withdraw() && budget.try_withdraw());
+        for _ in 0..3 {
+            budget.deposit();
+        }
+        assert_eq!(budget.available(), 0, "0.9 of a retry");
+        budget.deposit();
+        assert_eq!(budget.available(), 1, "1.2");
+        for _ in 0..10 {
+            budget.deposit();
+        }
+        assert_eq!(
+            budget.inner.balance.load(Ordering::Relaxed),
+            2 * SCALE,
+            "capped"
+        );
+        // A ratio above the maximum deposits at most a full budget.
+        let generous = RetryBudget::new(1, 5.0).unwrap();
+        assert!(generous.try_withdraw());
+        generous.deposit();
+        assert_eq!(generous.available(), 1);
+    }
+
+    #[test]
+    fn a_refund_gives_back_one_token_never_above_the_maximum() {
+        let budget = RetryBudget::new(1, 0.1).unwrap();
+        budget.refund();
+        assert_eq!(budget.available(), 1, "already full");
+        assert!(budget.try_withdraw());
+        budget.refund();
+        assert!(budget.try_withdraw(), "the refunded token");
+    }
+
+    #[test]
+    fn the_ratio_is_checked_against_the_resolution() {
+        assert!(RetryBudget::new(1, 0.001).is_ok());
+        for ratio in [0.0009, 0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let err = RetryBudget::new(1, ratio).unwrap_err();
+            assert!(matches!(err, ConfigError::InvalidRatio { .. }), "{ratio}");
+        }
+        let max = RetryBudget::new(u32::MAX, 1.0).unwrap();
+        assert_eq!(max.available(), u32::MAX);
+    }
+
+    #[test]
+    fn racing_withdrawals_never_overdraw() {
+        let budget = RetryBudget::new(1000, 0.1).unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let budget = budget.clone();
+                std::thread::spawn(move || (0..500).filter(|_| budget.try_withdraw()).count())
+            })
+            .collect();
+        let taken: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(taken, 1000);
+        assert_eq!(budget.available(), 0);
+    }
+}

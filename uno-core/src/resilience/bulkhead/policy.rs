@@ -1,5 +1,4 @@
-//! The bulkhead (Uno's `@concurrent_limited`): a bound on calls in flight, with an optional bound
-//! on the queue and on the wait.
+//! [`Bulkhead`]: the public handle, its slots and its counters.
 
 use std::fmt;
 use std::future::Future;
@@ -7,9 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::resilience::{BulkheadRejected, ConfigError, ResilienceError};
+use super::BulkheadBuilder;
+use super::permit::{BorrowedSlot, BulkheadPermit, Slot};
+use crate::resilience::{BulkheadRejected, ResilienceError};
 use crate::rt::Runtime;
-use crate::sync::{AcquireError, AsyncSemaphore, OwnedSemaphorePermit, SemaphorePermit};
+use crate::sync::AsyncSemaphore;
 
 /// At most `max_concurrent` calls in flight; callers beyond that wait in arrival order, unless the
 /// queue already holds `max_queue` waiters or the wait exceeds `max_wait`, in which case the call
@@ -47,19 +48,21 @@ use crate::sync::{AcquireError, AsyncSemaphore, OwnedSemaphorePermit, SemaphoreP
 /// ```
 #[derive(Clone)]
 pub struct Bulkhead {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    max_concurrent: u32,
-    max_queue: Option<usize>,
-    max_wait: Option<Duration>,
-    slots: AsyncSemaphore,
-    queued: AtomicUsize,
-    in_flight: AtomicUsize,
-    admitted: AtomicU64,
-    rejected_queue_full: AtomicU64,
-    rejected_max_wait: AtomicU64,
+/// The state clones share: the settings, the slots (a semaphore), the queue count and the
+/// counters.
+pub(crate) struct Inner {
+    pub(super) max_concurrent: u32,
+    pub(super) max_queue: Option<usize>,
+    pub(super) max_wait: Option<Duration>,
+    pub(super) slots: AsyncSemaphore,
+    pub(super) queued: AtomicUsize,
+    pub(super) in_flight: AtomicUsize,
+    pub(super) admitted: AtomicU64,
+    pub(super) rejected_queue_full: AtomicU64,
+    pub(super) rejected_max_wait: AtomicU64,
 }
 
 /// A snapshot of a [`Bulkhead`]'s counters.
@@ -78,14 +81,6 @@ pub struct BulkheadStats {
     pub rejected_max_wait: u64,
 }
 
-/// Builds a [`Bulkhead`]; from [`Bulkhead::builder`].
-#[derive(Debug, Clone)]
-pub struct BulkheadBuilder {
-    max_concurrent: u32,
-    max_queue: Option<usize>,
-    max_wait: Option<Duration>,
-}
-
 impl Bulkhead {
     /// A builder for at most `max_concurrent` calls in flight, with an unbounded queue and no
     /// wait limit.
@@ -101,11 +96,7 @@ impl Bulkhead {
     /// assert_eq!(err, ConfigError::Zero { what: "bulkhead max_concurrent" });
     /// ```
     pub fn builder(max_concurrent: u32) -> BulkheadBuilder {
-        BulkheadBuilder {
-            max_concurrent,
-            max_queue: None,
-            max_wait: None,
-        }
+        BulkheadBuilder::new(max_concurrent)
     }
 
     /// Takes a slot without waiting, if one is free and nobody is queued.
@@ -122,17 +113,8 @@ impl Bulkhead {
     /// assert!(bulkhead.try_acquire().is_some());
     /// ```
     pub fn try_acquire(&self) -> Option<BulkheadPermit> {
-        let permit = self.inner.slots.try_acquire_owned().ok()?;
-        Some(self.admit(permit))
-    }
-
-    fn admit(&self, permit: OwnedSemaphorePermit) -> BulkheadPermit {
-        self.inner.admitted.fetch_add(1, Ordering::Relaxed);
-        self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
-        BulkheadPermit {
-            _permit: permit,
-            inner: self.inner.clone(),
-        }
+        let slot = Slot::try_take(&self.inner)?;
+        Some(BulkheadPermit::new(slot))
     }
 
     /// Waits for a slot, in arrival order.
@@ -167,81 +149,20 @@ impl Bulkhead {
     /// # });
     /// ```
     pub async fn acquire(&self, rt: &Runtime) -> Result<BulkheadPermit, BulkheadRejected> {
-        if let Some(permit) = self.try_acquire() {
-            return Ok(permit);
-        }
-        let permit = self.wait_for(rt, self.inner.slots.acquire_owned()).await?;
-        Ok(self.admit(permit))
+        let slot = Slot::take(&self.inner, rt).await?;
+        Ok(BulkheadPermit::new(slot))
     }
 
     /// A slot borrowed from the bulkhead, for calls that hold it within their own future
     /// (`run`, the pipeline): the same as [`acquire`](Self::acquire) without the reference
     /// counting of an owned permit.
-    pub(crate) fn try_enter(&self) -> Option<Slot<'_>> {
-        let permit = self.inner.slots.try_acquire().ok()?;
-        Some(self.enter_with(permit))
+    pub(crate) fn try_enter(&self) -> Option<BorrowedSlot<'_>> {
+        Slot::try_take(&&*self.inner)
     }
 
     /// Waits for a borrowed slot; see [`try_enter`](Self::try_enter).
-    pub(crate) async fn enter(&self, rt: &Runtime) -> Result<Slot<'_>, BulkheadRejected> {
-        if let Some(slot) = self.try_enter() {
-            return Ok(slot);
-        }
-        // Boxed: waiting allocates anyway (the semaphore's waiter), and the futures of the
-        // callers (`run`, the pipeline) stay small on the happy path, where they are moved.
-        let permit = Box::pin(self.wait_for(rt, self.inner.slots.acquire())).await?;
-        Ok(self.enter_with(permit))
-    }
-
-    fn enter_with<'a>(&'a self, permit: SemaphorePermit<'a>) -> Slot<'a> {
-        self.inner.admitted.fetch_add(1, Ordering::Relaxed);
-        self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
-        Slot {
-            _permit: permit,
-            in_flight: &self.inner.in_flight,
-        }
-    }
-
-    /// Queues for a slot (the semaphore's `wait`), bounded by `max_queue` and `max_wait`.
-    async fn wait_for<P>(
-        &self,
-        rt: &Runtime,
-        wait: impl Future<Output = Result<P, AcquireError>>,
-    ) -> Result<P, BulkheadRejected> {
-        let inner = &*self.inner;
-        if let Some(max_queue) = inner.max_queue {
-            let joined = inner
-                .queued
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
-                    (q < max_queue).then_some(q + 1)
-                });
-            if joined.is_err() {
-                return Err(self.reject(BulkheadRejected::QueueFull { max_queue }));
-            }
-        } else {
-            inner.queued.fetch_add(1, Ordering::AcqRel);
-        }
-        // Leaves the queue count on every exit path, a dropped future included.
-        let _in_queue = QueueSlot(&inner.queued);
-        let permit = match inner.max_wait {
-            None => wait.await,
-            Some(max_wait) => match rt.timeout(max_wait, "", wait).await {
-                Ok(permit) => permit,
-                Err(_) => return Err(self.reject(BulkheadRejected::MaxWait { max_wait })),
-            },
-        };
-        // The semaphore is private and never closed.
-        Ok(permit.expect("the bulkhead's semaphore is never closed"))
-    }
-
-    fn reject(&self, why: BulkheadRejected) -> BulkheadRejected {
-        let counter = match why {
-            BulkheadRejected::QueueFull { .. } => &self.inner.rejected_queue_full,
-            BulkheadRejected::MaxWait { .. } => &self.inner.rejected_max_wait,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        super::event!(reason = %why, "bulkhead rejected a call");
-        why
+    pub(crate) async fn enter(&self, rt: &Runtime) -> Result<BorrowedSlot<'_>, BulkheadRejected> {
+        Slot::take(&&*self.inner, rt).await
     }
 
     /// Runs `op` in a slot.
@@ -362,100 +283,6 @@ impl Bulkhead {
     }
 }
 
-struct QueueSlot<'a>(&'a AtomicUsize);
-
-impl Drop for QueueSlot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl BulkheadBuilder {
-    /// At most `n` callers wait for a slot; more are rejected at once. Zero: never wait.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use uno_core::resilience::{Bulkhead, BulkheadRejected};
-    /// # use uno_core::rt::VirtualRuntime;
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    ///
-    /// let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
-    /// let _busy = bulkhead.try_acquire().unwrap();
-    /// let err = bulkhead.acquire(&rt).await.unwrap_err(); // does not wait at all
-    /// assert_eq!(err, BulkheadRejected::QueueFull { max_queue: 0 });
-    /// # });
-    /// ```
-    pub fn max_queue(mut self, n: usize) -> Self {
-        self.max_queue = Some(n);
-        self
-    }
-
-    /// A caller waits at most `d` for a slot, then is rejected.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use uno_core::resilience::{Bulkhead, ConfigError};
-    ///
-    /// let bulkhead = Bulkhead::builder(4).max_wait(Duration::from_millis(250)).build();
-    /// assert!(bulkhead.is_ok());
-    /// let err = Bulkhead::builder(4).max_wait(Duration::ZERO).build().unwrap_err();
-    /// assert_eq!(err, ConfigError::Zero { what: "bulkhead max_wait" }); // use `max_queue(0)`
-    /// ```
-    pub fn max_wait(mut self, d: Duration) -> Self {
-        self.max_wait = Some(d);
-        self
-    }
-
-    /// Builds the bulkhead.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Zero`] for zero `max_concurrent` or a zero `max_wait` (use `max_queue(0)`
-    /// to never wait).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use uno_core::resilience::{Bulkhead, ConfigError};
-    ///
-    /// let bulkhead = Bulkhead::builder(3).max_queue(10).max_wait(Duration::from_secs(1)).build();
-    /// assert_eq!(bulkhead.unwrap().max_concurrent(), 3);
-    /// let err = Bulkhead::builder(0).build().unwrap_err();
-    /// assert_eq!(err, ConfigError::Zero { what: "bulkhead max_concurrent" });
-    /// ```
-    pub fn build(self) -> Result<Bulkhead, ConfigError> {
-        if self.max_concurrent == 0 {
-            return Err(ConfigError::Zero {
-                what: "bulkhead max_concurrent",
-            });
-        }
-        if self.max_wait.is_some_and(|d| d.is_zero()) {
-            return Err(ConfigError::Zero {
-                what: "bulkhead max_wait",
-            });
-        }
-        Ok(Bulkhead {
-            inner: Arc::new(Inner {
-                max_concurrent: self.max_concurrent,
-                max_queue: self.max_queue,
-                max_wait: self.max_wait,
-                slots: AsyncSemaphore::new(self.max_concurrent),
-                queued: AtomicUsize::new(0),
-                in_flight: AtomicUsize::new(0),
-                admitted: AtomicU64::new(0),
-                rejected_queue_full: AtomicU64::new(0),
-                rejected_max_wait: AtomicU64::new(0),
-            }),
-        })
-    }
-}
-
 impl fmt::Debug for Bulkhead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Bulkhead")
@@ -464,36 +291,5 @@ impl fmt::Debug for Bulkhead {
             .field("max_wait", &self.inner.max_wait)
             .field("stats", &self.stats())
             .finish()
-    }
-}
-
-/// A slot in a [`Bulkhead`], released when dropped.
-#[must_use = "the slot is released as soon as the permit is dropped"]
-pub struct BulkheadPermit {
-    _permit: OwnedSemaphorePermit,
-    inner: Arc<Inner>,
-}
-
-impl Drop for BulkheadPermit {
-    fn drop(&mut self) {
-        self.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A slot borrowed from a [`Bulkhead`] (see [`Bulkhead::try_enter`]), released when dropped.
-pub(crate) struct Slot<'a> {
-    _permit: SemaphorePermit<'a>,
-    in_flight: &'a AtomicUsize,
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl fmt::Debug for BulkheadPermit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BulkheadPermit").finish_non_exhaustive()
     }
 }

@@ -1,18 +1,16 @@
-//! The pipeline: every policy stacked in Uno's decorator order on one operation.
+//! [`Pipeline`]: every policy stacked in Uno's decorator order on one operation, and the
+//! attempt loop that runs them.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
 
+use super::PipelineBuilder;
 use crate::resilience::retry::Attempts;
 use crate::resilience::{
-    Bulkhead, CircuitBreaker, ConfigError, RateLimiter, ResilienceError, Retry, TimeoutPolicy,
+    Bulkhead, CircuitBreaker, RateLimiter, ResilienceError, Retry, TimeoutPolicy,
 };
 use crate::rt::Runtime;
-use crate::sync::{CancellationToken, WaitForCancellation};
+use crate::sync::{CancellationToken, Cancelled};
 
 /// Policies stacked on an operation in a fixed order — Uno's
 /// `@cancellable @retry @timeout_handler @rate_limited @concurrent_limited`, plus the breaker:
@@ -39,10 +37,10 @@ use crate::sync::{CancellationToken, WaitForCancellation};
 /// # Panics
 ///
 /// A panic in the operation (the closure, its future's `poll` or its `Drop`) or in a policy's
-/// callback propagates out of `run` unchanged (see [the module](super), "Panics in user code"):
-/// the attempt's bulkhead slot, limiter queue place and breaker probe slot are released first,
-/// a budget token taken for a retry that did not reach the operation goes back, and no further
-/// attempt is made.
+/// callback propagates out of `run` unchanged (see [the module](crate::resilience), "Panics in
+/// user code"): the attempt's bulkhead slot, limiter queue place and breaker probe slot are
+/// released first, a budget token taken for a retry that did not reach the operation goes back,
+/// and no further attempt is made.
 ///
 /// # Examples
 ///
@@ -77,26 +75,14 @@ use crate::sync::{CancellationToken, WaitForCancellation};
 /// });
 /// ```
 pub struct Pipeline<E> {
-    rt: Runtime,
-    token: Option<CancellationToken>,
-    timeout: Option<TimeoutPolicy>,
-    retry: Option<Retry<E>>,
-    attempt_timeout: Option<TimeoutPolicy>,
-    breaker: Option<CircuitBreaker>,
-    limiter: Option<RateLimiter>,
-    bulkhead: Option<Bulkhead>,
-}
-
-/// Builds a [`Pipeline`]; from [`Pipeline::builder`].
-pub struct PipelineBuilder<E> {
-    rt: Runtime,
-    token: Option<CancellationToken>,
-    timeout: Option<(Duration, Cow<'static, str>)>,
-    retry: Option<Retry<E>>,
-    attempt_timeout: Option<(Duration, Cow<'static, str>)>,
-    breaker: Option<CircuitBreaker>,
-    limiter: Option<RateLimiter>,
-    bulkhead: Option<Bulkhead>,
+    pub(super) rt: Runtime,
+    pub(super) token: Option<CancellationToken>,
+    pub(super) timeout: Option<TimeoutPolicy>,
+    pub(super) retry: Option<Retry<E>>,
+    pub(super) attempt_timeout: Option<TimeoutPolicy>,
+    pub(super) breaker: Option<CircuitBreaker>,
+    pub(super) limiter: Option<RateLimiter>,
+    pub(super) bulkhead: Option<Bulkhead>,
 }
 
 impl<E> Pipeline<E> {
@@ -119,16 +105,7 @@ impl<E> Pipeline<E> {
     /// # });
     /// ```
     pub fn builder(rt: Runtime) -> PipelineBuilder<E> {
-        PipelineBuilder {
-            rt,
-            token: None,
-            timeout: None,
-            retry: None,
-            attempt_timeout: None,
-            breaker: None,
-            limiter: None,
-            bulkhead: None,
-        }
+        PipelineBuilder::new(rt)
     }
 
     /// Runs `op` (called again for each attempt) through every policy.
@@ -255,14 +232,10 @@ impl<E> Pipeline<E> {
             }
         };
         match &self.token {
-            Some(token) => {
-                UntilCancelled {
-                    future: Some(bounded),
-                    token,
-                    cancelled: None,
-                }
+            Some(token) => token
+                .run_until_cancelled_ref(bounded)
                 .await
-            }
+                .unwrap_or_else(|Cancelled| Err(ResilienceError::Cancelled)),
             None => bounded.await,
         }
     }
@@ -440,245 +413,6 @@ impl<E> Pipeline<E> {
     }
 }
 
-impl<E> PipelineBuilder<E> {
-    /// Stops the call (with [`ResilienceError::Cancelled`]) when `token` is cancelled.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use uno_core::resilience::{Pipeline, ResilienceError};
-    /// use uno_core::sync::CancellationToken;
-    /// # use uno_core::rt::VirtualRuntime;
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    ///
-    /// let shutdown = CancellationToken::new();
-    /// let pipeline = Pipeline::builder(rt).cancellation(shutdown.clone()).build().unwrap();
-    /// let call = pipeline.run(|| std::future::pending::<Result<(), ()>>());
-    /// shutdown.cancel();
-    /// assert_eq!(call.await, Err(ResilienceError::Cancelled));
-    /// # });
-    /// ```
-    pub fn cancellation(mut self, token: CancellationToken) -> Self {
-        self.token = Some(token);
-        self
-    }
-
-    /// Bounds the whole call, retries and backoff included, reporting `message` at expiry.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use uno_core::resilience::{Backoff, Pipeline, Retry};
-    /// # use uno_core::rt::VirtualRuntime;
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    ///
-    /// let backoff = Backoff::constant(Duration::from_secs(1));
-    /// let retry = Retry::builder().max_attempts(10).backoff(backoff);
-    /// let pipeline = Pipeline::builder(rt.clone())
-    ///     .timeout(Duration::from_millis(2500), "syncing the account")
-    ///     .retry(retry.build().unwrap())
-    ///     .build()
-    ///     .unwrap();
-    /// let err = pipeline.run(|| async { Err::<(), _>("busy") }).await.unwrap_err();
-    /// assert_eq!(err.to_string(), "syncing the account (timed out after 2.5s)"); // mid-backoff
-    /// # });
-    /// ```
-    pub fn timeout(mut self, duration: Duration, message: impl Into<Cow<'static, str>>) -> Self {
-        self.timeout = Some((duration, message.into()));
-        self
-    }
-
-    /// Retries failed attempts with `retry`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use uno_core::resilience::{Pipeline, Retry};
-    /// # use uno_core::rt::VirtualRuntime;
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    ///
-    /// let retry = Retry::builder().max_attempts(4).build().unwrap();
-    /// let pipeline = Pipeline::builder(rt).retry(retry).build().unwrap();
-    /// let mut calls = 0;
-    /// let out = pipeline
-    ///     .run(|| {
-    ///         calls += 1;
-    ///         let n = calls;
-    ///         async move { if n < 4 { Err("busy") } else { Ok(n) } }
-    ///     })
-    ///     .await;
-    /// assert_eq!(out, Ok(4));
-    /// # });
-    /// ```
-    pub fn retry(mut self, retry: Retry<E>) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-
-    /// Bounds each attempt, reporting `message` at expiry (Uno's `@timeout_handler`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use uno_core::resilience::{Pipeline, Retry};
-    /// # use uno_core::rt::VirtualRuntime;
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    ///
-    /// let pipeline = Pipeline::builder(rt.clone())
-    ///     .retry(Retry::builder().build().unwrap())
-    ///     .attempt_timeout(Duration::from_secs(1), "one attempt")
-    ///     .build()
-    ///     .unwrap();
-    /// let mut slow = true; // only the first attempt hangs
-    /// let out = pipeline
-    ///     .run(|| {
-    ///         let hang = std::mem::replace(&mut slow, false);
-    ///         let rt = rt.clone();
-    ///         async move {
-    ///             if hang { rt.sleep(Duration::from_secs(60)).await }
-    ///             Ok::<_, ()>("fresh")
-    ///         }
-    ///     })
-    ///     .await;
-    /// assert_eq!(out, Ok("fresh"));
-    /// # });
-    /// ```
-    pub fn attempt_timeout(
-        mut self,
-        duration: Duration,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        self.attempt_timeout = Some((duration, message.into()));
-        self
-    }
-
-    /// Guards each attempt with `breaker`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use uno_core::resilience::{CircuitBreaker, Pipeline, ResilienceError};
-    /// # use uno_core::rt::VirtualRuntime;
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    ///
-    /// let breaker = CircuitBreaker::builder().count_window(2).minimum_calls(2).build().unwrap();
-    /// let pipeline = Pipeline::builder(rt).circuit_breaker(breaker).build().unwrap();
-    /// for _ in 0..2 {
-    ///     let _ = pipeline.run(|| async { Err::<(), _>("down") }).await;
-    /// }
-    /// let err = pipeline.run(|| async { Ok::<_, &str>(()) }).await.unwrap_err();
-    /// assert!(matches!(err, ResilienceError::CircuitOpen { .. })); // failing fast now
-    /// # });
-    /// ```
-    pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
-        self.breaker = Some(breaker);
-        self
-    }
-
-    /// Admits each attempt through `limiter` (waiting, in arrival order).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use uno_core::resilience::{Pipeline, RateLimiter};
-    /// # use uno_core::rt::VirtualRuntime;
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    ///
-    /// let limiter = RateLimiter::per_second(2).burst(1).build().unwrap();
-    /// let pipeline = Pipeline::builder(rt.clone()).rate_limiter(limiter).build().unwrap();
-    /// let start = rt.now();
-    /// for _ in 0..3 {
-    ///     pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap();
-    /// }
-    /// assert_eq!(rt.now() - start, Duration::from_secs(1)); // 0, 0.5 and 1 s
-    /// # });
-    /// ```
-    pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
-        self.limiter = Some(limiter);
-        self
-    }
-
-    /// Runs each attempt in a `bulkhead` slot.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use uno_core::resilience::{Bulkhead, BulkheadRejected, Pipeline, ResilienceError};
-    /// # use uno_core::rt::VirtualRuntime;
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    /// # vrt.block_on(async move {
-    ///
-    /// let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
-    /// let pipeline = Pipeline::builder(rt).bulkhead(bulkhead.clone()).build().unwrap();
-    /// let _busy = bulkhead.try_acquire().unwrap(); // someone else holds the only slot
-    /// let err = pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap_err();
-    /// assert_eq!(err, ResilienceError::Rejected(BulkheadRejected::QueueFull { max_queue: 0 }));
-    /// # });
-    /// ```
-    pub fn bulkhead(mut self, bulkhead: Bulkhead) -> Self {
-        self.bulkhead = Some(bulkhead);
-        self
-    }
-
-    /// Builds the pipeline.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Zero`] for a zero timeout.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use uno_core::resilience::{ConfigError, Pipeline};
-    /// # use uno_core::rt::VirtualRuntime;
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    ///
-    /// let builder = Pipeline::<()>::builder(rt.clone());
-    /// let ok = builder.attempt_timeout(Duration::from_secs(1), "attempt").build();
-    /// assert!(ok.is_ok());
-    /// let builder = Pipeline::<()>::builder(rt);
-    /// let err = builder.attempt_timeout(Duration::ZERO, "attempt").build().unwrap_err();
-    /// assert_eq!(err, ConfigError::Zero { what: "pipeline attempt_timeout" });
-    /// ```
-    pub fn build(self) -> Result<Pipeline<E>, ConfigError> {
-        // Each slot names itself in the error, so a zero overall and a zero per-attempt timeout
-        // are told apart.
-        let policy = |t: Option<(Duration, Cow<'static, str>)>, what: &'static str| {
-            t.map(|(d, m)| TimeoutPolicy::new(d, m))
-                .transpose()
-                .map_err(|_| ConfigError::Zero { what })
-        };
-        Ok(Pipeline {
-            rt: self.rt,
-            token: self.token,
-            timeout: policy(self.timeout, "pipeline timeout")?,
-            retry: self.retry,
-            attempt_timeout: policy(self.attempt_timeout, "pipeline attempt_timeout")?,
-            breaker: self.breaker,
-            limiter: self.limiter,
-            bulkhead: self.bulkhead,
-        })
-    }
-}
-
 impl<E> Clone for Pipeline<E> {
     fn clone(&self) -> Self {
         Pipeline {
@@ -705,54 +439,5 @@ impl<E> fmt::Debug for Pipeline<E> {
             .field("rate_limiter", &self.limiter)
             .field("bulkhead", &self.bulkhead)
             .finish()
-    }
-}
-
-impl<E> fmt::Debug for PipelineBuilder<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipelineBuilder").finish_non_exhaustive()
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// [`crate::sync::Cancellable`] borrowing the token instead of cloning it, with the
-    /// pipeline's error: the happy path is one load of the token's flag.
-    struct UntilCancelled<'a, F> {
-        #[pin]
-        future: Option<F>,
-        token: &'a CancellationToken,
-        // Created only if the future is not ready at its first poll.
-        cancelled: Option<WaitForCancellation<'a>>,
-    }
-}
-
-impl<T, E, F> Future for UntilCancelled<'_, F>
-where
-    F: Future<Output = Result<T, ResilienceError<E>>>,
-{
-    type Output = Result<T, ResilienceError<E>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let Some(future) = this.future.as_mut().as_pin_mut() else {
-            panic!("pipeline future polled after completion");
-        };
-        // As `cancellable`: a token cancelled before the first poll means the operation is
-        // never called, and once cancellation is seen the future is dropped at once.
-        if this.token.is_cancelled() {
-            this.future.set(None);
-            return Poll::Ready(Err(ResilienceError::Cancelled));
-        }
-        if let Poll::Ready(output) = future.poll(cx) {
-            this.future.set(None);
-            return Poll::Ready(output);
-        }
-        let token = *this.token;
-        let cancelled = this.cancelled.get_or_insert_with(|| token.cancelled());
-        if Pin::new(cancelled).poll(cx).is_ready() {
-            this.future.set(None);
-            return Poll::Ready(Err(ResilienceError::Cancelled));
-        }
-        Poll::Pending
     }
 }

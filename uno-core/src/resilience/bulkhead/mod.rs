@@ -1,0 +1,15 @@
+//! The bulkhead (Uno's `@concurrent_limited`): a bound on calls in flight, with an optional bound
+//! on the queue and on the wait.
+//!
+//! - `policy`: [`Bulkhead`], the public handle, and its counters;
+//! - `builder`: [`BulkheadBuilder`], the configuration, checked once;
+//! - `permit`: one slot, owned ([`BulkheadPermit`]) or borrowed, and the bounded queue (with its
+//!   implementation notes).
+
+mod builder;
+mod permit;
+mod policy;
+
+pub use builder::BulkheadBuilder;
+pub use permit::BulkheadPermit;
+pub use policy::{Bulkhead, BulkheadStats};

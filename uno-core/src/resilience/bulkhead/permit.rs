@@ -1,0 +1,271 @@
+//! A slot of a bulkhead, owned ([`BulkheadPermit`]) or borrowed by the crate's own callers, over
+//! one generic [`Slot`].
+//!
+//! # Implementation notes
+//!
+//! - **The slots are a fair semaphore** ([`AsyncSemaphore`](crate::sync::AsyncSemaphore)): a
+//!   slot is taken without waiting only when one is free and nobody is queued, so waiters are
+//!   served in arrival order, and a waiter dropped after a slot was handed to it gives it back.
+//! - **The queue bound is a counter beside the semaphore** (`Inner::queued`): joining takes a
+//!   place with one `fetch_update` (refused at `max_queue`), and a guard leaves it on every exit
+//!   path, a dropped waiter included. `max_wait` is a timeout around the semaphore's wait.
+//! - **One slot type, two holdings** ([`Holder`]): a borrowed `&Inner` with a borrowed semaphore
+//!   permit for calls that hold the slot within their own future (`run`, the pipeline: no
+//!   reference count on the happy path), an `Arc<Inner>` with an owned permit for a
+//!   [`BulkheadPermit`]. Both count `admitted` and `in_flight` the same way.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::policy::Inner;
+use crate::resilience::BulkheadRejected;
+use crate::rt::Runtime;
+use crate::sync::{Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, SemaphorePermit};
+
+impl Inner {
+    /// Queues for a slot (the semaphore's `wait`), bounded by `max_queue` and `max_wait`.
+    async fn wait_for<P>(
+        &self,
+        rt: &Runtime,
+        wait: impl Future<Output = Result<P, AcquireError>>,
+    ) -> Result<P, BulkheadRejected> {
+        if let Some(max_queue) = self.max_queue {
+            let joined = self
+                .queued
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                    (q < max_queue).then_some(q + 1)
+                });
+            if joined.is_err() {
+                return Err(self.reject(BulkheadRejected::QueueFull { max_queue }));
+            }
+        } else {
+            self.queued.fetch_add(1, Ordering::AcqRel);
+        }
+        // Leaves the queue count on every exit path, a dropped future included.
+        let _in_queue = QueueSlot(&self.queued);
+        let permit = match self.max_wait {
+            None => wait.await,
+            Some(max_wait) => match rt.timeout(max_wait, "", wait).await {
+                Ok(permit) => permit,
+                Err(_) => return Err(self.reject(BulkheadRejected::MaxWait { max_wait })),
+            },
+        };
+        // The semaphore is private and never closed.
+        Ok(permit.expect("the bulkhead's semaphore is never closed"))
+    }
+
+    fn reject(&self, why: BulkheadRejected) -> BulkheadRejected {
+        let counter = match why {
+            BulkheadRejected::QueueFull { .. } => &self.rejected_queue_full,
+            BulkheadRejected::MaxWait { .. } => &self.rejected_max_wait,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        event!(reason = %why, "bulkhead rejected a call");
+        why
+    }
+}
+
+struct QueueSlot<'a>(&'a AtomicUsize);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// How a [`Slot`] holds its bulkhead: borrowed by calls that hold the slot within their own
+/// future (`run`, the pipeline: no reference count is touched), owned (an `Arc`) by a
+/// [`BulkheadPermit`]. The semaphore permit follows the same form.
+pub(crate) trait Holder: Deref<Target = Inner> + Clone {
+    type Permit;
+    type Wait: Future<Output = Result<Self::Permit, AcquireError>>;
+
+    fn try_permit(&self) -> Option<Self::Permit>;
+    fn wait(&self) -> Self::Wait;
+}
+
+impl<'a> Holder for &'a Inner {
+    type Permit = SemaphorePermit<'a>;
+    type Wait = Acquire<'a>;
+
+    fn try_permit(&self) -> Option<SemaphorePermit<'a>> {
+        let inner: &'a Inner = self;
+        inner.slots.try_acquire().ok()
+    }
+
+    fn wait(&self) -> Acquire<'a> {
+        let inner: &'a Inner = self;
+        inner.slots.acquire()
+    }
+}
+
+impl Holder for Arc<Inner> {
+    type Permit = OwnedSemaphorePermit;
+    type Wait = AcquireOwned;
+
+    fn try_permit(&self) -> Option<OwnedSemaphorePermit> {
+        self.slots.try_acquire_owned().ok()
+    }
+
+    fn wait(&self) -> AcquireOwned {
+        self.slots.acquire_owned()
+    }
+}
+
+/// One slot of a bulkhead, generic over how it holds it (as the semaphore's own `Wait`): taken
+/// without waiting if one is free and nobody is queued, else in arrival order within the queue
+/// and wait bounds; released (the permit and the in-flight count) when dropped.
+pub(crate) struct Slot<S: Holder> {
+    _permit: S::Permit,
+    bulkhead: S,
+}
+
+/// A slot borrowed from a [`Bulkhead`](super::Bulkhead) (see
+/// [`Bulkhead::try_enter`](super::Bulkhead::try_enter)).
+pub(crate) type BorrowedSlot<'a> = Slot<&'a Inner>;
+
+impl<S: Holder> Slot<S> {
+    pub(super) fn try_take(bulkhead: &S) -> Option<Self> {
+        let permit = bulkhead.try_permit()?;
+        Some(Self::admit(bulkhead.clone(), permit))
+    }
+
+    pub(super) async fn take(bulkhead: &S, rt: &Runtime) -> Result<Self, BulkheadRejected> {
+        if let Some(slot) = Self::try_take(bulkhead) {
+            return Ok(slot);
+        }
+        // Boxed: waiting allocates anyway (the semaphore's waiter), and the futures of the
+        // callers (`run`, the pipeline) stay small on the happy path, where they are moved.
+        let permit = Box::pin(bulkhead.wait_for(rt, bulkhead.wait())).await?;
+        Ok(Self::admit(bulkhead.clone(), permit))
+    }
+
+    fn admit(bulkhead: S, permit: S::Permit) -> Self {
+        bulkhead.admitted.fetch_add(1, Ordering::Relaxed);
+        bulkhead.in_flight.fetch_add(1, Ordering::Relaxed);
+        Slot {
+            _permit: permit,
+            bulkhead,
+        }
+    }
+}
+
+impl<S: Holder> Drop for Slot<S> {
+    fn drop(&mut self) {
+        self.bulkhead.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A slot in a [`Bulkhead`](super::Bulkhead), released when dropped.
+#[must_use = "the slot is released as soon as the permit is dropped"]
+pub struct BulkheadPermit {
+    _slot: Slot<Arc<Inner>>,
+}
+
+impl BulkheadPermit {
+    pub(super) fn new(slot: Slot<Arc<Inner>>) -> Self {
+        BulkheadPermit { _slot: slot }
+    }
+}
+
+impl fmt::Debug for BulkheadPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BulkheadPermit").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_lite::future::{block_on, poll_once};
+
+    use super::*;
+    use crate::resilience::Bulkhead;
+    use crate::rt::VirtualRuntime;
+
+    fn stats(b: &Bulkhead) -> (usize, usize, u64, u64, u64) {
+        let s = b.stats();
+        (
+            s.in_flight,
+            s.queued,
+            s.admitted,
+            s.rejected_queue_full,
+            s.rejected_max_wait,
+        )
+    }
+
+    #[test]
+    fn owned_and_borrowed_slots_share_the_bound_and_the_counters() {
+        let b = Bulkhead::builder(2).build().unwrap();
+        let owned = b.try_acquire().unwrap();
+        let borrowed = b.try_enter().unwrap();
+        assert!(
+            b.try_acquire().is_none() && b.try_enter().is_none(),
+            "both slots taken"
+        );
+        assert_eq!(stats(&b), (2, 0, 2, 0, 0));
+        drop(borrowed);
+        assert_eq!(stats(&b).0, 1);
+        let again = b.try_enter().expect("the borrowed slot came back");
+        drop((owned, again));
+        assert_eq!(stats(&b), (0, 0, 3, 0, 0));
+    }
+
+    #[test]
+    fn a_full_queue_rejects_at_once_and_a_dropped_waiter_leaves_it() {
+        let vrt = VirtualRuntime::new();
+        let rt = vrt.handle();
+        let b = Bulkhead::builder(1).max_queue(1).build().unwrap();
+        let held = b.try_enter().unwrap();
+        let mut first = Box::pin(b.enter(&rt));
+        assert!(block_on(poll_once(&mut first)).is_none(), "queued");
+        assert_eq!(stats(&b).1, 1);
+        let second = block_on(poll_once(Box::pin(b.acquire(&rt))));
+        let full = BulkheadRejected::QueueFull { max_queue: 1 };
+        assert_eq!(second.map(|r| r.unwrap_err()), Some(full));
+        drop(first);
+        assert_eq!(stats(&b), (1, 0, 1, 1, 0), "the waiter left the queue");
+        drop(held);
+        assert_eq!(stats(&b).0, 0);
+    }
+
+    #[test]
+    fn a_waiter_gets_the_released_slot_before_any_newcomer() {
+        let vrt = VirtualRuntime::new();
+        let rt = vrt.handle();
+        let b = Bulkhead::builder(1).build().unwrap();
+        let held = b.try_acquire().unwrap();
+        let mut waiter = Box::pin(b.acquire(&rt));
+        assert!(block_on(poll_once(&mut waiter)).is_none());
+        drop(held);
+        assert!(b.try_enter().is_none(), "the slot is handed to the waiter");
+        let permit = block_on(waiter).unwrap();
+        assert_eq!(stats(&b), (1, 0, 2, 0, 0));
+        drop(permit);
+        // A waiter granted a slot and dropped before it saw it gives the slot back.
+        let held = b.try_enter().unwrap();
+        let mut waiter = Box::pin(b.enter(&rt));
+        assert!(block_on(poll_once(&mut waiter)).is_none());
+        drop(held);
+        drop(waiter);
+        assert!(b.try_enter().is_some(), "the slot went back");
+    }
+
+    #[test]
+    fn a_waiter_is_rejected_after_max_wait() {
+        let vrt = VirtualRuntime::new();
+        let rt = vrt.handle();
+        let max_wait = Duration::from_secs(2);
+        let b = Bulkhead::builder(1).max_wait(max_wait).build().unwrap();
+        let _held = b.try_acquire().unwrap();
+        let start = rt.now();
+        let err = vrt.block_on(b.enter(&rt)).err();
+        assert_eq!(err, Some(BulkheadRejected::MaxWait { max_wait }));
+        assert_eq!(rt.now() - start, max_wait);
+        assert_eq!(stats(&b), (1, 0, 1, 0, 1));
+    }
+}

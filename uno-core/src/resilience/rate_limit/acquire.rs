@@ -1,0 +1,171 @@
+//! [`RateLimitAcquire`]: waiting for an admission, in arrival order.
+//!
+//! # Implementation notes
+//!
+//! - **FIFO.** Waiters queue in [`Waiters`] under one lock; `Inner::queued` mirrors the queue's
+//!   length so that a newcomer finding it empty takes the lock-free path (one GCRA
+//!   compare-and-swap) and never overtakes a waiter.
+//! - **Only the front waiter watches the clock**: it sleeps until its admission conforms, while
+//!   the others sleep on their wakers. Admitted, it leaves the queue and wakes the next one.
+//! - **A dropped waiter consumes nothing**: it leaves the queue and, if it was at the front,
+//!   hands the watch to the next waiter at once.
+
+use crate::loom::atomic::Ordering;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::resilience::RateLimiter;
+use crate::rt::Runtime;
+use crate::time::{Sleep, deadline_after};
+
+/// The queue of [`RateLimitAcquire`] futures, under the limiter's lock.
+#[derive(Default)]
+pub(super) struct Waiters {
+    /// Waiters in arrival order; only the front one sleeps on the clock.
+    pub(super) queue: VecDeque<Waiter>,
+    next_id: u64,
+}
+
+pub(super) struct Waiter {
+    id: u64,
+    waker: Option<Waker>,
+}
+
+/// The future returned by [`RateLimiter::acquire`].
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct RateLimitAcquire<'a> {
+    limiter: &'a RateLimiter,
+    rt: &'a Runtime,
+    /// Our place in the queue, once queued.
+    id: Option<u64>,
+    /// Only the front waiter sleeps, until its admission conforms. Allocated only when waiting.
+    sleep: Option<Pin<Box<dyn Sleep>>>,
+}
+
+impl<'a> RateLimitAcquire<'a> {
+    pub(super) fn new(limiter: &'a RateLimiter, rt: &'a Runtime) -> Self {
+        RateLimitAcquire {
+            limiter,
+            rt,
+            id: None,
+            sleep: None,
+        }
+    }
+}
+
+impl Future for RateLimitAcquire<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let inner = &*this.limiter.inner;
+        loop {
+            let now = this.rt.now();
+            let at = inner.gcra.at(now);
+            // The lock-free path, for a newcomer when nobody is queued ahead of it.
+            if this.id.is_none()
+                && inner.queued.load(Ordering::Acquire) == 0
+                && inner.gcra.try_admit(at).is_ok()
+            {
+                inner.admitted.fetch_add(1, Ordering::Relaxed);
+                return Poll::Ready(());
+            }
+            let mut state = inner.waiters();
+            let id = match this.id {
+                Some(id) => {
+                    if let Some(w) = state.queue.iter_mut().find(|w| w.id == id)
+                        && !w
+                            .waker
+                            .as_ref()
+                            .is_some_and(|old| old.will_wake(cx.waker()))
+                    {
+                        w.waker = Some(cx.waker().clone());
+                    }
+                    id
+                }
+                None => {
+                    let id = state.next_id;
+                    state.next_id += 1;
+                    state.queue.push_back(Waiter {
+                        id,
+                        waker: Some(cx.waker().clone()),
+                    });
+                    inner.queued.store(state.queue.len(), Ordering::Release);
+                    this.id = Some(id);
+                    inner.waited.fetch_add(1, Ordering::Relaxed);
+                    id
+                }
+            };
+            if state.queue.front().map(|w| w.id) != Some(id) {
+                // Not our turn: the waiter ahead wakes us when it leaves the queue.
+                return Poll::Pending;
+            }
+            match inner.gcra.try_admit(at) {
+                Ok(()) => {
+                    state.queue.pop_front();
+                    inner.queued.store(state.queue.len(), Ordering::Release);
+                    let next = state.queue.front_mut().and_then(|w| w.waker.take());
+                    drop(state);
+                    this.id = None;
+                    this.sleep = None;
+                    inner.admitted.fetch_add(1, Ordering::Relaxed);
+                    if let Some(next) = next {
+                        next.wake();
+                    }
+                    return Poll::Ready(());
+                }
+                Err(wait) => {
+                    drop(state);
+                    let deadline = deadline_after(now, wait);
+                    match &mut this.sleep {
+                        Some(sleep) if sleep.deadline() != deadline => {
+                            sleep.as_mut().reset(deadline);
+                        }
+                        Some(_) => {}
+                        None => this.sleep = Some(this.rt.sleep_until(deadline)),
+                    }
+                    let sleep = this.sleep.as_mut().expect("set just above");
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    // The deadline passed: check again.
+                }
+            }
+        }
+    }
+}
+
+impl Drop for RateLimitAcquire<'_> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let inner = &*self.limiter.inner;
+        let mut state = inner.waiters();
+        let Some(pos) = state.queue.iter().position(|w| w.id == id) else {
+            return;
+        };
+        state.queue.remove(pos);
+        inner.queued.store(state.queue.len(), Ordering::Release);
+        // The front waiter is the only one watching the clock: hand the watch on.
+        let next = if pos == 0 {
+            state.queue.front_mut().and_then(|w| w.waker.take())
+        } else {
+            None
+        };
+        drop(state);
+        inner.abandoned.fetch_add(1, Ordering::Relaxed);
+        if let Some(next) = next {
+            next.wake();
+        }
+    }
+}
+
+impl fmt::Debug for RateLimitAcquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimitAcquire")
+            .field("queued", &self.id.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,15 @@
+//! The rate limiter (Uno's `@rate_limited`): GCRA, with a FIFO queue of waiters.
+//!
+//! - `policy`: [`RateLimiter`], the public handle, and its counters;
+//! - `builder`: [`RateLimiterBuilder`], the configuration, checked once;
+//! - `acquire`: [`RateLimitAcquire`], the queue of waiters (with its implementation notes);
+//! - `gcra`: the GCRA maths alone, exact over every clock reading, with its own tests.
+
+mod acquire;
+mod builder;
+mod gcra;
+mod policy;
+
+pub use acquire::RateLimitAcquire;
+pub use builder::RateLimiterBuilder;
+pub use policy::{RateLimiter, RateLimiterStats};
