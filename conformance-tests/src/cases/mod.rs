@@ -1,5 +1,6 @@
 //! The cases, one module per concept. Each case is `pub async fn name(env: Env)` and panics (through
-//! `assert!`) when the backend misbehaves.
+//! `assert!`) when the backend misbehaves. A time a case measures goes through one helper,
+//! `assert_duration`: exact on virtual time, within the case's generous bounds on real clocks.
 //!
 //! Each module keeps its own list of cases in a `__uno_cases_<module>!` macro at its top, next to
 //! the cases themselves; the two tiers string the lists together:
