@@ -240,9 +240,7 @@ macro_rules! __uno_case_names {
 #[macro_export]
 macro_rules! suite {
     ($backend:ty) => {
-        #[allow(dead_code)]
-        type __UnoConformanceBackend = $backend;
-        $crate::__uno_all_cases!(__uno_emit_cases, __UnoConformanceBackend);
+        $crate::__uno_suite!($backend, __uno_all_cases);
     };
 }
 
@@ -258,9 +256,7 @@ macro_rules! suite {
 #[macro_export]
 macro_rules! seam_suite {
     ($backend:ty) => {
-        #[allow(dead_code)]
-        type __UnoConformanceBackend = $backend;
-        $crate::__uno_seam_cases!(__uno_emit_cases, __UnoConformanceBackend);
+        $crate::__uno_suite!($backend, __uno_seam_cases);
     };
 }
 
@@ -277,9 +273,19 @@ macro_rules! seam_suite {
 #[macro_export]
 macro_rules! stack_suite {
     ($backend:ty) => {
+        $crate::__uno_suite!($backend, __uno_stack_cases);
+    };
+}
+
+/// One `#[test]` per case of `$cases` (`__uno_all_cases`, `__uno_seam_cases` or
+/// `__uno_stack_cases`), each run on `$backend`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __uno_suite {
+    ($backend:ty, $cases:ident) => {
         #[allow(dead_code)]
         type __UnoConformanceBackend = $backend;
-        $crate::__uno_stack_cases!(__uno_emit_cases, __UnoConformanceBackend);
+        $crate::$cases!(__uno_emit_cases, __UnoConformanceBackend);
     };
 }
 
