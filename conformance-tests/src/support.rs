@@ -70,6 +70,35 @@ pub(crate) fn assert_duration(
     }
 }
 
+/// Asserts the times of a `*_timeout` wait that gave up after `wait`: the elapsed time its error
+/// reports, and the time the case measured around the call, are both at least `wait` (exactly
+/// `wait` on virtual time), and the call returned within ten seconds.
+#[track_caller]
+pub(crate) fn assert_timed_out_after(
+    env: &Env,
+    wait: Duration,
+    reported: Duration,
+    took: Duration,
+    what: &str,
+) {
+    let what = format!("{what} timing out after {wait:?}");
+    assert_duration(
+        env,
+        reported,
+        wait,
+        wait..,
+        format_args!("{what}: the error's elapsed time"),
+    );
+    let limit = Duration::from_secs(10);
+    assert_duration(
+        env,
+        took,
+        wait,
+        wait..limit,
+        format_args!("{what}: the time it took"),
+    );
+}
+
 /// Anything a case can get the runtime from: the [`Env`] or the [`Runtime`] itself.
 pub(crate) trait HasRuntime {
     fn runtime(&self) -> &Runtime;
