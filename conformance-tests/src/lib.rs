@@ -45,10 +45,13 @@
 //! // In `tests/conformance.rs`, the whole suite:
 //! conformance_tests::suite!(MyBackend);
 //!
-//! // Or, while the adapter is young, only the seam tier (in a module of its own here, because
-//! // this file already expands the whole suite above):
-//! mod seam_only {
+//! // Or one tier: the seam tier alone while the adapter is young, the stack tier once it passes.
+//! // (Each in a module of its own here, because this file already expands the whole suite.)
+//! mod seam_tier {
 //!     conformance_tests::seam_suite!(super::MyBackend);
+//! }
+//! mod stack_tier {
+//!     conformance_tests::stack_suite!(super::MyBackend);
 //! }
 //! # fn main() {}
 //! ```
@@ -236,7 +239,9 @@ macro_rules! __uno_case_names {
 ///
 /// The tests are named `module::case` (`timeout::expiry_gives_elapsed_with_message`, say), so
 /// `cargo test timeout::` runs one module. Expanding [`seam_suite!`] and [`stack_suite!`] in two
-/// modules runs the same cases.
+/// modules runs the same cases. Each case module becomes a module where the macro is expanded
+/// (`seam`, `task`, `timeout`, …), so a module of yours beside it needs another name
+/// (`seam_tier`, say).
 #[macro_export]
 macro_rules! suite {
     ($backend:ty) => {
@@ -251,7 +256,7 @@ macro_rules! suite {
 /// stack tier. Expand it in its own module when the file expands another tier or another backend:
 ///
 /// ```text
-/// mod seam { conformance_tests::seam_suite!(super::MyBackend); }
+/// mod seam_tier { conformance_tests::seam_suite!(super::MyBackend); }
 /// ```
 #[macro_export]
 macro_rules! seam_suite {
@@ -268,7 +273,7 @@ macro_rules! seam_suite {
 /// expands another tier or another backend:
 ///
 /// ```text
-/// mod stack { conformance_tests::stack_suite!(super::MyBackend); }
+/// mod stack_tier { conformance_tests::stack_suite!(super::MyBackend); }
 /// ```
 #[macro_export]
 macro_rules! stack_suite {
