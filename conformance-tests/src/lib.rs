@@ -3,7 +3,20 @@
 //!
 //! An adapter author implements [`Backend`] — how to run a future on their executor and which
 //! [`Runtime`] handle to give the tests — and expands [`suite!`] once in a test file. Every case
-//! then becomes a `#[test]`, with the same names on every backend:
+//! then becomes a `#[test]`, with the same names on every backend.
+//!
+//! The suite has two tiers, and every backend of uno runs both:
+//!
+//! - **the seam tier**, [`seam_suite!`]: spawning, the task handle and its drop policy (a dropped
+//!   handle cancels, a panic is a value), sleeps and deadlines, timeouts and the blocking pool —
+//!   only what a backend implements itself. An adapter for a new executor passes this tier first.
+//! - **the stack tier**, [`stack_suite!`]: everything uno builds on that seam — primitives,
+//!   cancellation, task groups, managers, resilience policies, the cache, the batcher and the
+//!   lifecycle, with user code that panics or blocks. It reaches the executor only through the
+//!   seam, so a backend that passes the seam tier is expected to pass it too; a stack case that
+//!   fails where the seam tier passed points at a seam case still missing.
+//!
+//! [`suite!`] runs both tiers.
 //!
 //! ```
 //! use std::future::Future;
@@ -29,8 +42,17 @@
 //!     }
 //! }
 //!
-//! // In `tests/conformance.rs`:
+//! // In `tests/conformance.rs`, the whole suite:
 //! conformance_tests::suite!(MyBackend);
+//!
+//! // Or one tier: the seam tier alone while the adapter is young, the stack tier once it passes.
+//! // (Each in a module of its own here, because this file already expands the whole suite.)
+//! mod seam_tier {
+//!     conformance_tests::seam_suite!(super::MyBackend);
+//! }
+//! mod stack_tier {
+//!     conformance_tests::stack_suite!(super::MyBackend);
+//! }
 //! # fn main() {}
 //! ```
 //!
@@ -167,7 +189,8 @@ impl Backend for VirtualBackend {
 /// Real time a single case may take before the watchdog aborts the process.
 const WATCHDOG: Duration = Duration::from_secs(120);
 
-/// Runs one case on backend `B` under the watchdog. Called by the tests [`suite!`] generates.
+/// Runs one case on backend `B` under the watchdog. Called by the tests [`suite!`],
+/// [`seam_suite!`] and [`stack_suite!`] generate.
 pub fn run_case<B, F, Fut>(name: &str, case: F)
 where
     B: Backend,
@@ -206,19 +229,68 @@ macro_rules! __uno_case_names {
     };
 }
 
-/// Expands to one `#[test]` per conformance case, run on the given [`Backend`].
+/// Expands to one `#[test]` per conformance case, both tiers, run on the given [`Backend`].
 ///
 /// Expand it once per backend, each in its own module when a file holds several:
 ///
 /// ```text
 /// mod current_thread { conformance_tests::suite!(super::TokioCurrentThread); }
 /// ```
+///
+/// The tests are named `module::case` (`timeout::expiry_gives_elapsed_with_message`, say), so
+/// `cargo test timeout::` runs one module. Expanding [`seam_suite!`] and [`stack_suite!`] in two
+/// modules runs the same cases. Each case module becomes a module where the macro is expanded
+/// (`seam`, `task`, `timeout`, …), so a module of yours beside it needs another name
+/// (`seam_tier`, say).
 #[macro_export]
 macro_rules! suite {
     ($backend:ty) => {
+        $crate::__uno_suite!($backend, __uno_all_cases);
+    };
+}
+
+/// Expands to one `#[test]` per case of the seam tier, run on the given [`Backend`]: spawning, the
+/// task handle and its drop policy, sleeps, deadlines, timeouts and the blocking pool.
+///
+/// The tier an adapter for a new executor must pass first; [`suite!`] runs it together with the
+/// stack tier. Expand it in its own module when the file expands another tier or another backend:
+///
+/// ```text
+/// mod seam_tier { conformance_tests::seam_suite!(super::MyBackend); }
+/// ```
+#[macro_export]
+macro_rules! seam_suite {
+    ($backend:ty) => {
+        $crate::__uno_suite!($backend, __uno_seam_cases);
+    };
+}
+
+/// Expands to one `#[test]` per case of the stack tier, run on the given [`Backend`]: everything
+/// uno builds on the runtime seam (primitives, groups, managers, resilience, cache, batcher,
+/// lifecycle, and the misbehaving user code around them).
+///
+/// [`suite!`] runs it together with the seam tier. Expand it in its own module when the file
+/// expands another tier or another backend:
+///
+/// ```text
+/// mod stack_tier { conformance_tests::stack_suite!(super::MyBackend); }
+/// ```
+#[macro_export]
+macro_rules! stack_suite {
+    ($backend:ty) => {
+        $crate::__uno_suite!($backend, __uno_stack_cases);
+    };
+}
+
+/// One `#[test]` per case of `$cases` (`__uno_all_cases`, `__uno_seam_cases` or
+/// `__uno_stack_cases`), each run on `$backend`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __uno_suite {
+    ($backend:ty, $cases:ident) => {
         #[allow(dead_code)]
         type __UnoConformanceBackend = $backend;
-        $crate::__uno_all_cases!(__uno_emit_cases, __UnoConformanceBackend);
+        $crate::$cases!(__uno_emit_cases, __UnoConformanceBackend);
     };
 }
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the cases.
 
+use std::fmt;
 use std::future::Future;
+use std::ops::RangeBounds;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +36,68 @@ pub fn assert_send_sync<T: Send + Sync>() {}
 /// How long a case waits for something that must happen promptly before calling it a hang (on the
 /// runtime's clock: on virtual time a hang then fails at once instead of waiting for the watchdog).
 pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Asserts a time a case measured (an elapsed time, a wait, a `retry_after`): exactly `expected` on
+/// virtual time; on a real clock, which runs late under load and may start an interval before the
+/// case reads it, anywhere in `real` — the case's own generous bounds (`..` when only virtual time
+/// can say anything). `what` names the measurement in the failure message.
+///
+/// `real` must contain `expected`, checked on virtual time (where `expected` is exact): a case whose
+/// bounds exclude its own exact value fails there. On a real clock only `measured` is checked, so
+/// a bound taken from another measurement of the same run (`..first_wait`) needs no margin.
+#[track_caller]
+pub(crate) fn assert_duration(
+    env: &Env,
+    measured: Duration,
+    expected: Duration,
+    real: impl RangeBounds<Duration> + fmt::Debug,
+    what: impl fmt::Display,
+) {
+    if env.is_virtual_time() {
+        assert!(
+            real.contains(&expected),
+            "{what}: the real-clock bounds {real:?} exclude the exact value {expected:?}"
+        );
+        assert_eq!(
+            measured, expected,
+            "{what}: {measured:?} on virtual time, expected exactly {expected:?}"
+        );
+    } else {
+        assert!(
+            real.contains(&measured),
+            "{what}: {measured:?}, outside {real:?} (exactly {expected:?} on virtual time)"
+        );
+    }
+}
+
+/// Asserts the times of a `*_timeout` wait that gave up after `wait`: the elapsed time its error
+/// reports, and the time the case measured around the call, are both at least `wait` (exactly
+/// `wait` on virtual time), and the call returned within ten seconds.
+#[track_caller]
+pub(crate) fn assert_timed_out_after(
+    env: &Env,
+    wait: Duration,
+    reported: Duration,
+    took: Duration,
+    what: &str,
+) {
+    let what = format!("{what} timing out after {wait:?}");
+    assert_duration(
+        env,
+        reported,
+        wait,
+        wait..,
+        format_args!("{what}: the error's elapsed time"),
+    );
+    let limit = Duration::from_secs(10);
+    assert_duration(
+        env,
+        took,
+        wait,
+        wait..limit,
+        format_args!("{what}: the time it took"),
+    );
+}
 
 /// Anything a case can get the runtime from: the [`Env`] or the [`Runtime`] itself.
 pub(crate) trait HasRuntime {
@@ -248,5 +312,71 @@ pub(crate) const BLOCK_ON_DROP: Duration = Duration::from_millis(5);
 impl Drop for BlockOnDrop {
     fn drop(&mut self) {
         std::thread::sleep(BLOCK_ON_DROP);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use uno_core::rt::VirtualRuntime;
+
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// Whether `check` fails (the `Env` holds no state a failed check could leave broken).
+    fn fails(check: impl FnOnce()) -> bool {
+        catch_unwind(AssertUnwindSafe(check)).is_err()
+    }
+
+    fn envs() -> (Env, Env) {
+        let rt = VirtualRuntime::new().handle();
+        let real = Env::new("real", rt.clone());
+        (real, Env::new("virtual", rt).with_virtual_time())
+    }
+
+    #[test]
+    fn assert_duration_is_exact_on_virtual_time() {
+        let (_, virtual_time) = envs();
+        assert_duration(&virtual_time, MS * 20, MS * 20, MS * 19..MS * 25, "exact");
+        assert_duration(
+            &virtual_time,
+            MS * 20,
+            MS * 20,
+            ..,
+            "unbounded on real clocks",
+        );
+        let late =
+            fails(|| assert_duration(&virtual_time, MS * 21, MS * 20, MS * 19..MS * 25, "late"));
+        assert!(late, "a value inside the real bounds is not exact");
+        let early = fails(|| {
+            let measured = MS * 20 - Duration::from_nanos(1);
+            assert_duration(&virtual_time, measured, MS * 20, .., "early")
+        });
+        assert!(early, "a nanosecond off is not exact");
+    }
+
+    #[test]
+    fn assert_duration_checks_that_the_real_bounds_hold_the_exact_value_on_virtual_time() {
+        let (real, virtual_time) = envs();
+        let excluded =
+            fails(|| assert_duration(&virtual_time, MS * 20, MS * 20, MS * 21.., "excluded"));
+        assert!(excluded, "bounds that exclude the exact value");
+        // On a real clock only the measurement is checked.
+        assert_duration(&real, MS * 22, MS * 20, MS * 21.., "a later bound");
+    }
+
+    #[test]
+    fn assert_duration_checks_only_the_bounds_on_a_real_clock() {
+        let (real, _) = envs();
+        assert_duration(&real, MS * 19, MS * 20, MS * 19..MS * 25, "the low end");
+        assert_duration(&real, MS * 24, MS * 20, MS * 19..MS * 25, "the high end");
+        for measured in [MS * 18, MS * 25] {
+            let outside =
+                fails(|| assert_duration(&real, measured, MS * 20, MS * 19..MS * 25, "outside"));
+            assert!(outside, "{measured:?} is outside 19..25 ms");
+        }
+        assert_duration(&real, Duration::MAX, MS * 20, .., "unbounded");
     }
 }

@@ -36,7 +36,7 @@ use uno_core::batch::{AsyncBatcher, BatchConfigError, BatchError, BatcherBuilder
 use uno_core::sync::AsyncEvent;
 use uno_core::task::yield_now;
 
-use crate::support::{PATIENCE, within};
+use crate::support::{PATIENCE, assert_duration, within};
 use crate::{Env, poll_times};
 
 /// A window no case ever waits out: flushes under test must come from something else.
@@ -88,13 +88,13 @@ pub async fn full_batch_is_flushed_at_once(env: Env) {
     for (i, caller) in (0..4u32).zip(callers) {
         assert_eq!(within(&env, "a caller", caller).await.unwrap(), Ok(i * 2));
     }
-    if env.is_virtual_time() {
-        assert_eq!(
-            env.rt().now(),
-            start,
-            "a full batch must not wait for the window"
-        );
-    }
+    assert_duration(
+        &env,
+        env.rt().now() - start,
+        Duration::ZERO,
+        ..,
+        "a full batch must not wait for the window",
+    );
     let log = log.lock().unwrap().clone();
     assert_eq!(log.len(), 1, "one batch expected, got {log:?}");
     assert_eq!(sorted(log[0].clone()), vec![0, 1, 2, 3]);
@@ -127,20 +127,20 @@ pub async fn partial_batch_is_flushed_when_its_oldest_item_has_waited(env: Env) 
     let (r1, waited1) = within(&env, "the oldest item", first).await.unwrap();
     let (r2, waited2) = within(&env, "the newer item", second).await.unwrap();
     assert_eq!((r1, r2), (Ok(2), Ok(4)));
-    if env.is_virtual_time() {
-        assert_eq!(waited1, window);
-        assert_eq!(waited2, window - gap);
-    } else {
-        assert!(
-            waited1 >= window.mul_f32(0.9),
-            "flushed too early: {waited1:?}"
-        );
-        assert!(waited1 < window + PATIENCE, "flushed too late: {waited1:?}");
-        assert!(
-            waited2 < waited1,
-            "the newer item waited longer ({waited2:?}) than the oldest"
-        );
-    }
+    assert_duration(
+        &env,
+        waited1,
+        window,
+        window.mul_f32(0.9)..window + PATIENCE,
+        "the oldest item's wait for its batch",
+    );
+    assert_duration(
+        &env,
+        waited2,
+        window - gap,
+        ..waited1,
+        "the newer item's wait (never longer than the oldest's)",
+    );
     let log = log.lock().unwrap().clone();
     assert_eq!(log.len(), 1, "one batch expected, got {log:?}");
     assert_eq!(batcher.stats().timed_flushes, 1);
@@ -335,9 +335,13 @@ pub async fn cancelled_waiter_does_not_disturb_the_others(env: Env) {
                 Ok(i * 2)
             );
         }
-        if env.is_virtual_time() {
-            assert_eq!(env.rt().now() - start, window, "k = {k}");
-        }
+        assert_duration(
+            &env,
+            env.rt().now() - start,
+            window,
+            ..,
+            format_args!("k = {k}: the batch's window"),
+        );
         let processed: Vec<u32> = log.lock().unwrap().concat();
         let expected = if k == 0 { vec![1, 2] } else { vec![1, 2, 100] };
         assert_eq!(
@@ -504,13 +508,13 @@ pub async fn shutdown_flushes_everything_queued(env: Env) {
         1,
         "the flushed batch must have run"
     );
-    if env.is_virtual_time() {
-        assert_eq!(
-            env.rt().now(),
-            start,
-            "closing must not wait for the window"
-        );
-    }
+    assert_duration(
+        &env,
+        env.rt().now() - start,
+        Duration::ZERO,
+        ..,
+        "closing must not wait for the window",
+    );
     for (i, caller) in (0..3u32).zip(callers) {
         assert_eq!(within(&env, "a caller", caller).await.unwrap(), Ok(i * 2));
     }
@@ -616,13 +620,13 @@ pub async fn dropping_the_last_handle_flushes_queued_items(env: Env) {
     drop(second);
     within(&env, "the flushed batch", ran.wait()).await;
     assert_eq!(sorted(log.lock().unwrap().concat()), vec![0, 1, 2]);
-    if env.is_virtual_time() {
-        assert_eq!(
-            env.rt().now(),
-            start,
-            "dropping must not wait for the window"
-        );
-    }
+    assert_duration(
+        &env,
+        env.rt().now() - start,
+        Duration::ZERO,
+        ..,
+        "dropping must not wait for the window",
+    );
 }
 
 /// A configuration that cannot work is a typed error from the constructor and the builder.

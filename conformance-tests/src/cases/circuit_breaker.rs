@@ -21,6 +21,7 @@ macro_rules! __uno_cases_circuit_breaker {
     };
 }
 
+use std::ops::Bound::{Excluded, Included};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ use uno_core::resilience::{
 use uno_core::time::Elapsed;
 
 use crate::Env;
-use crate::support::poll_times;
+use crate::support::{assert_duration, poll_times};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -139,11 +140,16 @@ pub async fn open_breaker_fails_fast_without_calling_the_operation(env: Env) {
     let left = err
         .retry_after()
         .expect("an open breaker says when to retry");
-    if env.is_virtual_time() {
-        assert_eq!(left, Duration::from_secs(60));
-    } else {
-        assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(50));
-    }
+    assert_duration(
+        &env,
+        left,
+        Duration::from_secs(60),
+        (
+            Excluded(Duration::from_secs(50)),
+            Included(Duration::from_secs(60)),
+        ),
+        "the open breaker's retry_after",
+    );
     assert!(err.is_rejected());
     assert_eq!(breaker.stats().rejected, 1);
 }

@@ -29,7 +29,7 @@ use uno_core::task::{
     TaskShutdownReport, TaskState, yield_now,
 };
 
-use crate::support::{DropProbe, eventually, within};
+use crate::support::{DropProbe, assert_duration, eventually, within};
 use crate::{Env, assert_send_sync, poll_times};
 
 /// How much later than its deadline a shutdown on a real clock may return: the time for its own
@@ -40,14 +40,16 @@ pub(crate) const REAL_CLOCK_SLACK: Duration = Duration::from_secs(2);
 /// timeout (at most a second) is kept for cancelling, and a cancelled task that is dropped at once
 /// ends it there — exactly, on virtual time; on a real clock, no earlier, and never much later
 /// than the deadline.
+#[track_caller]
 pub(crate) fn assert_cancelled_in_time(env: &Env, elapsed: Duration, timeout: Duration) {
     let graceful = timeout - (timeout / 10).min(Duration::from_secs(1));
-    if env.is_virtual_time() {
-        assert_eq!(elapsed, graceful);
-    } else {
-        assert!(elapsed >= graceful, "{elapsed:?}");
-        assert!(elapsed <= timeout + REAL_CLOCK_SLACK, "{elapsed:?}");
-    }
+    assert_duration(
+        env,
+        elapsed,
+        graceful,
+        graceful..=timeout + REAL_CLOCK_SLACK,
+        format_args!("a shutdown of {timeout:?} that cancelled tasks"),
+    );
 }
 
 fn state_of(manager: &TaskManager, name: &str) -> TaskState {
@@ -78,15 +80,13 @@ pub async fn list_shows_name_state_and_age(env: Env) {
     assert_eq!(names, ["quick", "slow"]);
     assert_eq!(listed[0].state, TaskState::Finished);
     assert_eq!(listed[1].state, TaskState::Running);
-    if env.is_virtual_time() {
-        assert_eq!(listed[1].age, Duration::from_millis(30));
-    } else {
-        assert!(
-            listed[1].age >= Duration::from_millis(30),
-            "{:?}",
-            listed[1].age
-        );
-    }
+    assert_duration(
+        &env,
+        listed[1].age,
+        Duration::from_millis(30),
+        Duration::from_millis(30)..,
+        "the running task's age",
+    );
     assert_eq!(manager.remove_finished(), 1);
     assert_eq!(manager.list().len(), 1);
 }

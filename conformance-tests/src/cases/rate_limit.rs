@@ -21,6 +21,7 @@ macro_rules! __uno_cases_rate_limit {
     };
 }
 
+use std::ops::Bound::{Excluded, Included};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,21 +30,21 @@ use uno_core::rt::{BoxFuture, Runtime, Spawner};
 use uno_core::time::VirtualClock;
 
 use crate::Env;
-use crate::support::{eventually, poll_times, within};
+use crate::support::{assert_duration, eventually, poll_times, within};
 
 const MS: Duration = Duration::from_millis(1);
 
+#[track_caller]
 fn assert_took(env: &Env, took: Duration, expected: Duration) {
-    if env.is_virtual_time() {
-        assert_eq!(took, expected);
-    } else {
-        // A real clock may start the interval a little before our `start` was read.
-        assert!(
-            took + 2 * MS >= expected,
-            "took {took:?}, expected {expected:?}"
-        );
-        assert!(took < expected + Duration::from_secs(5), "took {took:?}");
-    }
+    // A real clock may start the interval a little before our `start` was read.
+    let early = expected.saturating_sub(2 * MS);
+    assert_duration(
+        env,
+        took,
+        expected,
+        early..expected + Duration::from_secs(5),
+        "the admissions",
+    );
 }
 
 /// `burst` admissions go at once; later ones come one interval apart.
@@ -70,11 +71,13 @@ pub async fn try_acquire_says_when_to_try_again(env: Env) {
     let rt = env.rt();
     limiter.try_acquire(rt).unwrap();
     let refused = limiter.try_acquire(rt).unwrap_err();
-    if env.is_virtual_time() {
-        assert_eq!(refused.retry_after, 50 * MS);
-    } else {
-        assert!(refused.retry_after <= 50 * MS && !refused.retry_after.is_zero());
-    }
+    assert_duration(
+        &env,
+        refused.retry_after,
+        50 * MS,
+        Duration::from_nanos(1)..=50 * MS,
+        "the refusal's retry_after",
+    );
     assert!(refused.to_string().contains("try again"));
     rt.sleep(refused.retry_after).await;
     limiter.try_acquire(rt).unwrap();
@@ -137,9 +140,13 @@ pub async fn cancelled_waiter_consumes_nothing_and_stalls_nobody(env: Env) {
         assert_eq!(stats.admitted, 2, "polls={polls}: {stats:?}");
         assert_eq!(stats.queued, 0);
         let next = limiter.try_acquire(rt).unwrap_err();
-        if env.is_virtual_time() {
-            assert_eq!(next.retry_after, 30 * MS, "the dropped waiter took no slot");
-        }
+        assert_duration(
+            &env,
+            next.retry_after,
+            30 * MS,
+            ..,
+            "the dropped waiter took no slot",
+        );
     }
 }
 
@@ -206,14 +213,13 @@ pub async fn long_period_admits_its_whole_burst(env: Env) {
             "one per {period:?}, burst {burst}"
         );
         let wait = limiter.try_acquire(rt).unwrap_err().retry_after;
-        if env.is_virtual_time() {
-            assert_eq!(wait, period);
-        } else {
-            assert!(
-                wait <= period && wait > period - Duration::from_secs(60),
-                "{wait:?}"
-            );
-        }
+        assert_duration(
+            &env,
+            wait,
+            period,
+            (Excluded(period - Duration::from_secs(60)), Included(period)),
+            format_args!("the wait after a burst of {burst}, one per {period:?}"),
+        );
     }
 }
 

@@ -38,7 +38,7 @@ use uno_core::rt::Runtime;
 use uno_core::task::yield_now;
 use uno_core::time::{FAR_FUTURE, Sleep};
 
-use crate::support::within;
+use crate::support::{assert_duration, within};
 use crate::{Env, assert_send_sync, poll_times};
 
 const MS: Duration = Duration::from_millis(1);
@@ -53,12 +53,7 @@ pub async fn sleep_waits_at_least_its_duration(env: Env) {
         let start = rt.now();
         rt.sleep(d).await;
         let elapsed = rt.now() - start;
-        if env.is_virtual_time() {
-            assert_eq!(elapsed, d);
-        } else {
-            assert!(elapsed >= d, "woke after {elapsed:?}, asked {d:?}");
-            assert!(elapsed < LOOSE, "woke after {elapsed:?}, asked {d:?}");
-        }
+        assert_duration(&env, elapsed, d, d..LOOSE, format_args!("a sleep of {d:?}"));
     }
 }
 
@@ -142,9 +137,13 @@ pub async fn zero_duration_sleep_is_ready(env: Env) {
         "sleep(Duration::ZERO) was pending at its first poll"
     );
     rt.sleep(Duration::ZERO).await;
-    if env.is_virtual_time() {
-        assert_eq!(rt.now(), start);
-    }
+    assert_duration(
+        &env,
+        rt.now() - start,
+        Duration::ZERO,
+        ..,
+        "two zero sleeps",
+    );
 }
 
 /// `Sleep::reset` to a later deadline extends a pending sleep: it no longer fires at the old
@@ -172,11 +171,13 @@ pub async fn reset_to_later_deadline_extends(env: Env) {
     (&mut sleep).await;
     let now = rt.now();
     assert!(now >= new, "woke {:?} before the new deadline", new - now);
-    if env.is_virtual_time() {
-        assert_eq!(now, new);
-    } else {
-        assert!(now - start < LOOSE);
-    }
+    assert_duration(
+        &env,
+        now - start,
+        new - start,
+        ..LOOSE,
+        "the extended sleep",
+    );
 }
 
 /// `Sleep::reset` to an earlier deadline shortens a pending sleep: it wakes at the new deadline
@@ -192,11 +193,13 @@ pub async fn reset_to_earlier_deadline_shortens(env: Env) {
     (&mut sleep).await;
     let now = rt.now();
     assert!(now >= new);
-    if env.is_virtual_time() {
-        assert_eq!(now, new);
-    } else {
-        assert!(now - start < LOOSE, "the old deadline still held");
-    }
+    assert_duration(
+        &env,
+        now - start,
+        new - start,
+        ..LOOSE,
+        "the shortened sleep (did the old deadline still hold?)",
+    );
 }
 
 /// `Sleep::reset` to an instant that has passed makes a pending sleep ready at its next poll.
@@ -224,13 +227,16 @@ pub async fn reset_after_completion_rearms(env: Env) {
         poll_once(&mut sleep).await.is_none(),
         "a re-armed sleep was ready at once"
     );
-    let near = rt.now() + MS * 10;
-    sleep.as_mut().reset(near);
+    let rearmed = rt.now();
+    sleep.as_mut().reset(rearmed + MS * 10);
     (&mut sleep).await;
-    assert!(rt.now() >= near);
-    if env.is_virtual_time() {
-        assert_eq!(rt.now(), near);
-    }
+    assert_duration(
+        &env,
+        rt.now() - rearmed,
+        MS * 10,
+        MS * 10..,
+        "the re-armed sleep",
+    );
 }
 
 /// `now()` never goes backwards — across sleeps, yields, and when read from another task — and
@@ -249,10 +255,13 @@ pub async fn now_is_monotonic_across_sleeps(env: Env) {
         assert!(now >= last, "now() went back after a yield");
         last = now;
     }
-    assert!(last - start >= MS * 15);
-    if env.is_virtual_time() {
-        assert_eq!(last - start, MS * 15);
-    }
+    assert_duration(
+        &env,
+        last - start,
+        MS * 15,
+        MS * 15..,
+        "sleeps of 1 to 5 ms",
+    );
     let before = rt.now();
     let rt2 = rt.clone();
     let seen = within(
@@ -318,9 +327,7 @@ pub async fn many_sleeping_tasks_all_wake(env: Env) {
         );
     }
     assert_eq!(woken.load(Ordering::SeqCst), 100);
-    if env.is_virtual_time() {
-        assert_eq!(rt.now() - start, MS * 50);
-    }
+    assert_duration(&env, rt.now() - start, MS * 50, .., "the last deadline");
 }
 
 /// A sleep first polled by one task and then moved to another wakes the task that polls it last
@@ -361,9 +368,7 @@ pub async fn dropped_sleep_does_not_disturb_others(env: Env) {
     }
     let live = start + MS * 20;
     sleep_until_checked(rt, live).await;
-    if env.is_virtual_time() {
-        assert_eq!(rt.now(), live);
-    }
+    assert_duration(&env, rt.now() - start, live - start, .., "the live sleep");
 }
 
 async fn sleep_until_checked(rt: &Runtime, deadline: Instant) {

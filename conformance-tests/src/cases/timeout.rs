@@ -41,7 +41,7 @@ use uno_core::sync::AsyncEvent;
 use uno_core::task::JoinError;
 use uno_core::time::{Elapsed, FAR_FUTURE, timeout, timeout_at};
 
-use crate::support::{DropProbe, within};
+use crate::support::{DropProbe, assert_duration, within};
 use crate::{Env, assert_send_sync, poll_times};
 
 const MS: Duration = Duration::from_millis(1);
@@ -79,15 +79,13 @@ pub async fn future_finishing_in_time_is_ok_without_waiting_for_deadline(env: En
         .await;
     assert_eq!(out, Ok("on time"));
     let elapsed = rt.now() - start;
-    assert!(elapsed >= MS * 10);
-    if env.is_virtual_time() {
-        assert_eq!(elapsed, MS * 10);
-    } else {
-        assert!(
-            elapsed < Duration::from_secs(5),
-            "waited for the timeout's deadline"
-        );
-    }
+    assert_duration(
+        &env,
+        elapsed,
+        MS * 10,
+        MS * 10..Duration::from_secs(5),
+        "the timed future (did it wait for the timeout's deadline?)",
+    );
 }
 
 /// An expired timeout gives `Elapsed` with the exact message and an elapsed time of at least the
@@ -100,12 +98,7 @@ pub async fn expiry_gives_elapsed_with_message(env: Env) {
         .await
         .unwrap_err();
     assert_eq!(err.message(), "loading the profile");
-    assert!(err.elapsed() >= d, "elapsed {:?} < {d:?}", err.elapsed());
-    if env.is_virtual_time() {
-        assert_eq!(err.elapsed(), d);
-    } else {
-        assert!(err.elapsed() < LOOSE);
-    }
+    assert_duration(&env, err.elapsed(), d, d..LOOSE, "the elapsed time");
     // An owned message works the same way.
     let err = timeout(rt, MS * 5, format!("job {}", 12), future::pending::<()>())
         .await
@@ -182,12 +175,20 @@ pub async fn timeout_at_past_deadline_polls_pending_future_once(env: Env) {
         "inner future polled more than once"
     );
     assert_eq!(err.message(), "already late");
-    if env.is_virtual_time() {
-        assert_eq!(rt.now(), start, "a past deadline made the timeout wait");
-        assert_eq!(err.elapsed(), Duration::ZERO);
-    } else {
-        assert!(err.elapsed() < LOOSE);
-    }
+    assert_duration(
+        &env,
+        rt.now() - start,
+        Duration::ZERO,
+        ..,
+        "a past deadline made the timeout wait",
+    );
+    assert_duration(
+        &env,
+        err.elapsed(),
+        Duration::ZERO,
+        ..LOOSE,
+        "the elapsed time",
+    );
 }
 
 /// `Duration::MAX` does not overflow: the deadline saturates about `FAR_FUTURE` away, a pending
@@ -247,13 +248,14 @@ pub async fn nested_inner_shorter_fires_first(env: Env) {
     let out = rt.timeout(Duration::from_secs(5), "outer", inner).await;
     let inner_err = out.expect("the outer timeout fired first").unwrap_err();
     assert_eq!(inner_err.message(), "inner");
-    assert!(inner_err.elapsed() >= MS * 20);
+    assert_duration(
+        &env,
+        inner_err.elapsed(),
+        MS * 20,
+        MS * 20..Duration::from_secs(5),
+        "the inner timeout's elapsed time",
+    );
     assert!(probe.is_dropped());
-    if env.is_virtual_time() {
-        assert_eq!(inner_err.elapsed(), MS * 20);
-    } else {
-        assert!(inner_err.elapsed() < Duration::from_secs(5));
-    }
 }
 
 /// Nested timeouts: when the outer one is shorter it fires first, with its message, and drops
@@ -268,13 +270,14 @@ pub async fn nested_outer_shorter_fires_first(env: Env) {
     });
     let err = rt.timeout(MS * 20, "outer", inner).await.unwrap_err();
     assert_eq!(err.message(), "outer");
-    assert!(err.elapsed() >= MS * 20);
+    assert_duration(
+        &env,
+        err.elapsed(),
+        MS * 20,
+        MS * 20..Duration::from_secs(5),
+        "the outer timeout's elapsed time",
+    );
     assert!(probe.is_dropped());
-    if env.is_virtual_time() {
-        assert_eq!(err.elapsed(), MS * 20);
-    } else {
-        assert!(err.elapsed() < Duration::from_secs(5));
-    }
 }
 
 /// A timeout around a task handle owns the handle: at expiry the handle is dropped, so the task

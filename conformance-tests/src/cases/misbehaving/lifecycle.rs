@@ -40,7 +40,9 @@ use uno_core::time::{Sleep, Timer};
 
 use crate::Env;
 use crate::cases::manager::{REAL_CLOCK_SLACK, assert_cancelled_in_time};
-use crate::support::{BlockOnDrop, DropProbe, PanicOnDrop, panics_on_drop, within};
+use crate::support::{
+    BlockOnDrop, DropProbe, PanicOnDrop, assert_duration, panics_on_drop, within,
+};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -66,13 +68,15 @@ fn panics_of(report: &TaskShutdownReport) -> Vec<(String, String)> {
 
 /// Asserts that an operation bounded by `bound` took exactly that on virtual time, and on a real
 /// clock no less and not much more.
+#[track_caller]
 fn assert_took(env: &Env, elapsed: Duration, bound: Duration) {
-    if env.is_virtual_time() {
-        assert_eq!(elapsed, bound);
-    } else {
-        assert!(elapsed >= bound, "{elapsed:?}");
-        assert!(elapsed <= bound + REAL_CLOCK_SLACK, "{elapsed:?}");
-    }
+    assert_duration(
+        env,
+        elapsed,
+        bound,
+        bound..=bound + REAL_CLOCK_SLACK,
+        format_args!("an operation bounded by {bound:?}"),
+    );
 }
 
 /// A task that never stops and whose `Drop` panics: the shutdown cancels it within its deadline,
