@@ -6,7 +6,7 @@
 //! [`JoinError::Panicked`] with the panic message, again on every backend.
 
 mod error;
-pub(crate) mod group;
+mod group;
 mod manager;
 mod shield;
 mod yield_now;
