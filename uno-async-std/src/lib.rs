@@ -6,7 +6,7 @@
 //! full conformance suite; new code should prefer `uno-smol`. Moving is a one-line change, since
 //! both hand out the same uno [`Runtime`].
 //!
-//! A uno [`Task`](uno_core::Task) cancels its task when dropped (async-std's `JoinHandle` detaches).
+//! A uno [`Task`] cancels its task when dropped (async-std's `JoinHandle` detaches).
 //!
 //! # Examples
 //!
@@ -20,6 +20,24 @@
 //! });
 //! assert_eq!(answer, 42);
 //! ```
+//!
+//! # The three adapters side by side
+//!
+//! `uno-tokio`, `uno-smol` and `uno-async-std` have the same items with the same names; these are
+//! the differences their executors force. Where an executor cannot fail, the function is
+//! infallible; uno-tokio fails with its `RuntimeError`.
+//!
+//! | item | uno-tokio | uno-smol | uno-async-std |
+//! |---|---|---|---|
+//! | `runtime()` | `Result<Runtime, RuntimeError>`: only inside a tokio runtime with its time driver | `Runtime` (smol's global executor) | `Runtime` (async-std's executor) |
+//! | `runtime_from(..)` | from a `tokio::runtime::Handle`; `Result` (the time driver is checked) | from an `Arc<smol::Executor>` you drive; `Runtime` | none: async-std has one executor |
+//! | `run`, `run_local`, `block_on` | `Result<T, RuntimeError>`: each builds a tokio runtime, which can fail | `T` | `T` |
+//! | `spawn_blocking` | `Result<Task<T>, RuntimeError>`: only inside a tokio runtime | `Task<T>` | `Task<T>` |
+//! | `run_application` | `Result<ApplicationReport, ApplicationError<E>>`; `Setup` also if the tokio runtime cannot be built | the same | the same |
+//! | `signal::Signal`, `signal::ShutdownSignal` | uno-core's (`uno_core::lifecycle`): one type for every adapter | the same | the same |
+//! | `signal::shutdown_signal()`, `signal::OsSignals` | `io::Result<ShutdownSignal>`; only inside a tokio runtime with its I/O driver (else the `io::Error` carries a `RuntimeError`); off Unix, Ctrl-C only | `io::Result<ShutdownSignal>`, anywhere (`async-signal`, on `async-io`); off Unix, SIGINT only | as uno-smol |
+//! | local spawner | `TokioLocalSpawner`, on a `LocalSet` | `SmolLocalSpawner`, on a `LocalExecutor` | [`AsyncStdLocalSpawner`] (`task::spawn_local`) |
+//! | upstream | maintained | maintained | **discontinued**: prefer uno-smol |
 
 #![warn(
     missing_docs,
@@ -35,9 +53,10 @@ pub use signal::run_application;
 
 use std::future::Future;
 
+pub use uno_async_io::AsyncIoTimer;
+use uno_core::Task;
 use uno_core::rt::{BoxFuture, LocalBoxFuture, LocalSpawner, Runtime, Spawner};
 use uno_core::task::BlockingJob;
-pub use uno_smol::AsyncIoTimer;
 
 /// A uno [`Runtime`] on async-std's global executor.
 ///
@@ -75,6 +94,29 @@ where
     async_std::task::block_on(main(runtime()))
 }
 
+/// As [`run`], with an [`AsyncStdLocalSpawner`] for `!Send` tasks, which run on this thread while
+/// `main` runs.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use uno_core::rt::LocalSpawnerExt;
+///
+/// let out = uno_async_std::run_local(|_rt, local| async move {
+///     let shared = Rc::new(20); // !Send
+///     local.spawn_local(async move { *shared + 1 }).await.unwrap()
+/// });
+/// assert_eq!(out, 21);
+/// ```
+pub fn run_local<F, Fut>(main: F) -> Fut::Output
+where
+    F: FnOnce(Runtime, AsyncStdLocalSpawner) -> Fut,
+    Fut: Future,
+{
+    async_std::task::block_on(main(runtime(), AsyncStdLocalSpawner))
+}
+
 /// Runs a future to completion on the current thread (async-std's `block_on`).
 ///
 /// # Examples
@@ -86,8 +128,30 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     async_std::task::block_on(future)
 }
 
+/// Runs a blocking closure on async-std's blocking pool and returns its [`Task`]:
+/// [`Runtime::spawn_blocking`] on [`runtime`]`()`.
+///
+/// # Examples
+///
+/// ```
+/// let sum = uno_async_std::block_on(uno_async_std::spawn_blocking(|| (1..=10).sum::<u32>()));
+/// assert_eq!(sum.unwrap(), 55);
+/// ```
+///
+/// # Cancel safety
+///
+/// Dropping the [`Task`] cancels the job if it has not started, and loses its output; a closure
+/// already running runs to completion.
+pub fn spawn_blocking<F, T>(f: F) -> Task<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    runtime().spawn_blocking(f)
+}
+
 /// Spawns onto async-std's global executor. async-std's `JoinHandle` is dropped (detached): uno's
-/// [`Task`](uno_core::Task) carries the result and the drop policy.
+/// [`Task`] carries the result and the drop policy.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AsyncStdSpawner;
 

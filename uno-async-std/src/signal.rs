@@ -1,16 +1,18 @@
-//! Shutdown signals (shared with uno-smol: both run on `async-io`), and [`run_application`] on
-//! async-std.
+//! Shutdown signals through the runtime-neutral `async-signal` crate (the same as uno-smol's: both
+//! run on `async-io`), and [`run_application`] on async-std.
+//!
+//! [`Signal`] and [`ShutdownSignal`] are uno-core's, the same types on every adapter.
 
-use std::future::Future;
+use std::io;
 
-use uno_core::lifecycle::{
-    ApplicationError, ApplicationReport, AsyncManager, DEFAULT_SHUTDOWN_DEADLINE,
-};
-pub use uno_smol::signal::{ShutdownSignal, Signal, run_application_on, shutdown_signal};
+pub use uno_async_io::OsSignals;
+use uno_core::lifecycle::{ApplicationError, ApplicationReport, Cleanup, SignalSource, Startup};
+pub use uno_core::lifecycle::{ShutdownSignal, Signal};
 
 /// Runs the application's lifecycle on async-std: `startup`, then wait for SIGINT/SIGTERM or a
 /// programmatic shutdown ([`AsyncManager::request_shutdown`]), then `cleanup`, then a graceful
-/// shutdown within [`DEFAULT_SHUTDOWN_DEADLINE`]. See [`uno_core::lifecycle::run_application`].
+/// shutdown within [`DEFAULT_SHUTDOWN_DEADLINE`]. See [`uno_core::lifecycle::run_application`];
+/// with another deadline, use [`run_application_with`] with [`OsSignals`].
 ///
 /// # Errors
 ///
@@ -33,21 +35,40 @@ pub use uno_smol::signal::{ShutdownSignal, Signal, run_application_on, shutdown_
 /// .unwrap();
 /// assert_eq!(report.reason, ShutdownReason::Requested);
 /// ```
-pub fn run_application<St, StFut, Cl, ClFut, E>(
-    startup: St,
-    cleanup: Cl,
-) -> Result<ApplicationReport, ApplicationError<E>>
-where
-    St: FnOnce(AsyncManager) -> StFut,
-    StFut: Future<Output = Result<(), E>>,
-    Cl: FnOnce(AsyncManager) -> ClFut,
-    ClFut: Future<Output = ()>,
-{
-    let rt = crate::runtime();
-    async_std::task::block_on(run_application_on(
-        &rt,
+///
+/// [`AsyncManager::request_shutdown`]: uno_core::lifecycle::AsyncManager::request_shutdown
+/// [`DEFAULT_SHUTDOWN_DEADLINE`]: uno_core::lifecycle::DEFAULT_SHUTDOWN_DEADLINE
+/// [`run_application_with`]: uno_core::lifecycle::run_application_with
+pub fn run_application<E>(
+    startup: impl Startup<E>,
+    cleanup: impl Cleanup,
+) -> Result<ApplicationReport, ApplicationError<E>> {
+    async_std::task::block_on(uno_async_io::run_application(
+        &crate::runtime(),
         startup,
         cleanup,
-        DEFAULT_SHUTDOWN_DEADLINE,
     ))
+}
+
+/// Installs the handlers for SIGINT and SIGTERM (SIGINT only off Unix) **now**, and returns the
+/// future that completes when one arrives: [`OsSignals`]`.install()`. A signal received between
+/// this call and the first poll is not lost, and does not kill the process.
+///
+/// # Errors
+///
+/// The I/O error of installing the handlers.
+///
+/// # Examples
+///
+/// ```
+/// let signal = uno_async_std::signal::shutdown_signal().unwrap();
+/// # drop(signal);
+/// // ... serve, then: signal.await;
+/// ```
+///
+/// # Cancel safety
+///
+/// The [`ShutdownSignal`] is cancel safe: dropping it removes nothing but this listener.
+pub fn shutdown_signal() -> io::Result<ShutdownSignal> {
+    OsSignals.install()
 }

@@ -1,8 +1,8 @@
-//! uno on smol: implements uno-core's [`Spawner`] and [`Timer`] with smol's executor and
-//! `async-io`'s timers.
+//! uno on smol: implements uno-core's [`Spawner`] with smol's executor, and keeps time with
+//! `async-io`'s timers ([`AsyncIoTimer`], the same as uno-async-std's).
 //!
 //! Everything else comes from `uno-core` and behaves as on every other backend. A uno
-//! [`Task`](uno_core::Task) cancels its task when dropped, as smol's own `Task` does.
+//! [`Task`] cancels its task when dropped, as smol's own `Task` does.
 //!
 //! # Examples
 //!
@@ -16,6 +16,24 @@
 //! });
 //! assert_eq!(answer, 42);
 //! ```
+//!
+//! # The three adapters side by side
+//!
+//! `uno-tokio`, `uno-smol` and `uno-async-std` have the same items with the same names; these are
+//! the differences their executors force. Where an executor cannot fail, the function is
+//! infallible; uno-tokio fails with its `RuntimeError`.
+//!
+//! | item | uno-tokio | uno-smol | uno-async-std |
+//! |---|---|---|---|
+//! | `runtime()` | `Result<Runtime, RuntimeError>`: only inside a tokio runtime with its time driver | `Runtime` (smol's global executor) | `Runtime` (async-std's executor) |
+//! | `runtime_from(..)` | from a `tokio::runtime::Handle`; `Result` (the time driver is checked) | from an `Arc<smol::Executor>` you drive; `Runtime` | none: async-std has one executor |
+//! | `run`, `run_local`, `block_on` | `Result<T, RuntimeError>`: each builds a tokio runtime, which can fail | `T` | `T` |
+//! | `spawn_blocking` | `Result<Task<T>, RuntimeError>`: only inside a tokio runtime | `Task<T>` | `Task<T>` |
+//! | `run_application` | `Result<ApplicationReport, ApplicationError<E>>`; `Setup` also if the tokio runtime cannot be built | the same | the same |
+//! | `signal::Signal`, `signal::ShutdownSignal` | uno-core's (`uno_core::lifecycle`): one type for every adapter | the same | the same |
+//! | `signal::shutdown_signal()`, `signal::OsSignals` | `io::Result<ShutdownSignal>`; only inside a tokio runtime with its I/O driver (else the `io::Error` carries a `RuntimeError`); off Unix, Ctrl-C only | `io::Result<ShutdownSignal>`, anywhere (`async-signal`, on `async-io`); off Unix, SIGINT only | as uno-smol |
+//! | local spawner | `TokioLocalSpawner`, on a `LocalSet` | [`SmolLocalSpawner`], on a `LocalExecutor` | `AsyncStdLocalSpawner` (`task::spawn_local`) |
+//! | upstream | maintained | maintained | **discontinued**: prefer uno-smol |
 
 #![warn(
     missing_docs,
@@ -31,16 +49,14 @@ pub use signal::run_application;
 
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Instant;
 
 use smol::{Executor, LocalExecutor};
+pub use uno_async_io::AsyncIoTimer;
+use uno_core::Task;
 use uno_core::rt::{BoxFuture, LocalBoxFuture, LocalSpawner, Runtime, Spawner};
 use uno_core::task::BlockingJob;
-use uno_core::time::{Sleep, Timer};
 
 /// A uno [`Runtime`] on smol's global executor (`smol::spawn`), with `async-io` timers.
 ///
@@ -64,11 +80,11 @@ pub fn runtime() -> Runtime {
 /// use std::sync::Arc;
 ///
 /// let executor = Arc::new(smol::Executor::new());
-/// let rt = uno_smol::runtime_on(executor.clone());
+/// let rt = uno_smol::runtime_from(executor.clone());
 /// let task = rt.spawn(async { "ran on my executor" });
 /// assert_eq!(smol::block_on(executor.run(task)).unwrap(), "ran on my executor");
 /// ```
-pub fn runtime_on(executor: Arc<Executor<'static>>) -> Runtime {
+pub fn runtime_from(executor: Arc<Executor<'static>>) -> Runtime {
     Runtime::new(
         SmolSpawner {
             executor: Some(executor),
@@ -126,7 +142,8 @@ where
     smol::block_on(local.run(main(runtime(), spawner)))
 }
 
-/// Runs a future to completion on the current thread (smol's `block_on`).
+/// Runs a future to completion on the current thread (smol's `block_on`); inside, [`runtime`]
+/// spawns onto smol's global executor.
 ///
 /// # Examples
 ///
@@ -137,8 +154,30 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     smol::block_on(future)
 }
 
+/// Runs a blocking closure on smol's blocking pool and returns its [`Task`]:
+/// [`Runtime::spawn_blocking`] on [`runtime`]`()`.
+///
+/// # Examples
+///
+/// ```
+/// let sum = uno_smol::block_on(uno_smol::spawn_blocking(|| (1..=10).sum::<u32>()));
+/// assert_eq!(sum.unwrap(), 55);
+/// ```
+///
+/// # Cancel safety
+///
+/// Dropping the [`Task`] cancels the job if it has not started, and loses its output; a closure
+/// already running runs to completion.
+pub fn spawn_blocking<F, T>(f: F) -> Task<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    runtime().spawn_blocking(f)
+}
+
 /// Spawns onto smol's global executor, or onto an executor of your own. smol's `Task` is
-/// detached: uno's [`Task`](uno_core::Task) carries the result and the drop policy.
+/// detached: uno's [`Task`] carries the result and the drop policy.
 #[derive(Clone)]
 pub struct SmolSpawner {
     executor: Option<Arc<Executor<'static>>>,
@@ -162,47 +201,6 @@ impl Spawner for SmolSpawner {
 
     fn spawn_blocking_job(&self, job: BlockingJob) {
         smol::unblock(move || job.run()).detach();
-    }
-}
-
-/// Timers from `async-io`, the reactor behind smol and async-std.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AsyncIoTimer;
-
-impl Timer for AsyncIoTimer {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        Box::pin(AsyncIoSleep {
-            timer: async_io::Timer::at(deadline),
-            deadline,
-        })
-    }
-}
-
-struct AsyncIoSleep {
-    timer: async_io::Timer,
-    deadline: Instant,
-}
-
-impl Future for AsyncIoSleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.timer).poll(cx).map(drop)
-    }
-}
-
-impl Sleep for AsyncIoSleep {
-    fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
-        self.deadline = deadline;
-        self.timer.set_at(deadline);
-    }
-
-    fn deadline(&self) -> Instant {
-        self.deadline
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Everything else — task handles, the drop policy, primitives, policies — comes from `uno-core`
 //! and behaves as on every other backend. Note one difference from plain tokio: a uno
-//! [`Task`](uno_core::Task) **cancels** its task when dropped (tokio's `JoinHandle` detaches).
+//! [`Task`] **cancels** its task when dropped (tokio's `JoinHandle` detaches).
 //!
 //! # Examples
 //!
@@ -17,6 +17,24 @@
 //! .unwrap();
 //! assert_eq!(answer, 42);
 //! ```
+//!
+//! # The three adapters side by side
+//!
+//! `uno-tokio`, `uno-smol` and `uno-async-std` have the same items with the same names; these are
+//! the differences their executors force. Where an executor cannot fail, the function is
+//! infallible; every fallible function of this crate fails with [`RuntimeError`].
+//!
+//! | item | uno-tokio | uno-smol | uno-async-std |
+//! |---|---|---|---|
+//! | `runtime()` | `Result<Runtime, RuntimeError>`: only inside a tokio runtime with its time driver | `Runtime` (smol's global executor) | `Runtime` (async-std's executor) |
+//! | `runtime_from(..)` | from a `tokio::runtime::Handle`; `Result` (the time driver is checked) | from an `Arc<smol::Executor>` you drive; `Runtime` | none: async-std has one executor |
+//! | `run`, `run_local`, `block_on` | `Result<T, RuntimeError>`: each builds a tokio runtime, which can fail | `T` | `T` |
+//! | `spawn_blocking` | `Result<Task<T>, RuntimeError>`: only inside a tokio runtime | `Task<T>` | `Task<T>` |
+//! | `run_application` | `Result<ApplicationReport, ApplicationError<E>>`; `Setup` also if the tokio runtime cannot be built | the same | the same |
+//! | `signal::Signal`, `signal::ShutdownSignal` | uno-core's (`uno_core::lifecycle`): one type for every adapter | the same | the same |
+//! | `signal::shutdown_signal()`, `signal::OsSignals` | `io::Result<ShutdownSignal>`; only inside a tokio runtime with its I/O driver (else the `io::Error` carries a [`RuntimeError`]); off Unix, Ctrl-C only | `io::Result<ShutdownSignal>`, anywhere (`async-signal`, on `async-io`); off Unix, SIGINT only | as uno-smol |
+//! | local spawner | [`TokioLocalSpawner`], on a `LocalSet` | `SmolLocalSpawner`, on a `LocalExecutor` | `AsyncStdLocalSpawner` (`task::spawn_local`) |
+//! | upstream | maintained | maintained | **discontinued**: prefer uno-smol |
 
 #![warn(
     missing_docs,
@@ -32,6 +50,7 @@ pub use signal::run_application;
 
 use std::fmt;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -39,11 +58,12 @@ use std::time::Instant;
 
 use tokio::runtime::Handle;
 use tokio::task::LocalSet;
+use uno_core::Task;
 use uno_core::rt::{BoxFuture, LocalBoxFuture, LocalSpawner, Runtime, Spawner};
 use uno_core::task::BlockingJob;
 use uno_core::time::{Sleep, Timer};
 
-/// Why [`runtime`] or [`runtime_from`] cannot hand out a uno [`Runtime`].
+/// Why this crate cannot hand out a uno [`Runtime`] or run on tokio.
 ///
 /// # Examples
 ///
@@ -51,15 +71,15 @@ use uno_core::time::{Sleep, Timer};
 /// use uno_tokio::RuntimeError;
 ///
 /// // Outside a tokio runtime:
-/// assert_eq!(uno_tokio::runtime().unwrap_err(), RuntimeError::NoRuntime);
+/// assert!(matches!(uno_tokio::runtime(), Err(RuntimeError::NoRuntime)));
 ///
 /// // A tokio runtime without its time driver would panic deep inside tokio at the first sleep;
 /// // uno refuses it up front instead.
 /// let no_timer = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// let err = uno_tokio::runtime_from(no_timer.handle().clone()).unwrap_err();
-/// assert_eq!(err, RuntimeError::TimerDisabled);
+/// assert!(matches!(err, RuntimeError::TimerDisabled));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum RuntimeError {
     /// No tokio runtime is running on this thread: call [`runtime`] from inside one, or pass a
@@ -68,18 +88,36 @@ pub enum RuntimeError {
     /// The tokio runtime was built without its time driver: build it with `enable_time()` (or
     /// `enable_all()`).
     TimerDisabled,
+    /// The tokio runtime was built without its I/O driver, which signal handlers need: build it
+    /// with `enable_io()` (or `enable_all()`).
+    IoDisabled,
+    /// Building a tokio runtime failed ([`run`], [`run_local`], [`block_on`]): tokio's I/O error.
+    Build(io::Error),
 }
 
 impl fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RuntimeError::NoRuntime => "no tokio runtime is running on this thread",
-            RuntimeError::TimerDisabled => "the tokio runtime has no time driver (enable_time)",
-        })
+        match self {
+            RuntimeError::NoRuntime => f.write_str("no tokio runtime is running on this thread"),
+            RuntimeError::TimerDisabled => {
+                f.write_str("the tokio runtime has no time driver (enable_time)")
+            }
+            RuntimeError::IoDisabled => {
+                f.write_str("the tokio runtime has no I/O driver (enable_io)")
+            }
+            RuntimeError::Build(error) => write!(f, "could not build a tokio runtime: {error}"),
+        }
     }
 }
 
-impl std::error::Error for RuntimeError {}
+impl std::error::Error for RuntimeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RuntimeError::Build(error) => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// A uno [`Runtime`] on the tokio runtime this thread is running in.
 ///
@@ -144,12 +182,20 @@ fn has_time_driver(handle: &Handle) -> bool {
     std::panic::catch_unwind(|| drop(tokio::time::sleep(std::time::Duration::ZERO))).is_ok()
 }
 
+/// The multi-thread tokio runtime of [`run`], [`block_on`] and [`run_application`], with every
+/// driver.
+fn multi_thread() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
 /// Builds a multi-thread tokio runtime, runs `main` on it with its uno [`Runtime`], and returns
 /// the output. The usual entry point of an application.
 ///
 /// # Errors
 ///
-/// The I/O error of building the tokio runtime.
+/// [`RuntimeError::Build`] if the tokio runtime cannot be built.
 ///
 /// # Examples
 ///
@@ -164,15 +210,13 @@ fn has_time_driver(handle: &Handle) -> bool {
 /// .unwrap();
 /// assert!(slept >= Duration::from_millis(5));
 /// ```
-pub fn run<F, Fut>(main: F) -> std::io::Result<Fut::Output>
+pub fn run<F, Fut>(main: F) -> Result<Fut::Output, RuntimeError>
 where
     F: FnOnce(Runtime) -> Fut,
     Fut: Future,
 {
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let rt = runtime_from(tokio.handle().clone()).map_err(std::io::Error::other)?;
+    let tokio = multi_thread().map_err(RuntimeError::Build)?;
+    let rt = runtime_from(tokio.handle().clone())?;
     Ok(tokio.block_on(main(rt)))
 }
 
@@ -180,7 +224,7 @@ where
 ///
 /// # Errors
 ///
-/// The I/O error of building the tokio runtime.
+/// [`RuntimeError::Build`] if the tokio runtime cannot be built.
 ///
 /// # Examples
 ///
@@ -195,24 +239,79 @@ where
 /// .unwrap();
 /// assert_eq!(out, 21);
 /// ```
-pub fn run_local<F, Fut>(main: F) -> std::io::Result<Fut::Output>
+pub fn run_local<F, Fut>(main: F) -> Result<Fut::Output, RuntimeError>
 where
     F: FnOnce(Runtime, TokioLocalSpawner) -> Fut,
     Fut: Future,
 {
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
+        .build()
+        .map_err(RuntimeError::Build)?;
     let local = Rc::new(LocalSet::new());
-    let rt = runtime_from(tokio.handle().clone()).map_err(std::io::Error::other)?;
+    let rt = runtime_from(tokio.handle().clone())?;
     let spawner = TokioLocalSpawner {
         local: local.clone(),
     };
     Ok(local.block_on(&tokio, main(rt, spawner)))
 }
 
+/// Runs a future to completion on the current thread, on a multi-thread tokio runtime built for
+/// it (as [`run`] does; inside, [`runtime`] hands out its uno [`Runtime`]). The runtime is dropped
+/// when the future is done: tasks still running then are cancelled.
+///
+/// # Errors
+///
+/// [`RuntimeError::Build`] if the tokio runtime cannot be built.
+///
+/// # Examples
+///
+/// ```
+/// let out = uno_tokio::block_on(async {
+///     let rt = uno_tokio::runtime().unwrap();
+///     rt.spawn(async { 7 }).await.unwrap()
+/// })
+/// .unwrap();
+/// assert_eq!(out, 7);
+/// ```
+pub fn block_on<F: Future>(future: F) -> Result<F::Output, RuntimeError> {
+    Ok(multi_thread()
+        .map_err(RuntimeError::Build)?
+        .block_on(future))
+}
+
+/// Runs a blocking closure on the blocking pool of the tokio runtime this thread is running in,
+/// and returns its [`Task`]: [`Runtime::spawn_blocking`] on [`runtime`]`()`.
+///
+/// # Errors
+///
+/// As [`runtime`]: [`RuntimeError::NoRuntime`] outside a tokio runtime,
+/// [`RuntimeError::TimerDisabled`] if it has no time driver.
+///
+/// # Examples
+///
+/// ```
+/// let sum = uno_tokio::block_on(async {
+///     uno_tokio::spawn_blocking(|| (1..=10).sum::<u32>()).unwrap().await
+/// })
+/// .unwrap();
+/// assert_eq!(sum.unwrap(), 55);
+/// ```
+///
+/// # Cancel safety
+///
+/// Dropping the [`Task`] cancels the job if it has not started, and loses its output; a closure
+/// already running runs to completion.
+pub fn spawn_blocking<F, T>(f: F) -> Result<Task<T>, RuntimeError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Ok(runtime()?.spawn_blocking(f))
+}
+
 /// Spawns onto a tokio runtime. The tokio `JoinHandle` is dropped (detached): uno's
-/// [`Task`](uno_core::Task) carries the result and the drop policy.
+/// [`Task`] carries the result and the drop policy.
 #[derive(Debug, Clone)]
 pub struct TokioSpawner {
     handle: Handle,

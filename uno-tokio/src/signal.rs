@@ -1,45 +1,102 @@
-//! Shutdown signals on tokio, and [`run_application`] with them.
+//! Shutdown signals through `tokio::signal`, and [`run_application`] with them.
+//!
+//! [`Signal`] and [`ShutdownSignal`] are uno-core's, the same types on every adapter; this module
+//! adds the handlers ([`OsSignals`]), which need a tokio runtime.
 
-use std::fmt;
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
 
-use uno_core::Runtime;
 use uno_core::lifecycle::{
-    ApplicationError, ApplicationReport, AsyncManager, DEFAULT_SHUTDOWN_DEADLINE,
+    ApplicationError, ApplicationReport, Cleanup, DEFAULT_SHUTDOWN_DEADLINE, SignalSource, Startup,
+    run_application_with,
 };
+pub use uno_core::lifecycle::{ShutdownSignal, Signal};
 
-/// The signal that asked the process to stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Signal {
-    /// SIGINT (Ctrl-C).
-    Interrupt,
-    /// SIGTERM (what `kill`, systemd and container runtimes send).
-    Terminate,
-}
+use crate::RuntimeError;
 
-/// Completes with the first SIGINT or SIGTERM received after [`shutdown_signal`] was called.
-#[must_use = "futures do nothing unless you .await or poll them"]
-pub struct ShutdownSignal {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-    #[cfg(not(unix))]
-    ctrl_c: Pin<Box<dyn Future<Output = io::Result<()>> + Send>>,
+/// SIGINT and SIGTERM (Ctrl-C only off Unix), through `tokio::signal`: a [`SignalSource`] for
+/// [`run_application_with`]. Install it inside a tokio runtime with its I/O driver.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::lifecycle::{ShutdownReason, run_application_with};
+/// use uno_tokio::signal::OsSignals;
+///
+/// // Inside a tokio runtime you already run, with your own deadline:
+/// let tokio = tokio::runtime::Runtime::new().unwrap();
+/// let rt = uno_tokio::runtime_from(tokio.handle().clone()).unwrap();
+/// let report = tokio.block_on(run_application_with(
+///     &rt,
+///     |manager| async move {
+///         manager.request_shutdown(); // as SIGTERM would
+///         Ok::<_, std::io::Error>(())
+///     },
+///     |_manager| async {},
+///     OsSignals,
+///     Duration::from_secs(5),
+/// ))
+/// .unwrap();
+/// assert_eq!(report.reason, ShutdownReason::Requested);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsSignals;
+
+impl SignalSource for OsSignals {
+    /// Installs the handlers now.
+    ///
+    /// # Errors
+    ///
+    /// An `io::Error` carrying [`RuntimeError::NoRuntime`] outside a tokio runtime, or
+    /// [`RuntimeError::IoDisabled`] in one built without its I/O driver (tokio would panic);
+    /// tokio's I/O error if the handlers cannot be installed.
+    fn install(&self) -> io::Result<ShutdownSignal> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::other(RuntimeError::NoRuntime));
+        }
+        #[cfg(unix)]
+        {
+            use std::future::poll_fn;
+            use std::task::Poll;
+            use tokio::signal::unix::{SignalKind, signal};
+
+            // tokio panics without its I/O driver, before it registers anything: a typed error.
+            let listen = |kind| {
+                std::panic::catch_unwind(|| signal(kind))
+                    .unwrap_or_else(|_| Err(io::Error::other(RuntimeError::IoDisabled)))
+            };
+            let mut interrupt = listen(SignalKind::interrupt())?;
+            let mut terminate = listen(SignalKind::terminate())?;
+            Ok(ShutdownSignal::new(poll_fn(move |cx| {
+                if interrupt.poll_recv(cx).is_ready() {
+                    return Poll::Ready(Signal::Interrupt);
+                }
+                if terminate.poll_recv(cx).is_ready() {
+                    return Poll::Ready(Signal::Terminate);
+                }
+                Poll::Pending
+            })))
+        }
+        #[cfg(not(unix))]
+        {
+            let ctrl_c = tokio::signal::ctrl_c();
+            Ok(ShutdownSignal::new(async move {
+                let _ = ctrl_c.await;
+                Signal::Interrupt
+            }))
+        }
+    }
 }
 
 /// Installs the handlers for SIGINT and SIGTERM (Ctrl-C only off Unix) **now**, and returns the
-/// future that completes when one arrives. A signal received between this call and the first poll
-/// is not lost, and does not kill the process.
+/// future that completes when one arrives: [`OsSignals`]`.install()`. A signal received between
+/// this call and the first poll is not lost, and does not kill the process.
 ///
 /// # Errors
 ///
-/// An error if called outside a tokio runtime, or if the handlers cannot be installed.
+/// An `io::Error` carrying [`RuntimeError::NoRuntime`] outside a tokio runtime, or
+/// [`RuntimeError::IoDisabled`] in one without its I/O driver; tokio's I/O error if the handlers
+/// cannot be installed.
 ///
 /// # Examples
 ///
@@ -50,64 +107,28 @@ pub struct ShutdownSignal {
 ///     // ... serve, then: signal.await;
 /// })
 /// .unwrap();
+///
+/// // Outside a tokio runtime, a typed error inside the `io::Error`:
+/// let error = uno_tokio::signal::shutdown_signal().unwrap_err();
+/// assert!(matches!(
+///     error.get_ref().and_then(|e| e.downcast_ref()),
+///     Some(uno_tokio::RuntimeError::NoRuntime)
+/// ));
 /// ```
 ///
 /// # Cancel safety
 ///
-/// Cancel safe: dropping the future removes nothing but this listener.
+/// The [`ShutdownSignal`] is cancel safe: dropping it removes nothing but this listener.
 pub fn shutdown_signal() -> io::Result<ShutdownSignal> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(io::Error::other(
-            "uno_tokio::signal::shutdown_signal must be called inside a tokio runtime",
-        ));
-    }
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(ShutdownSignal {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(ShutdownSignal {
-            ctrl_c: Box::pin(tokio::signal::ctrl_c()),
-        })
-    }
-}
-
-impl Future for ShutdownSignal {
-    type Output = Signal;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Signal> {
-        #[cfg(unix)]
-        {
-            if self.interrupt.poll_recv(cx).is_ready() {
-                return Poll::Ready(Signal::Interrupt);
-            }
-            if self.terminate.poll_recv(cx).is_ready() {
-                return Poll::Ready(Signal::Terminate);
-            }
-            Poll::Pending
-        }
-        #[cfg(not(unix))]
-        {
-            self.ctrl_c.as_mut().poll(cx).map(|_| Signal::Interrupt)
-        }
-    }
-}
-
-impl fmt::Debug for ShutdownSignal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownSignal").finish_non_exhaustive()
-    }
+    OsSignals.install()
 }
 
 /// Builds a multi-thread tokio runtime and runs the application's lifecycle on it: `startup`,
 /// then wait for SIGINT/SIGTERM or a programmatic shutdown
 /// ([`AsyncManager::request_shutdown`]), then `cleanup`, then a graceful shutdown within
-/// [`DEFAULT_SHUTDOWN_DEADLINE`]. See [`uno_core::lifecycle::run_application`].
+/// [`DEFAULT_SHUTDOWN_DEADLINE`]. See [`uno_core::lifecycle::run_application`]; to run inside a
+/// tokio runtime you already run, or with another deadline, use [`run_application_with`] with
+/// [`OsSignals`].
 ///
 /// # Errors
 ///
@@ -130,82 +151,15 @@ impl fmt::Debug for ShutdownSignal {
 /// .unwrap();
 /// assert_eq!(report.reason, ShutdownReason::Requested);
 /// ```
-pub fn run_application<St, StFut, Cl, ClFut, E>(
-    startup: St,
-    cleanup: Cl,
-) -> Result<ApplicationReport, ApplicationError<E>>
-where
-    St: FnOnce(AsyncManager) -> StFut,
-    StFut: Future<Output = Result<(), E>>,
-    Cl: FnOnce(AsyncManager) -> ClFut,
-    ClFut: Future<Output = ()>,
-{
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(ApplicationError::Setup)?;
+///
+/// [`AsyncManager::request_shutdown`]: uno_core::lifecycle::AsyncManager::request_shutdown
+pub fn run_application<E>(
+    startup: impl Startup<E>,
+    cleanup: impl Cleanup,
+) -> Result<ApplicationReport, ApplicationError<E>> {
+    let tokio = crate::multi_thread().map_err(ApplicationError::Setup)?;
     let rt = crate::runtime_from(tokio.handle().clone())
-        .map_err(|e| ApplicationError::Setup(std::io::Error::other(e)))?;
-    tokio.block_on(run_application_on(
-        &rt,
-        startup,
-        cleanup,
-        DEFAULT_SHUTDOWN_DEADLINE,
-    ))
-}
-
-/// As [`run_application`], inside a tokio runtime you already run, with your own deadline.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use uno_core::lifecycle::ShutdownReason;
-///
-/// let tokio = tokio::runtime::Runtime::new().unwrap();
-/// let rt = uno_tokio::runtime_from(tokio.handle().clone()).unwrap();
-/// let report = tokio.block_on(uno_tokio::signal::run_application_on(
-///     &rt,
-///     |manager| async move {
-///         manager.request_shutdown(); // as SIGTERM would
-///         Ok::<_, std::io::Error>(())
-///     },
-///     |_manager| async {},
-///     Duration::from_secs(5),
-/// ))
-/// .unwrap();
-/// assert_eq!(report.reason, ShutdownReason::Requested);
-/// ```
-///
-/// # Errors
-///
-/// As [`run_application`].
-///
-/// # Cancel safety
-///
-/// Not cancel safe; see [`uno_core::lifecycle::run_application`].
-pub async fn run_application_on<St, StFut, Cl, ClFut, E>(
-    rt: &Runtime,
-    startup: St,
-    cleanup: Cl,
-    deadline: Duration,
-) -> Result<ApplicationReport, ApplicationError<E>>
-where
-    St: FnOnce(AsyncManager) -> StFut,
-    StFut: Future<Output = Result<(), E>>,
-    Cl: FnOnce(AsyncManager) -> ClFut,
-    ClFut: Future<Output = ()>,
-{
-    // Installed before startup runs, so a signal during startup is not lost.
-    let signal = shutdown_signal().map_err(ApplicationError::Setup)?;
-    uno_core::lifecycle::run_application(
-        rt,
-        startup,
-        cleanup,
-        async move {
-            signal.await;
-        },
-        deadline,
-    )
-    .await
+        .map_err(|e| ApplicationError::Setup(io::Error::other(e)))?;
+    let app = run_application_with(&rt, startup, cleanup, OsSignals, DEFAULT_SHUTDOWN_DEADLINE);
+    tokio.block_on(app)
 }

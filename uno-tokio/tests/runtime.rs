@@ -1,5 +1,6 @@
 //! Building the uno handle: a tokio runtime without its time driver is refused up front, so that
-//! "timer missing at use" cannot happen (tokio itself panics at the first sleep).
+//! "timer missing at use" cannot happen (tokio itself panics at the first sleep); likewise signal
+//! handlers in a runtime without its I/O driver.
 
 use std::time::Duration;
 
@@ -7,7 +8,11 @@ use uno_tokio::RuntimeError;
 
 #[test]
 fn runtime_outside_tokio_is_a_typed_error() {
-    assert_eq!(uno_tokio::runtime().unwrap_err(), RuntimeError::NoRuntime);
+    assert!(matches!(uno_tokio::runtime(), Err(RuntimeError::NoRuntime)));
+    assert!(matches!(
+        uno_tokio::spawn_blocking(|| 1),
+        Err(RuntimeError::NoRuntime)
+    ));
 }
 
 #[test]
@@ -22,7 +27,7 @@ fn runtime_without_time_driver_is_refused_by_runtime_from() {
             .unwrap(),
     ] {
         let err = uno_tokio::runtime_from(tokio.handle().clone()).unwrap_err();
-        assert_eq!(err, RuntimeError::TimerDisabled);
+        assert!(matches!(err, RuntimeError::TimerDisabled));
         assert!(err.to_string().contains("time driver"), "{err}");
     }
 }
@@ -33,7 +38,7 @@ fn runtime_without_time_driver_is_refused_from_inside() {
         .build()
         .unwrap();
     let err = tokio.block_on(async { uno_tokio::runtime().unwrap_err() });
-    assert_eq!(err, RuntimeError::TimerDisabled);
+    assert!(matches!(err, RuntimeError::TimerDisabled));
 }
 
 #[test]
@@ -44,4 +49,45 @@ fn runtime_with_time_driver_sleeps() {
         .unwrap();
     let rt = uno_tokio::runtime_from(tokio.handle().clone()).unwrap();
     tokio.block_on(rt.sleep(Duration::from_millis(1)));
+}
+
+/// The `RuntimeError` inside the `io::Error` of a refused `shutdown_signal`.
+fn runtime_error(error: &std::io::Error) -> Option<&RuntimeError> {
+    error.get_ref().and_then(|inner| inner.downcast_ref())
+}
+
+#[test]
+fn signals_outside_tokio_are_a_typed_error() {
+    let error = uno_tokio::signal::shutdown_signal().unwrap_err();
+    assert!(matches!(
+        runtime_error(&error),
+        Some(RuntimeError::NoRuntime)
+    ));
+}
+
+#[cfg(unix)]
+#[test]
+fn signals_without_io_driver_are_a_typed_error_not_a_panic() {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let error = tokio.block_on(async { uno_tokio::signal::shutdown_signal().unwrap_err() });
+    assert!(
+        matches!(runtime_error(&error), Some(RuntimeError::IoDisabled)),
+        "{error}"
+    );
+    assert!(error.to_string().contains("I/O driver"), "{error}");
+}
+
+#[test]
+fn block_on_and_spawn_blocking_run_on_a_fresh_runtime() {
+    let out = uno_tokio::block_on(async {
+        let rt = uno_tokio::runtime().unwrap();
+        let blocking = uno_tokio::spawn_blocking(|| 20).unwrap();
+        rt.sleep(Duration::from_millis(1)).await;
+        blocking.await.unwrap() + rt.spawn(async { 1 }).await.unwrap()
+    })
+    .unwrap();
+    assert_eq!(out, 21);
 }

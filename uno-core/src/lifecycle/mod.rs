@@ -4,7 +4,9 @@
 //!   down — tasks first, then resources in reverse registration order — within time limits,
 //!   returning a [`ShutdownReport`]. [`get_async_manager`] is the process-wide one.
 //! - [`run_application`]: startup, wait for a shutdown signal (or a programmatic request), cleanup,
-//!   graceful shutdown. Adapters pass their SIGINT/SIGTERM future (`uno_tokio::run_application`…).
+//!   graceful shutdown. [`run_application_with`] installs the SIGINT/SIGTERM handlers of an
+//!   adapter's [`SignalSource`] first (`uno_tokio::signal::OsSignals`…); a [`ShutdownSignal`]
+//!   completes with the [`Signal`] received.
 //! - [`context_group`]: an async exit stack as a scope — what the body entered is closed, last in
 //!   first out, before it returns, whether the body succeeded, failed or panicked;
 //!   [`AsyncContextGroup`] is the stack itself.
@@ -41,6 +43,7 @@ mod context_group;
 mod error;
 mod manager;
 mod report;
+mod signal;
 
 use std::fmt;
 use std::future::Future;
@@ -51,7 +54,9 @@ use std::time::Duration;
 use crate::panic::{self, Contained};
 use crate::rt::Runtime;
 
-pub use application::{ApplicationReport, ShutdownReason, run_application};
+pub use application::{
+    ApplicationReport, Cleanup, ShutdownReason, Startup, run_application, run_application_with,
+};
 pub use context_group::{AsyncContextGroup, ContextScope, context_group};
 pub use error::{
     ApplicationError, BoxError, CloseError, ContextCloseError, ContextGroupError, LifecycleError,
@@ -59,6 +64,7 @@ pub use error::{
 };
 pub use manager::{AsyncManager, get_async_manager};
 pub use report::ShutdownReport;
+pub use signal::{ShutdownSignal, Signal, SignalSource};
 
 /// The deadline the adapters' `run_application` gives a graceful shutdown (and cleanup).
 pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
