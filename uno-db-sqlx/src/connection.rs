@@ -47,6 +47,7 @@ pub(crate) enum RawConn {
 }
 
 /// A statement to run, and what comes back.
+#[derive(Clone, Copy)]
 pub(crate) enum Stmt<'q> {
     Execute(&'q Query),
     FetchAll(&'q Query),
@@ -97,10 +98,28 @@ impl Conn {
                 ),
             )
         };
-        let raw = match cancellable(&ctx.token, ctx.rt.timeout(limit, "", acquire)).await {
+        // While the pool waits to open a connection (not for a busy one to come back), find out
+        // in the second half of the wait why it cannot: sqlx retries a refused connection or a
+        // failed set-up silently until its timeout.
+        let cause: std::sync::Mutex<Option<DbError>> = std::sync::Mutex::new(None);
+        let diagnose = async {
+            ctx.rt.sleep(limit / 2).await;
+            if ctx.db.pool_status().size < options.get_max_connections()
+                && let Err(e) = ctx.db.probe().await
+            {
+                *cause.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+            }
+            std::future::pending().await
+        };
+        let waited = futures_lite::future::or(acquire, diagnose);
+        let timed_out = || {
+            let cause = cause.lock().unwrap_or_else(|e| e.into_inner()).take();
+            cause.unwrap_or_else(exhausted)
+        };
+        let raw = match cancellable(&ctx.token, ctx.rt.timeout(limit, "", waited)).await {
             Err(_) => return Err(DbError::cancelled("acquiring a connection")),
-            Ok(Err(_)) => return Err(exhausted()),
-            Ok(Ok(Err(sqlx::Error::PoolTimedOut))) => return Err(exhausted()),
+            Ok(Err(_)) => return Err(timed_out()),
+            Ok(Ok(Err(sqlx::Error::PoolTimedOut))) => return Err(timed_out()),
             Ok(Ok(Err(e))) => return Err(DbError::from_sqlx("acquiring a connection", e)),
             Ok(Ok(Ok(raw))) => raw,
         };
@@ -170,7 +189,28 @@ impl Conn {
         let limit = ctx.statement_timeout;
         let never = CancellationToken::new();
         let token = if respect_token { &ctx.token } else { &never };
-        let work = execute(raw, stmt);
+        let is_begin = matches!(stmt, Stmt::Control(sql) if sql.starts_with("BEGIN"));
+        let is_commit = matches!(stmt, Stmt::Control("COMMIT"));
+        // SQLite waits for a lock in short slices (see `DatabaseOptions::busy_slice`); the
+        // statement is tried again until the busy timeout is spent. Only where a retry can
+        // succeed: outside a transaction, or its BEGIN.
+        let busy_wait = (matches!(raw, RawConn::Sqlite(_)) && (is_begin || !self.in_tx))
+            .then(|| ctx.db.options().get_busy_timeout());
+        let rt = &ctx.rt;
+        let work = async move {
+            let start = rt.now();
+            loop {
+                match execute(raw, stmt).await {
+                    Err(e)
+                        if busy_wait.is_some_and(|limit| rt.now() - start < limit)
+                            && e.is_sqlite_busy() =>
+                    {
+                        rt.sleep(Duration::from_millis(1)).await;
+                    }
+                    other => return other,
+                }
+            }
+        };
         match cancellable(token, ctx.rt.timeout(limit, "", work)).await {
             Ok(Ok(result)) => {
                 self.in_flight = false;
@@ -184,7 +224,7 @@ impl Conn {
             Ok(Err(_elapsed)) => {
                 self.interrupt.store(true, Ordering::Relaxed);
                 ctx.bump(|c| &c.timeouts);
-                Err(DbError::timeout(&what, limit))
+                Err(DbError::timeout(&what, limit, !is_commit))
             }
             Err(_cancelled) => {
                 self.interrupt.store(true, Ordering::Relaxed);
@@ -246,7 +286,17 @@ impl Conn {
     /// Cancel safety: dropped during the rollback, the connection is closed instead.
     pub(crate) async fn release(mut self) {
         self.rollback().await;
-        drop(self);
+        if self.is_in_doubt() || self.in_tx {
+            return; // Drop closes it
+        }
+        // Returned here, not by the PoolConnection's drop (which spawns a task for it), so the
+        // connection is idle in the pool when the caller's `close().await` returns. Dropped
+        // half-way, sqlx's future closes it instead.
+        match self.raw.take() {
+            Some(RawConn::Sqlite(mut c)) => c.return_to_pool().await,
+            Some(RawConn::Postgres(mut c)) => c.return_to_pool().await,
+            None => {}
+        }
     }
 }
 
@@ -281,14 +331,14 @@ async fn execute(raw: &mut RawConn, stmt: Stmt<'_>) -> Result<Out, DbError> {
                     .map(|r| Out::Affected(r.rows_affected()))
                     .map_err(sqlx_err(sql)),
                 Stmt::Execute(q) => q
-                    .$bind()
+                    .$bind()?
                     .execute(&mut *$c)
                     .await
                     .map(|r| Out::Affected(r.rows_affected()))
                     .map_err(sqlx_err(&q.describe())),
                 Stmt::FetchAll(q) => {
                     let rows = q
-                        .$bind()
+                        .$bind()?
                         .fetch_all(&mut *$c)
                         .await
                         .map_err(sqlx_err(&q.describe()))?;
@@ -303,7 +353,7 @@ async fn execute(raw: &mut RawConn, stmt: Stmt<'_>) -> Result<Out, DbError> {
                 }
                 Stmt::FetchOptional(q) => {
                     let row = q
-                        .$bind()
+                        .$bind()?
                         .fetch_optional(&mut *$c)
                         .await
                         .map_err(sqlx_err(&q.describe()))?;

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Executor, Postgres, Sqlite};
+use sqlx::{ConnectOptions, Connection, Executor, Postgres, Sqlite};
 use uno_core::Runtime;
 
-use crate::error::DbError;
+use crate::error::{DbError, Kind};
 
 /// Which database a [`Database`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -156,6 +156,38 @@ impl DatabaseOptions {
         if self.max_connections == 0 {
             return Err(zero("max_connections"));
         }
+        if self.max_connections > MAX_CONNECTIONS {
+            return Err(DbError::config(format!(
+                "max_connections of {} is more than the {MAX_CONNECTIONS} this crate allows (the \
+                 pool reserves memory per connection, and no server takes that many): pass a \
+                 smaller value",
+                self.max_connections
+            )));
+        }
+        let durations = [
+            ("acquire_timeout", self.acquire_timeout),
+            ("statement_timeout", self.statement_timeout),
+            ("server_timeout_margin", self.server_timeout_margin),
+            (
+                "idle_in_transaction_timeout",
+                self.idle_in_transaction_timeout,
+            ),
+            ("busy_timeout", self.busy_timeout),
+        ];
+        for (what, d) in durations {
+            if d > MAX_DURATION {
+                return Err(DbError::config(format!(
+                    "{what} of {d:?} is longer than the {MAX_DURATION:?} the databases take \
+                     (PostgreSQL and SQLite keep milliseconds in an i32): pass a shorter one"
+                )));
+            }
+        }
+        if self.statement_timeout + self.server_timeout_margin > MAX_DURATION {
+            return Err(DbError::config(format!(
+                "statement_timeout plus server_timeout_margin is longer than {MAX_DURATION:?}: \
+                 shorten one of them"
+            )));
+        }
         if self.acquire_timeout.is_zero() {
             return Err(zero("acquire_timeout"));
         }
@@ -165,10 +197,30 @@ impl DatabaseOptions {
         if self.idle_in_transaction_timeout.is_zero() {
             return Err(zero("idle_in_transaction_timeout"));
         }
-        // PostgreSQL takes milliseconds in an i32; anything above ~24 days means "no limit".
         Ok(())
     }
+
+    /// SQLite's busy timeout as the connection gets it: one short slice. A longer wait is made of
+    /// several slices by the session (on uno's timer), so a statement given up on leaves the
+    /// connection's worker busy for one slice at most, not for the whole busy timeout.
+    pub(crate) fn busy_slice(&self) -> Duration {
+        self.busy_timeout.min(BUSY_SLICE)
+    }
+
+    pub(crate) fn get_busy_timeout(&self) -> Duration {
+        self.busy_timeout
+    }
 }
+
+/// The longest duration any option takes: PostgreSQL's and SQLite's millisecond settings are i32s
+/// (and sqlx's SQLite worker panics past it).
+const MAX_DURATION: Duration = Duration::from_millis(i32::MAX as u64);
+
+/// The largest pool: sqlx reserves memory for every possible connection up front.
+const MAX_CONNECTIONS: u32 = 10_000;
+
+/// See [`DatabaseOptions::busy_slice`].
+const BUSY_SLICE: Duration = Duration::from_millis(50);
 
 /// Milliseconds for a PostgreSQL setting, saturating (0 would mean "no limit", so at least 1).
 fn pg_millis(d: Duration) -> u128 {
@@ -259,9 +311,59 @@ pub(crate) enum Pool {
     Postgres(PgPool),
 }
 
+/// How to open a connection outside the pool (for [`Database::probe`]).
+#[derive(Debug, Clone)]
+pub(crate) enum Connector {
+    Sqlite(SqliteConnectOptions),
+    Postgres(PgConnectOptions),
+}
+
+/// What every new connection runs before it is used: the crate's server-side backstops, then the
+/// user's `init_sql`.
+#[derive(Debug, Clone)]
+pub(crate) struct Setup {
+    statement_ms: u128,
+    idle_ms: u128,
+    init: Arc<[String]>,
+}
+
+impl Setup {
+    fn new(options: &DatabaseOptions) -> Setup {
+        Setup {
+            statement_ms: pg_millis(options.statement_timeout + options.server_timeout_margin),
+            idle_ms: pg_millis(options.idle_in_transaction_timeout),
+            init: options.init_sql.clone().into(),
+        }
+    }
+
+    async fn sqlite(&self, conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+        for sql in self.init.iter() {
+            conn.execute(sqlx::AssertSqlSafe(sql.clone())).await?;
+        }
+        Ok(())
+    }
+
+    async fn postgres(&self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+        let mut setup = format!(
+            "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {};",
+            self.statement_ms, self.idle_ms
+        );
+        if conn.server_version_num().is_some_and(|v| v >= 140_000) {
+            setup.push_str(" SET client_connection_check_interval = 1000;");
+        }
+        conn.execute(sqlx::AssertSqlSafe(setup)).await?;
+        for sql in self.init.iter() {
+            conn.execute(sqlx::AssertSqlSafe(sql.clone())).await?;
+        }
+        Ok(())
+    }
+}
+
 pub(crate) struct Shared {
     pub(crate) rt: Runtime,
     pub(crate) pool: Pool,
+    pub(crate) connector: Connector,
+    pub(crate) setup: Setup,
     pub(crate) options: DatabaseOptions,
     pub(crate) counters: Arc<Counters>,
 }
@@ -372,35 +474,18 @@ impl Database {
         if let Some(name) = &options.application_name {
             connect = connect.application_name(name);
         }
-        let statement_ms = pg_millis(options.statement_timeout + options.server_timeout_margin);
-        let idle_ms = pg_millis(options.idle_in_transaction_timeout);
-        let init: Arc<[String]> = options.init_sql.clone().into();
-        let pool_options = PgPoolOptions::new()
+        let connector = Connector::Postgres(connect.clone());
+        let setup = Setup::new(&options);
+        let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             // uno's timer keeps the acquire timeout; sqlx's own is only a backstop behind it.
             .acquire_timeout(options.acquire_timeout + Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
-                let init = init.clone();
-                Box::pin(async move {
-                    let mut setup = format!(
-                        "SET statement_timeout = {statement_ms}; \
-                         SET idle_in_transaction_session_timeout = {idle_ms};"
-                    );
-                    if conn.server_version_num().is_some_and(|v| v >= 140_000) {
-                        setup.push_str(" SET client_connection_check_interval = 1000;");
-                    }
-                    conn.execute(sqlx::AssertSqlSafe(setup)).await?;
-                    for sql in init.iter() {
-                        conn.execute(sqlx::AssertSqlSafe(sql.clone())).await?;
-                    }
-                    Ok(())
-                })
-            });
-        let pool = pool_options
-            .connect_with(connect)
-            .await
-            .map_err(|e| DbError::from_sqlx("connecting to PostgreSQL", e))?;
-        Ok(Self::from_pool(rt, Pool::Postgres(pool), options))
+                let setup = setup.clone();
+                Box::pin(async move { setup.postgres(conn).await })
+            })
+            .connect_lazy_with(connect);
+        Self::open(rt, Pool::Postgres(pool), connector, options).await
     }
 
     async fn sqlite_with(
@@ -411,34 +496,78 @@ impl Database {
         options.validate()?;
         let connect = connect
             .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(options.busy_timeout);
-        let init: Arc<[String]> = options.init_sql.clone().into();
+            .busy_timeout(options.busy_slice());
+        let connector = Connector::Sqlite(connect.clone());
+        let setup = Setup::new(&options);
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout + Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
-                let init = init.clone();
-                Box::pin(async move {
-                    for sql in init.iter() {
-                        conn.execute(sqlx::AssertSqlSafe(sql.clone())).await?;
-                    }
-                    Ok(())
-                })
+                let setup = setup.clone();
+                Box::pin(async move { setup.sqlite(conn).await })
             })
-            .connect_with(connect)
-            .await
-            .map_err(|e| DbError::from_sqlx("opening the SQLite database", e))?;
-        Ok(Self::from_pool(rt, Pool::Sqlite(pool), options))
+            .connect_lazy_with(connect);
+        Self::open(rt, Pool::Sqlite(pool), connector, options).await
     }
 
-    fn from_pool(rt: &Runtime, pool: Pool, options: DatabaseOptions) -> Database {
-        Database {
+    /// Wraps a lazy pool after one direct connection has been opened and set up, within the
+    /// acquire timeout: a refused connection, a failed login or a bad `init_sql` is reported as
+    /// itself at once (sqlx's pool would retry them until its timeout and say only that).
+    async fn open(
+        rt: &Runtime,
+        pool: Pool,
+        connector: Connector,
+        options: DatabaseOptions,
+    ) -> Result<Database, DbError> {
+        let db = Database {
             shared: Arc::new(Shared {
                 rt: rt.clone(),
                 pool,
+                connector,
+                setup: Setup::new(&options),
                 options,
                 counters: Arc::new(Counters::default()),
             }),
+        };
+        let limit = db.shared.options.acquire_timeout;
+        match rt.timeout(limit, "", db.probe()).await {
+            Ok(Ok(())) => Ok(db),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(DbError::new(
+                Kind::Connection,
+                format!(
+                    "could not open a connection to the database within the acquire timeout of \
+                     {limit:?}: check that the server is up and reachable, or raise \
+                     acquire_timeout"
+                ),
+            )),
+        }
+    }
+
+    /// Opens one connection outside the pool, sets it up as the pool would, and closes it: the
+    /// real reason why the pool cannot open connections.
+    pub(crate) async fn probe(&self) -> Result<(), DbError> {
+        let connecting = "connecting to the database";
+        let setup = &self.shared.setup;
+        match &self.shared.connector {
+            Connector::Sqlite(o) => {
+                let mut c = o
+                    .connect()
+                    .await
+                    .map_err(|e| DbError::from_sqlx(connecting, e))?;
+                let result = setup.sqlite(&mut c).await;
+                let _ = c.close().await;
+                result.map_err(|e| DbError::from_sqlx("setting up a new connection", e))
+            }
+            Connector::Postgres(o) => {
+                let mut c = o
+                    .connect()
+                    .await
+                    .map_err(|e| DbError::from_sqlx(connecting, e))?;
+                let result = setup.postgres(&mut c).await;
+                let _ = c.close().await;
+                result.map_err(|e| DbError::from_sqlx("setting up a new connection", e))
+            }
         }
     }
 

@@ -28,6 +28,9 @@ pub(crate) enum Kind {
     Decode,
     /// An operation failed with the caller's own error.
     Operation,
+    /// A statement that cannot be run as given (its bound arguments do not match its
+    /// placeholders).
+    InvalidQuery,
 }
 
 /// The error of every fallible call in `uno-db-sqlx`.
@@ -125,13 +128,20 @@ impl DbError {
         DbError::new(Kind::Config, message)
     }
 
-    pub(crate) fn timeout(what: &str, after: Duration) -> Self {
+    /// `server_stops_it`: whether the server's own timeout ends the statement too (not for
+    /// `COMMIT` on PostgreSQL, whose deferred triggers `statement_timeout` does not cover).
+    pub(crate) fn timeout(what: &str, after: Duration, server_stops_it: bool) -> Self {
+        let server = if server_stops_it {
+            "; the server's own timeout stops the statement"
+        } else {
+            "; the server may still finish it"
+        };
         DbError::new(
             Kind::Timeout,
             format!(
-                "{what} did not finish within its time limit of {after:?}; the connection was closed \
-                 because its state was unknown (the server stops the statement too). Raise the \
-                 statement timeout or make the statement faster"
+                "{what} did not finish within its time limit of {after:?}: the connection's state \
+                 was unknown, so it was not reused as it was{server}. Raise the statement timeout \
+                 or make the statement faster"
             ),
         )
     }
@@ -156,6 +166,7 @@ impl DbError {
     /// Wraps a sqlx error from a statement, classifying it.
     pub(crate) fn from_sqlx(what: &str, error: sqlx::Error) -> Self {
         let kind = match &error {
+            sqlx::Error::Database(e) if is_connection_lost(&**e) => Kind::Connection,
             sqlx::Error::Database(_) => Kind::Database,
             sqlx::Error::RowNotFound
             | sqlx::Error::ColumnDecode { .. }
@@ -176,6 +187,12 @@ impl DbError {
             _ => "",
         };
         DbError::new(kind, format!("{what} failed{advice}")).with_sqlx(error)
+    }
+
+    /// SQLite's `SQLITE_BUSY` (any extended form): another connection holds the lock.
+    pub(crate) fn is_sqlite_busy(&self) -> bool {
+        let db = self.sqlx_error().and_then(|e| e.as_database_error());
+        db.is_some_and(|db| matches!(driver_code(db), DriverCode::Sqlite(code) if code & 0xff == 5))
     }
 
     /// Marks the error as coming from the operation at `index` (kept if already set).
@@ -244,6 +261,12 @@ impl DbError {
         self.kind() == Kind::Config
     }
 
+    /// The statement was not sent because it cannot run as given: its bound arguments do not
+    /// match its `$N` placeholders.
+    pub fn is_invalid_query(&self) -> bool {
+        self.kind() == Kind::InvalidQuery
+    }
+
     /// The session was already closed (its group ended).
     pub fn is_session_closed(&self) -> bool {
         self.kind() == Kind::SessionClosed
@@ -284,16 +307,51 @@ impl DbError {
     }
 }
 
-/// PostgreSQL serialization failure / deadlock; SQLite busy / locked (primary code 5 or 6).
+/// Which driver produced a database error, and its code in that driver's terms.
+enum DriverCode<'a> {
+    Postgres(&'a str),
+    Sqlite(i32),
+    Other,
+}
+
+fn driver_code(error: &dyn sqlx::error::DatabaseError) -> DriverCode<'_> {
+    if let Some(e) = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return DriverCode::Postgres(e.code());
+    }
+    if error
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        // SQLite's extended result code, as sqlx prints it.
+        let code = error.code().and_then(|c| c.parse::<i32>().ok());
+        return code.map_or(DriverCode::Other, DriverCode::Sqlite);
+    }
+    DriverCode::Other
+}
+
+/// PostgreSQL serialization failure / deadlock; SQLite busy / locked (primary code 5 or 6). Each
+/// test applies to its own driver only: PostgreSQL's `42501` is not SQLite's busy code.
 pub(crate) fn is_retryable_sqlx(error: &sqlx::Error) -> bool {
-    let Some(code) = error.as_database_error().and_then(|e| e.code()) else {
+    let Some(db) = error.as_database_error() else {
         return false;
     };
-    match &*code {
-        "40001" | "40P01" => true,
-        other => other
-            .parse::<i32>()
-            .is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
+    match driver_code(db) {
+        DriverCode::Postgres(code) => matches!(code, "40001" | "40P01"),
+        DriverCode::Sqlite(code) => matches!(code & 0xff, 5 | 6),
+        DriverCode::Other => false,
+    }
+}
+
+/// A database error after which the connection is gone, whatever class the driver gives it:
+/// PostgreSQL's terminated backend (`57P01`, also on a server restart), crash or shutdown
+/// (`57P02`, `57P03`), session timeouts (`25P03`, `57P05`) and connection exceptions (class `08`).
+pub(crate) fn is_connection_lost(error: &dyn sqlx::error::DatabaseError) -> bool {
+    match driver_code(error) {
+        DriverCode::Postgres(code) => {
+            code.starts_with("08")
+                || matches!(code, "57P01" | "57P02" | "57P03" | "25P03" | "57P05")
+        }
+        DriverCode::Sqlite(_) | DriverCode::Other => false,
     }
 }
 
@@ -347,5 +405,20 @@ impl From<sqlx::Error> for DbError {
     /// For `?` on a raw sqlx call inside an operation.
     fn from(error: sqlx::Error) -> Self {
         DbError::from_sqlx("a statement", error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_timeout_does_not_promise_the_server_stops_it() {
+        let commit = DbError::timeout("`COMMIT`", Duration::from_secs(1), false).to_string();
+        assert!(!commit.contains("stops the statement"), "{commit}");
+        assert!(commit.contains("may still finish"), "{commit}");
+        let select = DbError::timeout("statement `SELECT 1`", Duration::from_secs(1), true);
+        assert!(select.is_timeout());
+        assert!(select.to_string().contains("server's own timeout stops"));
     }
 }

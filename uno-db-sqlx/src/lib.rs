@@ -88,6 +88,7 @@ mod error;
 mod group;
 mod query;
 mod session;
+mod sql;
 mod transaction;
 
 #[doc(hidden)]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use sqlx::{Column, Row as _, TypeInfo, ValueRef};
 
 use crate::error::{DbError, Kind};
+use crate::sql::{Dialect, Placeholder, arguments_needed, placeholders};
 
 /// A value bound to a [`Query`] or read from a [`Row`].
 ///
@@ -179,9 +180,35 @@ impl Query {
         }
     }
 
+    /// Checks that the bound arguments match the placeholders (SQLite would bind missing ones as
+    /// `NULL` and ignore extras; PostgreSQL takes one extra): the same rule on every database.
+    pub(crate) fn check_arguments(&self, dialect: Dialect) -> Result<Vec<Placeholder>, DbError> {
+        let found = placeholders(&self.sql, dialect);
+        let needed = arguments_needed(&found);
+        if needed != self.args.len() {
+            let needs = if needed == usize::MAX {
+                "a placeholder number too large".to_owned()
+            } else {
+                format!("{needed} argument(s) (its highest placeholder is ${needed})")
+            };
+            return Err(DbError::new(
+                Kind::InvalidQuery,
+                format!(
+                    "{} needs {needs} but {} argument(s) were bound: bind one value per \
+                     placeholder `$1`, `$2`, …",
+                    self.describe(),
+                    self.args.len()
+                ),
+            ));
+        }
+        Ok(found)
+    }
+
     pub(crate) fn to_sqlite(
         &self,
-    ) -> sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    ) -> Result<sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>, DbError>
+    {
+        self.check_arguments(Dialect::Standard)?;
         let mut q = sqlx::query(sqlx::AssertSqlSafe(self.sql.clone()));
         for arg in &self.args {
             q = match arg.clone() {
@@ -193,12 +220,14 @@ impl Query {
                 Value::Bytes(v) => q.bind(v),
             };
         }
-        q
+        Ok(q)
     }
 
     pub(crate) fn to_postgres(
         &self,
-    ) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    ) -> Result<sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>, DbError>
+    {
+        self.check_arguments(Dialect::Standard)?;
         let mut q = sqlx::query(sqlx::AssertSqlSafe(self.sql.clone()));
         for arg in &self.args {
             q = match arg.clone() {
@@ -210,7 +239,7 @@ impl Query {
                 Value::Bytes(v) => q.bind(v),
             };
         }
-        q
+        Ok(q)
     }
 }
 

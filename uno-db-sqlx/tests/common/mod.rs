@@ -125,6 +125,16 @@ impl Fixture {
 
     /// `None` (after printing why) when `UNO_TEST_POSTGRES_URL` is unset.
     pub async fn postgres(rt: &Runtime, options: DatabaseOptions) -> Option<Fixture> {
+        Self::postgres_via(rt, options, |url| url.to_owned()).await
+    }
+
+    /// As [`postgres`](Self::postgres), the database under test connecting through
+    /// `route(url)` (a [`Proxy`]'s URL), the admin connection directly.
+    pub async fn postgres_via(
+        rt: &Runtime,
+        options: DatabaseOptions,
+        route: impl FnOnce(&str) -> String,
+    ) -> Option<Fixture> {
         let Ok(url) = std::env::var("UNO_TEST_POSTGRES_URL") else {
             println!("skipped: UNO_TEST_POSTGRES_URL is not set");
             return None;
@@ -139,7 +149,7 @@ impl Fixture {
         let options = options
             .application_name(app.clone())
             .init_sql(format!("SET search_path TO {schema}"));
-        let db = Database::connect(rt, &url, options).await.unwrap();
+        let db = Database::connect(rt, &route(&url), options).await.unwrap();
         Some(Fixture {
             db,
             admin: Admin::Postgres(admin),
@@ -285,4 +295,96 @@ impl Fixture {
                 .unwrap();
         }
     }
+}
+
+/// A TCP forwarder on 127.0.0.1 in front of a database server, that a test can stop (refusing new
+/// connections and cutting the open ones) to stand for a server that went down, without touching
+/// the shared server. Runs on plain threads, so it works under every runtime.
+pub struct Proxy {
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    /// Forwards a fresh local port to `target` (`host:port`).
+    pub fn start(target: &str) -> Proxy {
+        use std::io::copy;
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let target = target.to_owned();
+        let accept = {
+            let (stop, open) = (stop.clone(), open.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    match listener.accept() {
+                        Ok((client, _)) => {
+                            client.set_nonblocking(false).unwrap();
+                            let Ok(server) = TcpStream::connect(&target) else {
+                                continue;
+                            };
+                            let mut open = open.lock().unwrap();
+                            open.push(client.try_clone().unwrap());
+                            open.push(server.try_clone().unwrap());
+                            let (mut c2, mut s2) =
+                                (client.try_clone().unwrap(), server.try_clone().unwrap());
+                            let (mut c1, mut s1) = (client, server);
+                            std::thread::spawn(move || {
+                                let _ = copy(&mut c1, &mut s1);
+                                let _ = s1.shutdown(std::net::Shutdown::Both);
+                            });
+                            std::thread::spawn(move || {
+                                let _ = copy(&mut s2, &mut c2);
+                                let _ = c2.shutdown(std::net::Shutdown::Both);
+                            });
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                    }
+                }
+                // The listener is dropped here: new connections are refused.
+            })
+        };
+        Proxy {
+            port,
+            stop,
+            open,
+            accept: Some(accept),
+        }
+    }
+
+    /// `url` (whose authority is `host:port` of the target) with the proxy's port instead.
+    pub fn url(&self, url: &str, target: &str) -> String {
+        url.replace(target, &format!("127.0.0.1:{}", self.port))
+    }
+
+    /// Refuses new connections and cuts every open one, as a server that went down.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(accept) = self.accept.take() {
+            accept.join().unwrap();
+        }
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The `host:port` of a database URL (`scheme://user@host:port/db`).
+pub fn authority(url: &str) -> String {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let rest = rest.rsplit('@').next().unwrap_or(rest);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
 }
