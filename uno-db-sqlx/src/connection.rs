@@ -1,8 +1,10 @@
 //! The checked-out connection and the bookkeeping that keeps it clean on every exit path.
 //!
 //! Invariant: a [`Conn`] whose state is known and clean (no statement in flight, no transaction
-//! open, not broken) goes back to the pool when dropped; any other is closed (`close_on_drop`),
-//! so the server rolls back whatever it was doing. sqlx 0.9.0 cannot give that guarantee itself
+//! open, not broken) goes back to the pool when dropped; any other is handed to a [`Recycler`],
+//! which cleans it in the background (the abandoned statement ends, `ROLLBACK`, a check) and
+//! returns it, or closes it when cleaning fails, takes too long or cannot be trusted — so no
+//! connection ever goes back to the pool inside a transaction. sqlx 0.9.0 cannot give that guarantee itself
 //! (a cancelled `BEGIN` can return a PostgreSQL connection inside a transaction, upstream
 //! #4385/#4393): this crate sends `BEGIN`/`COMMIT`/`ROLLBACK` itself and marks the connection in
 //! doubt *before* each statement is sent.
@@ -12,16 +14,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::Executor;
-use sqlx::pool::PoolConnection;
-use sqlx::{Postgres, Sqlite};
 use uno_core::Runtime;
 use uno_core::sync::{CancellationToken, cancellable};
 
-use crate::database::{Counters, Database, Pool};
+use crate::database::Database;
+use crate::driver::{RawConn, check_runtime};
 use crate::error::{DbError, Kind};
 use crate::query::{Query, Row, column_names};
+use crate::stats::Counters;
 
 /// How often (in SQLite virtual-machine steps) the interrupt flag is checked.
+#[cfg(feature = "sqlite")]
 const SQLITE_PROGRESS_STEPS: i32 = 1000;
 
 /// What a session's statements share: the clock, the limit, the cancellation, the counters.
@@ -39,11 +42,6 @@ impl Ctx {
             counter(c).fetch_add(1, Ordering::Relaxed);
         }
     }
-}
-
-pub(crate) enum RawConn {
-    Sqlite(PoolConnection<Sqlite>),
-    Postgres(PoolConnection<Postgres>),
 }
 
 /// A statement to run, and what comes back.
@@ -81,13 +79,9 @@ impl Conn {
     pub(crate) async fn acquire(ctx: &Arc<Ctx>) -> Result<Conn, DbError> {
         let options = ctx.db.options();
         let limit = options.get_acquire_timeout();
-        let pool = ctx.db.shared.pool.clone();
-        let acquire = async move {
-            match pool {
-                Pool::Sqlite(p) => p.acquire().await.map(RawConn::Sqlite),
-                Pool::Postgres(p) => p.acquire().await.map(RawConn::Postgres),
-            }
-        };
+        check_runtime()?;
+        let pool = &ctx.db.shared.pool;
+        let acquire = pool.acquire();
         let exhausted = || {
             DbError::new(
                 Kind::AcquireTimeout,
@@ -123,6 +117,7 @@ impl Conn {
             Ok(Ok(Err(e))) => return Err(DbError::from_sqlx("acquiring a connection", e)),
             Ok(Ok(Ok(raw))) => raw,
         };
+        #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
         let mut conn = Conn {
             raw: Some(raw),
             ctx: ctx.clone(),
@@ -131,6 +126,7 @@ impl Conn {
             broken: false,
             interrupt: Arc::new(AtomicBool::new(false)),
         };
+        #[cfg(feature = "sqlite")]
         if let Some(RawConn::Sqlite(c)) = &mut conn.raw {
             // Dropped mid-way, the connection is closed (in flight), never returned half set up.
             conn.in_flight = true;
@@ -194,7 +190,7 @@ impl Conn {
         // SQLite waits for a lock in short slices (see `DatabaseOptions::busy_slice`); the
         // statement is tried again until the busy timeout is spent. Only where a retry can
         // succeed: outside a transaction, or its BEGIN.
-        let busy_wait = (matches!(raw, RawConn::Sqlite(_)) && (is_begin || !self.in_tx))
+        let busy_wait = (is_sqlite(raw) && (is_begin || !self.in_tx))
             .then(|| ctx.db.options().get_busy_timeout());
         let rt = &ctx.rt;
         let work = async move {
@@ -292,26 +288,132 @@ impl Conn {
         // Returned here, not by the PoolConnection's drop (which spawns a task for it), so the
         // connection is idle in the pool when the caller's `close().await` returns. Dropped
         // half-way, sqlx's future closes it instead.
-        match self.raw.take() {
-            Some(RawConn::Sqlite(mut c)) => c.return_to_pool().await,
-            Some(RawConn::Postgres(mut c)) => c.return_to_pool().await,
-            None => {}
+        if let Some(raw) = self.raw.take() {
+            raw.return_to_pool().await;
         }
     }
 }
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        let Some(raw) = self.raw.take() else { return };
-        if self.in_flight || self.in_tx || self.broken {
-            self.interrupt.store(true, Ordering::Relaxed);
-            self.ctx.bump(|c| &c.closed_in_doubt);
-            match raw {
-                RawConn::Sqlite(mut c) => c.close_on_drop(),
-                RawConn::Postgres(mut c) => c.close_on_drop(),
-            }
+        let Some(raw) = self.raw.take() else {
+            return;
+        };
+        if !(self.in_flight || self.in_tx || self.broken) {
+            return; // the PoolConnection's own drop returns it to the pool
         }
-        // Otherwise the PoolConnection's own drop returns it to the pool.
+        // Whatever still runs on it is abandoned: SQLite's progress handler interrupts it.
+        self.interrupt.store(true, Ordering::Relaxed);
+        let limit = self.ctx.db.options().get_recycle_timeout();
+        // sqlx's MySQL driver loses its place in the protocol when a statement abandoned
+        // mid-reply ends with an error (the error is read as the next statement's reply, and that
+        // one's reply stays unread): such a connection is closed, never reused.
+        let desyncs = self.in_flight && raw.kind() == crate::DatabaseKind::MySql;
+        let recycle = !(self.broken || limit.is_zero() || desyncs);
+        let recycler = Recycler {
+            raw: Some(raw),
+            interrupt: self.interrupt.clone(),
+            ctx: self.ctx.clone(),
+        };
+        // Even a close is done in a task: the socket is shut without a goodbye (the protocol
+        // state is unknown), which needs an await. If the runtime is gone, dropping the task
+        // closes the connection all the same.
+        self.ctx
+            .rt
+            .spawn(recycler.run(recycle.then_some(limit)))
+            .detach();
+    }
+}
+
+/// Cleans a connection whose state is in doubt, in the background, and returns it to the pool;
+/// closes it if that fails or takes longer than the recycle timeout. Dropped before it is done
+/// (the runtime shutting down), it closes the connection: it never returns one uncleaned.
+struct Recycler {
+    raw: Option<RawConn>,
+    interrupt: Arc<AtomicBool>,
+    ctx: Arc<Ctx>,
+}
+
+impl Recycler {
+    /// Cleans within `limit`, or (`None`) closes at once.
+    async fn run(mut self, limit: Option<Duration>) {
+        let Some(mut raw) = self.raw.take() else {
+            return;
+        };
+        let cleaned = match limit {
+            Some(limit) => {
+                let clean = clean(&mut raw, &self.interrupt);
+                matches!(self.ctx.rt.timeout(limit, "", clean).await, Ok(Ok(())))
+            }
+            None => false,
+        };
+        if cleaned {
+            self.ctx.bump(|c| &c.recycled);
+            raw.return_to_pool().await;
+        } else {
+            self.ctx.bump(|c| &c.closed_in_doubt);
+            raw.close_hard().await;
+        }
+    }
+}
+
+impl Drop for Recycler {
+    fn drop(&mut self) {
+        if let Some(raw) = self.raw.take() {
+            self.ctx.bump(|c| &c.closed_in_doubt);
+            raw.drop_hard();
+        }
+    }
+}
+
+/// Brings a connection back to a known state: no statement running, no transaction open.
+async fn clean(raw: &mut RawConn, interrupt: &AtomicBool) -> Result<(), sqlx::Error> {
+    match raw {
+        #[cfg(feature = "sqlite")]
+        RawConn::Sqlite(c) => {
+            // The worker runs commands in order: once it hands out the handle, the abandoned
+            // statement has ended (interrupted by the flag). Then the flag is lowered again, or
+            // it would interrupt the ROLLBACK too.
+            drop(c.lock_handle().await?);
+            interrupt.store(false, Ordering::Relaxed);
+            match c.execute(sqlx::raw_sql("ROLLBACK")).await {
+                Ok(_) => {}
+                // "cannot rollback - no transaction is active": already clean.
+                Err(sqlx::Error::Database(e)) if e.message().contains("no transaction") => {}
+                Err(e) => return Err(e),
+            }
+            // After ROLLBACK (or "none active") SQLite is in autocommit mode by definition.
+            let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut **c).await?;
+            check(one == 1)
+        }
+        #[cfg(feature = "postgres")]
+        RawConn::Postgres(c) => {
+            // sqlx first reads the abandoned statement's replies to the end (the server's
+            // statement_timeout bounds that), then sends ROLLBACK.
+            c.execute(sqlx::raw_sql("ROLLBACK")).await?;
+            // Outside a transaction block each statement is its own transaction, so now() (the
+            // transaction's start) equals the statement's start.
+            let outside: bool = sqlx::query_scalar("SELECT now() = statement_timestamp()")
+                .fetch_one(&mut **c)
+                .await?;
+            check(outside)
+        }
+        #[cfg(feature = "mysql")]
+        RawConn::MySql(c) => {
+            c.execute(sqlx::raw_sql("ROLLBACK")).await?;
+            let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut **c).await?;
+            check(one == 1)
+        }
+    }
+}
+
+fn check(clean: bool) -> Result<(), sqlx::Error> {
+    if clean {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Protocol(
+            "the connection is still inside a transaction after ROLLBACK".into(),
+        ))
     }
 }
 
@@ -365,15 +467,26 @@ async fn execute(raw: &mut RawConn, stmt: Stmt<'_>) -> Result<Out, DbError> {
         };
     }
     match raw {
+        #[cfg(feature = "sqlite")]
         RawConn::Sqlite(c) => {
             let c: &mut sqlx::SqliteConnection = c;
             run!(c, to_sqlite, Row::from_sqlite)
         }
+        #[cfg(feature = "postgres")]
         RawConn::Postgres(c) => {
             let c: &mut sqlx::PgConnection = c;
             run!(c, to_postgres, Row::from_postgres)
         }
+        #[cfg(feature = "mysql")]
+        RawConn::MySql(c) => {
+            let c: &mut sqlx::MySqlConnection = c;
+            run!(c, to_mysql, Row::from_mysql)
+        }
     }
+}
+
+fn is_sqlite(raw: &RawConn) -> bool {
+    raw.kind() == crate::DatabaseKind::Sqlite
 }
 
 /// The statement methods shared by [`Session`](crate::Session) and [`Tx`](crate::Tx).

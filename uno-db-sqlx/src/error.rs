@@ -309,15 +309,24 @@ impl DbError {
 
 /// Which driver produced a database error, and its code in that driver's terms.
 enum DriverCode<'a> {
+    /// PostgreSQL's SQLSTATE.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Postgres(&'a str),
+    /// SQLite's extended result code.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     Sqlite(i32),
+    /// MySQL's (and MariaDB's) error number.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    MySql(u16),
     Other,
 }
 
 fn driver_code(error: &dyn sqlx::error::DatabaseError) -> DriverCode<'_> {
+    #[cfg(feature = "postgres")]
     if let Some(e) = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
         return DriverCode::Postgres(e.code());
     }
+    #[cfg(feature = "sqlite")]
     if error
         .try_downcast_ref::<sqlx::sqlite::SqliteError>()
         .is_some()
@@ -326,11 +335,17 @@ fn driver_code(error: &dyn sqlx::error::DatabaseError) -> DriverCode<'_> {
         let code = error.code().and_then(|c| c.parse::<i32>().ok());
         return code.map_or(DriverCode::Other, DriverCode::Sqlite);
     }
+    #[cfg(feature = "mysql")]
+    if let Some(e) = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return DriverCode::MySql(e.number());
+    }
+    let _ = error;
     DriverCode::Other
 }
 
-/// PostgreSQL serialization failure / deadlock; SQLite busy / locked (primary code 5 or 6). Each
-/// test applies to its own driver only: PostgreSQL's `42501` is not SQLite's busy code.
+/// PostgreSQL serialization failure / deadlock; SQLite busy / locked (primary code 5 or 6);
+/// MySQL deadlock (1213) / lock wait timeout (1205). Each test applies to its own driver only:
+/// PostgreSQL's `42501` is not SQLite's busy code.
 pub(crate) fn is_retryable_sqlx(error: &sqlx::Error) -> bool {
     let Some(db) = error.as_database_error() else {
         return false;
@@ -338,19 +353,23 @@ pub(crate) fn is_retryable_sqlx(error: &sqlx::Error) -> bool {
     match driver_code(db) {
         DriverCode::Postgres(code) => matches!(code, "40001" | "40P01"),
         DriverCode::Sqlite(code) => matches!(code & 0xff, 5 | 6),
+        DriverCode::MySql(number) => matches!(number, 1213 | 1205),
         DriverCode::Other => false,
     }
 }
 
 /// A database error after which the connection is gone, whatever class the driver gives it:
 /// PostgreSQL's terminated backend (`57P01`, also on a server restart), crash or shutdown
-/// (`57P02`, `57P03`), session timeouts (`25P03`, `57P05`) and connection exceptions (class `08`).
+/// (`57P02`, `57P03`), session timeouts (`25P03`, `57P05`) and connection exceptions (class `08`);
+/// MySQL's server shutdown (1053), killed connection (1927, MariaDB), gone server and lost
+/// connection (2006, 2013), and inactivity disconnect (4031).
 pub(crate) fn is_connection_lost(error: &dyn sqlx::error::DatabaseError) -> bool {
     match driver_code(error) {
         DriverCode::Postgres(code) => {
             code.starts_with("08")
                 || matches!(code, "57P01" | "57P02" | "57P03" | "25P03" | "57P05")
         }
+        DriverCode::MySql(number) => matches!(number, 1053 | 1927 | 2006 | 2013 | 4031),
         DriverCode::Sqlite(_) | DriverCode::Other => false,
     }
 }

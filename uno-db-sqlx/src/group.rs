@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use uno_core::sync::CancellationToken;
 
-use crate::database::{Counters, Database, DbStats};
+use crate::database::Database;
 use crate::error::DbError;
 use crate::session::{Session, SessionShared};
+use crate::stats::{Counters, DbStats};
 use crate::transaction::{self, Operation, TransactionOptions};
 
 /// How long [`SessionOperationGroup::close`] waits for a session busy with a statement that

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use uno_core::sync::{AsyncLock, CancellationToken, cancellable};
 
 use crate::connection::{Conn, Ctx, no_row};
-use crate::database::{Counters, Database};
+use crate::database::Database;
 use crate::error::DbError;
 use crate::query::{Query, Row, Value};
+use crate::stats::Counters;
 use crate::transaction::{self, Operation, TransactionOptions};
 
 pub(crate) struct SessionShared {

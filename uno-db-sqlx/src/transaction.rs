@@ -153,7 +153,8 @@ impl fmt::Debug for Tx {
     }
 }
 
-/// A transaction's isolation level (PostgreSQL; SQLite transactions are always serializable).
+/// A transaction's isolation level (PostgreSQL and MySQL; SQLite transactions are always
+/// serializable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum IsolationLevel {
@@ -347,6 +348,29 @@ impl TransactionOptions {
         match kind {
             DatabaseKind::Sqlite if self.read_only => "BEGIN",
             DatabaseKind::Sqlite => "BEGIN IMMEDIATE",
+            // MySQL takes the isolation level for the next transaction only, before it starts.
+            DatabaseKind::MySql => match (self.isolation, self.read_only) {
+                (None, false) => "START TRANSACTION",
+                (None, true) => "START TRANSACTION READ ONLY",
+                (Some(IsolationLevel::ReadCommitted), false) => {
+                    "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION"
+                }
+                (Some(IsolationLevel::ReadCommitted), true) => {
+                    "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION READ ONLY"
+                }
+                (Some(IsolationLevel::RepeatableRead), false) => {
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; START TRANSACTION"
+                }
+                (Some(IsolationLevel::RepeatableRead), true) => {
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; START TRANSACTION READ ONLY"
+                }
+                (Some(IsolationLevel::Serializable), false) => {
+                    "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; START TRANSACTION"
+                }
+                (Some(IsolationLevel::Serializable), true) => {
+                    "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; START TRANSACTION READ ONLY"
+                }
+            },
             _ => match (self.isolation, self.read_only) {
                 (None, false) => "BEGIN",
                 (None, true) => "BEGIN READ ONLY",

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Fixture, Proxy, authority};
+use common::{Fixture, Proxy, authority, server_url};
 use uno_core::Runtime;
 use uno_db_sqlx::{
     Database, DatabaseOptions, SessionOperationGroup, TransactionOptions, TransactionRetry,
@@ -15,17 +15,15 @@ use uno_db_sqlx::{
 };
 
 async fn fixtures(rt: &Runtime, options: DatabaseOptions) -> Vec<Fixture> {
-    let mut all = vec![Fixture::sqlite(rt, options.clone()).await];
-    all.extend(Fixture::postgres(rt, options).await);
-    all
+    Fixture::all(rt, options).await
 }
 
-fn postgres_url() -> Option<String> {
-    let url = std::env::var("UNO_TEST_POSTGRES_URL").ok();
-    if url.is_none() {
-        println!("skipped: UNO_TEST_POSTGRES_URL is not set");
-    }
-    url
+/// The servers' URLs that are configured.
+fn server_urls() -> Vec<String> {
+    ["UNO_TEST_POSTGRES_URL", "UNO_TEST_MYSQL_URL"]
+        .into_iter()
+        .filter_map(server_url)
+        .collect()
 }
 
 // PostgreSQL's 42501 (permission denied), 22021 and 22022 end in 5 or 6 in their low byte when
@@ -71,27 +69,21 @@ db_test!(other_numeric_codes_are_not_serialization_failures, |rt| {
 // A terminated backend (57P01, also what a server restart sends) must mark the connection
 // broken at once: before, the session kept the dead connection and failed a second time.
 db_test!(terminated_backend_fails_one_statement_only, |rt| {
-    let Some(mut fx) = Fixture::postgres(&rt, DatabaseOptions::new().max_connections(2)).await
-    else {
-        return;
-    };
-    let session = enhanced_async_session(&fx.db).await.unwrap();
-    session.execute(&query("SELECT 1")).await.unwrap();
-    let app = fx.app.clone();
-    fx.admin_execute(format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{app}'"
-    ))
-    .await;
-    // The server's FATAL message may take a moment to arrive.
-    rt.sleep(Duration::from_millis(100)).await;
-    let err = session.execute(&query("SELECT 1")).await.unwrap_err();
-    assert!(err.is_connection_error(), "{err:?}");
-    session
-        .execute(&query("SELECT 1"))
-        .await
-        .expect("the next statement gets a new connection");
-    drop(session);
-    fx.finish(&rt).await;
+    for mut fx in Fixture::servers(&rt, DatabaseOptions::new().max_connections(2)).await {
+        let session = enhanced_async_session(&fx.db).await.unwrap();
+        session.execute(&query("SELECT 1")).await.unwrap();
+        fx.kill_connections().await;
+        // The server's FATAL message may take a moment to arrive.
+        rt.sleep(Duration::from_millis(100)).await;
+        let err = session.execute(&query("SELECT 1")).await.unwrap_err();
+        assert!(err.is_connection_error(), "{err:?}");
+        session
+            .execute(&query("SELECT 1"))
+            .await
+            .expect("the next statement gets a new connection");
+        drop(session);
+        fx.finish(&rt).await;
+    }
 });
 
 // Duration::MAX overflowed `acquire_timeout + 5 s` and `statement_timeout + margin` (a panic), a
@@ -129,8 +121,10 @@ db_test!(extreme_durations_are_config_errors, |rt| {
             .unwrap_err();
         assert!(err.is_config(), "{what}: {err:?}");
         assert!(err.to_string().contains(what), "{what}: {err}");
-        if let Some(url) = std::env::var("UNO_TEST_POSTGRES_URL").ok() {
-            let err = Database::connect(&rt, &url, options).await.unwrap_err();
+        for url in server_urls() {
+            let err = Database::connect(&rt, &url, options.clone())
+                .await
+                .unwrap_err();
             assert!(err.is_config(), "{what}: {err:?}");
         }
     }
@@ -152,23 +146,24 @@ db_test!(a_huge_pool_is_a_config_error, |rt| {
 // A refused connection was retried by sqlx until the acquire timeout and reported as "all N
 // connections are in use".
 db_test!(connection_refused_is_reported_as_such, |rt| {
-    let Some(url) = postgres_url() else { return };
-    let target = authority(&url);
-    let mut proxy = Proxy::start(&target);
-    let dead = proxy.url(&url, &target);
-    proxy.stop();
-    let options = DatabaseOptions::new().acquire_timeout(Duration::from_millis(500));
-    let start = rt.now();
-    let err = Database::connect(&rt, &dead, options).await.unwrap_err();
-    assert!(
-        rt.now() - start < Duration::from_secs(3),
-        "took {:?}",
-        rt.now() - start
-    );
-    assert!(err.is_connection_error(), "{err:?}");
-    assert!(!err.is_acquire_timeout(), "{err:?}");
-    let chain = format!("{err} / {:?}", err);
-    assert!(chain.to_lowercase().contains("refused"), "{chain}");
+    for url in server_urls() {
+        let target = authority(&url);
+        let mut proxy = Proxy::start(&target);
+        let dead = proxy.url(&url, &target);
+        proxy.stop();
+        let options = DatabaseOptions::new().acquire_timeout(Duration::from_millis(500));
+        let start = rt.now();
+        let err = Database::connect(&rt, &dead, options).await.unwrap_err();
+        assert!(
+            rt.now() - start < Duration::from_secs(3),
+            "took {:?}",
+            rt.now() - start
+        );
+        assert!(err.is_connection_error(), "{err:?}");
+        assert!(!err.is_acquire_timeout(), "{err:?}");
+        let chain = format!("{err} / {:?}", err);
+        assert!(chain.to_lowercase().contains("refused"), "{chain}");
+    }
 });
 
 // A bad init_sql failed every connection; the error said the pool was exhausted.
@@ -179,8 +174,8 @@ db_test!(bad_init_sql_is_reported_as_such, |rt| {
     let dir = tempfile::tempdir().unwrap();
     let mut results =
         vec![Database::open_sqlite(&rt, dir.path().join("i.db"), options.clone()).await];
-    if let Some(url) = std::env::var("UNO_TEST_POSTGRES_URL").ok() {
-        results.push(Database::connect(&rt, &url, options).await);
+    for url in server_urls() {
+        results.push(Database::connect(&rt, &url, options.clone()).await);
     }
     for result in results {
         let err = result.unwrap_err();
@@ -192,29 +187,34 @@ db_test!(bad_init_sql_is_reported_as_such, |rt| {
 
 // A server that went down after the pool was built: sessions reported "all N in use".
 db_test!(server_down_is_reported_as_such, |rt| {
-    let Some(url) = postgres_url() else { return };
-    let target = authority(&url);
-    let mut proxy = Proxy::start(&target);
-    let options = DatabaseOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_millis(800));
-    let Some(fx) = Fixture::postgres_via(&rt, options, |u| proxy.url(u, &target)).await else {
-        return;
-    };
-    let session = enhanced_async_session(&fx.db).await.unwrap();
-    session.execute(&query("SELECT 1")).await.unwrap();
-    proxy.stop();
-    let err = session.execute(&query("SELECT 1")).await.unwrap_err();
-    assert!(err.is_connection_error(), "{err:?}");
-    let start = rt.now();
-    let err = session.execute(&query("SELECT 1")).await.unwrap_err();
-    assert!(rt.now() - start < Duration::from_secs(2));
-    assert!(!err.to_string().contains("in use"), "{err}");
-    assert!(err.is_connection_error(), "{err:?}");
-    let chain = format!("{err} / {:?}", err);
-    assert!(chain.to_lowercase().contains("refused"), "{chain}");
-    drop(session);
-    fx.finish(&rt).await;
+    for url in server_urls() {
+        let target = authority(&url);
+        let mut proxy = Proxy::start(&target);
+        let options = DatabaseOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_millis(800));
+        let route = |u: &str| proxy.url(u, &target);
+        let fx = if url.starts_with("postgres") {
+            Fixture::postgres_via(&rt, options, route).await
+        } else {
+            Fixture::mysql_via(&rt, options, route).await
+        };
+        let fx = fx.unwrap();
+        let session = enhanced_async_session(&fx.db).await.unwrap();
+        session.execute(&query("SELECT 1")).await.unwrap();
+        proxy.stop();
+        let err = session.execute(&query("SELECT 1")).await.unwrap_err();
+        assert!(err.is_connection_error(), "{err:?}");
+        let start = rt.now();
+        let err = session.execute(&query("SELECT 1")).await.unwrap_err();
+        assert!(rt.now() - start < Duration::from_secs(2));
+        assert!(!err.to_string().contains("in use"), "{err}");
+        assert!(err.is_connection_error(), "{err:?}");
+        let chain = format!("{err} / {:?}", err);
+        assert!(chain.to_lowercase().contains("refused"), "{chain}");
+        drop(session);
+        fx.finish(&rt).await;
+    }
 });
 
 // SQLite bound missing arguments as NULL and ignored extra ones; PostgreSQL took one extra.

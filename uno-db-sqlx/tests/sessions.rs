@@ -1,5 +1,6 @@
-//! Sessions and transactions under cancellation, timeouts and errors, on SQLite (always) and
-//! PostgreSQL (when `UNO_TEST_POSTGRES_URL` is set), each on four runtimes.
+//! Sessions and transactions under cancellation, timeouts and errors, on SQLite (always),
+//! PostgreSQL and MySQL (when `UNO_TEST_POSTGRES_URL` / `UNO_TEST_MYSQL_URL` are set), each on
+//! four runtimes.
 
 mod common;
 
@@ -15,11 +16,9 @@ use uno_db_sqlx::{
     TransactionRetry, enhanced_async_session, operation, query,
 };
 
-/// The two fixtures every test runs on (PostgreSQL only when configured).
+/// Every database the tests run on (PostgreSQL and MySQL only when configured).
 async fn fixtures(rt: &Runtime, options: DatabaseOptions) -> Vec<Fixture> {
-    let mut all = vec![Fixture::sqlite(rt, options.clone()).await];
-    all.extend(Fixture::postgres(rt, options).await);
-    all
+    Fixture::all(rt, options).await
 }
 
 fn insert(id: i64, v: i64) -> Operation {
@@ -34,18 +33,6 @@ fn insert(id: i64, v: i64) -> Operation {
             Ok(())
         })
     })
-}
-
-/// A statement that runs for seconds unless stopped.
-fn slow(fx: &Fixture) -> uno_db_sqlx::Query {
-    if fx.is_postgres() {
-        query("SELECT pg_sleep(5)")
-    } else {
-        query(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500000000) \
-             SELECT COUNT(*) FROM n",
-        )
-    }
 }
 
 fn slow_op(q: uno_db_sqlx::Query) -> Operation {
@@ -95,7 +82,7 @@ db_test!(cancel_right_after_begin, |rt| {
         fx.create_table("t").await;
         let session = enhanced_async_session(&fx.db).await.unwrap();
         // BEGIN, then a slow statement: the future is dropped inside that window.
-        let ops = vec![insert(1, 1), slow_op(slow(&fx)), insert(2, 2)];
+        let ops = vec![insert(1, 1), slow_op(fx.slow()), insert(2, 2)];
         let options = TransactionOptions::new();
         let run = session.run_in_transaction(ops, &options);
         let dropped = rt.timeout(Duration::from_millis(100), "", run).await;
@@ -103,7 +90,8 @@ db_test!(cancel_right_after_begin, |rt| {
         drop(session);
         fx.settle(&rt).await;
         assert_eq!(fx.count("t").await, 0);
-        assert!(fx.db.stats().closed_in_doubt >= 1);
+        let stats = fx.db.stats();
+        assert!(stats.closed_in_doubt + stats.recycled >= 1, "{stats}");
 
         // The same through cancellation: an error that says so, with the operation's index.
         let session = Arc::new(enhanced_async_session(&fx.db).await.unwrap());
@@ -114,7 +102,7 @@ db_test!(cancel_right_after_begin, |rt| {
                 session.cancel();
             })
         };
-        let ops = vec![insert(1, 1), slow_op(slow(&fx)), insert(2, 2)];
+        let ops = vec![insert(1, 1), slow_op(fx.slow()), insert(2, 2)];
         let err = session
             .run_in_transaction(ops, &TransactionOptions::new())
             .await
@@ -180,7 +168,7 @@ db_test!(statement_timeout_on_a_slow_query, |rt| {
         fx.create_table("t").await;
         let session = enhanced_async_session(&fx.db).await.unwrap();
         let start = rt.now();
-        let ops = vec![insert(1, 1), slow_op(slow(&fx)), insert(2, 2)];
+        let ops = vec![insert(1, 1), slow_op(fx.slow()), insert(2, 2)];
         let err = session
             .run_in_transaction(ops, &TransactionOptions::new())
             .await
@@ -241,7 +229,8 @@ db_test!(
             assert_eq!(err.operation_index(), Some(1));
             let stats = fx.db.stats();
             assert_eq!(
-                stats.closed_in_doubt, 0,
+                stats.closed_in_doubt + stats.recycled,
+                0,
                 "the connection was reused, not closed"
             );
             assert_eq!(stats.rolled_back, 4);
@@ -273,7 +262,7 @@ db_test!(group_dropped_with_sessions_in_flight, |rt| {
         let mut tasks = Vec::new();
         for i in 0..2 {
             let session = group.create_session().await.unwrap();
-            let slow = slow(&fx);
+            let slow = fx.slow();
             tasks.push(rt.spawn(async move {
                 let ops = vec![insert(i, i), slow_op(slow)];
                 session
@@ -344,71 +333,70 @@ db_test!(pool_exhausted_then_freed, |rt| {
 });
 
 db_test!(serializable_conflict_retries_once, |rt| {
-    let Some(mut fx) = Fixture::postgres(&rt, DatabaseOptions::new().max_connections(3)).await
-    else {
-        return;
-    };
-    fx.create_table("t").await;
-    fx.admin_execute_on("INSERT INTO {t} VALUES (1, 0)", "t")
-        .await;
-    let options = TransactionOptions::new()
-        .isolation(IsolationLevel::Serializable)
-        .retry(
-            TransactionRetry::new(3, Duration::from_millis(5), Duration::from_millis(50)).unwrap(),
-        );
-    let group = Arc::new(SessionOperationGroup::with_options(&fx.db, options));
-    let runs = Arc::new(AtomicUsize::new(0));
-    let both_read = Arc::new(AtomicUsize::new(0));
-    let go = AsyncEvent::new();
-    let mut tasks = Vec::new();
-    for _ in 0..2 {
-        let session = group.create_session().await.unwrap();
-        let (runs, both_read, go, group, rt2) = (
-            runs.clone(),
-            both_read.clone(),
-            go.clone(),
-            group.clone(),
-            rt.clone(),
-        );
-        tasks.push(rt.spawn(async move {
-            let op = operation(move |tx| {
-                let (runs, both_read, go) = (runs.clone(), both_read.clone(), go.clone());
-                Box::pin(async move {
-                    let first = runs.fetch_add(1, Ordering::SeqCst) < 2;
-                    let v = tx
-                        .fetch_scalar(&query("SELECT v FROM t WHERE id = 1"))
-                        .await?
-                        .as_i64()
-                        .unwrap();
-                    if first {
-                        // Both transactions read before either writes: a real conflict.
-                        if both_read.fetch_add(1, Ordering::SeqCst) == 1 {
-                            go.set();
+    for mut fx in Fixture::servers(&rt, DatabaseOptions::new().max_connections(3)).await {
+        fx.create_table("t").await;
+        fx.admin_execute_on("INSERT INTO {t} VALUES (1, 0)", "t")
+            .await;
+        let options = TransactionOptions::new()
+            .isolation(IsolationLevel::Serializable)
+            .retry(
+                TransactionRetry::new(3, Duration::from_millis(5), Duration::from_millis(50))
+                    .unwrap(),
+            );
+        let group = Arc::new(SessionOperationGroup::with_options(&fx.db, options));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let both_read = Arc::new(AtomicUsize::new(0));
+        let go = AsyncEvent::new();
+        let mut tasks = Vec::new();
+        for _ in 0..2 {
+            let session = group.create_session().await.unwrap();
+            let (runs, both_read, go, group, rt2) = (
+                runs.clone(),
+                both_read.clone(),
+                go.clone(),
+                group.clone(),
+                rt.clone(),
+            );
+            tasks.push(rt.spawn(async move {
+                let op = operation(move |tx| {
+                    let (runs, both_read, go) = (runs.clone(), both_read.clone(), go.clone());
+                    Box::pin(async move {
+                        let first = runs.fetch_add(1, Ordering::SeqCst) < 2;
+                        let v = tx
+                            .fetch_scalar(&query("SELECT v FROM t WHERE id = 1"))
+                            .await?
+                            .as_i64()
+                            .unwrap();
+                        if first {
+                            // Both transactions read before either writes: a real conflict.
+                            if both_read.fetch_add(1, Ordering::SeqCst) == 1 {
+                                go.set();
+                            }
+                            go.wait().await;
                         }
-                        go.wait().await;
-                    }
-                    tx.execute(&query("UPDATE t SET v = $1 WHERE id = 1").bind(v + 1))
-                        .await?;
-                    Ok(())
-                })
-            });
-            let _ = &rt2;
-            group.run_in_transaction(&session, vec![op]).await
-        }));
+                        tx.execute(&query("UPDATE t SET v = $1 WHERE id = 1").bind(v + 1))
+                            .await?;
+                        Ok(())
+                    })
+                });
+                let _ = &rt2;
+                group.run_in_transaction(&session, vec![op]).await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            3,
+            "two transactions and exactly one retry"
+        );
+        assert_eq!(group.report().stats.retries, 1);
+        assert_eq!(fx.admin_i64("SELECT v FROM {t} WHERE id = 1", "t").await, 2);
+        drop(group);
+        fx.settle(&rt).await;
+        fx.finish(&rt).await;
     }
-    for task in tasks {
-        task.await.unwrap().unwrap();
-    }
-    assert_eq!(
-        runs.load(Ordering::SeqCst),
-        3,
-        "two transactions and exactly one retry"
-    );
-    assert_eq!(group.report().stats.retries, 1);
-    assert_eq!(fx.admin_i64("SELECT v FROM {t} WHERE id = 1", "t").await, 2);
-    drop(group);
-    fx.settle(&rt).await;
-    fx.finish(&rt).await;
 });
 
 /// A tiny seeded generator (SplitMix64), so the stress run is reproducible.
