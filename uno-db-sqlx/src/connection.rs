@@ -10,7 +10,7 @@
 //! doubt *before* each statement is sent.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::Executor;
@@ -20,6 +20,7 @@ use uno_core::sync::{CancellationToken, cancellable};
 use crate::database::Database;
 use crate::driver::{RawConn, check_runtime};
 use crate::error::{DbError, Kind};
+use crate::executor::DriverConnection;
 use crate::query::{Query, Row, column_names};
 use crate::stats::Counters;
 
@@ -50,7 +51,7 @@ pub(crate) enum Stmt<'q> {
     Execute(&'q Query),
     FetchAll(&'q Query),
     FetchOptional(&'q Query),
-    Control(&'static str),
+    Control(&'q str),
 }
 
 pub(crate) enum Out {
@@ -69,6 +70,10 @@ pub(crate) struct Conn {
     in_tx: bool,
     /// The connection reported an I/O or protocol error.
     broken: bool,
+    /// Savepoints open in the transaction (their depth).
+    savepoints: usize,
+    /// The depth of the outermost savepoint whose future was dropped before it ended (0: none).
+    abandoned: Arc<AtomicUsize>,
     /// Set when the client gives up on a statement: SQLite's progress handler then interrupts it,
     /// so the worker thread (and the write lock) is freed instead of running on unobserved.
     interrupt: Arc<AtomicBool>,
@@ -124,6 +129,8 @@ impl Conn {
             in_flight: false,
             in_tx: false,
             broken: false,
+            savepoints: 0,
+            abandoned: Arc::new(AtomicUsize::new(0)),
             interrupt: Arc::new(AtomicBool::new(false)),
         };
         #[cfg(feature = "sqlite")]
@@ -156,25 +163,82 @@ impl Conn {
         &self.ctx
     }
 
-    /// Runs one statement under the statement timeout and, if `cancellable`, the session's token.
+    /// Runs one statement under the statement timeout and, if `respect_token`, the session's
+    /// token — after rolling back to a savepoint whose future was dropped, if any.
     pub(crate) async fn run(
         &mut self,
         stmt: Stmt<'_>,
         respect_token: bool,
     ) -> Result<Out, DbError> {
+        self.unwind_abandoned_savepoint().await?;
+        self.run_one(stmt, respect_token).await
+    }
+
+    /// A savepoint whose future was dropped before it ended is rolled back (and released) before
+    /// anything else runs in the transaction: its work is undone, as if it had failed.
+    async fn unwind_abandoned_savepoint(&mut self) -> Result<(), DbError> {
+        let depth = self.abandoned.swap(0, Ordering::AcqRel);
+        if depth == 0 || depth > self.savepoints {
+            return Ok(());
+        }
+        self.rollback_to_savepoint(depth).await
+    }
+
+    /// `ROLLBACK TO SAVEPOINT` and `RELEASE SAVEPOINT` for the savepoint at `depth` (1-based);
+    /// afterwards the transaction is at `depth - 1`.
+    pub(crate) async fn rollback_to_savepoint(&mut self, depth: usize) -> Result<(), DbError> {
+        let name = savepoint_name(depth);
+        self.run_one(
+            Stmt::Control(&format!("ROLLBACK TO SAVEPOINT {name}")),
+            true,
+        )
+        .await?;
+        self.run_one(Stmt::Control(&format!("RELEASE SAVEPOINT {name}")), true)
+            .await?;
+        self.savepoints = depth - 1;
+        Ok(())
+    }
+
+    /// Opens a savepoint one level deeper than the current one, and returns its depth.
+    pub(crate) async fn savepoint(&mut self) -> Result<usize, DbError> {
+        let depth = self.savepoints + 1;
+        let sql = format!("SAVEPOINT {}", savepoint_name(depth));
+        self.run(Stmt::Control(&sql), true).await?;
+        self.savepoints = depth;
+        Ok(depth)
+    }
+
+    /// Releases the savepoint at `depth`, keeping its work in the transaction.
+    pub(crate) async fn release_savepoint(&mut self, depth: usize) -> Result<(), DbError> {
+        let sql = format!("RELEASE SAVEPOINT {}", savepoint_name(depth));
+        self.run(Stmt::Control(&sql), true).await?;
+        self.savepoints = depth - 1;
+        Ok(())
+    }
+
+    /// Where a dropped savepoint future records its depth (see [`SavepointGuard`]).
+    pub(crate) fn abandoned_savepoints(&self) -> &Arc<AtomicUsize> {
+        &self.abandoned
+    }
+
+    fn doubt_error(what: &str) -> DbError {
+        DbError::new(
+            Kind::Connection,
+            format!(
+                "{what} was not run: an earlier statement on this connection timed out, was \
+                 cancelled or broke the connection, so its state is unknown. End the \
+                 transaction (return the error) and start again"
+            ),
+        )
+    }
+
+    async fn run_one(&mut self, stmt: Stmt<'_>, respect_token: bool) -> Result<Out, DbError> {
         let what = match &stmt {
             Stmt::Execute(q) | Stmt::FetchAll(q) | Stmt::FetchOptional(q) => q.describe(),
             Stmt::Control(sql) => format!("`{sql}`"),
         };
         if self.is_in_doubt() {
-            return Err(DbError::new(
-                Kind::Connection,
-                format!(
-                    "{what} was not run: an earlier statement on this connection timed out, was \
-                     cancelled or broke the connection, so its state is unknown. End the \
-                     transaction (return the error) and start again"
-                ),
-            ));
+            return Err(Self::doubt_error(&what));
         }
         let Some(raw) = self.raw.as_mut() else {
             unreachable!("checked by is_in_doubt")
@@ -229,10 +293,76 @@ impl Conn {
         }
     }
 
+    /// Lends the driver's connection to `f` for sqlx's own API, under the same rules as one
+    /// statement: marked in doubt for the whole call, bounded by the statement timeout and
+    /// (if `respect_token`) the session's cancellation.
+    pub(crate) async fn lend<C, F, R, E>(&mut self, f: F) -> Result<R, DbError>
+    where
+        C: DriverConnection,
+        F: AsyncFnOnce(&mut C) -> Result<R, E>,
+        DbError: From<E>,
+    {
+        self.unwind_abandoned_savepoint().await?;
+        let what = format!("the sqlx work lent a `{}`", C::NAME);
+        if self.is_in_doubt() {
+            return Err(Self::doubt_error(&what));
+        }
+        let Some(raw) = self.raw.as_mut() else {
+            unreachable!("checked by is_in_doubt")
+        };
+        let kind = raw.kind();
+        let Some(conn) = C::from_raw(raw) else {
+            return Err(DbError::config(format!(
+                "{what} cannot run on this {kind:?} database: take its own connection type \
+                 (for example `&mut SqliteConnection`, `&mut PgConnection` or \
+                 `&mut MySqlConnection`)"
+            )));
+        };
+        self.in_flight = true;
+        let ctx = &self.ctx;
+        let limit = ctx.statement_timeout;
+        match cancellable(&ctx.token, ctx.rt.timeout(limit, "", f(&mut *conn))).await {
+            Ok(Ok(result)) => {
+                // A sqlx `Transaction` begun on the lent connection and not ended leaves it in a
+                // transaction this crate did not open: its state is in doubt (rolled back when
+                // it is released, and the crate's own transaction cannot go on).
+                if sqlx::Connection::is_in_transaction(conn) {
+                    return Err(DbError::new(
+                        Kind::Connection,
+                        format!(
+                            "{what} left a sqlx transaction open: use Session::transaction and \
+                             Tx::savepoint instead of sqlx's begin(); the connection will be \
+                             rolled back"
+                        ),
+                    ));
+                }
+                self.in_flight = false;
+                result.map_err(|e| {
+                    let e = DbError::from(e);
+                    if e.kind() == Kind::Connection {
+                        self.broken = true;
+                    }
+                    e
+                })
+            }
+            Ok(Err(_elapsed)) => {
+                self.interrupt.store(true, Ordering::Relaxed);
+                ctx.bump(|c| &c.timeouts);
+                Err(DbError::timeout(&what, limit, true))
+            }
+            Err(_cancelled) => {
+                self.interrupt.store(true, Ordering::Relaxed);
+                Err(DbError::cancelled(&what))
+            }
+        }
+    }
+
     /// Sends `BEGIN` (the given form). The connection counts as inside a transaction from before
     /// the statement is sent, so a cancelled `BEGIN` can never leak an open transaction.
     pub(crate) async fn begin(&mut self, sql: &'static str) -> Result<(), DbError> {
         self.in_tx = true;
+        self.savepoints = 0;
+        self.abandoned.store(0, Ordering::Relaxed);
         match self.run(Stmt::Control(sql), true).await {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -267,7 +397,7 @@ impl Conn {
         if !self.in_tx || self.is_in_doubt() {
             return;
         }
-        match self.run(Stmt::Control("ROLLBACK"), false).await {
+        match self.run_one(Stmt::Control("ROLLBACK"), false).await {
             Ok(_) => {
                 self.in_tx = false;
                 self.ctx.bump(|c| &c.rolled_back);
@@ -428,7 +558,7 @@ async fn execute(raw: &mut RawConn, stmt: Stmt<'_>) -> Result<Out, DbError> {
         ($c:expr, $bind:ident, $row:path) => {
             match stmt {
                 Stmt::Control(sql) => $c
-                    .execute(sqlx::raw_sql(sql))
+                    .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())))
                     .await
                     .map(|r| Out::Affected(r.rows_affected()))
                     .map_err(sqlx_err(sql)),
@@ -510,6 +640,47 @@ impl Conn {
             Out::Row(row) => Ok(row),
             _ => unreachable!("fetch_optional returns a row"),
         }
+    }
+}
+
+/// The name of the savepoint at `depth`: one per nesting level, so nested savepoints never clash.
+fn savepoint_name(depth: usize) -> String {
+    format!("uno_sp_{depth}")
+}
+
+/// Held by a savepoint's future: dropped before [`finish`](Self::finish), it records the
+/// savepoint's depth so that the transaction rolls back to it before its next statement.
+pub(crate) struct SavepointGuard {
+    abandoned: Arc<AtomicUsize>,
+    depth: usize,
+    done: bool,
+}
+
+impl SavepointGuard {
+    pub(crate) fn new(abandoned: &Arc<AtomicUsize>, depth: usize) -> Self {
+        SavepointGuard {
+            abandoned: abandoned.clone(),
+            depth,
+            done: false,
+        }
+    }
+
+    pub(crate) fn finish(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for SavepointGuard {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // Keep the outermost abandoned depth: rolling back to it undoes the inner ones too.
+        let _ = self
+            .abandoned
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                (cur == 0 || self.depth < cur).then_some(self.depth)
+            });
     }
 }
 

@@ -13,6 +13,7 @@ use crate::error::DbError;
 use crate::session::{Session, SessionShared};
 use crate::stats::{Counters, DbStats};
 use crate::transaction::{self, Operation, TransactionOptions};
+use crate::tx::Tx;
 
 /// How long [`SessionOperationGroup::close`] waits for a session busy with a statement that
 /// ignores cancellation; past it the session's connection is released when the statement ends.
@@ -139,7 +140,13 @@ impl SessionOperationGroup {
             return Err(DbError::session_closed());
         }
         let counters = vec![self.db.shared.counters.clone(), self.counters.clone()];
-        let session = Session::open(&self.db, self.token.child_token(), counters).await?;
+        let session = Session::open(
+            &self.db,
+            self.token.child_token(),
+            counters,
+            self.options.clone(),
+        )
+        .await?;
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|s| s.strong_count() > 0);
         sessions.push(Arc::downgrade(&session.shared));
@@ -182,7 +189,7 @@ impl SessionOperationGroup {
         session: &Session,
         operations: Vec<Operation<T>>,
     ) -> Result<Vec<T>, DbError> {
-        transaction::run(&session.shared, operations, &self.options).await
+        transaction::run_operations(&session.shared, operations, &self.options).await
     }
 
     /// As [`run_in_transaction`](Self::run_in_transaction) with other options.
@@ -198,9 +205,49 @@ impl SessionOperationGroup {
         &self,
         session: &Session,
         operations: Vec<Operation<T>>,
-        options: &TransactionOptions,
+        options: TransactionOptions,
     ) -> Result<Vec<T>, DbError> {
-        transaction::run(&session.shared, operations, options).await
+        transaction::run_operations(&session.shared, operations, &options).await
+    }
+
+    /// Runs the async closure `f` in one transaction on `session` with the group's options (its
+    /// retry policy, if any): [`Session::transaction`] for a session of this group.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::transaction`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Session::transaction`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # uno_tokio::run(|rt| async move {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use uno_db_sqlx::{Database, DatabaseOptions, SessionOperationGroup, query};
+    ///
+    /// let db = Database::open_sqlite(&rt, dir.path().join("g.db"), DatabaseOptions::new()).await?;
+    /// let group = SessionOperationGroup::new(&db);
+    /// let session = group.create_session().await?;
+    /// session.execute(&query("CREATE TABLE t (x BIGINT)")).await?;
+    /// group
+    ///     .transaction(&session, async |tx| {
+    ///         tx.execute(&query("INSERT INTO t VALUES (1), (2)")).await?;
+    ///         Ok(())
+    ///     })
+    ///     .await?;
+    /// assert_eq!(group.close().await.stats.committed, 1);
+    /// # db.close().await;
+    /// # Ok::<(), uno_db_sqlx::DbError>(())
+    /// # }).unwrap().unwrap();
+    /// ```
+    pub async fn transaction<T, F>(&self, session: &Session, f: F) -> Result<T, DbError>
+    where
+        F: AsyncFnMut(&mut Tx) -> Result<T, DbError>,
+    {
+        transaction::run(&session.shared, &self.options, f).await
     }
 
     /// What the group has done so far.

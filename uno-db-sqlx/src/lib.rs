@@ -92,6 +92,7 @@ mod connection;
 mod database;
 mod driver;
 mod error;
+mod executor;
 mod group;
 mod options;
 mod query;
@@ -99,6 +100,7 @@ mod session;
 mod sql;
 mod stats;
 mod transaction;
+mod tx;
 
 #[doc(hidden)]
 #[cfg(feature = "sqlite")]
@@ -106,14 +108,16 @@ pub mod tour;
 
 pub use database::{Database, DatabaseKind};
 pub use error::DbError;
+pub use executor::DriverConnection;
 pub use group::{GroupReport, SessionOperationGroup};
 pub use options::DatabaseOptions;
 pub use query::{Query, Row, Value, query};
 pub use session::{Session, enhanced_async_session};
 pub use stats::{DbStats, PoolStatus};
 pub use transaction::{
-    IsolationLevel, Operation, OperationFuture, TransactionOptions, TransactionRetry, Tx, operation,
+    IsolationLevel, Operation, OperationFuture, TransactionOptions, TransactionRetry, operation,
 };
+pub use tx::Tx;
 
 /// Re-exported so users can reach the drivers (`uno_db_sqlx::sqlx::PgPool`, …) at the version this
 /// crate uses.

@@ -260,7 +260,7 @@ db_test!(a_timeout_in_sqlite_busy_wait_frees_the_connection, |rt| {
         })
     });
     let err = session
-        .run_in_transaction(vec![op], &TransactionOptions::new())
+        .run_in_transaction(vec![op], TransactionOptions::new())
         .await
         .unwrap_err();
     assert!(err.is_timeout(), "{err:?}");

@@ -53,7 +53,7 @@ db_test!(drop_transaction_after_every_poll, |rt| {
         for k in 0..500 {
             let session = enhanced_async_session(&fx.db).await.unwrap();
             let ops = vec![insert(1, 1), insert(2, 2), insert(3, 3)];
-            let out = poll_times(session.run_in_transaction(ops, &options), k).await;
+            let out = poll_times(session.run_in_transaction(ops, options.clone()), k).await;
             drop(session);
             fx.settle(&rt).await;
             let rows = fx.count("t").await;
@@ -84,7 +84,7 @@ db_test!(cancel_right_after_begin, |rt| {
         // BEGIN, then a slow statement: the future is dropped inside that window.
         let ops = vec![insert(1, 1), slow_op(fx.slow()), insert(2, 2)];
         let options = TransactionOptions::new();
-        let run = session.run_in_transaction(ops, &options);
+        let run = session.run_in_transaction(ops, options.clone());
         let dropped = rt.timeout(Duration::from_millis(100), "", run).await;
         assert!(dropped.is_err());
         drop(session);
@@ -104,7 +104,7 @@ db_test!(cancel_right_after_begin, |rt| {
         };
         let ops = vec![insert(1, 1), slow_op(fx.slow()), insert(2, 2)];
         let err = session
-            .run_in_transaction(ops, &TransactionOptions::new())
+            .run_in_transaction(ops, TransactionOptions::new())
             .await
             .unwrap_err();
         canceller.await.unwrap();
@@ -142,7 +142,7 @@ db_test!(commit_without_reply_is_outcome_unknown, |rt| {
         .unwrap();
     let ops = vec![insert(1, 1), insert(2, 2)];
     let err = session
-        .run_in_transaction(ops, &TransactionOptions::new())
+        .run_in_transaction(ops, TransactionOptions::new())
         .await
         .unwrap_err();
     assert!(err.is_outcome_unknown(), "{err}");
@@ -170,7 +170,7 @@ db_test!(statement_timeout_on_a_slow_query, |rt| {
         let start = rt.now();
         let ops = vec![insert(1, 1), slow_op(fx.slow()), insert(2, 2)];
         let err = session
-            .run_in_transaction(ops, &TransactionOptions::new())
+            .run_in_transaction(ops, TransactionOptions::new())
             .await
             .unwrap_err();
         let took = rt.now() - start;
@@ -183,7 +183,7 @@ db_test!(statement_timeout_on_a_slow_query, |rt| {
         // The next session gets a working connection quickly, and can write.
         let start = rt.now();
         let next = enhanced_async_session(&fx.db).await.unwrap();
-        next.run_in_transaction(vec![insert(3, 3)], &TransactionOptions::new())
+        next.run_in_transaction(vec![insert(3, 3)], TransactionOptions::new())
             .await
             .unwrap();
         assert!(rt.now() - start < Duration::from_secs(3));
@@ -210,7 +210,7 @@ db_test!(
                     )
                 });
                 let err = session
-                    .run_in_transaction(ops, &TransactionOptions::new())
+                    .run_in_transaction(ops, TransactionOptions::new())
                     .await
                     .unwrap_err();
                 assert_eq!(err.operation_index(), Some(failing));
@@ -222,7 +222,7 @@ db_test!(
             }
             // A database error (duplicate key) inside an operation, same rules.
             let err = session
-                .run_in_transaction(vec![insert(7, 7), insert(7, 8)], &TransactionOptions::new())
+                .run_in_transaction(vec![insert(7, 7), insert(7, 8)], TransactionOptions::new())
                 .await
                 .unwrap_err();
             assert!(err.is_database_error(), "{err}");
@@ -237,12 +237,12 @@ db_test!(
             assert_eq!(fx.db.pool_status().size, 1);
             assert_eq!(fx.open_transactions().await, 0);
             session
-                .run_in_transaction(vec![insert(1, 1)], &TransactionOptions::new())
+                .run_in_transaction(vec![insert(1, 1)], TransactionOptions::new())
                 .await
                 .unwrap();
             assert_eq!(fx.count("t").await, 1);
             let err = session
-                .run_in_transaction(Vec::<Operation>::new(), &TransactionOptions::new())
+                .run_in_transaction(Vec::<Operation>::new(), TransactionOptions::new())
                 .await
                 .unwrap_err();
             assert!(err.is_config());
@@ -266,7 +266,7 @@ db_test!(group_dropped_with_sessions_in_flight, |rt| {
             tasks.push(rt.spawn(async move {
                 let ops = vec![insert(i, i), slow_op(slow)];
                 session
-                    .run_in_transaction(ops, &TransactionOptions::new())
+                    .run_in_transaction(ops, TransactionOptions::new())
                     .await
             }));
         }
@@ -467,7 +467,7 @@ db_test!(stress_random_cancellation_keeps_the_books_balanced, |rt| {
                 let work = async {
                     let session = enhanced_async_session(&db).await?;
                     session
-                        .run_in_transaction(transfer(from, to, amount), &retry)
+                        .run_in_transaction(transfer(from, to, amount), retry.clone())
                         .await?;
                     Ok::<_, DbError>(())
                 };

@@ -205,7 +205,7 @@ db_test!(cancelling_the_session_stops_the_backoff_sleep, |rt| {
         lock_sqlite(&mut fx).await;
         let start = rt.now();
         let (out, ()) = futures_lite::future::zip(
-            session.run_in_transaction(vec![conflicting(&runs, usize::MAX)], &options),
+            session.run_in_transaction(vec![conflicting(&runs, usize::MAX)], options.clone()),
             async {
                 let retrying = || async { retry.policy().stats().retries == 1 };
                 eventually(&rt, "a retry is waiting", Duration::from_secs(10), retrying).await;
