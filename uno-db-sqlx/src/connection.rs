@@ -435,11 +435,7 @@ impl Drop for Conn {
         // Whatever still runs on it is abandoned: SQLite's progress handler interrupts it.
         self.interrupt.store(true, Ordering::Relaxed);
         let limit = self.ctx.db.options().get_recycle_timeout();
-        // sqlx's MySQL driver loses its place in the protocol when a statement abandoned
-        // mid-reply ends with an error (the error is read as the next statement's reply, and that
-        // one's reply stays unread): such a connection is closed, never reused.
-        let desyncs = self.in_flight && raw.kind() == crate::DatabaseKind::MySql;
-        let recycle = !(self.broken || limit.is_zero() || desyncs);
+        let recycle = !(self.broken || limit.is_zero());
         let recycler = Recycler {
             raw: Some(raw),
             interrupt: self.interrupt.clone(),
@@ -496,6 +492,21 @@ impl Drop for Recycler {
     }
 }
 
+/// `ROLLBACK` on a connection whose last statement was abandoned. If that statement ended with
+/// an error (a server-side timeout, typically), sqlx returns the error from the next call, which
+/// it then does not send: a database error is followed by a second `ROLLBACK`. The caller's
+/// check afterwards proves that the replies are in step. (A macro: a generic function over the
+/// connection types meets the compiler's higher-ranked `Send` limits.)
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+macro_rules! rollback_past_abandoned {
+    ($c:expr) => {
+        match $c.execute(sqlx::raw_sql("ROLLBACK")).await {
+            Err(sqlx::Error::Database(_)) => $c.execute(sqlx::raw_sql("ROLLBACK")).await.map(drop),
+            other => other.map(drop),
+        }
+    };
+}
+
 /// Brings a connection back to a known state: no statement running, no transaction open.
 async fn clean(raw: &mut RawConn, interrupt: &AtomicBool) -> Result<(), sqlx::Error> {
     match raw {
@@ -520,17 +531,18 @@ async fn clean(raw: &mut RawConn, interrupt: &AtomicBool) -> Result<(), sqlx::Er
         RawConn::Postgres(c) => {
             // sqlx first reads the abandoned statement's replies to the end (the server's
             // statement_timeout bounds that), then sends ROLLBACK.
-            c.execute(sqlx::raw_sql("ROLLBACK")).await?;
-            // Outside a transaction block each statement is its own transaction, so now() (the
-            // transaction's start) equals the statement's start.
-            let outside: bool = sqlx::query_scalar("SELECT now() = statement_timestamp()")
-                .fetch_one(&mut **c)
+            rollback_past_abandoned!(c)?;
+            // Outside a transaction block each simple query is its own transaction, so now() (the
+            // transaction's start) equals the statement's start; inside one it is earlier.
+            let row = c
+                .fetch_one(sqlx::raw_sql("SELECT now() = statement_timestamp()"))
                 .await?;
-            check(outside)
+            check(sqlx::Row::try_get::<bool, _>(&row, 0)?)
         }
         #[cfg(feature = "mysql")]
         RawConn::MySql(c) => {
-            c.execute(sqlx::raw_sql("ROLLBACK")).await?;
+            rollback_past_abandoned!(c)?;
+            // A reply read out of turn would make this fail (an OK where a row is expected).
             let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut **c).await?;
             check(one == 1)
         }

@@ -36,9 +36,12 @@ pub(crate) enum Kind {
 /// The error of every fallible call in `uno-db-sqlx`.
 ///
 /// Opaque on purpose (as hyper's `Error`): ask it what happened with the `is_*` methods, read the
-/// index of the failed operation with [`operation_index`](Self::operation_index), and reach the
-/// sqlx error underneath with [`sqlx_error`](Self::sqlx_error) or [`source`](StdError::source).
-/// Its `Display` says what happened and what to do about it.
+/// index of the failed operation with [`operation_index`](Self::operation_index), the database's
+/// code with [`code`](Self::code), and reach the sqlx error underneath with
+/// [`sqlx_error`](Self::sqlx_error). Its `Display` says what happened and what to do about it;
+/// the cause — the database's own error and message, or the I/O error — is its
+/// [`source`](StdError::source), not repeated in the text (print the chain, as error reporters
+/// do, to see both).
 ///
 /// # Examples
 ///
@@ -297,13 +300,37 @@ impl DbError {
         }
     }
 
-    /// The database's own error code (PostgreSQL SQLSTATE such as `40001`, SQLite result code), if
-    /// the database answered with an error.
-    pub fn database_code(&self) -> Option<String> {
-        self.sqlx_error()
-            .and_then(|e| e.as_database_error())
-            .and_then(|e| e.code())
-            .map(|c| c.into_owned())
+    /// The database's own code for the error, if the database answered with one: PostgreSQL's
+    /// SQLSTATE (`40001`), SQLite's extended result code (`1555` for a primary key violation),
+    /// MySQL's error number (`1213`, more precise than its SQLSTATE, often `HY000`). The
+    /// database's message is the error's [`source`](StdError::source).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # uno_smol::run(|rt| async move {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use std::error::Error;
+    /// use uno_db_sqlx::{Database, DatabaseOptions, enhanced_async_session, query};
+    ///
+    /// let db = Database::open_sqlite(&rt, dir.path().join("c.db"), DatabaseOptions::new()).await?;
+    /// let session = enhanced_async_session(&db).await?;
+    /// session.execute(&query("CREATE TABLE t (id INTEGER PRIMARY KEY)")).await?;
+    /// session.execute(&query("INSERT INTO t VALUES (1)")).await?;
+    /// let err = session.execute(&query("INSERT INTO t VALUES (1)")).await.unwrap_err();
+    /// assert_eq!(err.code().as_deref(), Some("1555")); // SQLITE_CONSTRAINT_PRIMARYKEY
+    /// assert!(err.source().unwrap().to_string().contains("UNIQUE constraint failed"));
+    /// # drop(session);
+    /// # db.close().await;
+    /// # Ok::<(), uno_db_sqlx::DbError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn code(&self) -> Option<String> {
+        let db = self.sqlx_error()?.as_database_error()?;
+        match driver_code(db) {
+            DriverCode::MySql(number) => Some(number.to_string()),
+            _ => db.code().map(|c| c.into_owned()),
+        }
     }
 }
 
@@ -383,9 +410,7 @@ impl fmt::Display for DbError {
         if self.inner.attempts > 1 {
             write!(f, " (after {} attempts)", self.inner.attempts)?;
         }
-        if let Some(Source::Sqlx(source)) = &self.inner.source {
-            write!(f, ": {source}")?;
-        }
+        // The cause (the database's message, the I/O error) is the source, not repeated here.
         Ok(())
     }
 }
@@ -411,8 +436,11 @@ impl fmt::Debug for DbError {
 }
 
 impl StdError for DbError {
+    /// The database's own error when it answered with one (its message, and more through
+    /// `sqlx::error::DatabaseError`), otherwise the sqlx error; an operation's own error.
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match &self.inner.source {
+            Some(Source::Sqlx(sqlx::Error::Database(e))) => Some(e.as_error()),
             Some(Source::Sqlx(e)) => Some(e),
             Some(Source::Other(e)) => Some(&**e),
             None => None,

@@ -278,8 +278,8 @@ impl Fixture {
     }
 
     /// Transactions left open by the database under test: PostgreSQL sessions `idle in
-    /// transaction` with the test's application_name; MySQL InnoDB transactions of connections
-    /// to the test's database; SQLite: 1 if the write lock is held.
+    /// transaction` with the test's application_name; MySQL: see below; SQLite: 1 if the write
+    /// lock is held.
     pub async fn open_transactions(&mut self) -> i64 {
         match &mut self.admin {
             Admin::Postgres(c) => {
@@ -296,18 +296,39 @@ impl Fixture {
                 row.try_get::<i64, _>(0).unwrap()
             }
             Admin::MySql(c) => {
+                // Not INNODB_TRX: MariaDB refreshes it only when nobody read it for 100 ms, which
+                // parallel tests never allow. Instead: connections not (yet) back in the pool
+                // (being cleaned or closed, whatever they hold), plus pooled ones that say they
+                // are inside a transaction.
                 let row = c
                     .fetch_one(
                         sqlx::query(
-                            "SELECT COUNT(*) FROM information_schema.INNODB_TRX t JOIN \
-                             information_schema.PROCESSLIST p ON t.trx_mysql_thread_id = p.ID \
-                             WHERE p.DB = ?",
+                            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ?",
                         )
                         .bind(&self.app),
                     )
                     .await
                     .unwrap();
-                row.try_get::<i64, _>(0).unwrap()
+                let connections = row.try_get::<i64, _>(0).unwrap();
+                let status = self.db.pool_status();
+                let pool = self.db.mysql_pool().unwrap();
+                // Checked-out connections are their sessions' business; idle ones are asked.
+                let mut open = (connections - i64::from(status.size)).max(0);
+                let mut held = Vec::new();
+                while let Some(mut conn) = pool.try_acquire() {
+                    let (in_tx,): (i64,) =
+                        sqlx::query_as("SELECT CAST(@@in_transaction AS SIGNED)")
+                            .fetch_one(&mut *conn)
+                            .await
+                            .unwrap();
+                    open += in_tx;
+                    held.push(conn);
+                }
+                // Back in the pool now (a plain drop would return them in a spawned task, later).
+                for mut conn in held {
+                    conn.return_to_pool().await;
+                }
+                open
             }
             Admin::Sqlite(c) => match c.execute("BEGIN IMMEDIATE").await {
                 Ok(_) => {
@@ -401,7 +422,14 @@ impl Fixture {
                      {detail}"
                 );
             }
-            rt.sleep(Duration::from_millis(5)).await;
+            // MariaDB refreshes INNODB_TRX only when it was last read over 100 ms ago: a faster
+            // poll would read the same stale rows forever.
+            let pause = if self.kind() == DatabaseKind::MySql {
+                150
+            } else {
+                5
+            };
+            rt.sleep(Duration::from_millis(pause)).await;
         }
     }
 
@@ -410,7 +438,8 @@ impl Fixture {
         match &mut self.admin {
             Admin::MySql(c) => {
                 let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
-                    "SELECT CAST(p.ID AS SIGNED), p.COMMAND, CONCAT(COALESCE(t.trx_state, '-'), ' rows=', COALESCE(t.trx_rows_modified, ''), ' started=', COALESCE(t.trx_started, ''), ' now=', NOW(6), ' locks=', COALESCE(t.trx_lock_structs,'')), \
+                    "SELECT CAST(p.ID AS SIGNED), p.COMMAND, CONCAT(COALESCE(t.trx_state, '-'), \
+                     ' rows modified: ', COALESCE(t.trx_rows_modified, 0)), \
                      CAST(p.TIME AS SIGNED) FROM information_schema.PROCESSLIST p LEFT JOIN \
                      information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID WHERE p.DB = ?",
                 )
@@ -418,18 +447,26 @@ impl Fixture {
                 .fetch_all(&mut *c)
                 .await
                 .unwrap_or_default();
+                // What the pool's idle connections say of themselves.
                 let mut pooled = Vec::new();
                 if let Some(pool) = self.db.mysql_pool() {
                     let mut held = Vec::new();
                     for _ in 0..pool.size() {
                         let mut c = pool.acquire().await.unwrap();
-                        let r: (i64, i64) = sqlx::query_as("SELECT CAST(CONNECTION_ID() AS SIGNED), CAST(@@in_transaction AS SIGNED)").fetch_one(&mut *c).await.unwrap();
+                        let r: (i64, i64) = sqlx::query_as(
+                            "SELECT CAST(CONNECTION_ID() AS SIGNED), \
+                             CAST(@@in_transaction AS SIGNED)",
+                        )
+                        .fetch_one(&mut *c)
+                        .await
+                        .unwrap();
                         pooled.push(r);
                         held.push(c);
                     }
                 }
                 format!(
-                    "connections (id, command, transaction, seconds): {rows:?}; pooled (id, in_tx) {pooled:?}"
+                    "connections (id, command, transaction, seconds): {rows:?}; pooled (id, in_tx) \
+                     {pooled:?}"
                 )
             }
             Admin::Postgres(c) => {
