@@ -509,6 +509,7 @@ macro_rules! rollback_past_abandoned {
 
 /// Brings a connection back to a known state: no statement running, no transaction open.
 async fn clean(raw: &mut RawConn, interrupt: &AtomicBool) -> Result<(), sqlx::Error> {
+    let _ = interrupt; // SQLite's only
     match raw {
         #[cfg(feature = "sqlite")]
         RawConn::Sqlite(c) => {

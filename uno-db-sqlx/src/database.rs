@@ -43,7 +43,7 @@ pub(crate) struct Shared {
 ///
 /// Cheap to clone (one `Arc`). Open one with [`Database::open_sqlite`] (the embedded default),
 /// [`Database::connect`] (by URL scheme: `sqlite:`, `postgres:`/`postgresql:`,
-/// `mysql:`/`mariadb:`), [`Database::connect_postgres`] or [`Database::connect_mysql`]. Then get
+/// `mysql:`/`mariadb:`), `Database::connect_postgres` or `Database::connect_mysql`. Then get
 /// sessions with [`enhanced_async_session`](crate::enhanced_async_session) or a
 /// [`SessionOperationGroup`](crate::SessionOperationGroup).
 ///

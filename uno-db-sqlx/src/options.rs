@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::error::DbError;
 
-/// How a [`Database`] pools connections and limits time. Build with [`DatabaseOptions::new`];
+/// How a [`Database`](crate::Database) pools connections and limits time. Build with [`DatabaseOptions::new`];
 /// invalid values (zero sizes or durations) are reported by `connect` as a config error.
 ///
 /// # Examples

@@ -30,7 +30,7 @@ impl Counters {
     }
 }
 
-/// What the sessions of a [`Database`] (or of one group) had to do to stay clean.
+/// What the sessions of a [`Database`](crate::Database) (or of one group) had to do to stay clean.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DbStats {
