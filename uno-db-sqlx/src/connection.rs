@@ -150,7 +150,7 @@ impl Conn {
         Ok(conn)
     }
 
-    /// The state is unknown: the connection must be closed, not reused.
+    /// The state is unknown: the connection must be cleaned (or closed) before reuse.
     pub(crate) fn is_in_doubt(&self) -> bool {
         self.in_flight || self.broken || self.raw.is_none()
     }
@@ -407,9 +407,9 @@ impl Conn {
     }
 
     /// Releases the connection: rolled back if a transaction is open, returned to the pool when
-    /// clean, closed otherwise (by `Drop`).
+    /// clean, handed to a [`Recycler`] otherwise (by `Drop`).
     ///
-    /// Cancel safety: dropped during the rollback, the connection is closed instead.
+    /// Cancel safety: dropped during the rollback, the connection is recycled or closed instead.
     pub(crate) async fn release(mut self) {
         self.rollback().await;
         if self.is_in_doubt() || self.in_tx {

@@ -165,7 +165,7 @@ impl SessionOperationGroup {
     /// - An operation's error rolls the transaction back and is returned with
     ///   [`DbError::operation_index`] set; the connection is reused.
     /// - A statement past the statement timeout fails with [`DbError::is_timeout`]; the connection
-    ///   is closed (the server rolls back), so nothing of the transaction is committed.
+    ///   is rolled back in the background (or closed), so nothing of the transaction is committed.
     /// - If `COMMIT` fails, the transaction did not commit; if its reply never arrived (timeout,
     ///   cancellation, broken connection) the error is [`DbError::is_outcome_unknown`] — never
     ///   reported as success or as failure.
@@ -181,7 +181,8 @@ impl SessionOperationGroup {
     /// # Cancel safety
     ///
     /// Dropping the future at any await commits nothing that was not already committed: a
-    /// connection inside the transaction (or with a statement in flight) is closed, and the
+    /// connection inside the transaction (or with a statement in flight) is rolled back in the
+    /// background or closed, and the
     /// server rolls the transaction back; no connection returns to the pool in a transaction.
     /// Only a drop during `COMMIT` leaves the outcome to the server (and unreported).
     pub async fn run_in_transaction<T>(
@@ -305,7 +306,7 @@ impl SessionOperationGroup {
 
 impl Drop for SessionOperationGroup {
     /// Cancels every session and releases the connections of idle ones at once (clean ones go back
-    /// to the pool); a busy session's connection is released (or closed, if in doubt) when its
+    /// to the pool); a busy session's connection is released (or cleaned, if in doubt) when its
     /// cancelled statement returns.
     fn drop(&mut self) {
         for session in self.shut() {

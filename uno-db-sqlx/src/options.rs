@@ -71,7 +71,8 @@ impl DatabaseOptions {
     }
 
     /// The time limit of every statement, kept by uno's runtime timer. A statement past it fails
-    /// with [`DbError::is_timeout`] and its connection is closed.
+    /// with [`DbError::is_timeout`], and its connection is cleaned in the background (see
+    /// [`recycle_timeout`](Self::recycle_timeout)) or closed.
     ///
     /// On PostgreSQL, each connection also gets a server-side `statement_timeout` of this plus
     /// [`server_timeout_margin`](Self::server_timeout_margin), so the server stops the statement

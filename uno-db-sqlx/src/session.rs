@@ -65,15 +65,20 @@ impl SessionShared {
 ///
 /// Get one with [`enhanced_async_session`] or
 /// [`SessionOperationGroup::create_session`](crate::SessionOperationGroup::create_session).
+/// Run transactions with [`transaction`](Self::transaction) (an async closure) and sqlx's own API
+/// with [`with_connection`](Self::with_connection).
 /// Statements run one at a time (concurrent calls on one session wait their turn).
 ///
 /// The guarantees, whatever happens:
 /// - a statement past the statement timeout fails with [`DbError::is_timeout`];
 /// - a connection whose state is in doubt — its statement timed out, was cancelled, or its future
-///   was dropped mid-await — is **closed**, never returned to the pool; the server rolls back
-///   anything it had open, and the session gets a fresh connection for its next statement;
-/// - a transaction never outlives [`run_in_transaction`](Self::run_in_transaction): it is
-///   committed, rolled back, or its connection is closed;
+///   was dropped mid-await — is **never returned to the pool as it is**: it is cleaned in the
+///   background (the statement ends, `ROLLBACK`, a check) and recycled, or closed when that fails
+///   or takes longer than [`recycle_timeout`](crate::DatabaseOptions::recycle_timeout); the
+///   session takes another connection for its next statement;
+/// - a transaction never outlives [`transaction`](Self::transaction) or
+///   [`run_in_transaction`](Self::run_in_transaction): it is committed, rolled back, or its
+///   connection is rolled back in the background or closed;
 /// - dropping the session returns its (clean) connection to the pool.
 ///
 /// # Examples
@@ -173,7 +178,8 @@ impl Session {
     }
 
     /// Cancels whatever the session is running and closes it: a statement in flight fails with
-    /// [`DbError::is_cancelled`] (its connection is closed), an open transaction is rolled back,
+    /// [`DbError::is_cancelled`] (its connection is cleaned or closed), an open transaction is
+    /// rolled back,
     /// later calls fail with [`DbError::is_session_closed`].
     pub fn cancel(&self) {
         self.shared.closed.store(true, Ordering::Release);
@@ -190,9 +196,9 @@ impl Session {
     /// # Cancel safety
     ///
     /// Dropping the future before the statement is sent has no effect. Dropping it while the
-    /// statement is in flight closes the connection (the server may or may not have run the
-    /// statement, as with any cancelled autocommit statement); the session takes a new connection
-    /// for its next statement.
+    /// statement is in flight leaves the connection in doubt: it is cleaned in the background or
+    /// closed (the server may or may not have run the statement, as with any cancelled autocommit
+    /// statement); the session takes another connection for its next statement.
     pub async fn execute(&self, q: &Query) -> Result<u64, DbError> {
         let mut slot = self.shared.lock().await?;
         let mut conn = self.shared.take(&mut slot).await?;

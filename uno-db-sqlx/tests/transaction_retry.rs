@@ -228,3 +228,36 @@ db_test!(cancelling_the_session_stops_the_backoff_sleep, |rt| {
         fx.finish(&rt).await;
     }
 });
+
+// MySQL's lock wait timeout (1205, SQLSTATE HY000) is retried like its deadlock (1213).
+db_test!(mysql_lock_wait_timeouts_are_retried, |rt| {
+    let Some(fx) = Fixture::mysql(&rt, options()).await else {
+        return;
+    };
+    let retry = TransactionRetry::new(3, Duration::ZERO, Duration::ZERO).unwrap();
+    let session = uno_db_sqlx::enhanced_async_session(&fx.db).await.unwrap();
+    let runs = AtomicUsize::new(0);
+    let out = session
+        .transaction_with(TransactionOptions::new().retry(retry), async |tx| {
+            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                tx.execute(&query(
+                    "SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1205, MESSAGE_TEXT = 'lock wait'",
+                ))
+                .await?;
+            }
+            Ok(runs.load(Ordering::SeqCst))
+        })
+        .await
+        .unwrap();
+    assert_eq!(out, 2);
+    let err = session
+        .execute(&query(
+            "SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1205, MESSAGE_TEXT = 'lock wait'",
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.is_serialization_failure(), "{err:?}");
+    assert_eq!(err.code().as_deref(), Some("1205"));
+    drop(session);
+    fx.finish(&rt).await;
+});
