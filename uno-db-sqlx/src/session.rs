@@ -337,6 +337,10 @@ impl Session {
     /// database runs it again from `BEGIN`, so it must be re-runnable (no side effects outside the
     /// transaction, or idempotent ones).
     ///
+    /// In a spawned task, write `async move |tx| { .. }` (moving clones into the closure): a
+    /// closure that borrows the task's locals currently trips the compiler's `Send` check on the
+    /// task ("implementation of `Send` is not general enough"), a limitation of async closures.
+    ///
     /// - A statement past the statement timeout fails with [`DbError::is_timeout`]; the
     ///   transaction cannot go on and is rolled back (its connection cleaned or closed).
     /// - If `COMMIT` fails, the transaction did not commit; if its reply never arrived (timeout,
