@@ -1,27 +1,31 @@
 //! The checked-out connection and the bookkeeping that keeps it clean on every exit path.
 //!
 //! Invariant: a [`Conn`] whose state is known and clean (no statement in flight, no transaction
-//! open, not broken) goes back to the pool when dropped; any other is closed (`close_on_drop`),
-//! so the server rolls back whatever it was doing. sqlx 0.9.0 cannot give that guarantee itself
+//! open, not broken) goes back to the pool when dropped; any other is handed to a [`Recycler`],
+//! which cleans it in the background (the abandoned statement ends, `ROLLBACK`, a check) and
+//! returns it, or closes it when cleaning fails, takes too long or cannot be trusted — so no
+//! connection ever goes back to the pool inside a transaction. sqlx 0.9.0 cannot give that guarantee itself
 //! (a cancelled `BEGIN` can return a PostgreSQL connection inside a transaction, upstream
 //! #4385/#4393): this crate sends `BEGIN`/`COMMIT`/`ROLLBACK` itself and marks the connection in
 //! doubt *before* each statement is sent.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::Executor;
-use sqlx::pool::PoolConnection;
-use sqlx::{Postgres, Sqlite};
 use uno_core::Runtime;
 use uno_core::sync::{CancellationToken, cancellable};
 
-use crate::database::{Counters, Database, Pool};
+use crate::database::Database;
+use crate::driver::{RawConn, check_runtime};
 use crate::error::{DbError, Kind};
+use crate::executor::DriverConnection;
 use crate::query::{Query, Row, column_names};
+use crate::stats::Counters;
 
 /// How often (in SQLite virtual-machine steps) the interrupt flag is checked.
+#[cfg(feature = "sqlite")]
 const SQLITE_PROGRESS_STEPS: i32 = 1000;
 
 /// What a session's statements share: the clock, the limit, the cancellation, the counters.
@@ -41,17 +45,13 @@ impl Ctx {
     }
 }
 
-pub(crate) enum RawConn {
-    Sqlite(PoolConnection<Sqlite>),
-    Postgres(PoolConnection<Postgres>),
-}
-
 /// A statement to run, and what comes back.
+#[derive(Clone, Copy)]
 pub(crate) enum Stmt<'q> {
     Execute(&'q Query),
     FetchAll(&'q Query),
     FetchOptional(&'q Query),
-    Control(&'static str),
+    Control(&'q str),
 }
 
 pub(crate) enum Out {
@@ -70,6 +70,10 @@ pub(crate) struct Conn {
     in_tx: bool,
     /// The connection reported an I/O or protocol error.
     broken: bool,
+    /// Savepoints open in the transaction (their depth).
+    savepoints: usize,
+    /// The depth of the outermost savepoint whose future was dropped before it ended (0: none).
+    abandoned: Arc<AtomicUsize>,
     /// Set when the client gives up on a statement: SQLite's progress handler then interrupts it,
     /// so the worker thread (and the write lock) is freed instead of running on unobserved.
     interrupt: Arc<AtomicBool>,
@@ -80,13 +84,9 @@ impl Conn {
     pub(crate) async fn acquire(ctx: &Arc<Ctx>) -> Result<Conn, DbError> {
         let options = ctx.db.options();
         let limit = options.get_acquire_timeout();
-        let pool = ctx.db.shared.pool.clone();
-        let acquire = async move {
-            match pool {
-                Pool::Sqlite(p) => p.acquire().await.map(RawConn::Sqlite),
-                Pool::Postgres(p) => p.acquire().await.map(RawConn::Postgres),
-            }
-        };
+        check_runtime()?;
+        let pool = &ctx.db.shared.pool;
+        let acquire = pool.acquire();
         let exhausted = || {
             DbError::new(
                 Kind::AcquireTimeout,
@@ -97,21 +97,43 @@ impl Conn {
                 ),
             )
         };
-        let raw = match cancellable(&ctx.token, ctx.rt.timeout(limit, "", acquire)).await {
+        // While the pool waits to open a connection (not for a busy one to come back), find out
+        // in the second half of the wait why it cannot: sqlx retries a refused connection or a
+        // failed set-up silently until its timeout.
+        let cause: std::sync::Mutex<Option<DbError>> = std::sync::Mutex::new(None);
+        let diagnose = async {
+            ctx.rt.sleep(limit / 2).await;
+            if ctx.db.pool_status().size < options.get_max_connections()
+                && let Err(e) = ctx.db.probe().await
+            {
+                *cause.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+            }
+            std::future::pending().await
+        };
+        let waited = futures_lite::future::or(acquire, diagnose);
+        let timed_out = || {
+            let cause = cause.lock().unwrap_or_else(|e| e.into_inner()).take();
+            cause.unwrap_or_else(exhausted)
+        };
+        let raw = match cancellable(&ctx.token, ctx.rt.timeout(limit, "", waited)).await {
             Err(_) => return Err(DbError::cancelled("acquiring a connection")),
-            Ok(Err(_)) => return Err(exhausted()),
-            Ok(Ok(Err(sqlx::Error::PoolTimedOut))) => return Err(exhausted()),
+            Ok(Err(_)) => return Err(timed_out()),
+            Ok(Ok(Err(sqlx::Error::PoolTimedOut))) => return Err(timed_out()),
             Ok(Ok(Err(e))) => return Err(DbError::from_sqlx("acquiring a connection", e)),
             Ok(Ok(Ok(raw))) => raw,
         };
+        #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
         let mut conn = Conn {
             raw: Some(raw),
             ctx: ctx.clone(),
             in_flight: false,
             in_tx: false,
             broken: false,
+            savepoints: 0,
+            abandoned: Arc::new(AtomicUsize::new(0)),
             interrupt: Arc::new(AtomicBool::new(false)),
         };
+        #[cfg(feature = "sqlite")]
         if let Some(RawConn::Sqlite(c)) = &mut conn.raw {
             // Dropped mid-way, the connection is closed (in flight), never returned half set up.
             conn.in_flight = true;
@@ -128,7 +150,7 @@ impl Conn {
         Ok(conn)
     }
 
-    /// The state is unknown: the connection must be closed, not reused.
+    /// The state is unknown: the connection must be cleaned (or closed) before reuse.
     pub(crate) fn is_in_doubt(&self) -> bool {
         self.in_flight || self.broken || self.raw.is_none()
     }
@@ -141,25 +163,82 @@ impl Conn {
         &self.ctx
     }
 
-    /// Runs one statement under the statement timeout and, if `cancellable`, the session's token.
+    /// Runs one statement under the statement timeout and, if `respect_token`, the session's
+    /// token — after rolling back to a savepoint whose future was dropped, if any.
     pub(crate) async fn run(
         &mut self,
         stmt: Stmt<'_>,
         respect_token: bool,
     ) -> Result<Out, DbError> {
+        self.unwind_abandoned_savepoint().await?;
+        self.run_one(stmt, respect_token).await
+    }
+
+    /// A savepoint whose future was dropped before it ended is rolled back (and released) before
+    /// anything else runs in the transaction: its work is undone, as if it had failed.
+    async fn unwind_abandoned_savepoint(&mut self) -> Result<(), DbError> {
+        let depth = self.abandoned.swap(0, Ordering::AcqRel);
+        if depth == 0 || depth > self.savepoints {
+            return Ok(());
+        }
+        self.rollback_to_savepoint(depth).await
+    }
+
+    /// `ROLLBACK TO SAVEPOINT` and `RELEASE SAVEPOINT` for the savepoint at `depth` (1-based);
+    /// afterwards the transaction is at `depth - 1`.
+    pub(crate) async fn rollback_to_savepoint(&mut self, depth: usize) -> Result<(), DbError> {
+        let name = savepoint_name(depth);
+        self.run_one(
+            Stmt::Control(&format!("ROLLBACK TO SAVEPOINT {name}")),
+            true,
+        )
+        .await?;
+        self.run_one(Stmt::Control(&format!("RELEASE SAVEPOINT {name}")), true)
+            .await?;
+        self.savepoints = depth - 1;
+        Ok(())
+    }
+
+    /// Opens a savepoint one level deeper than the current one, and returns its depth.
+    pub(crate) async fn savepoint(&mut self) -> Result<usize, DbError> {
+        let depth = self.savepoints + 1;
+        let sql = format!("SAVEPOINT {}", savepoint_name(depth));
+        self.run(Stmt::Control(&sql), true).await?;
+        self.savepoints = depth;
+        Ok(depth)
+    }
+
+    /// Releases the savepoint at `depth`, keeping its work in the transaction.
+    pub(crate) async fn release_savepoint(&mut self, depth: usize) -> Result<(), DbError> {
+        let sql = format!("RELEASE SAVEPOINT {}", savepoint_name(depth));
+        self.run(Stmt::Control(&sql), true).await?;
+        self.savepoints = depth - 1;
+        Ok(())
+    }
+
+    /// Where a dropped savepoint future records its depth (see [`SavepointGuard`]).
+    pub(crate) fn abandoned_savepoints(&self) -> &Arc<AtomicUsize> {
+        &self.abandoned
+    }
+
+    fn doubt_error(what: &str) -> DbError {
+        DbError::new(
+            Kind::Connection,
+            format!(
+                "{what} was not run: an earlier statement on this connection timed out, was \
+                 cancelled or broke the connection, so its state is unknown. End the \
+                 transaction (return the error) and start again"
+            ),
+        )
+    }
+
+    async fn run_one(&mut self, stmt: Stmt<'_>, respect_token: bool) -> Result<Out, DbError> {
         let what = match &stmt {
             Stmt::Execute(q) | Stmt::FetchAll(q) | Stmt::FetchOptional(q) => q.describe(),
             Stmt::Control(sql) => format!("`{sql}`"),
         };
         if self.is_in_doubt() {
-            return Err(DbError::new(
-                Kind::Connection,
-                format!(
-                    "{what} was not run: an earlier statement on this connection timed out, was \
-                     cancelled or broke the connection, so its state is unknown. End the \
-                     transaction (return the error) and start again"
-                ),
-            ));
+            return Err(Self::doubt_error(&what));
         }
         let Some(raw) = self.raw.as_mut() else {
             unreachable!("checked by is_in_doubt")
@@ -170,7 +249,28 @@ impl Conn {
         let limit = ctx.statement_timeout;
         let never = CancellationToken::new();
         let token = if respect_token { &ctx.token } else { &never };
-        let work = execute(raw, stmt);
+        let is_begin = matches!(stmt, Stmt::Control(sql) if sql.starts_with("BEGIN"));
+        let is_commit = matches!(stmt, Stmt::Control("COMMIT"));
+        // SQLite waits for a lock in short slices (see `DatabaseOptions::busy_slice`); the
+        // statement is tried again until the busy timeout is spent. Only where a retry can
+        // succeed: outside a transaction, or its BEGIN.
+        let busy_wait = (is_sqlite(raw) && (is_begin || !self.in_tx))
+            .then(|| ctx.db.options().get_busy_timeout());
+        let rt = &ctx.rt;
+        let work = async move {
+            let start = rt.now();
+            loop {
+                match execute(raw, stmt).await {
+                    Err(e)
+                        if busy_wait.is_some_and(|limit| rt.now() - start < limit)
+                            && e.is_sqlite_busy() =>
+                    {
+                        rt.sleep(Duration::from_millis(1)).await;
+                    }
+                    other => return other,
+                }
+            }
+        };
         match cancellable(token, ctx.rt.timeout(limit, "", work)).await {
             Ok(Ok(result)) => {
                 self.in_flight = false;
@@ -184,7 +284,71 @@ impl Conn {
             Ok(Err(_elapsed)) => {
                 self.interrupt.store(true, Ordering::Relaxed);
                 ctx.bump(|c| &c.timeouts);
-                Err(DbError::timeout(&what, limit))
+                Err(DbError::timeout(&what, limit, !is_commit))
+            }
+            Err(_cancelled) => {
+                self.interrupt.store(true, Ordering::Relaxed);
+                Err(DbError::cancelled(&what))
+            }
+        }
+    }
+
+    /// Lends the driver's connection to `f` for sqlx's own API, under the same rules as one
+    /// statement: marked in doubt for the whole call, bounded by the statement timeout and
+    /// (if `respect_token`) the session's cancellation.
+    pub(crate) async fn lend<C, F, R, E>(&mut self, f: F) -> Result<R, DbError>
+    where
+        C: DriverConnection,
+        F: AsyncFnOnce(&mut C) -> Result<R, E>,
+        DbError: From<E>,
+    {
+        self.unwind_abandoned_savepoint().await?;
+        let what = format!("the sqlx work lent a `{}`", C::NAME);
+        if self.is_in_doubt() {
+            return Err(Self::doubt_error(&what));
+        }
+        let Some(raw) = self.raw.as_mut() else {
+            unreachable!("checked by is_in_doubt")
+        };
+        let kind = raw.kind();
+        let Some(conn) = C::from_raw(raw) else {
+            return Err(DbError::config(format!(
+                "{what} cannot run on this {kind:?} database: take its own connection type \
+                 (for example `&mut SqliteConnection`, `&mut PgConnection` or \
+                 `&mut MySqlConnection`)"
+            )));
+        };
+        self.in_flight = true;
+        let ctx = &self.ctx;
+        let limit = ctx.statement_timeout;
+        match cancellable(&ctx.token, ctx.rt.timeout(limit, "", f(&mut *conn))).await {
+            Ok(Ok(result)) => {
+                // A sqlx `Transaction` begun on the lent connection and not ended leaves it in a
+                // transaction this crate did not open: its state is in doubt (rolled back when
+                // it is released, and the crate's own transaction cannot go on).
+                if sqlx::Connection::is_in_transaction(conn) {
+                    return Err(DbError::new(
+                        Kind::Connection,
+                        format!(
+                            "{what} left a sqlx transaction open: use Session::transaction and \
+                             Tx::savepoint instead of sqlx's begin(); the connection will be \
+                             rolled back"
+                        ),
+                    ));
+                }
+                self.in_flight = false;
+                result.map_err(|e| {
+                    let e = DbError::from(e);
+                    if e.kind() == Kind::Connection {
+                        self.broken = true;
+                    }
+                    e
+                })
+            }
+            Ok(Err(_elapsed)) => {
+                self.interrupt.store(true, Ordering::Relaxed);
+                ctx.bump(|c| &c.timeouts);
+                Err(DbError::timeout(&what, limit, true))
             }
             Err(_cancelled) => {
                 self.interrupt.store(true, Ordering::Relaxed);
@@ -197,6 +361,8 @@ impl Conn {
     /// the statement is sent, so a cancelled `BEGIN` can never leak an open transaction.
     pub(crate) async fn begin(&mut self, sql: &'static str) -> Result<(), DbError> {
         self.in_tx = true;
+        self.savepoints = 0;
+        self.abandoned.store(0, Ordering::Relaxed);
         match self.run(Stmt::Control(sql), true).await {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -231,7 +397,7 @@ impl Conn {
         if !self.in_tx || self.is_in_doubt() {
             return;
         }
-        match self.run(Stmt::Control("ROLLBACK"), false).await {
+        match self.run_one(Stmt::Control("ROLLBACK"), false).await {
             Ok(_) => {
                 self.in_tx = false;
                 self.ctx.bump(|c| &c.rolled_back);
@@ -241,27 +407,156 @@ impl Conn {
     }
 
     /// Releases the connection: rolled back if a transaction is open, returned to the pool when
-    /// clean, closed otherwise (by `Drop`).
+    /// clean, handed to a [`Recycler`] otherwise (by `Drop`).
     ///
-    /// Cancel safety: dropped during the rollback, the connection is closed instead.
+    /// Cancel safety: dropped during the rollback, the connection is recycled or closed instead.
     pub(crate) async fn release(mut self) {
         self.rollback().await;
-        drop(self);
+        if self.is_in_doubt() || self.in_tx {
+            return; // Drop closes it
+        }
+        // Returned here, not by the PoolConnection's drop (which spawns a task for it), so the
+        // connection is idle in the pool when the caller's `close().await` returns. Dropped
+        // half-way, sqlx's future closes it instead.
+        if let Some(raw) = self.raw.take() {
+            raw.return_to_pool().await;
+        }
     }
 }
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        let Some(raw) = self.raw.take() else { return };
-        if self.in_flight || self.in_tx || self.broken {
-            self.interrupt.store(true, Ordering::Relaxed);
-            self.ctx.bump(|c| &c.closed_in_doubt);
-            match raw {
-                RawConn::Sqlite(mut c) => c.close_on_drop(),
-                RawConn::Postgres(mut c) => c.close_on_drop(),
-            }
+        let Some(raw) = self.raw.take() else {
+            return;
+        };
+        if !(self.in_flight || self.in_tx || self.broken) {
+            return; // the PoolConnection's own drop returns it to the pool
         }
-        // Otherwise the PoolConnection's own drop returns it to the pool.
+        // Whatever still runs on it is abandoned: SQLite's progress handler interrupts it.
+        self.interrupt.store(true, Ordering::Relaxed);
+        let limit = self.ctx.db.options().get_recycle_timeout();
+        let recycle = !(self.broken || limit.is_zero());
+        let recycler = Recycler {
+            raw: Some(raw),
+            interrupt: self.interrupt.clone(),
+            ctx: self.ctx.clone(),
+        };
+        // Even a close is done in a task: the socket is shut without a goodbye (the protocol
+        // state is unknown), which needs an await. If the runtime is gone, dropping the task
+        // closes the connection all the same.
+        self.ctx
+            .rt
+            .spawn(recycler.run(recycle.then_some(limit)))
+            .detach();
+    }
+}
+
+/// Cleans a connection whose state is in doubt, in the background, and returns it to the pool;
+/// closes it if that fails or takes longer than the recycle timeout. Dropped before it is done
+/// (the runtime shutting down), it closes the connection: it never returns one uncleaned.
+struct Recycler {
+    raw: Option<RawConn>,
+    interrupt: Arc<AtomicBool>,
+    ctx: Arc<Ctx>,
+}
+
+impl Recycler {
+    /// Cleans within `limit`, or (`None`) closes at once.
+    async fn run(mut self, limit: Option<Duration>) {
+        let Some(mut raw) = self.raw.take() else {
+            return;
+        };
+        let cleaned = match limit {
+            Some(limit) => {
+                let clean = clean(&mut raw, &self.interrupt);
+                matches!(self.ctx.rt.timeout(limit, "", clean).await, Ok(Ok(())))
+            }
+            None => false,
+        };
+        if cleaned {
+            self.ctx.bump(|c| &c.recycled);
+            raw.return_to_pool().await;
+        } else {
+            self.ctx.bump(|c| &c.closed_in_doubt);
+            raw.close_hard().await;
+        }
+    }
+}
+
+impl Drop for Recycler {
+    fn drop(&mut self) {
+        if let Some(raw) = self.raw.take() {
+            self.ctx.bump(|c| &c.closed_in_doubt);
+            raw.drop_hard();
+        }
+    }
+}
+
+/// `ROLLBACK` on a connection whose last statement was abandoned. If that statement ended with
+/// an error (a server-side timeout, typically), sqlx returns the error from the next call, which
+/// it then does not send: a database error is followed by a second `ROLLBACK`. The caller's
+/// check afterwards proves that the replies are in step. (A macro: a generic function over the
+/// connection types meets the compiler's higher-ranked `Send` limits.)
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+macro_rules! rollback_past_abandoned {
+    ($c:expr) => {
+        match $c.execute(sqlx::raw_sql("ROLLBACK")).await {
+            Err(sqlx::Error::Database(_)) => $c.execute(sqlx::raw_sql("ROLLBACK")).await.map(drop),
+            other => other.map(drop),
+        }
+    };
+}
+
+/// Brings a connection back to a known state: no statement running, no transaction open.
+async fn clean(raw: &mut RawConn, interrupt: &AtomicBool) -> Result<(), sqlx::Error> {
+    let _ = interrupt; // SQLite's only
+    match raw {
+        #[cfg(feature = "sqlite")]
+        RawConn::Sqlite(c) => {
+            // The worker runs commands in order: once it hands out the handle, the abandoned
+            // statement has ended (interrupted by the flag). Then the flag is lowered again, or
+            // it would interrupt the ROLLBACK too.
+            drop(c.lock_handle().await?);
+            interrupt.store(false, Ordering::Relaxed);
+            match c.execute(sqlx::raw_sql("ROLLBACK")).await {
+                Ok(_) => {}
+                // "cannot rollback - no transaction is active": already clean.
+                Err(sqlx::Error::Database(e)) if e.message().contains("no transaction") => {}
+                Err(e) => return Err(e),
+            }
+            // After ROLLBACK (or "none active") SQLite is in autocommit mode by definition.
+            let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut **c).await?;
+            check(one == 1)
+        }
+        #[cfg(feature = "postgres")]
+        RawConn::Postgres(c) => {
+            // sqlx first reads the abandoned statement's replies to the end (the server's
+            // statement_timeout bounds that), then sends ROLLBACK.
+            rollback_past_abandoned!(c)?;
+            // Outside a transaction block each simple query is its own transaction, so now() (the
+            // transaction's start) equals the statement's start; inside one it is earlier.
+            let row = c
+                .fetch_one(sqlx::raw_sql("SELECT now() = statement_timestamp()"))
+                .await?;
+            check(sqlx::Row::try_get::<bool, _>(&row, 0)?)
+        }
+        #[cfg(feature = "mysql")]
+        RawConn::MySql(c) => {
+            rollback_past_abandoned!(c)?;
+            // A reply read out of turn would make this fail (an OK where a row is expected).
+            let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut **c).await?;
+            check(one == 1)
+        }
+    }
+}
+
+fn check(clean: bool) -> Result<(), sqlx::Error> {
+    if clean {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Protocol(
+            "the connection is still inside a transaction after ROLLBACK".into(),
+        ))
     }
 }
 
@@ -276,19 +571,19 @@ async fn execute(raw: &mut RawConn, stmt: Stmt<'_>) -> Result<Out, DbError> {
         ($c:expr, $bind:ident, $row:path) => {
             match stmt {
                 Stmt::Control(sql) => $c
-                    .execute(sqlx::raw_sql(sql))
+                    .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())))
                     .await
                     .map(|r| Out::Affected(r.rows_affected()))
                     .map_err(sqlx_err(sql)),
                 Stmt::Execute(q) => q
-                    .$bind()
+                    .$bind()?
                     .execute(&mut *$c)
                     .await
                     .map(|r| Out::Affected(r.rows_affected()))
                     .map_err(sqlx_err(&q.describe())),
                 Stmt::FetchAll(q) => {
                     let rows = q
-                        .$bind()
+                        .$bind()?
                         .fetch_all(&mut *$c)
                         .await
                         .map_err(sqlx_err(&q.describe()))?;
@@ -303,7 +598,7 @@ async fn execute(raw: &mut RawConn, stmt: Stmt<'_>) -> Result<Out, DbError> {
                 }
                 Stmt::FetchOptional(q) => {
                     let row = q
-                        .$bind()
+                        .$bind()?
                         .fetch_optional(&mut *$c)
                         .await
                         .map_err(sqlx_err(&q.describe()))?;
@@ -315,15 +610,26 @@ async fn execute(raw: &mut RawConn, stmt: Stmt<'_>) -> Result<Out, DbError> {
         };
     }
     match raw {
+        #[cfg(feature = "sqlite")]
         RawConn::Sqlite(c) => {
             let c: &mut sqlx::SqliteConnection = c;
             run!(c, to_sqlite, Row::from_sqlite)
         }
+        #[cfg(feature = "postgres")]
         RawConn::Postgres(c) => {
             let c: &mut sqlx::PgConnection = c;
             run!(c, to_postgres, Row::from_postgres)
         }
+        #[cfg(feature = "mysql")]
+        RawConn::MySql(c) => {
+            let c: &mut sqlx::MySqlConnection = c;
+            run!(c, to_mysql, Row::from_mysql)
+        }
     }
+}
+
+fn is_sqlite(raw: &RawConn) -> bool {
+    raw.kind() == crate::DatabaseKind::Sqlite
 }
 
 /// The statement methods shared by [`Session`](crate::Session) and [`Tx`](crate::Tx).
@@ -347,6 +653,47 @@ impl Conn {
             Out::Row(row) => Ok(row),
             _ => unreachable!("fetch_optional returns a row"),
         }
+    }
+}
+
+/// The name of the savepoint at `depth`: one per nesting level, so nested savepoints never clash.
+fn savepoint_name(depth: usize) -> String {
+    format!("uno_sp_{depth}")
+}
+
+/// Held by a savepoint's future: dropped before [`finish`](Self::finish), it records the
+/// savepoint's depth so that the transaction rolls back to it before its next statement.
+pub(crate) struct SavepointGuard {
+    abandoned: Arc<AtomicUsize>,
+    depth: usize,
+    done: bool,
+}
+
+impl SavepointGuard {
+    pub(crate) fn new(abandoned: &Arc<AtomicUsize>, depth: usize) -> Self {
+        SavepointGuard {
+            abandoned: abandoned.clone(),
+            depth,
+            done: false,
+        }
+    }
+
+    pub(crate) fn finish(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for SavepointGuard {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // Keep the outermost abandoned depth: rolling back to it undoes the inner ones too.
+        let _ = self
+            .abandoned
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                (cur == 0 || self.depth < cur).then_some(self.depth)
+            });
     }
 }
 

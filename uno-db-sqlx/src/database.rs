@@ -1,281 +1,57 @@
-//! [`Database`]: a handle over a sqlx pool (SQLite or PostgreSQL), and its [`DatabaseOptions`].
+//! [`Database`]: a handle over a sqlx pool (SQLite, PostgreSQL or MySQL/MariaDB).
 
 use std::fmt;
+#[cfg(feature = "sqlite")]
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Executor, Postgres, Sqlite};
 use uno_core::Runtime;
 
-use crate::error::DbError;
+use crate::driver::{Connector, Pool, Setup, check_runtime, each_driver};
+use crate::error::{DbError, Kind};
+use crate::options::DatabaseOptions;
+use crate::stats::{Counters, DbStats, PoolStatus};
 
 /// Which database a [`Database`] talks to.
+///
+/// Every variant exists whatever features are enabled (so a `match` compiles everywhere); a
+/// database of a disabled driver cannot be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DatabaseKind {
-    /// SQLite (bundled), on a file.
+    /// SQLite (bundled), on a file. Feature `sqlite`.
     Sqlite,
-    /// PostgreSQL.
+    /// PostgreSQL. Feature `postgres`.
     Postgres,
-}
-
-/// How a [`Database`] pools connections and limits time. Build with [`DatabaseOptions::new`];
-/// invalid values (zero sizes or durations) are reported by `connect` as a config error.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use uno_db_sqlx::DatabaseOptions;
-///
-/// let options = DatabaseOptions::new()
-///     .max_connections(4)
-///     .statement_timeout(Duration::from_secs(5))
-///     .acquire_timeout(Duration::from_secs(2))
-///     .application_name("billing");
-/// assert_eq!(options.get_max_connections(), 4);
-/// ```
-#[derive(Debug, Clone)]
-pub struct DatabaseOptions {
-    max_connections: u32,
-    acquire_timeout: Duration,
-    statement_timeout: Duration,
-    server_timeout_margin: Duration,
-    idle_in_transaction_timeout: Duration,
-    busy_timeout: Duration,
-    application_name: Option<String>,
-    init_sql: Vec<String>,
-}
-
-impl Default for DatabaseOptions {
-    fn default() -> Self {
-        DatabaseOptions::new()
-    }
-}
-
-impl DatabaseOptions {
-    /// The defaults: 10 connections, 30 s to acquire one, 30 s per statement (the server stops a
-    /// statement 1 s after that), 60 s idle in a transaction (PostgreSQL), 5 s SQLite busy timeout.
-    pub fn new() -> Self {
-        DatabaseOptions {
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(30),
-            statement_timeout: Duration::from_secs(30),
-            server_timeout_margin: Duration::from_secs(1),
-            idle_in_transaction_timeout: Duration::from_secs(60),
-            busy_timeout: Duration::from_secs(5),
-            application_name: None,
-            init_sql: Vec::new(),
-        }
-    }
-
-    /// The most connections the pool opens (at least 1).
-    pub fn max_connections(mut self, n: u32) -> Self {
-        self.max_connections = n;
-        self
-    }
-
-    /// How long a session waits for a free connection before failing with
-    /// [`DbError::is_acquire_timeout`].
-    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
-        self.acquire_timeout = timeout;
-        self
-    }
-
-    /// The time limit of every statement, kept by uno's runtime timer. A statement past it fails
-    /// with [`DbError::is_timeout`] and its connection is closed.
-    ///
-    /// On PostgreSQL, each connection also gets a server-side `statement_timeout` of this plus
-    /// [`server_timeout_margin`](Self::server_timeout_margin), so the server stops the statement
-    /// even though the client has gone. On SQLite the statement is interrupted
-    /// (`sqlite3_progress_handler`) when the client gives up on it.
-    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
-        self.statement_timeout = timeout;
-        self
-    }
-
-    /// How long after the client's statement timeout PostgreSQL's own `statement_timeout` fires
-    /// (default 1 s): the server-side backstop.
-    pub fn server_timeout_margin(mut self, margin: Duration) -> Self {
-        self.server_timeout_margin = margin;
-        self
-    }
-
-    /// PostgreSQL's `idle_in_transaction_session_timeout` for every connection: the server ends a
-    /// session left idle inside a transaction this long (a backstop; this crate never leaves one).
-    pub fn idle_in_transaction_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_in_transaction_timeout = timeout;
-        self
-    }
-
-    /// SQLite's busy timeout: how long a statement waits for another connection's lock.
-    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
-        self.busy_timeout = timeout;
-        self
-    }
-
-    /// PostgreSQL's `application_name` (shown in `pg_stat_activity`).
-    pub fn application_name(mut self, name: impl Into<String>) -> Self {
-        self.application_name = Some(name.into());
-        self
-    }
-
-    /// SQL run on every new connection, after the crate's own settings (for example
-    /// `SET search_path TO app` or `PRAGMA foreign_keys = ON`). May be called several times.
-    pub fn init_sql(mut self, sql: impl Into<String>) -> Self {
-        self.init_sql.push(sql.into());
-        self
-    }
-
-    /// The configured maximum pool size.
-    pub fn get_max_connections(&self) -> u32 {
-        self.max_connections
-    }
-
-    /// The configured acquire timeout.
-    pub fn get_acquire_timeout(&self) -> Duration {
-        self.acquire_timeout
-    }
-
-    /// The configured statement timeout.
-    pub fn get_statement_timeout(&self) -> Duration {
-        self.statement_timeout
-    }
-
-    fn validate(&self) -> Result<(), DbError> {
-        let zero = |what: &str| {
-            DbError::config(format!(
-                "{what} must be greater than zero: pass a positive value"
-            ))
-        };
-        if self.max_connections == 0 {
-            return Err(zero("max_connections"));
-        }
-        if self.acquire_timeout.is_zero() {
-            return Err(zero("acquire_timeout"));
-        }
-        if self.statement_timeout.is_zero() {
-            return Err(zero("statement_timeout"));
-        }
-        if self.idle_in_transaction_timeout.is_zero() {
-            return Err(zero("idle_in_transaction_timeout"));
-        }
-        // PostgreSQL takes milliseconds in an i32; anything above ~24 days means "no limit".
-        Ok(())
-    }
-}
-
-/// Milliseconds for a PostgreSQL setting, saturating (0 would mean "no limit", so at least 1).
-fn pg_millis(d: Duration) -> u128 {
-    d.as_millis().clamp(1, i32::MAX as u128)
-}
-
-/// Counters shared by a database's sessions (and, per group, by the group's sessions).
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) committed: AtomicU64,
-    pub(crate) rolled_back: AtomicU64,
-    pub(crate) closed_in_doubt: AtomicU64,
-    pub(crate) outcome_unknown: AtomicU64,
-    pub(crate) retries: AtomicU64,
-    pub(crate) timeouts: AtomicU64,
-}
-
-impl Counters {
-    pub(crate) fn snapshot(&self) -> DbStats {
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        DbStats {
-            committed: get(&self.committed),
-            rolled_back: get(&self.rolled_back),
-            closed_in_doubt: get(&self.closed_in_doubt),
-            outcome_unknown: get(&self.outcome_unknown),
-            retries: get(&self.retries),
-            timeouts: get(&self.timeouts),
-        }
-    }
-}
-
-/// What the sessions of a [`Database`] (or of one group) had to do to stay clean.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DbStats {
-    /// Transactions committed.
-    pub committed: u64,
-    /// Transactions rolled back with `ROLLBACK` (after an operation's error, a failed commit, or
-    /// cancellation), the connection going back to the pool.
-    pub rolled_back: u64,
-    /// Connections closed instead of returned, because their state was in doubt (a future dropped
-    /// mid-statement, a timeout, a failed rollback). The server rolls back their transaction.
-    pub closed_in_doubt: u64,
-    /// Commits whose outcome is unknown.
-    pub outcome_unknown: u64,
-    /// Transactions run again after a serialization failure, deadlock or busy database.
-    pub retries: u64,
-    /// Statements that timed out.
-    pub timeouts: u64,
-}
-
-impl fmt::Display for DbStats {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} committed, {} rolled back, {} connections closed in doubt, {} outcomes unknown, \
-             {} retries, {} timeouts",
-            self.committed,
-            self.rolled_back,
-            self.closed_in_doubt,
-            self.outcome_unknown,
-            self.retries,
-            self.timeouts
-        )
-    }
-}
-
-/// The pool's connections right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PoolStatus {
-    /// Connections open (idle or checked out).
-    pub size: u32,
-    /// Connections idle in the pool.
-    pub idle: usize,
-}
-
-impl PoolStatus {
-    /// Every open connection is idle: nothing is checked out.
-    pub fn is_settled(&self) -> bool {
-        self.size as usize == self.idle
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+    /// MySQL or MariaDB. Feature `mysql`.
+    MySql,
 }
 
 pub(crate) struct Shared {
     pub(crate) rt: Runtime,
     pub(crate) pool: Pool,
+    pub(crate) connector: Connector,
+    pub(crate) setup: Setup,
     pub(crate) options: DatabaseOptions,
     pub(crate) counters: Arc<Counters>,
 }
 
-/// A database: a sqlx connection pool (SQLite or PostgreSQL) with uno's runtime and timeouts.
+/// A database: a sqlx connection pool (SQLite, PostgreSQL or MySQL/MariaDB) with uno's runtime and
+/// timeouts.
 ///
 /// Cheap to clone (one `Arc`). Open one with [`Database::open_sqlite`] (the embedded default),
-/// [`Database::connect`] (by URL scheme: `sqlite:` or `postgres:`/`postgresql:`), or
-/// [`Database::connect_postgres`]. Then get sessions with
-/// [`enhanced_async_session`](crate::enhanced_async_session) or a
+/// [`Database::connect`] (by URL scheme: `sqlite:`, `postgres:`/`postgresql:`,
+/// `mysql:`/`mariadb:`), `Database::connect_postgres` or `Database::connect_mysql`. Then get
+/// sessions with [`enhanced_async_session`](crate::enhanced_async_session) or a
 /// [`SessionOperationGroup`](crate::SessionOperationGroup).
 ///
+/// Opening one connects once, outside the pool, and sets that connection up as the pool will:
+/// a refused connection, a failed login or a bad `init_sql` is reported at once as itself.
+///
 /// sqlx picks its own runtime per call (tokio inside a tokio runtime, otherwise smol's executor and
-/// async-io); this crate enables all of them, so a `Database` works under every uno adapter.
+/// async-io); enable the crate's runtime features for every executor the database is used on.
 ///
 /// # Examples
 ///
@@ -302,29 +78,31 @@ impl Database {
     ///
     /// # Errors
     ///
-    /// A config error for invalid options; the sqlx error if the file cannot be opened.
+    /// A config error for invalid options; the sqlx error if the file cannot be opened or
+    /// `init_sql` fails.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future drops the half-built pool and its connections.
+    #[cfg(feature = "sqlite")]
     pub async fn open_sqlite(
         rt: &Runtime,
         path: impl AsRef<Path>,
         options: DatabaseOptions,
     ) -> Result<Database, DbError> {
-        let connect = SqliteConnectOptions::new()
+        let connect = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(path.as_ref())
             .create_if_missing(true);
         Self::sqlite_with(rt, connect, options).await
     }
 
-    /// Connects by URL scheme: `sqlite:` (a file; WAL and busy timeout are set) or `postgres:` /
-    /// `postgresql:`.
+    /// Connects by URL scheme: `sqlite:` (a file; WAL and busy timeout are set), `postgres:` /
+    /// `postgresql:`, or `mysql:` / `mariadb:`.
     ///
     /// # Errors
     ///
-    /// A config error for invalid options or an unknown scheme; the sqlx error if the first
-    /// connection fails.
+    /// A config error for invalid options, an unknown scheme, or a scheme whose driver feature
+    /// is not enabled; the real cause if the first connection fails.
     ///
     /// # Cancel safety
     ///
@@ -335,17 +113,39 @@ impl Database {
         options: DatabaseOptions,
     ) -> Result<Database, DbError> {
         let scheme = url.split(':').next().unwrap_or_default();
+        #[allow(unused_variables)] // every driver enabled
+        let disabled = |feature: &str| {
+            DbError::config(format!(
+                "the URL's scheme `{scheme}` needs uno-db-sqlx's `{feature}` feature: enable it"
+            ))
+        };
         match scheme {
             "sqlite" => {
-                let connect = SqliteConnectOptions::from_str(url)
-                    .map_err(|e| DbError::from_sqlx("parsing the SQLite URL", e))?
-                    .create_if_missing(true);
-                Self::sqlite_with(rt, connect, options).await
+                #[cfg(feature = "sqlite")]
+                {
+                    let connect = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                        .map_err(|e| DbError::from_sqlx("parsing the SQLite URL", e))?
+                        .create_if_missing(true);
+                    Self::sqlite_with(rt, connect, options).await
+                }
+                #[cfg(not(feature = "sqlite"))]
+                Err(disabled("sqlite"))
             }
-            "postgres" | "postgresql" => Self::connect_postgres(rt, url, options).await,
+            "postgres" | "postgresql" => {
+                #[cfg(feature = "postgres")]
+                return Self::connect_postgres(rt, url, options).await;
+                #[cfg(not(feature = "postgres"))]
+                Err(disabled("postgres"))
+            }
+            "mysql" | "mariadb" => {
+                #[cfg(feature = "mysql")]
+                return Self::connect_mysql(rt, url, options).await;
+                #[cfg(not(feature = "mysql"))]
+                Err(disabled("mysql"))
+            }
             _ => Err(DbError::config(format!(
-                "unsupported database URL scheme `{scheme}`: use `sqlite://PATH` or \
-                 `postgres://USER@HOST/DB`"
+                "unsupported database URL scheme `{scheme}`: use `sqlite://PATH`, \
+                 `postgres://USER@HOST/DB` or `mysql://USER@HOST/DB`"
             ))),
         }
     }
@@ -356,97 +156,149 @@ impl Database {
     ///
     /// # Errors
     ///
-    /// A config error for invalid options or URL; the sqlx error if the first connection fails.
+    /// A config error for invalid options or URL; the real cause if the first connection fails.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future drops the half-built pool and its connections.
+    #[cfg(feature = "postgres")]
     pub async fn connect_postgres(
         rt: &Runtime,
         url: &str,
         options: DatabaseOptions,
     ) -> Result<Database, DbError> {
         options.validate()?;
-        let mut connect = PgConnectOptions::from_str(url)
+        let mut connect = sqlx::postgres::PgConnectOptions::from_str(url)
             .map_err(|e| DbError::from_sqlx("parsing the PostgreSQL URL", e))?;
-        if let Some(name) = &options.application_name {
+        if let Some(name) = options.get_application_name() {
             connect = connect.application_name(name);
         }
-        let statement_ms = pg_millis(options.statement_timeout + options.server_timeout_margin);
-        let idle_ms = pg_millis(options.idle_in_transaction_timeout);
-        let init: Arc<[String]> = options.init_sql.clone().into();
-        let pool_options = PgPoolOptions::new()
-            .max_connections(options.max_connections)
+        let setup = Setup::new(&options);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(options.get_max_connections())
             // uno's timer keeps the acquire timeout; sqlx's own is only a backstop behind it.
-            .acquire_timeout(options.acquire_timeout + Duration::from_secs(5))
+            .acquire_timeout(options.get_acquire_timeout() + Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
-                let init = init.clone();
-                Box::pin(async move {
-                    let mut setup = format!(
-                        "SET statement_timeout = {statement_ms}; \
-                         SET idle_in_transaction_session_timeout = {idle_ms};"
-                    );
-                    if conn.server_version_num().is_some_and(|v| v >= 140_000) {
-                        setup.push_str(" SET client_connection_check_interval = 1000;");
-                    }
-                    conn.execute(sqlx::AssertSqlSafe(setup)).await?;
-                    for sql in init.iter() {
-                        conn.execute(sqlx::AssertSqlSafe(sql.clone())).await?;
-                    }
-                    Ok(())
-                })
-            });
-        let pool = pool_options
-            .connect_with(connect)
-            .await
-            .map_err(|e| DbError::from_sqlx("connecting to PostgreSQL", e))?;
-        Ok(Self::from_pool(rt, Pool::Postgres(pool), options))
+                let setup = setup.clone();
+                Box::pin(async move { setup.run(conn).await })
+            })
+            .connect_lazy_with(connect.clone());
+        Self::open(
+            rt,
+            Pool::Postgres(pool),
+            Connector::Postgres(connect),
+            options,
+        )
+        .await
     }
 
+    /// Connects to MySQL or MariaDB (`mysql://USER:PASSWORD@HOST:PORT/DB`). Every connection gets
+    /// a server-side statement limit (MariaDB `max_statement_time`; MySQL `max_execution_time`,
+    /// which covers read-only statements only) and `innodb_lock_wait_timeout`, both the statement
+    /// timeout plus the margin. MySQL has nothing like PostgreSQL's
+    /// `idle_in_transaction_session_timeout`; this crate never leaves a transaction idle anyway.
+    ///
+    /// # Errors
+    ///
+    /// A config error for invalid options or URL; the real cause if the first connection fails.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future drops the half-built pool and its connections.
+    #[cfg(feature = "mysql")]
+    pub async fn connect_mysql(
+        rt: &Runtime,
+        url: &str,
+        options: DatabaseOptions,
+    ) -> Result<Database, DbError> {
+        options.validate()?;
+        let url = url.replacen("mariadb:", "mysql:", 1);
+        let connect = sqlx::mysql::MySqlConnectOptions::from_str(&url)
+            .map_err(|e| DbError::from_sqlx("parsing the MySQL URL", e))?;
+        let setup = Setup::new(&options);
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(options.get_max_connections())
+            .acquire_timeout(options.get_acquire_timeout() + Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                let setup = setup.clone();
+                Box::pin(async move { setup.run(conn).await })
+            })
+            .connect_lazy_with(connect.clone());
+        Self::open(rt, Pool::MySql(pool), Connector::MySql(connect), options).await
+    }
+
+    #[cfg(feature = "sqlite")]
     async fn sqlite_with(
         rt: &Runtime,
-        connect: SqliteConnectOptions,
+        connect: sqlx::sqlite::SqliteConnectOptions,
         options: DatabaseOptions,
     ) -> Result<Database, DbError> {
         options.validate()?;
         let connect = connect
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(options.busy_timeout);
-        let init: Arc<[String]> = options.init_sql.clone().into();
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout + Duration::from_secs(5))
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .busy_timeout(options.busy_slice());
+        let setup = Setup::new(&options);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(options.get_max_connections())
+            .acquire_timeout(options.get_acquire_timeout() + Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
-                let init = init.clone();
-                Box::pin(async move {
-                    for sql in init.iter() {
-                        conn.execute(sqlx::AssertSqlSafe(sql.clone())).await?;
-                    }
-                    Ok(())
-                })
+                let setup = setup.clone();
+                Box::pin(async move { setup.run(conn).await })
             })
-            .connect_with(connect)
-            .await
-            .map_err(|e| DbError::from_sqlx("opening the SQLite database", e))?;
-        Ok(Self::from_pool(rt, Pool::Sqlite(pool), options))
+            .connect_lazy_with(connect.clone());
+        Self::open(rt, Pool::Sqlite(pool), Connector::Sqlite(connect), options).await
     }
 
-    fn from_pool(rt: &Runtime, pool: Pool, options: DatabaseOptions) -> Database {
-        Database {
+    /// Wraps a lazy pool after one direct connection has been opened and set up, within the
+    /// acquire timeout: a refused connection, a failed login or a bad `init_sql` is reported as
+    /// itself at once (sqlx's pool would retry them until its timeout and say only that).
+    async fn open(
+        rt: &Runtime,
+        pool: Pool,
+        connector: Connector,
+        options: DatabaseOptions,
+    ) -> Result<Database, DbError> {
+        check_runtime()?;
+        let db = Database {
             shared: Arc::new(Shared {
                 rt: rt.clone(),
                 pool,
+                connector,
+                setup: Setup::new(&options),
                 options,
                 counters: Arc::new(Counters::default()),
             }),
+        };
+        let limit = db.shared.options.get_acquire_timeout();
+        match rt.timeout(limit, "", db.probe()).await {
+            Ok(Ok(())) => Ok(db),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(DbError::new(
+                Kind::Connection,
+                format!(
+                    "could not open a connection to the database within the acquire timeout of \
+                     {limit:?}: check that the server is up and reachable, or raise \
+                     acquire_timeout"
+                ),
+            )),
         }
     }
 
-    /// SQLite or PostgreSQL.
+    /// Opens one connection outside the pool, sets it up as the pool would, and closes it: the
+    /// real reason why the pool cannot open connections.
+    pub(crate) async fn probe(&self) -> Result<(), DbError> {
+        self.shared.connector.probe(&self.shared.setup).await
+    }
+
+    /// SQLite, PostgreSQL or MySQL.
     pub fn kind(&self) -> DatabaseKind {
         match self.shared.pool {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(_) => DatabaseKind::Sqlite,
+            #[cfg(feature = "postgres")]
             Pool::Postgres(_) => DatabaseKind::Postgres,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => DatabaseKind::MySql,
         }
     }
 
@@ -462,34 +314,40 @@ impl Database {
 
     /// The sqlx SQLite pool, if this is SQLite. Connections taken from it directly get none of
     /// this crate's guarantees.
-    pub fn sqlite_pool(&self) -> Option<&sqlx::Pool<Sqlite>> {
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
         match &self.shared.pool {
             Pool::Sqlite(p) => Some(p),
-            Pool::Postgres(_) => None,
+            #[allow(unreachable_patterns)] // when SQLite is the only driver enabled
+            _ => None,
         }
     }
 
     /// The sqlx PostgreSQL pool, if this is PostgreSQL. Connections taken from it directly get none
     /// of this crate's guarantees.
-    pub fn postgres_pool(&self) -> Option<&sqlx::Pool<Postgres>> {
+    #[cfg(feature = "postgres")]
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
         match &self.shared.pool {
             Pool::Postgres(p) => Some(p),
-            Pool::Sqlite(_) => None,
+            #[allow(unreachable_patterns)] // when PostgreSQL is the only driver enabled
+            _ => None,
+        }
+    }
+
+    /// The sqlx MySQL pool, if this is MySQL or MariaDB. Connections taken from it directly get
+    /// none of this crate's guarantees.
+    #[cfg(feature = "mysql")]
+    pub fn mysql_pool(&self) -> Option<&sqlx::MySqlPool> {
+        match &self.shared.pool {
+            Pool::MySql(p) => Some(p),
+            #[allow(unreachable_patterns)] // when MySQL is the only driver enabled
+            _ => None,
         }
     }
 
     /// How many connections are open and idle.
     pub fn pool_status(&self) -> PoolStatus {
-        match &self.shared.pool {
-            Pool::Sqlite(p) => PoolStatus {
-                size: p.size(),
-                idle: p.num_idle(),
-            },
-            Pool::Postgres(p) => PoolStatus {
-                size: p.size(),
-                idle: p.num_idle(),
-            },
-        }
+        each_driver!(&self.shared.pool, Pool, p => PoolStatus { size: p.size(), idle: p.num_idle() })
     }
 
     /// What every session of this database has committed, rolled back, closed or retried so far.
@@ -499,10 +357,7 @@ impl Database {
 
     /// Whether [`close`](Self::close) has been called.
     pub fn is_closed(&self) -> bool {
-        match &self.shared.pool {
-            Pool::Sqlite(p) => p.is_closed(),
-            Pool::Postgres(p) => p.is_closed(),
-        }
+        each_driver!(&self.shared.pool, Pool, p => p.is_closed())
     }
 
     /// Closes the pool: new sessions fail at once; waits until every checked-out connection has
@@ -517,10 +372,7 @@ impl Database {
     /// Cancel safe: the pool is marked closed at the first poll; dropping the future only stops
     /// waiting for the connections still out, which are closed when their sessions release them.
     pub async fn close(&self) {
-        match &self.shared.pool {
-            Pool::Sqlite(p) => p.close().await,
-            Pool::Postgres(p) => p.close().await,
-        }
+        each_driver!(&self.shared.pool, Pool, p => p.close().await)
     }
 }
 

@@ -28,14 +28,20 @@ pub(crate) enum Kind {
     Decode,
     /// An operation failed with the caller's own error.
     Operation,
+    /// A statement that cannot be run as given (its bound arguments do not match its
+    /// placeholders).
+    InvalidQuery,
 }
 
 /// The error of every fallible call in `uno-db-sqlx`.
 ///
 /// Opaque on purpose (as hyper's `Error`): ask it what happened with the `is_*` methods, read the
-/// index of the failed operation with [`operation_index`](Self::operation_index), and reach the
-/// sqlx error underneath with [`sqlx_error`](Self::sqlx_error) or [`source`](StdError::source).
-/// Its `Display` says what happened and what to do about it.
+/// index of the failed operation with [`operation_index`](Self::operation_index), the database's
+/// code with [`code`](Self::code), and reach the sqlx error underneath with
+/// [`sqlx_error`](Self::sqlx_error). Its `Display` says what happened and what to do about it;
+/// the cause — the database's own error and message, or the I/O error — is its
+/// [`source`](StdError::source), not repeated in the text (print the chain, as error reporters
+/// do, to see both).
 ///
 /// # Examples
 ///
@@ -125,13 +131,20 @@ impl DbError {
         DbError::new(Kind::Config, message)
     }
 
-    pub(crate) fn timeout(what: &str, after: Duration) -> Self {
+    /// `server_stops_it`: whether the server's own timeout ends the statement too (not for
+    /// `COMMIT` on PostgreSQL, whose deferred triggers `statement_timeout` does not cover).
+    pub(crate) fn timeout(what: &str, after: Duration, server_stops_it: bool) -> Self {
+        let server = if server_stops_it {
+            "; the server's own timeout stops the statement"
+        } else {
+            "; the server may still finish it"
+        };
         DbError::new(
             Kind::Timeout,
             format!(
-                "{what} did not finish within its time limit of {after:?}; the connection was closed \
-                 because its state was unknown (the server stops the statement too). Raise the \
-                 statement timeout or make the statement faster"
+                "{what} did not finish within its time limit of {after:?}: the connection's state \
+                 was unknown, so it was not reused as it was{server}. Raise the statement timeout \
+                 or make the statement faster"
             ),
         )
     }
@@ -156,6 +169,7 @@ impl DbError {
     /// Wraps a sqlx error from a statement, classifying it.
     pub(crate) fn from_sqlx(what: &str, error: sqlx::Error) -> Self {
         let kind = match &error {
+            sqlx::Error::Database(e) if is_connection_lost(&**e) => Kind::Connection,
             sqlx::Error::Database(_) => Kind::Database,
             sqlx::Error::RowNotFound
             | sqlx::Error::ColumnDecode { .. }
@@ -176,6 +190,12 @@ impl DbError {
             _ => "",
         };
         DbError::new(kind, format!("{what} failed{advice}")).with_sqlx(error)
+    }
+
+    /// SQLite's `SQLITE_BUSY` (any extended form): another connection holds the lock.
+    pub(crate) fn is_sqlite_busy(&self) -> bool {
+        let db = self.sqlx_error().and_then(|e| e.as_database_error());
+        db.is_some_and(|db| matches!(driver_code(db), DriverCode::Sqlite(code) if code & 0xff == 5))
     }
 
     /// Marks the error as coming from the operation at `index` (kept if already set).
@@ -244,6 +264,12 @@ impl DbError {
         self.kind() == Kind::Config
     }
 
+    /// The statement was not sent because it cannot run as given: its bound arguments do not
+    /// match its `$N` placeholders.
+    pub fn is_invalid_query(&self) -> bool {
+        self.kind() == Kind::InvalidQuery
+    }
+
     /// The session was already closed (its group ended).
     pub fn is_session_closed(&self) -> bool {
         self.kind() == Kind::SessionClosed
@@ -274,26 +300,104 @@ impl DbError {
         }
     }
 
-    /// The database's own error code (PostgreSQL SQLSTATE such as `40001`, SQLite result code), if
-    /// the database answered with an error.
-    pub fn database_code(&self) -> Option<String> {
-        self.sqlx_error()
-            .and_then(|e| e.as_database_error())
-            .and_then(|e| e.code())
-            .map(|c| c.into_owned())
+    /// The database's own code for the error, if the database answered with one: PostgreSQL's
+    /// SQLSTATE (`40001`), SQLite's extended result code (`1555` for a primary key violation),
+    /// MySQL's error number (`1213`, more precise than its SQLSTATE, often `HY000`). The
+    /// database's message is the error's [`source`](StdError::source).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # uno_smol::run(|rt| async move {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use std::error::Error;
+    /// use uno_db_sqlx::{Database, DatabaseOptions, enhanced_async_session, query};
+    ///
+    /// let db = Database::open_sqlite(&rt, dir.path().join("c.db"), DatabaseOptions::new()).await?;
+    /// let session = enhanced_async_session(&db).await?;
+    /// session.execute(&query("CREATE TABLE t (id INTEGER PRIMARY KEY)")).await?;
+    /// session.execute(&query("INSERT INTO t VALUES (1)")).await?;
+    /// let err = session.execute(&query("INSERT INTO t VALUES (1)")).await.unwrap_err();
+    /// assert_eq!(err.code().as_deref(), Some("1555")); // SQLITE_CONSTRAINT_PRIMARYKEY
+    /// assert!(err.source().unwrap().to_string().contains("UNIQUE constraint failed"));
+    /// # drop(session);
+    /// # db.close().await;
+    /// # Ok::<(), uno_db_sqlx::DbError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn code(&self) -> Option<String> {
+        let db = self.sqlx_error()?.as_database_error()?;
+        match driver_code(db) {
+            DriverCode::MySql(number) => Some(number.to_string()),
+            _ => db.code().map(|c| c.into_owned()),
+        }
     }
 }
 
-/// PostgreSQL serialization failure / deadlock; SQLite busy / locked (primary code 5 or 6).
+/// Which driver produced a database error, and its code in that driver's terms.
+enum DriverCode<'a> {
+    /// PostgreSQL's SQLSTATE.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Postgres(&'a str),
+    /// SQLite's extended result code.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    Sqlite(i32),
+    /// MySQL's (and MariaDB's) error number.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    MySql(u16),
+    Other,
+}
+
+fn driver_code(error: &dyn sqlx::error::DatabaseError) -> DriverCode<'_> {
+    #[cfg(feature = "postgres")]
+    if let Some(e) = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return DriverCode::Postgres(e.code());
+    }
+    #[cfg(feature = "sqlite")]
+    if error
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        // SQLite's extended result code, as sqlx prints it.
+        let code = error.code().and_then(|c| c.parse::<i32>().ok());
+        return code.map_or(DriverCode::Other, DriverCode::Sqlite);
+    }
+    #[cfg(feature = "mysql")]
+    if let Some(e) = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return DriverCode::MySql(e.number());
+    }
+    let _ = error;
+    DriverCode::Other
+}
+
+/// PostgreSQL serialization failure / deadlock; SQLite busy / locked (primary code 5 or 6);
+/// MySQL deadlock (1213) / lock wait timeout (1205). Each test applies to its own driver only:
+/// PostgreSQL's `42501` is not SQLite's busy code.
 pub(crate) fn is_retryable_sqlx(error: &sqlx::Error) -> bool {
-    let Some(code) = error.as_database_error().and_then(|e| e.code()) else {
+    let Some(db) = error.as_database_error() else {
         return false;
     };
-    match &*code {
-        "40001" | "40P01" => true,
-        other => other
-            .parse::<i32>()
-            .is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
+    match driver_code(db) {
+        DriverCode::Postgres(code) => matches!(code, "40001" | "40P01"),
+        DriverCode::Sqlite(code) => matches!(code & 0xff, 5 | 6),
+        DriverCode::MySql(number) => matches!(number, 1213 | 1205),
+        DriverCode::Other => false,
+    }
+}
+
+/// A database error after which the connection is gone, whatever class the driver gives it:
+/// PostgreSQL's terminated backend (`57P01`, also on a server restart), crash or shutdown
+/// (`57P02`, `57P03`), session timeouts (`25P03`, `57P05`) and connection exceptions (class `08`);
+/// MySQL's server shutdown (1053), killed connection (1927, MariaDB), gone server and lost
+/// connection (2006, 2013), and inactivity disconnect (4031).
+pub(crate) fn is_connection_lost(error: &dyn sqlx::error::DatabaseError) -> bool {
+    match driver_code(error) {
+        DriverCode::Postgres(code) => {
+            code.starts_with("08")
+                || matches!(code, "57P01" | "57P02" | "57P03" | "25P03" | "57P05")
+        }
+        DriverCode::MySql(number) => matches!(number, 1053 | 1927 | 2006 | 2013 | 4031),
+        DriverCode::Sqlite(_) | DriverCode::Other => false,
     }
 }
 
@@ -306,9 +410,7 @@ impl fmt::Display for DbError {
         if self.inner.attempts > 1 {
             write!(f, " (after {} attempts)", self.inner.attempts)?;
         }
-        if let Some(Source::Sqlx(source)) = &self.inner.source {
-            write!(f, ": {source}")?;
-        }
+        // The cause (the database's message, the I/O error) is the source, not repeated here.
         Ok(())
     }
 }
@@ -334,8 +436,11 @@ impl fmt::Debug for DbError {
 }
 
 impl StdError for DbError {
+    /// The database's own error when it answered with one (its message, and more through
+    /// `sqlx::error::DatabaseError`), otherwise the sqlx error; an operation's own error.
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match &self.inner.source {
+            Some(Source::Sqlx(sqlx::Error::Database(e))) => Some(e.as_error()),
             Some(Source::Sqlx(e)) => Some(e),
             Some(Source::Other(e)) => Some(&**e),
             None => None,
@@ -347,5 +452,20 @@ impl From<sqlx::Error> for DbError {
     /// For `?` on a raw sqlx call inside an operation.
     fn from(error: sqlx::Error) -> Self {
         DbError::from_sqlx("a statement", error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_timeout_does_not_promise_the_server_stops_it() {
+        let commit = DbError::timeout("`COMMIT`", Duration::from_secs(1), false).to_string();
+        assert!(!commit.contains("stops the statement"), "{commit}");
+        assert!(commit.contains("may still finish"), "{commit}");
+        let select = DbError::timeout("statement `SELECT 1`", Duration::from_secs(1), true);
+        assert!(select.is_timeout());
+        assert!(select.to_string().contains("server's own timeout stops"));
     }
 }

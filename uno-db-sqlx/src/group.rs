@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use uno_core::sync::CancellationToken;
 
-use crate::database::{Counters, Database, DbStats};
+use crate::database::Database;
 use crate::error::DbError;
 use crate::session::{Session, SessionShared};
+use crate::stats::{Counters, DbStats};
 use crate::transaction::{self, Operation, TransactionOptions};
+use crate::tx::Tx;
 
 /// How long [`SessionOperationGroup::close`] waits for a session busy with a statement that
 /// ignores cancellation; past it the session's connection is released when the statement ends.
@@ -138,7 +140,13 @@ impl SessionOperationGroup {
             return Err(DbError::session_closed());
         }
         let counters = vec![self.db.shared.counters.clone(), self.counters.clone()];
-        let session = Session::open(&self.db, self.token.child_token(), counters).await?;
+        let session = Session::open(
+            &self.db,
+            self.token.child_token(),
+            counters,
+            self.options.clone(),
+        )
+        .await?;
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|s| s.strong_count() > 0);
         sessions.push(Arc::downgrade(&session.shared));
@@ -157,7 +165,7 @@ impl SessionOperationGroup {
     /// - An operation's error rolls the transaction back and is returned with
     ///   [`DbError::operation_index`] set; the connection is reused.
     /// - A statement past the statement timeout fails with [`DbError::is_timeout`]; the connection
-    ///   is closed (the server rolls back), so nothing of the transaction is committed.
+    ///   is rolled back in the background (or closed), so nothing of the transaction is committed.
     /// - If `COMMIT` fails, the transaction did not commit; if its reply never arrived (timeout,
     ///   cancellation, broken connection) the error is [`DbError::is_outcome_unknown`] — never
     ///   reported as success or as failure.
@@ -173,7 +181,8 @@ impl SessionOperationGroup {
     /// # Cancel safety
     ///
     /// Dropping the future at any await commits nothing that was not already committed: a
-    /// connection inside the transaction (or with a statement in flight) is closed, and the
+    /// connection inside the transaction (or with a statement in flight) is rolled back in the
+    /// background or closed, and the
     /// server rolls the transaction back; no connection returns to the pool in a transaction.
     /// Only a drop during `COMMIT` leaves the outcome to the server (and unreported).
     pub async fn run_in_transaction<T>(
@@ -181,7 +190,7 @@ impl SessionOperationGroup {
         session: &Session,
         operations: Vec<Operation<T>>,
     ) -> Result<Vec<T>, DbError> {
-        transaction::run(&session.shared, operations, &self.options).await
+        transaction::run_operations(&session.shared, operations, &self.options).await
     }
 
     /// As [`run_in_transaction`](Self::run_in_transaction) with other options.
@@ -197,9 +206,49 @@ impl SessionOperationGroup {
         &self,
         session: &Session,
         operations: Vec<Operation<T>>,
-        options: &TransactionOptions,
+        options: TransactionOptions,
     ) -> Result<Vec<T>, DbError> {
-        transaction::run(&session.shared, operations, options).await
+        transaction::run_operations(&session.shared, operations, &options).await
+    }
+
+    /// Runs the async closure `f` in one transaction on `session` with the group's options (its
+    /// retry policy, if any): [`Session::transaction`] for a session of this group.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::transaction`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Session::transaction`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # uno_tokio::run(|rt| async move {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use uno_db_sqlx::{Database, DatabaseOptions, SessionOperationGroup, query};
+    ///
+    /// let db = Database::open_sqlite(&rt, dir.path().join("g.db"), DatabaseOptions::new()).await?;
+    /// let group = SessionOperationGroup::new(&db);
+    /// let session = group.create_session().await?;
+    /// session.execute(&query("CREATE TABLE t (x BIGINT)")).await?;
+    /// group
+    ///     .transaction(&session, async |tx| {
+    ///         tx.execute(&query("INSERT INTO t VALUES (1), (2)")).await?;
+    ///         Ok(())
+    ///     })
+    ///     .await?;
+    /// assert_eq!(group.close().await.stats.committed, 1);
+    /// # db.close().await;
+    /// # Ok::<(), uno_db_sqlx::DbError>(())
+    /// # }).unwrap().unwrap();
+    /// ```
+    pub async fn transaction<T, F>(&self, session: &Session, f: F) -> Result<T, DbError>
+    where
+        F: AsyncFnMut(&mut Tx) -> Result<T, DbError>,
+    {
+        transaction::run(&session.shared, &self.options, f).await
     }
 
     /// What the group has done so far.
@@ -257,7 +306,7 @@ impl SessionOperationGroup {
 
 impl Drop for SessionOperationGroup {
     /// Cancels every session and releases the connections of idle ones at once (clean ones go back
-    /// to the pool); a busy session's connection is released (or closed, if in doubt) when its
+    /// to the pool); a busy session's connection is released (or cleaned, if in doubt) when its
     /// cancelled statement returns.
     fn drop(&mut self) {
         for session in self.shut() {

@@ -1,76 +1,135 @@
-//! uno-db-sqlx: database sessions over sqlx 0.9 that stay clean under cancellation and timeouts,
-//! and operation groups that run several operations in one transaction.
-//!
-//! - [`Database`]: a sqlx pool for SQLite (bundled, a file in WAL mode: the embedded default) or
-//!   PostgreSQL, with uno's [`Runtime`](uno_core::Runtime) keeping every timeout.
-//! - [`enhanced_async_session`] → [`Session`]: per-statement timeouts, and on every exit path —
-//!   success, error, timeout, or the caller's future dropped at any await — the connection goes
-//!   back to the pool clean, or is **closed** when its state is in doubt. PostgreSQL connections
-//!   also get server-side backstops (`statement_timeout`, `idle_in_transaction_session_timeout`,
-//!   `client_connection_check_interval`); SQLite statements are interrupted when abandoned.
-//! - [`SessionOperationGroup`]: sessions plus [`run_in_transaction`]: a list of [`Operation`]s
-//!   that all commit or none do, errors naming the failed operation's index, a `COMMIT` without
-//!   reply reported as outcome unknown, optional retry of serialization failures and deadlocks
-//!   ([`TransactionRetry`]) through uno-core's [`Retry`](uno_core::resilience::Retry) policy.
-//! - [`DbError`]: one opaque error with `is_timeout()`, `is_cancelled()`,
-//!   `is_outcome_unknown()`, `is_serialization_failure()`, `operation_index()`, and the sqlx
-//!   cause as its `source()`.
-//!
-//! Statements are portable [`Query`]s (`$1`-style placeholders on both databases) returning
-//! [`Row`]s of [`Value`]s. The crate works under tokio, smol and async-std: sqlx's runtime
-//! features for all three are enabled.
-//!
-//! # Why not sqlx's own transactions
-//!
-//! sqlx 0.9.0 returns a dropped connection to the pool after a ping, and tracks transactions with
-//! a depth counter that a cancelled `BEGIN` never increments (upstream #4385/#4393): a PostgreSQL
-//! connection could go back to the pool inside a transaction. This crate sends `BEGIN`, `COMMIT`
-//! and `ROLLBACK` itself, marks the connection "in doubt" before each statement is sent, and
-//! closes (never returns) any connection still in doubt when it is released. A dropped query is
-//! not cancelled on the server by sqlx, hence the server-side timeouts.
+//! uno-db-sqlx: the safe way to use sqlx 0.9 — sqlx's own queries inside database sessions and
+//! transactions that stay clean under cancellation, timeouts and faults, on SQLite, PostgreSQL and
+//! MySQL/MariaDB, under tokio, smol and async-std.
 //!
 //! # Examples
+//!
+//! A transaction is an async closure; inside it, sqlx's API runs on the transaction's own
+//! connection (here `query_as` into a `FromRow` type) beside the crate's portable [`Query`]:
 //!
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();
 //! # let path = dir.path().join("tour.db");
 //! use std::time::Duration;
-//! use uno_db_sqlx::{Database, DatabaseOptions, SessionOperationGroup, operation, query};
+//! use sqlx::SqliteConnection;
+//! use uno_db_sqlx::{Database, DatabaseOptions, DbError, enhanced_async_session, query};
+//!
+//! #[derive(sqlx::FromRow, Debug, PartialEq)]
+//! struct Account {
+//!     id: i64,
+//!     balance: i64,
+//! }
 //!
 //! uno_smol::run(|rt| async move {
 //!     let options = DatabaseOptions::new().statement_timeout(Duration::from_secs(5));
 //!     let db = Database::open_sqlite(&rt, &path, options).await?;
-//!     let group = SessionOperationGroup::new(&db);
-//!     let session = group.create_session().await?;
-//!     session.execute(&query("CREATE TABLE events (name TEXT)")).await?;
+//!     let session = enhanced_async_session(&db).await?;
+//!     session.execute(&query("CREATE TABLE accounts (id BIGINT PRIMARY KEY, balance BIGINT)")).await?;
+//!     session.execute(&query("INSERT INTO accounts VALUES (1, 100), (2, 0)")).await?;
 //!
-//!     // Both inserts commit together...
-//!     let insert = |name: &'static str| {
-//!         operation(move |tx| Box::pin(async move {
-//!             tx.execute(&query("INSERT INTO events VALUES ($1)").bind(name)).await?;
-//!             Ok(())
-//!         }))
-//!     };
-//!     group.run_in_transaction(&session, vec![insert("a"), insert("b")]).await?;
+//!     // Both updates commit together, or neither does.
+//!     let accounts = session
+//!         .transaction(async |tx| {
+//!             tx.execute(&query("UPDATE accounts SET balance = balance - 30 WHERE id = 1")).await?;
+//!             tx.execute(&query("UPDATE accounts SET balance = balance + 30 WHERE id = 2")).await?;
+//!             tx.with_connection(async |c: &mut SqliteConnection| {
+//!                 sqlx::query_as::<_, Account>("SELECT id, balance FROM accounts ORDER BY id")
+//!                     .fetch_all(c)
+//!                     .await
+//!             })
+//!             .await
+//!         })
+//!         .await?;
+//!     assert_eq!(accounts[1], Account { id: 2, balance: 30 });
 //!
-//!     // ...and a transaction dropped half-way (here: by a timeout while its second operation
-//!     // waits) leaves nothing behind.
+//!     // A transaction dropped half-way (here: by a timeout while it waits) leaves nothing behind.
 //!     let rt2 = rt.clone();
-//!     let stall = operation(move |_tx| {
-//!         let rt2 = rt2.clone();
-//!         Box::pin(async move { rt2.sleep(Duration::from_secs(60)).await; Ok(()) })
+//!     let dropped = session.transaction(async |tx| {
+//!         tx.execute(&query("UPDATE accounts SET balance = 0")).await?;
+//!         rt2.sleep(Duration::from_secs(60)).await;
+//!         Ok(())
 //!     });
-//!     let dropped = group.run_in_transaction(&session, vec![insert("c"), stall]);
 //!     assert!(rt.timeout(Duration::from_millis(50), "", dropped).await.is_err());
-//!
-//!     let count = session.fetch_scalar(&query("SELECT COUNT(*) FROM events")).await?;
-//!     assert_eq!(count.as_i64(), Some(2));
-//!     group.close().await;
+//!     let total = session.fetch_scalar(&query("SELECT SUM(balance) FROM accounts")).await?;
+//!     assert_eq!(total.as_i64(), Some(100));
+//!     session.close().await;
 //!     db.close().await;
-//!     Ok::<(), uno_db_sqlx::DbError>(())
+//!     Ok::<(), DbError>(())
 //! })
 //! .unwrap();
 //! ```
+//!
+//! # What it gives
+//!
+//! - [`Database`]: a sqlx pool with uno's [`Runtime`](uno_core::Runtime) keeping every timeout.
+//!   Opening one connects once and reports a refused connection, a failed login or a bad
+//!   `init_sql` as itself.
+//! - [`enhanced_async_session`] → [`Session`]: per-statement timeouts with server-side backstops
+//!   (PostgreSQL `statement_timeout`, `idle_in_transaction_session_timeout`; MariaDB
+//!   `max_statement_time`; SQLite statements interrupted when abandoned), and on every exit path —
+//!   success, error, timeout, or the caller's future dropped at any await — the connection goes
+//!   back to the pool clean. One whose state is in doubt is cleaned in the background (its
+//!   statement ends, `ROLLBACK`, a check) and recycled, or closed if that fails or takes too long
+//!   ([`DatabaseOptions::recycle_timeout`]): never returned inside a transaction.
+//! - sqlx's own API: [`Session::with_connection`] and [`Tx::with_connection`] lend
+//!   `&mut SqliteConnection`, `&mut PgConnection` or `&mut MySqlConnection` ([`DriverConnection`])
+//!   for `Executor`, `query_as`, `FromRow` and the `query!` macros, each call marked in doubt and
+//!   bounded by the statement timeout like one statement.
+//! - Transactions as async closures ([`Session::transaction`], [`Session::transaction_with`],
+//!   [`SessionOperationGroup::transaction`]): `AsyncFnMut`, run again on a serialization failure
+//!   when [`TransactionOptions::retry`] says so (uno-core's [`Retry`](uno_core::resilience::Retry));
+//!   a `COMMIT` without a reply is [`DbError::is_outcome_unknown`], never success or failure.
+//! - Savepoints ([`Tx::savepoint`]) that nest, and roll back when they fail or are dropped.
+//! - [`SessionOperationGroup`]: Uno's sessions-plus-operations API ([`run_in_transaction`] over a
+//!   list of [`Operation`]s) and one place that releases every session.
+//! - [`DbError`]: one opaque error with `is_timeout()`, `is_outcome_unknown()`,
+//!   `is_serialization_failure()` (PostgreSQL 40001/40P01, SQLite busy, MySQL 1213/1205), …,
+//!   [`code()`](DbError::code), and the database's own error as its `source()`.
+//!
+//! The portable [`Query`] (`$1`-style placeholders on every database, bind count checked) returns
+//! [`Row`]s of [`Value`]s for driver-neutral code.
+//!
+//! # Features
+//!
+//! Drivers and runtimes are features; enable what the application uses (a PostgreSQL-on-tokio
+//! application compiles neither SQLite nor async-std):
+//!
+//! | feature | what it enables | default |
+//! |---|---|---|
+//! | `sqlite` | SQLite, bundled (`Database::open_sqlite`, `sqlite:` URLs, `&mut SqliteConnection`) | yes |
+//! | `postgres` | PostgreSQL (`Database::connect_postgres`, `postgres:` URLs, `&mut PgConnection`) | |
+//! | `mysql` | MySQL and MariaDB (`Database::connect_mysql`, `mysql:`/`mariadb:` URLs, `&mut MySqlConnection`) | |
+//! | `runtime-tokio` | sqlx on tokio (inside a tokio runtime) | yes |
+//! | `runtime-smol` | sqlx on smol's executor and async-io: smol, and async-std too | |
+//! | `runtime-async-std` | sqlx on async-std's executor | |
+//!
+//! ```toml
+//! uno-db-sqlx = { version = "0.1", default-features = false, features = ["postgres", "runtime-tokio"] }
+//! ```
+//!
+//! sqlx picks the runtime per call: tokio inside a tokio runtime, otherwise the async-io one.
+//! Built with `runtime-tokio` alone, using a database outside a tokio runtime is a config error
+//! (sqlx itself would panic). At least one driver and one runtime must be enabled.
+//!
+//! # sqlx's `query!` macros
+//!
+//! `query!` and `query_as!` check their SQL at build time against a live database named by
+//! `DATABASE_URL`, or — with no server at build time — against the data `cargo sqlx prepare`
+//! saves in `.sqlx/` (commit it; build with `SQLX_OFFLINE=true`). That is between the user's
+//! crate and sqlx (enable sqlx's `macros` feature there); what the macros expand to runs inside
+//! [`Tx::with_connection`] like any other sqlx query. This crate's tests and examples use
+//! `query_as` with `FromRow` types, which need no database to build.
+//!
+//! # Why not sqlx's own transactions
+//!
+//! sqlx 0.9.0 returns a dropped connection to the pool after a ping, and tracks transactions with
+//! a depth counter that a cancelled `BEGIN` never increments (upstream #4385/#4393): a PostgreSQL
+//! connection could go back to the pool inside a transaction. This crate sends `BEGIN`, `COMMIT`,
+//! `ROLLBACK` and `SAVEPOINT` itself, marks the connection "in doubt" before each statement (and
+//! each lent call) is sent, and cleans or closes any connection still in doubt when it is
+//! released. A dropped query is not cancelled on the server by sqlx, hence the server-side
+//! timeouts. Leave transaction control to the crate: a sqlx `Transaction` begun on a lent
+//! connection and not ended is detected, and the connection rolled back.
 //!
 //! [`run_in_transaction`]: SessionOperationGroup::run_in_transaction
 
@@ -81,26 +140,43 @@
     unreachable_pub
 )]
 #![forbid(unsafe_code)]
+// With a driver feature off, the helpers only that driver uses are unused; the full build (every
+// driver, as CI and the tests build it) keeps the lints.
+#![cfg_attr(
+    not(all(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_imports)
+)]
 
 mod connection;
 mod database;
+mod driver;
 mod error;
+mod executor;
 mod group;
+mod options;
 mod query;
 mod session;
+mod sql;
+mod stats;
 mod transaction;
+mod tx;
 
 #[doc(hidden)]
+#[cfg(feature = "sqlite")]
 pub mod tour;
 
-pub use database::{Database, DatabaseKind, DatabaseOptions, DbStats, PoolStatus};
+pub use database::{Database, DatabaseKind};
 pub use error::DbError;
+pub use executor::DriverConnection;
 pub use group::{GroupReport, SessionOperationGroup};
+pub use options::DatabaseOptions;
 pub use query::{Query, Row, Value, query};
 pub use session::{Session, enhanced_async_session};
+pub use stats::{DbStats, PoolStatus};
 pub use transaction::{
-    IsolationLevel, Operation, OperationFuture, TransactionOptions, TransactionRetry, Tx, operation,
+    IsolationLevel, Operation, OperationFuture, TransactionOptions, TransactionRetry, operation,
 };
+pub use tx::Tx;
 
 /// Re-exported so users can reach the drivers (`uno_db_sqlx::sqlx::PgPool`, …) at the version this
 /// crate uses.

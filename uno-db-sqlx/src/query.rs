@@ -1,7 +1,8 @@
-//! Portable statements ([`Query`]) and results ([`Row`], [`Value`]) that run unchanged on SQLite
-//! and PostgreSQL.
+//! Portable statements ([`Query`]) and results ([`Row`], [`Value`]) that run unchanged on SQLite,
+//! PostgreSQL and MySQL.
 //!
-//! Placeholders are `$1`, `$2`, … on both databases (SQLite accepts them too).
+//! Placeholders are `$1`, `$2`, … on every database (SQLite accepts them too; for MySQL they are
+//! rewritten to `?`).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -10,6 +11,9 @@ use std::sync::Arc;
 use sqlx::{Column, Row as _, TypeInfo, ValueRef};
 
 use crate::error::{DbError, Kind};
+#[cfg(feature = "mysql")]
+use crate::sql::question_marks;
+use crate::sql::{Dialect, Placeholder, arguments_needed, placeholders};
 
 /// A value bound to a [`Query`] or read from a [`Row`].
 ///
@@ -179,9 +183,36 @@ impl Query {
         }
     }
 
+    /// Checks that the bound arguments match the placeholders (SQLite would bind missing ones as
+    /// `NULL` and ignore extras; PostgreSQL takes one extra): the same rule on every database.
+    pub(crate) fn check_arguments(&self, dialect: Dialect) -> Result<Vec<Placeholder>, DbError> {
+        let found = placeholders(&self.sql, dialect);
+        let needed = arguments_needed(&found);
+        if needed != self.args.len() {
+            let needs = if needed == usize::MAX {
+                "a placeholder number too large".to_owned()
+            } else {
+                format!("{needed} argument(s) (its highest placeholder is ${needed})")
+            };
+            return Err(DbError::new(
+                Kind::InvalidQuery,
+                format!(
+                    "{} needs {needs} but {} argument(s) were bound: bind one value per \
+                     placeholder `$1`, `$2`, …",
+                    self.describe(),
+                    self.args.len()
+                ),
+            ));
+        }
+        Ok(found)
+    }
+
+    #[cfg(feature = "sqlite")]
     pub(crate) fn to_sqlite(
         &self,
-    ) -> sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    ) -> Result<sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>, DbError>
+    {
+        self.check_arguments(Dialect::Standard)?;
         let mut q = sqlx::query(sqlx::AssertSqlSafe(self.sql.clone()));
         for arg in &self.args {
             q = match arg.clone() {
@@ -193,12 +224,15 @@ impl Query {
                 Value::Bytes(v) => q.bind(v),
             };
         }
-        q
+        Ok(q)
     }
 
+    #[cfg(feature = "postgres")]
     pub(crate) fn to_postgres(
         &self,
-    ) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    ) -> Result<sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>, DbError>
+    {
+        self.check_arguments(Dialect::Standard)?;
         let mut q = sqlx::query(sqlx::AssertSqlSafe(self.sql.clone()));
         for arg in &self.args {
             q = match arg.clone() {
@@ -210,7 +244,29 @@ impl Query {
                 Value::Bytes(v) => q.bind(v),
             };
         }
-        q
+        Ok(q)
+    }
+
+    /// MySQL takes `?` placeholders, each bound in text order: `$N` are rewritten, and the
+    /// arguments bound in the order their placeholders appear (a `$1` used twice is bound twice).
+    #[cfg(feature = "mysql")]
+    pub(crate) fn to_mysql(
+        &self,
+    ) -> Result<sqlx::query::Query<'static, sqlx::MySql, sqlx::mysql::MySqlArguments>, DbError>
+    {
+        let found = self.check_arguments(Dialect::MySql)?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(question_marks(&self.sql, &found)));
+        for p in &found {
+            q = match self.args[p.number - 1].clone() {
+                Value::Null => q.bind(None::<String>),
+                Value::Bool(v) => q.bind(v),
+                Value::Int(v) => q.bind(v),
+                Value::Float(v) => q.bind(v),
+                Value::Text(v) => q.bind(v),
+                Value::Bytes(v) => q.bind(v),
+            };
+        }
+        Ok(q)
     }
 }
 
@@ -284,6 +340,7 @@ impl Row {
         }
     }
 
+    #[cfg(feature = "sqlite")]
     pub(crate) fn from_sqlite(
         row: &sqlx::sqlite::SqliteRow,
         columns: &Arc<[String]>,
@@ -317,6 +374,7 @@ impl Row {
         })
     }
 
+    #[cfg(feature = "postgres")]
     pub(crate) fn from_postgres(
         row: &sqlx::postgres::PgRow,
         columns: &Arc<[String]>,
@@ -349,6 +407,73 @@ impl Row {
                         format!(
                             "column `{}` has type {other}, which uno-db-sqlx does not decode: cast it \
                              in SQL, e.g. `::bigint`, `::float8` or `::text`",
+                            column.name()
+                        ),
+                    ));
+                }
+            };
+            values.push(value);
+        }
+        Ok(Row {
+            columns: columns.clone(),
+            values,
+        })
+    }
+
+    #[cfg(feature = "mysql")]
+    pub(crate) fn from_mysql(
+        row: &sqlx::mysql::MySqlRow,
+        columns: &Arc<[String]>,
+    ) -> Result<Row, DbError> {
+        let mut values = Vec::with_capacity(columns.len());
+        for (i, column) in row.columns().iter().enumerate() {
+            let raw = row
+                .try_get_raw(i)
+                .map_err(|e| DbError::from_sqlx("reading a row", e))?;
+            if raw.is_null() {
+                values.push(Value::Null);
+                continue;
+            }
+            let type_name = column.type_info().name();
+            let get = |e| DbError::from_sqlx("reading a row", e);
+            let value = match type_name {
+                "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR"
+                | "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED"
+                | "INT UNSIGNED" => Value::Int(row.try_get_unchecked::<i64, _>(i).map_err(get)?),
+                "BIGINT UNSIGNED" => {
+                    let v = row.try_get::<u64, _>(i).map_err(get)?;
+                    Value::Int(i64::try_from(v).map_err(|_| {
+                        DbError::new(
+                            Kind::Decode,
+                            format!("column `{}` holds {v}, beyond an i64", column.name()),
+                        )
+                    })?)
+                }
+                "FLOAT" => Value::Float(row.try_get::<f32, _>(i).map_err(get)?.into()),
+                "DOUBLE" => Value::Float(row.try_get::<f64, _>(i).map_err(get)?),
+                // MySQL's SUM and AVG return DECIMAL: whole numbers come back as integers.
+                "DECIMAL" => {
+                    let text = row.try_get_unchecked::<String, _>(i).map_err(get)?;
+                    match (text.parse::<i64>(), text.parse::<f64>()) {
+                        (Ok(v), _) => Value::Int(v),
+                        (_, Ok(v)) => Value::Float(v),
+                        _ => Value::Text(text),
+                    }
+                }
+                "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM"
+                | "SET" | "JSON" => {
+                    Value::Text(row.try_get_unchecked::<String, _>(i).map_err(get)?)
+                }
+                "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
+                    Value::Bytes(row.try_get_unchecked::<Vec<u8>, _>(i).map_err(get)?)
+                }
+                other => {
+                    return Err(DbError::new(
+                        Kind::Decode,
+                        format!(
+                            "column `{}` has type {other}, which uno-db-sqlx does not decode: cast it \
+                             in SQL, e.g. `CAST(x AS SIGNED)`, `CAST(x AS DOUBLE)` or \
+                             `CAST(x AS CHAR)`",
                             column.name()
                         ),
                     ));

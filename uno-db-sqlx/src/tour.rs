@@ -1,18 +1,48 @@
 //! The database section of uno's tour (`examples/tour.rs` calls [`tour_section`]).
 
+use std::error::Error as _;
 use std::time::Duration;
 
 use uno_core::Runtime;
 use uno_core::sync::{AsyncEvent, CancellationToken, cancellable};
 
 use crate::{
-    Database, DatabaseOptions, DbError, SessionOperationGroup, TransactionOptions,
-    TransactionRetry, operation, query,
+    Database, DatabaseKind, DatabaseOptions, DbError, Session, SessionOperationGroup,
+    TransactionOptions, TransactionRetry, Tx, query,
 };
 
-/// Runs the tour's database section: on an embedded SQLite file by default, on PostgreSQL when
-/// `url` is given. Shows a committed transfer, an operation error naming its index, a statement
-/// timeout, and a cancelled transaction leaving nothing behind.
+/// An account row read with sqlx's own `query_as` into a `FromRow` type. An application writes
+/// `#[derive(sqlx::FromRow)]` (sqlx's `derive` feature); the tour spells out what it generates,
+/// so the library does not build sqlx's macros for everyone.
+#[derive(Debug)]
+#[allow(dead_code)] // read through Debug
+struct Account {
+    id: i64,
+    balance: i64,
+}
+
+macro_rules! account_from_row {
+    ($feature:literal, $row:ty) => {
+        #[cfg(feature = $feature)]
+        impl sqlx::FromRow<'_, $row> for Account {
+            fn from_row(row: &$row) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok(Account {
+                    id: row.try_get("id")?,
+                    balance: row.try_get("balance")?,
+                })
+            }
+        }
+    };
+}
+account_from_row!("sqlite", sqlx::sqlite::SqliteRow);
+account_from_row!("postgres", sqlx::postgres::PgRow);
+account_from_row!("mysql", sqlx::mysql::MySqlRow);
+
+/// Runs the tour's database section: on an embedded SQLite file by default, on PostgreSQL or
+/// MySQL when `url` is given (and the driver's feature is on). Shows a committed transfer written
+/// as an async closure, sqlx's `query_as` on the transaction's connection, a failed savepoint, an
+/// error rolling back, a dropped transaction leaving nothing behind, and a statement timeout.
 ///
 /// # Errors
 ///
@@ -48,6 +78,56 @@ pub async fn tour_section(rt: &Runtime, url: Option<&str>) -> Result<(), DbError
     result
 }
 
+/// Moves `amount` from account 1 to account 2, refusing to overdraw: one re-runnable step.
+async fn transfer(tx: &mut Tx, table: &str, amount: i64) -> Result<(), DbError> {
+    let debit = format!("UPDATE {table} SET balance = balance - $1 WHERE id = 1");
+    tx.execute(&query(debit).bind(amount)).await?;
+    let left = tx
+        .fetch_scalar(&query(format!("SELECT balance FROM {table} WHERE id = 1")))
+        .await?;
+    if left.as_i64().unwrap_or(0) < 0 {
+        return Err(DbError::operation_failed("insufficient funds"));
+    }
+    let credit = format!("UPDATE {table} SET balance = balance + $1 WHERE id = 2");
+    tx.execute(&query(credit).bind(amount)).await?;
+    Ok(())
+}
+
+/// The accounts, read with sqlx's `query_as` on the transaction's own connection.
+async fn accounts(tx: &mut Tx, table: &str) -> Result<Vec<Account>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT id, balance FROM {table} ORDER BY id"));
+    match tx.kind() {
+        #[cfg(feature = "postgres")]
+        DatabaseKind::Postgres => {
+            tx.with_connection(async |c: &mut sqlx::PgConnection| {
+                sqlx::query_as::<_, Account>(sql).fetch_all(c).await
+            })
+            .await
+        }
+        #[cfg(feature = "mysql")]
+        DatabaseKind::MySql => {
+            tx.with_connection(async |c: &mut sqlx::MySqlConnection| {
+                sqlx::query_as::<_, Account>(sql).fetch_all(c).await
+            })
+            .await
+        }
+        _ => {
+            tx.with_connection(async |c: &mut sqlx::SqliteConnection| {
+                sqlx::query_as::<_, Account>(sql).fetch_all(c).await
+            })
+            .await
+        }
+    }
+}
+
+/// The error and its cause, as an error reporter prints them.
+fn chain(err: &DbError) -> String {
+    match err.source() {
+        Some(cause) => format!("{err}: {cause}"),
+        None => err.to_string(),
+    }
+}
+
 async fn section(rt: &Runtime, db: &Database, table: &'static str) -> Result<(), DbError> {
     let group = SessionOperationGroup::with_options(
         db,
@@ -67,53 +147,54 @@ async fn section(rt: &Runtime, db: &Database, table: &'static str) -> Result<(),
             "INSERT INTO {table} VALUES (1, 100), (2, 0)"
         )))
         .await?;
-    let transfer = |amount: i64| {
-        vec![
-            operation(move |tx| {
-                Box::pin(async move {
-                    tx.execute(
-                        &query(format!(
-                            "UPDATE {table} SET balance = balance - $1 WHERE id = 1"
-                        ))
-                        .bind(amount),
-                    )
-                    .await?;
-                    Ok(())
-                })
-            }),
-            operation(move |tx| {
-                Box::pin(async move {
-                    let left = tx
-                        .fetch_scalar(&query(format!("SELECT balance FROM {table} WHERE id = 1")))
-                        .await?;
-                    if left.as_i64().unwrap_or(0) < 0 {
-                        return Err(DbError::operation_failed("insufficient funds"));
-                    }
-                    tx.execute(
-                        &query(format!(
-                            "UPDATE {table} SET balance = balance + $1 WHERE id = 2"
-                        ))
-                        .bind(amount),
-                    )
-                    .await?;
-                    Ok(())
-                })
-            }),
-        ]
-    };
-    group.run_in_transaction(&session, transfer(30)).await?;
-    println!(
-        "  db: transfer of 30 committed -> balances {:?}",
-        balances(&session, table).await?
-    );
+
+    // A transaction is an async closure (re-run on a serialization failure, the group's retry).
+    let after = group
+        .transaction(&session, async |tx| {
+            transfer(tx, table, 30).await?;
+            accounts(tx, table).await
+        })
+        .await?;
+    println!("  db: transfer of 30 committed; sqlx query_as inside it read {after:?}");
 
     let err = group
-        .run_in_transaction(&session, transfer(500))
+        .transaction(&session, async |tx| transfer(tx, table, 500).await)
         .await
         .unwrap_err();
     println!(
         "  db: transfer of 500 -> {err}; balances still {:?}",
         balances(&session, table).await?
+    );
+
+    // A savepoint: its failure undoes its own work only; the transaction goes on and commits.
+    group
+        .transaction(&session, async |tx| {
+            let failed = tx
+                .savepoint(async |tx| {
+                    transfer(tx, table, 5).await?;
+                    Err::<(), _>(DbError::operation_failed("second thoughts"))
+                })
+                .await;
+            println!(
+                "  db: savepoint -> {}, its transfer of 5 undone",
+                failed.unwrap_err()
+            );
+            transfer(tx, table, 10).await
+        })
+        .await?;
+    println!(
+        "  db: ...and the transaction's own transfer of 10 committed -> {:?}",
+        balances(&session, table).await?
+    );
+
+    let err = session
+        .execute(&query(format!("INSERT INTO {table} VALUES (1, 0)")))
+        .await
+        .unwrap_err();
+    println!(
+        "  db: a duplicate key -> code {:?}: {}",
+        err.code().unwrap_or_default(),
+        chain(&err)
     );
 
     // A transaction dropped half-way: after its debit ran, before its credit.
@@ -126,19 +207,16 @@ async fn section(rt: &Runtime, db: &Database, table: &'static str) -> Result<(),
             stop.cancel(); // as a caller that gives up would
         })
     };
-    let half_done = vec![operation(move |tx| {
-        let debited = debited.clone();
-        Box::pin(async move {
-            tx.execute(&query(format!(
-                "UPDATE {table} SET balance = balance - 10 WHERE id = 1"
-            )))
-            .await?;
-            debited.set();
-            std::future::pending::<()>().await; // the credit never comes
-            Ok(())
-        })
-    })];
-    let outcome = cancellable(&stop, group.run_in_transaction(&session, half_done)).await;
+    let half_done = group.transaction(&session, async |tx| {
+        tx.execute(&query(format!(
+            "UPDATE {table} SET balance = balance - 10 WHERE id = 1"
+        )))
+        .await?;
+        debited.set();
+        std::future::pending::<()>().await; // the credit never comes
+        Ok(())
+    });
+    let outcome = cancellable(&stop, half_done).await;
     let _ = watcher.await;
     println!(
         "  db: transfer dropped after its debit ({}) -> balances {:?}: the debit was rolled back",
@@ -151,7 +229,8 @@ async fn section(rt: &Runtime, db: &Database, table: &'static str) -> Result<(),
     );
 
     let slow = match db.kind() {
-        crate::DatabaseKind::Postgres => query("SELECT pg_sleep(5)"),
+        DatabaseKind::Postgres => query("SELECT pg_sleep(5)"),
+        DatabaseKind::MySql => query("SELECT SLEEP(5)"),
         _ => query(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
              SELECT COUNT(*) FROM n",
@@ -164,12 +243,13 @@ async fn section(rt: &Runtime, db: &Database, table: &'static str) -> Result<(),
         rt.now() - start,
         err.is_timeout()
     );
+    drop(session);
     let report = group.close().await;
     println!("  db: group closed -> {report}");
     Ok(())
 }
 
-async fn balances(session: &crate::Session, table: &'static str) -> Result<Vec<i64>, DbError> {
+async fn balances(session: &Session, table: &'static str) -> Result<Vec<i64>, DbError> {
     let rows = session
         .fetch_all(&query(format!("SELECT balance FROM {table} ORDER BY id")))
         .await?;

@@ -1,19 +1,20 @@
-//! Transactions: [`Tx`], [`Operation`]s, [`TransactionOptions`] and the retry of serialization
-//! failures.
+//! Transactions: the loop that runs a closure (or a list of [`Operation`]s) in one transaction on
+//! a clean connection, [`TransactionOptions`] and the retry of serialization failures.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use uno_core::resilience::{Backoff, ResilienceError, Retry};
 use uno_core::sync::cancellable;
 
-use crate::connection::{Conn, no_row};
 use crate::database::DatabaseKind;
 use crate::error::DbError;
-use crate::query::{Query, Row, Value};
 use crate::session::SessionShared;
+use crate::tx::Tx;
 
 /// The future an [`Operation`] returns; it may borrow the [`Tx`].
 pub type OperationFuture<'t, T> = Pin<Box<dyn Future<Output = Result<T, DbError>> + Send + 't>>;
@@ -60,100 +61,8 @@ impl<T> fmt::Debug for Operation<T> {
     }
 }
 
-/// An open transaction, handed to each [`Operation`]. Its statements run under the session's
-/// statement timeout.
-///
-/// After one of its statements times out or is cancelled, the connection's state is unknown: every
-/// later statement fails at once, and the transaction ends with the connection closed (the server
-/// rolls back). Return the error from the operation.
-pub struct Tx {
-    conn: Conn,
-}
-
-impl Tx {
-    /// Whether this transaction runs on SQLite or PostgreSQL.
-    pub fn kind(&self) -> DatabaseKind {
-        self.conn.ctx().db.kind()
-    }
-
-    /// Runs a statement and returns the rows it affected.
-    ///
-    /// # Errors
-    ///
-    /// The database's error; [`DbError::is_timeout`] past the statement timeout;
-    /// [`DbError::is_cancelled`] when the session or group was cancelled.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future (or the transaction's) while the statement is in flight closes the
-    /// connection at the end of the transaction: nothing of the transaction is committed.
-    pub async fn execute(&mut self, q: &Query) -> Result<u64, DbError> {
-        self.conn.execute(q).await
-    }
-
-    /// Runs a query and returns all its rows.
-    ///
-    /// # Errors
-    ///
-    /// As [`execute`](Self::execute), and [`DbError::is_decode`] for unsupported column types.
-    ///
-    /// # Cancel safety
-    ///
-    /// As [`execute`](Self::execute).
-    pub async fn fetch_all(&mut self, q: &Query) -> Result<Vec<Row>, DbError> {
-        self.conn.fetch_all(q).await
-    }
-
-    /// Runs a query and returns its first row, if any.
-    ///
-    /// # Errors
-    ///
-    /// As [`fetch_all`](Self::fetch_all).
-    ///
-    /// # Cancel safety
-    ///
-    /// As [`execute`](Self::execute).
-    pub async fn fetch_optional(&mut self, q: &Query) -> Result<Option<Row>, DbError> {
-        self.conn.fetch_optional(q).await
-    }
-
-    /// Runs a query and returns its first row.
-    ///
-    /// # Errors
-    ///
-    /// As [`fetch_all`](Self::fetch_all), and [`DbError::is_decode`] if there is no row.
-    ///
-    /// # Cancel safety
-    ///
-    /// As [`execute`](Self::execute).
-    pub async fn fetch_one(&mut self, q: &Query) -> Result<Row, DbError> {
-        self.conn.fetch_optional(q).await?.ok_or_else(|| no_row(q))
-    }
-
-    /// Runs a query and returns the first column of its first row.
-    ///
-    /// # Errors
-    ///
-    /// As [`fetch_one`](Self::fetch_one).
-    ///
-    /// # Cancel safety
-    ///
-    /// As [`execute`](Self::execute).
-    pub async fn fetch_scalar(&mut self, q: &Query) -> Result<Value, DbError> {
-        let row = self.fetch_one(q).await?;
-        Ok(row.values().first().cloned().unwrap_or(Value::Null))
-    }
-}
-
-impl fmt::Debug for Tx {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tx")
-            .field("kind", &self.kind())
-            .finish_non_exhaustive()
-    }
-}
-
-/// A transaction's isolation level (PostgreSQL; SQLite transactions are always serializable).
+/// A transaction's isolation level (PostgreSQL and MySQL; SQLite transactions are always
+/// serializable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum IsolationLevel {
@@ -347,6 +256,29 @@ impl TransactionOptions {
         match kind {
             DatabaseKind::Sqlite if self.read_only => "BEGIN",
             DatabaseKind::Sqlite => "BEGIN IMMEDIATE",
+            // MySQL takes the isolation level for the next transaction only, before it starts.
+            DatabaseKind::MySql => match (self.isolation, self.read_only) {
+                (None, false) => "START TRANSACTION",
+                (None, true) => "START TRANSACTION READ ONLY",
+                (Some(IsolationLevel::ReadCommitted), false) => {
+                    "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION"
+                }
+                (Some(IsolationLevel::ReadCommitted), true) => {
+                    "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION READ ONLY"
+                }
+                (Some(IsolationLevel::RepeatableRead), false) => {
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; START TRANSACTION"
+                }
+                (Some(IsolationLevel::RepeatableRead), true) => {
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; START TRANSACTION READ ONLY"
+                }
+                (Some(IsolationLevel::Serializable), false) => {
+                    "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; START TRANSACTION"
+                }
+                (Some(IsolationLevel::Serializable), true) => {
+                    "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; START TRANSACTION READ ONLY"
+                }
+            },
             _ => match (self.isolation, self.read_only) {
                 (None, false) => "BEGIN",
                 (None, true) => "BEGIN READ ONLY",
@@ -373,18 +305,16 @@ impl TransactionOptions {
 
 /// The transaction loop: attempts, each on a clean connection, retried while allowed.
 ///
-/// Driven by hand through [`Retry::attempts`] because each attempt borrows `operations` (and the
-/// session's slot) mutably, which `Retry::run`'s `FnMut() -> Fut` could not lend.
-pub(crate) async fn run<T>(
+/// Driven by hand through [`Retry::attempts`] because each attempt lends the closure (and the
+/// session's slot) mutably, which `Retry::run`'s `FnMut() -> Fut` could not.
+pub(crate) async fn run<T, F>(
     session: &SessionShared,
-    mut operations: Vec<Operation<T>>,
     options: &TransactionOptions,
-) -> Result<Vec<T>, DbError> {
-    if operations.is_empty() {
-        return Err(DbError::config(
-            "run_in_transaction got no operations: pass at least one",
-        ));
-    }
+    mut f: F,
+) -> Result<T, DbError>
+where
+    F: AsyncFnMut(&mut Tx) -> Result<T, DbError>,
+{
     let begin = options.begin_sql(session.ctx.db.kind());
     let mut slot = session.lock().await?;
     let mut attempts = options
@@ -397,7 +327,7 @@ pub(crate) async fn run<T>(
             // The Tx owns the connection: if this future is dropped at any await, the Tx (and so
             // the connection, in a transaction or in flight) is dropped and closed.
             let mut tx = Tx { conn };
-            let result = attempt_once(&mut tx, &mut operations, begin).await;
+            let result = attempt_once(&mut tx, &mut f, begin).await;
             tx.conn.rollback().await;
             session.put_back(&mut slot, tx.conn);
             result
@@ -456,24 +386,53 @@ fn ended(end: ResilienceError<DbError>, attempt: u32) -> DbError {
         .with_attempts(attempts)
 }
 
-async fn attempt_once<T>(
-    tx: &mut Tx,
-    operations: &mut [Operation<T>],
-    begin: &'static str,
-) -> Result<Vec<T>, DbError> {
+async fn attempt_once<T, F>(tx: &mut Tx, f: &mut F, begin: &'static str) -> Result<T, DbError>
+where
+    F: AsyncFnMut(&mut Tx) -> Result<T, DbError>,
+{
     tx.conn.begin(begin).await?;
     let token = tx.conn.ctx().token.clone();
-    let mut values = Vec::with_capacity(operations.len());
-    for (index, op) in operations.iter_mut().enumerate() {
-        // The whole operation (not only its statements) stops when the session is cancelled.
-        match cancellable(&token, (op.run)(tx)).await {
-            Ok(Ok(value)) => values.push(value),
-            Ok(Err(e)) => return Err(e.at_operation(index)),
-            Err(_) => {
-                return Err(DbError::cancelled("the transaction's operation").at_operation(index));
-            }
-        }
-    }
+    // The whole closure (not only its statements) stops when the session is cancelled.
+    let value = match cancellable(&token, f(tx)).await {
+        Ok(result) => result?,
+        Err(_) => return Err(DbError::cancelled("the transaction")),
+    };
     tx.conn.commit().await?;
-    Ok(values)
+    Ok(value)
+}
+
+/// [`run`] over a list of [`Operation`]s: one closure running them in order, errors naming the
+/// failed operation's index.
+pub(crate) async fn run_operations<T>(
+    session: &SessionShared,
+    mut operations: Vec<Operation<T>>,
+    options: &TransactionOptions,
+) -> Result<Vec<T>, DbError> {
+    if operations.is_empty() {
+        return Err(DbError::config(
+            "run_in_transaction got no operations: pass at least one",
+        ));
+    }
+    // The operation running (its index + 1; 0 between operations), so that a cancellation of
+    // the whole closure still names it.
+    let running = Arc::new(AtomicUsize::new(0));
+    let result = run(session, options, {
+        let running = running.clone();
+        async move |tx| {
+            let mut values = Vec::with_capacity(operations.len());
+            for (index, op) in operations.iter_mut().enumerate() {
+                running.store(index + 1, Ordering::Relaxed);
+                let value = (op.run)(tx).await.map_err(|e| e.at_operation(index))?;
+                values.push(value);
+            }
+            running.store(0, Ordering::Relaxed);
+            Ok(values)
+        }
+    })
+    .await;
+    result.map_err(|e| match running.load(Ordering::Relaxed) {
+        0 => e,
+        index if e.is_cancelled() => e.at_operation(index - 1),
+        _ => e,
+    })
 }

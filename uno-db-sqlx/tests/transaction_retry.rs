@@ -1,7 +1,8 @@
 //! The retry of serialization failures runs on uno-core's `Retry` policy: its counters, hook and
 //! limits apply, only serialization failures are retried, the backoff stops on cancellation and the
 //! final error keeps the attempt count. SQLite (a lock held by another connection makes `BEGIN
-//! IMMEDIATE` busy) and PostgreSQL (an operation raising SQLSTATE 40001), each on four runtimes.
+//! IMMEDIATE` busy), PostgreSQL (an operation raising SQLSTATE 40001) and MySQL (one signalling
+//! a deadlock, 1213), each on four runtimes.
 
 mod common;
 
@@ -24,23 +25,33 @@ fn options() -> DatabaseOptions {
 }
 
 async fn fixtures(rt: &Runtime) -> Vec<Fixture> {
-    let mut all = vec![Fixture::sqlite(rt, options()).await];
-    all.extend(Fixture::postgres(rt, options()).await);
-    all
+    Fixture::all(rt, options()).await
 }
 
 /// An operation counting its runs that fails with a serialization failure on its first
-/// `conflicts` runs on PostgreSQL (on SQLite, the test makes `BEGIN IMMEDIATE` busy instead).
+/// `conflicts` runs on PostgreSQL (SQLSTATE 40001) and MySQL (a deadlock, 1213); on SQLite the
+/// test makes `BEGIN IMMEDIATE` busy instead.
 fn conflicting(runs: &Arc<AtomicUsize>, conflicts: usize) -> Operation<usize> {
     let runs = runs.clone();
     operation(move |tx| {
         let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
         Box::pin(async move {
-            if tx.kind() == DatabaseKind::Postgres && run <= conflicts {
-                tx.execute(&query(
-                    "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$",
-                ))
-                .await?;
+            if run <= conflicts {
+                match tx.kind() {
+                    DatabaseKind::Postgres => {
+                        tx.execute(&query(
+                            "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$",
+                        ))
+                        .await?;
+                    }
+                    DatabaseKind::MySql => {
+                        tx.execute(&query(
+                            "SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO = 1213, MESSAGE_TEXT = 'deadlock'",
+                        ))
+                        .await?;
+                    }
+                    _ => {}
+                }
             }
             Ok(run)
         })
@@ -50,13 +61,13 @@ fn conflicting(runs: &Arc<AtomicUsize>, conflicts: usize) -> Operation<usize> {
 /// Holds SQLite's write lock from the admin connection, so the transaction's `BEGIN IMMEDIATE`
 /// fails busy after the busy timeout.
 async fn lock_sqlite(fx: &mut Fixture) {
-    if !fx.is_postgres() {
+    if fx.kind() == DatabaseKind::Sqlite {
         fx.admin_execute("BEGIN IMMEDIATE".into()).await;
     }
 }
 
 async fn unlock_sqlite(fx: &mut Fixture) {
-    if !fx.is_postgres() {
+    if fx.kind() == DatabaseKind::Sqlite {
         fx.admin_execute("ROLLBACK".into()).await;
     }
 }
@@ -64,47 +75,46 @@ async fn unlock_sqlite(fx: &mut Fixture) {
 db_test!(
     conflicts_are_retried_through_the_policy_and_its_hook,
     |rt| {
-        let Some(fx) = Fixture::postgres(&rt, options()).await else {
-            return;
-        };
-        let hook = Arc::new(Mutex::new(Vec::new()));
-        let policy = {
-            let hook = hook.clone();
-            Retry::builder()
-                .max_attempts(5)
-                .backoff(Backoff::constant(Duration::from_millis(5)))
-                .on_retry(move |attempt, err, _| {
-                    let err: &DbError = err.inner().unwrap();
-                    hook.lock()
-                        .unwrap()
-                        .push((attempt, err.is_serialization_failure()));
-                })
-                .build()
-                .unwrap()
-        };
-        let retry = TransactionRetry::from_policy(policy);
-        let group = SessionOperationGroup::with_options(
-            &fx.db,
-            TransactionOptions::new().retry(retry.clone()),
-        );
-        let session = group.create_session().await.unwrap();
-        let runs = Arc::new(AtomicUsize::new(0));
-        let out = group
-            .run_in_transaction(&session, vec![conflicting(&runs, 2)])
-            .await
-            .unwrap();
-        assert_eq!(out, [3], "two conflicts, then the third run commits");
-        assert_eq!(*hook.lock().unwrap(), [(1, true), (2, true)]);
-        let stats = retry.policy().stats();
-        assert_eq!(
-            (stats.calls, stats.attempts, stats.retries, stats.successes),
-            (1, 3, 2, 1)
-        );
-        assert_eq!(group.report().stats.retries, 2);
-        assert_eq!(fx.db.stats().retries, 2);
-        drop(session);
-        drop(group);
-        fx.finish(&rt).await;
+        for fx in Fixture::servers(&rt, options()).await {
+            let hook = Arc::new(Mutex::new(Vec::new()));
+            let policy = {
+                let hook = hook.clone();
+                Retry::builder()
+                    .max_attempts(5)
+                    .backoff(Backoff::constant(Duration::from_millis(5)))
+                    .on_retry(move |attempt, err, _| {
+                        let err: &DbError = err.inner().unwrap();
+                        hook.lock()
+                            .unwrap()
+                            .push((attempt, err.is_serialization_failure()));
+                    })
+                    .build()
+                    .unwrap()
+            };
+            let retry = TransactionRetry::from_policy(policy);
+            let group = SessionOperationGroup::with_options(
+                &fx.db,
+                TransactionOptions::new().retry(retry.clone()),
+            );
+            let session = group.create_session().await.unwrap();
+            let runs = Arc::new(AtomicUsize::new(0));
+            let out = group
+                .run_in_transaction(&session, vec![conflicting(&runs, 2)])
+                .await
+                .unwrap();
+            assert_eq!(out, [3], "two conflicts, then the third run commits");
+            assert_eq!(*hook.lock().unwrap(), [(1, true), (2, true)]);
+            let stats = retry.policy().stats();
+            assert_eq!(
+                (stats.calls, stats.attempts, stats.retries, stats.successes),
+                (1, 3, 2, 1)
+            );
+            assert_eq!(group.report().stats.retries, 2);
+            assert_eq!(fx.db.stats().retries, 2);
+            drop(session);
+            drop(group);
+            fx.finish(&rt).await;
+        }
     }
 );
 
@@ -195,7 +205,7 @@ db_test!(cancelling_the_session_stops_the_backoff_sleep, |rt| {
         lock_sqlite(&mut fx).await;
         let start = rt.now();
         let (out, ()) = futures_lite::future::zip(
-            session.run_in_transaction(vec![conflicting(&runs, usize::MAX)], &options),
+            session.run_in_transaction(vec![conflicting(&runs, usize::MAX)], options.clone()),
             async {
                 let retrying = || async { retry.policy().stats().retries == 1 };
                 eventually(&rt, "a retry is waiting", Duration::from_secs(10), retrying).await;
@@ -217,4 +227,37 @@ db_test!(cancelling_the_session_stops_the_backoff_sleep, |rt| {
         fx.settle(&rt).await;
         fx.finish(&rt).await;
     }
+});
+
+// MySQL's lock wait timeout (1205, SQLSTATE HY000) is retried like its deadlock (1213).
+db_test!(mysql_lock_wait_timeouts_are_retried, |rt| {
+    let Some(fx) = Fixture::mysql(&rt, options()).await else {
+        return;
+    };
+    let retry = TransactionRetry::new(3, Duration::ZERO, Duration::ZERO).unwrap();
+    let session = uno_db_sqlx::enhanced_async_session(&fx.db).await.unwrap();
+    let runs = AtomicUsize::new(0);
+    let out = session
+        .transaction_with(TransactionOptions::new().retry(retry), async |tx| {
+            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                tx.execute(&query(
+                    "SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1205, MESSAGE_TEXT = 'lock wait'",
+                ))
+                .await?;
+            }
+            Ok(runs.load(Ordering::SeqCst))
+        })
+        .await
+        .unwrap();
+    assert_eq!(out, 2);
+    let err = session
+        .execute(&query(
+            "SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1205, MESSAGE_TEXT = 'lock wait'",
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.is_serialization_failure(), "{err:?}");
+    assert_eq!(err.code().as_deref(), Some("1205"));
+    drop(session);
+    fx.finish(&rt).await;
 });
