@@ -67,6 +67,13 @@ use crate::rt::Runtime;
 ///     assert_eq!(down, Err(BatchError::Operation("database unavailable")));
 /// });
 /// ```
+///
+/// [`BatchError::Cancelled`]: super::BatchError::Cancelled
+/// [`BatchError::Closed`]: super::BatchError::Closed
+/// [`BatchError::Operation`]: super::BatchError::Operation
+/// [`BatchError::Panicked`]: super::BatchError::Panicked
+/// [`BatchError::ResultCount`]: super::BatchError::ResultCount
+/// [`OverflowPolicy`]: super::OverflowPolicy
 pub struct AsyncBatcher<I, O, E = Infallible>
 where
     I: Send + 'static,
@@ -83,6 +90,8 @@ pub struct BatcherStats {
     /// Items accepted into the queue.
     pub items_added: u64,
     /// Items refused because the queue was full ([`OverflowPolicy::Reject`]).
+    ///
+    /// [`OverflowPolicy::Reject`]: super::OverflowPolicy::Reject
     pub items_rejected: u64,
     /// Batches handed to the operation.
     pub batches_started: u64,
@@ -114,6 +123,8 @@ pub struct ShutdownReport {
     pub running_batches: usize,
     /// Items answered [`BatchError::Cancelled`] without running, because the runtime stopped
     /// running the batcher's tasks (it shut down). Zero after a normal close.
+    ///
+    /// [`BatchError::Cancelled`]: super::BatchError::Cancelled
     pub cancelled_items: usize,
 }
 
@@ -209,6 +220,9 @@ where
     /// assert_eq!(err, BatchError::ResultCount { expected: 1, actual: 0 });
     /// # });
     /// ```
+    ///
+    /// [`BatchError`]: super::BatchError
+    /// [`BatchError::Rejected`]: super::BatchError::Rejected
     pub fn add_item(&self, item: I) -> AddItem<'_, I, O, E> {
         AddItem::new(&self.shared, item)
     }
@@ -243,6 +257,8 @@ where
     /// assert_eq!(batcher.add_item(2).await, Err(BatchError::Closed));
     /// # });
     /// ```
+    ///
+    /// [`BatchError::Closed`]: super::BatchError::Closed
     pub fn close(&self) -> ShutdownReport {
         self.shared.close()
     }

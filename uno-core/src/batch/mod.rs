@@ -59,6 +59,8 @@
 //!   notes);
 //! - `slot`: the one-shot slots that carry each item's result;
 //! - `error`: [`BatchError`] and [`BatchConfigError`].
+//!
+//! [`Runtime`]: crate::rt::Runtime
 
 mod async_batcher;
 mod builder;

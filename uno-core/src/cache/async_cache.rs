@@ -94,6 +94,9 @@ use crate::rt::Runtime;
 ///     assert_eq!(cache.stats().refreshes, 1);
 /// });
 /// ```
+///
+/// [`CacheError::Cancelled`]: super::CacheError::Cancelled
+/// [`CacheError::Panicked`]: super::CacheError::Panicked
 pub struct AsyncCache<K, V, E> {
     pub(super) inner: Arc<Inner<K, V, E>>,
 }
@@ -237,6 +240,11 @@ where
     ///     assert!(matches!(cache.get(2, || async { panic!("bug") }).await, Err(CacheError::Panicked { .. })));
     /// });
     /// ```
+    ///
+    /// [`CacheError::Cancelled`]: super::CacheError::Cancelled
+    /// [`CacheError::Failed`]: super::CacheError::Failed
+    /// [`CacheError::Panicked`]: super::CacheError::Panicked
+    /// [`CacheError::TimedOut`]: super::CacheError::TimedOut
     pub fn get<F, Fut>(&self, key: K, fetch: F) -> Get<'_, K, V, E, F>
     where
         F: FnOnce() -> Fut,

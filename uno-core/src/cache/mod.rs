@@ -38,6 +38,8 @@
 //! - `store`: the shards, their index and sampled-LRU eviction;
 //! - `stats`: [`CacheStats`] and the counters behind it;
 //! - `error`: [`CacheError`] and [`CacheConfigError`].
+//!
+//! [`Runtime`]: crate::rt::Runtime
 
 mod async_cache;
 mod builder;
