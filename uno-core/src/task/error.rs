@@ -1,3 +1,5 @@
+//! [`JoinError`]: why a task produced no output.
+
 use std::fmt;
 
 /// Why a [`Task`](super::Task) produced no output.
