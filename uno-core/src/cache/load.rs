@@ -240,7 +240,16 @@ where
         };
         let inner = self.clone();
         let finish = Finish::new(move |outcome| inner.finish_load(hash, &key, &flight, outcome));
-        let (rt, limit) = (self.rt.clone(), self.config.fetch_timeout);
+        self.spawn_fetch(self.config.fetch_timeout, future, finish);
+    }
+
+    /// Runs a fetch's `future` in a detached task of its own, within `limit`, and hands its
+    /// outcome to `finish` (which answers `Cancelled` if the executor drops the task instead).
+    fn spawn_fetch<Fut>(&self, limit: Option<Duration>, future: Fut, finish: Finish<V, E>)
+    where
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+    {
+        let rt = self.rt.clone();
         self.rt
             .spawn(async move {
                 let outcome = run_fetch(&rt, limit, future).await;
@@ -333,13 +342,7 @@ where
         };
         let inner = self.clone();
         let finish = Finish::new(move |outcome| inner.finish_refresh(hash, &key, ticket, outcome));
-        let (rt, limit) = (self.rt.clone(), self.config.refresh_limit);
-        self.rt
-            .spawn(async move {
-                let outcome = run_fetch(&rt, limit, future).await;
-                finish.run(outcome);
-            })
-            .detach();
+        self.spawn_fetch(self.config.refresh_limit, future, finish);
     }
 
     /// Applies a refresh's outcome if it still holds its entry's ticket; reports a failure.
