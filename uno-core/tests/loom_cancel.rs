@@ -1,4 +1,4 @@
-//! Models of the cancellation token tree (`src/sync/cancel.rs`): loom for the tree, shuttle for
+//! Models of the cancellation token tree (`src/sync/cancel/tree.rs`): loom for the tree, shuttle for
 //! the wake-ups.
 //!
 //! Run: `RUSTFLAGS="--cfg uno_loom" cargo test -p uno-core --release --test loom_cancel` (the

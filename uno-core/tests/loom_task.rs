@@ -1,5 +1,5 @@
-//! loom models of the `Task` state machine (`src/task/mod.rs`: `Shared`, `Runner`, `Task`,
-//! `BlockingJob`).
+//! loom models of the `Task` state machine (`src/task/`: `Shared` in `state.rs`, `Runner` in
+//! `runner.rs`, `Task` in `handle.rs`, `BlockingJob` in `blocking.rs`).
 //!
 //! Run: `RUSTFLAGS="--cfg uno_loom" cargo test -p uno-core --release --test loom_task`.
 //!

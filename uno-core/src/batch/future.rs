@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::config::OverflowPolicy;
+use super::builder::OverflowPolicy;
 use super::error::BatchError;
 use super::shared::{ReplySlot, Shared};
 use crate::sync::{Acquire, TryAcquireError};

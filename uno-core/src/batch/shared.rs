@@ -2,6 +2,8 @@
 //! background task: the timer worker (one per batcher) and the batch runners (one per in-flight
 //! slot).
 //!
+//! # Implementation notes
+//!
 //! Invariants, all kept under the `state` lock:
 //! - `ready` is non-empty only while `in_flight == max_in_flight`: whoever frees a slot takes the
 //!   next ready batch first, so a full batch never waits while a slot is free.
@@ -20,7 +22,7 @@ use std::time::Instant;
 
 use atomic_waker::AtomicWaker;
 
-use super::config::Config;
+use super::builder::Config;
 use super::error::BatchError;
 use super::operation::{self, Operation};
 use super::slot::{SlotRef, Slots};
@@ -159,7 +161,7 @@ where
     O: Send + 'static,
     E: Clone + Send + 'static,
 {
-    pub(super) fn new(rt: &Runtime, config: Config, op: Operation<I, O, E>) -> Self {
+    fn new(rt: &Runtime, config: Config, op: Operation<I, O, E>) -> Self {
         let queue_permits = config.max_queued.map(|n| {
             let sem = AsyncSemaphore::new(0);
             sem.add_permits(n)
@@ -475,15 +477,15 @@ where
 
 /// The worker's hold on the batcher. If the executor drops the worker (shutting down), the
 /// batcher is abandoned, so nothing waits for a timer that will never fire.
-pub(super) struct WorkerGuard<I, O, E>
+struct WorkerGuard<I, O, E>
 where
     I: Send + 'static,
     O: Send + 'static,
     E: Clone + Send + 'static,
 {
-    pub(super) shared: Arc<Shared<I, O, E>>,
+    shared: Arc<Shared<I, O, E>>,
     /// Set when the worker returns normally (the batcher is closed and flushed then).
-    pub(super) finished: bool,
+    finished: bool,
 }
 
 impl<I, O, E> Drop for WorkerGuard<I, O, E>
@@ -499,9 +501,29 @@ where
     }
 }
 
+/// Creates the batcher's shared state and starts its timer worker on `rt`.
+pub(super) fn start<I, O, E>(
+    rt: &Runtime,
+    config: Config,
+    op: Operation<I, O, E>,
+) -> Arc<Shared<I, O, E>>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Clone + Send + 'static,
+{
+    let shared = Arc::new(Shared::new(rt, config, op));
+    let guard = WorkerGuard {
+        shared: shared.clone(),
+        finished: false,
+    };
+    rt.spawn(run_worker(guard)).detach();
+    shared
+}
+
 /// The batcher's one background task: flushes the open batch when its oldest item has waited
 /// `max_wait_time`. Callers never own this timer, so a cancelled caller cannot strand a batch.
-pub(super) async fn run_worker<I, O, E>(mut guard: WorkerGuard<I, O, E>)
+async fn run_worker<I, O, E>(mut guard: WorkerGuard<I, O, E>)
 where
     I: Send + 'static,
     O: Send + 'static,

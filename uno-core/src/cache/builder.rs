@@ -1,3 +1,5 @@
+//! [`CacheBuilder`]: the configuration of an [`AsyncCache`], checked once, and the sharding.
+
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
@@ -6,9 +8,10 @@ use std::num::NonZero;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::AsyncCache;
 use super::error::{CacheConfigError, CacheError};
+use super::load::{Config, Inner, RefreshListener};
 use super::store::Shard;
-use super::{AsyncCache, Config, Inner, RefreshListener};
 use crate::rt::Runtime;
 
 /// Shards are only split off while each keeps at least this many entries, so small caches have one

@@ -1,3 +1,5 @@
+//! The cache's errors: what a read can end with, and what a bad configuration is.
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

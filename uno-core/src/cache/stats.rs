@@ -1,3 +1,5 @@
+//! [`CacheStats`], and the counters each shard keeps for it.
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A snapshot of an [`AsyncCache`](super::AsyncCache)'s counters, from

@@ -113,7 +113,8 @@ pub(super) struct ShardState<K, V, E> {
     /// so `invalidate`/`clear`/`insert` during a load keep its (older) result out of the cache.
     pub(super) flights: HashMap<K, Arc<Flight<V, E>>>,
     next_refresh_ticket: u64,
-    rng: u64,
+    /// Picks the eviction candidates: sampling needs speed, not quality.
+    rng: fastrand::Rng,
 }
 
 impl<K, V, E> ShardState<K, V, E> {
@@ -273,23 +274,13 @@ impl<K: Hash + Eq + Clone, V, E> ShardState<K, V, E> {
         }
         let mut best = (u64::MAX, 0);
         for _ in 0..EVICTION_SAMPLE {
-            let i = (self.next_random() % len as u64) as usize;
+            let i = self.rng.usize(..len);
             let s = score(&self.slots[i]);
             if s < best.0 {
                 best = (s, i);
             }
         }
         best.1
-    }
-
-    /// xorshift64*: sampling needs speed, not quality.
-    fn next_random(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 }
 
@@ -314,7 +305,7 @@ impl<K, V, E> Shard<K, V, E> {
                 slots: Vec::new(),
                 flights: HashMap::new(),
                 next_refresh_ticket: 0,
-                rng: seed | 1,
+                rng: fastrand::Rng::with_seed(seed),
             }),
             clock: AtomicU64::new(0),
             write_ticks: AtomicU64::new(0),

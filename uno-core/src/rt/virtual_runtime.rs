@@ -1,19 +1,11 @@
-//! A single-threaded executor on a [`VirtualClock`]: deterministic, and time costs nothing.
+//! [`VirtualRuntime`]: a single-threaded runtime on a [`VirtualClock`], deterministic, where
+//! time costs nothing; and its [`VirtualLocalSpawner`]. The executor itself is in `executor`.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
-use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
 
-use super::{BoxFuture, LocalBoxFuture, LocalSpawner, Runtime, Spawner};
-use crate::loom::{Condvar, Mutex};
-use crate::task::BlockingJob;
+use super::executor::{Executor, LocalQueue};
+use super::{LocalBoxFuture, LocalSpawner, Runtime};
 use crate::time::VirtualClock;
 
 /// A deterministic runtime for tests: one thread, and a [`VirtualClock`] that jumps to the next
@@ -53,76 +45,7 @@ use crate::time::VirtualClock;
 /// assert_eq!(elapsed, Duration::from_secs(24 * 3600));
 /// ```
 pub struct VirtualRuntime {
-    shared: Arc<Shared>,
-    clock: VirtualClock,
-    local_queue: Rc<RefCell<Vec<LocalBoxFuture<()>>>>,
-    tasks: RefCell<Vec<Option<Slot>>>,
-    free: RefCell<Vec<usize>>,
-    running: Cell<bool>,
-}
-
-struct Slot {
-    future: LocalBoxFuture<()>,
-    waker: Waker,
-    flag: Arc<TaskWaker>,
-}
-
-/// What other threads (and wakers) can touch.
-struct Shared {
-    injected: Mutex<Vec<BoxFuture<()>>>,
-    ready: Mutex<VecDeque<usize>>,
-    main_woken: AtomicBool,
-    /// Blocking jobs running on their own threads: the clock holds while any runs.
-    blocking: AtomicUsize,
-    notified: Mutex<bool>,
-    condvar: Condvar,
-}
-
-impl Shared {
-    fn unpark(&self) {
-        *self.notified.lock() = true;
-        self.condvar.notify_one();
-    }
-
-    fn park(&self) {
-        let mut notified = self.notified.lock();
-        while !*notified {
-            notified = self.condvar.wait(notified);
-        }
-        *notified = false;
-    }
-}
-
-struct TaskWaker {
-    id: usize,
-    scheduled: AtomicBool,
-    shared: Arc<Shared>,
-}
-
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if !self.scheduled.swap(true, Ordering::AcqRel) {
-            self.shared.ready.lock().push_back(self.id);
-            self.shared.unpark();
-        }
-    }
-}
-
-struct MainWaker(Arc<Shared>);
-
-impl Wake for MainWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.main_woken.store(true, Ordering::Release);
-        self.0.unpark();
-    }
+    executor: Executor,
 }
 
 impl VirtualRuntime {
@@ -158,19 +81,7 @@ impl VirtualRuntime {
     /// ```
     pub fn with_clock(clock: VirtualClock) -> Self {
         VirtualRuntime {
-            shared: Arc::new(Shared {
-                injected: Mutex::new(Vec::new()),
-                ready: Mutex::new(VecDeque::new()),
-                main_woken: AtomicBool::new(true),
-                blocking: AtomicUsize::new(0),
-                notified: Mutex::new(false),
-                condvar: Condvar::new(),
-            }),
-            clock,
-            local_queue: Rc::default(),
-            tasks: RefCell::default(),
-            free: RefCell::default(),
-            running: Cell::new(false),
+            executor: Executor::new(clock),
         }
     }
 
@@ -190,12 +101,7 @@ impl VirtualRuntime {
     /// assert_eq!(vrt.block_on(task), Ok(42));
     /// ```
     pub fn handle(&self) -> Runtime {
-        Runtime::new(
-            VirtualSpawner {
-                shared: self.shared.clone(),
-            },
-            self.clock.clone(),
-        )
+        Runtime::new(self.executor.spawner(), self.executor.clock().clone())
     }
 
     /// The clock, to read or advance by hand.
@@ -215,7 +121,7 @@ impl VirtualRuntime {
     /// assert_eq!(vrt.block_on(sleeper), Ok(()));
     /// ```
     pub fn clock(&self) -> &VirtualClock {
-        &self.clock
+        self.executor.clock()
     }
 
     /// A spawner for `!Send` futures that run on this runtime's thread.
@@ -236,8 +142,7 @@ impl VirtualRuntime {
     /// ```
     pub fn local_spawner(&self) -> VirtualLocalSpawner {
         VirtualLocalSpawner {
-            queue: self.local_queue.clone(),
-            shared: self.shared.clone(),
+            queue: self.executor.local_queue(),
         }
     }
 
@@ -269,100 +174,7 @@ impl VirtualRuntime {
     /// assert_eq!(out, Duration::from_secs(3600));
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        assert!(
-            !self.running.replace(true),
-            "VirtualRuntime::block_on called re-entrantly"
-        );
-        struct Reset<'a>(&'a Cell<bool>);
-        impl Drop for Reset<'_> {
-            fn drop(&mut self) {
-                self.0.set(false);
-            }
-        }
-        let _reset = Reset(&self.running);
-
-        let mut future = pin!(future);
-        let main_waker = Waker::from(Arc::new(MainWaker(self.shared.clone())));
-        let mut main_cx = Context::from_waker(&main_waker);
-        self.shared.main_woken.store(true, Ordering::Release);
-        loop {
-            if self.shared.main_woken.swap(false, Ordering::AcqRel)
-                && let Poll::Ready(output) = future.as_mut().poll(&mut main_cx)
-            {
-                return output;
-            }
-            self.admit_spawned();
-            let batch: Vec<usize> = self.shared.ready.lock().drain(..).collect();
-            if !batch.is_empty() {
-                batch.into_iter().for_each(|id| self.poll_task(id));
-                continue;
-            }
-            if self.shared.main_woken.load(Ordering::Acquire) || self.has_spawned() {
-                continue;
-            }
-            // Idle: every task waits. Jump to the next deadline if there is one, unless a blocking
-            // job is still running: its end (which unparks us) may be what a task waits for.
-            if self.shared.blocking.load(Ordering::Acquire) == 0
-                && let Some(deadline) = self.clock.next_deadline()
-            {
-                self.clock.advance_to(deadline);
-                continue;
-            }
-            self.shared.park();
-        }
-    }
-
-    fn has_spawned(&self) -> bool {
-        !self.shared.injected.lock().is_empty() || !self.local_queue.borrow().is_empty()
-    }
-
-    fn admit_spawned(&self) {
-        let injected: Vec<BoxFuture<()>> = std::mem::take(&mut *self.shared.injected.lock());
-        for future in injected {
-            self.insert(future);
-        }
-        let local: Vec<LocalBoxFuture<()>> = std::mem::take(&mut *self.local_queue.borrow_mut());
-        for future in local {
-            self.insert(future);
-        }
-    }
-
-    fn insert(&self, future: LocalBoxFuture<()>) {
-        let mut tasks = self.tasks.borrow_mut();
-        let id = self.free.borrow_mut().pop().unwrap_or_else(|| {
-            tasks.push(None);
-            tasks.len() - 1
-        });
-        let flag = Arc::new(TaskWaker {
-            id,
-            scheduled: AtomicBool::new(false),
-            shared: self.shared.clone(),
-        });
-        let waker = Waker::from(flag.clone());
-        tasks[id] = Some(Slot {
-            future,
-            waker: waker.clone(),
-            flag,
-        });
-        waker.wake();
-    }
-
-    fn poll_task(&self, id: usize) {
-        // Take the slot out while polling: the task may spawn (which borrows `tasks`).
-        let Some(mut slot) = self.tasks.borrow_mut().get_mut(id).and_then(Option::take) else {
-            return; // a stale wake-up for a finished task
-        };
-        slot.flag.scheduled.store(false, Ordering::Release);
-        let mut cx = Context::from_waker(&slot.waker);
-        // Futures spawned through `Runtime::spawn` catch their own panics; this guards raw ones.
-        let done = catch_unwind(AssertUnwindSafe(|| slot.future.as_mut().poll(&mut cx)))
-            .map_or(true, |poll| poll.is_ready());
-        if done {
-            drop(slot);
-            self.free.borrow_mut().push(id);
-        } else {
-            self.tasks.borrow_mut()[id] = Some(slot);
-        }
+        self.executor.block_on(future)
     }
 }
 
@@ -372,72 +184,23 @@ impl Default for VirtualRuntime {
     }
 }
 
-impl Drop for VirtualRuntime {
-    fn drop(&mut self) {
-        // Dropping a task may spawn or wake others; take everything out first, then drop.
-        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
-        drop(tasks);
-        let injected = std::mem::take(&mut *self.shared.injected.lock());
-        drop(injected);
-        let local = std::mem::take(&mut *self.local_queue.borrow_mut());
-        drop(local);
-    }
-}
-
 impl fmt::Debug for VirtualRuntime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VirtualRuntime")
-            .field("clock", &self.clock)
+            .field("clock", self.executor.clock())
             .finish_non_exhaustive()
-    }
-}
-
-/// The [`Spawner`] of a [`VirtualRuntime`]; usable from any thread.
-struct VirtualSpawner {
-    shared: Arc<Shared>,
-}
-
-impl Spawner for VirtualSpawner {
-    fn spawn_boxed(&self, future: BoxFuture<()>) {
-        self.shared.injected.lock().push(future);
-        self.shared.unpark();
-    }
-
-    fn spawn_blocking_job(&self, job: BlockingJob) {
-        /// Counts the job as running until it has finished (or its thread unwound), then wakes
-        /// the runtime, which may now advance the clock.
-        struct Running(Arc<Shared>);
-        impl Drop for Running {
-            fn drop(&mut self) {
-                self.0.blocking.fetch_sub(1, Ordering::AcqRel);
-                self.0.unpark();
-            }
-        }
-        self.shared.blocking.fetch_add(1, Ordering::AcqRel);
-        let running = Running(self.shared.clone());
-        let spawned = std::thread::Builder::new()
-            .name("uno-virtual-blocking".into())
-            .spawn(move || {
-                let _running = running;
-                job.run();
-            });
-        // No thread to be had: the closure moved into it comes back dropped, which resolves
-        // its task as cancelled and releases the count.
-        drop(spawned);
     }
 }
 
 /// The [`LocalSpawner`] of a [`VirtualRuntime`], from [`VirtualRuntime::local_spawner`].
 #[derive(Clone)]
 pub struct VirtualLocalSpawner {
-    queue: Rc<RefCell<Vec<LocalBoxFuture<()>>>>,
-    shared: Arc<Shared>,
+    queue: LocalQueue,
 }
 
 impl LocalSpawner for VirtualLocalSpawner {
     fn spawn_local_boxed(&self, future: LocalBoxFuture<()>) {
-        self.queue.borrow_mut().push(future);
-        self.shared.unpark();
+        self.queue.push(future);
     }
 }
 

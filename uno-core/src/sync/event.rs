@@ -1,3 +1,5 @@
+//! [`AsyncEvent`]: a flag tasks wait on, set and cleared by hand, and its wait future.
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

@@ -1,3 +1,5 @@
+//! [`AsyncLock`]: a named async mutex over `async-lock`, with a timeout on the runtime's clock.
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,6 +5,12 @@
 //! the Uno framework's named primitives are. The locks build on `async-lock`; the event and the
 //! token on `event-listener`. Every waiting operation comes in three forms: `try_*` (never waits),
 //! the plain future, and `*_timeout` on a [`Runtime`](crate::rt::Runtime)'s clock.
+//!
+//! - `lock`, `rwlock`: [`AsyncLock`] and [`AsyncRwLock`], named, over `async-lock` (their guard
+//!   and future types in [`guards`]);
+//! - `semaphore`: [`AsyncSemaphore`], its permits and errors, over its own algorithm;
+//! - `event`: [`AsyncEvent`];
+//! - `cancel`: [`CancellationToken`], [`cancellable`] and [`Cancelled`].
 
 mod cancel;
 mod event;

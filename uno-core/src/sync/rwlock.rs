@@ -1,3 +1,5 @@
+//! [`AsyncRwLock`]: a named async read-write lock over `async-lock`, with timeouts.
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,5 @@
-use std::any::Any;
+//! [`JoinError`]: why a task produced no output.
+
 use std::fmt;
 
 /// Why a [`Task`](super::Task) produced no output.
@@ -16,10 +17,9 @@ pub enum JoinError {
 }
 
 impl JoinError {
-    pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> Self {
-        JoinError::Panicked {
-            message: crate::panic::message(payload),
-        }
+    /// A caught panic, by its message (from [`crate::panic::call`]).
+    pub(crate) fn panicked(message: String) -> Self {
+        JoinError::Panicked { message }
     }
 
     /// Whether the task was cancelled.

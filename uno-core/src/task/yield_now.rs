@@ -1,3 +1,5 @@
+//! [`yield_now`]: give the executor one turn.
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};

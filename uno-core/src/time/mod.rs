@@ -2,110 +2,22 @@
 //!
 //! Everything in uno that depends on time reads it through a [`Timer`] — never `Instant::now()` or
 //! `std::thread::sleep` — so the same code runs on real time and on virtual time.
+//!
+//! - `timer`: the [`Timer`] and [`Sleep`] traits, and [`deadline_after`];
+//! - `timeout`: [`timeout`], [`timeout_at`] and their future [`Timeout`];
+//! - `expiring`: the state machine every timeout runs, owned or borrowed (with its
+//!   implementation notes);
+//! - `error`: [`Elapsed`];
+//! - `virtual_clock`: [`VirtualClock`], time that moves only when told to.
 
+mod error;
+mod expiring;
 mod timeout;
+mod timer;
 mod virtual_clock;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::time::{Duration, Instant};
-
-pub use timeout::{Elapsed, Timeout, timeout, timeout_at};
-pub(crate) use timeout::{Expiring, Limit};
+pub use error::Elapsed;
+pub(crate) use expiring::{Expiring, Limit};
+pub use timeout::{Timeout, timeout, timeout_at};
+pub use timer::{FAR_FUTURE, Sleep, Timer, deadline_after};
 pub use virtual_clock::VirtualClock;
-
-/// How far away a deadline is put when `now + duration` would overflow `Instant` (about 30 years):
-/// such a sleep or timeout simply never fires in practice, and nothing panics.
-pub const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
-
-/// `now + duration`, saturating at [`FAR_FUTURE`] instead of overflowing.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::{Duration, Instant};
-/// use uno_core::time::{FAR_FUTURE, deadline_after};
-///
-/// let now = Instant::now();
-/// assert_eq!(deadline_after(now, Duration::from_secs(1)), now + Duration::from_secs(1));
-/// assert_eq!(deadline_after(now, Duration::MAX), now + FAR_FUTURE);
-/// ```
-pub fn deadline_after(now: Instant, duration: Duration) -> Instant {
-    now.checked_add(duration.min(FAR_FUTURE)).unwrap_or(now)
-}
-
-/// A sleep future from a [`Timer`] that can be moved to a new deadline in place.
-///
-/// Resetting keeps the registration (and the waker) of a sleep that is being awaited, so a caller
-/// never has to allocate a new sleep to extend or shorten one.
-pub trait Sleep: Future<Output = ()> + Send + Sync {
-    /// Moves the deadline. A deadline in the past makes the sleep ready at its next poll.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use futures_lite::future::{block_on, poll_once};
-    /// use uno_core::time::{Sleep, Timer, VirtualClock};
-    ///
-    /// let clock = VirtualClock::new();
-    /// let mut sleep = clock.sleep(Duration::from_secs(10));
-    /// assert!(block_on(poll_once(&mut sleep)).is_none());
-    /// sleep.as_mut().reset(clock.now() + Duration::from_secs(1)); // shorten it in place
-    /// clock.advance(Duration::from_secs(1));
-    /// assert!(block_on(poll_once(&mut sleep)).is_some());
-    /// ```
-    fn reset(self: Pin<&mut Self>, deadline: Instant);
-
-    /// The instant at which the sleep completes.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use uno_core::time::{Sleep, Timer, VirtualClock};
-    ///
-    /// let clock = VirtualClock::new();
-    /// let sleep = clock.sleep(Duration::from_secs(5));
-    /// assert_eq!(sleep.deadline(), clock.now() + Duration::from_secs(5));
-    /// ```
-    fn deadline(&self) -> Instant;
-}
-
-/// Keeps time for uno: the current instant and sleeps. Implemented by each adapter and by
-/// [`VirtualClock`].
-///
-/// The trait is object safe; [`Runtime`](crate::rt::Runtime) holds it as a trait object.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::{Duration, Instant};
-/// use uno_core::time::{Timer, VirtualClock};
-///
-/// let clock = VirtualClock::new();
-/// let start = clock.now();
-/// clock.advance(Duration::from_secs(5));
-/// assert_eq!(clock.now() - start, Duration::from_secs(5));
-/// ```
-pub trait Timer: Send + Sync + 'static {
-    /// The current instant. Overridable so time can be virtual.
-    fn now(&self) -> Instant;
-
-    /// A future that completes at `deadline` (at its first poll if the deadline has passed).
-    ///
-    /// # Cancel safety
-    ///
-    /// Implementations must make the sleep cancel safe: dropping it unregisters it and has no other
-    /// effect.
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>>;
-
-    /// A future that completes after `duration`; saturates instead of overflowing.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe, as [`sleep_until`](Self::sleep_until).
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
-        self.sleep_until(deadline_after(self.now(), duration))
-    }
-}

@@ -1,3 +1,5 @@
+//! [`VirtualClock`]: a [`Timer`] that moves only when told to, and its sleeps.
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;

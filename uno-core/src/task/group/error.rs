@@ -1,3 +1,6 @@
+//! The group's errors: a child's ([`ChildError`]), the group's ([`GroupError`]), and a bad
+//! configuration's ([`GroupConfigError`]).
+
 use std::fmt;
 
 /// Why a child of a [`TaskGroup`](super::TaskGroup) produced no output. Every variant names the

@@ -6,8 +6,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::ChildError;
 use super::state::Shared;
-use super::{ChildError, spawn_child};
+use super::task_group::spawn_child;
 use crate::sync::CancellationToken;
 
 /// Spawns into a [`TaskGroup`](super::TaskGroup) from anywhere, including from its own children. Cheap to clone.

@@ -24,14 +24,13 @@
 //!   the flag under the lock after its poll, and once more after unlocking, with a `SeqCst` fence
 //!   on both sides (Dekker's pattern): either the group gets the lock, or the poller sees the flag
 //!   and drops the future as soon as its poll returns.
-//! - **Every end of a child goes through a `catch_unwind`**: its poll, the drop of its future after
-//!   it finished or was cancelled, and the drop from the group. A panic in any of them is the
-//!   child's outcome ([`ChildError::Panicked`]), so a cancelled child whose clean-up panics is a
-//!   failure, never "merely cancelled".
+//! - **Every end of a child goes through `crate::panic::call`**: its poll, the drop of its future
+//!   after it finished or was cancelled, and the drop from the group. A panic in any of them is
+//!   the child's outcome ([`ChildError::Panicked`]), so a cancelled child whose clean-up panics is
+//!   a failure, never "merely cancelled".
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
@@ -525,7 +524,7 @@ where
 
     /// Drops the future in `run`, catching a panic from its `Drop`.
     fn drop_future(run: &mut Run<F>) -> Result<(), String> {
-        catch_unwind(AssertUnwindSafe(|| *run = None)).map_err(panic::message)
+        panic::call(|| *run = None)
     }
 
     /// Drops a future that did not finish and records the child as cancelled or panicked.
@@ -548,7 +547,7 @@ where
         let Some(future) = run.as_mut() else {
             return Poll::Ready(()); // dropped by the group already
         };
-        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
+        let polled = panic::call(|| future.as_mut().poll(cx));
         let name = || self.name.to_string();
         let outcome = match polled {
             Ok(Poll::Pending) => {
@@ -572,9 +571,9 @@ where
                 error,
             }),
             Ok(Poll::Ready(Err(_cancelled))) => Err(ChildError::Cancelled { name: name() }),
-            Err(payload) => Err(ChildError::Panicked {
+            Err(message) => Err(ChildError::Panicked {
                 name: name(),
-                message: panic::message(payload),
+                message,
             }),
         };
         // Dropped under the lock: a group dropped from inside this drop leaves this child to us.

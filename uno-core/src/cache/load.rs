@@ -1,0 +1,414 @@
+//! Reads, loads and refreshes: the cache's shared state ([`Inner`]) and its single-flight
+//! machinery, under the public [`AsyncCache`](super::AsyncCache).
+//!
+//! # Implementation notes
+//!
+//! - **A hit is one read lock.** A read hashes its key once (with the cache's `RandomState`),
+//!   takes its shard from bits 32 and up of that hash, and serves a fresh value under the shard's
+//!   read lock: one atomic tick (LRU order and hit count together) and one clone.
+//! - **One flight per key.** A miss takes the write lock, looks again (a load may have installed
+//!   the value between the two locks), and either joins the key's [`Flight`] or registers a new
+//!   one — under that lock, so two misses never both start a load.
+//! - **The load runs in its own task**, never in a reader, so no reader's cancellation or panic
+//!   can strand the others. Its outcome is delivered exactly once, by [`Finish`]: when the task
+//!   finishes, or as [`CacheError::Cancelled`] if the executor drops the task first.
+//! - **A load installs only while it is current**: only if its flight is still the one
+//!   registered for the key. `insert`, `invalidate` and `clear` remove the registration, so a
+//!   load they overtook still answers its readers but never overwrites the newer state. The
+//!   value is installed before the flight is completed, so a woken reader that reads again sees
+//!   it.
+//! - **Refresh tickets.** A background refresh holds its entry's ticket, taken under the write
+//!   lock; only the holder of the current ticket may replace the value. A failed refresh gives
+//!   the ticket back, so the next read in the window tries again; it runs under `refresh_limit`,
+//!   so a stuck refresh blocks neither expiry nor later refreshes.
+//! - **User code runs outside the locks, and contained**: the fetch closure, `V::clone` of a
+//!   loaded value and the refresh-error hook under [`panic::call`], the fetch future inside
+//!   `Contained` (see `flight`). Whatever they do, every flight is removed and completed; under a
+//!   write lock only `K: Hash + Eq + Clone` and `V: Clone` run (see `store`).
+
+use std::borrow::Borrow;
+use std::collections::hash_map::RandomState;
+use std::future::Future;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::error::CacheError;
+use super::flight::{Flight, run_fetch};
+use super::stats::{CacheStats, bump};
+use super::store::{Shard, Write};
+use crate::panic;
+use crate::rt::Runtime;
+use crate::time::deadline_after;
+
+/// The hook told of a failed background refresh ([`CacheBuilder::on_refresh_error`]).
+///
+/// [`CacheBuilder::on_refresh_error`]: super::CacheBuilder::on_refresh_error
+pub(super) type RefreshListener<K, E> = Arc<dyn Fn(&K, &CacheError<E>) + Send + Sync>;
+
+/// What a fetch (and so a read) ends with.
+type Outcome<V, E> = Result<V, CacheError<E>>;
+
+/// Hands a fetch task's outcome to the cache.
+type Deliver<V, E> = Box<dyn FnOnce(Outcome<V, E>) + Send>;
+
+/// The settings a cache runs by, checked by the builder.
+pub(super) struct Config {
+    pub(super) ttl: Option<Duration>,
+    pub(super) refresh_after: Option<Duration>,
+    pub(super) negative_ttl: Option<Duration>,
+    pub(super) fetch_timeout: Option<Duration>,
+    /// How long a background refresh may run: `min(fetch_timeout, ttl or refresh_after)`.
+    pub(super) refresh_limit: Option<Duration>,
+}
+
+/// What every clone of one cache shares.
+pub(super) struct Inner<K, V, E> {
+    pub(super) rt: Runtime,
+    pub(super) shards: Box<[Shard<K, V, E>]>,
+    pub(super) shard_mask: usize,
+    pub(super) hasher: RandomState,
+    pub(super) capacity: usize,
+    pub(super) config: Config,
+    pub(super) on_refresh_error: Option<RefreshListener<K, E>>,
+}
+
+/// How a read starts: answered at once, or waiting for a load.
+pub(super) enum Start<V, E> {
+    Ready(Result<V, CacheError<E>>),
+    Wait(Arc<Flight<V, E>>),
+}
+
+impl<K, V, E> Inner<K, V, E> {
+    /// The one hash of `key` that both picks its shard and indexes it there. (`K: Borrow<Q>`
+    /// promises that a key and its borrowed form hash alike.)
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn shard(&self, hash: u64) -> &Shard<K, V, E> {
+        // Bits 32 and up: a shard's index takes the low bits of the hash to pick a bucket (and
+        // the top seven as tags), so shards must not take theirs from there, or every key of a
+        // shard would crowd into the same buckets.
+        &self.shards[(hash >> 32) as usize & self.shard_mask]
+    }
+
+    fn value_write(&self, value: Result<V, CacheError<E>>, now: Instant) -> Write<V, E> {
+        let at = |d: Option<Duration>| d.map(|d| deadline_after(now, d));
+        Write {
+            value,
+            refresh_at: at(self.config.refresh_after),
+            expires_at: at(self.config.ttl),
+        }
+    }
+
+    /// See [`AsyncCache::entry_count`](super::AsyncCache::entry_count).
+    pub(super) fn entry_count(&self) -> usize {
+        self.shards.iter().map(|s| s.read().len()).sum()
+    }
+
+    /// See [`AsyncCache::stats`](super::AsyncCache::stats).
+    pub(super) fn stats(&self) -> CacheStats {
+        let mut stats = CacheStats::default();
+        for shard in self.shards.iter() {
+            stats.hits += shard.hits();
+            shard.counters.add_to(&mut stats);
+        }
+        stats
+    }
+}
+
+impl<K, V, E> Inner<K, V, E>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    /// See [`AsyncCache::peek`](super::AsyncCache::peek).
+    pub(super) fn peek<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let now = self.rt.now();
+        let hash = self.hash(key);
+        let state = self.shard(hash).read();
+        let slot = state.slot(hash, key)?;
+        match &slot.value {
+            Ok(value) if slot.is_fresh(now) => Some(value.clone()),
+            _ => None,
+        }
+    }
+
+    /// See [`AsyncCache::insert`](super::AsyncCache::insert): installs `value` and detaches a
+    /// load of `key` in flight.
+    pub(super) fn insert(&self, key: K, value: V) {
+        let now = self.rt.now();
+        let write = self.value_write(Ok(value), now);
+        let hash = self.hash(&key);
+        let shard = self.shard(hash);
+        let evicted = {
+            let mut state = shard.write();
+            state.flights.remove(&key);
+            state.install(hash, &key, write, shard.write_tick(), shard.capacity, now)
+        };
+        bump(&shard.counters.evictions, evicted);
+    }
+
+    /// See [`AsyncCache::invalidate`](super::AsyncCache::invalidate): removes `key`'s entry and
+    /// detaches its load in flight.
+    pub(super) fn invalidate<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let mut state = self.shard(hash).write();
+        state.flights.remove(key);
+        state.remove(hash, key)
+    }
+
+    /// See [`AsyncCache::clear`](super::AsyncCache::clear).
+    pub(super) fn clear(&self) {
+        for shard in self.shards.iter() {
+            shard.write().clear();
+        }
+    }
+
+    /// The synchronous part of [`AsyncCache::get`](super::AsyncCache::get): the hit path, or
+    /// registering as (or joining) the load of `key`.
+    pub(super) fn start_get<F, Fut>(self: &Arc<Self>, key: K, fetch: F) -> Start<V, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+    {
+        let now = self.rt.now();
+        let hash = self.hash(&key);
+        let shard = self.shard(hash);
+        {
+            let state = shard.read();
+            if let Some(slot) = state.slot(hash, &key)
+                && slot.is_fresh(now)
+            {
+                slot.touch(shard.hit_tick());
+                let value = slot.value.clone();
+                let refresh = slot.wants_refresh(now);
+                drop(state);
+                if refresh {
+                    self.start_refresh(hash, key, fetch, now);
+                }
+                return Start::Ready(value);
+            }
+        }
+
+        let mut state = shard.write();
+        // Someone may have loaded the value between the two locks.
+        if let Some(slot) = state.slot(hash, &key)
+            && slot.is_fresh(now)
+        {
+            slot.touch(shard.hit_tick());
+            let value = slot.value.clone();
+            drop(state);
+            return Start::Ready(value);
+        }
+        bump(&shard.counters.misses, 1);
+        if let Some(flight) = state.flights.get(&key) {
+            return Start::Wait(flight.clone());
+        }
+        let flight = Flight::new();
+        state.flights.insert(key.clone(), flight.clone());
+        drop(state);
+        bump(&shard.counters.loads, 1);
+        self.spawn_load(hash, key, fetch, flight.clone());
+        Start::Wait(flight)
+    }
+
+    /// Runs the load of `key` in its own task, so that no reader's fate can strand the others.
+    fn spawn_load<F, Fut>(self: &Arc<Self>, hash: u64, key: K, fetch: F, flight: Arc<Flight<V, E>>)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+    {
+        // The flight is registered but no task runs it yet: a panicking closure must still
+        // complete it, or its readers would wait forever.
+        let future = match panic::call(fetch) {
+            Ok(future) => future,
+            Err(message) => {
+                self.finish_load(hash, &key, &flight, Err(CacheError::Panicked { message }));
+                return;
+            }
+        };
+        let inner = self.clone();
+        let finish = Finish::new(move |outcome| inner.finish_load(hash, &key, &flight, outcome));
+        self.spawn_fetch(self.config.fetch_timeout, future, finish);
+    }
+
+    /// Runs a fetch's `future` in a detached task of its own, within `limit`, and hands its
+    /// outcome to `finish` (which answers `Cancelled` if the executor drops the task instead).
+    fn spawn_fetch<Fut>(&self, limit: Option<Duration>, future: Fut, finish: Finish<V, E>)
+    where
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+    {
+        let rt = self.rt.clone();
+        self.rt
+            .spawn(async move {
+                let outcome = run_fetch(&rt, limit, future).await;
+                finish.run(outcome);
+            })
+            .detach();
+    }
+
+    /// Installs a load's outcome (if the load is still the current one for its key) and wakes its
+    /// readers. Installing first means a woken reader that reads again sees the value.
+    ///
+    /// Whatever user code does here, the flight is removed and completed: a wedged flight would
+    /// hang its readers and every later read of the key.
+    fn finish_load(
+        &self,
+        hash: u64,
+        key: &K,
+        flight: &Arc<Flight<V, E>>,
+        outcome: Result<V, CacheError<E>>,
+    ) {
+        let shard = self.shard(hash);
+        let now = self.rt.now();
+        let (outcome, write) = match outcome {
+            // `V::clone` is user code: a value that cannot be cloned is not cached, and the
+            // readers get the panic instead.
+            Ok(value) => match panic::call(|| value.clone()) {
+                Ok(copy) => (Ok(value), Some(self.value_write(Ok(copy), now))),
+                Err(message) => (Err(CacheError::Panicked { message }), None),
+            },
+            Err(error) => {
+                let write = match self.config.negative_ttl {
+                    Some(ttl) if !error.is_cancelled() => Some(Write {
+                        value: Err(error.clone()),
+                        refresh_at: None,
+                        expires_at: Some(deadline_after(now, ttl)),
+                    }),
+                    _ => None,
+                };
+                (Err(error), write)
+            }
+        };
+        let mut evicted = 0;
+        {
+            let mut state = shard.write();
+            if state
+                .flights
+                .get(key)
+                .is_some_and(|f| Arc::ptr_eq(f, flight))
+            {
+                state.flights.remove(key);
+                if let Some(write) = write {
+                    evicted =
+                        state.install(hash, key, write, shard.write_tick(), shard.capacity, now);
+                }
+            }
+        }
+        bump(&shard.counters.evictions, evicted);
+        if outcome.is_err() {
+            bump(&shard.counters.load_failures, 1);
+        }
+        flight.complete(outcome);
+    }
+
+    /// Starts the background refresh of `key` unless another reader just did.
+    fn start_refresh<F, Fut>(self: &Arc<Self>, hash: u64, key: K, fetch: F, now: Instant)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+    {
+        let shard = self.shard(hash);
+        let ticket = {
+            let mut state = shard.write();
+            let ticket = state.take_refresh_ticket();
+            match state.slot_mut(hash, &key) {
+                Some(slot) if slot.is_fresh(now) && slot.wants_refresh(now) => {
+                    slot.refreshing = Some(ticket);
+                }
+                _ => return,
+            }
+            ticket
+        };
+        bump(&shard.counters.refreshes, 1);
+        let future = match panic::call(fetch) {
+            Ok(future) => future,
+            Err(message) => {
+                let outcome = Err(CacheError::Panicked { message });
+                self.finish_refresh(hash, &key, ticket, outcome);
+                return;
+            }
+        };
+        let inner = self.clone();
+        let finish = Finish::new(move |outcome| inner.finish_refresh(hash, &key, ticket, outcome));
+        self.spawn_fetch(self.config.refresh_limit, future, finish);
+    }
+
+    /// Applies a refresh's outcome if it still holds its entry's ticket; reports a failure.
+    fn finish_refresh(&self, hash: u64, key: &K, ticket: u64, outcome: Result<V, CacheError<E>>) {
+        let shard = self.shard(hash);
+        let now = self.rt.now();
+        let (write, error) = match outcome {
+            Ok(value) => (Some(self.value_write(Ok(value), now)), None),
+            Err(error) => (None, Some(error)),
+        };
+        {
+            let mut state = shard.write();
+            let current = state
+                .slot(hash, key)
+                .is_some_and(|slot| slot.refreshing == Some(ticket));
+            if current {
+                match write {
+                    Some(write) => {
+                        state.install(hash, key, write, shard.write_tick(), shard.capacity, now);
+                    }
+                    None => {
+                        if let Some(slot) = state.slot_mut(hash, key) {
+                            slot.refreshing = None;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(error) = error {
+            if let Some(listener) = &self.on_refresh_error {
+                // A panicking listener must not take the refresh bookkeeping down with it. Nor is
+                // it called while this thread unwinds (a second panic would abort the process).
+                if !std::thread::panicking() {
+                    let _ = panic::call(|| listener(key, &error));
+                }
+            }
+            // Counted after the listener ran: a failure seen in the stats has been reported.
+            bump(&shard.counters.refresh_failures, 1);
+        }
+    }
+}
+
+/// Delivers a fetch task's outcome exactly once: when it finishes, or — if the executor drops the
+/// task first — as [`CacheError::Cancelled`], so no reader waits for a task that is gone.
+struct Finish<V, E> {
+    deliver: Option<Deliver<V, E>>,
+}
+
+impl<V, E> Finish<V, E> {
+    fn new(deliver: impl FnOnce(Outcome<V, E>) + Send + 'static) -> Self {
+        Finish {
+            deliver: Some(Box::new(deliver)),
+        }
+    }
+
+    fn run(mut self, outcome: Outcome<V, E>) {
+        if let Some(deliver) = self.deliver.take() {
+            deliver(outcome);
+        }
+    }
+}
+
+impl<V, E> Drop for Finish<V, E> {
+    fn drop(&mut self) {
+        if let Some(deliver) = self.deliver.take() {
+            deliver(Err(CacheError::Cancelled));
+        }
+    }
+}
