@@ -161,10 +161,6 @@ mod stats;
 mod transaction;
 mod tx;
 
-#[doc(hidden)]
-#[cfg(feature = "sqlite")]
-pub mod tour;
-
 pub use database::{Database, DatabaseKind};
 pub use error::DbError;
 pub use executor::DriverConnection;
