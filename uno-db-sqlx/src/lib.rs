@@ -156,6 +156,7 @@ mod group;
 mod options;
 mod query;
 mod session;
+mod session_state;
 mod sql;
 mod stats;
 mod transaction;
