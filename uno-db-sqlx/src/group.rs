@@ -10,7 +10,8 @@ use uno_core::sync::CancellationToken;
 
 use crate::database::Database;
 use crate::error::DbError;
-use crate::session::{Session, SessionShared};
+use crate::session::Session;
+use crate::session_state::SessionState;
 use crate::stats::{Counters, DbStats};
 use crate::transaction::{self, Operation, TransactionOptions};
 use crate::tx::Tx;
@@ -100,7 +101,7 @@ pub struct SessionOperationGroup {
     options: TransactionOptions,
     token: CancellationToken,
     counters: Arc<Counters>,
-    sessions: Mutex<Vec<Weak<SessionShared>>>,
+    sessions: Mutex<Vec<Weak<SessionState>>>,
     created: Mutex<usize>,
     closed: AtomicBool,
 }
@@ -149,7 +150,7 @@ impl SessionOperationGroup {
         .await?;
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|s| s.strong_count() > 0);
-        sessions.push(Arc::downgrade(&session.shared));
+        sessions.push(Arc::downgrade(session.state()));
         *self.created.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         if self.closed.load(Ordering::Acquire) {
             // Closed while we were acquiring: do not hand out a session the group forgot.
@@ -190,7 +191,7 @@ impl SessionOperationGroup {
         session: &Session,
         operations: Vec<Operation<T>>,
     ) -> Result<Vec<T>, DbError> {
-        transaction::run_operations(&session.shared, operations, &self.options).await
+        transaction::run_operations(session.state(), operations, &self.options).await
     }
 
     /// As [`run_in_transaction`](Self::run_in_transaction) with other options.
@@ -208,7 +209,7 @@ impl SessionOperationGroup {
         operations: Vec<Operation<T>>,
         options: TransactionOptions,
     ) -> Result<Vec<T>, DbError> {
-        transaction::run_operations(&session.shared, operations, &options).await
+        transaction::run_operations(session.state(), operations, &options).await
     }
 
     /// Runs the async closure `f` in one transaction on `session` with the group's options (its
@@ -248,7 +249,7 @@ impl SessionOperationGroup {
     where
         F: AsyncFnMut(&mut Tx) -> Result<T, DbError>,
     {
-        transaction::run(&session.shared, &self.options, f).await
+        transaction::run(session.state(), &self.options, f).await
     }
 
     /// What the group has done so far.
@@ -271,11 +272,11 @@ impl SessionOperationGroup {
         let sessions = self.shut();
         let mut released = 0;
         for session in sessions {
-            let rt = &session.ctx.rt;
-            let Ok(mut slot) = rt.timeout(CLOSE_PATIENCE, "", session.slot.lock()).await else {
+            let rt = &session.ctx().rt;
+            let Ok(conn) = rt.timeout(CLOSE_PATIENCE, "", session.take_at_rest()).await else {
                 continue;
             };
-            if let Some(conn) = slot.take() {
+            if let Some(conn) = conn {
                 released += 1;
                 conn.release().await;
             }
@@ -287,7 +288,7 @@ impl SessionOperationGroup {
     }
 
     /// Marks the group and its sessions closed, cancels them, and returns the live ones.
-    fn shut(&self) -> Vec<Arc<SessionShared>> {
+    fn shut(&self) -> Vec<Arc<SessionState>> {
         self.closed.store(true, Ordering::Release);
         let sessions: Vec<_> = self
             .sessions
@@ -297,7 +298,7 @@ impl SessionOperationGroup {
             .filter_map(|s| s.upgrade())
             .collect();
         for s in &sessions {
-            s.closed.store(true, Ordering::Release);
+            s.mark_closed();
         }
         self.token.cancel();
         sessions
@@ -310,9 +311,7 @@ impl Drop for SessionOperationGroup {
     /// cancelled statement returns.
     fn drop(&mut self) {
         for session in self.shut() {
-            if let Some(mut slot) = session.slot.try_lock() {
-                drop(slot.take());
-            }
+            drop(session.try_take_at_rest());
         }
     }
 }

@@ -156,14 +156,11 @@ mod group;
 mod options;
 mod query;
 mod session;
+mod session_state;
 mod sql;
 mod stats;
 mod transaction;
 mod tx;
-
-#[doc(hidden)]
-#[cfg(feature = "sqlite")]
-pub mod tour;
 
 pub use database::{Database, DatabaseKind};
 pub use error::DbError;

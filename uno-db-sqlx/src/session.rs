@@ -3,62 +3,18 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use uno_core::sync::{AsyncLock, CancellationToken, cancellable};
+use uno_core::sync::CancellationToken;
 
 use crate::connection::{Conn, Ctx, no_row};
 use crate::database::Database;
 use crate::error::DbError;
 use crate::executor::DriverConnection;
 use crate::query::{Query, Row, Value};
+use crate::session_state::SessionState;
 use crate::stats::Counters;
 use crate::transaction::{self, Operation, TransactionOptions};
 use crate::tx::Tx;
-
-pub(crate) struct SessionShared {
-    pub(crate) ctx: Arc<Ctx>,
-    /// The connection, when the session holds one at rest. Taken out while a statement or a
-    /// transaction runs, so that dropping that future drops (and closes) the connection at once.
-    pub(crate) slot: AsyncLock<Option<Conn>>,
-    pub(crate) closed: AtomicBool,
-    /// What [`Session::transaction`] uses: the group's options, or the defaults.
-    pub(crate) options: TransactionOptions,
-}
-
-impl SessionShared {
-    /// Locks the slot, unless the session is closed or cancelled.
-    pub(crate) async fn lock(
-        &self,
-    ) -> Result<uno_core::sync::guards::MutexGuard<'_, Option<Conn>>, DbError> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(DbError::session_closed());
-        }
-        let guard = cancellable(&self.ctx.token, self.slot.lock())
-            .await
-            .map_err(|_| DbError::cancelled("waiting for the session"))?;
-        if self.closed.load(Ordering::Acquire) {
-            return Err(DbError::session_closed());
-        }
-        Ok(guard)
-    }
-
-    /// The session's connection, or a fresh one if it had none (or one in doubt, now closed).
-    pub(crate) async fn take(&self, slot: &mut Option<Conn>) -> Result<Conn, DbError> {
-        match slot.take() {
-            Some(conn) if !conn.is_in_doubt() => Ok(conn),
-            _ => Conn::acquire(&self.ctx).await,
-        }
-    }
-
-    /// Puts a connection back at rest; one in doubt is dropped (closed) instead, and a closed
-    /// session releases it to the pool.
-    pub(crate) fn put_back(&self, slot: &mut Option<Conn>, conn: Conn) {
-        if !conn.is_in_doubt() && !conn.in_transaction() && !self.closed.load(Ordering::Acquire) {
-            *slot = Some(conn);
-        }
-    }
-}
 
 /// A database session: one pooled connection with per-statement timeouts, released clean on
 /// every exit path.
@@ -100,7 +56,9 @@ impl SessionShared {
 /// # }).unwrap();
 /// ```
 pub struct Session {
-    pub(crate) shared: Arc<SessionShared>,
+    shared: Arc<SessionState>,
+    /// What [`Session::transaction`] uses: the group's options, or the defaults.
+    options: TransactionOptions,
 }
 
 /// Opens a session on `db`: checks a connection out of its pool (waiting at most the acquire
@@ -158,23 +116,24 @@ impl Session {
         });
         let conn = Conn::acquire(&ctx).await?;
         Ok(Session {
-            shared: Arc::new(SessionShared {
-                ctx,
-                slot: AsyncLock::new(Some(conn)),
-                closed: AtomicBool::new(false),
-                options,
-            }),
+            shared: Arc::new(SessionState::new(ctx, conn)),
+            options,
         })
+    }
+
+    /// The state the session shares with its transactions and its group.
+    pub(crate) fn state(&self) -> &Arc<SessionState> {
+        &self.shared
     }
 
     /// The database this session belongs to.
     pub fn database(&self) -> &Database {
-        &self.shared.ctx.db
+        &self.shared.ctx().db
     }
 
     /// Whether the session was closed (by [`close`](Self::close) or its group).
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire)
+        self.shared.is_closed()
     }
 
     /// Cancels whatever the session is running and closes it: a statement in flight fails with
@@ -182,8 +141,7 @@ impl Session {
     /// rolled back,
     /// later calls fail with [`DbError::is_session_closed`].
     pub fn cancel(&self) {
-        self.shared.closed.store(true, Ordering::Release);
-        self.shared.ctx.token.cancel();
+        self.shared.cancel();
     }
 
     /// Runs a statement outside any transaction (autocommit) and returns the rows it affected.
@@ -396,7 +354,7 @@ impl Session {
     where
         F: AsyncFnMut(&mut Tx) -> Result<T, DbError>,
     {
-        transaction::run(&self.shared, &self.shared.options, f).await
+        transaction::run(&self.shared, &self.options, f).await
     }
 
     /// As [`transaction`](Self::transaction), with `options` (isolation, read-only, retry)
@@ -469,8 +427,8 @@ impl Session {
     /// Cancel safe: dropped while waiting for a running statement of this session, the session is
     /// closed all the same and its connection is released when that statement ends.
     pub async fn close(self) {
-        self.shared.closed.store(true, Ordering::Release);
-        let conn = self.shared.slot.lock().await.take();
+        self.shared.mark_closed();
+        let conn = self.shared.take_at_rest().await;
         if let Some(conn) = conn {
             conn.release().await;
         }
@@ -480,7 +438,7 @@ impl Session {
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
-            .field("database", &self.shared.ctx.db.kind())
+            .field("database", &self.shared.ctx().db.kind())
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }

@@ -13,7 +13,7 @@ use uno_core::sync::cancellable;
 
 use crate::database::DatabaseKind;
 use crate::error::DbError;
-use crate::session::SessionShared;
+use crate::session_state::SessionState;
 use crate::tx::Tx;
 
 /// The future an [`Operation`] returns; it may borrow the [`Tx`].
@@ -308,19 +308,19 @@ impl TransactionOptions {
 /// Driven by hand through [`Retry::attempts`] because each attempt lends the closure (and the
 /// session's slot) mutably, which `Retry::run`'s `FnMut() -> Fut` could not.
 pub(crate) async fn run<T, F>(
-    session: &SessionShared,
+    session: &SessionState,
     options: &TransactionOptions,
     mut f: F,
 ) -> Result<T, DbError>
 where
     F: AsyncFnMut(&mut Tx) -> Result<T, DbError>,
 {
-    let begin = options.begin_sql(session.ctx.db.kind());
+    let begin = options.begin_sql(session.ctx().db.kind());
     let mut slot = session.lock().await?;
     let mut attempts = options
         .retry
         .as_ref()
-        .map(|retry| retry.policy.attempts(&session.ctx.rt));
+        .map(|retry| retry.policy.attempts(&session.ctx().rt));
     loop {
         let result = async {
             let conn = session.take(&mut slot).await?;
@@ -357,13 +357,13 @@ where
         }
         // The backoff sleep stops when the session (or its group) is cancelled.
         match cancellable(
-            &session.ctx.token,
+            &session.ctx().token,
             current.failed(ResilienceError::Inner(err)),
         )
         .await
         {
             Ok(Ok(next)) => {
-                session.ctx.bump(|c| &c.retries);
+                session.ctx().bump(|c| &c.retries);
                 attempts = Some(next);
             }
             Ok(Err(end)) => return Err(ended(end, attempt)),
@@ -404,7 +404,7 @@ where
 /// [`run`] over a list of [`Operation`]s: one closure running them in order, errors naming the
 /// failed operation's index.
 pub(crate) async fn run_operations<T>(
-    session: &SessionShared,
+    session: &SessionState,
     mut operations: Vec<Operation<T>>,
     options: &TransactionOptions,
 ) -> Result<Vec<T>, DbError> {

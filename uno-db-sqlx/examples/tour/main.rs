@@ -16,6 +16,8 @@ use uno_core::rt::VirtualRuntime;
 use uno_core::sync::{AsyncEvent, AsyncLock, AsyncSemaphore, CancellationToken, cancellable};
 use uno_core::task::{JoinError, TaskGroup};
 
+mod db;
+
 async fn tour(rt: Runtime) {
     // 1. Tasks: one handle, one drop policy, panics as values.
     let task = rt.spawn(async { 6 * 7 });
@@ -395,7 +397,7 @@ async fn tour_application(rt: Runtime) {
 
 /// The database section, then its outcome.
 async fn tour_database(rt: Runtime, url: Option<String>) {
-    if let Err(error) = uno_db_sqlx::tour::tour_section(&rt, url.as_deref()).await {
+    if let Err(error) = db::tour_section(&rt, url.as_deref()).await {
         println!("  db: the database section failed: {error}");
     }
 }

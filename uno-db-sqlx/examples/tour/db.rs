@@ -1,4 +1,4 @@
-//! The database section of uno's tour (`examples/tour.rs` calls [`tour_section`]).
+//! The database section of uno's tour (`main.rs` calls [`tour_section`]).
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -6,38 +6,18 @@ use std::time::Duration;
 use uno_core::Runtime;
 use uno_core::sync::{AsyncEvent, CancellationToken, cancellable};
 
-use crate::{
+use uno_db_sqlx::{
     Database, DatabaseKind, DatabaseOptions, DbError, Session, SessionOperationGroup,
     TransactionOptions, TransactionRetry, Tx, query,
 };
 
-/// An account row read with sqlx's own `query_as` into a `FromRow` type. An application writes
-/// `#[derive(sqlx::FromRow)]` (sqlx's `derive` feature); the tour spells out what it generates,
-/// so the library does not build sqlx's macros for everyone.
-#[derive(Debug)]
+/// An account row read with sqlx's own `query_as` into a `FromRow` type.
+#[derive(sqlx::FromRow, Debug)]
 #[allow(dead_code)] // read through Debug
 struct Account {
     id: i64,
     balance: i64,
 }
-
-macro_rules! account_from_row {
-    ($feature:literal, $row:ty) => {
-        #[cfg(feature = $feature)]
-        impl sqlx::FromRow<'_, $row> for Account {
-            fn from_row(row: &$row) -> Result<Self, sqlx::Error> {
-                use sqlx::Row as _;
-                Ok(Account {
-                    id: row.try_get("id")?,
-                    balance: row.try_get("balance")?,
-                })
-            }
-        }
-    };
-}
-account_from_row!("sqlite", sqlx::sqlite::SqliteRow);
-account_from_row!("postgres", sqlx::postgres::PgRow);
-account_from_row!("mysql", sqlx::mysql::MySqlRow);
 
 /// Runs the tour's database section: on an embedded SQLite file by default, on PostgreSQL or
 /// MySQL when `url` is given (and the driver's feature is on). Shows a committed transfer written
@@ -51,7 +31,7 @@ account_from_row!("mysql", sqlx::mysql::MySqlRow);
 /// # Cancel safety
 ///
 /// Dropping it may leave the tour's temporary SQLite file behind; the database itself stays clean.
-pub async fn tour_section(rt: &Runtime, url: Option<&str>) -> Result<(), DbError> {
+pub(crate) async fn tour_section(rt: &Runtime, url: Option<&str>) -> Result<(), DbError> {
     let file = std::env::temp_dir().join(format!("uno-tour-{}.db", std::process::id()));
     let options = DatabaseOptions::new()
         .max_connections(3)
@@ -97,14 +77,12 @@ async fn transfer(tx: &mut Tx, table: &str, amount: i64) -> Result<(), DbError> 
 async fn accounts(tx: &mut Tx, table: &str) -> Result<Vec<Account>, DbError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT id, balance FROM {table} ORDER BY id"));
     match tx.kind() {
-        #[cfg(feature = "postgres")]
         DatabaseKind::Postgres => {
             tx.with_connection(async |c: &mut sqlx::PgConnection| {
                 sqlx::query_as::<_, Account>(sql).fetch_all(c).await
             })
             .await
         }
-        #[cfg(feature = "mysql")]
         DatabaseKind::MySql => {
             tx.with_connection(async |c: &mut sqlx::MySqlConnection| {
                 sqlx::query_as::<_, Account>(sql).fetch_all(c).await
