@@ -32,6 +32,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_lite::future::zip;
+
 use uno_core::batch::{AsyncBatcher, BatchConfigError, BatchError, BatcherBuilder, OverflowPolicy};
 use uno_core::sync::AsyncEvent;
 use uno_core::task::yield_now;
@@ -357,7 +359,9 @@ pub async fn cancelled_waiter_does_not_disturb_the_others(env: Env) {
 pub async fn full_queue_makes_callers_wait(env: Env) {
     let gate = AsyncEvent::new();
     let op_gate = gate.clone();
-    let batcher = BatcherBuilder::new(2, Duration::from_millis(50))
+    // Only size flushes: with a timed window, a caller scheduled late on a loaded machine would
+    // see its partner flushed alone and the queue would never hold the two items the case expects.
+    let batcher = BatcherBuilder::new(2, FOREVER)
         .max_in_flight(1)
         .max_queued(2)
         .when_full(OverflowPolicy::Wait)
@@ -392,7 +396,11 @@ pub async fn full_queue_makes_callers_wait(env: Env) {
         "the waiting item must not be queued yet"
     );
     gate.set();
-    assert_eq!(within(&env, "the waiting caller", fifth).await, Ok(4));
+    // The waiting caller's item needs a partner to fill its batch.
+    assert_eq!(
+        within(&env, "the waiting caller", zip(fifth, batcher.add_item(5))).await,
+        (Ok(4), Ok(5))
+    );
     for (i, caller) in (0..4u32).zip(callers) {
         assert_eq!(
             within(&env, "a queued caller", caller).await.unwrap(),
@@ -406,7 +414,8 @@ pub async fn full_queue_makes_callers_wait(env: Env) {
 pub async fn full_queue_rejects_when_configured(env: Env) {
     let gate = AsyncEvent::new();
     let op_gate = gate.clone();
-    let batcher = BatcherBuilder::new(2, Duration::from_millis(50))
+    // Only size flushes, as in `full_queue_makes_callers_wait`.
+    let batcher = BatcherBuilder::new(2, FOREVER)
         .max_in_flight(1)
         .max_queued(2)
         .when_full(OverflowPolicy::Reject)
@@ -447,8 +456,13 @@ pub async fn full_queue_rejects_when_configured(env: Env) {
     }
     // Room again: accepted.
     assert_eq!(
-        within(&env, "a later caller", batcher.add_item(5)).await,
-        Ok(5)
+        within(
+            &env,
+            "later callers",
+            zip(batcher.add_item(5), batcher.add_item(6))
+        )
+        .await,
+        (Ok(5), Ok(6))
     );
 }
 
