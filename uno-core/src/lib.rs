@@ -69,6 +69,7 @@ pub mod batch;
 pub mod cache;
 pub mod lifecycle;
 mod loom;
+pub mod observe;
 mod panic;
 pub mod resilience;
 pub mod rt;

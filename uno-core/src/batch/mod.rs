@@ -75,3 +75,6 @@ pub use builder::{BatcherBuilder, DEFAULT_QUEUED_BATCHES, OverflowPolicy};
 pub use error::{BatchConfigError, BatchError};
 pub use future::AddItem;
 pub use operation::BatchResults;
+
+/// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
+pub(crate) const METRICS: &[crate::observe::Description] = &[];

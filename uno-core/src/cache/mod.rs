@@ -55,3 +55,6 @@ pub use builder::CacheBuilder;
 pub use error::{CacheConfigError, CacheError};
 pub use future::Get;
 pub use stats::CacheStats;
+
+/// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
+pub(crate) const METRICS: &[crate::observe::Description] = &[];

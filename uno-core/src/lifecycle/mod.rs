@@ -208,3 +208,6 @@ pub(crate) async fn close_all_lifo(
     }
     (closed, failed)
 }
+
+/// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
+pub(crate) const METRICS: &[crate::observe::Description] = &[];

@@ -126,3 +126,6 @@ pub use retry::{
     Backoff, BackoffDelays, Retry, RetryAttempts, RetryBudget, RetryBuilder, RetryStats,
 };
 pub use timeout::TimeoutPolicy;
+
+/// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
+pub(crate) const METRICS: &[crate::observe::Description] = &[];

@@ -37,3 +37,6 @@ pub mod guards {
         RwLockWriteGuardArc,
     };
 }
+
+/// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
+pub(crate) const METRICS: &[crate::observe::Description] = &[];

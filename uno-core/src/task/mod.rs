@@ -39,3 +39,6 @@ pub use manager::{
 pub(crate) use runner::pair;
 pub use shield::{Shielded, shield};
 pub use yield_now::{YieldNow, yield_now};
+
+/// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
+pub(crate) const METRICS: &[crate::observe::Description] = &[];
