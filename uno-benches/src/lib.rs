@@ -83,3 +83,9 @@ unsafe impl GlobalAlloc for CountingAllocator {
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
+
+/// The workspace README's examples, compiled and run as doctests so they never rot. They live in
+/// this unpublished crate because the README is outside every published crate's package.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

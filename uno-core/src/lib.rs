@@ -80,8 +80,3 @@ pub mod time;
 pub use rt::Runtime;
 pub use task::{JoinError, Task};
 pub use time::{Elapsed, timeout, timeout_at};
-
-/// The README's examples, compiled and run as doctests so they never rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
