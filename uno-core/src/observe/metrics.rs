@@ -225,6 +225,36 @@ impl Histogram {
     }
 }
 
+#[cfg(test)]
+mod naming_tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_metric_follows_the_naming_rule_once() {
+        let mut seen = std::collections::HashSet::new();
+        for d in tables().into_iter().flatten() {
+            assert!(seen.insert(d.name), "{} is listed twice", d.name);
+            assert!(
+                d.name.starts_with("uno_"),
+                "{} lacks the uno_ prefix",
+                d.name
+            );
+            assert!(!d.help.is_empty(), "{} has no description", d.name);
+            match (d.kind, d.unit) {
+                (Kind::Counter, _) => assert!(d.name.ends_with("_total"), "{}", d.name),
+                (Kind::Histogram, Unit::Seconds) => {
+                    assert!(d.name.ends_with("_seconds"), "{}", d.name)
+                }
+                _ => assert!(
+                    !d.name.ends_with("_total") && !d.name.ends_with("_seconds"),
+                    "{}",
+                    d.name
+                ),
+            }
+        }
+    }
+}
+
 #[cfg(all(test, feature = "metrics"))]
 mod tests {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
