@@ -170,7 +170,12 @@ where
         BatcherBuilder::new(rt, max_batch_size, max_wait_time)
     }
 
-    pub(super) fn start<F, Fut>(rt: &Runtime, name: Name, config: Config, batch_operation: F) -> Self
+    pub(super) fn start<F, Fut>(
+        rt: &Runtime,
+        name: Name,
+        config: Config,
+        batch_operation: F,
+    ) -> Self
     where
         F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,

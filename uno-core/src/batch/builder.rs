@@ -343,7 +343,10 @@ impl<I, O, E> BatcherBuilder<I, O, E> {
     /// assert_eq!(err.unwrap_err(), BatchConfigError::ZeroInFlight);
     /// # });
     /// ```
-    pub fn build<F, Fut>(self, batch_operation: F) -> Result<AsyncBatcher<I, O, E>, BatchConfigError>
+    pub fn build<F, Fut>(
+        self,
+        batch_operation: F,
+    ) -> Result<AsyncBatcher<I, O, E>, BatchConfigError>
     where
         I: Send + 'static,
         O: Send + 'static,

@@ -239,7 +239,10 @@ impl<E> fmt::Display for BatchError<E> {
             BatchError::Rejected { name } => write!(f, "batcher {name:?} queue is full"),
             BatchError::Closed { name } => write!(f, "batcher {name:?} is closed"),
             BatchError::Cancelled { name } => {
-                write!(f, "batch of batcher {name:?} was dropped before it finished")
+                write!(
+                    f,
+                    "batch of batcher {name:?} was dropped before it finished"
+                )
             }
         }
     }

@@ -127,8 +127,7 @@ pub(super) struct BatchMetrics {
 impl BatchMetrics {
     pub(super) fn new(name: &Name) -> Self {
         let flush = |reason: Flush| Counter::new(FLUSHES, name, &[("reason", reason.label())]);
-        let failure =
-            |reason: Failure| Counter::new(FAILURES, name, &[("reason", reason.label())]);
+        let failure = |reason: Failure| Counter::new(FAILURES, name, &[("reason", reason.label())]);
         BatchMetrics {
             items_added: Counter::new(ITEMS_ADDED, name, &[]),
             items_rejected: Counter::new(ITEMS_REJECTED, name, &[]),

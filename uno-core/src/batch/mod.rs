@@ -103,6 +103,6 @@ pub use async_batcher::{AsyncBatcher, BatcherStats, ShutdownReport};
 pub use builder::{BatcherBuilder, DEFAULT_QUEUED_BATCHES, OverflowPolicy};
 pub use error::{BatchConfigError, BatchError};
 pub use future::AddItem;
-pub use operation::BatchResults;
 /// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
 pub(crate) use metrics::METRICS;
+pub use operation::BatchResults;

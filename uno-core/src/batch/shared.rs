@@ -148,7 +148,8 @@ impl<O, E: Clone> Waiters<O, E> {
 impl<O, E> Drop for Waiters<O, E> {
     fn drop(&mut self) {
         let name = self.name.shared();
-        std::mem::take(&mut self.slots).send_all(|_| Err(BatchError::Cancelled { name: name.clone() }));
+        std::mem::take(&mut self.slots)
+            .send_all(|_| Err(BatchError::Cancelled { name: name.clone() }));
     }
 }
 

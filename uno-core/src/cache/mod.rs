@@ -84,6 +84,6 @@ pub use async_cache::AsyncCache;
 pub use builder::CacheBuilder;
 pub use error::{CacheConfigError, CacheError};
 pub use future::Get;
-pub use stats::CacheStats;
 /// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
 pub(crate) use metrics::METRICS;
+pub use stats::CacheStats;
