@@ -83,8 +83,7 @@ fn capture(target: &'static str, f: impl FnOnce()) -> Vec<Captured> {
         seen: Arc::clone(&seen),
     };
     tracing::subscriber::with_default(recorder, f);
-    let seen = seen.lock().unwrap().clone();
-    seen
+    seen.lock().unwrap().clone()
 }
 
 #[test]
