@@ -40,13 +40,10 @@ fn throughput(c: &mut Criterion) {
     g.bench_function("uno", |b| {
         b.iter(|| {
             tokio_rt.block_on(async {
-                let batcher: AsyncBatcher<u64, u64> = AsyncBatcher::new(
-                    &rt,
-                    |items: Vec<u64>| std::future::ready(items),
-                    BATCH,
-                    Duration::from_millis(1),
-                )
-                .unwrap();
+                let batcher: AsyncBatcher<u64, u64> =
+                    AsyncBatcher::builder(&rt, BATCH, Duration::from_millis(1))
+                        .build(|items: Vec<u64>| std::future::ready(items))
+                        .unwrap();
                 let callers: Vec<_> = (0..CALLERS)
                     .map(|c| {
                         let batcher = batcher.clone();
@@ -129,13 +126,10 @@ fn throughput_shared_work(c: &mut Criterion) {
     g.bench_function("uno", |b| {
         b.iter(|| {
             tokio_rt.block_on(async {
-                let batcher: AsyncBatcher<u64, u64> = AsyncBatcher::new(
-                    &rt,
-                    |items: Vec<u64>| std::future::ready(items),
-                    BATCH,
-                    Duration::from_millis(1),
-                )
-                .unwrap();
+                let batcher: AsyncBatcher<u64, u64> =
+                    AsyncBatcher::builder(&rt, BATCH, Duration::from_millis(1))
+                        .build(|items: Vec<u64>| std::future::ready(items))
+                        .unwrap();
                 let counter = Arc::new(AtomicU64::new(0));
                 let callers: Vec<_> = (0..CALLERS)
                     .map(|_| {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use uno_benches::bytes_retained_by;
-use uno_core::batch::{AsyncBatcher, BatcherBuilder};
+use uno_core::batch::AsyncBatcher;
 use uno_core::cache::AsyncCache;
 
 #[global_allocator]
@@ -79,9 +79,10 @@ fn main() {
 
     // Queued batcher items: a batch size and window large enough that nothing is flushed.
     tokio_rt.block_on(async {
-        let batcher: AsyncBatcher<u64, u64> = BatcherBuilder::new(N * 2, Duration::from_secs(3600))
-            .build(&rt, |items: Vec<u64>| std::future::ready(items))
-            .unwrap();
+        let batcher: AsyncBatcher<u64, u64> =
+            AsyncBatcher::builder(&rt, N * 2, Duration::from_secs(3600))
+                .build(|items: Vec<u64>| std::future::ready(items))
+                .unwrap();
         let mut adds: Vec<_> = Vec::with_capacity(N);
         let ((), bytes) = bytes_retained_by(|| {
             for i in 0..N as u64 {

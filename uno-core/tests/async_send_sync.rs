@@ -72,3 +72,33 @@ fn a_task_of_a_non_send_output_is_not_send() {
     impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
     <Task<std::rc::Rc<u32>> as AmbiguousIfSend<_>>::some_item();
 }
+
+#[test]
+fn cache_and_batcher_types_are_send_sync_and_unpin() {
+    use std::sync::Arc;
+    use uno_core::batch::{
+        AddItem, AsyncBatcher, BatchConfigError, BatchError, BatcherBuilder, BatcherStats,
+        ShutdownReport,
+    };
+    use uno_core::cache::{
+        AsyncCache, CacheBuilder, CacheConfigError, CacheError, CacheStats, Get,
+    };
+    type Fetch = fn() -> std::future::Ready<Result<u32, String>>;
+    all!(
+        AsyncCache<String, Arc<str>, std::io::Error>,
+        CacheBuilder<String, Arc<str>, std::io::Error>,
+        CacheError<std::io::Error>,
+        CacheConfigError,
+        CacheStats,
+        Get<'static, String, u32, String, Fetch>,
+        AsyncBatcher<String, Vec<u8>, Arc<std::io::Error>>,
+        BatcherBuilder<String, Vec<u8>, Arc<std::io::Error>>,
+        BatchError<String>,
+        BatchConfigError,
+        BatcherStats,
+        ShutdownReport,
+    );
+    send::<AddItem<'static, String, u32, String>>();
+    unpin::<Get<'static, String, u32, String, Fetch>>();
+    unpin::<AddItem<'static, std::marker::PhantomPinned, u32, String>>();
+}

@@ -97,7 +97,8 @@ fn run(s: Scenario) {
     let log = processed.clone();
     let op_rt = rt.clone();
     let op_ms = s.op_ms;
-    let mut builder = BatcherBuilder::new(s.batch_size, Duration::from_millis(s.window_ms))
+    let mut builder = AsyncBatcher::builder(&rt, s.batch_size, Duration::from_millis(s.window_ms))
+        .name("props")
         .max_in_flight(s.in_flight)
         .when_full(if s.reject {
             OverflowPolicy::Reject
@@ -109,7 +110,7 @@ fn run(s: Scenario) {
         None => builder.unbounded_queue(),
     };
     let batcher = builder
-        .build(&rt, move |items: Vec<u32>| {
+        .build(move |items: Vec<u32>| {
             log.lock().unwrap().push(items.clone());
             let rt = op_rt.clone();
             async move {
@@ -175,7 +176,8 @@ fn run(s: Scenario) {
         match (caller.cancel_after, answer) {
             (None, None) => panic!("caller {item} got no answer"),
             (_, None) => {} // gave up
-            (_, Some(Err(BatchError::Rejected))) => {
+            (_, Some(Err(BatchError::Rejected { name }))) => {
+                assert_eq!(&**name, "props");
                 assert!(
                     s.reject && s.extra_queue.is_some(),
                     "rejected without a bound"
@@ -185,9 +187,10 @@ fn run(s: Scenario) {
             (_, Some(answer)) => {
                 let batch = &batches[*seen.get(&item).expect("answered but never processed")];
                 let want = if batch.iter().any(|i| i.is_multiple_of(17)) {
-                    Err(BatchError::Operation(Arc::new(String::from(
-                        "batch refused",
-                    ))))
+                    Err(BatchError::Operation {
+                        name: Arc::from("props"),
+                        error: Arc::new(String::from("batch refused")),
+                    })
                 } else {
                     Ok(expected(item))
                 };
@@ -197,7 +200,7 @@ fn run(s: Scenario) {
     }
     let rejected = answers
         .values()
-        .filter(|a| matches!(a, Err(BatchError::Rejected)))
+        .filter(|a| matches!(a, Err(BatchError::Rejected { .. })))
         .count();
     assert_eq!(stats.items_rejected, rejected as u64);
 }
@@ -216,13 +219,14 @@ proptest! {
 #[test]
 fn runtime_shutdown_answers_queued_items_cancelled() {
     let vrt = VirtualRuntime::new();
-    let batcher = AsyncBatcher::new(
-        &vrt.handle(),
-        |v: Vec<u32>| async move { v },
-        10,
-        Duration::from_secs(60),
-    )
-    .unwrap();
+    let batcher = AsyncBatcher::builder(&vrt.handle(), 10, Duration::from_secs(60))
+        .build(|v: Vec<u32>| async move { v })
+        .unwrap();
+    let cancelled = || {
+        Err(BatchError::Cancelled {
+            name: Arc::from("batcher"),
+        })
+    };
     // Let the worker start, then queue two items (polled from outside the runtime).
     vrt.block_on(yield_now());
     let mut first = batcher.add_item(1);
@@ -231,10 +235,14 @@ fn runtime_shutdown_answers_queued_items_cancelled() {
     assert!(block_on(poll_once(&mut second)).is_none());
     assert_eq!(batcher.stats().queued_items, 2);
     drop(vrt); // drops the worker task
-    assert_eq!(block_on(first), Err(BatchError::Cancelled));
-    assert_eq!(block_on(second), Err(BatchError::Cancelled));
+    assert_eq!(block_on(first), cancelled());
+    assert_eq!(block_on(second), cancelled());
     assert!(batcher.is_closed());
-    assert_eq!(block_on(batcher.add_item(3)), Err(BatchError::Closed));
+    let closed = block_on(batcher.add_item(3));
+    assert!(
+        matches!(closed, Err(BatchError::Closed { .. })),
+        "{closed:?}"
+    );
     let report = block_on(batcher.shutdown());
     assert_eq!(report.cancelled_items, 2);
 }
@@ -246,8 +254,9 @@ fn runtime_shutdown_mid_batch_answers_cancelled() {
     let vrt = VirtualRuntime::new();
     let rt = vrt.handle();
     let op_rt = rt.clone();
-    let batcher = BatcherBuilder::new(1, Duration::from_secs(60))
-        .build(&rt, move |v: Vec<u32>| {
+    let batcher = AsyncBatcher::builder(&rt, 1, Duration::from_secs(60))
+        .name("mid-batch")
+        .build(move |v: Vec<u32>| {
             let rt = op_rt.clone();
             async move {
                 rt.sleep(Duration::from_secs(3600)).await;
@@ -266,8 +275,11 @@ fn runtime_shutdown_mid_batch_answers_cancelled() {
     });
     assert_eq!(batcher.stats().batches_in_flight, 1);
     drop(vrt);
-    assert_eq!(block_on(running), Err(BatchError::Cancelled));
-    assert_eq!(block_on(queued), Err(BatchError::Cancelled));
+    let cancelled = Err(BatchError::Cancelled {
+        name: Arc::from("mid-batch"),
+    });
+    assert_eq!(block_on(running), cancelled);
+    assert_eq!(block_on(queued), cancelled);
     let stats = block_on(async {
         batcher.shutdown().await;
         batcher.stats()
@@ -283,7 +295,9 @@ fn public_types_are_send_sync() {
     send_sync::<AsyncBatcher<String, Vec<u8>, Arc<std::io::Error>>>();
     send_sync::<BatchError<String>>();
     send_sync::<BatchConfigError>();
-    send_sync::<BatcherBuilder>();
+    send_sync::<BatcherBuilder<String, u32, String>>();
+    // Whatever the item types: a builder holds none.
+    send_sync::<BatcherBuilder<std::rc::Rc<u8>, std::rc::Rc<u8>, std::rc::Rc<u8>>>();
     send_sync::<BatcherStats>();
     send_sync::<ShutdownReport>();
     send_unpin::<AddItem<'static, String, u32, String>>();

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use futures_lite::future::zip;
 
-use uno_core::batch::{AsyncBatcher, BatchConfigError, BatchError, BatcherBuilder, OverflowPolicy};
+use uno_core::batch::{AsyncBatcher, BatchConfigError, BatchError, OverflowPolicy};
 use uno_core::sync::AsyncEvent;
 use uno_core::task::yield_now;
 
@@ -79,7 +79,9 @@ fn sorted(mut v: Vec<u32>) -> Vec<u32> {
 /// Items that reach `max_batch_size` go to the operation together, without waiting for the window.
 pub async fn full_batch_is_flushed_at_once(env: Env) {
     let log = Log::default();
-    let batcher = AsyncBatcher::new(env.rt(), doubling(&log), 4, FOREVER).unwrap();
+    let batcher = AsyncBatcher::builder(env.rt(), 4, FOREVER)
+        .build(doubling(&log))
+        .unwrap();
     let start = env.rt().now();
     let callers: Vec<_> = (0..4u32)
         .map(|i| {
@@ -110,7 +112,9 @@ pub async fn partial_batch_is_flushed_when_its_oldest_item_has_waited(env: Env) 
     let window = Duration::from_millis(200);
     let gap = Duration::from_millis(20);
     let log = Log::default();
-    let batcher = AsyncBatcher::new(env.rt(), doubling(&log), 100, window).unwrap();
+    let batcher = AsyncBatcher::builder(env.rt(), 100, window)
+        .build(doubling(&log))
+        .unwrap();
     let timed = |i: u32| {
         let (b, rt) = (batcher.clone(), env.rt().clone());
         env.rt().spawn(async move {
@@ -151,9 +155,8 @@ pub async fn partial_batch_is_flushed_when_its_oldest_item_has_waited(env: Env) 
 /// Per-item results: with a `Vec<Result<_, _>>`, each caller gets its own item's `Ok` or `Err`,
 /// even when the items of a batch arrive in any order from many tasks.
 pub async fn each_caller_gets_its_own_items_result(env: Env) {
-    let batcher = AsyncBatcher::new(
-        env.rt(),
-        |items: Vec<u32>| async move {
+    let batcher = AsyncBatcher::builder(env.rt(), 8, Duration::from_millis(5))
+        .build(|items: Vec<u32>| async move {
             items
                 .into_iter()
                 .map(|x| {
@@ -164,11 +167,8 @@ pub async fn each_caller_gets_its_own_items_result(env: Env) {
                     }
                 })
                 .collect::<Vec<_>>()
-        },
-        8,
-        Duration::from_millis(5),
-    )
-    .unwrap();
+        })
+        .unwrap();
     let callers: Vec<_> = (0..50u32)
         .map(|i| {
             let b = batcher.clone();
@@ -190,20 +190,16 @@ pub async fn each_caller_gets_its_own_items_result(env: Env) {
 /// An operation that returns one result too few fails every item of that batch with
 /// `ResultCount`; the next batch is unaffected.
 pub async fn wrong_result_count_fails_every_item_of_the_batch(env: Env) {
-    let batcher = AsyncBatcher::new(
-        env.rt(),
-        |items: Vec<u32>| async move {
+    let batcher = AsyncBatcher::builder(env.rt(), 3, FOREVER)
+        .build(|items: Vec<u32>| async move {
             let short = items.contains(&0);
             let mut out: Vec<u32> = items;
             if short {
                 out.pop();
             }
             out
-        },
-        3,
-        FOREVER,
-    )
-    .unwrap();
+        })
+        .unwrap();
     let callers: Vec<_> = (0..3u32)
         .map(|i| {
             let b = batcher.clone();
@@ -214,6 +210,7 @@ pub async fn wrong_result_count_fails_every_item_of_the_batch(env: Env) {
         assert_eq!(
             within(&env, "a caller", caller).await.unwrap(),
             Err(BatchError::ResultCount {
+                name: "batcher".into(),
                 expected: 3,
                 actual: 2
             })
@@ -233,19 +230,15 @@ pub async fn wrong_result_count_fails_every_item_of_the_batch(env: Env) {
 
 /// A batch-wide `Err` reaches every waiter of that batch, and only that batch.
 pub async fn batch_error_reaches_every_waiter(env: Env) {
-    let batcher = AsyncBatcher::new(
-        env.rt(),
-        |items: Vec<u32>| async move {
+    let batcher = AsyncBatcher::builder(env.rt(), 4, FOREVER)
+        .build(|items: Vec<u32>| async move {
             if items.iter().any(|&x| x >= 100) {
                 Err(Arc::new(String::from("backend unavailable")))
             } else {
                 Ok(items)
             }
-        },
-        4,
-        FOREVER,
-    )
-    .unwrap();
+        })
+        .unwrap();
     let spawn_batch = |base: u32| -> Vec<_> {
         (base..base + 4)
             .map(|i| {
@@ -256,7 +249,7 @@ pub async fn batch_error_reaches_every_waiter(env: Env) {
     };
     for caller in spawn_batch(100) {
         match within(&env, "a caller", caller).await.unwrap() {
-            Err(BatchError::Operation(e)) => assert_eq!(*e, "backend unavailable"),
+            Err(BatchError::Operation { error, .. }) => assert_eq!(*error, "backend unavailable"),
             other => panic!("expected the batch error, got {other:?}"),
         }
     }
@@ -269,9 +262,8 @@ pub async fn batch_error_reaches_every_waiter(env: Env) {
 /// A panic in the batch operation — while calling it or while polling its future — becomes
 /// `Panicked` for each waiter of that batch, never a panic in a caller; the batcher keeps working.
 pub async fn panic_in_batch_operation_is_an_error_for_each_waiter(env: Env) {
-    let batcher = AsyncBatcher::new(
-        env.rt(),
-        |items: Vec<u32>| {
+    let batcher = AsyncBatcher::builder(env.rt(), 2, FOREVER)
+        .build(|items: Vec<u32>| {
             if items.contains(&7) {
                 panic!("panicked while building the future");
             }
@@ -281,11 +273,8 @@ pub async fn panic_in_batch_operation_is_an_error_for_each_waiter(env: Env) {
                 }
                 items
             }
-        },
-        2,
-        FOREVER,
-    )
-    .unwrap();
+        })
+        .unwrap();
     for (pair, message) in [
         ([7u32, 8], "panicked while building the future"),
         ([13, 14], "panicked while running"),
@@ -302,6 +291,7 @@ pub async fn panic_in_batch_operation_is_an_error_for_each_waiter(env: Env) {
             assert_eq!(
                 result,
                 Ok(Err(BatchError::Panicked {
+                    name: "batcher".into(),
                     message: message.into()
                 })),
                 "the caller must get the panic as a value"
@@ -322,7 +312,9 @@ pub async fn cancelled_waiter_does_not_disturb_the_others(env: Env) {
     let window = Duration::from_millis(50);
     for k in 0..4 {
         let log = Log::default();
-        let batcher = AsyncBatcher::new(env.rt(), doubling(&log), 10, window).unwrap();
+        let batcher = AsyncBatcher::builder(env.rt(), 10, window)
+            .build(doubling(&log))
+            .unwrap();
         let start = env.rt().now();
         assert!(poll_times(batcher.add_item(100), k).await.is_none());
         let others: Vec<_> = (1..=2u32)
@@ -361,11 +353,11 @@ pub async fn full_queue_makes_callers_wait(env: Env) {
     let op_gate = gate.clone();
     // Only size flushes: with a timed window, a caller scheduled late on a loaded machine would
     // see its partner flushed alone and the queue would never hold the two items the case expects.
-    let batcher = BatcherBuilder::new(2, FOREVER)
+    let batcher = AsyncBatcher::builder(env.rt(), 2, FOREVER)
         .max_in_flight(1)
         .max_queued(2)
         .when_full(OverflowPolicy::Wait)
-        .build(env.rt(), move |items: Vec<u32>| {
+        .build(move |items: Vec<u32>| {
             let gate = op_gate.clone();
             async move {
                 gate.wait().await;
@@ -415,11 +407,11 @@ pub async fn full_queue_rejects_when_configured(env: Env) {
     let gate = AsyncEvent::new();
     let op_gate = gate.clone();
     // Only size flushes, as in `full_queue_makes_callers_wait`.
-    let batcher = BatcherBuilder::new(2, FOREVER)
+    let batcher = AsyncBatcher::builder(env.rt(), 2, FOREVER)
         .max_in_flight(1)
         .max_queued(2)
         .when_full(OverflowPolicy::Reject)
-        .build(env.rt(), move |items: Vec<u32>| {
+        .build(move |items: Vec<u32>| {
             let gate = op_gate.clone();
             async move {
                 gate.wait().await;
@@ -445,7 +437,10 @@ pub async fn full_queue_rejects_when_configured(env: Env) {
     })
     .await;
     let rejected = poll_times(batcher.add_item(4), 1).await;
-    assert_eq!(rejected, Some(Err(BatchError::Rejected)));
+    assert!(
+        matches!(rejected, Some(Err(BatchError::Rejected { .. }))),
+        "{rejected:?}"
+    );
     assert_eq!(batcher.stats().items_rejected, 1);
     gate.set();
     for (i, caller) in (0..4u32).zip(callers) {
@@ -472,9 +467,9 @@ pub async fn batches_in_flight_never_exceed_the_bound(env: Env) {
     let running = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
     let (r, p, rt) = (running.clone(), peak.clone(), env.rt().clone());
-    let batcher = BatcherBuilder::new(2, FOREVER)
+    let batcher = AsyncBatcher::builder(env.rt(), 2, FOREVER)
         .max_in_flight(2)
-        .build(env.rt(), move |items: Vec<u32>| {
+        .build(move |items: Vec<u32>| {
             let (running, peak, rt) = (r.clone(), p.clone(), rt.clone());
             async move {
                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
@@ -506,7 +501,9 @@ pub async fn batches_in_flight_never_exceed_the_bound(env: Env) {
 /// what it flushed; every queued caller is answered.
 pub async fn shutdown_flushes_everything_queued(env: Env) {
     let log = Log::default();
-    let batcher = AsyncBatcher::new(env.rt(), doubling(&log), 10, FOREVER).unwrap();
+    let batcher = AsyncBatcher::builder(env.rt(), 10, FOREVER)
+        .build(doubling(&log))
+        .unwrap();
     let callers: Vec<_> = (0..3u32)
         .map(|i| {
             let b = batcher.clone();
@@ -552,19 +549,15 @@ pub async fn shutdown_flushes_everything_queued(env: Env) {
 pub async fn shutdown_waits_for_running_batches(env: Env) {
     let gate = AsyncEvent::new();
     let op_gate = gate.clone();
-    let batcher = AsyncBatcher::new(
-        env.rt(),
-        move |items: Vec<u32>| {
+    let batcher = AsyncBatcher::builder(env.rt(), 1, FOREVER)
+        .build(move |items: Vec<u32>| {
             let gate = op_gate.clone();
             async move {
                 gate.wait().await;
                 items
             }
-        },
-        1,
-        FOREVER,
-    )
-    .unwrap();
+        })
+        .unwrap();
     let b = batcher.clone();
     let caller = env.rt().spawn(async move { b.add_item(9).await });
     settle(&env, "batch running", || {
@@ -585,22 +578,23 @@ pub async fn shutdown_waits_for_running_batches(env: Env) {
 /// After `close`, `add_item` fails with `Closed` (on every handle) and the item is not processed.
 pub async fn add_after_close_is_an_error(env: Env) {
     let log = Log::default();
-    let batcher =
-        AsyncBatcher::new(env.rt(), doubling(&log), 10, Duration::from_millis(5)).unwrap();
+    let batcher = AsyncBatcher::builder(env.rt(), 10, Duration::from_millis(5))
+        .name("orders")
+        .build(doubling(&log))
+        .unwrap();
     let other = batcher.clone();
     assert!(!batcher.is_closed());
     let report = batcher.close();
     assert_eq!(report.flushed_items, 0);
     assert!(batcher.is_closed() && other.is_closed());
-    assert_eq!(
-        within(&env, "add", batcher.add_item(1)).await,
-        Err(BatchError::Closed)
-    );
-    assert_eq!(
-        within(&env, "add", other.add_item(2)).await,
-        Err(BatchError::Closed)
-    );
-    assert!(BatchError::<()>::Closed.is_not_queued());
+    let closed = Err(BatchError::Closed {
+        name: "orders".into(),
+    });
+    assert_eq!(within(&env, "add", batcher.add_item(1)).await, closed);
+    let err = within(&env, "add", other.add_item(2)).await.unwrap_err();
+    assert!(err.is_not_queued());
+    assert_eq!(err.name(), "orders");
+    assert_eq!(err.to_string(), r#"batcher "orders" is closed"#);
     within(&env, "shutdown", batcher.shutdown()).await;
     assert!(log.lock().unwrap().is_empty());
     assert_eq!(batcher.stats().items_added, 0);
@@ -612,17 +606,13 @@ pub async fn dropping_the_last_handle_flushes_queued_items(env: Env) {
     let log = Log::default();
     let ran = AsyncEvent::new();
     let (l, r) = (log.clone(), ran.clone());
-    let batcher = AsyncBatcher::new(
-        env.rt(),
-        move |items: Vec<u32>| {
+    let batcher = AsyncBatcher::builder(env.rt(), 10, FOREVER)
+        .build(move |items: Vec<u32>| {
             l.lock().unwrap().push(items.clone());
             r.set();
             std::future::ready(items)
-        },
-        10,
-        FOREVER,
-    )
-    .unwrap();
+        })
+        .unwrap();
     let second = batcher.clone();
     for i in 0..3u32 {
         // Polled once: queued; then the caller goes away.
@@ -648,37 +638,37 @@ pub async fn invalid_configuration_is_an_error(env: Env) {
     let op = |v: Vec<u32>| std::future::ready(v);
     let wait = Duration::from_millis(1);
     assert_eq!(
-        AsyncBatcher::new(env.rt(), op, 0, wait).map(drop),
+        AsyncBatcher::builder(env.rt(), 0, wait).build(op).map(drop),
         Err(BatchConfigError::ZeroBatchSize)
     );
     assert_eq!(
-        BatcherBuilder::new(4, wait)
+        AsyncBatcher::builder(env.rt(), 4, wait)
             .max_in_flight(0)
-            .build(env.rt(), op)
+            .build(op)
             .map(drop),
         Err(BatchConfigError::ZeroInFlight)
     );
     assert_eq!(
-        BatcherBuilder::new(4, wait)
+        AsyncBatcher::builder(env.rt(), 4, wait)
             .max_queued(0)
-            .build(env.rt(), op)
+            .build(op)
             .map(drop),
         Err(BatchConfigError::ZeroQueue)
     );
     assert_eq!(
-        BatcherBuilder::new(4, wait)
+        AsyncBatcher::builder(env.rt(), 4, wait)
             .max_queued(3)
-            .build(env.rt(), op)
+            .build(op)
             .map(drop),
         Err(BatchConfigError::QueueSmallerThanBatch {
             max_queued: 3,
             max_batch_size: 4
         })
     );
-    let ok = BatcherBuilder::new(4, Duration::ZERO)
+    let ok = AsyncBatcher::builder(env.rt(), 4, Duration::ZERO)
         .max_queued(4)
         .unbounded_queue()
-        .build(env.rt(), op)
+        .build(op)
         .unwrap();
     assert_eq!(within(&env, "zero window", ok.add_item(3)).await, Ok(3));
     assert!(!BatchConfigError::ZeroBatchSize.to_string().is_empty());
@@ -690,10 +680,10 @@ pub async fn invalid_configuration_is_an_error(env: Env) {
 pub async fn many_callers_on_many_threads_are_each_answered_once(env: Env) {
     const N: u32 = 2_000;
     let log = Log::default();
-    let batcher = BatcherBuilder::new(16, Duration::from_millis(1))
+    let batcher = AsyncBatcher::builder(env.rt(), 16, Duration::from_millis(1))
         .max_in_flight(3)
         .max_queued(64)
-        .build(env.rt(), doubling(&log))
+        .build(doubling(&log))
         .unwrap();
     let callers: Vec<_> = (0..N)
         .map(|i| {

@@ -200,6 +200,7 @@ pub async fn failed_refresh_keeps_old_value_and_is_reported(env: Env) {
     let cache: Cache = {
         let reported = reported.clone();
         AsyncCache::builder(env.rt())
+            .name("quotes")
             .max_capacity(10)
             .ttl(unit(&env) * 40)
             .refresh_after(unit(&env) * 2)
@@ -226,7 +227,13 @@ pub async fn failed_refresh_keeps_old_value_and_is_reported(env: Env) {
     .await;
     assert_eq!(
         *reported.lock().unwrap(),
-        vec![(1, CacheError::Failed(Arc::new("refresh boom")))]
+        vec![(
+            1,
+            CacheError::Failed {
+                name: "quotes".into(),
+                error: Arc::new("refresh boom")
+            }
+        )]
     );
     assert_eq!(cache.peek(&1), Some(1), "the old value is kept");
     assert_eq!(
@@ -360,6 +367,7 @@ pub async fn panicking_fetch_is_an_error_for_every_waiter(env: Env) {
         assert_eq!(
             outcome,
             Err(CacheError::Panicked {
+                name: "cache".into(),
                 message: "fetch boom".into()
             })
         );
@@ -419,7 +427,10 @@ pub async fn negative_ttl_caches_errors_for_a_while(env: Env) {
         .build()
         .unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
-    let down = Err(CacheError::Failed(Arc::new("down")));
+    let down = Err(CacheError::Failed {
+        name: "cache".into(),
+        error: Arc::new("down"),
+    });
     assert_eq!(cache.get(1, counted(&calls, Err("down"))).await, down);
     assert_eq!(cache.get(1, counted(&calls, Ok(4))).await, down, "cached");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -587,7 +598,7 @@ pub async fn invalid_configuration_is_a_typed_error(env: Env) {
     );
     let error = b().ttl(s(5)).refresh_after(s(5)).build().unwrap_err();
     assert!(
-        error.to_string().contains("shorter than its ttl"),
+        error.to_string().contains("is not shorter than its ttl"),
         "{error}"
     );
     assert!(b().ttl(s(5)).refresh_after(s(4)).build().is_ok());

@@ -11,14 +11,16 @@ use std::time::Duration;
 use super::builder::Config;
 use super::operation;
 use super::shared::{self, Shared};
-use super::{AddItem, BatchConfigError, BatchResults, BatcherBuilder};
+use super::{AddItem, BatchResults, BatcherBuilder};
+use crate::observe::Name;
 use crate::rt::Runtime;
 
 /// Groups items from many callers into batches for one batch operation; each caller awaits its own
 /// item's result. Clones share one batcher.
 ///
-/// Build it with [`new`](Self::new) or, for the bounds and policies, [`BatcherBuilder`]. It runs
-/// one background task on the [`Runtime`] (the flush timer), plus one task per batch in flight.
+/// Build it with [`builder`](Self::builder): the batch size and wait are required, the name,
+/// bounds and policies are [`BatcherBuilder`] settings. It runs one background task on the
+/// [`Runtime`] (the flush timer), plus one task per batch in flight.
 ///
 /// - **Flushing.** A batch goes to the operation as soon as it is full, or when its oldest item has
 ///   waited `max_wait_time`.
@@ -47,24 +49,22 @@ use crate::rt::Runtime;
 /// let vrt = VirtualRuntime::new();
 /// let rt = vrt.handle();
 /// vrt.block_on(async {
-///     let parse = AsyncBatcher::new(
-///         &rt,
-///         |texts: Vec<&'static str>| async move {
+///     let parse = AsyncBatcher::builder(&rt, 10, Duration::from_millis(1))
+///         .name("parse")
+///         .build(|texts: Vec<&'static str>| async move {
 ///             if texts.contains(&"db down") {
 ///                 return Err("database unavailable"); // fails the whole batch
 ///             }
 ///             let parse = |t: &str| t.parse::<i32>().map_err(|_| "not a number");
 ///             Ok(texts.into_iter().map(parse).collect())
-///         },
-///         10,
-///         Duration::from_millis(1),
-///     )
-///     .unwrap();
+///         })
+///         .unwrap();
 ///
 ///     assert_eq!(parse.add_item("42").await, Ok(Ok(42)));
 ///     assert_eq!(parse.add_item("x").await, Ok(Err("not a number")));
-///     let down = parse.add_item("db down").await;
-///     assert_eq!(down, Err(BatchError::Operation("database unavailable")));
+///     let down = parse.add_item("db down").await.unwrap_err();
+///     assert_eq!(down.operation_error(), Some(&"database unavailable"));
+///     assert!(matches!(down, BatchError::Operation { .. }));
 /// });
 /// ```
 ///
@@ -134,16 +134,14 @@ where
     O: Send + 'static,
     E: Clone + Send + 'static,
 {
-    /// A batcher on `rt` around `batch_operation`, with the default bounds of [`BatcherBuilder`]
-    /// (one batch in flight, up to `max_batch_size * 8` queued items, waiting when full).
+    /// Starts configuring a batcher whose timer and batches run on `rt`: a batch is flushed as
+    /// soon as it holds `max_batch_size` items, or when its oldest item has waited
+    /// `max_wait_time` (a zero wait flushes whatever arrived together, at the batcher's next turn).
     ///
-    /// `batch_operation` gets the items of one batch, in arrival order, and returns one result per
-    /// item in the same order: a `Vec<O>`, or a `Result<Vec<O>, E>` whose `Err` fails the whole
-    /// batch. Starts the batcher's background task on `rt`.
-    ///
-    /// # Errors
-    ///
-    /// [`BatchConfigError::ZeroBatchSize`] if `max_batch_size` is 0.
+    /// The other settings have defaults (one batch in flight, up to `max_batch_size * 8` queued
+    /// items, waiting when full; see [`BatcherBuilder`]);
+    /// [`build`](BatcherBuilder::build) takes the batch operation, checks the configuration and
+    /// starts the batcher's background task.
     ///
     /// # Examples
     ///
@@ -158,34 +156,52 @@ where
     /// let square = |xs: Vec<u64>| async move {
     ///     xs.into_iter().map(|x| x * x).collect::<Vec<_>>()
     /// };
-    /// let batcher = AsyncBatcher::new(&rt, square, 32, Duration::from_millis(5)).unwrap();
+    /// let batcher = AsyncBatcher::builder(&rt, 32, Duration::from_millis(5)).build(square).unwrap();
     /// assert_eq!(batcher.add_item(9).await, Ok(81));
-    /// let err = AsyncBatcher::new(&rt, square, 0, Duration::from_millis(5)).unwrap_err();
+    /// let err = AsyncBatcher::builder(&rt, 0, Duration::from_millis(5)).build(square).unwrap_err();
     /// assert_eq!(err, BatchConfigError::ZeroBatchSize);
     /// # });
     /// ```
-    pub fn new<F, Fut>(
+    pub fn builder(
         rt: &Runtime,
-        batch_operation: F,
         max_batch_size: usize,
         max_wait_time: Duration,
-    ) -> Result<Self, BatchConfigError>
-    where
-        F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: BatchResults<Output = O, Error = E>,
-    {
-        BatcherBuilder::new(max_batch_size, max_wait_time).build(rt, batch_operation)
+    ) -> BatcherBuilder<I, O, E> {
+        BatcherBuilder::new(rt, max_batch_size, max_wait_time)
     }
 
-    pub(super) fn start<F, Fut>(rt: &Runtime, config: Config, batch_operation: F) -> Self
+    pub(super) fn start<F, Fut>(
+        rt: &Runtime,
+        name: Name,
+        config: Config,
+        batch_operation: F,
+    ) -> Self
     where
         F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: BatchResults<Output = O, Error = E>,
     {
-        let shared = shared::start(rt, config, operation::erase(batch_operation));
+        let shared = shared::start(rt, name, config, operation::erase(batch_operation));
         AsyncBatcher { shared }
+    }
+
+    /// The batcher's name, from [`BatcherBuilder::name`] (default `"batcher"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::AsyncBatcher;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let echo = |v: Vec<u8>| async move { v };
+    /// let batcher = AsyncBatcher::builder(&rt, 8, Duration::ZERO).build(echo).unwrap();
+    /// assert_eq!(batcher.name(), "batcher");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.shared.name.as_str()
     }
 
     /// Adds `item` to the current batch and waits for its own result.
@@ -215,9 +231,9 @@ where
     ///
     /// // Returns one result too few: no result can be matched to its item.
     /// let broken = |xs: Vec<u32>| async move { xs.into_iter().skip(1).collect::<Vec<u32>>() };
-    /// let batcher = AsyncBatcher::new(&rt, broken, 4, Duration::from_millis(1)).unwrap();
+    /// let batcher = AsyncBatcher::builder(&rt, 4, Duration::from_millis(1)).build(broken).unwrap();
     /// let err = batcher.add_item(1).await.unwrap_err();
-    /// assert_eq!(err, BatchError::ResultCount { expected: 1, actual: 0 });
+    /// assert!(matches!(err, BatchError::ResultCount { expected: 1, actual: 0, .. }));
     /// # });
     /// ```
     ///
@@ -245,7 +261,7 @@ where
     /// # vrt.block_on(async {
     ///
     /// let echo = |v: Vec<u32>| async move { v };
-    /// let batcher = AsyncBatcher::new(&rt, echo, 10, Duration::from_secs(60)).unwrap();
+    /// let batcher = AsyncBatcher::builder(&rt, 10, Duration::from_secs(60)).build(echo).unwrap();
     /// let waiting = {
     ///     let batcher = batcher.clone();
     ///     rt.spawn(async move { batcher.add_item(1).await })
@@ -254,7 +270,7 @@ where
     /// let report = batcher.close(); // flushes it now
     /// assert_eq!((report.flushed_items, report.flushed_batches), (1, 1));
     /// assert_eq!(waiting.await.unwrap(), Ok(1));
-    /// assert_eq!(batcher.add_item(2).await, Err(BatchError::Closed));
+    /// assert!(matches!(batcher.add_item(2).await, Err(BatchError::Closed { .. })));
     /// # });
     /// ```
     ///
@@ -288,7 +304,7 @@ where
     ///     let clock = clock.clone();
     ///     async move { clock.sleep(Duration::from_secs(3)).await; v }
     /// };
-    /// let batcher = AsyncBatcher::new(&rt, slow, 10, Duration::ZERO).unwrap();
+    /// let batcher = AsyncBatcher::builder(&rt, 10, Duration::ZERO).build(slow).unwrap();
     /// let b = batcher.clone();
     /// rt.spawn(async move { b.add_item(1).await }).detach();
     /// rt.sleep(Duration::from_millis(1)).await; // its batch is running now
@@ -318,7 +334,7 @@ where
     /// # let rt = vrt.handle();
     ///
     /// let echo = |v: Vec<u32>| async move { v };
-    /// let batcher = AsyncBatcher::new(&rt, echo, 10, Duration::ZERO).unwrap();
+    /// let batcher = AsyncBatcher::builder(&rt, 10, Duration::ZERO).build(echo).unwrap();
     /// assert!(!batcher.is_closed());
     /// let clone = batcher.clone();
     /// batcher.close();
@@ -341,7 +357,7 @@ where
     /// # vrt.block_on(async {
     ///
     /// let echo = |v: Vec<u32>| async move { v };
-    /// let batcher = AsyncBatcher::new(&rt, echo, 2, Duration::from_millis(5)).unwrap();
+    /// let batcher = AsyncBatcher::builder(&rt, 2, Duration::from_millis(5)).build(echo).unwrap();
     /// let callers: Vec<_> = (0..3).map(|i| {
     ///     let batcher = batcher.clone();
     ///     rt.spawn(async move { batcher.add_item(i).await })
@@ -371,7 +387,7 @@ where
     /// # let rt = vrt.handle();
     ///
     /// let echo = |v: Vec<u8>| async move { v };
-    /// let batcher = AsyncBatcher::new(&rt, echo, 64, Duration::ZERO).unwrap();
+    /// let batcher = AsyncBatcher::builder(&rt, 64, Duration::ZERO).build(echo).unwrap();
     /// assert_eq!(batcher.max_batch_size(), 64);
     /// ```
     pub fn max_batch_size(&self) -> usize {
@@ -391,7 +407,7 @@ where
     /// # vrt.block_on(async {
     ///
     /// let echo = |v: Vec<u8>| async move { v };
-    /// let batcher = AsyncBatcher::new(&rt, echo, 64, Duration::from_millis(20)).unwrap();
+    /// let batcher = AsyncBatcher::builder(&rt, 64, Duration::from_millis(20)).build(echo).unwrap();
     /// assert_eq!(batcher.max_wait_time(), Duration::from_millis(20));
     /// let start = rt.now();
     /// batcher.add_item(1).await.unwrap(); // alone: waits the full window for company
@@ -439,6 +455,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncBatcher")
+            .field("name", &self.shared.name)
             .field("max_batch_size", &self.shared.config.max_batch_size)
             .field("max_wait_time", &self.shared.config.max_wait_time)
             .field("max_in_flight", &self.shared.config.max_in_flight)

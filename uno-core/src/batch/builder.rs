@@ -1,11 +1,15 @@
 //! Building a batcher: sizes, bounds and what to do when the queue is full.
 
+use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::AsyncBatcher;
 use super::error::BatchConfigError;
 use super::operation::BatchResults;
+use crate::observe::Name;
 use crate::rt::Runtime;
 use crate::sync::MAX_PERMITS;
 
@@ -14,6 +18,7 @@ pub const DEFAULT_QUEUED_BATCHES: usize = 8;
 
 /// What [`add_item`](AsyncBatcher::add_item) does when the queue already holds `max_queued` items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OverflowPolicy {
     /// Wait until there is room (backpressure). Waiters are served in arrival order.
     #[default]
@@ -22,31 +27,36 @@ pub enum OverflowPolicy {
     Reject,
 }
 
-/// Configures and builds an [`AsyncBatcher`].
+/// Configures and builds an [`AsyncBatcher`]; from [`AsyncBatcher::builder`].
 ///
 /// | setting | default |
 /// |---|---|
-/// | `max_batch_size` | required |
-/// | `max_wait_time` | required |
+/// | `max_batch_size` | required, given to [`AsyncBatcher::builder`] |
+/// | `max_wait_time` | required, given to [`AsyncBatcher::builder`] |
+/// | [`name`](Self::name): in errors, metrics and events | `"batcher"` |
 /// | [`max_in_flight`](Self::max_in_flight): batch operations running at once | 1 |
 /// | [`max_queued`](Self::max_queued): items waiting for their batch to start | `max_batch_size * 8` |
 /// | [`when_full`](Self::when_full) | [`OverflowPolicy::Wait`] |
+///
+/// Invalid settings are reported by [`build`](Self::build) as a [`BatchConfigError`], never as a
+/// panic.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use uno_core::batch::{BatchError, BatcherBuilder, OverflowPolicy};
+/// use uno_core::batch::{AsyncBatcher, BatchError, OverflowPolicy};
 /// use uno_core::rt::VirtualRuntime;
 ///
 /// let vrt = VirtualRuntime::new();
 /// let rt = vrt.handle();
 /// vrt.block_on(async {
-///     let batcher = BatcherBuilder::new(100, Duration::from_millis(5))
+///     let batcher = AsyncBatcher::builder(&rt, 100, Duration::from_millis(5))
+///         .name("prices")
 ///         .max_in_flight(4)
 ///         .max_queued(1_000)
 ///         .when_full(OverflowPolicy::Reject)
-///         .build(&rt, |ids: Vec<u64>| async move {
+///         .build(|ids: Vec<u64>| async move {
 ///             // One round trip for the whole batch; an outer `Err` fails the whole batch.
 ///             Ok::<_, String>(ids.into_iter().map(|id| id * 10).collect::<Vec<_>>())
 ///         })
@@ -54,21 +64,29 @@ pub enum OverflowPolicy {
 ///     assert_eq!(batcher.add_item(7).await, Ok(70));
 ///
 ///     // A bad configuration is an error, not a panic.
-///     assert!(BatcherBuilder::new(0, Duration::from_millis(5))
-///         .build(&rt, |v: Vec<u64>| async move { v })
+///     assert!(AsyncBatcher::builder(&rt, 0, Duration::from_millis(5))
+///         .build(|v: Vec<u64>| async move { v })
 ///         .is_err());
-/// # let _ = BatchError::<String>::Rejected;
+/// # let _ = BatchError::<String>::Rejected { name: "prices".into() };
 /// });
 /// ```
-#[derive(Debug, Clone)]
-pub struct BatcherBuilder {
-    pub(super) max_batch_size: usize,
-    pub(super) max_wait_time: Duration,
-    pub(super) max_in_flight: usize,
+#[must_use = "a builder does nothing until `.build()` is called"]
+pub struct BatcherBuilder<I, O, E = std::convert::Infallible> {
+    rt: Runtime,
+    name: Name,
+    max_batch_size: usize,
+    max_wait_time: Duration,
+    max_in_flight: usize,
     /// `None`: the default (`max_batch_size * DEFAULT_QUEUED_BATCHES`); `Some(None)`: unbounded.
     max_queued: Option<Option<usize>>,
-    pub(super) overflow: OverflowPolicy,
+    overflow: OverflowPolicy,
+    _types: PhantomData<Types<I, O, E>>,
 }
+
+/// The item, output and error types of the batcher a builder builds, fixed by
+/// [`build`](BatcherBuilder::build)'s operation. A function type, so a builder is `Send` and
+/// `Sync` whatever they are.
+type Types<I, O, E> = fn() -> (I, O, E);
 
 /// A validated configuration.
 #[derive(Debug, Clone, Copy)]
@@ -81,35 +99,51 @@ pub(super) struct Config {
     pub(super) overflow: OverflowPolicy,
 }
 
-impl BatcherBuilder {
-    /// A batch is flushed as soon as it holds `max_batch_size` items, or when its oldest item has
-    /// waited `max_wait_time` (a zero wait flushes whatever arrived together, at the batcher's
-    /// next turn).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use uno_core::batch::{BatcherBuilder, BatchConfigError};
-    /// # use uno_core::rt::VirtualRuntime;
-    /// # let vrt = VirtualRuntime::new();
-    /// # let rt = vrt.handle();
-    ///
-    /// let double = |v: Vec<u32>| async move { v.into_iter().map(|x| x * 2).collect::<Vec<_>>() };
-    /// let builder = BatcherBuilder::new(50, Duration::from_millis(10));
-    /// let batcher = builder.build(&rt, double).unwrap();
-    /// assert_eq!(batcher.max_batch_size(), 50);
-    /// let err = BatcherBuilder::new(0, Duration::from_millis(10)).build(&rt, double).unwrap_err();
-    /// assert_eq!(err, BatchConfigError::ZeroBatchSize);
-    /// ```
-    pub fn new(max_batch_size: usize, max_wait_time: Duration) -> Self {
+impl<I, O, E> BatcherBuilder<I, O, E> {
+    /// See [`AsyncBatcher::builder`].
+    pub(super) fn new(rt: &Runtime, max_batch_size: usize, max_wait_time: Duration) -> Self {
         BatcherBuilder {
+            rt: rt.clone(),
+            name: Name::kind("batcher"),
             max_batch_size,
             max_wait_time,
             max_in_flight: 1,
             max_queued: None,
             overflow: OverflowPolicy::Wait,
+            _types: PhantomData,
         }
+    }
+
+    /// The batcher's name (default `"batcher"`): shown in its errors ([`BatchError::name`]), the
+    /// `name` label of its metrics and the `name` field of its `tracing` events, so two batchers
+    /// are told apart. Read it back with [`AsyncBatcher::name`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::AsyncBatcher;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async {
+    ///
+    /// let echo = |v: Vec<u32>| async move { v };
+    /// let users = AsyncBatcher::builder(&rt, 50, Duration::from_millis(10))
+    ///     .name("user-lookups")
+    ///     .build(echo)
+    ///     .unwrap();
+    /// assert_eq!(users.name(), "user-lookups");
+    /// users.close();
+    /// let err = users.add_item(1).await.unwrap_err();
+    /// assert_eq!(err.to_string(), r#"batcher "user-lookups" is closed"#);
+    /// # });
+    /// ```
+    ///
+    /// [`BatchError::name`]: super::BatchError::name
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Name::new(name);
+        self
     }
 
     /// How many batch operations may run at once (default 1). Full batches beyond that wait in the
@@ -119,7 +153,7 @@ impl BatcherBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::batch::{BatcherBuilder, BatchConfigError};
+    /// use uno_core::batch::{AsyncBatcher, BatchConfigError};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
@@ -130,8 +164,8 @@ impl BatcherBuilder {
     ///     let clock = clock.clone();
     ///     async move { clock.sleep(Duration::from_secs(1)).await; v }
     /// };
-    /// let builder = BatcherBuilder::new(1, Duration::ZERO).max_in_flight(2);
-    /// let batcher = builder.build(&rt, slow).unwrap();
+    /// let builder = AsyncBatcher::builder(&rt, 1, Duration::ZERO).max_in_flight(2);
+    /// let batcher = builder.build(slow).unwrap();
     /// let start = rt.now();
     /// let callers: Vec<_> = (0..4).map(|i| {
     ///     let batcher = batcher.clone();
@@ -141,8 +175,8 @@ impl BatcherBuilder {
     ///     assert!(caller.await.unwrap().is_ok());
     /// }
     /// assert_eq!(rt.now() - start, Duration::from_secs(2)); // four 1 s batches, two at a time
-    /// let none = BatcherBuilder::new(1, Duration::ZERO).max_in_flight(0);
-    /// let err = none.build(&rt, |v: Vec<u32>| async move { v }).unwrap_err();
+    /// let none = AsyncBatcher::builder(&rt, 1, Duration::ZERO).max_in_flight(0);
+    /// let err = none.build(|v: Vec<u32>| async move { v }).unwrap_err();
     /// assert_eq!(err, BatchConfigError::ZeroInFlight);
     /// # });
     /// ```
@@ -159,19 +193,19 @@ impl BatcherBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::batch::{BatcherBuilder, BatchConfigError};
+    /// use uno_core::batch::{AsyncBatcher, BatchConfigError};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
     /// let echo = |v: Vec<u8>| async move { v };
-    /// let builder = BatcherBuilder::new(10, Duration::from_millis(5));
-    /// let batcher = builder.clone().max_queued(100).build(&rt, echo);
+    /// let builder = AsyncBatcher::builder(&rt, 10, Duration::from_millis(5));
+    /// let batcher = builder.clone().max_queued(100).build(echo);
     /// assert!(batcher.is_ok());
-    /// let err = BatcherBuilder::new(10, Duration::from_millis(5)).max_queued(5).build(&rt, echo);
+    /// let err = builder.clone().max_queued(5).build(echo);
     /// let too_small = BatchConfigError::QueueSmallerThanBatch { max_queued: 5, max_batch_size: 10 };
     /// assert_eq!(err.unwrap_err(), too_small);
-    /// let err = BatcherBuilder::new(10, Duration::from_millis(5)).max_queued(0).build(&rt, echo);
+    /// let err = builder.max_queued(0).build(echo);
     /// assert_eq!(err.unwrap_err(), BatchConfigError::ZeroQueue);
     /// ```
     pub fn max_queued(mut self, max_queued: usize) -> Self {
@@ -185,16 +219,16 @@ impl BatcherBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::batch::{BatcherBuilder, OverflowPolicy};
+    /// use uno_core::batch::{AsyncBatcher, OverflowPolicy};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async {
     ///
-    /// let batcher = BatcherBuilder::new(2, Duration::from_secs(1))
+    /// let batcher = AsyncBatcher::builder(&rt, 2, Duration::from_secs(1))
     ///     .unbounded_queue()
     ///     .when_full(OverflowPolicy::Reject) // never applies: the queue is never full
-    ///     .build(&rt, |v: Vec<u32>| async move { v })
+    ///     .build(|v: Vec<u32>| async move { v })
     ///     .unwrap();
     /// let callers: Vec<_> = (0..100).map(|i| {
     ///     let batcher = batcher.clone();
@@ -217,7 +251,7 @@ impl BatcherBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::batch::{BatchError, BatcherBuilder, OverflowPolicy};
+    /// use uno_core::batch::{AsyncBatcher, BatchError, OverflowPolicy};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
@@ -228,17 +262,18 @@ impl BatcherBuilder {
     ///     let clock = clock.clone();
     ///     async move { clock.sleep(Duration::from_secs(1)).await; v }
     /// };
-    /// let batcher = BatcherBuilder::new(1, Duration::ZERO)
+    /// let batcher = AsyncBatcher::builder(&rt, 1, Duration::ZERO)
     ///     .max_queued(1)
     ///     .when_full(OverflowPolicy::Reject)
-    ///     .build(&rt, slow)
+    ///     .build(slow)
     ///     .unwrap();
     /// for i in 0..2 {
     ///     let batcher = batcher.clone();
     ///     rt.spawn(async move { batcher.add_item(i).await }).detach();
     /// }
     /// rt.sleep(Duration::from_millis(1)).await; // item 0 is running, item 1 fills the queue
-    /// assert_eq!(batcher.add_item(2).await, Err(BatchError::Rejected));
+    /// let rejected = batcher.add_item(2).await;
+    /// assert!(matches!(rejected, Err(BatchError::Rejected { .. })));
     /// # });
     /// ```
     pub fn when_full(mut self, policy: OverflowPolicy) -> Self {
@@ -246,7 +281,7 @@ impl BatcherBuilder {
         self
     }
 
-    pub(super) fn validate(&self) -> Result<Config, BatchConfigError> {
+    fn validate(&self) -> Result<Config, BatchConfigError> {
         if self.max_batch_size == 0 {
             return Err(BatchConfigError::ZeroBatchSize);
         }
@@ -275,7 +310,8 @@ impl BatcherBuilder {
         })
     }
 
-    /// Builds the batcher on `rt` around `batch_operation`, and starts its background task.
+    /// Checks the configuration, builds the batcher around `batch_operation`, and starts its
+    /// background task on the builder's runtime.
     ///
     /// `batch_operation` gets the items of one batch, in arrival order, and returns one result per
     /// item in the same order: a `Vec<O>`, or a `Result<Vec<O>, E>` whose `Err` fails the whole
@@ -289,7 +325,7 @@ impl BatcherBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::batch::{BatchError, BatcherBuilder, BatchConfigError};
+    /// use uno_core::batch::{AsyncBatcher, BatchConfigError};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
@@ -300,17 +336,15 @@ impl BatcherBuilder {
     ///     let one = |id: u32| if id < 100 { Ok(id) } else { Err("unknown") };
     ///     Ok::<_, String>(ids.into_iter().map(one).collect::<Vec<_>>())
     /// };
-    /// let batcher = BatcherBuilder::new(16, Duration::from_millis(2)).build(&rt, lookup).unwrap();
+    /// let batcher = AsyncBatcher::builder(&rt, 16, Duration::from_millis(2)).build(lookup).unwrap();
     /// assert_eq!(batcher.add_item(7).await, Ok(Ok(7)));
     /// assert_eq!(batcher.add_item(700).await, Ok(Err("unknown")));
-    /// let err = BatcherBuilder::new(16, Duration::ZERO).max_in_flight(0).build(&rt, lookup);
+    /// let err = AsyncBatcher::builder(&rt, 16, Duration::ZERO).max_in_flight(0).build(lookup);
     /// assert_eq!(err.unwrap_err(), BatchConfigError::ZeroInFlight);
-    /// # let _ = BatchError::<String>::Closed;
     /// # });
     /// ```
-    pub fn build<I, O, E, F, Fut>(
-        &self,
-        rt: &Runtime,
+    pub fn build<F, Fut>(
+        self,
         batch_operation: F,
     ) -> Result<AsyncBatcher<I, O, E>, BatchConfigError>
     where
@@ -322,6 +356,37 @@ impl BatcherBuilder {
         Fut::Output: BatchResults<Output = O, Error = E>,
     {
         let config = self.validate()?;
-        Ok(AsyncBatcher::start(rt, config, batch_operation))
+        Ok(AsyncBatcher::start(
+            &self.rt,
+            self.name,
+            config,
+            batch_operation,
+        ))
+    }
+}
+
+// Manual impls: derives would demand `I`, `O` and `E` be `Clone`/`Debug`, which a builder does not
+// hold.
+impl<I, O, E> Clone for BatcherBuilder<I, O, E> {
+    fn clone(&self) -> Self {
+        BatcherBuilder {
+            rt: self.rt.clone(),
+            name: self.name.clone(),
+            _types: PhantomData,
+            ..*self
+        }
+    }
+}
+
+impl<I, O, E> fmt::Debug for BatcherBuilder<I, O, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatcherBuilder")
+            .field("name", &self.name)
+            .field("max_batch_size", &self.max_batch_size)
+            .field("max_wait_time", &self.max_wait_time)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("max_queued", &self.max_queued)
+            .field("overflow", &self.overflow)
+            .finish_non_exhaustive()
     }
 }

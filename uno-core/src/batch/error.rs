@@ -1,20 +1,62 @@
 //! The batcher's errors: what an item's caller can get back, and what a bad configuration is.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Why [`add_item`](super::AsyncBatcher::add_item) produced no result for its item.
 ///
 /// `E` is the batch operation's own error type. A batch-wide error is handed to **every** waiter of
 /// that batch, so it is cloned once per item: `E` must be `Clone`. Wrap an error that is not (or is
 /// expensive to clone) in an `Arc`.
+///
+/// Every variant carries the batcher's [`name`](super::BatcherBuilder::name), shown by `Display`
+/// (`batcher "users" is closed`) and read with [`name`](Self::name). `Display` says what happened
+/// in the batcher; the operation's own error is not repeated there but returned by
+/// [`source`](std::error::Error::source) (when `E` is an error type) and by
+/// [`operation_error`](Self::operation_error), so an error reporter prints each cause once.
+///
+/// # Examples
+///
+/// ```
+/// use std::error::Error as _;
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use uno_core::batch::{AsyncBatcher, BatchError};
+/// # use uno_core::rt::VirtualRuntime;
+/// # let vrt = VirtualRuntime::new();
+/// # let rt = vrt.handle();
+/// # vrt.block_on(async {
+///
+/// let refused = |_: Vec<u32>| async {
+///     Err::<Vec<u32>, _>(Arc::new(std::io::Error::other("connection refused")))
+/// };
+/// let users = AsyncBatcher::builder(&rt, 8, Duration::from_millis(1))
+///     .name("users")
+///     .build(refused)
+///     .unwrap();
+/// let err = users.add_item(1).await.unwrap_err();
+/// assert!(matches!(err, BatchError::Operation { .. }));
+/// assert_eq!(err.to_string(), r#"batch operation of batcher "users" failed"#);
+/// assert_eq!(err.source().unwrap().to_string(), "connection refused");
+/// # });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BatchError<E> {
-    /// The batch operation failed as a whole; every item of the batch gets this error.
-    Operation(E),
+    /// The batch operation failed as a whole with `error` (the
+    /// [`source`](std::error::Error::source)); every item of the batch gets it.
+    Operation {
+        /// The batcher's name.
+        name: Arc<str>,
+        /// The operation's own error, cloned for each item of the batch.
+        error: E,
+    },
     /// The batch operation returned a number of results different from the number of items it was
-    /// given, so no result can be matched to its item: every item of the batch fails.
+    /// given, so no result can be matched to its item: every item of the batch fails. The
+    /// operation must return exactly one result per item, in item order.
     ResultCount {
+        /// The batcher's name.
+        name: Arc<str>,
         /// Items in the batch.
         expected: usize,
         /// Results the operation returned.
@@ -24,6 +66,8 @@ pub enum BatchError<E> {
     /// `Drop`); the panic was caught and every item of the batch fails. Other batches are not
     /// affected.
     Panicked {
+        /// The batcher's name.
+        name: Arc<str>,
         /// The panic message (`"<non-string panic payload>"` when it was not a string).
         message: String,
     },
@@ -32,17 +76,55 @@ pub enum BatchError<E> {
     /// [`max_queued`](super::BatcherBuilder::max_queued).
     ///
     /// [`OverflowPolicy::Reject`]: super::OverflowPolicy::Reject
-    Rejected,
+    Rejected {
+        /// The batcher's name.
+        name: Arc<str>,
+    },
     /// The batcher was closed (by [`close`](super::AsyncBatcher::close),
     /// [`shutdown`](super::AsyncBatcher::shutdown), or because its runtime stopped running its
     /// tasks) before the item was queued. The item was not queued.
-    Closed,
+    Closed {
+        /// The batcher's name.
+        name: Arc<str>,
+    },
     /// The item was queued but its batch never ran to completion: the runtime dropped the task
     /// running it (typically because the runtime shut down).
-    Cancelled,
+    Cancelled {
+        /// The batcher's name.
+        name: Arc<str>,
+    },
 }
 
 impl<E> BatchError<E> {
+    /// The name of the batcher the error comes from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::AsyncBatcher;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async {
+    ///
+    /// let echo = |v: Vec<u32>| async move { v };
+    /// let batcher = AsyncBatcher::builder(&rt, 8, Duration::ZERO).build(echo).unwrap();
+    /// batcher.close();
+    /// assert_eq!(batcher.add_item(1).await.unwrap_err().name(), "batcher"); // the default
+    /// # });
+    /// ```
+    pub fn name(&self) -> &str {
+        match self {
+            BatchError::Operation { name, .. }
+            | BatchError::ResultCount { name, .. }
+            | BatchError::Panicked { name, .. }
+            | BatchError::Rejected { name }
+            | BatchError::Closed { name }
+            | BatchError::Cancelled { name } => name,
+        }
+    }
+
     /// Whether this is [`BatchError::Operation`]: the batch operation itself reported the error.
     ///
     /// # Examples
@@ -56,7 +138,7 @@ impl<E> BatchError<E> {
     /// # vrt.block_on(async {
     ///
     /// let op = |ids: Vec<u32>| async move { Err::<Vec<u32>, _>("database unavailable") };
-    /// let batcher = AsyncBatcher::new(&rt, op, 8, Duration::from_millis(1)).unwrap();
+    /// let batcher = AsyncBatcher::builder(&rt, 8, Duration::from_millis(1)).build(op).unwrap();
     /// let err = batcher.add_item(1).await.unwrap_err();
     /// assert!(err.is_operation());
     /// batcher.close();
@@ -64,7 +146,7 @@ impl<E> BatchError<E> {
     /// # });
     /// ```
     pub fn is_operation(&self) -> bool {
-        matches!(self, BatchError::Operation(_))
+        matches!(self, BatchError::Operation { .. })
     }
 
     /// The operation's own error, if this is [`BatchError::Operation`].
@@ -74,14 +156,33 @@ impl<E> BatchError<E> {
     /// ```
     /// use uno_core::batch::BatchError;
     ///
-    /// let err = BatchError::Operation("database unavailable");
+    /// let err = BatchError::Operation { name: "users".into(), error: "database unavailable" };
+    /// assert_eq!(err.operation_error(), Some(&"database unavailable"));
+    /// let closed = BatchError::<&str>::Closed { name: "users".into() };
+    /// assert_eq!(closed.operation_error(), None);
+    /// ```
+    pub fn operation_error(&self) -> Option<&E> {
+        match self {
+            BatchError::Operation { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The operation's own error, if this is [`BatchError::Operation`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::batch::BatchError;
+    ///
+    /// let err = BatchError::Operation { name: "users".into(), error: "database unavailable" };
     /// assert_eq!(err.into_operation(), Some("database unavailable"));
-    /// let wrong = BatchError::<&str>::ResultCount { expected: 3, actual: 2 };
+    /// let wrong = BatchError::<&str>::ResultCount { name: "users".into(), expected: 3, actual: 2 };
     /// assert_eq!(wrong.into_operation(), None); // the operation broke its contract instead
     /// ```
     pub fn into_operation(self) -> Option<E> {
         match self {
-            BatchError::Operation(e) => Some(e),
+            BatchError::Operation { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -100,35 +201,48 @@ impl<E> BatchError<E> {
     /// # vrt.block_on(async {
     ///
     /// let echo = |v: Vec<u32>| async move { v };
-    /// let batcher = AsyncBatcher::new(&rt, echo, 8, Duration::ZERO).unwrap();
+    /// let batcher = AsyncBatcher::builder(&rt, 8, Duration::ZERO).build(echo).unwrap();
     /// batcher.close();
     /// let err = batcher.add_item(1).await.unwrap_err();
-    /// assert_eq!(err, BatchError::Closed);
+    /// assert!(matches!(err, BatchError::Closed { .. }));
     /// assert!(err.is_not_queued()); // safe to send elsewhere: the operation never saw it
-    /// assert!(!BatchError::<()>::Cancelled.is_not_queued()); // queued, outcome unknown
+    /// let cancelled = BatchError::<()>::Cancelled { name: "batcher".into() };
+    /// assert!(!cancelled.is_not_queued()); // queued, outcome unknown
     /// # });
     /// ```
     pub fn is_not_queued(&self) -> bool {
-        matches!(self, BatchError::Rejected | BatchError::Closed)
+        matches!(
+            self,
+            BatchError::Rejected { .. } | BatchError::Closed { .. }
+        )
     }
 }
 
-impl<E: fmt::Display> fmt::Display for BatchError<E> {
+/// Says what happened in the batcher, never the operation's own error (that is the `source()`).
+impl<E> fmt::Display for BatchError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BatchError::Operation(e) => write!(f, "batch operation failed: {e}"),
-            BatchError::ResultCount { expected, actual } => write!(
+            BatchError::Operation { name, .. } => {
+                write!(f, "batch operation of batcher {name:?} failed")
+            }
+            BatchError::ResultCount {
+                name,
+                expected,
+                actual,
+            } => write!(
                 f,
-                "batch operation returned {actual} results for {expected} items \
-                 (it must return exactly one result per item, in order)"
+                "batch operation of batcher {name:?} returned {actual} results for {expected} items"
             ),
-            BatchError::Panicked { message } => write!(f, "batch operation panicked: {message}"),
-            BatchError::Rejected => f.write_str(
-                "batcher queue is full and the batcher rejects instead of waiting; retry later",
-            ),
-            BatchError::Closed => f.write_str("batcher is closed; no new items are accepted"),
-            BatchError::Cancelled => {
-                f.write_str("the item's batch was dropped before it finished (runtime shut down)")
+            BatchError::Panicked { name, message } => {
+                write!(f, "batch operation of batcher {name:?} panicked: {message}")
+            }
+            BatchError::Rejected { name } => write!(f, "batcher {name:?} queue is full"),
+            BatchError::Closed { name } => write!(f, "batcher {name:?} is closed"),
+            BatchError::Cancelled { name } => {
+                write!(
+                    f,
+                    "batch of batcher {name:?} was dropped before it finished"
+                )
             }
         }
     }
@@ -137,14 +251,13 @@ impl<E: fmt::Display> fmt::Display for BatchError<E> {
 impl<E: std::error::Error + 'static> std::error::Error for BatchError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            BatchError::Operation(e) => Some(e),
+            BatchError::Operation { error, .. } => Some(error),
             _ => None,
         }
     }
 }
 
 /// A batcher configuration that cannot work, reported by
-/// [`AsyncBatcher::new`](super::AsyncBatcher::new) and
 /// [`BatcherBuilder::build`](super::BatcherBuilder::build) instead of a panic later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -169,18 +282,15 @@ pub enum BatchConfigError {
 impl fmt::Display for BatchConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BatchConfigError::ZeroBatchSize => f.write_str("max_batch_size must be at least 1"),
-            BatchConfigError::ZeroInFlight => f.write_str("max_in_flight must be at least 1"),
-            BatchConfigError::ZeroQueue => {
-                f.write_str("max_queued is 0: use at least max_batch_size, or an unbounded queue")
-            }
+            BatchConfigError::ZeroBatchSize => f.write_str("batcher max_batch_size is zero"),
+            BatchConfigError::ZeroInFlight => f.write_str("batcher max_in_flight is zero"),
+            BatchConfigError::ZeroQueue => f.write_str("batcher max_queued is zero"),
             BatchConfigError::QueueSmallerThanBatch {
                 max_queued,
                 max_batch_size,
             } => write!(
                 f,
-                "max_queued ({max_queued}) must be at least max_batch_size ({max_batch_size}), \
-                 or no batch could ever fill up"
+                "batcher max_queued ({max_queued}) is smaller than its max_batch_size ({max_batch_size})"
             ),
         }
     }

@@ -79,7 +79,12 @@ where
                 let result = std::task::ready!(reply.poll_take(cx));
                 this.state = State::Done;
                 // The slot is answered exactly once, and read only here, once.
-                return Poll::Ready(result.unwrap_or(Err(BatchError::Cancelled)));
+                let cancelled = || {
+                    Err(BatchError::Cancelled {
+                        name: shared.name.shared(),
+                    })
+                };
+                return Poll::Ready(result.unwrap_or_else(cancelled));
             }
             match std::mem::replace(&mut this.state, State::Done) {
                 State::Start(item) => {
@@ -98,7 +103,7 @@ where
                                 this.state = State::Room(sem.acquire(), item);
                             }
                             Err(TryAcquireError::Closed) => {
-                                return Poll::Ready(Err(BatchError::Closed));
+                                return Poll::Ready(Err(shared.closed()));
                             }
                         },
                         OverflowPolicy::Reject => match sem.try_acquire() {
@@ -107,10 +112,12 @@ where
                             }
                             Err(TryAcquireError::NoPermits) => {
                                 shared.count_rejected();
-                                return Poll::Ready(Err(BatchError::Rejected));
+                                return Poll::Ready(Err(BatchError::Rejected {
+                                    name: shared.name.shared(),
+                                }));
                             }
                             Err(TryAcquireError::Closed) => {
-                                return Poll::Ready(Err(BatchError::Closed));
+                                return Poll::Ready(Err(shared.closed()));
                             }
                         },
                     }
@@ -124,7 +131,7 @@ where
                         this.state = State::Queued(shared.enqueue(item, Some(permit))?);
                     }
                     // The semaphore is closed only when the batcher is.
-                    Poll::Ready(Err(_)) => return Poll::Ready(Err(BatchError::Closed)),
+                    Poll::Ready(Err(_)) => return Poll::Ready(Err(shared.closed())),
                 },
                 State::Queued(_) => unreachable!("polled in place above"),
                 State::Done => panic!("`AddItem` polled after completion"),

@@ -23,15 +23,12 @@
 //! let rt = vrt.handle();
 //! vrt.block_on(async {
 //!     // Look users up by id, up to 50 per round trip, waiting at most 10 ms to fill a batch.
-//!     let users = AsyncBatcher::new(
-//!         &rt,
-//!         |ids: Vec<u32>| async move {
+//!     let users = AsyncBatcher::builder(&rt, 50, Duration::from_millis(10))
+//!         .name("users")
+//!         .build(|ids: Vec<u32>| async move {
 //!             ids.into_iter().map(|id| format!("user-{id}")).collect::<Vec<_>>()
-//!         },
-//!         50,
-//!         Duration::from_millis(10),
-//!     )
-//!     .unwrap();
+//!         })
+//!         .unwrap();
 //!
 //!     let callers: Vec<_> = (0..3)
 //!         .map(|id| {
@@ -50,6 +47,36 @@
 //! });
 //! ```
 //!
+//! # Metrics
+//!
+//! With the `metrics` feature (see [`crate::observe`]), every batcher reports these, each with the
+//! batcher's [`name`](BatcherBuilder::name) as its `name` label:
+//!
+//! | metric | kind | labels | meaning |
+//! |---|---|---|---|
+//! | `uno_batch_items_added_total` | counter | | items accepted into the queue |
+//! | `uno_batch_items_rejected_total` | counter | | items refused because the queue was full ([`OverflowPolicy::Reject`]) |
+//! | `uno_batch_flushes_total` | counter | `reason` = `full`, `timed`, `close` | batches flushed: full, their oldest item's wait over, or the batcher closing |
+//! | `uno_batch_size` | histogram | | items per flushed batch |
+//! | `uno_batch_operation_duration_seconds` | histogram | | how long each batch operation ran |
+//! | `uno_batch_failures_total` | counter | `reason` = `operation`, `result_count`, `panic`, `cancelled` | batches that failed for every item: a batch-wide error, a wrong number of results, a panic, or dropped by the runtime |
+//! | `uno_batch_queued_items` | gauge | | items waiting for their batch to start |
+//! | `uno_batch_in_flight` | gauge | | batch operations running |
+//!
+//! # Tracing
+//!
+//! With the `tracing` feature, events with the target `uno_core::batch`. Items and results are
+//! never logged.
+//!
+//! | event | level | fields |
+//! |---|---|---|
+//! | `batch flushed` | DEBUG | `name`, `size`, `reason` = `full`, `timed`, `close` |
+//! | `batch finished` | DEBUG | `name`, `size`, `duration` (of the operation) |
+//! | `batch failed` | WARN | `name`, `size`, `reason` = `operation`, `result_count`, `duration` |
+//! | `batch operation panicked` | WARN | `name`, `size`, `reason` = `panic`, `duration`, `panic` (the message) |
+//! | `batch dropped before it finished` | WARN | `name`, `reason` = `cancelled` (the runtime dropped its task) |
+//! | `batcher abandoned by its runtime; queued items are cancelled` | WARN | `name`, `cancelled_items` |
+//!
 //! - `async_batcher`: [`AsyncBatcher`], the public handle, its [`BatcherStats`] and
 //!   [`ShutdownReport`];
 //! - `builder`: [`BatcherBuilder`], the configuration, checked once, and [`OverflowPolicy`];
@@ -58,6 +85,7 @@
 //! - `shared`: the queue, the timer worker and the batch runners (with their implementation
 //!   notes);
 //! - `slot`: the one-shot slots that carry each item's result;
+//! - `metrics`: the metric handles, registered when the batcher is built, and their table;
 //! - `error`: [`BatchError`] and [`BatchConfigError`].
 //!
 //! [`Runtime`]: crate::rt::Runtime
@@ -66,6 +94,7 @@ mod async_batcher;
 mod builder;
 mod error;
 mod future;
+mod metrics;
 mod operation;
 mod shared;
 mod slot;
@@ -74,7 +103,6 @@ pub use async_batcher::{AsyncBatcher, BatcherStats, ShutdownReport};
 pub use builder::{BatcherBuilder, DEFAULT_QUEUED_BATCHES, OverflowPolicy};
 pub use error::{BatchConfigError, BatchError};
 pub use future::AddItem;
-pub use operation::BatchResults;
-
 /// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
-pub(crate) const METRICS: &[crate::observe::Description] = &[];
+pub(crate) use metrics::METRICS;
+pub use operation::BatchResults;

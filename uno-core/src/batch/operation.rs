@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::future::Future;
 
 use super::error::BatchError;
+use crate::observe::Name;
 use crate::panic::{self, Contained};
 use crate::rt::BoxFuture;
 
@@ -13,7 +14,7 @@ use crate::rt::BoxFuture;
 /// Implemented for
 /// - `Vec<T>`: the batch cannot fail as a whole (`Error = Infallible`);
 /// - `Result<Vec<T>, E>`: `Err(e)` fails every item of the batch with
-///   [`BatchError::Operation(e)`](BatchError::Operation), cloned for each.
+///   [`BatchError::Operation`] carrying `e`, cloned for each.
 ///
 /// Per-item errors need nothing special: let each result be a `Result`. For example an operation
 /// returning `Result<Vec<Result<Row, NotFound>>, DbError>` gives each caller a
@@ -69,14 +70,22 @@ where
 /// Calls the operation and awaits it, turning a panic — in the call, in any poll, or in the
 /// `Drop` of its future (when it completes, or when the runtime drops the batch) — into
 /// [`BatchError::Panicked`], so it reaches each waiter as a value and never unwinds into the
-/// batcher.
+/// batcher. `name` is the batcher's, for the errors.
 pub(super) async fn call<I, O, E>(
     op: &Operation<I, O, E>,
+    name: &Name,
     items: Vec<I>,
 ) -> Result<Vec<O>, BatchError<E>> {
-    let future = panic::call(|| op(items)).map_err(|message| BatchError::Panicked { message })?;
+    let panicked = |message| BatchError::Panicked {
+        name: name.shared(),
+        message,
+    };
+    let future = panic::call(|| op(items)).map_err(panicked)?;
     match Contained::new(future).await {
-        Ok(result) => result.map_err(BatchError::Operation),
-        Err(message) => Err(BatchError::Panicked { message }),
+        Ok(result) => result.map_err(|error| BatchError::Operation {
+            name: name.shared(),
+            error,
+        }),
+        Err(message) => Err(panicked(message)),
     }
 }

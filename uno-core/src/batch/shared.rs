@@ -24,10 +24,12 @@ use atomic_waker::AtomicWaker;
 
 use super::builder::Config;
 use super::error::BatchError;
+use super::metrics::{BatchMetrics, Failure, Flush};
 use super::operation::{self, Operation};
 use super::slot::{SlotRef, Slots};
 use super::{BatcherStats, ShutdownReport};
 use crate::loom::{Mutex, MutexGuard};
+use crate::observe::{Name, event};
 use crate::rt::Runtime;
 use crate::sync::{AsyncEvent, AsyncSemaphore, SemaphorePermit};
 use crate::time::{Sleep, deadline_after};
@@ -45,6 +47,8 @@ const MAX_PREALLOCATED: usize = 1024;
 
 pub(super) struct Shared<I, O, E> {
     pub(super) rt: Runtime,
+    pub(super) name: Name,
+    metrics: BatchMetrics,
     pub(super) config: Config,
     op: Operation<I, O, E>,
     state: Mutex<State<I, O, E>>,
@@ -92,11 +96,14 @@ pub(super) struct Batch<I, O, E> {
 }
 
 impl<I, O, E> Batch<I, O, E> {
-    fn with_capacity(n: usize) -> Self {
+    fn with_capacity(n: usize, name: &Name) -> Self {
         let n = n.min(MAX_PREALLOCATED);
         Batch {
             items: Vec::with_capacity(n),
-            waiters: Waiters(Slots::default()),
+            waiters: Waiters {
+                slots: Slots::default(),
+                name: name.clone(),
+            },
         }
     }
 
@@ -105,20 +112,25 @@ impl<I, O, E> Batch<I, O, E> {
     }
 }
 
-/// The reply slots of one batch. Dropping it answers every slot still held with
-/// [`BatchError::Cancelled`]: the runtime dropped the batch before it could finish.
-struct Waiters<O, E>(Slots<Reply<O, E>>);
+/// The reply slots of one batch (and the batcher's name, for its errors). Dropping it answers
+/// every slot still held with [`BatchError::Cancelled`]: the runtime dropped the batch before it
+/// could finish.
+struct Waiters<O, E> {
+    slots: Slots<Reply<O, E>>,
+    name: Name,
+}
 
 impl<O, E: Clone> Waiters<O, E> {
-    /// Answers every item; returns whether the batch failed.
-    fn deliver(mut self, outcome: Result<Vec<O>, BatchError<E>>) -> bool {
-        let slots = std::mem::take(&mut self.0);
+    /// Answers every item.
+    fn deliver(mut self, outcome: Result<Vec<O>, BatchError<E>>) {
+        let slots = std::mem::take(&mut self.slots);
         let error = match outcome {
             Ok(results) if results.len() == slots.len() => {
                 slots.send_each(results.into_iter().map(Ok));
-                return false;
+                return;
             }
             Ok(results) => BatchError::ResultCount {
+                name: self.name.shared(),
                 expected: slots.len(),
                 actual: results.len(),
             },
@@ -130,20 +142,24 @@ impl<O, E: Clone> Waiters<O, E> {
             let error = if last { error.take() } else { error.clone() };
             Err(error.expect("only the last item takes the error"))
         });
-        true
     }
 }
 
 impl<O, E> Drop for Waiters<O, E> {
     fn drop(&mut self) {
-        std::mem::take(&mut self.0).send_all(|_| Err(BatchError::Cancelled));
+        let name = self.name.shared();
+        std::mem::take(&mut self.slots)
+            .send_all(|_| Err(BatchError::Cancelled { name: name.clone() }));
     }
 }
 
-/// A batch leaving the queue: start it, and give its items' queue permits back.
+/// A batch leaving the queue: start it, give its items' queue permits back, and report its
+/// flush — after unlocking.
 struct Launch<I, O, E> {
     batch: Option<Batch<I, O, E>>,
     released: usize,
+    /// Why and with how many items a batch was flushed.
+    flushed: Option<(Flush, usize)>,
 }
 
 impl<I, O, E> Launch<I, O, E> {
@@ -151,7 +167,19 @@ impl<I, O, E> Launch<I, O, E> {
         Launch {
             batch: None,
             released: 0,
+            flushed: None,
         }
+    }
+}
+
+/// What a batch operation's outcome means for the batch as a whole: `None` if every item got its
+/// own result.
+fn failure<O, E>(outcome: &Result<Vec<O>, BatchError<E>>, size: usize) -> Option<Failure> {
+    match outcome {
+        Ok(results) if results.len() == size => None,
+        Ok(_) => Some(Failure::ResultCount),
+        Err(BatchError::Panicked { .. }) => Some(Failure::Panic),
+        Err(_) => Some(Failure::Operation),
     }
 }
 
@@ -161,7 +189,7 @@ where
     O: Send + 'static,
     E: Clone + Send + 'static,
 {
-    fn new(rt: &Runtime, config: Config, op: Operation<I, O, E>) -> Self {
+    fn new(rt: &Runtime, name: Name, config: Config, op: Operation<I, O, E>) -> Self {
         let queue_permits = config.max_queued.map(|n| {
             let sem = AsyncSemaphore::new(0);
             sem.add_permits(n)
@@ -170,6 +198,8 @@ where
         });
         Shared {
             rt: rt.clone(),
+            metrics: BatchMetrics::new(&name),
+            name,
             config,
             op,
             state: Mutex::new(State {
@@ -199,6 +229,21 @@ where
 
     pub(super) fn count_rejected(&self) {
         self.rejected.fetch_add(1, Ordering::Relaxed);
+        self.metrics.items_rejected.increment(1);
+    }
+
+    /// Sets the gauges to the state's counts. Called with the lock, after each change, so the
+    /// gauges move in the order the counts do.
+    fn publish(&self, state: &State<I, O, E>) {
+        self.metrics.queued_items.set(state.queued as f64);
+        self.metrics.in_flight.set(state.in_flight as f64);
+    }
+
+    /// The error of an item refused because the batcher is closed.
+    pub(super) fn closed(&self) -> BatchError<E> {
+        BatchError::Closed {
+            name: self.name.shared(),
+        }
     }
 
     pub(super) fn is_closed(&self) -> bool {
@@ -215,9 +260,16 @@ where
         }
     }
 
-    /// Starts `batch` if a slot is free, else queues it behind the others. Called with the lock.
-    fn dispatch(&self, state: &mut State<I, O, E>, batch: Batch<I, O, E>) -> Launch<I, O, E> {
+    /// Flushes `batch` for `reason`: starts it if a slot is free, else queues it behind the
+    /// others. Called with the lock.
+    fn dispatch(
+        &self,
+        state: &mut State<I, O, E>,
+        batch: Batch<I, O, E>,
+        reason: Flush,
+    ) -> Launch<I, O, E> {
         state.last_batch_len = batch.len();
+        let flushed = Some((reason, batch.len()));
         if state.in_flight < self.config.max_in_flight {
             state.in_flight += 1;
             state.queued -= batch.len();
@@ -225,16 +277,31 @@ where
             Launch {
                 released: batch.len(),
                 batch: Some(batch),
+                flushed,
             }
         } else {
             state.ready.push_back(batch);
-            Launch::none()
+            Launch {
+                flushed,
+                ..Launch::none()
+            }
         }
     }
 
     /// The part of a dispatch done after unlocking: permits back to waiting callers, and a new
     /// runner (outside the lock, since an executor may run or drop the task right away).
     fn finish_launch(self: &Arc<Self>, launch: Launch<I, O, E>) {
+        if let Some((reason, size)) = launch.flushed {
+            self.metrics.flushed(reason, size);
+            event!(
+                debug,
+                "uno_core::batch",
+                name = %self.name,
+                size,
+                reason = reason.label(),
+                "batch flushed"
+            );
+        }
         if launch.released > 0
             && let Some(sem) = &self.queue_permits
         {
@@ -267,29 +334,33 @@ where
         let launch = {
             let mut state = self.lock();
             if state.closed {
-                return Err(BatchError::Closed);
+                return Err(self.closed());
             }
             let state = &mut *state;
             let (batch, _) = state.open.get_or_insert_with(|| {
                 // The worker must learn of the new deadline, unless it is already watching.
                 notify = !std::mem::replace(&mut state.worker_watching, true);
                 let deadline = deadline_after(self.rt.now(), self.config.max_wait_time);
-                (Batch::with_capacity(self.config.max_batch_size), deadline)
+                let batch = Batch::with_capacity(self.config.max_batch_size, &self.name);
+                (batch, deadline)
             });
             batch.items.push(item);
             reply = batch
                 .waiters
-                .0
+                .slots
                 .push(state.last_batch_len, self.config.max_batch_size);
             state.queued += 1;
             state.stats.items_added += 1;
-            if batch.len() >= self.config.max_batch_size {
+            self.metrics.items_added.increment(1);
+            let launch = if batch.len() >= self.config.max_batch_size {
                 let (batch, _) = state.open.take().expect("the open batch was just filled");
                 state.stats.full_flushes += 1;
-                self.dispatch(state, batch)
+                self.dispatch(state, batch, Flush::Full)
             } else {
                 Launch::none()
-            }
+            };
+            self.publish(state);
+            launch
         };
         // Queued: the permit now stays taken until the item's batch starts (`finish_launch`).
         if let Some(permit) = permit {
@@ -321,10 +392,11 @@ where
                 Some((batch, _)) => {
                     report.flushed_batches += 1;
                     state.stats.close_flushes += 1;
-                    self.dispatch(&mut state, batch)
+                    self.dispatch(&mut state, batch, Flush::Close)
                 }
                 None => Launch::none(),
             };
+            self.publish(&state);
             state.report = Some(report);
             (report, launch, state.is_drained())
         };
@@ -346,7 +418,7 @@ where
         let (next, released, drained) = {
             let mut state = self.lock();
             state.stats.batches_failed += u64::from(failed);
-            match state.ready.pop_front() {
+            let next = match state.ready.pop_front() {
                 Some(batch) => {
                     state.queued -= batch.len();
                     state.stats.batches_started += 1;
@@ -357,7 +429,9 @@ where
                     state.in_flight -= 1;
                     (None, 0, state.is_drained())
                 }
-            }
+            };
+            self.publish(&state);
+            next
         };
         if released > 0
             && let Some(sem) = &self.queue_permits
@@ -378,7 +452,16 @@ where
             let mut state = self.lock();
             state.stats.batches_failed += 1;
             state.in_flight -= 1;
+            self.publish(&state);
         }
+        self.metrics.failed(Failure::Cancelled);
+        event!(
+            warn,
+            "uno_core::batch",
+            name = %self.name,
+            reason = Failure::Cancelled.label(),
+            "batch dropped before it finished"
+        );
         self.abandon();
     }
 
@@ -386,7 +469,7 @@ where
     /// and answer every queued item [`BatchError::Cancelled`] instead of spawning batches on an
     /// executor that will not run them. No item waits forever.
     fn abandon(self: &Arc<Self>) {
-        let (abandoned, drained) = {
+        let (abandoned, cancelled, drained) = {
             let mut state = self.lock();
             let mut abandoned: Vec<Batch<I, O, E>> = state.ready.drain(..).collect();
             abandoned.extend(state.open.take().map(|(batch, _)| batch));
@@ -398,8 +481,18 @@ where
             });
             report.cancelled_items += cancelled;
             state.closed = true;
-            (abandoned, state.is_drained())
+            self.publish(&state);
+            (abandoned, cancelled, state.is_drained())
         };
+        if cancelled > 0 {
+            event!(
+                warn,
+                "uno_core::batch",
+                name = %self.name,
+                cancelled_items = cancelled,
+                "batcher abandoned by its runtime; queued items are cancelled"
+            );
+        }
         drop(abandoned); // outside the lock: this wakes their callers
         if let Some(sem) = &self.queue_permits {
             sem.close();
@@ -407,6 +500,55 @@ where
         self.notify_worker();
         if drained {
             self.drained.set();
+        }
+    }
+
+    /// Reports a batch operation that ran from `started` over `size` items, and failed for
+    /// `failure` if that is set.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    fn report_run(
+        &self,
+        outcome: &Result<Vec<O>, BatchError<E>>,
+        size: usize,
+        started: Instant,
+        failure: Option<Failure>,
+    ) {
+        let duration = self.rt.now().saturating_duration_since(started);
+        self.metrics.ran(duration, failure);
+        match (failure, outcome) {
+            (None, _) => {
+                event!(
+                    debug,
+                    "uno_core::batch",
+                    name = %self.name,
+                    size,
+                    ?duration,
+                    "batch finished"
+                );
+            }
+            (Some(_), Err(BatchError::Panicked { message, .. })) => {
+                event!(
+                    warn,
+                    "uno_core::batch",
+                    name = %self.name,
+                    size,
+                    reason = Failure::Panic.label(),
+                    ?duration,
+                    panic = %message,
+                    "batch operation panicked"
+                );
+            }
+            (Some(failure), _) => {
+                event!(
+                    warn,
+                    "uno_core::batch",
+                    name = %self.name,
+                    size,
+                    reason = failure.label(),
+                    ?duration,
+                    "batch failed"
+                );
+            }
         }
     }
 
@@ -418,7 +560,9 @@ where
 
 impl<I, O, E> fmt::Debug for Shared<I, O, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared").finish_non_exhaustive()
+        f.debug_struct("Shared")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -457,10 +601,14 @@ where
     let mut back_to_back = 0u32;
     loop {
         let Batch { items, waiters } = batch;
+        let shared = &slot.shared;
+        let (size, started) = (items.len(), shared.rt.now());
         // If this future is dropped while awaiting, `waiters` answers every item `Cancelled`.
-        let outcome = operation::call(&slot.shared.op, items).await;
-        let failed = waiters.deliver(outcome);
-        match slot.shared.next_or_release(failed) {
+        let outcome = operation::call(&shared.op, &shared.name, items).await;
+        let failure = failure(&outcome, size);
+        shared.report_run(&outcome, size, started, failure);
+        waiters.deliver(outcome);
+        match slot.shared.next_or_release(failure.is_some()) {
             Some(next) => batch = next,
             None => {
                 slot.held = false;
@@ -504,6 +652,7 @@ where
 /// Creates the batcher's shared state and starts its timer worker on `rt`.
 pub(super) fn start<I, O, E>(
     rt: &Runtime,
+    name: Name,
     config: Config,
     op: Operation<I, O, E>,
 ) -> Arc<Shared<I, O, E>>
@@ -512,7 +661,7 @@ where
     O: Send + 'static,
     E: Clone + Send + 'static,
 {
-    let shared = Arc::new(Shared::new(rt, config, op));
+    let shared = Arc::new(Shared::new(rt, name, config, op));
     let guard = WorkerGuard {
         shared: shared.clone(),
         finished: false,
@@ -553,7 +702,8 @@ where
                     let (batch, _) = state.open.take().expect("checked above");
                     state.stats.timed_flushes += 1;
                     state.worker_watching = false;
-                    let launch = shared.dispatch(&mut state, batch);
+                    let launch = shared.dispatch(&mut state, batch, Flush::Timed);
+                    shared.publish(&state);
                     (None, Some(launch))
                 }
                 Some(deadline) => {

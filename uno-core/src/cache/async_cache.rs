@@ -127,6 +127,25 @@ impl<K, V, E> AsyncCache<K, V, E> {
         CacheBuilder::new(rt)
     }
 
+    /// The cache's name, from [`CacheBuilder::name`] (default `"cache"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let cache = AsyncCache::<u32, u32, ()>::builder(&rt).max_capacity(8).build().unwrap();
+    /// assert_eq!(cache.name(), "cache");
+    /// let named = AsyncCache::<u32, u32, ()>::builder(&rt).name("rates").max_capacity(8);
+    /// assert_eq!(named.build().unwrap().name(), "rates");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.inner.name.as_str()
+    }
+
     /// The configured capacity bound.
     ///
     /// # Examples
@@ -237,7 +256,8 @@ where
     ///     assert_eq!(err.fetch_error(), Some(&"backend down"));
     ///     // Errors are not cached: the next read fetches again.
     ///     assert_eq!(cache.get(1, || async { Ok(42) }).await.unwrap(), 42);
-    ///     assert!(matches!(cache.get(2, || async { panic!("bug") }).await, Err(CacheError::Panicked { .. })));
+    ///     let panicked = cache.get(2, || async { panic!("bug") }).await;
+    ///     assert!(matches!(panicked, Err(CacheError::Panicked { .. })));
     /// });
     /// ```
     ///
@@ -361,6 +381,7 @@ impl<K, V, E> Clone for AsyncCache<K, V, E> {
 impl<K, V, E> fmt::Debug for AsyncCache<K, V, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncCache")
+            .field("name", &self.inner.name)
             .field("entry_count", &self.entry_count())
             .field("max_capacity", &self.max_capacity())
             .field("ttl", &self.inner.config.ttl)

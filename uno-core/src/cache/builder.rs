@@ -11,7 +11,9 @@ use std::time::Duration;
 use super::AsyncCache;
 use super::error::{CacheConfigError, CacheError};
 use super::load::{Config, Inner, RefreshListener};
+use super::metrics::CacheMetrics;
 use super::store::Shard;
+use crate::observe::Name;
 use crate::rt::Runtime;
 
 /// Shards are only split off while each keeps at least this many entries, so small caches have one
@@ -22,8 +24,9 @@ const MAX_SHARDS: usize = 64;
 
 /// Configures an [`AsyncCache`]; from [`AsyncCache::builder`].
 ///
-/// Only [`max_capacity`](Self::max_capacity) is required. Invalid settings are reported by
-/// [`build`](Self::build) as a [`CacheConfigError`], never as a panic.
+/// Only [`max_capacity`](Self::max_capacity) is required; [`name`](Self::name) labels the cache's
+/// errors, metrics and events. Invalid settings are reported by [`build`](Self::build) as a
+/// [`CacheConfigError`], never as a panic.
 ///
 /// # Examples
 ///
@@ -48,9 +51,10 @@ const MAX_SHARDS: usize = 64;
 ///     .build();
 /// assert!(matches!(bad, Err(CacheConfigError::RefreshNotBeforeTtl { .. })));
 /// ```
-#[must_use = "a builder does nothing until .build() is called"]
+#[must_use = "a builder does nothing until `.build()` is called"]
 pub struct CacheBuilder<K, V, E> {
     rt: Runtime,
+    name: Name,
     max_capacity: Option<usize>,
     ttl: Option<Duration>,
     refresh_after: Option<Duration>,
@@ -64,6 +68,7 @@ impl<K, V, E> CacheBuilder<K, V, E> {
     pub(super) fn new(rt: &Runtime) -> Self {
         CacheBuilder {
             rt: rt.clone(),
+            name: Name::kind("cache"),
             max_capacity: None,
             ttl: None,
             refresh_after: None,
@@ -72,6 +77,36 @@ impl<K, V, E> CacheBuilder<K, V, E> {
             on_refresh_error: None,
             _types: PhantomData,
         }
+    }
+
+    /// The cache's name (default `"cache"`): shown in its errors
+    /// ([`CacheError::name`]), the `name` label of its metrics and the `name` field of its
+    /// `tracing` events, so two caches are told apart. Read it back with
+    /// [`AsyncCache::name`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let profiles = AsyncCache::<u32, String, std::io::Error>::builder(&rt)
+    ///     .name("profiles")
+    ///     .max_capacity(100)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(profiles.name(), "profiles");
+    /// let down = || async { Err(std::io::Error::other("connection refused")) };
+    /// let err = profiles.get(1, down).await.unwrap_err();
+    /// assert_eq!(err.to_string(), r#"fetch for cache "profiles" failed"#);
+    /// # });
+    /// ```
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Name::new(name);
+        self
     }
 
     /// The most entries the cache holds (required, > 0); it never holds more. Each shard owns a
@@ -247,14 +282,17 @@ impl<K, V, E> CacheBuilder<K, V, E> {
     ///     .max_capacity(10)
     ///     .ttl(Duration::from_secs(60))
     ///     .refresh_after(Duration::from_secs(30))
-    ///     .on_refresh_error(move |key, err| log.lock().unwrap().push(format!("{key}: {err}")))
+    ///     .on_refresh_error(move |key, err| {
+    ///         let cause = err.fetch_error().copied().unwrap_or("no fetch error");
+    ///         log.lock().unwrap().push(format!("{key}: {err}: {cause}"));
+    ///     })
     ///     .build()
     ///     .unwrap();
     /// cache.insert("quota", 7);
     /// rt.sleep(Duration::from_secs(31)).await;
     /// assert_eq!(cache.get("quota", || async { Err("timeout") }).await, Ok(7));
     /// rt.sleep(Duration::from_millis(1)).await; // the refresh fails in the background
-    /// assert_eq!(*failures.lock().unwrap(), ["quota: cache fetch failed: timeout"]);
+    /// assert_eq!(*failures.lock().unwrap(), [r#"quota: fetch for cache "cache" failed: timeout"#]);
     /// assert_eq!(cache.peek("quota"), Some(7)); // the old value is kept
     /// # });
     /// ```
@@ -328,6 +366,8 @@ impl<K, V, E> CacheBuilder<K, V, E> {
         Ok(AsyncCache {
             inner: Arc::new(Inner {
                 rt: self.rt,
+                metrics: CacheMetrics::new(&self.name),
+                name: self.name,
                 shards,
                 shard_mask: shard_count - 1,
                 hasher,
@@ -362,6 +402,7 @@ fn shard_count(capacity: usize) -> usize {
 impl<K, V, E> fmt::Debug for CacheBuilder<K, V, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheBuilder")
+            .field("name", &self.name)
             .field("max_capacity", &self.max_capacity)
             .field("ttl", &self.ttl)
             .field("refresh_after", &self.refresh_after)

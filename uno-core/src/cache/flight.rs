@@ -10,6 +10,7 @@ use std::time::Duration;
 use event_listener::{Event, EventListener};
 
 use super::error::CacheError;
+use crate::observe::Name;
 use crate::panic::Contained;
 use crate::rt::Runtime;
 
@@ -65,6 +66,7 @@ impl<V: Clone, E> Flight<V, E> {
 /// [`CacheError::Panicked`], so the task delivering the outcome never unwinds past it.
 pub(super) async fn run_fetch<V, E, Fut>(
     rt: &Runtime,
+    name: &Name,
     limit: Option<Duration>,
     fetch: Fut,
 ) -> Result<V, CacheError<E>>
@@ -74,16 +76,16 @@ where
     let mut fetch = pin!(Contained::new(fetch));
     let output = match limit {
         Some(limit) => {
-            let outcome = rt
-                .timeout(limit, "cache fetch timed out", fetch.as_mut())
-                .await;
+            // No message: the cache's error says what timed out, the `Elapsed` (its source) how long.
+            let outcome = rt.timeout(limit, "", fetch.as_mut()).await;
             match outcome {
                 Ok(output) => output,
                 // A panic while dropping the abandoned fetch is the more specific fault.
                 Err(elapsed) => {
+                    let name = name.shared();
                     return Err(match fetch.as_mut().cancel() {
-                        Ok(()) => CacheError::TimedOut(elapsed),
-                        Err(message) => CacheError::Panicked { message },
+                        Ok(()) => CacheError::TimedOut { name, elapsed },
+                        Err(message) => CacheError::Panicked { name, message },
                     });
                 }
             }
@@ -92,7 +94,13 @@ where
     };
     match output {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(CacheError::Failed(Arc::new(error))),
-        Err(message) => Err(CacheError::Panicked { message }),
+        Ok(Err(error)) => Err(CacheError::Failed {
+            name: name.shared(),
+            error: Arc::new(error),
+        }),
+        Err(message) => Err(CacheError::Panicked {
+            name: name.shared(),
+            message,
+        }),
     }
 }

@@ -35,8 +35,10 @@ use std::time::{Duration, Instant};
 
 use super::error::CacheError;
 use super::flight::{Flight, run_fetch};
+use super::metrics::CacheMetrics;
 use super::stats::{CacheStats, bump};
-use super::store::{Shard, Write};
+use super::store::{Shard, ShardState, Write};
+use crate::observe::{Name, event};
 use crate::panic;
 use crate::rt::Runtime;
 use crate::time::deadline_after;
@@ -65,6 +67,8 @@ pub(super) struct Config {
 /// What every clone of one cache shares.
 pub(super) struct Inner<K, V, E> {
     pub(super) rt: Runtime,
+    pub(super) name: Name,
+    pub(super) metrics: CacheMetrics,
     pub(super) shards: Box<[Shard<K, V, E>]>,
     pub(super) shard_mask: usize,
     pub(super) hasher: RandomState,
@@ -100,6 +104,36 @@ impl<K, V, E> Inner<K, V, E> {
             refresh_at: at(self.config.refresh_after),
             expires_at: at(self.config.ttl),
         }
+    }
+
+    /// Installs `write` in `state` (of `shard`), keeping the entries gauge; returns how many
+    /// entries were evicted, counted in the stats and the metrics.
+    fn install(
+        &self,
+        shard: &Shard<K, V, E>,
+        state: &mut ShardState<K, V, E>,
+        hash: u64,
+        key: &K,
+        write: Write<V, E>,
+        now: Instant,
+    ) -> u64
+    where
+        K: Hash + Eq + Clone,
+    {
+        let before = state.len();
+        let evicted = state.install(hash, key, write, shard.write_tick(), shard.capacity, now);
+        self.metrics.entries_changed(before, state.len());
+        evicted
+    }
+
+    fn count_evictions(&self, shard: &Shard<K, V, E>, evicted: u64) {
+        bump(&shard.counters.evictions, evicted);
+        self.metrics.evictions.increment(evicted);
+    }
+
+    fn count_hit(&self, shard: &Shard<K, V, E>) -> u64 {
+        self.metrics.hits.increment(1);
+        shard.hit_tick()
     }
 
     /// See [`AsyncCache::entry_count`](super::AsyncCache::entry_count).
@@ -150,9 +184,9 @@ where
         let evicted = {
             let mut state = shard.write();
             state.flights.remove(&key);
-            state.install(hash, &key, write, shard.write_tick(), shard.capacity, now)
+            self.install(shard, &mut state, hash, &key, write, now)
         };
-        bump(&shard.counters.evictions, evicted);
+        self.count_evictions(shard, evicted);
     }
 
     /// See [`AsyncCache::invalidate`](super::AsyncCache::invalidate): removes `key`'s entry and
@@ -163,15 +197,29 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let mut state = self.shard(hash).write();
-        state.flights.remove(key);
-        state.remove(hash, key)
+        let removed = {
+            let mut state = self.shard(hash).write();
+            state.flights.remove(key);
+            state.remove(hash, key)
+        };
+        if removed {
+            self.metrics.invalidations.increment(1);
+            self.metrics.entries_changed(1, 0);
+        }
+        removed
     }
 
     /// See [`AsyncCache::clear`](super::AsyncCache::clear).
     pub(super) fn clear(&self) {
         for shard in self.shards.iter() {
-            shard.write().clear();
+            let removed = {
+                let mut state = shard.write();
+                let removed = state.len();
+                state.clear();
+                removed
+            };
+            self.metrics.invalidations.increment(removed as u64);
+            self.metrics.entries_changed(removed, 0);
         }
     }
 
@@ -190,7 +238,7 @@ where
             if let Some(slot) = state.slot(hash, &key)
                 && slot.is_fresh(now)
             {
-                slot.touch(shard.hit_tick());
+                slot.touch(self.count_hit(shard));
                 let value = slot.value.clone();
                 let refresh = slot.wants_refresh(now);
                 drop(state);
@@ -206,12 +254,13 @@ where
         if let Some(slot) = state.slot(hash, &key)
             && slot.is_fresh(now)
         {
-            slot.touch(shard.hit_tick());
+            slot.touch(self.count_hit(shard));
             let value = slot.value.clone();
             drop(state);
             return Start::Ready(value);
         }
         bump(&shard.counters.misses, 1);
+        self.metrics.misses.increment(1);
         if let Some(flight) = state.flights.get(&key) {
             return Start::Wait(flight.clone());
         }
@@ -219,13 +268,20 @@ where
         state.flights.insert(key.clone(), flight.clone());
         drop(state);
         bump(&shard.counters.loads, 1);
-        self.spawn_load(hash, key, fetch, flight.clone());
+        self.spawn_load(hash, key, fetch, flight.clone(), now);
         Start::Wait(flight)
     }
 
-    /// Runs the load of `key` in its own task, so that no reader's fate can strand the others.
-    fn spawn_load<F, Fut>(self: &Arc<Self>, hash: u64, key: K, fetch: F, flight: Arc<Flight<V, E>>)
-    where
+    /// Runs the load of `key` (a miss at `started`) in its own task, so that no reader's fate can
+    /// strand the others.
+    fn spawn_load<F, Fut>(
+        self: &Arc<Self>,
+        hash: u64,
+        key: K,
+        fetch: F,
+        flight: Arc<Flight<V, E>>,
+        started: Instant,
+    ) where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
@@ -234,12 +290,18 @@ where
         let future = match panic::call(fetch) {
             Ok(future) => future,
             Err(message) => {
-                self.finish_load(hash, &key, &flight, Err(CacheError::Panicked { message }));
+                let outcome = Err(CacheError::Panicked {
+                    name: self.name.shared(),
+                    message,
+                });
+                self.finish_load(hash, &key, &flight, outcome, started);
                 return;
             }
         };
         let inner = self.clone();
-        let finish = Finish::new(move |outcome| inner.finish_load(hash, &key, &flight, outcome));
+        let finish = Finish::new(&self.name, move |outcome| {
+            inner.finish_load(hash, &key, &flight, outcome, started);
+        });
         self.spawn_fetch(self.config.fetch_timeout, future, finish);
     }
 
@@ -249,10 +311,10 @@ where
     where
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
-        let rt = self.rt.clone();
+        let (rt, name) = (self.rt.clone(), self.name.clone());
         self.rt
             .spawn(async move {
-                let outcome = run_fetch(&rt, limit, future).await;
+                let outcome = run_fetch(&rt, &name, limit, future).await;
                 finish.run(outcome);
             })
             .detach();
@@ -269,6 +331,7 @@ where
         key: &K,
         flight: &Arc<Flight<V, E>>,
         outcome: Result<V, CacheError<E>>,
+        started: Instant,
     ) {
         let shard = self.shard(hash);
         let now = self.rt.now();
@@ -277,7 +340,10 @@ where
             // readers get the panic instead.
             Ok(value) => match panic::call(|| value.clone()) {
                 Ok(copy) => (Ok(value), Some(self.value_write(Ok(copy), now))),
-                Err(message) => (Err(CacheError::Panicked { message }), None),
+                Err(message) => {
+                    let name = self.name.shared();
+                    (Err(CacheError::Panicked { name, message }), None)
+                }
             },
             Err(error) => {
                 let write = match self.config.negative_ttl {
@@ -301,15 +367,27 @@ where
             {
                 state.flights.remove(key);
                 if let Some(write) = write {
-                    evicted =
-                        state.install(hash, key, write, shard.write_tick(), shard.capacity, now);
+                    evicted = self.install(shard, &mut state, hash, key, write, now);
                 }
             }
         }
-        bump(&shard.counters.evictions, evicted);
+        self.count_evictions(shard, evicted);
+        let duration = now.saturating_duration_since(started);
+        self.metrics.load_duration.record_duration(duration);
         if outcome.is_err() {
             bump(&shard.counters.load_failures, 1);
+            self.metrics.loads_failed.increment(1);
+        } else {
+            self.metrics.loads_ok.increment(1);
         }
+        event!(
+            debug,
+            "uno_core::cache",
+            name = %self.name,
+            outcome = outcome_label(&outcome),
+            ?duration,
+            "cache load finished"
+        );
         flight.complete(outcome);
     }
 
@@ -335,20 +413,36 @@ where
         let future = match panic::call(fetch) {
             Ok(future) => future,
             Err(message) => {
-                let outcome = Err(CacheError::Panicked { message });
-                self.finish_refresh(hash, &key, ticket, outcome);
+                let outcome = Err(CacheError::Panicked {
+                    name: self.name.shared(),
+                    message,
+                });
+                self.finish_refresh(hash, &key, ticket, outcome, now);
                 return;
             }
         };
         let inner = self.clone();
-        let finish = Finish::new(move |outcome| inner.finish_refresh(hash, &key, ticket, outcome));
+        let finish = Finish::new(&self.name, move |outcome| {
+            inner.finish_refresh(hash, &key, ticket, outcome, now);
+        });
         self.spawn_fetch(self.config.refresh_limit, future, finish);
     }
 
-    /// Applies a refresh's outcome if it still holds its entry's ticket; reports a failure.
-    fn finish_refresh(&self, hash: u64, key: &K, ticket: u64, outcome: Result<V, CacheError<E>>) {
+    /// Applies a refresh's outcome (of a refresh started at `started`) if it still holds its
+    /// entry's ticket; reports a failure.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    fn finish_refresh(
+        &self,
+        hash: u64,
+        key: &K,
+        ticket: u64,
+        outcome: Result<V, CacheError<E>>,
+        started: Instant,
+    ) {
         let shard = self.shard(hash);
         let now = self.rt.now();
+        let duration = now.saturating_duration_since(started);
+        let label = outcome_label(&outcome);
         let (write, error) = match outcome {
             Ok(value) => (Some(self.value_write(Ok(value), now)), None),
             Err(error) => (None, Some(error)),
@@ -361,7 +455,8 @@ where
             if current {
                 match write {
                     Some(write) => {
-                        state.install(hash, key, write, shard.write_tick(), shard.capacity, now);
+                        // Replaces the entry in place: nothing is evicted.
+                        self.install(shard, &mut state, hash, key, write, now);
                     }
                     None => {
                         if let Some(slot) = state.slot_mut(hash, key) {
@@ -371,17 +466,47 @@ where
                 }
             }
         }
-        if let Some(error) = error {
-            if let Some(listener) = &self.on_refresh_error {
-                // A panicking listener must not take the refresh bookkeeping down with it. Nor is
-                // it called while this thread unwinds (a second panic would abort the process).
-                if !std::thread::panicking() {
-                    let _ = panic::call(|| listener(key, &error));
-                }
+        let Some(error) = error else {
+            self.metrics.refreshes_ok.increment(1);
+            event!(
+                debug,
+                "uno_core::cache",
+                name = %self.name,
+                outcome = label,
+                ?duration,
+                "cache refresh finished"
+            );
+            return;
+        };
+        event!(
+            warn,
+            "uno_core::cache",
+            name = %self.name,
+            outcome = label,
+            ?duration,
+            "cache refresh failed"
+        );
+        if let Some(listener) = &self.on_refresh_error {
+            // A panicking listener must not take the refresh bookkeeping down with it. Nor is it
+            // called while this thread unwinds (a second panic would abort the process).
+            if !std::thread::panicking() {
+                let _ = panic::call(|| listener(key, &error));
             }
-            // Counted after the listener ran: a failure seen in the stats has been reported.
-            bump(&shard.counters.refresh_failures, 1);
         }
+        // Counted after the listener ran: a failure seen in the stats has been reported.
+        bump(&shard.counters.refresh_failures, 1);
+        self.metrics.refreshes_failed.increment(1);
+    }
+}
+
+/// The `outcome` field of the cache's events: `ok`, `error`, `panic`, `timeout` or `cancelled`.
+fn outcome_label<V, E>(outcome: &Outcome<V, E>) -> &'static str {
+    match outcome {
+        Ok(_) => "ok",
+        Err(CacheError::Failed { .. }) => "error",
+        Err(CacheError::Panicked { .. }) => "panic",
+        Err(CacheError::TimedOut { .. }) => "timeout",
+        Err(CacheError::Cancelled { .. }) => "cancelled",
     }
 }
 
@@ -389,12 +514,14 @@ where
 /// task first — as [`CacheError::Cancelled`], so no reader waits for a task that is gone.
 struct Finish<V, E> {
     deliver: Option<Deliver<V, E>>,
+    name: Name,
 }
 
 impl<V, E> Finish<V, E> {
-    fn new(deliver: impl FnOnce(Outcome<V, E>) + Send + 'static) -> Self {
+    fn new(name: &Name, deliver: impl FnOnce(Outcome<V, E>) + Send + 'static) -> Self {
         Finish {
             deliver: Some(Box::new(deliver)),
+            name: name.clone(),
         }
     }
 
@@ -408,7 +535,9 @@ impl<V, E> Finish<V, E> {
 impl<V, E> Drop for Finish<V, E> {
     fn drop(&mut self) {
         if let Some(deliver) = self.deliver.take() {
-            deliver(Err(CacheError::Cancelled));
+            deliver(Err(CacheError::Cancelled {
+                name: self.name.shared(),
+            }));
         }
     }
 }

@@ -28,6 +28,34 @@
 //!
 //! See [`AsyncCache`] for the design (what runs where, and what is guaranteed).
 //!
+//! # Metrics
+//!
+//! With the `metrics` feature (see [`crate::observe`]), every cache reports these, each with the
+//! cache's [`name`](CacheBuilder::name) as its `name` label:
+//!
+//! | metric | kind | labels | meaning |
+//! |---|---|---|---|
+//! | `uno_cache_hits_total` | counter | | reads answered from the cache (a fresh value, one in its refresh window, or a cached error) |
+//! | `uno_cache_misses_total` | counter | | reads that waited for a load, their own or a shared one |
+//! | `uno_cache_loads_total` | counter | `outcome` = `ok`, `error` | loads finished (an `error` is any [`CacheError`]) |
+//! | `uno_cache_load_duration_seconds` | histogram | | from the miss that started a load to its outcome |
+//! | `uno_cache_refreshes_total` | counter | `outcome` = `ok`, `error` | background refreshes finished |
+//! | `uno_cache_evictions_total` | counter | | entries removed to make room under the capacity bound |
+//! | `uno_cache_invalidations_total` | counter | | entries removed by [`invalidate`](AsyncCache::invalidate) or [`clear`](AsyncCache::clear) |
+//! | `uno_cache_entries` | gauge | | entries held, expired ones not yet removed included |
+//!
+//! # Tracing
+//!
+//! With the `tracing` feature, events with the target `uno_core::cache`. Keys are never logged
+//! (they may be secret, and are unbounded); neither are values or errors, which are returned to
+//! the readers.
+//!
+//! | event | level | fields |
+//! |---|---|---|
+//! | `cache load finished` | DEBUG | `name`; `outcome` = `ok`, `error`, `panic`, `timeout`, `cancelled`; `duration` (from the miss) |
+//! | `cache refresh finished` | DEBUG | `name`, `outcome` = `ok`, `duration` |
+//! | `cache refresh failed` | WARN | `name`; `outcome` = `error`, `panic`, `timeout`, `cancelled`; `duration` (the old value is kept until it expires) |
+//!
 //! - `async_cache`: [`AsyncCache`], the public handle;
 //! - `builder`: [`CacheBuilder`], the configuration, checked once;
 //! - `future`: [`Get`], the future of a read;
@@ -37,6 +65,7 @@
 //!   timeout;
 //! - `store`: the shards, their index and sampled-LRU eviction;
 //! - `stats`: [`CacheStats`] and the counters behind it;
+//! - `metrics`: the metric handles, registered when the cache is built, and their table;
 //! - `error`: [`CacheError`] and [`CacheConfigError`].
 //!
 //! [`Runtime`]: crate::rt::Runtime
@@ -47,6 +76,7 @@ mod error;
 mod flight;
 mod future;
 mod load;
+mod metrics;
 mod stats;
 mod store;
 
@@ -54,7 +84,6 @@ pub use async_cache::AsyncCache;
 pub use builder::CacheBuilder;
 pub use error::{CacheConfigError, CacheError};
 pub use future::Get;
-pub use stats::CacheStats;
-
 /// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
-pub(crate) const METRICS: &[crate::observe::Description] = &[];
+pub(crate) use metrics::METRICS;
+pub use stats::CacheStats;

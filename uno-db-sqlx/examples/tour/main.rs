@@ -160,16 +160,13 @@ async fn tour(rt: Runtime) {
     // 5. Batching: callers add one item each and get their own result; the batcher groups them.
     let batches = Arc::new(AtomicUsize::new(0));
     let counted = batches.clone();
-    let squares: AsyncBatcher<u64, u64> = AsyncBatcher::new(
-        &rt,
-        move |items: Vec<u64>| {
+    let squares: AsyncBatcher<u64, u64> = AsyncBatcher::builder(&rt, 10, Duration::from_millis(20))
+        .name("squares")
+        .build(move |items: Vec<u64>| {
             counted.fetch_add(1, Ordering::SeqCst);
             std::future::ready(items.into_iter().map(|x| x * x).collect::<Vec<_>>())
-        },
-        10,
-        Duration::from_millis(20),
-    )
-    .expect("a valid batcher configuration");
+        })
+        .expect("a valid batcher configuration");
     let callers: Vec<_> = (1..=25u64)
         .map(|x| {
             let squares = squares.clone();

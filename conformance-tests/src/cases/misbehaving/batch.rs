@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures_lite::future::poll_once;
-use uno_core::batch::{AsyncBatcher, BatchError, BatcherBuilder};
+use uno_core::batch::{AsyncBatcher, BatchError};
 use uno_core::rt::VirtualRuntime;
 use uno_core::sync::AsyncEvent;
 use uno_core::task::yield_now;
@@ -106,9 +106,12 @@ pub async fn batch_future_panicking_fails_only_its_batch_at_each_await_point(env
             (Fault::InPoll(k), "batch polled"),
             (Fault::InDrop(k), "batch dropped"),
         ] {
-            let batcher = AsyncBatcher::new(env.rt(), operation(fault), 2, FOREVER).unwrap();
+            let batcher = AsyncBatcher::builder(env.rt(), 2, FOREVER)
+                .build(operation(fault))
+                .unwrap();
             let failed = add_together(&env, &batcher, &[BAD, 1]).await;
             let panicked = Err(BatchError::Panicked {
+                name: "batcher".into(),
                 message: message.into(),
             });
             assert_eq!(failed, [panicked.clone(), panicked], "{fault:?}");
@@ -137,9 +140,9 @@ pub async fn batch_future_panicking_fails_only_its_batch_at_each_await_point(env
 pub async fn close_flushes_queued_items_after_a_batch_panics_in_drop(env: Env) {
     let gate = AsyncEvent::new();
     let op_gate = gate.clone();
-    let batcher = BatcherBuilder::new(1, FOREVER)
+    let batcher = AsyncBatcher::builder(env.rt(), 1, FOREVER)
         .max_in_flight(1)
-        .build(env.rt(), move |items: Vec<u32>| -> Results {
+        .build(move |items: Vec<u32>| -> Results {
             let gate = op_gate.clone();
             let bad = items.contains(&BAD);
             let work = async move {
@@ -182,6 +185,7 @@ pub async fn close_flushes_queued_items_after_a_batch_panics_in_drop(env: Env) {
     assert_eq!(
         within(&env, "the bad batch's caller", bad).await.unwrap(),
         Err(BatchError::Panicked {
+            name: "batcher".into(),
             message: "batch dropped".into()
         })
     );
@@ -198,9 +202,8 @@ pub async fn close_flushes_queued_items_after_a_batch_panics_in_drop(env: Env) {
 /// and the batch's item is answered `Cancelled`, as for any batch the runtime dropped.
 pub async fn batch_dropped_with_its_runtime_while_panicking_in_drop_answers_its_items(env: Env) {
     let doomed = VirtualRuntime::new();
-    let batcher = AsyncBatcher::new(
-        &doomed.handle(),
-        |items: Vec<u32>| -> Results {
+    let batcher = AsyncBatcher::builder(&doomed.handle(), 1, FOREVER)
+        .build(|items: Vec<u32>| -> Results {
             Box::pin(panics_on_drop(
                 "batch dropped with its runtime",
                 async move {
@@ -208,11 +211,8 @@ pub async fn batch_dropped_with_its_runtime_while_panicking_in_drop_answers_its_
                     items
                 },
             ))
-        },
-        1,
-        FOREVER,
-    )
-    .unwrap();
+        })
+        .unwrap();
     let mut add = Box::pin(batcher.add_item(1));
     doomed.block_on(async {
         assert!(poll_once(add.as_mut()).await.is_none());
@@ -223,7 +223,12 @@ pub async fn batch_dropped_with_its_runtime_while_panicking_in_drop_answers_its_
     assert_eq!(batcher.stats().batches_in_flight, 1);
     drop(doomed); // shuts down mid-batch
     let result = within(&env, "the item's caller", add).await;
-    assert_eq!(result, Err(BatchError::Cancelled));
+    assert_eq!(
+        result,
+        Err(BatchError::Cancelled {
+            name: "batcher".into()
+        })
+    );
     assert!(
         batcher.is_closed(),
         "a batcher whose runtime is gone takes nothing new"

@@ -130,6 +130,7 @@ pub async fn fetch_panicking_reaches_every_waiter_at_each_await_point(env: Env) 
             eventually(&env, "five readers joined", || cache.stats().misses == 5).await;
             gate.set();
             let panicked = Err(CacheError::Panicked {
+                name: "cache".into(),
                 message: message.into(),
             });
             let what = format!("{fault:?} after {yields} yields");
@@ -178,6 +179,7 @@ pub async fn fetch_panicking_in_drop_at_its_time_limit_is_a_panic_not_a_timeout(
     eventually(&env, "the load starts", || cache.stats().loads == 1).await;
     let followers = spawn_readers(&env, &cache, 2, 1);
     let panicked = Err(CacheError::Panicked {
+        name: "cache".into(),
         message: "fetch dropped at its limit".into(),
     });
     assert_eq!(within(&env, "the leader", leader).await.unwrap(), panicked);
@@ -211,7 +213,12 @@ pub async fn refresh_error_hook_panicking_keeps_the_cache_working(env: Env) {
             .ttl(unit(&env) * 40)
             .refresh_after(unit(&env) * 2)
             .on_refresh_error(move |_key, error| {
-                reported.lock().unwrap().push(error.to_string());
+                // The fetch's own error is not in the cache error's `Display`: it is the source.
+                let text = match error.fetch_error() {
+                    Some(cause) => format!("{error}: {cause}"),
+                    None => error.to_string(),
+                };
+                reported.lock().unwrap().push(text);
                 panic!("the hook itself is broken");
             })
             .build()
@@ -335,6 +342,11 @@ pub async fn fetch_dropped_with_its_runtime_while_panicking_in_drop_answers_its_
     });
     drop(doomed); // shuts down mid-fetch
     let outcome = within(&env, "the reader", reader).await;
-    assert_eq!(outcome, Err(CacheError::Cancelled));
+    assert_eq!(
+        outcome,
+        Err(CacheError::Cancelled {
+            name: "cache".into()
+        })
+    );
     assert_eq!(cache.stats().load_failures, 1);
 }
