@@ -87,7 +87,11 @@ pub fn to_tokio_util(rt: &Runtime, token: &UnoToken) -> TokioUtilToken {
     let (source, target) = (token.clone(), bridged.clone());
     rt.spawn(async move {
         // Checks the target first: a bridged token cancelled on its own ends the waiter.
-        if target.run_until_cancelled(source.cancelled()).await.is_some() {
+        if target
+            .run_until_cancelled(source.cancelled())
+            .await
+            .is_some()
+        {
             target.cancel();
         }
     })

@@ -119,15 +119,24 @@ fn the_bridges_are_one_way_and_a_bridged_cancel_ends_the_waiter() {
         let to = to_tokio_util(&rt, &uno);
         to.cancel();
         until_alive(base).await; // the waiter saw the bridged token cancelled, and left
-        assert!(!uno.is_cancelled(), "a bridged token's cancel does not reach its source");
+        assert!(
+            !uno.is_cancelled(),
+            "a bridged token's cancel does not reach its source"
+        );
 
         let tu = TokioUtilToken::new();
         let from = from_tokio_util(&rt, &tu);
         from.child_token().cancel();
-        assert!(!from.is_cancelled(), "a child's cancel does not reach its parent");
+        assert!(
+            !from.is_cancelled(),
+            "a child's cancel does not reach its parent"
+        );
         from.cancel();
         until_alive(base).await;
-        assert!(!tu.is_cancelled(), "a bridged token's cancel does not reach its source");
+        assert!(
+            !tu.is_cancelled(),
+            "a bridged token's cancel does not reach its source"
+        );
     });
 }
 
@@ -176,6 +185,9 @@ fn after_the_runtime_shuts_down_the_bridge_no_longer_carries_cancellation() {
         uno.cancel();
         tu.cancel();
         assert!(!to.is_cancelled(), "no waiter is left to carry the cancel");
-        assert!(!from.is_cancelled(), "no waiter is left to carry the cancel");
+        assert!(
+            !from.is_cancelled(),
+            "no waiter is left to carry the cancel"
+        );
     }
 }

@@ -39,8 +39,7 @@ use uno_core::JoinError;
 use uno_core::lifecycle::{
     ApplicationError, AsyncClose, AsyncContextGroup, AsyncManager, BoxError, CloseError,
     CloseFuture, ConfigError, ContextGroupError, ContextScope, LifecycleError, ShutdownReason,
-    ShutdownReport,
-    context_group, get_async_manager, on_close, run_application,
+    ShutdownReport, context_group, get_async_manager, on_close, run_application,
 };
 use uno_core::rt::VirtualRuntime;
 use uno_core::sync::AsyncEvent;
@@ -299,7 +298,10 @@ pub async fn zero_close_timeout_is_a_typed_error(env: Env) {
     assert_eq!(err.to_string(), "close timeout must be greater than zero");
     assert_eq!(manager(Duration::MAX), ConfigError::UnboundedCloseTimeout);
     assert_eq!(
-        AsyncManager::builder(env.rt()).name("").build().unwrap_err(),
+        AsyncManager::builder(env.rt())
+            .name("")
+            .build()
+            .unwrap_err(),
         ConfigError::EmptyName
     );
     let group = |d| {
@@ -600,7 +602,11 @@ pub async fn run_application_programmatic_shutdown(env: Env) {
     assert!(report.is_clean(), "{report}");
     assert_eq!(report.shutdown.closed, ["db"]);
     assert_eq!(log_of(&log), ["started", "cleanup", "close db"]);
-    assert!(report.to_string().starts_with("graceful shutdown on request"));
+    assert!(
+        report
+            .to_string()
+            .starts_with("graceful shutdown on request")
+    );
 }
 
 /// The shutdown-signal future (what adapters build from SIGINT/SIGTERM) ends the application.
@@ -628,7 +634,10 @@ pub async fn run_application_signal_future_triggers_shutdown(env: Env) {
     .unwrap();
     sender.await.unwrap();
     assert_eq!(report.reason, ShutdownReason::Signal);
-    assert_eq!(report.signal, None, "a plain future does not say which signal");
+    assert_eq!(
+        report.signal, None,
+        "a plain future does not say which signal"
+    );
     assert!(report.cleanup.is_ok());
 }
 

@@ -424,7 +424,11 @@ mod tests {
             .unwrap();
         assert_eq!(report.reason, ShutdownReason::Signal);
         assert_eq!(report.signal, Some(Signal::Interrupt));
-        assert!(report.to_string().starts_with("graceful shutdown on SIGINT"));
+        assert!(
+            report
+                .to_string()
+                .starts_with("graceful shutdown on SIGINT")
+        );
         assert!(report.is_clean());
         assert_eq!(report.shutdown.closed, ["db"]);
     }

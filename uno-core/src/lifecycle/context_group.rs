@@ -268,7 +268,9 @@ impl AsyncContextGroup {
                 break;
             };
             self.closer.resources.decrement(1.0);
-            let closed = self.closer.close_one(&self.rt, &name, &*resource, self.close_timeout);
+            let closed = self
+                .closer
+                .close_one(&self.rt, &name, &*resource, self.close_timeout);
             if let Err(error) = closed.await {
                 errors.push(crate::lifecycle::ResourceError { name, error });
             }

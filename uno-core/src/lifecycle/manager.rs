@@ -569,7 +569,7 @@ impl AsyncManager {
                 "uno_core::lifecycle",
                 name = %name,
                 task = %panic.name,
-                message = %panic.message,
+                panic = %panic.message,
                 "task panicked"
             );
         }

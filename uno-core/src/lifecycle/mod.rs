@@ -76,7 +76,7 @@
 //! | `shutdown started` | INFO | `name`, `tasks` (running), `resources`, `timeout` | [`AsyncManager::shutdown`] begins |
 //! | `task stopped` | DEBUG | `name`, `task`, `elapsed` (from the start of the shutdown) | a task returned within the shutdown |
 //! | `task missed the shutdown deadline` | WARN | `name`, `task`, `deadline`, `abandoned` (still not dropped at the deadline) | a task was cancelled at the deadline |
-//! | `task panicked` | WARN | `name`, `task`, `message` | a task stopped by shutdown had panicked |
+//! | `task panicked` | WARN | `name`, `task`, `panic` (the panic message) | a task stopped by shutdown had panicked |
 //! | `resource closed` | DEBUG | `name`, `resource`, `elapsed` | a close succeeded (manager or group) |
 //! | `resource close failed` | WARN | `name`, `resource`, `elapsed`, `error` (the error and its sources) | a close returned an error or panicked |
 //! | `resource close timed out` | WARN | `name`, `resource`, `limit` | a close ran out of time and was dropped |
@@ -200,7 +200,6 @@ impl<F> fmt::Debug for CloseFn<F> {
 
 /// A named resource, as managers and groups keep them.
 pub(crate) type Named = (String, Arc<dyn AsyncClose>);
-
 
 /// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
 pub(crate) const METRICS: &[crate::observe::Description] = &[
