@@ -42,7 +42,7 @@
 //!
 //! | feature | enables | costs |
 //! |---|---|---|
-//! | `tokio-util` | [`cancel`]: bridges between uno's `CancellationToken` and tokio-util's, both ways | the `tokio-util` crate (no features of its own); one parked task per bridge until either token is cancelled |
+//! | `tokio-util` | `uno_tokio::cancel`: bridges between uno's `CancellationToken` and tokio-util's, both ways | the `tokio-util` crate (no features of its own); one parked task per bridge until either token is cancelled |
 //! | `tracing` | uno-core's `tracing` feature: uno's events and spans (see `uno_core::observe`) | the `tracing` crate; an event costs a check of the subscriber's interest when nobody listens |
 //! | `metrics` | uno-core's `metrics` feature: uno's metrics through the `metrics` facade | the `metrics` crate; handles registered when components are built, an atomic add per count with a recorder |
 //!

@@ -38,7 +38,10 @@ impl CloseError {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
-    /// let manager = AsyncManager::with_close_timeout(&rt, Duration::from_secs(2)).unwrap();
+    /// let manager = AsyncManager::builder(&rt)
+    ///     .close_timeout(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
     /// manager.register_resource("hung", on_close(|| std::future::pending())).unwrap();
     /// let report = manager.shutdown(Duration::from_secs(1)).await;
     /// assert!(report.failed[0].error.is_timeout());
