@@ -682,6 +682,10 @@ pub async fn lifecycle_types_are_send_sync(env: Env) {
     assert_send_sync::<CloseError>();
     assert_send_sync::<LifecycleError>();
     assert_send_sync::<ConfigError>();
+    assert_send_sync::<uno_core::lifecycle::AsyncManagerBuilder>();
+    assert_send_sync::<uno_core::lifecycle::AsyncContextGroupBuilder>();
+    assert_send_sync::<uno_core::lifecycle::ContextCloseError>();
+    assert_send_sync::<uno_core::lifecycle::ApplicationReport>();
     let resource = on_close(|| async { Ok(()) });
     within(&env, "an on_close resource", resource.close())
         .await
