@@ -243,7 +243,8 @@ fn graceful_shutdown_on(child_env: &str, signal: rustix::process::Signal, label:
         position("cleanup"),
         position("worker stopped"),
         position("closing db"),
-        position("REPORT graceful shutdown (Signal)"),
+        // The report names the signal the adapter's source received.
+        position(&format!("REPORT graceful shutdown on {label}")),
     );
     assert!(
         cleanup < db && worker < db && db < report,
@@ -251,7 +252,7 @@ fn graceful_shutdown_on(child_env: &str, signal: rustix::process::Signal, label:
     );
     let report_line = &seen[report];
     assert!(
-        report_line.contains("shutdown clean") && report_line.contains("\"db\""),
+        report_line.contains("shut down cleanly") && report_line.contains("\"db\""),
         "{label}: {report_line}"
     );
 }

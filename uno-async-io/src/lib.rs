@@ -7,6 +7,12 @@
 //! (`uno_smol::AsyncIoTimer`, `uno_smol::signal::OsSignals`, and the same in `uno_async_std`);
 //! this crate makes no promise of its own beyond theirs.
 //!
+//! # Features
+//!
+//! | feature | enables | costs |
+//! |---|---|---|
+//! | (none) | this crate has no features: uno-smol's and uno-async-std's `tracing` and `metrics` switch on uno-core's | — |
+//!
 //! # Examples
 //!
 //! ```

@@ -34,6 +34,18 @@
 //! | `signal::shutdown_signal()`, `signal::OsSignals` | `io::Result<ShutdownSignal>`; only inside a tokio runtime with its I/O driver (else the `io::Error` carries a `RuntimeError`); off Unix, Ctrl-C only | `io::Result<ShutdownSignal>`, anywhere (`async-signal`, on `async-io`); off Unix, SIGINT only | as uno-smol |
 //! | local spawner | `TokioLocalSpawner`, on a `LocalSet` | [`SmolLocalSpawner`], on a `LocalExecutor` | `AsyncStdLocalSpawner` (`task::spawn_local`) |
 //! | upstream | maintained | maintained | **discontinued**: prefer uno-smol |
+//!
+//! # Features
+//!
+//! None is on by default.
+//!
+//! | feature | enables | costs |
+//! |---|---|---|
+//! | `tracing` | uno-core's `tracing` feature: uno's events and spans (see `uno_core::observe`) | the `tracing` crate; an event costs a check of the subscriber's interest when nobody listens |
+//! | `metrics` | uno-core's `metrics` feature: uno's metrics through the `metrics` facade | the `metrics` crate; handles registered when components are built, an atomic add per count with a recorder |
+//!
+//! Both only switch on uno-core's features; turning them on in uno-core itself does the same.
+//! (uno-tokio has a third, `tokio-util`, for its cancellation bridges.)
 
 #![warn(
     missing_docs,

@@ -35,6 +35,19 @@
 //! | `signal::shutdown_signal()`, `signal::OsSignals` | `io::Result<ShutdownSignal>`; only inside a tokio runtime with its I/O driver (else the `io::Error` carries a [`RuntimeError`]); off Unix, Ctrl-C only | `io::Result<ShutdownSignal>`, anywhere (`async-signal`, on `async-io`); off Unix, SIGINT only | as uno-smol |
 //! | local spawner | [`TokioLocalSpawner`], on a `LocalSet` | `SmolLocalSpawner`, on a `LocalExecutor` | `AsyncStdLocalSpawner` (`task::spawn_local`) |
 //! | upstream | maintained | maintained | **discontinued**: prefer uno-smol |
+//!
+//! # Features
+//!
+//! None is on by default.
+//!
+//! | feature | enables | costs |
+//! |---|---|---|
+//! | `tokio-util` | `uno_tokio::cancel`: bridges between uno's `CancellationToken` and tokio-util's, both ways | the `tokio-util` crate (no features of its own); one parked task per bridge until either token is cancelled |
+//! | `tracing` | uno-core's `tracing` feature: uno's events and spans (see `uno_core::observe`) | the `tracing` crate; an event costs a check of the subscriber's interest when nobody listens |
+//! | `metrics` | uno-core's `metrics` feature: uno's metrics through the `metrics` facade | the `metrics` crate; handles registered when components are built, an atomic add per count with a recorder |
+//!
+//! The `tracing` and `metrics` features only switch on uno-core's; turning them on in uno-core
+//! itself does the same.
 
 #![warn(
     missing_docs,
@@ -44,6 +57,8 @@
 )]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "tokio-util")]
+pub mod cancel;
 pub mod signal;
 
 pub use signal::run_application;
@@ -65,6 +80,12 @@ use uno_core::time::{Sleep, Timer};
 
 /// Why this crate cannot hand out a uno [`Runtime`] or run on tokio.
 ///
+/// - [`NoRuntime`](Self::NoRuntime): call [`runtime`] from inside a tokio runtime, or pass a
+///   [`Handle`] to [`runtime_from`];
+/// - [`TimerDisabled`](Self::TimerDisabled) / [`IoDisabled`](Self::IoDisabled): build the tokio
+///   runtime with `enable_time()` / `enable_io()` (or `enable_all()`);
+/// - [`Build`](Self::Build): tokio's I/O error is the [`source`](std::error::Error::source).
+///
 /// # Examples
 ///
 /// ```
@@ -82,16 +103,14 @@ use uno_core::time::{Sleep, Timer};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RuntimeError {
-    /// No tokio runtime is running on this thread: call [`runtime`] from inside one, or pass a
-    /// [`Handle`] to [`runtime_from`].
+    /// No tokio runtime is running on this thread.
     NoRuntime,
-    /// The tokio runtime was built without its time driver: build it with `enable_time()` (or
-    /// `enable_all()`).
+    /// The tokio runtime was built without its time driver.
     TimerDisabled,
-    /// The tokio runtime was built without its I/O driver, which signal handlers need: build it
-    /// with `enable_io()` (or `enable_all()`).
+    /// The tokio runtime was built without its I/O driver, which signal handlers need.
     IoDisabled,
-    /// Building a tokio runtime failed ([`run`], [`run_local`], [`block_on`]): tokio's I/O error.
+    /// Building a tokio runtime failed ([`run`], [`run_local`], [`block_on`]); tokio's I/O error
+    /// is the `source`.
     Build(io::Error),
 }
 
@@ -99,13 +118,9 @@ impl fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RuntimeError::NoRuntime => f.write_str("no tokio runtime is running on this thread"),
-            RuntimeError::TimerDisabled => {
-                f.write_str("the tokio runtime has no time driver (enable_time)")
-            }
-            RuntimeError::IoDisabled => {
-                f.write_str("the tokio runtime has no I/O driver (enable_io)")
-            }
-            RuntimeError::Build(error) => write!(f, "could not build a tokio runtime: {error}"),
+            RuntimeError::TimerDisabled => f.write_str("tokio runtime has no time driver"),
+            RuntimeError::IoDisabled => f.write_str("tokio runtime has no I/O driver"),
+            RuntimeError::Build(_) => f.write_str("could not build a tokio runtime"),
         }
     }
 }

@@ -91,3 +91,45 @@ fn block_on_and_spawn_blocking_run_on_a_fresh_runtime() {
     .unwrap();
     assert_eq!(out, 21);
 }
+
+/// The messages of `error` and its sources; none repeats the next (std's rule: an inner error is
+/// printed by `Display` or returned by `source`, never both).
+fn chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut messages = vec![error.to_string()];
+    let mut next = error.source();
+    while let Some(e) = next {
+        let message = e.to_string();
+        let last = messages.last().unwrap();
+        assert!(!last.contains(&message), "{last:?} repeats {message:?}");
+        messages.push(message);
+        next = e.source();
+    }
+    messages
+}
+
+#[test]
+fn runtime_errors_say_what_failed_once_and_leave_the_cause_to_source() {
+    let build = RuntimeError::Build(std::io::Error::other("too many open files"));
+    assert_eq!(
+        chain(&build),
+        ["could not build a tokio runtime", "too many open files"]
+    );
+    assert_eq!(
+        chain(&RuntimeError::NoRuntime),
+        ["no tokio runtime is running on this thread"]
+    );
+    assert_eq!(
+        chain(&RuntimeError::TimerDisabled),
+        ["tokio runtime has no time driver"]
+    );
+    assert_eq!(
+        chain(&RuntimeError::IoDisabled),
+        ["tokio runtime has no I/O driver"]
+    );
+    // Carried in an `io::Error` (the signal handlers' error), it is still said once.
+    let carried = std::io::Error::other(RuntimeError::NoRuntime);
+    assert_eq!(
+        chain(&carried),
+        ["no tokio runtime is running on this thread"]
+    );
+}

@@ -38,8 +38,8 @@ use std::time::Duration;
 use uno_core::JoinError;
 use uno_core::lifecycle::{
     ApplicationError, AsyncClose, AsyncContextGroup, AsyncManager, BoxError, CloseError,
-    CloseFuture, ContextGroupError, ContextScope, LifecycleError, ShutdownReason, ShutdownReport,
-    context_group, get_async_manager, on_close, run_application,
+    CloseFuture, ConfigError, ContextGroupError, ContextScope, LifecycleError, ShutdownReason,
+    ShutdownReport, context_group, get_async_manager, on_close, run_application,
 };
 use uno_core::rt::VirtualRuntime;
 use uno_core::sync::AsyncEvent;
@@ -137,7 +137,11 @@ pub async fn manager_stops_tasks_then_closes_resources_in_reverse_order(env: Env
 pub async fn manager_reports_failed_panicked_and_timed_out_closes(env: Env) {
     let rt = env.rt().clone();
     let log: Log = Log::default();
-    let manager = AsyncManager::with_close_timeout(&rt, Duration::from_millis(50)).unwrap();
+    let manager = AsyncManager::builder(&rt)
+        .name("closes")
+        .close_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
     manager
         .register_resource("first", probe("first", &log, Behaviour::Ok))
         .unwrap();
@@ -171,7 +175,11 @@ pub async fn manager_reports_failed_panicked_and_timed_out_closes(env: Env) {
     assert!(!report.is_clean());
     let text = report.to_string();
     assert!(
-        text.contains("hangs") && text.contains("did not finish in time"),
+        text.contains(r#"async manager "closes" shut down with problems"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"could not close resource "hangs": close (timed out"#),
         "{text}"
     );
     assert_duration(
@@ -223,10 +231,17 @@ pub async fn manager_cancels_tasks_past_the_deadline(env: Env) {
     );
 }
 
-/// Duplicate names and registrations after shutdown are typed errors.
+/// Duplicate names and registrations after shutdown are typed errors naming the manager.
 pub async fn manager_refuses_duplicates_and_late_registrations(env: Env) {
     let log: Log = Log::default();
-    let manager = AsyncManager::new(env.rt());
+    let manager = AsyncManager::builder(env.rt()).name("app").build().unwrap();
+    let duplicate = |name: &str| LifecycleError::DuplicateName {
+        manager: "app".into(),
+        name: name.into(),
+    };
+    let shutting_down = LifecycleError::ShuttingDown {
+        manager: "app".into(),
+    };
     manager
         .register_resource("db", probe("db", &log, Behaviour::Ok))
         .unwrap();
@@ -234,7 +249,7 @@ pub async fn manager_refuses_duplicates_and_late_registrations(env: Env) {
         manager
             .register_resource("db", probe("db", &log, Behaviour::Ok))
             .unwrap_err(),
-        LifecycleError::DuplicateName { name: "db".into() }
+        duplicate("db")
     );
     let token = manager.shutdown_token();
     manager
@@ -247,40 +262,65 @@ pub async fn manager_refuses_duplicates_and_late_registrations(env: Env) {
         manager
             .spawn_task("t", async { Ok::<_, String>(()) })
             .unwrap_err(),
-        LifecycleError::DuplicateName { name: "t".into() }
+        duplicate("t")
+    );
+    assert_eq!(
+        duplicate("t").to_string(),
+        r#"async manager "app" already has a resource or task named "t""#
     );
     within(&env, "shutdown", manager.shutdown(Duration::from_secs(1))).await;
     assert_eq!(
         manager
             .register_resource("late", probe("late", &log, Behaviour::Ok))
             .unwrap_err(),
-        LifecycleError::ShuttingDown
+        shutting_down
     );
     assert_eq!(
         manager
             .spawn_task("late", async { Ok::<_, String>(()) })
             .unwrap_err(),
-        LifecycleError::ShuttingDown
+        shutting_down
     );
     let again = manager.shutdown(Duration::from_secs(1)).await;
     assert!(again.closed.is_empty() && again.tasks.stopped.is_empty());
 }
 
-/// A zero close timeout is refused with a typed error that says what to do.
+/// A zero or unbounded close timeout, or an empty name, is refused with a typed error.
 pub async fn zero_close_timeout_is_a_typed_error(env: Env) {
-    let err = AsyncManager::with_close_timeout(env.rt(), Duration::ZERO).unwrap_err();
-    assert_eq!(err, LifecycleError::ZeroCloseTimeout);
-    assert!(err.to_string().contains("positive"));
-    assert!(matches!(
-        AsyncContextGroup::with_close_timeout(env.rt(), Duration::ZERO),
-        Err(LifecycleError::ZeroCloseTimeout)
-    ));
+    let manager = |d| {
+        AsyncManager::builder(env.rt())
+            .close_timeout(d)
+            .build()
+            .unwrap_err()
+    };
+    let err = manager(Duration::ZERO);
+    assert_eq!(err, ConfigError::ZeroCloseTimeout);
+    assert_eq!(err.to_string(), "close timeout must be greater than zero");
+    assert_eq!(manager(Duration::MAX), ConfigError::UnboundedCloseTimeout);
+    assert_eq!(
+        AsyncManager::builder(env.rt())
+            .name("")
+            .build()
+            .unwrap_err(),
+        ConfigError::EmptyName
+    );
+    let group = |d| {
+        AsyncContextGroup::builder(env.rt())
+            .close_timeout(d)
+            .build()
+            .unwrap_err()
+    };
+    assert_eq!(group(Duration::ZERO), ConfigError::ZeroCloseTimeout);
+    assert_eq!(group(Duration::MAX), ConfigError::UnboundedCloseTimeout);
 }
 
 /// The exit stack closes in LIFO order, every entry even when one fails, and collects the errors.
 pub async fn context_group_closes_lifo_even_when_one_fails(env: Env) {
     let log: Log = Log::default();
-    let stack = AsyncContextGroup::new(env.rt());
+    let stack = AsyncContextGroup::builder(env.rt())
+        .name("stack")
+        .build()
+        .unwrap();
     let first = stack.enter_named("a", probe("a", &log, Behaviour::Ok));
     stack.enter_named("b", probe("b", &log, Behaviour::Fail));
     stack.enter(probe("c", &log, Behaviour::Ok));
@@ -290,7 +330,18 @@ pub async fn context_group_closes_lifo_even_when_one_fails(env: Env) {
     assert_eq!(log_of(&log), ["close c", "close b", "close a"]);
     assert_eq!(err.errors.len(), 1);
     assert_eq!(err.errors[0].name, "b");
-    assert!(err.to_string().contains("b failed"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        r#"1 resource of context group "stack" did not close"#
+    );
+    assert_eq!(
+        chain(&err),
+        [
+            r#"1 resource of context group "stack" did not close"#,
+            r#"could not close resource "b""#,
+            "b failed",
+        ]
+    );
     assert!(stack.is_empty());
     // Usable again, and an empty close succeeds.
     within(&env, "empty close", stack.close()).await.unwrap();
@@ -356,8 +407,30 @@ pub async fn scoped_context_group_closes_lifo_before_returning(env: Env) {
     assert_eq!(close.errors.len(), 1);
     assert_eq!(close.errors[0].name, "broken");
     assert!(err.body_error().is_none());
-    assert!(err.to_string().contains("broken failed"), "{err}");
+    assert_eq!(
+        chain(err.close_error().unwrap()),
+        [
+            r#"1 resource of context group "context_group" did not close"#,
+            r#"could not close resource "broken""#,
+            "broken failed",
+        ]
+    );
     assert_eq!(&log_of(&log)[4..], ["close broken", "close kept"]);
+}
+
+/// The messages of `error` and its sources, checking that none repeats the next (std's rule:
+/// Display or source, never both).
+fn chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut messages = vec![error.to_string()];
+    let mut next = error.source();
+    while let Some(e) = next {
+        let message = e.to_string();
+        let last = messages.last().unwrap();
+        assert!(!last.contains(&message), "{last:?} repeats {message:?}");
+        messages.push(message);
+        next = e.source();
+    }
+    messages
 }
 
 fn parse_count(text: &str) -> Result<u32, String> {
@@ -529,7 +602,11 @@ pub async fn run_application_programmatic_shutdown(env: Env) {
     assert!(report.is_clean(), "{report}");
     assert_eq!(report.shutdown.closed, ["db"]);
     assert_eq!(log_of(&log), ["started", "cleanup", "close db"]);
-    assert!(report.to_string().contains("graceful shutdown"));
+    assert!(
+        report
+            .to_string()
+            .starts_with("graceful shutdown on request")
+    );
 }
 
 /// The shutdown-signal future (what adapters build from SIGINT/SIGTERM) ends the application.
@@ -557,6 +634,10 @@ pub async fn run_application_signal_future_triggers_shutdown(env: Env) {
     .unwrap();
     sender.await.unwrap();
     assert_eq!(report.reason, ShutdownReason::Signal);
+    assert_eq!(
+        report.signal, None,
+        "a plain future does not say which signal"
+    );
     assert!(report.cleanup.is_ok());
 }
 
@@ -600,6 +681,11 @@ pub async fn lifecycle_types_are_send_sync(env: Env) {
     assert_send_sync::<ShutdownReport>();
     assert_send_sync::<CloseError>();
     assert_send_sync::<LifecycleError>();
+    assert_send_sync::<ConfigError>();
+    assert_send_sync::<uno_core::lifecycle::AsyncManagerBuilder>();
+    assert_send_sync::<uno_core::lifecycle::AsyncContextGroupBuilder>();
+    assert_send_sync::<uno_core::lifecycle::ContextCloseError>();
+    assert_send_sync::<uno_core::lifecycle::ApplicationReport>();
     let resource = on_close(|| async { Ok(()) });
     within(&env, "an on_close resource", resource.close())
         .await

@@ -4,9 +4,11 @@ use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
+use crate::lifecycle::close::run_bounded;
 use crate::lifecycle::{
-    ApplicationError, AsyncManager, CloseError, ShutdownReport, SignalSource, run_bounded,
+    ApplicationError, AsyncManager, CloseError, ShutdownReport, Signal, SignalSource,
 };
+use crate::observe::event;
 use crate::panic::{self, Contained};
 use crate::rt::Runtime;
 
@@ -27,6 +29,9 @@ pub enum ShutdownReason {
 pub struct ApplicationReport {
     /// What ended the application.
     pub reason: ShutdownReason,
+    /// The signal received, when [`run_application_with`]'s source said which; `None` for a
+    /// programmatic shutdown and for [`run_application`]'s plain signal future.
+    pub signal: Option<Signal>,
     /// How the cleanup callback went: `Ok`, timed out, or panicked.
     pub cleanup: Result<(), CloseError>,
     /// The manager's shutdown: tasks, then resources.
@@ -64,10 +69,16 @@ impl ApplicationReport {
 
 impl fmt::Display for ApplicationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "graceful shutdown ({:?})", self.reason)?;
+        match (self.reason, self.signal) {
+            (ShutdownReason::Signal, Some(signal)) => {
+                writeln!(f, "graceful shutdown on {signal}")?;
+            }
+            (ShutdownReason::Signal, None) => writeln!(f, "graceful shutdown on a signal")?,
+            _ => writeln!(f, "graceful shutdown on request")?,
+        }
         match &self.cleanup {
             Ok(()) => writeln!(f, "  cleanup: ok")?,
-            Err(error) => writeln!(f, "  cleanup: {error}")?,
+            Err(error) => writeln!(f, "  cleanup: {}", super::error::Chain(error))?,
         }
         write!(f, "{}", self.shutdown)
     }
@@ -199,6 +210,21 @@ pub async fn run_application<E>(
     shutdown_signal: impl Future<Output = ()>,
     deadline: Duration,
 ) -> Result<ApplicationReport, ApplicationError<E>> {
+    let signal = async move {
+        shutdown_signal.await;
+        None
+    };
+    run(rt, startup, cleanup, signal, deadline).await
+}
+
+/// [`run_application`] with a signal future that may say which signal it was.
+async fn run<E>(
+    rt: &Runtime,
+    startup: impl Startup<E>,
+    cleanup: impl Cleanup,
+    shutdown_signal: impl Future<Output = Option<Signal>>,
+    deadline: Duration,
+) -> Result<ApplicationReport, ApplicationError<E>> {
     let manager = AsyncManager::new(rt);
     let started = match panic::call(|| startup(manager.clone())) {
         Ok(future) => Contained::new(future).await,
@@ -217,29 +243,50 @@ pub async fn run_application<E>(
     }
 
     let token = manager.shutdown_token();
-    let reason = {
+    let (reason, signal) = {
         let mut signal = pin!(shutdown_signal);
         let mut requested = pin!(token.cancelled());
         poll_fn(|cx| {
-            if signal.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(ShutdownReason::Signal);
+            if let Poll::Ready(signal) = signal.as_mut().poll(cx) {
+                return Poll::Ready((ShutdownReason::Signal, signal));
             }
             if requested.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(ShutdownReason::Requested);
+                return Poll::Ready((ShutdownReason::Requested, None));
             }
             Poll::Pending
         })
         .await
     };
+    if reason == ShutdownReason::Signal {
+        event!(
+            info,
+            "uno_core::lifecycle",
+            name = %manager.name(),
+            signal = signal.as_ref().map_or("unknown", Signal::as_str),
+            "shutdown signal received"
+        );
+    }
     manager.request_shutdown();
 
     let cleanup = match panic::call(|| cleanup(manager.clone())) {
-        Ok(future) => run_bounded(rt, deadline, "application cleanup".into(), future).await,
+        Ok(future) => run_bounded(rt, deadline, "application cleanup", future).await,
         Err(message) => Err(CloseError::Panicked { message }),
     };
+    if let Err(error) = &cleanup {
+        event!(
+            warn,
+            "uno_core::lifecycle",
+            name = %manager.name(),
+            error = %super::error::Chain(error),
+            "application cleanup failed"
+        );
+        #[cfg(not(feature = "tracing"))]
+        let _ = error;
+    }
     let shutdown = manager.shutdown(deadline).await;
     Ok(ApplicationReport {
         reason,
+        signal,
         cleanup,
         shutdown,
     })
@@ -311,10 +358,8 @@ pub async fn run_application_with<E>(
     deadline: Duration,
 ) -> Result<ApplicationReport, ApplicationError<E>> {
     let signal = signals.install().map_err(ApplicationError::Setup)?;
-    let signal = async move {
-        signal.await;
-    };
-    run_application(rt, startup, cleanup, signal, deadline).await
+    let signal = async move { Some(signal.await) };
+    run(rt, startup, cleanup, signal, deadline).await
 }
 
 #[cfg(test)]
@@ -378,6 +423,12 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(report.reason, ShutdownReason::Signal);
+        assert_eq!(report.signal, Some(Signal::Interrupt));
+        assert!(
+            report
+                .to_string()
+                .starts_with("graceful shutdown on SIGINT")
+        );
         assert!(report.is_clean());
         assert_eq!(report.shutdown.closed, ["db"]);
     }

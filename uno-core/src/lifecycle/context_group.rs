@@ -3,11 +3,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::lifecycle::close::Closer;
 use crate::lifecycle::{
-    AsyncClose, ContextCloseError, ContextGroupError, DEFAULT_CLOSE_TIMEOUT, LifecycleError, Named,
-    close_all_lifo, close_one,
+    AsyncClose, AsyncContextGroupBuilder, ContextCloseError, ContextGroupError,
+    DEFAULT_CLOSE_TIMEOUT, Named,
 };
 use crate::loom::{Mutex, MutexGuard};
+use crate::observe::Name;
 use crate::panic::{self, Contained};
 use crate::rt::Runtime;
 
@@ -56,10 +58,14 @@ pub struct AsyncContextGroup {
     rt: Runtime,
     close_timeout: Duration,
     stack: Mutex<Vec<Named>>,
+    /// The group's name and the metrics of its closes.
+    closer: Closer,
 }
 
 impl AsyncContextGroup {
-    /// An empty stack on `rt`; each close gets [`DEFAULT_CLOSE_TIMEOUT`].
+    /// An empty stack on `rt` named `"context_group"`; each close gets
+    /// [`DEFAULT_CLOSE_TIMEOUT`]. For another name or close timeout, use
+    /// [`builder`](Self::builder).
     ///
     /// # Examples
     ///
@@ -75,48 +81,62 @@ impl AsyncContextGroup {
     /// assert!(stack.is_empty());
     /// ```
     pub fn new(rt: &Runtime) -> Self {
-        AsyncContextGroup {
-            rt: rt.clone(),
-            close_timeout: DEFAULT_CLOSE_TIMEOUT,
-            stack: Mutex::new(Vec::new()),
-        }
+        Self::from_parts(rt, Name::kind("context_group"), DEFAULT_CLOSE_TIMEOUT)
     }
 
-    /// An empty stack whose closes each get `close_timeout`.
-    ///
-    /// # Errors
-    ///
-    /// [`LifecycleError::ZeroCloseTimeout`] for a zero duration.
+    /// A builder for a group on `rt`, to set its [name](AsyncContextGroupBuilder::name) (for its
+    /// errors, metrics and events) and its
+    /// [close timeout](AsyncContextGroupBuilder::close_timeout).
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::lifecycle::{AsyncContextGroup, LifecycleError, on_close};
+    /// use uno_core::lifecycle::{AsyncContextGroup, on_close};
     /// use uno_core::rt::VirtualRuntime;
     ///
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
-    /// let zero = AsyncContextGroup::with_close_timeout(&rt, Duration::ZERO);
-    /// assert_eq!(zero.unwrap_err(), LifecycleError::ZeroCloseTimeout);
-    ///
-    /// let stack = AsyncContextGroup::with_close_timeout(&rt, Duration::from_secs(2)).unwrap();
+    /// let stack = AsyncContextGroup::builder(&rt)
+    ///     .name("request")
+    ///     .close_timeout(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
     /// stack.enter_named("hung", on_close(|| std::future::pending()));
     /// let err = vrt.block_on(stack.close()).unwrap_err();
+    /// assert_eq!(&*err.name, "request");
     /// assert!(err.errors[0].error.is_timeout()); // given up after 2 seconds
     /// ```
-    pub fn with_close_timeout(
-        rt: &Runtime,
-        close_timeout: Duration,
-    ) -> Result<Self, LifecycleError> {
-        if close_timeout.is_zero() {
-            return Err(LifecycleError::ZeroCloseTimeout);
-        }
-        Ok(AsyncContextGroup {
+    pub fn builder(rt: &Runtime) -> AsyncContextGroupBuilder {
+        AsyncContextGroupBuilder::new(rt)
+    }
+
+    /// Builds the group of a checked configuration.
+    pub(crate) fn from_parts(rt: &Runtime, name: Name, close_timeout: Duration) -> Self {
+        AsyncContextGroup {
             rt: rt.clone(),
             close_timeout,
             stack: Mutex::new(Vec::new()),
-        })
+            closer: Closer::new(name),
+        }
+    }
+
+    /// The group's name: `"context_group"` unless given to its
+    /// [builder](AsyncContextGroupBuilder::name). It appears in its [`ContextCloseError`], the
+    /// `name` label of its metrics and the `name` field of its events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::AsyncContextGroup;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// assert_eq!(AsyncContextGroup::new(&rt).name(), "context_group");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.closer.name.as_str()
     }
 
     fn stack(&self) -> MutexGuard<'_, Vec<Named>> {
@@ -166,6 +186,7 @@ impl AsyncContextGroup {
     pub fn enter_named<R: AsyncClose>(&self, name: impl Into<String>, resource: R) -> Arc<R> {
         let resource = Arc::new(resource);
         self.stack().push((name.into(), resource.clone()));
+        self.closer.resources.increment(1.0);
         resource
     }
 
@@ -246,14 +267,21 @@ impl AsyncContextGroup {
             let Some((name, resource)) = self.stack().pop() else {
                 break;
             };
-            if let Err(error) = close_one(&self.rt, &name, &*resource, self.close_timeout).await {
+            self.closer.resources.decrement(1.0);
+            let closed = self
+                .closer
+                .close_one(&self.rt, &name, &*resource, self.close_timeout);
+            if let Err(error) = closed.await {
                 errors.push(crate::lifecycle::ResourceError { name, error });
             }
         }
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(ContextCloseError { errors })
+            Err(ContextCloseError {
+                name: self.closer.name.shared(),
+                errors,
+            })
         }
     }
 
@@ -283,7 +311,10 @@ impl AsyncContextGroup {
     /// let vrt = VirtualRuntime::new();
     /// let rt = vrt.handle();
     /// vrt.block_on(async {
-    ///     let group = AsyncContextGroup::with_close_timeout(&rt, Duration::from_secs(1)).unwrap();
+    ///     let group = AsyncContextGroup::builder(&rt)
+    ///         .close_timeout(Duration::from_secs(1))
+    ///         .build()
+    ///         .unwrap();
     ///     let err = group
     ///         .scoped(|scope| async move {
     ///             scope.enter_named("stuck", on_close(|| std::future::pending()));
@@ -331,12 +362,14 @@ impl Drop for AsyncContextGroup {
         if left.is_empty() {
             return;
         }
-        let rt = self.rt.clone();
+        self.closer.resources.decrement(left.len() as f64);
+        let (rt, closer) = (self.rt.clone(), self.closer.clone());
         let limit = self.close_timeout;
-        // Detached: nobody is left to await it, and the resources must still be released.
+        // Detached: nobody is left to await it, and the resources must still be released. The
+        // failures are still counted and traced by the closer.
         self.rt
             .spawn(async move {
-                let _ = close_all_lifo(&rt, left, limit).await;
+                let _ = closer.close_all_lifo(&rt, left, limit).await;
             })
             .detach();
     }
@@ -346,6 +379,7 @@ impl fmt::Debug for AsyncContextGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<String> = self.stack().iter().map(|(n, _)| n.clone()).collect();
         f.debug_struct("AsyncContextGroup")
+            .field("name", &self.closer.name)
             .field("entered", &names)
             .field("close_timeout", &self.close_timeout)
             .finish()
@@ -497,7 +531,7 @@ impl fmt::Debug for ContextScope {
 ///   closed, and the panic is **re-raised** (payload: the message, as a `String`); close errors
 ///   are then discarded.
 ///
-/// For another close timeout, use [`AsyncContextGroup::with_close_timeout`] and
+/// For another name or close timeout, use [`AsyncContextGroup::builder`] and
 /// [`scoped`](AsyncContextGroup::scoped).
 ///
 /// # Errors

@@ -1,4 +1,6 @@
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::lifecycle::ShutdownReport;
 use crate::time::Elapsed;
@@ -36,7 +38,10 @@ impl CloseError {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
-    /// let manager = AsyncManager::with_close_timeout(&rt, Duration::from_secs(2)).unwrap();
+    /// let manager = AsyncManager::builder(&rt)
+    ///     .close_timeout(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
     /// manager.register_resource("hung", on_close(|| std::future::pending())).unwrap();
     /// let report = manager.shutdown(Duration::from_secs(1)).await;
     /// assert!(report.failed[0].error.is_timeout());
@@ -50,13 +55,10 @@ impl CloseError {
 impl fmt::Display for CloseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CloseError::Failed(error) => write!(f, "close failed: {error}"),
-            CloseError::TimedOut(elapsed) => write!(
-                f,
-                "close did not finish in time ({elapsed}); raise the close timeout or make close \
-                 return sooner"
-            ),
-            CloseError::Panicked { message } => write!(f, "close panicked: {message}"),
+            // Transparent: the resource's own error, and the timeout's.
+            CloseError::Failed(error) => fmt::Display::fmt(error, f),
+            CloseError::TimedOut(elapsed) => fmt::Display::fmt(elapsed, f),
+            CloseError::Panicked { message } => write!(f, "panicked: {message}"),
         }
     }
 }
@@ -64,14 +66,35 @@ impl fmt::Display for CloseError {
 impl std::error::Error for CloseError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            CloseError::Failed(error) => Some(&**error),
-            CloseError::TimedOut(elapsed) => Some(elapsed),
+            CloseError::Failed(error) => error.source(),
+            CloseError::TimedOut(elapsed) => std::error::Error::source(elapsed),
             CloseError::Panicked { .. } => None,
         }
     }
 }
 
-/// A resource that did not close cleanly: its name and why.
+/// A resource that did not close cleanly: its name and why ([`source`](std::error::Error::source)
+/// is the [`CloseError`]).
+///
+/// # Examples
+///
+/// ```
+/// use std::error::Error;
+/// use std::time::Duration;
+/// use uno_core::lifecycle::{AsyncManager, on_close};
+/// use uno_core::rt::VirtualRuntime;
+///
+/// # let vrt = VirtualRuntime::new();
+/// # let rt = vrt.handle();
+/// # vrt.block_on(async move {
+/// let manager = AsyncManager::new(&rt);
+/// manager.register_resource("db", on_close(|| async { Err("disk full".into()) })).unwrap();
+/// let report = manager.shutdown(Duration::from_secs(1)).await;
+/// let failure = &report.failed[0];
+/// assert_eq!(failure.to_string(), r#"could not close resource "db""#);
+/// assert_eq!(failure.source().unwrap().to_string(), "disk full");
+/// # });
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct ResourceError {
@@ -83,7 +106,7 @@ pub struct ResourceError {
 
 impl fmt::Display for ResourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "resource `{}`: {}", self.name, self.error)
+        write!(f, "could not close resource {:?}", self.name)
     }
 }
 
@@ -93,34 +116,78 @@ impl std::error::Error for ResourceError {
     }
 }
 
-/// Misuse of an [`AsyncManager`](super::AsyncManager) or an
-/// [`AsyncContextGroup`](super::AsyncContextGroup).
+/// Misuse of an [`AsyncManager`](super::AsyncManager): a name taken twice, or a registration
+/// after shutdown started. Each variant names the manager.
+///
+/// Give each resource and task its own name, and register everything before
+/// [`shutdown`](super::AsyncManager::shutdown) (or [`run_application`](super::run_application)'s
+/// signal).
+///
+/// # Examples
+///
+/// ```
+/// use uno_core::lifecycle::{AsyncManager, LifecycleError, on_close};
+/// use uno_core::rt::VirtualRuntime;
+///
+/// # let vrt = VirtualRuntime::new();
+/// # let rt = vrt.handle();
+/// let manager = AsyncManager::builder(&rt).name("api").build().unwrap();
+/// manager.register_resource("db", on_close(|| async { Ok(()) })).unwrap();
+/// let err = manager.register_resource("db", on_close(|| async { Ok(()) })).unwrap_err();
+/// assert!(matches!(&err, LifecycleError::DuplicateName { name, .. } if name == "db"));
+/// assert_eq!(err.to_string(), r#"async manager "api" already has a resource or task named "db""#);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LifecycleError {
     /// A resource or task with this name is already registered (or, for a task, running).
     DuplicateName {
+        /// The manager's [name](super::AsyncManager::name).
+        manager: Arc<str>,
         /// The name in use.
         name: String,
     },
     /// Shutdown has started: no new resources or tasks are taken.
-    ShuttingDown,
-    /// A close timeout of zero would fail every close before it starts.
-    ZeroCloseTimeout,
+    ShuttingDown {
+        /// The manager's [name](super::AsyncManager::name).
+        manager: Arc<str>,
+    },
+}
+
+impl LifecycleError {
+    /// The name of the manager that refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::lifecycle::{AsyncManager, on_close};
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let manager = AsyncManager::new(&rt);
+    /// vrt.block_on(manager.shutdown(Duration::from_secs(1)));
+    /// let err = manager.register_resource("late", on_close(|| async { Ok(()) })).unwrap_err();
+    /// assert_eq!(err.manager(), "async_manager"); // the default name
+    /// ```
+    pub fn manager(&self) -> &str {
+        match self {
+            LifecycleError::DuplicateName { manager, .. }
+            | LifecycleError::ShuttingDown { manager } => manager,
+        }
+    }
 }
 
 impl fmt::Display for LifecycleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LifecycleError::DuplicateName { name } => write!(
+            LifecycleError::DuplicateName { manager, name } => write!(
                 f,
-                "the name `{name}` is already registered: give each resource and task its own name"
+                "async manager {manager:?} already has a resource or task named {name:?}"
             ),
-            LifecycleError::ShuttingDown => f.write_str(
-                "the manager is shutting down and takes nothing new: register before shutdown",
-            ),
-            LifecycleError::ZeroCloseTimeout => {
-                f.write_str("a zero close timeout fails every close: pass a positive duration")
+            LifecycleError::ShuttingDown { manager } => {
+                write!(f, "async manager {manager:?} is shutting down")
             }
         }
     }
@@ -128,26 +195,118 @@ impl fmt::Display for LifecycleError {
 
 impl std::error::Error for LifecycleError {}
 
+/// A lifecycle builder was given a setting that cannot work: what
+/// [`AsyncManagerBuilder::build`](super::AsyncManagerBuilder::build) and
+/// [`AsyncContextGroupBuilder::build`](super::AsyncContextGroupBuilder::build) return, never a
+/// panic.
+///
+/// A close timeout must be positive (zero fails every close before it starts) and bounded
+/// (`Duration::MAX` would let one hung close hold a shutdown forever); a name must not be empty.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::lifecycle::{AsyncManager, ConfigError};
+/// use uno_core::rt::VirtualRuntime;
+///
+/// # let vrt = VirtualRuntime::new();
+/// # let rt = vrt.handle();
+/// let err = AsyncManager::builder(&rt).close_timeout(Duration::ZERO).build().unwrap_err();
+/// assert_eq!(err, ConfigError::ZeroCloseTimeout);
+/// assert_eq!(err.to_string(), "close timeout must be greater than zero");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The close timeout was zero.
+    ZeroCloseTimeout,
+    /// The close timeout was `Duration::MAX`, that is no limit at all.
+    UnboundedCloseTimeout,
+    /// The name was the empty string.
+    EmptyName,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConfigError::ZeroCloseTimeout => "close timeout must be greater than zero",
+            ConfigError::UnboundedCloseTimeout => "close timeout must be less than Duration::MAX",
+            ConfigError::EmptyName => "name must not be empty",
+        })
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Checks a builder's settings, for [`ConfigError`].
+pub(crate) fn check_config(name: Option<&str>, close_timeout: Duration) -> Result<(), ConfigError> {
+    if name.is_some_and(str::is_empty) {
+        return Err(ConfigError::EmptyName);
+    }
+    if close_timeout.is_zero() {
+        return Err(ConfigError::ZeroCloseTimeout);
+    }
+    if close_timeout == Duration::MAX {
+        return Err(ConfigError::UnboundedCloseTimeout);
+    }
+    Ok(())
+}
+
+/// An error and its `source()` chain on one line (`a: b: c`), for `tracing` fields.
+pub(crate) struct Chain<'a>(pub(crate) &'a dyn std::error::Error);
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(error) = next {
+            write!(f, ": {error}")?;
+            next = error.source();
+        }
+        Ok(())
+    }
+}
+
 /// The error of [`AsyncContextGroup::close`](super::AsyncContextGroup::close): every resource whose
 /// close did not succeed, in closing (LIFO) order. The others were closed.
+///
+/// [`source`](std::error::Error::source) is the first failure; [`errors`](Self::errors) has them
+/// all.
+///
+/// # Examples
+///
+/// ```
+/// use std::error::Error;
+/// use uno_core::lifecycle::{AsyncContextGroup, on_close};
+/// use uno_core::rt::VirtualRuntime;
+///
+/// # let vrt = VirtualRuntime::new();
+/// # let rt = vrt.handle();
+/// let stack = AsyncContextGroup::builder(&rt).name("request").build().unwrap();
+/// stack.enter_named("cache", on_close(|| async { Err("flush failed".into()) }));
+/// let err = vrt.block_on(stack.close()).unwrap_err();
+/// assert_eq!(err.to_string(), r#"1 resource of context group "request" did not close"#);
+/// assert_eq!(err.source().unwrap().to_string(), r#"could not close resource "cache""#);
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct ContextCloseError {
+    /// The [name](super::AsyncContextGroup::name) of the group.
+    pub name: Arc<str>,
     /// The failures, in the order the resources were closed.
     pub errors: Vec<ResourceError>,
 }
 
 impl fmt::Display for ContextCloseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors.len();
+        let resources = if n == 1 { "resource" } else { "resources" };
         write!(
             f,
-            "{} resource(s) did not close cleanly (all were attempted)",
-            self.errors.len()
-        )?;
-        for error in &self.errors {
-            write!(f, "; {error}")?;
-        }
-        Ok(())
+            "{n} {resources} of context group {:?} did not close",
+            self.name
+        )
     }
 }
 
@@ -248,23 +407,27 @@ impl<E> ContextGroupError<E> {
     }
 }
 
+/// Transparent: the body's error as it is, or the [`ContextCloseError`] as it is. After a failed
+/// body, close failures are secondary and only reachable through
+/// [`close_error`](ContextGroupError::close_error).
 impl<E: fmt::Display> fmt::Display for ContextGroupError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ContextGroupError::Body { error, close: None } => {
-                write!(f, "{error} (every resource was closed)")
-            }
-            ContextGroupError::Body {
-                error,
-                close: Some(close),
-            } => write!(f, "{error}; then, closing: {close}"),
-            ContextGroupError::Close(close) => write!(f, "{close}"),
+            ContextGroupError::Body { error, .. } => fmt::Display::fmt(error, f),
+            ContextGroupError::Close(close) => fmt::Display::fmt(close, f),
         }
     }
 }
 
-/// The causes are part of the `Display` text, so `source` is `None`.
-impl<E: fmt::Debug + fmt::Display> std::error::Error for ContextGroupError<E> {}
+/// Transparent, as `Display`: the `source` of the body's error, or of the [`ContextCloseError`].
+impl<E: std::error::Error + 'static> std::error::Error for ContextGroupError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ContextGroupError::Body { error, .. } => error.source(),
+            ContextGroupError::Close(close) => std::error::Error::source(close),
+        }
+    }
+}
 
 /// The error of [`run_application`](super::run_application).
 #[derive(Debug)]
@@ -284,17 +447,11 @@ pub enum ApplicationError<E> {
     Setup(std::io::Error),
 }
 
-impl<E: fmt::Display> fmt::Display for ApplicationError<E> {
+impl<E> fmt::Display for ApplicationError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ApplicationError::Startup { error, .. } => write!(
-                f,
-                "startup failed: {error} (what it had started was shut down; see the report)"
-            ),
-            ApplicationError::Setup(error) => write!(
-                f,
-                "could not set the application up (executor or signal handlers): {error}"
-            ),
+            ApplicationError::Startup { .. } => f.write_str("application startup failed"),
+            ApplicationError::Setup(_) => f.write_str("could not set up the application"),
         }
     }
 }

@@ -3,10 +3,12 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::lifecycle::close::{Closer, SHUTDOWN_DURATION};
 use crate::lifecycle::{
-    AsyncClose, DEFAULT_CLOSE_TIMEOUT, LifecycleError, Named, ShutdownReport, close_all_lifo,
+    AsyncClose, AsyncManagerBuilder, DEFAULT_CLOSE_TIMEOUT, LifecycleError, Named, ShutdownReport,
 };
 use crate::loom::{Mutex, MutexGuard};
+use crate::observe::{Histogram, Name, event};
 use crate::rt::Runtime;
 use crate::sync::CancellationToken;
 use crate::task::{ManagedTask, TaskManager, TaskManagerError};
@@ -22,6 +24,12 @@ struct Resources {
 struct Shared {
     resources: Mutex<Resources>,
     close_timeout: Duration,
+    /// The manager's name and the metrics of its closes.
+    closer: Closer,
+    shutdown_duration: Histogram,
+    /// When each task returned once shutdown was requested, for the `task stopped` events.
+    #[cfg(feature = "tracing")]
+    returned: Mutex<Vec<(String, std::time::Instant)>>,
 }
 
 impl Shared {
@@ -56,7 +64,11 @@ impl Shared {
 /// let vrt = VirtualRuntime::new();
 /// let rt = vrt.handle();
 /// vrt.block_on(async move {
-///     let manager = AsyncManager::with_close_timeout(&rt, Duration::from_secs(2)).unwrap();
+///     let manager = AsyncManager::builder(&rt)
+///         .name("api")
+///         .close_timeout(Duration::from_secs(2))
+///         .build()
+///         .unwrap();
 ///     manager.register_resource("ok", on_close(|| async { Ok(()) })).unwrap();
 ///     manager
 ///         .register_resource("broken", on_close(|| async { Err("disk full".into()) }))
@@ -75,7 +87,9 @@ pub struct AsyncManager {
 }
 
 impl AsyncManager {
-    /// A manager on `rt`, closing each resource within [`DEFAULT_CLOSE_TIMEOUT`].
+    /// A manager on `rt` named `"async_manager"`, closing each resource within
+    /// [`DEFAULT_CLOSE_TIMEOUT`]. For another name or close timeout, use
+    /// [`builder`](Self::builder).
     ///
     /// # Examples
     ///
@@ -86,49 +100,45 @@ impl AsyncManager {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     /// let manager = AsyncManager::new(&rt);
+    /// assert_eq!(manager.name(), "async_manager");
     /// assert!(manager.resources().is_empty());
     /// assert!(!manager.is_shutting_down());
     /// ```
     pub fn new(rt: &Runtime) -> Self {
-        Self::build(rt, DEFAULT_CLOSE_TIMEOUT)
+        Self::from_parts(rt, Name::kind("async_manager"), DEFAULT_CLOSE_TIMEOUT)
     }
 
-    /// A manager whose resources each get `close_timeout` to close.
-    ///
-    /// # Errors
-    ///
-    /// [`LifecycleError::ZeroCloseTimeout`] for a zero duration.
+    /// A builder for a manager on `rt`, to set its [name](AsyncManagerBuilder::name) (for its
+    /// errors, reports, metrics and events) and its
+    /// [close timeout](AsyncManagerBuilder::close_timeout).
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::lifecycle::{AsyncManager, LifecycleError, on_close};
+    /// use uno_core::lifecycle::{AsyncManager, on_close};
     /// use uno_core::rt::VirtualRuntime;
     ///
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
-    /// let zero = AsyncManager::with_close_timeout(&rt, Duration::ZERO);
-    /// assert_eq!(zero.unwrap_err(), LifecycleError::ZeroCloseTimeout);
-    ///
-    /// let manager = AsyncManager::with_close_timeout(&rt, Duration::from_secs(2)).unwrap();
+    /// let manager = AsyncManager::builder(&rt)
+    ///     .name("api")
+    ///     .close_timeout(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(manager.name(), "api");
     /// manager.register_resource("hung", on_close(|| std::future::pending())).unwrap();
     /// let report = manager.shutdown(Duration::from_secs(1)).await;
     /// assert!(report.failed[0].error.is_timeout()); // given up after 2 seconds
     /// # });
     /// ```
-    pub fn with_close_timeout(
-        rt: &Runtime,
-        close_timeout: Duration,
-    ) -> Result<Self, LifecycleError> {
-        if close_timeout.is_zero() {
-            return Err(LifecycleError::ZeroCloseTimeout);
-        }
-        Ok(Self::build(rt, close_timeout))
+    pub fn builder(rt: &Runtime) -> AsyncManagerBuilder {
+        AsyncManagerBuilder::new(rt)
     }
 
-    fn build(rt: &Runtime, close_timeout: Duration) -> Self {
+    /// Builds the manager of a checked configuration.
+    pub(crate) fn from_parts(rt: &Runtime, name: Name, close_timeout: Duration) -> Self {
         AsyncManager {
             shared: Arc::new(Shared {
                 resources: Mutex::new(Resources {
@@ -136,9 +146,36 @@ impl AsyncManager {
                     closed: false,
                 }),
                 close_timeout,
+                shutdown_duration: Histogram::new(SHUTDOWN_DURATION, &name, &[]),
+                closer: Closer::new(name),
+                #[cfg(feature = "tracing")]
+                returned: Mutex::new(Vec::new()),
             }),
             tasks: TaskManager::new(rt),
         }
+    }
+
+    /// The manager's name: `"async_manager"` unless given to its
+    /// [builder](AsyncManagerBuilder::name). It appears in its errors, its [`ShutdownReport`],
+    /// the `name` label of its metrics and the `name` field of its events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::AsyncManager;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let manager = AsyncManager::builder(&rt).name("worker").build().unwrap();
+    /// assert_eq!(manager.name(), "worker");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.shared.closer.name.as_str()
+    }
+
+    fn manager_name(&self) -> Arc<str> {
+        self.shared.closer.name.shared()
     }
 
     /// A view of the same manager (resources, tasks, shutdown token) bound to `rt`: what it
@@ -193,10 +230,10 @@ impl AsyncManager {
     /// let manager = AsyncManager::new(&rt);
     /// manager.register_resource("db", on_close(|| async { Ok(()) })).unwrap();
     /// let dup = manager.register_resource("db", on_close(|| async { Ok(()) }));
-    /// assert_eq!(dup.unwrap_err(), LifecycleError::DuplicateName { name: "db".into() });
+    /// assert!(matches!(dup.unwrap_err(), LifecycleError::DuplicateName { name, .. } if name == "db"));
     /// manager.shutdown(Duration::from_secs(1)).await;
     /// let late = manager.register_resource("cache", on_close(|| async { Ok(()) }));
-    /// assert_eq!(late.unwrap_err(), LifecycleError::ShuttingDown);
+    /// assert!(matches!(late.unwrap_err(), LifecycleError::ShuttingDown { .. }));
     /// # });
     /// ```
     pub fn register_resource<R: AsyncClose>(
@@ -207,13 +244,19 @@ impl AsyncManager {
         let name = name.into();
         let mut resources = self.shared.resources();
         if resources.closed {
-            return Err(LifecycleError::ShuttingDown);
+            return Err(LifecycleError::ShuttingDown {
+                manager: self.manager_name(),
+            });
         }
         if resources.list.iter().any(|(n, _)| *n == name) {
-            return Err(LifecycleError::DuplicateName { name });
+            return Err(LifecycleError::DuplicateName {
+                manager: self.manager_name(),
+                name,
+            });
         }
         let resource = Arc::new(resource);
         resources.list.push((name, resource.clone()));
+        self.shared.closer.resources.increment(1.0);
         Ok(resource)
     }
 
@@ -269,7 +312,7 @@ impl AsyncManager {
     /// let metrics = async move { Ok::<_, String>(token.cancelled().await) };
     /// let handle = manager.spawn_task("metrics", metrics).unwrap();
     /// let dup = manager.spawn_task("metrics", async { Ok::<_, String>(()) });
-    /// assert_eq!(dup.unwrap_err(), LifecycleError::DuplicateName { name: "metrics".into() });
+    /// assert!(matches!(dup.unwrap_err(), LifecycleError::DuplicateName { name, .. } if name == "metrics"));
     /// let report = manager.shutdown(Duration::from_secs(1)).await;
     /// assert_eq!(report.tasks.stopped, ["metrics"]);
     /// assert_eq!(handle.await, Ok(())); // it returned when the token fired
@@ -284,9 +327,33 @@ impl AsyncManager {
         F: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + Send + 'static,
     {
+        let name = name.into();
+        #[cfg(feature = "tracing")]
+        let future = {
+            // Notes when the task returns after shutdown was requested: the `task stopped`
+            // event's duration. Nothing is kept for tasks that return before.
+            let (shared, rt, token, task) = (
+                self.shared.clone(),
+                self.runtime().clone(),
+                self.shutdown_token(),
+                name.clone(),
+            );
+            async move {
+                let outcome = future.await;
+                if token.is_cancelled() {
+                    shared.returned.lock().push((task, rt.now()));
+                }
+                outcome
+            }
+        };
         self.tasks.spawn(name, future).map_err(|error| match error {
-            TaskManagerError::DuplicateName { name } => LifecycleError::DuplicateName { name },
-            _ => LifecycleError::ShuttingDown,
+            TaskManagerError::DuplicateName { name, .. } => LifecycleError::DuplicateName {
+                manager: self.manager_name(),
+                name,
+            },
+            _ => LifecycleError::ShuttingDown {
+                manager: self.manager_name(),
+            },
         })
     }
 
@@ -372,7 +439,11 @@ impl AsyncManager {
     /// assert_eq!(manager.resources(), ["db"]); // nothing closed: `shutdown` does that
     /// ```
     pub fn request_shutdown(&self) {
-        self.tasks.shutdown_token().cancel();
+        let token = self.tasks.shutdown_token();
+        if !token.is_cancelled() {
+            event!(info, "uno_core::lifecycle", name = %self.name(), "shutdown requested");
+        }
+        token.cancel();
     }
 
     /// Shuts down: cancels the shutdown token, stops the tasks within `timeout` (waiting for them,
@@ -414,19 +485,93 @@ impl AsyncManager {
     /// (tasks are cancelled; resources not yet closed are dropped without a close).
     pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport {
         let rt = self.runtime();
+        let closer = &self.shared.closer;
         let start = rt.now();
         let resources = {
             let mut resources = self.shared.resources();
             resources.closed = true;
             std::mem::take(&mut resources.list)
         };
+        closer.resources.decrement(resources.len() as f64);
+        event!(
+            info,
+            "uno_core::lifecycle",
+            name = %closer.name,
+            tasks = self.tasks.list().iter().filter(|t| t.state == crate::task::TaskState::Running).count(),
+            resources = resources.len(),
+            ?timeout,
+            "shutdown started"
+        );
         let tasks = self.tasks.shutdown(timeout).await;
-        let (closed, failed) = close_all_lifo(rt, resources, self.shared.close_timeout).await;
-        ShutdownReport {
+        #[cfg(feature = "tracing")]
+        self.trace_tasks(&tasks, start, timeout);
+        let (closed, failed) = closer
+            .close_all_lifo(rt, resources, self.shared.close_timeout)
+            .await;
+        let elapsed = rt.now().saturating_duration_since(start);
+        self.shared.shutdown_duration.record_duration(elapsed);
+        let report = ShutdownReport {
             tasks,
             closed,
             failed,
-            elapsed: rt.now().saturating_duration_since(start),
+            elapsed,
+            name: closer.name.shared(),
+        };
+        event!(
+            info,
+            "uno_core::lifecycle",
+            name = %closer.name,
+            ?elapsed,
+            tasks_stopped = report.tasks.stopped.len(),
+            tasks_cancelled = report.tasks.timed_out.len(),
+            resources_closed = report.closed.len(),
+            resources_failed = report.failed.len(),
+            clean = report.is_clean(),
+            "shutdown finished"
+        );
+        report
+    }
+
+    /// The events of the tasks' part of a shutdown that started at `start`.
+    #[cfg(feature = "tracing")]
+    fn trace_tasks(
+        &self,
+        report: &crate::task::TaskShutdownReport,
+        start: std::time::Instant,
+        timeout: Duration,
+    ) {
+        let name = &self.shared.closer.name;
+        let returned = std::mem::take(&mut *self.shared.returned.lock());
+        let phase = self.runtime().now().saturating_duration_since(start);
+        for task in &report.stopped {
+            // The last return under this name (a name is reused once its task finished).
+            let elapsed = returned
+                .iter()
+                .rev()
+                .find(|(n, _)| n == task)
+                .map_or(phase, |(_, at)| at.saturating_duration_since(start));
+            event!(debug, "uno_core::lifecycle", name = %name, task = %task, ?elapsed, "task stopped");
+        }
+        for task in &report.timed_out {
+            event!(
+                warn,
+                "uno_core::lifecycle",
+                name = %name,
+                task = %task,
+                deadline = ?timeout,
+                abandoned = report.abandoned.contains(task),
+                "task missed the shutdown deadline"
+            );
+        }
+        for panic in &report.panicked {
+            event!(
+                warn,
+                "uno_core::lifecycle",
+                name = %name,
+                task = %panic.name,
+                panic = %panic.message,
+                "task panicked"
+            );
         }
     }
 }
@@ -434,6 +579,7 @@ impl AsyncManager {
 impl fmt::Debug for AsyncManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncManager")
+            .field("name", &self.shared.closer.name)
             .field("resources", &self.resources())
             .field("tasks", &self.tasks)
             .field("shutting_down", &self.is_shutting_down())

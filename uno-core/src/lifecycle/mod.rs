@@ -37,8 +37,55 @@
 //!     assert_eq!(report.closed, ["cache", "db"]); // reverse registration order
 //! });
 //! ```
+//!
+//! # Names
+//!
+//! A manager and a context group have a name, given to their builders
+//! ([`AsyncManager::builder`]`(&rt).name("api")`, [`AsyncContextGroup::builder`]) and read with
+//! `name()`; the defaults are `"async_manager"` and `"context_group"`. It appears in
+//! [`LifecycleError`], [`ContextCloseError`], the [`ShutdownReport`]'s `Display`, the `name` label
+//! of the metrics and the `name` field of the events below. The process-wide manager of
+//! [`get_async_manager`] and the one [`run_application`] makes keep the default.
+//!
+//! # Metrics
+//!
+//! With the `metrics` feature (see [`crate::observe`]); every metric carries the `name` label of
+//! its manager or group, whose handles are registered when it is built.
+//!
+//! | metric | kind | labels | meaning |
+//! |---|---|---|---|
+//! | `uno_lifecycle_resources` | gauge | `name` | resources registered (manager) or entered (group) and not yet taken for closing |
+//! | `uno_lifecycle_closes_total` | counter | `name`, `outcome` = `ok` \| `error` \| `timeout` | resource closes; a close that returned an error or panicked is `error` |
+//! | `uno_lifecycle_close_duration_seconds` | histogram | `name` | how long each close took, whatever its outcome (a timed-out one: its time limit) |
+//! | `uno_lifecycle_shutdown_duration_seconds` | histogram | `name` | how long each [`AsyncManager::shutdown`] took, tasks and resources |
+//!
+//! A context group made for every request registers its handles every time (a few registry
+//! look-ups with the feature on, nothing without it); name such groups alike, so they share one
+//! set of series.
+//!
+//! # Tracing
+//!
+//! With the `tracing` feature, events with the target `uno_core::lifecycle`; `name` is the
+//! manager's or the group's name, `resource` and `task` the registered names, durations are
+//! `Debug`-formatted [`Duration`]s.
+//!
+//! | event (message) | level | fields | when |
+//! |---|---|---|---|
+//! | `shutdown requested` | INFO | `name` | [`AsyncManager::request_shutdown`] (also by [`run_application`]), the first time |
+//! | `shutdown signal received` | INFO | `name`, `signal` (`SIGINT`, `SIGTERM`, or `unknown` for [`run_application`]'s plain future) | [`run_application`] woke on its signal |
+//! | `shutdown started` | INFO | `name`, `tasks` (running), `resources`, `timeout` | [`AsyncManager::shutdown`] begins |
+//! | `task stopped` | DEBUG | `name`, `task`, `elapsed` (from the start of the shutdown) | a task returned within the shutdown |
+//! | `task missed the shutdown deadline` | WARN | `name`, `task`, `deadline`, `abandoned` (still not dropped at the deadline) | a task was cancelled at the deadline |
+//! | `task panicked` | WARN | `name`, `task`, `panic` (the panic message) | a task stopped by shutdown had panicked |
+//! | `resource closed` | DEBUG | `name`, `resource`, `elapsed` | a close succeeded (manager or group) |
+//! | `resource close failed` | WARN | `name`, `resource`, `elapsed`, `error` (the error and its sources) | a close returned an error or panicked |
+//! | `resource close timed out` | WARN | `name`, `resource`, `limit` | a close ran out of time and was dropped |
+//! | `application cleanup failed` | WARN | `name`, `error` | [`run_application`]'s cleanup timed out or panicked |
+//! | `shutdown finished` | INFO | `name`, `elapsed`, `tasks_stopped`, `tasks_cancelled`, `resources_closed`, `resources_failed`, `clean` | [`AsyncManager::shutdown`] returns |
 
 mod application;
+mod builder;
+mod close;
 mod context_group;
 mod error;
 mod manager;
@@ -47,20 +94,20 @@ mod signal;
 
 use std::fmt;
 use std::future::Future;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::panic::{self, Contained};
-use crate::rt::Runtime;
+use crate::observe::{Description, Kind, Unit};
 
 pub use application::{
     ApplicationReport, Cleanup, ShutdownReason, Startup, run_application, run_application_with,
 };
+pub use builder::{AsyncContextGroupBuilder, AsyncManagerBuilder};
 pub use context_group::{AsyncContextGroup, ContextScope, context_group};
 pub use error::{
-    ApplicationError, BoxError, CloseError, ContextCloseError, ContextGroupError, LifecycleError,
-    ResourceError,
+    ApplicationError, BoxError, CloseError, ConfigError, ContextCloseError, ContextGroupError,
+    LifecycleError, ResourceError,
 };
 pub use manager::{AsyncManager, get_async_manager};
 pub use report::ShutdownReport;
@@ -154,60 +201,30 @@ impl<F> fmt::Debug for CloseFn<F> {
 /// A named resource, as managers and groups keep them.
 pub(crate) type Named = (String, Arc<dyn AsyncClose>);
 
-/// Runs `future` within `limit` with its panics contained: a panic in a poll, or in the future's
-/// `Drop` (when it completes or when the time limit drops it), becomes [`CloseError::Panicked`];
-/// a future still running at the limit is dropped and [`CloseError::TimedOut`] returned.
-pub(crate) async fn run_bounded<F: Future>(
-    rt: &Runtime,
-    limit: Duration,
-    what: String,
-    future: F,
-) -> Result<F::Output, CloseError> {
-    let mut future = pin!(Contained::new(future));
-    let outcome = rt.timeout(limit, what, future.as_mut()).await;
-    match outcome {
-        Ok(Ok(output)) => Ok(output),
-        Ok(Err(message)) => Err(CloseError::Panicked { message }),
-        // A panic while dropping the abandoned future is the more specific fault: report it.
-        Err(elapsed) => match future.as_mut().cancel() {
-            Ok(()) => Err(CloseError::TimedOut(elapsed)),
-            Err(message) => Err(CloseError::Panicked { message }),
-        },
-    }
-}
-
-/// Closes one resource within `limit`, whatever its close does: a panic in `close` itself, in a
-/// poll of its future or in the future's `Drop` is [`CloseError::Panicked`]; a close still running
-/// at the limit is dropped.
-pub(crate) async fn close_one(
-    rt: &Runtime,
-    name: &str,
-    resource: &dyn AsyncClose,
-    limit: Duration,
-) -> Result<(), CloseError> {
-    let future =
-        panic::call(|| resource.close()).map_err(|message| CloseError::Panicked { message })?;
-    run_bounded(rt, limit, format!("closing `{name}`"), future)
-        .await?
-        .map_err(CloseError::Failed)
-}
-
-/// Closes `resources` last-first, every one of them, returning the names closed and the failures.
-pub(crate) async fn close_all_lifo(
-    rt: &Runtime,
-    mut resources: Vec<Named>,
-    limit: Duration,
-) -> (Vec<String>, Vec<ResourceError>) {
-    let mut closed = Vec::new();
-    let mut failed = Vec::new();
-    while let Some((name, resource)) = resources.pop() {
-        match close_one(rt, &name, &*resource, limit).await {
-            Ok(()) => closed.push(name),
-            Err(error) => failed.push(ResourceError { name, error }),
-        }
-    }
-    (closed, failed)
-}
-
 /// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
-pub(crate) const METRICS: &[crate::observe::Description] = &[];
+pub(crate) const METRICS: &[crate::observe::Description] = &[
+    Description {
+        name: close::RESOURCES,
+        kind: Kind::Gauge,
+        unit: Unit::Count,
+        help: "Resources registered with a manager or entered into a context group, not yet taken for closing.",
+    },
+    Description {
+        name: close::CLOSES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Resource closes, by outcome: ok, error (failed or panicked), timeout.",
+    },
+    Description {
+        name: close::CLOSE_DURATION,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "How long each resource close took, whatever its outcome.",
+    },
+    Description {
+        name: close::SHUTDOWN_DURATION,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "How long each AsyncManager::shutdown took: tasks, then resources.",
+    },
+];

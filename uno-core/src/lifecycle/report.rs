@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::lifecycle::ResourceError;
@@ -17,6 +18,8 @@ pub struct ShutdownReport {
     pub failed: Vec<ResourceError>,
     /// How long the shutdown took, on the runtime's clock.
     pub elapsed: Duration,
+    /// The manager's name.
+    pub(crate) name: Arc<str>,
 }
 
 impl ShutdownReport {
@@ -42,15 +45,36 @@ impl ShutdownReport {
     pub fn is_clean(&self) -> bool {
         self.tasks.is_clean() && self.failed.is_empty()
     }
+
+    /// The [name](super::AsyncManager::name) of the manager that shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::lifecycle::AsyncManager;
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let manager = AsyncManager::builder(&rt).name("api").build().unwrap();
+    /// let report = vrt.block_on(manager.shutdown(Duration::from_secs(1)));
+    /// assert_eq!(report.name(), "api");
+    /// assert!(report.to_string().starts_with(r#"async manager "api" shut down cleanly"#));
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "shutdown {} in {:?}",
+            "async manager {:?} shut down {} in {:?}",
+            self.name,
             if self.is_clean() {
-                "clean"
+                "cleanly"
             } else {
                 "with problems"
             },
@@ -74,7 +98,7 @@ impl fmt::Display for ShutdownReport {
         }
         writeln!(f, "  resources closed: {:?}", self.closed)?;
         for failure in &self.failed {
-            writeln!(f, "  {failure}")?;
+            writeln!(f, "  {failure}: {}", super::error::Chain(&failure.error))?;
         }
         Ok(())
     }

@@ -30,6 +30,31 @@ pub enum Signal {
     Terminate,
 }
 
+impl Signal {
+    /// The signal's conventional name: `"SIGINT"` or `"SIGTERM"` (also its `Display`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::lifecycle::Signal;
+    ///
+    /// assert_eq!(Signal::Interrupt.as_str(), "SIGINT");
+    /// assert_eq!(Signal::Terminate.to_string(), "SIGTERM");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Completes with the first shutdown [`Signal`] received after its handlers were installed.
 ///
 /// An adapter makes one from its OS listener ([`ShutdownSignal::new`]) when its

@@ -371,7 +371,10 @@ pub async fn async_manager_shutdown_is_bounded_with_misbehaving_tasks_and_resour
     let rt = env.rt().clone();
     let log = Log::default();
     let close_timeout = Duration::from_millis(100);
-    let manager = AsyncManager::with_close_timeout(&rt, close_timeout).unwrap();
+    let manager = AsyncManager::builder(&rt)
+        .close_timeout(close_timeout)
+        .build()
+        .unwrap();
     for (name, close) in CLOSES {
         manager
             .register_resource(
@@ -432,7 +435,10 @@ pub async fn context_group_close_survives_misbehaving_closes(env: Env) {
     let rt = env.rt().clone();
     let log = Log::default();
     let close_timeout = Duration::from_millis(100);
-    let stack = AsyncContextGroup::with_close_timeout(&rt, close_timeout).unwrap();
+    let stack = AsyncContextGroup::builder(&rt)
+        .close_timeout(close_timeout)
+        .build()
+        .unwrap();
     for (name, close) in CLOSES {
         stack.enter_named(
             name,
