@@ -429,7 +429,32 @@ impl<E: std::error::Error + 'static> std::error::Error for ContextGroupError<E> 
     }
 }
 
-/// The error of [`run_application`](super::run_application).
+/// The error of [`run_application`](super::run_application): which step failed; the cause is
+/// the [`source`](std::error::Error::source) (and the `error` field).
+///
+/// # Examples
+///
+/// ```
+/// use std::error::Error;
+/// use std::time::Duration;
+/// use uno_core::lifecycle::{ApplicationError, run_application};
+/// use uno_core::rt::VirtualRuntime;
+///
+/// # let vrt = VirtualRuntime::new();
+/// # let rt = vrt.handle();
+/// let err = vrt
+///     .block_on(run_application(
+///         &rt,
+///         |_manager| async { Err(std::io::Error::other("port 80 in use")) },
+///         |_manager| async {},
+///         std::future::pending::<()>(),
+///         Duration::from_secs(1),
+///     ))
+///     .unwrap_err();
+/// assert_eq!(err.to_string(), "application startup failed");
+/// assert_eq!(err.source().unwrap().to_string(), "port 80 in use");
+/// assert!(matches!(err, ApplicationError::Startup { .. }));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ApplicationError<E> {

@@ -370,21 +370,28 @@ async fn tour_application(rt: Runtime) {
     //     the caller sees the error.
     let closed = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = closed.clone();
-    let result = lifecycle::context_group(&rt, |scope| async move {
-        for name in ["connection", "transaction"] {
-            let log = log.clone();
-            scope.enter_named(
-                name,
-                on_close(move || {
-                    log.lock().unwrap().push(name);
-                    async { Ok(()) }
-                }),
-            );
-        }
-        let rows: u32 = "many".parse().map_err(|_| "not a row count")?;
-        Ok::<_, &str>(rows)
-    })
-    .await;
+    // Named, so its errors, metrics and events say which group (`context_group(&rt, ..)` is the
+    // same with the default name).
+    let group = lifecycle::AsyncContextGroup::builder(&rt)
+        .name("import")
+        .build()
+        .expect("a valid configuration");
+    let result = group
+        .scoped(|scope| async move {
+            for name in ["connection", "transaction"] {
+                let log = log.clone();
+                scope.enter_named(
+                    name,
+                    on_close(move || {
+                        log.lock().unwrap().push(name);
+                        async { Ok(()) }
+                    }),
+                );
+            }
+            let rows: u32 = "many".parse().map_err(|_| "not a row count")?;
+            Ok::<_, &str>(rows)
+        })
+        .await;
     println!(
         "  lifecycle: scoped group left by `?` -> {:?}, already closed {:?}",
         result.map_err(|e| e.to_string()),
