@@ -153,6 +153,7 @@ mod driver;
 mod error;
 mod executor;
 mod group;
+mod observe;
 mod options;
 mod query;
 mod session;

@@ -175,12 +175,7 @@ impl Query {
 
     /// A short form of the SQL for error messages.
     pub(crate) fn describe(&self) -> String {
-        const MAX: usize = 60;
-        let sql = self.sql.trim();
-        match sql.char_indices().nth(MAX) {
-            Some((cut, _)) => format!("statement `{}…`", &sql[..cut]),
-            None => format!("statement `{sql}`"),
-        }
+        format!("statement `{}`", crate::observe::short_sql(&self.sql))
     }
 
     /// Checks that the bound arguments match the placeholders (SQLite would bind missing ones as
@@ -192,13 +187,12 @@ impl Query {
             let needs = if needed == usize::MAX {
                 "a placeholder number too large".to_owned()
             } else {
-                format!("{needed} argument(s) (its highest placeholder is ${needed})")
+                format!("{needed} argument(s)")
             };
             return Err(DbError::new(
                 Kind::InvalidQuery,
                 format!(
-                    "{} needs {needs} but {} argument(s) were bound: bind one value per \
-                     placeholder `$1`, `$2`, …",
+                    "{} needs {needs} but {} argument(s) were bound",
                     self.describe(),
                     self.args.len()
                 ),
@@ -332,10 +326,7 @@ impl Row {
             Some(Value::Int(v)) => Ok(*v),
             other => Err(DbError::new(
                 Kind::Decode,
-                format!(
-                    "column {index} is {other:?}, not an integer: check the query's columns, or \
-                     cast in SQL (for example `CAST(x AS BIGINT)`)"
-                ),
+                format!("column {index} is {other:?}, not an integer"),
             )),
         }
     }
@@ -404,11 +395,7 @@ impl Row {
                 other => {
                     return Err(DbError::new(
                         Kind::Decode,
-                        format!(
-                            "column `{}` has type {other}, which uno-db-sqlx does not decode: cast it \
-                             in SQL, e.g. `::bigint`, `::float8` or `::text`",
-                            column.name()
-                        ),
+                        format!("column `{}` has type {other}, which is not decoded", column.name()),
                     ));
                 }
             };
@@ -470,12 +457,7 @@ impl Row {
                 other => {
                     return Err(DbError::new(
                         Kind::Decode,
-                        format!(
-                            "column `{}` has type {other}, which uno-db-sqlx does not decode: cast it \
-                             in SQL, e.g. `CAST(x AS SIGNED)`, `CAST(x AS DOUBLE)` or \
-                             `CAST(x AS CHAR)`",
-                            column.name()
-                        ),
+                        format!("column `{}` has type {other}, which is not decoded", column.name()),
                     ));
                 }
             };

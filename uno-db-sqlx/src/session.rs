@@ -94,7 +94,7 @@ pub async fn enhanced_async_session(db: &Database) -> Result<Session, DbError> {
     Session::open(
         db,
         CancellationToken::new(),
-        vec![db.shared.counters.clone()],
+        vec![db.shared.observer.counters().clone()],
         TransactionOptions::new(),
     )
     .await
@@ -110,11 +110,12 @@ impl Session {
         let ctx = Arc::new(Ctx {
             rt: db.runtime().clone(),
             db: db.clone(),
-            statement_timeout: db.options().get_statement_timeout(),
+            statement_timeout: db.options().statement_timeout,
             token,
             counters,
         });
         let conn = Conn::acquire(&ctx).await?;
+        db.shared.observer.session_opened();
         Ok(Session {
             shared: Arc::new(SessionState::new(ctx, conn)),
             options,
