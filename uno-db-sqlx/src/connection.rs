@@ -284,8 +284,8 @@ impl Conn {
         // SQLite waits for a lock in short slices (see `DatabaseOptions::busy_slice`); the
         // statement is tried again until the busy timeout is spent. Only where a retry can
         // succeed: outside a transaction, or its BEGIN.
-        let busy_wait = (is_sqlite(raw) && (is_begin || !self.in_tx))
-            .then(|| ctx.db.options().busy_timeout);
+        let busy_wait =
+            (is_sqlite(raw) && (is_begin || !self.in_tx)).then(|| ctx.db.options().busy_timeout);
         let rt = &ctx.rt;
         let observer = &ctx.db.shared.observer;
         let kind = stmt.kind();

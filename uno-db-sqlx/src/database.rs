@@ -138,7 +138,10 @@ impl Database {
                 #[cfg(feature = "sqlite")]
                 {
                     let connect = sqlx::sqlite::SqliteConnectOptions::from_str(url)
-                        .map_err(|e| DbError::from_sqlx("parsing the SQLite URL", e).in_database(&options.name))?
+                        .map_err(|e| {
+                            DbError::from_sqlx("parsing the SQLite URL", e)
+                                .in_database(&options.name)
+                        })?
                         .create_if_missing(true);
                     Self::sqlite_with(rt, connect, options).await
                 }
@@ -182,10 +185,9 @@ impl Database {
         options: DatabaseOptions,
     ) -> Result<Database, DbError> {
         options.validate()?;
-        let mut connect = sqlx::postgres::PgConnectOptions::from_str(url)
-            .map_err(|e| {
-                DbError::from_sqlx("parsing the PostgreSQL URL", e).in_database(&options.name)
-            })?;
+        let mut connect = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| {
+            DbError::from_sqlx("parsing the PostgreSQL URL", e).in_database(&options.name)
+        })?;
         if let Some(name) = options.application_name.as_deref() {
             connect = connect.application_name(name);
         }
@@ -229,10 +231,9 @@ impl Database {
     ) -> Result<Database, DbError> {
         options.validate()?;
         let url = url.replacen("mariadb:", "mysql:", 1);
-        let connect = sqlx::mysql::MySqlConnectOptions::from_str(&url)
-            .map_err(|e| {
-                DbError::from_sqlx("parsing the MySQL URL", e).in_database(&options.name)
-            })?;
+        let connect = sqlx::mysql::MySqlConnectOptions::from_str(&url).map_err(|e| {
+            DbError::from_sqlx("parsing the MySQL URL", e).in_database(&options.name)
+        })?;
         let setup = Setup::new(&options);
         let pool = sqlx::mysql::MySqlPoolOptions::new()
             .max_connections(options.max_connections)

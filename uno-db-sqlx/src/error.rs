@@ -498,7 +498,10 @@ mod tests {
     #[test]
     fn messages_are_short_lowercase_phrases() {
         let timeout = DbError::timeout("statement `SELECT 1`", Duration::from_secs(1));
-        assert_eq!(timeout.to_string(), "statement `SELECT 1` timed out after 1s");
+        assert_eq!(
+            timeout.to_string(),
+            "statement `SELECT 1` timed out after 1s"
+        );
         assert!(timeout.is_timeout());
         let unknown = DbError::timeout("`COMMIT`", Duration::from_secs(1)).into_outcome_unknown();
         assert_eq!(

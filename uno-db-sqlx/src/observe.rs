@@ -93,7 +93,11 @@ macro_rules! handle {
 
         impl $name {
             #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-            fn new(metric: &'static str, name: &Arc<str>, extra: &[(&'static str, &'static str)]) -> Self {
+            fn new(
+                metric: &'static str,
+                name: &Arc<str>,
+                extra: &[(&'static str, &'static str)],
+            ) -> Self {
                 $name {
                     #[cfg(feature = "metrics")]
                     inner: metrics::$register!(metric, labels(name, extra)),
@@ -149,11 +153,19 @@ pub(crate) const METRICS: &[(&str, &str, &str)] = &[
     ("uno_db_sessions_opened_total", "counter", "name"),
     ("uno_db_sessions_active", "gauge", "name"),
     ("uno_db_statements_total", "counter", "name, kind"),
-    ("uno_db_statement_duration_seconds", "histogram", "name, kind"),
+    (
+        "uno_db_statement_duration_seconds",
+        "histogram",
+        "name, kind",
+    ),
     ("uno_db_statement_timeouts_total", "counter", "name"),
     ("uno_db_transactions_total", "counter", "name, outcome"),
     ("uno_db_transaction_retries_total", "counter", "name"),
-    ("uno_db_connections_in_doubt_total", "counter", "name, outcome"),
+    (
+        "uno_db_connections_in_doubt_total",
+        "counter",
+        "name, outcome",
+    ),
 ];
 
 /// The metric handles of one database, registered when it is opened.

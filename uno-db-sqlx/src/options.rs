@@ -204,7 +204,6 @@ impl DatabaseOptions {
     pub(crate) fn busy_slice(&self) -> Duration {
         self.busy_timeout.min(BUSY_SLICE)
     }
-
 }
 
 /// The longest duration any option takes: PostgreSQL's and SQLite's millisecond settings are i32s

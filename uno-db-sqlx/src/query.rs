@@ -395,7 +395,10 @@ impl Row {
                 other => {
                     return Err(DbError::new(
                         Kind::Decode,
-                        format!("column `{}` has type {other}, which is not decoded", column.name()),
+                        format!(
+                            "column `{}` has type {other}, which is not decoded",
+                            column.name()
+                        ),
                     ));
                 }
             };
@@ -457,7 +460,10 @@ impl Row {
                 other => {
                     return Err(DbError::new(
                         Kind::Decode,
-                        format!("column `{}` has type {other}, which is not decoded", column.name()),
+                        format!(
+                            "column `{}` has type {other}, which is not decoded",
+                            column.name()
+                        ),
                     ));
                 }
             };

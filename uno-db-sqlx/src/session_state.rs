@@ -60,7 +60,10 @@ impl SessionState {
         }
         let guard = cancellable(&self.ctx.token, self.slot.lock())
             .await
-            .map_err(|_| self.ctx.named(DbError::cancelled("waiting for the session")))?;
+            .map_err(|_| {
+                self.ctx
+                    .named(DbError::cancelled("waiting for the session"))
+            })?;
         if self.is_closed() {
             return Err(closed());
         }
