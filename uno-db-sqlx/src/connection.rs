@@ -444,7 +444,7 @@ impl Conn {
             Err(e) => {
                 self.ctx.record(Stat::OutcomeUnknown);
                 let e = e.into_outcome_unknown();
-                event!(warn, name = %self.ctx.name(), error = %e, "transaction outcome unknown");
+                event!(warn, name = %self.ctx.name(), error = %e.without_name(), "transaction outcome unknown");
                 Err(e)
             }
         }
@@ -603,13 +603,13 @@ fn statement_event<T>(
         ),
         (Some(sql), Err(e)) => event!(
             debug, name = %ctx.name(), kind, sql = %short_sql(sql), duration = ?elapsed, outcome,
-            error = %e, "statement"
+            error = %e.without_name(), "statement"
         ),
         (None, Ok(_)) => event!(
             debug, name = %ctx.name(), kind, duration = ?elapsed, outcome, "statement"
         ),
         (None, Err(e)) => event!(
-            debug, name = %ctx.name(), kind, duration = ?elapsed, outcome, error = %e,
+            debug, name = %ctx.name(), kind, duration = ?elapsed, outcome, error = %e.without_name(),
             "statement"
         ),
     }

@@ -427,16 +427,33 @@ impl fmt::Display for DbError {
         if let Some(name) = self.inner.name.as_deref().filter(|n| *n != DEFAULT_NAME) {
             write!(f, "database {name:?}: ")?;
         }
-        if let Some(index) = self.inner.operation {
+        fmt::Display::fmt(&self.without_name(), f)
+    }
+}
+
+/// A [`DbError`]'s text without the database's name, for `tracing` events that carry the name
+/// in their own `name` field.
+pub(crate) struct WithoutName<'a>(&'a DbError);
+
+impl DbError {
+    pub(crate) fn without_name(&self) -> WithoutName<'_> {
+        WithoutName(self)
+    }
+}
+
+impl fmt::Display for WithoutName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let this = self.0;
+        if let Some(index) = this.inner.operation {
             write!(f, "operation #{index}: ")?;
         }
-        match &self.inner.source {
+        match &this.inner.source {
             // The caller's own error, passed through: its text is this error's.
-            Some(Source::Other(e)) if self.inner.message.is_empty() => write!(f, "{e}")?,
-            _ => f.write_str(&self.inner.message)?,
+            Some(Source::Other(e)) if this.inner.message.is_empty() => write!(f, "{e}")?,
+            _ => f.write_str(&this.inner.message)?,
         }
-        if self.inner.attempts > 1 {
-            write!(f, " (after {} attempts)", self.inner.attempts)?;
+        if this.inner.attempts > 1 {
+            write!(f, " (after {} attempts)", this.inner.attempts)?;
         }
         // The cause (the database's message, the I/O error) is the source, not repeated here.
         Ok(())
@@ -476,6 +493,7 @@ impl StdError for DbError {
             // sqlx's wrapping variants (`Database`, `Io`, `Tls`, `Configuration`, `Decode`, ...)
             // print their inner error *and* return it as their source: skip the wrapper, so the
             // chain says each thing once.
+            Some(Source::Sqlx(sqlx::Error::Database(e))) => Some(e.as_error()),
             Some(Source::Sqlx(e)) => Some(e.source().unwrap_or(e)),
             Some(Source::Other(e)) if self.inner.message.is_empty() => e.source(),
             Some(Source::Other(e)) => Some(&**e),

@@ -389,7 +389,7 @@ where
             return Err(ended(current.give_up(ResilienceError::Inner(err)), attempt));
         }
         #[cfg(feature = "tracing")]
-        let error = err.to_string();
+        let error = err.without_name().to_string();
         // The backoff sleep stops when the session (or its group) is cancelled.
         match cancellable(
             &session.ctx().token,
