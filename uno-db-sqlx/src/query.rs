@@ -130,6 +130,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// A `Query` is reusable (sessions take it by reference), so an operation that is re-run on retry
 /// can keep its statements.
 #[derive(Clone, PartialEq)]
+#[must_use = "a query does nothing until it is run on a session or a transaction"]
 pub struct Query {
     sql: Cow<'static, str>,
     args: Vec<Value>,

@@ -284,7 +284,10 @@ db_test!(group_dropped_with_sessions_in_flight, |rt| {
         fx.settle(&rt).await;
         assert_eq!(fx.count("t").await, 0);
         fx.finish(&rt).await;
-        assert!(rt.now() - start < Duration::from_secs(5));
+        // The abandoned statements run out their 5 s on PostgreSQL and MySQL (`slow`), and
+        // `settle` waits for the server to end them: a bound of 5 s failed by a few milliseconds
+        // on a loaded machine. Twice that still catches a drop that waits for anything more.
+        assert!(rt.now() - start < Duration::from_secs(10));
     }
 });
 
@@ -322,7 +325,10 @@ db_test!(pool_exhausted_then_freed, |rt| {
         let start = rt.now();
         let err = enhanced_async_session(&fx.db).await.unwrap_err();
         assert!(err.is_acquire_timeout() && err.is_timeout(), "{err}");
-        assert!(err.to_string().contains("max_connections"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "no connection became free within 200ms (all 1 in use)"
+        );
         assert!(rt.now() - start >= Duration::from_millis(200));
         drop(first);
         let second = enhanced_async_session(&fx.db).await.unwrap();
