@@ -21,7 +21,7 @@ use crate::database::Database;
 use crate::driver::{RawConn, check_runtime};
 use crate::error::{DbError, Kind};
 use crate::executor::DriverConnection;
-use crate::observe::{Stat, StatementKind, event, short_sql};
+use crate::observe::{Stat, StatementKind, event};
 use crate::query::{Query, Row, column_names};
 use crate::stats::Counters;
 
@@ -598,11 +598,11 @@ fn statement_event<T>(
     let kind = kind.as_str();
     match (sql, result) {
         (Some(sql), Ok(_)) => event!(
-            debug, name = %ctx.name(), kind, sql = %short_sql(sql), duration = ?elapsed, outcome,
+            debug, name = %ctx.name(), kind, sql = %crate::observe::short_sql(sql), duration = ?elapsed, outcome,
             "statement"
         ),
         (Some(sql), Err(e)) => event!(
-            debug, name = %ctx.name(), kind, sql = %short_sql(sql), duration = ?elapsed, outcome,
+            debug, name = %ctx.name(), kind, sql = %crate::observe::short_sql(sql), duration = ?elapsed, outcome,
             error = %e.without_name(), "statement"
         ),
         (None, Ok(_)) => event!(
