@@ -21,6 +21,7 @@ use crate::database::Database;
 use crate::driver::{RawConn, check_runtime};
 use crate::error::{DbError, Kind};
 use crate::executor::DriverConnection;
+use crate::observe::{Stat, StatementKind, event};
 use crate::query::{Query, Row, column_names};
 use crate::stats::Counters;
 
@@ -38,10 +39,19 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub(crate) fn bump(&self, counter: impl Fn(&Counters) -> &std::sync::atomic::AtomicU64) {
-        for c in &self.counters {
-            counter(c).fetch_add(1, Ordering::Relaxed);
-        }
+    /// Counts `stat` in the database's (and the group's) stats and in its metric.
+    pub(crate) fn record(&self, stat: Stat) {
+        self.db.shared.observer.record(stat, &self.counters);
+    }
+
+    /// The database's name, for errors and events.
+    pub(crate) fn name(&self) -> &Arc<str> {
+        self.db.shared.observer.name()
+    }
+
+    /// `e`, naming this database.
+    pub(crate) fn named(&self, e: DbError) -> DbError {
+        e.in_database(self.name())
     }
 }
 
@@ -52,6 +62,23 @@ pub(crate) enum Stmt<'q> {
     FetchAll(&'q Query),
     FetchOptional(&'q Query),
     Control(&'q str),
+}
+
+impl Stmt<'_> {
+    fn kind(&self) -> StatementKind {
+        match self {
+            Stmt::Execute(_) => StatementKind::Execute,
+            Stmt::FetchAll(_) | Stmt::FetchOptional(_) => StatementKind::Fetch,
+            Stmt::Control(_) => StatementKind::Control,
+        }
+    }
+
+    fn sql(&self) -> &str {
+        match self {
+            Stmt::Execute(q) | Stmt::FetchAll(q) | Stmt::FetchOptional(q) => q.sql(),
+            Stmt::Control(sql) => sql,
+        }
+    }
 }
 
 pub(crate) enum Out {
@@ -82,8 +109,12 @@ pub(crate) struct Conn {
 impl Conn {
     /// Checks a connection out of the pool, within the acquire timeout (on uno's timer).
     pub(crate) async fn acquire(ctx: &Arc<Ctx>) -> Result<Conn, DbError> {
+        Self::acquire_unnamed(ctx).await.map_err(|e| ctx.named(e))
+    }
+
+    async fn acquire_unnamed(ctx: &Arc<Ctx>) -> Result<Conn, DbError> {
         let options = ctx.db.options();
-        let limit = options.get_acquire_timeout();
+        let limit = options.acquire_timeout;
         check_runtime()?;
         let pool = &ctx.db.shared.pool;
         let acquire = pool.acquire();
@@ -91,9 +122,8 @@ impl Conn {
             DbError::new(
                 Kind::AcquireTimeout,
                 format!(
-                    "no database connection became free within {limit:?} (all {} are in use): \
-                     release sessions sooner, or raise max_connections or acquire_timeout",
-                    options.get_max_connections()
+                    "no connection became free within {limit:?} (all {} in use)",
+                    options.max_connections
                 ),
             )
         };
@@ -103,7 +133,7 @@ impl Conn {
         let cause: std::sync::Mutex<Option<DbError>> = std::sync::Mutex::new(None);
         let diagnose = async {
             ctx.rt.sleep(limit / 2).await;
-            if ctx.db.pool_status().size < options.get_max_connections()
+            if ctx.db.pool_status().size < options.max_connections
                 && let Err(e) = ctx.db.probe().await
             {
                 *cause.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
@@ -224,15 +254,16 @@ impl Conn {
     fn doubt_error(what: &str) -> DbError {
         DbError::new(
             Kind::Connection,
-            format!(
-                "{what} was not run: an earlier statement on this connection timed out, was \
-                 cancelled or broke the connection, so its state is unknown. End the \
-                 transaction (return the error) and start again"
-            ),
+            format!("{what} was not run: the connection is in doubt"),
         )
     }
 
     async fn run_one(&mut self, stmt: Stmt<'_>, respect_token: bool) -> Result<Out, DbError> {
+        let result = self.run_unnamed(stmt, respect_token).await;
+        result.map_err(|e| self.ctx.named(e))
+    }
+
+    async fn run_unnamed(&mut self, stmt: Stmt<'_>, respect_token: bool) -> Result<Out, DbError> {
         let what = match &stmt {
             Stmt::Execute(q) | Stmt::FetchAll(q) | Stmt::FetchOptional(q) => q.describe(),
             Stmt::Control(sql) => format!("`{sql}`"),
@@ -250,13 +281,16 @@ impl Conn {
         let never = CancellationToken::new();
         let token = if respect_token { &ctx.token } else { &never };
         let is_begin = matches!(stmt, Stmt::Control(sql) if sql.starts_with("BEGIN"));
-        let is_commit = matches!(stmt, Stmt::Control("COMMIT"));
         // SQLite waits for a lock in short slices (see `DatabaseOptions::busy_slice`); the
         // statement is tried again until the busy timeout is spent. Only where a retry can
         // succeed: outside a transaction, or its BEGIN.
-        let busy_wait = (is_sqlite(raw) && (is_begin || !self.in_tx))
-            .then(|| ctx.db.options().get_busy_timeout());
+        let busy_wait =
+            (is_sqlite(raw) && (is_begin || !self.in_tx)).then(|| ctx.db.options().busy_timeout);
         let rt = &ctx.rt;
+        let observer = &ctx.db.shared.observer;
+        let kind = stmt.kind();
+        observer.statement_sent(kind);
+        let sent = rt.now();
         let work = async move {
             let start = rt.now();
             loop {
@@ -271,9 +305,12 @@ impl Conn {
                 }
             }
         };
-        match cancellable(token, ctx.rt.timeout(limit, "", work)).await {
+        let outcome = cancellable(token, ctx.rt.timeout(limit, "", work)).await;
+        let elapsed = ctx.rt.now() - sent;
+        let result = match outcome {
             Ok(Ok(result)) => {
                 self.in_flight = false;
+                observer.statement_done(kind, elapsed);
                 if let Err(e) = &result
                     && e.kind() == Kind::Connection
                 {
@@ -283,20 +320,32 @@ impl Conn {
             }
             Ok(Err(_elapsed)) => {
                 self.interrupt.store(true, Ordering::Relaxed);
-                ctx.bump(|c| &c.timeouts);
-                Err(DbError::timeout(&what, limit, !is_commit))
+                ctx.record(Stat::Timeout);
+                Err(DbError::timeout(&what, limit))
             }
             Err(_cancelled) => {
                 self.interrupt.store(true, Ordering::Relaxed);
                 Err(DbError::cancelled(&what))
             }
-        }
+        };
+        statement_event(ctx, kind, Some(stmt.sql()), elapsed, &result);
+        result
     }
 
     /// Lends the driver's connection to `f` for sqlx's own API, under the same rules as one
     /// statement: marked in doubt for the whole call, bounded by the statement timeout and
     /// (if `respect_token`) the session's cancellation.
     pub(crate) async fn lend<C, F, R, E>(&mut self, f: F) -> Result<R, DbError>
+    where
+        C: DriverConnection,
+        F: AsyncFnOnce(&mut C) -> Result<R, E>,
+        DbError: From<E>,
+    {
+        let result = self.lend_unnamed(f).await;
+        result.map_err(|e| self.ctx.named(e))
+    }
+
+    async fn lend_unnamed<C, F, R, E>(&mut self, f: F) -> Result<R, DbError>
     where
         C: DriverConnection,
         F: AsyncFnOnce(&mut C) -> Result<R, E>,
@@ -313,27 +362,28 @@ impl Conn {
         let kind = raw.kind();
         let Some(conn) = C::from_raw(raw) else {
             return Err(DbError::config(format!(
-                "{what} cannot run on this {kind:?} database: take its own connection type \
-                 (for example `&mut SqliteConnection`, `&mut PgConnection` or \
-                 `&mut MySqlConnection`)"
+                "{what} cannot run on a {} database",
+                kind.as_str()
             )));
         };
         self.in_flight = true;
         let ctx = &self.ctx;
         let limit = ctx.statement_timeout;
-        match cancellable(&ctx.token, ctx.rt.timeout(limit, "", f(&mut *conn))).await {
+        let observer = &ctx.db.shared.observer;
+        observer.statement_sent(StatementKind::Sqlx);
+        let sent = ctx.rt.now();
+        let outcome = cancellable(&ctx.token, ctx.rt.timeout(limit, "", f(&mut *conn))).await;
+        let elapsed = ctx.rt.now() - sent;
+        let result = match outcome {
             Ok(Ok(result)) => {
+                observer.statement_done(StatementKind::Sqlx, elapsed);
                 // A sqlx `Transaction` begun on the lent connection and not ended leaves it in a
                 // transaction this crate did not open: its state is in doubt (rolled back when
                 // it is released, and the crate's own transaction cannot go on).
                 if sqlx::Connection::is_in_transaction(conn) {
                     return Err(DbError::new(
                         Kind::Connection,
-                        format!(
-                            "{what} left a sqlx transaction open: use Session::transaction and \
-                             Tx::savepoint instead of sqlx's begin(); the connection will be \
-                             rolled back"
-                        ),
+                        format!("{what} left a sqlx transaction open"),
                     ));
                 }
                 self.in_flight = false;
@@ -347,14 +397,16 @@ impl Conn {
             }
             Ok(Err(_elapsed)) => {
                 self.interrupt.store(true, Ordering::Relaxed);
-                ctx.bump(|c| &c.timeouts);
-                Err(DbError::timeout(&what, limit, true))
+                ctx.record(Stat::Timeout);
+                Err(DbError::timeout(&what, limit))
             }
             Err(_cancelled) => {
                 self.interrupt.store(true, Ordering::Relaxed);
                 Err(DbError::cancelled(&what))
             }
-        }
+        };
+        statement_event(ctx, StatementKind::Sqlx, None, elapsed, &result);
+        result
     }
 
     /// Sends `BEGIN` (the given form). The connection counts as inside a transaction from before
@@ -364,7 +416,10 @@ impl Conn {
         self.savepoints = 0;
         self.abandoned.store(0, Ordering::Relaxed);
         match self.run(Stmt::Control(sql), true).await {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                event!(debug, name = %self.ctx.name(), sql, "transaction began");
+                Ok(())
+            }
             Err(e) => {
                 if e.kind() == Kind::Database {
                     // The server rejected BEGIN itself (SQLite busy): no transaction was opened.
@@ -380,13 +435,17 @@ impl Conn {
         match self.run(Stmt::Control("COMMIT"), true).await {
             Ok(_) => {
                 self.in_tx = false;
-                self.ctx.bump(|c| &c.committed);
+                self.ctx.record(Stat::Committed);
+                event!(debug, name = %self.ctx.name(), "transaction committed");
                 Ok(())
             }
+            // The server refused COMMIT: not committed, and the transaction is rolled back next.
             Err(e) if e.kind() == Kind::Database => Err(e),
             Err(e) => {
-                self.ctx.bump(|c| &c.outcome_unknown);
-                Err(e.into_outcome_unknown())
+                self.ctx.record(Stat::OutcomeUnknown);
+                let e = e.into_outcome_unknown();
+                event!(warn, name = %self.ctx.name(), error = %e.without_name(), "transaction outcome unknown");
+                Err(e)
             }
         }
     }
@@ -400,7 +459,8 @@ impl Conn {
         match self.run_one(Stmt::Control("ROLLBACK"), false).await {
             Ok(_) => {
                 self.in_tx = false;
-                self.ctx.bump(|c| &c.rolled_back);
+                self.ctx.record(Stat::RolledBack);
+                event!(debug, name = %self.ctx.name(), "transaction rolled back");
             }
             Err(_) => self.broken = true,
         }
@@ -434,9 +494,17 @@ impl Drop for Conn {
         }
         // Whatever still runs on it is abandoned: SQLite's progress handler interrupts it.
         self.interrupt.store(true, Ordering::Relaxed);
-        let limit = self.ctx.db.options().get_recycle_timeout();
+        let limit = self.ctx.db.options().recycle_timeout;
         let recycle = !(self.broken || limit.is_zero());
+        let reason = if self.broken {
+            "broken"
+        } else if limit.is_zero() {
+            "recycling_off"
+        } else {
+            "cleaning_failed"
+        };
         let recycler = Recycler {
+            reason,
             raw: Some(raw),
             interrupt: self.interrupt.clone(),
             ctx: self.ctx.clone(),
@@ -455,6 +523,9 @@ impl Drop for Conn {
 /// closes it if that fails or takes longer than the recycle timeout. Dropped before it is done
 /// (the runtime shutting down), it closes the connection: it never returns one uncleaned.
 struct Recycler {
+    /// Why it is closed if it is: `broken`, `recycling_off`, then `cleaning_failed` (or
+    /// `cleaning_timed_out`, `runtime_gone`).
+    reason: &'static str,
     raw: Option<RawConn>,
     interrupt: Arc<AtomicBool>,
     ctx: Arc<Ctx>,
@@ -469,26 +540,78 @@ impl Recycler {
         let cleaned = match limit {
             Some(limit) => {
                 let clean = clean(&mut raw, &self.interrupt);
-                matches!(self.ctx.rt.timeout(limit, "", clean).await, Ok(Ok(())))
+                match self.ctx.rt.timeout(limit, "", clean).await {
+                    Ok(Ok(())) => true,
+                    Ok(Err(_)) => false,
+                    Err(_) => {
+                        self.reason = "cleaning_timed_out";
+                        false
+                    }
+                }
             }
             None => false,
         };
         if cleaned {
-            self.ctx.bump(|c| &c.recycled);
+            self.ctx.record(Stat::Recycled);
+            event!(debug, name = %self.ctx.name(), "connection recycled");
             raw.return_to_pool().await;
         } else {
-            self.ctx.bump(|c| &c.closed_in_doubt);
+            self.closed_in_doubt(self.reason);
             raw.close_hard().await;
         }
+    }
+}
+
+impl Recycler {
+    fn closed_in_doubt(&self, reason: &'static str) {
+        self.ctx.record(Stat::ClosedInDoubt);
+        let _ = reason;
+        event!(warn, name = %self.ctx.name(), reason, "connection closed in doubt");
     }
 }
 
 impl Drop for Recycler {
     fn drop(&mut self) {
         if let Some(raw) = self.raw.take() {
-            self.ctx.bump(|c| &c.closed_in_doubt);
+            self.closed_in_doubt("runtime_gone");
             raw.drop_hard();
         }
+    }
+}
+
+/// The `statement` event (DEBUG): the statement's kind, its SQL cut to a few dozen characters
+/// (never its bound values), how long it took and how it ended.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+fn statement_event<T>(
+    ctx: &Ctx,
+    kind: StatementKind,
+    sql: Option<&str>,
+    elapsed: Duration,
+    result: &Result<T, DbError>,
+) {
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(e) if e.kind() == Kind::Timeout => "timeout",
+        Err(e) if e.kind() == Kind::Cancelled => "cancelled",
+        Err(_) => "error",
+    };
+    let kind = kind.as_str();
+    match (sql, result) {
+        (Some(sql), Ok(_)) => event!(
+            debug, name = %ctx.name(), kind, sql = %crate::observe::short_sql(sql), duration = ?elapsed, outcome,
+            "statement"
+        ),
+        (Some(sql), Err(e)) => event!(
+            debug, name = %ctx.name(), kind, sql = %crate::observe::short_sql(sql), duration = ?elapsed, outcome,
+            error = %e.without_name(), "statement"
+        ),
+        (None, Ok(_)) => event!(
+            debug, name = %ctx.name(), kind, duration = ?elapsed, outcome, "statement"
+        ),
+        (None, Err(e)) => event!(
+            debug, name = %ctx.name(), kind, duration = ?elapsed, outcome, error = %e.without_name(),
+            "statement"
+        ),
     }
 }
 
@@ -699,11 +822,5 @@ impl Drop for SavepointGuard {
 
 /// "Expected a row" for `fetch_one` / `fetch_scalar`.
 pub(crate) fn no_row(q: &Query) -> DbError {
-    DbError::new(
-        Kind::Decode,
-        format!(
-            "{} returned no row where one was expected: use fetch_optional if none is fine",
-            q.describe()
-        ),
-    )
+    DbError::new(Kind::Decode, format!("{} returned no row", q.describe()))
 }

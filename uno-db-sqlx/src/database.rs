@@ -11,8 +11,9 @@ use uno_core::Runtime;
 
 use crate::driver::{Connector, Pool, Setup, check_runtime, each_driver};
 use crate::error::{DbError, Kind};
+use crate::observe::Observer;
 use crate::options::DatabaseOptions;
-use crate::stats::{Counters, DbStats, PoolStatus};
+use crate::stats::{DbStats, PoolStatus};
 
 /// Which database a [`Database`] talks to.
 ///
@@ -29,13 +30,25 @@ pub enum DatabaseKind {
     MySql,
 }
 
+impl DatabaseKind {
+    /// `"sqlite"`, `"postgres"` or `"mysql"`, for messages.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DatabaseKind::Sqlite => "sqlite",
+            DatabaseKind::Postgres => "postgres",
+            DatabaseKind::MySql => "mysql",
+        }
+    }
+}
+
 pub(crate) struct Shared {
     pub(crate) rt: Runtime,
     pub(crate) pool: Pool,
     pub(crate) connector: Connector,
     pub(crate) setup: Setup,
     pub(crate) options: DatabaseOptions,
-    pub(crate) counters: Arc<Counters>,
+    /// The name, the counters and the metric handles.
+    pub(crate) observer: Observer,
 }
 
 /// A database: a sqlx connection pool (SQLite, PostgreSQL or MySQL/MariaDB) with uno's runtime and
@@ -116,15 +129,19 @@ impl Database {
         #[allow(unused_variables)] // every driver enabled
         let disabled = |feature: &str| {
             DbError::config(format!(
-                "the URL's scheme `{scheme}` needs uno-db-sqlx's `{feature}` feature: enable it"
+                "database URL scheme `{scheme}` needs the `{feature}` feature"
             ))
+            .in_database(&options.name)
         };
         match scheme {
             "sqlite" => {
                 #[cfg(feature = "sqlite")]
                 {
                     let connect = sqlx::sqlite::SqliteConnectOptions::from_str(url)
-                        .map_err(|e| DbError::from_sqlx("parsing the SQLite URL", e))?
+                        .map_err(|e| {
+                            DbError::from_sqlx("parsing the SQLite URL", e)
+                                .in_database(&options.name)
+                        })?
                         .create_if_missing(true);
                     Self::sqlite_with(rt, connect, options).await
                 }
@@ -143,10 +160,10 @@ impl Database {
                 #[cfg(not(feature = "mysql"))]
                 Err(disabled("mysql"))
             }
-            _ => Err(DbError::config(format!(
-                "unsupported database URL scheme `{scheme}`: use `sqlite://PATH`, \
-                 `postgres://USER@HOST/DB` or `mysql://USER@HOST/DB`"
-            ))),
+            _ => Err(
+                DbError::config(format!("unsupported database URL scheme `{scheme}`"))
+                    .in_database(&options.name),
+            ),
         }
     }
 
@@ -168,16 +185,17 @@ impl Database {
         options: DatabaseOptions,
     ) -> Result<Database, DbError> {
         options.validate()?;
-        let mut connect = sqlx::postgres::PgConnectOptions::from_str(url)
-            .map_err(|e| DbError::from_sqlx("parsing the PostgreSQL URL", e))?;
-        if let Some(name) = options.get_application_name() {
+        let mut connect = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| {
+            DbError::from_sqlx("parsing the PostgreSQL URL", e).in_database(&options.name)
+        })?;
+        if let Some(name) = options.application_name.as_deref() {
             connect = connect.application_name(name);
         }
         let setup = Setup::new(&options);
         let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(options.get_max_connections())
+            .max_connections(options.max_connections)
             // uno's timer keeps the acquire timeout; sqlx's own is only a backstop behind it.
-            .acquire_timeout(options.get_acquire_timeout() + Duration::from_secs(5))
+            .acquire_timeout(options.acquire_timeout + Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
                 let setup = setup.clone();
                 Box::pin(async move { setup.run(conn).await })
@@ -213,12 +231,13 @@ impl Database {
     ) -> Result<Database, DbError> {
         options.validate()?;
         let url = url.replacen("mariadb:", "mysql:", 1);
-        let connect = sqlx::mysql::MySqlConnectOptions::from_str(&url)
-            .map_err(|e| DbError::from_sqlx("parsing the MySQL URL", e))?;
+        let connect = sqlx::mysql::MySqlConnectOptions::from_str(&url).map_err(|e| {
+            DbError::from_sqlx("parsing the MySQL URL", e).in_database(&options.name)
+        })?;
         let setup = Setup::new(&options);
         let pool = sqlx::mysql::MySqlPoolOptions::new()
-            .max_connections(options.get_max_connections())
-            .acquire_timeout(options.get_acquire_timeout() + Duration::from_secs(5))
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout + Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
                 let setup = setup.clone();
                 Box::pin(async move { setup.run(conn).await })
@@ -239,8 +258,8 @@ impl Database {
             .busy_timeout(options.busy_slice());
         let setup = Setup::new(&options);
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(options.get_max_connections())
-            .acquire_timeout(options.get_acquire_timeout() + Duration::from_secs(5))
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout + Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
                 let setup = setup.clone();
                 Box::pin(async move { setup.run(conn).await })
@@ -252,35 +271,36 @@ impl Database {
     /// Wraps a lazy pool after one direct connection has been opened and set up, within the
     /// acquire timeout: a refused connection, a failed login or a bad `init_sql` is reported as
     /// itself at once (sqlx's pool would retry them until its timeout and say only that).
+    ///
+    /// The metric handles are registered here, before the first await: with the recorder current
+    /// on the thread that first polls the opening future.
     async fn open(
         rt: &Runtime,
         pool: Pool,
         connector: Connector,
         options: DatabaseOptions,
     ) -> Result<Database, DbError> {
-        check_runtime()?;
+        let name = options.name.clone();
+        check_runtime().map_err(|e| e.in_database(&name))?;
         let db = Database {
             shared: Arc::new(Shared {
                 rt: rt.clone(),
                 pool,
                 connector,
                 setup: Setup::new(&options),
+                observer: Observer::new(options.name.clone()),
                 options,
-                counters: Arc::new(Counters::default()),
             }),
         };
-        let limit = db.shared.options.get_acquire_timeout();
+        let limit = db.shared.options.acquire_timeout;
         match rt.timeout(limit, "", db.probe()).await {
             Ok(Ok(())) => Ok(db),
-            Ok(Err(e)) => Err(e),
+            Ok(Err(e)) => Err(e.in_database(&name)),
             Err(_) => Err(DbError::new(
                 Kind::Connection,
-                format!(
-                    "could not open a connection to the database within the acquire timeout of \
-                     {limit:?}: check that the server is up and reachable, or raise \
-                     acquire_timeout"
-                ),
-            )),
+                format!("connecting to the database timed out after {limit:?}"),
+            )
+            .in_database(&name)),
         }
     }
 
@@ -288,6 +308,12 @@ impl Database {
     /// real reason why the pool cannot open connections.
     pub(crate) async fn probe(&self) -> Result<(), DbError> {
         self.shared.connector.probe(&self.shared.setup).await
+    }
+
+    /// The database's name ([`DatabaseOptions::name`], `"database"` by default), as its errors,
+    /// metrics and `tracing` events show it.
+    pub fn name(&self) -> &str {
+        self.shared.observer.name()
     }
 
     /// SQLite, PostgreSQL or MySQL.
@@ -352,7 +378,7 @@ impl Database {
 
     /// What every session of this database has committed, rolled back, closed or retried so far.
     pub fn stats(&self) -> DbStats {
-        self.shared.counters.snapshot()
+        self.shared.observer.counters().snapshot()
     }
 
     /// Whether [`close`](Self::close) has been called.
@@ -379,6 +405,7 @@ impl Database {
 impl fmt::Debug for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Database")
+            .field("name", &self.name())
             .field("kind", &self.kind())
             .field("pool", &self.pool_status())
             .field("options", &self.shared.options)

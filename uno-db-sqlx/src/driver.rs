@@ -163,11 +163,11 @@ pub(crate) trait SetUp: Send {
 
 impl Setup {
     pub(crate) fn new(options: &DatabaseOptions) -> Setup {
-        let statement = options.get_statement_timeout() + options.get_server_timeout_margin();
+        let statement = options.statement_timeout + options.server_timeout_margin;
         Setup {
             statement_ms: server_millis(statement),
-            idle_ms: server_millis(options.get_idle_in_transaction_timeout()),
-            init: options.get_init_sql().into(),
+            idle_ms: server_millis(options.idle_in_transaction_timeout),
+            init: options.init_sql.as_slice().into(),
         }
     }
 
@@ -254,9 +254,9 @@ pub(crate) fn check_runtime() -> Result<(), DbError> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Ok(());
         }
+        // Run it on tokio, or enable `runtime-smol` (also for async-std): see the crate docs.
         Err(DbError::config(
-            "uno-db-sqlx was built with `runtime-tokio` only and runs outside a tokio runtime: \
-             run it on tokio, or enable its `runtime-smol` (also for async-std) feature",
+            "built with `runtime-tokio` only and used outside a tokio runtime",
         ))
     }
 }

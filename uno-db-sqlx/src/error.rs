@@ -3,7 +3,10 @@
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::observe::DEFAULT_NAME;
 
 /// What went wrong, in the crate's own terms. Private: users ask [`DbError`]'s `is_*` methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,10 +41,17 @@ pub(crate) enum Kind {
 /// Opaque on purpose (as hyper's `Error`): ask it what happened with the `is_*` methods, read the
 /// index of the failed operation with [`operation_index`](Self::operation_index), the database's
 /// code with [`code`](Self::code), and reach the sqlx error underneath with
-/// [`sqlx_error`](Self::sqlx_error). Its `Display` says what happened and what to do about it;
-/// the cause — the database's own error and message, or the I/O error — is its
-/// [`source`](StdError::source), not repeated in the text (print the chain, as error reporters
-/// do, to see both).
+/// [`sqlx_error`](Self::sqlx_error).
+///
+/// It follows std's rule for error chains: its `Display` is a short lowercase phrase saying what
+/// failed (`statement `SELECT 1` timed out after 300ms`), and the cause — the database's own error
+/// and message, or the I/O error — is its [`source`](StdError::source), never repeated in the
+/// text. Print the chain, as error reporters (`anyhow`, `eyre`) do, to see both. What to do about
+/// an error is said in the docs of the `is_*` method that recognises it.
+///
+/// A [`Database`](crate::Database) given a [name](crate::DatabaseOptions::name) puts it in front
+/// of its errors (`database "billing": statement `SELECT 1` timed out after 300ms`); read it with
+/// [`name`](Self::name).
 ///
 /// # Examples
 ///
@@ -61,6 +71,8 @@ struct Inner {
     message: Cow<'static, str>,
     operation: Option<usize>,
     attempts: u32,
+    /// The name of the database the error came from (set where the error leaves the crate).
+    name: Option<Arc<str>>,
     source: Option<Source>,
 }
 
@@ -77,6 +89,7 @@ impl DbError {
                 message: message.into(),
                 operation: None,
                 attempts: 1,
+                name: None,
                 source: None,
             }),
         }
@@ -108,65 +121,54 @@ impl DbError {
         DbError::new(Kind::Operation, message)
     }
 
-    /// As [`operation_failed`](Self::operation_failed), keeping the caller's error as the
-    /// [`source`](StdError::source).
+    /// As [`operation_failed`](Self::operation_failed), passing the caller's own error through:
+    /// transparent, as std's rule has it — the `Display` is the error's own (after the
+    /// operation's index, once it has one), and [`source`](StdError::source) is the error's own
+    /// source. Reach the error itself with [`operation_error`](Self::operation_error).
     ///
     /// # Examples
     ///
     /// ```
-    /// use std::error::Error;
+    /// use std::num::ParseIntError;
     /// use uno_db_sqlx::DbError;
     ///
     /// let parse = "x".parse::<i64>().unwrap_err();
-    /// let err = DbError::from_operation(parse);
-    /// assert!(err.source().is_some());
+    /// let err = DbError::from_operation(parse.clone());
+    /// assert_eq!(err.to_string(), parse.to_string());
+    /// let inner = err.operation_error().and_then(|e| e.downcast_ref::<ParseIntError>());
+    /// assert_eq!(inner, Some(&parse));
     /// ```
     pub fn from_operation(error: impl StdError + Send + Sync + 'static) -> Self {
-        let mut err = DbError::new(Kind::Operation, error.to_string());
+        let mut err = DbError::new(Kind::Operation, "");
         err.inner.source = Some(Source::Other(Box::new(error)));
         err
+    }
+
+    /// The caller's own error, passed through by [`from_operation`](Self::from_operation).
+    pub fn operation_error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        match &self.inner.source {
+            Some(Source::Other(e)) => Some(&**e),
+            _ => None,
+        }
     }
 
     pub(crate) fn config(message: impl Into<Cow<'static, str>>) -> Self {
         DbError::new(Kind::Config, message)
     }
 
-    /// `server_stops_it`: whether the server's own timeout ends the statement too (not for
-    /// `COMMIT` on PostgreSQL, whose deferred triggers `statement_timeout` does not cover).
-    pub(crate) fn timeout(what: &str, after: Duration, server_stops_it: bool) -> Self {
-        let server = if server_stops_it {
-            "; the server's own timeout stops the statement"
-        } else {
-            "; the server may still finish it"
-        };
-        DbError::new(
-            Kind::Timeout,
-            format!(
-                "{what} did not finish within its time limit of {after:?}: the connection's state \
-                 was unknown, so it was not reused as it was{server}. Raise the statement timeout \
-                 or make the statement faster"
-            ),
-        )
+    pub(crate) fn timeout(what: &str, after: Duration) -> Self {
+        DbError::new(Kind::Timeout, format!("{what} timed out after {after:?}"))
     }
 
     pub(crate) fn cancelled(what: &str) -> Self {
-        DbError::new(
-            Kind::Cancelled,
-            format!(
-                "{what} was cancelled: the session or its group was closed. Nothing more runs on this \
-                 session; an open transaction was rolled back"
-            ),
-        )
+        DbError::new(Kind::Cancelled, format!("{what} was cancelled"))
     }
 
     pub(crate) fn session_closed() -> Self {
-        DbError::new(
-            Kind::SessionClosed,
-            "the session is closed (its group ended or it was closed): create a new session",
-        )
+        DbError::new(Kind::SessionClosed, "session is closed")
     }
 
-    /// Wraps a sqlx error from a statement, classifying it.
+    /// Wraps a sqlx error from `what` (a statement, acquiring a connection...), classifying it.
     pub(crate) fn from_sqlx(what: &str, error: sqlx::Error) -> Self {
         let kind = match &error {
             sqlx::Error::Database(e) if is_connection_lost(&**e) => Kind::Connection,
@@ -181,15 +183,7 @@ impl DbError {
             sqlx::Error::Configuration(_) => Kind::Config,
             _ => Kind::Connection,
         };
-        let advice = match kind {
-            Kind::Database if is_retryable_sqlx(&error) => {
-                " (a serialization failure, deadlock or busy database: retry the transaction, \
-                 for example with TransactionOptions::retry)"
-            }
-            Kind::Connection => " (the connection was closed; the next statement gets a new one)",
-            _ => "",
-        };
-        DbError::new(kind, format!("{what} failed{advice}")).with_sqlx(error)
+        DbError::new(kind, format!("{what} failed")).with_sqlx(error)
     }
 
     /// SQLite's `SQLITE_BUSY` (any extended form): another connection holds the lock.
@@ -209,42 +203,58 @@ impl DbError {
         self
     }
 
-    /// Turns a failure of `COMMIT` whose reply never arrived into "outcome unknown".
-    pub(crate) fn into_outcome_unknown(self) -> Self {
-        let message = format!(
-            "the outcome of COMMIT is unknown ({}): the transaction may or may not have been \
-             committed. Check the data before retrying, or make the transaction idempotent",
-            self.inner.message
-        );
-        let mut err = DbError::new(Kind::OutcomeUnknown, message);
-        err.inner.source = self.inner.source;
-        err
+    /// Sets the name of the database the error came from, unless it has one.
+    pub(crate) fn in_database(mut self, name: &Arc<str>) -> Self {
+        self.inner.name.get_or_insert_with(|| name.clone());
+        self
+    }
+
+    /// Turns a failure of `COMMIT` whose reply never arrived into "outcome unknown": the message
+    /// says why (`` `COMMIT` timed out after 1s; its outcome is unknown ``), the source stays.
+    pub(crate) fn into_outcome_unknown(mut self) -> Self {
+        self.inner.kind = Kind::OutcomeUnknown;
+        self.inner.message = format!("{}; its outcome is unknown", self.inner.message).into();
+        self
     }
 
     /// A statement or the acquisition of a connection ran past its time limit.
+    ///
+    /// The connection's state was unknown, so it was cleaned in the background or closed, not
+    /// reused as it was. The server's own limit (PostgreSQL `statement_timeout`, MariaDB
+    /// `max_statement_time`) stops the statement a margin later, except PostgreSQL's `COMMIT`
+    /// (a `COMMIT` that times out is [`is_outcome_unknown`](Self::is_outcome_unknown)). Raise
+    /// [`statement_timeout`](crate::DatabaseOptions::statement_timeout) or make the statement
+    /// faster.
     pub fn is_timeout(&self) -> bool {
         matches!(self.kind(), Kind::Timeout | Kind::AcquireTimeout)
     }
 
     /// No pooled connection became free within the acquire timeout (the pool is exhausted).
+    /// Release sessions sooner, or raise
+    /// [`max_connections`](crate::DatabaseOptions::max_connections) or
+    /// [`acquire_timeout`](crate::DatabaseOptions::acquire_timeout).
     pub fn is_acquire_timeout(&self) -> bool {
         self.kind() == Kind::AcquireTimeout
     }
 
     /// The work was cancelled through the session's or its group's cancellation (not a timeout).
+    /// Nothing more runs on the session; an open transaction was rolled back.
     pub fn is_cancelled(&self) -> bool {
         self.kind() == Kind::Cancelled
     }
 
     /// A `COMMIT` was sent and its reply never arrived (timeout, cancellation, broken connection):
-    /// the transaction may or may not have committed. Never reported as success or failure.
+    /// the transaction may or may not have committed. Never reported as success or failure, and
+    /// never retried: check the data before running it again, or make the transaction
+    /// idempotent.
     pub fn is_outcome_unknown(&self) -> bool {
         self.kind() == Kind::OutcomeUnknown
     }
 
     /// The database refused the transaction because of concurrent work: a serialization failure
     /// (PostgreSQL `40001`), a deadlock (`40P01`), or a busy/locked SQLite database. Running the
-    /// whole transaction again may succeed.
+    /// whole transaction again may succeed: give it a
+    /// [`TransactionOptions::retry`](crate::TransactionOptions::retry).
     pub fn is_serialization_failure(&self) -> bool {
         self.kind() == Kind::Database && self.sqlx_error().is_some_and(is_retryable_sqlx)
     }
@@ -254,7 +264,10 @@ impl DbError {
         self.kind() == Kind::Database
     }
 
-    /// The connection broke, or the pool was closed.
+    /// The connection broke, or the pool was closed (or the server cannot be reached). A broken
+    /// connection is closed; the session's next statement gets a new one. A statement refused
+    /// because an earlier one left the connection in doubt is one too: end the transaction
+    /// (return the error) and start again.
     pub fn is_connection_error(&self) -> bool {
         self.kind() == Kind::Connection
     }
@@ -270,13 +283,13 @@ impl DbError {
         self.kind() == Kind::InvalidQuery
     }
 
-    /// The session was already closed (its group ended).
+    /// The session was already closed (its group ended, or it was closed): create a new session.
     pub fn is_session_closed(&self) -> bool {
         self.kind() == Kind::SessionClosed
     }
 
     /// A result value could not be converted (unsupported column type, no row where one was
-    /// expected).
+    /// expected). Cast the column in SQL; use `fetch_optional` where no row is fine.
     pub fn is_decode(&self) -> bool {
         self.kind() == Kind::Decode
     }
@@ -285,6 +298,14 @@ impl DbError {
     /// error came from one.
     pub fn operation_index(&self) -> Option<usize> {
         self.inner.operation
+    }
+
+    /// The name of the [`Database`](crate::Database) the error came from
+    /// ([`DatabaseOptions::name`](crate::DatabaseOptions::name), `"database"` by default); `None`
+    /// for an error made by [`operation_failed`](Self::operation_failed) that has not left a
+    /// transaction yet.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
     }
 
     /// How many times the transaction was attempted (1 unless it was retried).
@@ -403,12 +424,36 @@ pub(crate) fn is_connection_lost(error: &dyn sqlx::error::DatabaseError) -> bool
 
 impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(index) = self.inner.operation {
+        if let Some(name) = self.inner.name.as_deref().filter(|n| *n != DEFAULT_NAME) {
+            write!(f, "database {name:?}: ")?;
+        }
+        fmt::Display::fmt(&self.without_name(), f)
+    }
+}
+
+/// A [`DbError`]'s text without the database's name, for `tracing` events that carry the name
+/// in their own `name` field.
+pub(crate) struct WithoutName<'a>(&'a DbError);
+
+impl DbError {
+    pub(crate) fn without_name(&self) -> WithoutName<'_> {
+        WithoutName(self)
+    }
+}
+
+impl fmt::Display for WithoutName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let this = self.0;
+        if let Some(index) = this.inner.operation {
             write!(f, "operation #{index}: ")?;
         }
-        f.write_str(&self.inner.message)?;
-        if self.inner.attempts > 1 {
-            write!(f, " (after {} attempts)", self.inner.attempts)?;
+        match &this.inner.source {
+            // The caller's own error, passed through: its text is this error's.
+            Some(Source::Other(e)) if this.inner.message.is_empty() => write!(f, "{e}")?,
+            _ => f.write_str(&this.inner.message)?,
+        }
+        if this.inner.attempts > 1 {
+            write!(f, " (after {} attempts)", this.inner.attempts)?;
         }
         // The cause (the database's message, the I/O error) is the source, not repeated here.
         Ok(())
@@ -420,6 +465,9 @@ impl fmt::Debug for DbError {
         let mut d = f.debug_struct("DbError");
         d.field("kind", &self.inner.kind)
             .field("message", &self.inner.message);
+        if let Some(name) = &self.inner.name {
+            d.field("name", name);
+        }
         if let Some(index) = self.inner.operation {
             d.field("operation", &index);
         }
@@ -437,11 +485,17 @@ impl fmt::Debug for DbError {
 
 impl StdError for DbError {
     /// The database's own error when it answered with one (its message, and more through
-    /// `sqlx::error::DatabaseError`), otherwise the sqlx error; an operation's own error.
+    /// `sqlx::error::DatabaseError`); the I/O or TLS error under a broken connection; otherwise
+    /// the sqlx error. For [`from_operation`](DbError::from_operation), the caller's error's own
+    /// source (the error itself is this one's text).
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match &self.inner.source {
+            // sqlx's wrapping variants (`Database`, `Io`, `Tls`, `Configuration`, `Decode`, ...)
+            // print their inner error *and* return it as their source: skip the wrapper, so the
+            // chain says each thing once.
             Some(Source::Sqlx(sqlx::Error::Database(e))) => Some(e.as_error()),
-            Some(Source::Sqlx(e)) => Some(e),
+            Some(Source::Sqlx(e)) => Some(e.source().unwrap_or(e)),
+            Some(Source::Other(e)) if self.inner.message.is_empty() => e.source(),
             Some(Source::Other(e)) => Some(&**e),
             None => None,
         }
@@ -460,12 +514,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_commit_timeout_does_not_promise_the_server_stops_it() {
-        let commit = DbError::timeout("`COMMIT`", Duration::from_secs(1), false).to_string();
-        assert!(!commit.contains("stops the statement"), "{commit}");
-        assert!(commit.contains("may still finish"), "{commit}");
-        let select = DbError::timeout("statement `SELECT 1`", Duration::from_secs(1), true);
-        assert!(select.is_timeout());
-        assert!(select.to_string().contains("server's own timeout stops"));
+    fn messages_are_short_lowercase_phrases() {
+        let timeout = DbError::timeout("statement `SELECT 1`", Duration::from_secs(1));
+        assert_eq!(
+            timeout.to_string(),
+            "statement `SELECT 1` timed out after 1s"
+        );
+        assert!(timeout.is_timeout());
+        let unknown = DbError::timeout("`COMMIT`", Duration::from_secs(1)).into_outcome_unknown();
+        assert_eq!(
+            unknown.to_string(),
+            "`COMMIT` timed out after 1s; its outcome is unknown"
+        );
+        assert!(unknown.is_outcome_unknown() && !unknown.is_timeout());
+        assert_eq!(DbError::session_closed().to_string(), "session is closed");
+    }
+
+    #[test]
+    fn a_named_database_is_shown_and_the_default_name_is_not() {
+        let named = DbError::session_closed().in_database(&Arc::from("billing"));
+        assert_eq!(named.to_string(), "database \"billing\": session is closed");
+        assert_eq!(named.name(), Some("billing"));
+        let default = DbError::session_closed().in_database(&Arc::from(DEFAULT_NAME));
+        assert_eq!(default.to_string(), "session is closed");
+        assert_eq!(default.name(), Some("database"));
+        // The first name sticks: an error keeps the database it came from.
+        let kept = named.in_database(&Arc::from("other"));
+        assert_eq!(kept.name(), Some("billing"));
+    }
+
+    #[test]
+    fn an_operations_own_error_is_passed_through() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("reading the rates")
+            }
+        }
+        impl StdError for Outer {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = std::io::Error::other("disk gone");
+        let err = DbError::from_operation(Outer(io)).at_operation(2);
+        assert_eq!(err.to_string(), "operation #2: reading the rates");
+        assert_eq!(err.source().unwrap().to_string(), "disk gone");
+        assert!(err.operation_error().unwrap().is::<Outer>());
     }
 }

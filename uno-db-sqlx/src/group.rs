@@ -138,9 +138,12 @@ impl SessionOperationGroup {
     /// Cancel safe: a connection acquired when the future is dropped goes back to the pool.
     pub async fn create_session(&self) -> Result<Session, DbError> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(DbError::session_closed());
+            return Err(DbError::session_closed().in_database(self.db.shared.observer.name()));
         }
-        let counters = vec![self.db.shared.counters.clone(), self.counters.clone()];
+        let counters = vec![
+            self.db.shared.observer.counters().clone(),
+            self.counters.clone(),
+        ];
         let session = Session::open(
             &self.db,
             self.token.child_token(),

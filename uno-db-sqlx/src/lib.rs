@@ -84,7 +84,8 @@
 //!   list of [`Operation`]s) and one place that releases every session.
 //! - [`DbError`]: one opaque error with `is_timeout()`, `is_outcome_unknown()`,
 //!   `is_serialization_failure()` (PostgreSQL 40001/40P01, SQLite busy, MySQL 1213/1205), …,
-//!   [`code()`](DbError::code), and the database's own error as its `source()`.
+//!   [`code()`](DbError::code), and the database's own error as its `source()` (std's rule:
+//!   the text says what failed, the source why, each once).
 //!
 //! The portable [`Query`] (`$1`-style placeholders on every database, bind count checked) returns
 //! [`Row`]s of [`Value`]s for driver-neutral code.
@@ -94,14 +95,16 @@
 //! Drivers and runtimes are features; enable what the application uses (a PostgreSQL-on-tokio
 //! application compiles neither SQLite nor async-std):
 //!
-//! | feature | what it enables | default |
-//! |---|---|---|
-//! | `sqlite` | SQLite, bundled (`Database::open_sqlite`, `sqlite:` URLs, `&mut SqliteConnection`) | yes |
-//! | `postgres` | PostgreSQL (`Database::connect_postgres`, `postgres:` URLs, `&mut PgConnection`) | |
-//! | `mysql` | MySQL and MariaDB (`Database::connect_mysql`, `mysql:`/`mariadb:` URLs, `&mut MySqlConnection`) | |
-//! | `runtime-tokio` | sqlx on tokio (inside a tokio runtime) | yes |
-//! | `runtime-smol` | sqlx on smol's executor and async-io: smol, and async-std too | |
-//! | `runtime-async-std` | sqlx on async-std's executor | |
+//! | feature | what it enables | what it costs | default |
+//! |---|---|---|---|
+//! | `sqlite` | SQLite, bundled (`Database::open_sqlite`, `sqlite:` URLs, `&mut SqliteConnection`) | builds SQLite's C source (a C compiler at build time, about 1 MB of code) | yes |
+//! | `postgres` | PostgreSQL (`Database::connect_postgres`, `postgres:` URLs, `&mut PgConnection`) | sqlx's PostgreSQL driver (pure Rust) | |
+//! | `mysql` | MySQL and MariaDB (`Database::connect_mysql`, `mysql:`/`mariadb:` URLs, `&mut MySqlConnection`) | sqlx's MySQL driver (pure Rust, with its RSA and digest crates) | |
+//! | `runtime-tokio` | sqlx on tokio (inside a tokio runtime) | tokio's runtime crate | yes |
+//! | `runtime-smol` | sqlx on smol's executor and async-io: smol, and async-std too | async-io and smol's executor crates | |
+//! | `runtime-async-std` | sqlx on async-std's executor | async-std | |
+//! | `metrics` | the [metrics](#metrics) below through the [`metrics`](https://docs.rs/metrics) facade, and uno-core's own (`uno-core/metrics`: the transaction retry policy's) | the `metrics` crate (no exporter: install one); per database, its handles registered once when it opens; per statement, two atomic adds | |
+//! | `tracing` | the [`tracing` events](#tracing) below, and uno-core's (`uno-core/tracing`) | the `tracing` crate; with no subscriber interested, one cached check per event | |
 //!
 //! ```toml
 //! uno-db-sqlx = { version = "0.1", default-features = false, features = ["postgres", "runtime-tokio"] }
@@ -110,6 +113,59 @@
 //! sqlx picks the runtime per call: tokio inside a tokio runtime, otherwise the async-io one.
 //! Built with `runtime-tokio` alone, using a database outside a tokio runtime is a config error
 //! (sqlx itself would panic). At least one driver and one runtime must be enabled.
+//!
+//! # Names
+//!
+//! A [`Database`] has a name, given with [`DatabaseOptions::name`] (default `"database"`) and read
+//! with [`Database::name`]. It is the `name` label of its metrics and the `name` field of its
+//! events, and its errors carry it ([`DbError::name`]) and show it when it is not the default
+//! (`database "billing": statement `SELECT 1` timed out after 300ms`), so two databases of one
+//! application are told apart.
+//!
+//! # Metrics
+//!
+//! With the `metrics` feature, each [`Database`] reports through the
+//! [`metrics`](https://docs.rs/metrics) facade, which knows no executor. Install a recorder
+//! (Prometheus, StatsD, OpenTelemetry, ...) **before** opening the database: its handles are
+//! registered once, when it opens (so a count costs an atomic add, never a registry lookup); a
+//! database opened with no recorder installed reports nothing. Every metric carries the
+//! database's `name` label; [`SessionOperationGroup`]s report into their database's.
+//!
+//! | metric | kind | labels | meaning |
+//! |---|---|---|---|
+//! | `uno_db_sessions_opened_total` | counter | `name` | sessions opened ([`enhanced_async_session`], [`SessionOperationGroup::create_session`]) |
+//! | `uno_db_sessions_active` | gauge | `name` | sessions alive now (opened and not yet dropped) |
+//! | `uno_db_statements_total` | counter | `name`, `kind` | statements sent: `kind` is `execute` or `fetch` ([`Query`]), `control` (`BEGIN`, `COMMIT`, `ROLLBACK`, savepoints) or `sqlx` (one lent [`with_connection`](Session::with_connection) call) |
+//! | `uno_db_statement_duration_seconds` | histogram | `name`, `kind` | how long each statement that ended with a result (success or the database's error) took, on the runtime's clock |
+//! | `uno_db_statement_timeouts_total` | counter | `name` | statements past the statement timeout ([`DbError::is_timeout`]) |
+//! | `uno_db_transactions_total` | counter | `name`, `outcome` | transactions ended: `committed`, `rolled_back` (by `ROLLBACK`), `outcome_unknown` (a `COMMIT` without a reply, [`DbError::is_outcome_unknown`]) |
+//! | `uno_db_transaction_retries_total` | counter | `name` | transactions run again after a serialization failure, deadlock or busy database |
+//! | `uno_db_connections_in_doubt_total` | counter | `name`, `outcome` | connections whose state was in doubt: `recycled` (cleaned in the background and returned to the pool) or `closed` |
+//!
+//! The counters match [`Database::stats`] ([`DbStats`]), which needs no feature. A transaction
+//! dropped mid-way is counted by how its connection ended (`connections_in_doubt_total`), not in
+//! `transactions_total`; a statement dropped mid-way is sent but has no duration.
+//!
+//! # Tracing
+//!
+//! With the `tracing` feature, the crate emits [`tracing`](https://docs.rs/tracing) events with
+//! the target `uno_db_sqlx` (filter with `uno_db_sqlx=debug`), each with the database's `name`
+//! field. A statement's SQL is cut to its first 60 characters; bound values never appear (they
+//! are not in the SQL, and the database's own error text, which may quote them, is not logged).
+//!
+//! | event (message) | level | fields | when |
+//! |---|---|---|---|
+//! | `statement` | DEBUG | `name`, `kind` (as the metric's), `sql` (cut; absent for `sqlx`), `duration`, `outcome` (`ok`, `error`, `timeout`, `cancelled`), `error` (when not `ok`: this crate's message, without its cause) | every statement that ends (not one whose future is dropped) |
+//! | `transaction began` | DEBUG | `name`, `sql` (the `BEGIN` form) | `BEGIN` succeeded |
+//! | `transaction committed` | DEBUG | `name` | `COMMIT` succeeded |
+//! | `transaction rolled back` | DEBUG | `name` | `ROLLBACK` succeeded |
+//! | `transaction outcome unknown` | WARN | `name`, `error` | a `COMMIT` timed out, was cancelled or lost its connection |
+//! | `transaction retried` | DEBUG | `name`, `attempt` (the next one, from 2), `error` | a serialization failure is retried |
+//! | `connection recycled` | DEBUG | `name` | a connection in doubt was cleaned and returned to the pool |
+//! | `connection closed in doubt` | WARN | `name`, `reason` (`broken`, `recycling_off`, `cleaning_failed`, `cleaning_timed_out`, `runtime_gone`) | a connection in doubt was closed instead |
+//!
+//! Events are emitted on the thread that runs the work; recycling runs in a task on the
+//! database's runtime.
 //!
 //! # sqlx's `query!` macros
 //!
@@ -153,6 +209,7 @@ mod driver;
 mod error;
 mod executor;
 mod group;
+mod observe;
 mod options;
 mod query;
 mod session;

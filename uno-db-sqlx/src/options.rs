@@ -1,8 +1,10 @@
 //! [`DatabaseOptions`]: pool size and time limits, checked before anything is opened.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::DbError;
+use crate::observe::DEFAULT_NAME;
 
 /// How a [`Database`](crate::Database) pools connections and limits time. Build with [`DatabaseOptions::new`];
 /// invalid values (zero sizes or durations) are reported by `connect` as a config error.
@@ -17,20 +19,23 @@ use crate::error::DbError;
 ///     .max_connections(4)
 ///     .statement_timeout(Duration::from_secs(5))
 ///     .acquire_timeout(Duration::from_secs(2))
-///     .application_name("billing");
-/// assert_eq!(options.get_max_connections(), 4);
+///     .application_name("billing")
+///     .name("billing");
+/// # drop(options);
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "options do nothing until they are given to `Database::connect` or `open_sqlite`"]
 pub struct DatabaseOptions {
-    max_connections: u32,
-    acquire_timeout: Duration,
-    statement_timeout: Duration,
-    server_timeout_margin: Duration,
-    idle_in_transaction_timeout: Duration,
-    busy_timeout: Duration,
-    recycle_timeout: Duration,
-    application_name: Option<String>,
-    init_sql: Vec<String>,
+    pub(crate) name: Arc<str>,
+    pub(crate) max_connections: u32,
+    pub(crate) acquire_timeout: Duration,
+    pub(crate) statement_timeout: Duration,
+    pub(crate) server_timeout_margin: Duration,
+    pub(crate) idle_in_transaction_timeout: Duration,
+    pub(crate) busy_timeout: Duration,
+    pub(crate) recycle_timeout: Duration,
+    pub(crate) application_name: Option<String>,
+    pub(crate) init_sql: Vec<String>,
 }
 
 impl Default for DatabaseOptions {
@@ -45,6 +50,7 @@ impl DatabaseOptions {
     /// 5 s to recycle a connection in doubt.
     pub fn new() -> Self {
         DatabaseOptions {
+            name: Arc::from(DEFAULT_NAME),
             max_connections: 10,
             acquire_timeout: Duration::from_secs(30),
             statement_timeout: Duration::from_secs(30),
@@ -55,6 +61,15 @@ impl DatabaseOptions {
             application_name: None,
             init_sql: Vec::new(),
         }
+    }
+
+    /// The database's name (default `"database"`): shown in front of its errors (when it is not
+    /// the default), in the `name` label of its metrics and the `name` field of its `tracing`
+    /// events, so two databases of one application are told apart. Read it back with
+    /// [`Database::name`](crate::Database::name).
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = name.into();
+        self
     }
 
     /// The most connections the pool opens (at least 1).
@@ -116,11 +131,6 @@ impl DatabaseOptions {
         self
     }
 
-    /// The configured recycle timeout (zero: in-doubt connections are closed, not recycled).
-    pub fn get_recycle_timeout(&self) -> Duration {
-        self.recycle_timeout
-    }
-
     /// PostgreSQL's `application_name` (shown in `pg_stat_activity`; not sent to SQLite or MySQL).
     pub fn application_name(mut self, name: impl Into<String>) -> Self {
         self.application_name = Some(name.into());
@@ -134,35 +144,22 @@ impl DatabaseOptions {
         self
     }
 
-    /// The configured maximum pool size.
-    pub fn get_max_connections(&self) -> u32 {
-        self.max_connections
-    }
-
-    /// The configured acquire timeout.
-    pub fn get_acquire_timeout(&self) -> Duration {
-        self.acquire_timeout
-    }
-
-    /// The configured statement timeout.
-    pub fn get_statement_timeout(&self) -> Duration {
-        self.statement_timeout
-    }
-
+    /// Checks every option; the error names the database.
     pub(crate) fn validate(&self) -> Result<(), DbError> {
-        let zero = |what: &str| {
-            DbError::config(format!(
-                "{what} must be greater than zero: pass a positive value"
-            ))
-        };
+        self.check().map_err(|e| e.in_database(&self.name))
+    }
+
+    fn check(&self) -> Result<(), DbError> {
+        if self.name.is_empty() {
+            return Err(DbError::config("name must not be empty"));
+        }
+        let zero = |what: &str| DbError::config(format!("{what} must be greater than zero"));
         if self.max_connections == 0 {
             return Err(zero("max_connections"));
         }
         if self.max_connections > MAX_CONNECTIONS {
             return Err(DbError::config(format!(
-                "max_connections of {} is more than the {MAX_CONNECTIONS} this crate allows (the \
-                 pool reserves memory per connection, and no server takes that many): pass a \
-                 smaller value",
+                "max_connections of {} is more than {MAX_CONNECTIONS}",
                 self.max_connections
             )));
         }
@@ -180,15 +177,13 @@ impl DatabaseOptions {
         for (what, d) in durations {
             if d > MAX_DURATION {
                 return Err(DbError::config(format!(
-                    "{what} of {d:?} is longer than the {MAX_DURATION:?} the databases take \
-                     (PostgreSQL and SQLite keep milliseconds in an i32): pass a shorter one"
+                    "{what} of {d:?} is longer than {MAX_DURATION:?}"
                 )));
             }
         }
         if self.statement_timeout + self.server_timeout_margin > MAX_DURATION {
             return Err(DbError::config(format!(
-                "statement_timeout plus server_timeout_margin is longer than {MAX_DURATION:?}: \
-                 shorten one of them"
+                "statement_timeout plus server_timeout_margin is longer than {MAX_DURATION:?}"
             )));
         }
         if self.acquire_timeout.is_zero() {
@@ -208,27 +203,6 @@ impl DatabaseOptions {
     /// connection's worker busy for one slice at most, not for the whole busy timeout.
     pub(crate) fn busy_slice(&self) -> Duration {
         self.busy_timeout.min(BUSY_SLICE)
-    }
-
-    pub(crate) fn get_busy_timeout(&self) -> Duration {
-        self.busy_timeout
-    }
-
-    pub(crate) fn get_server_timeout_margin(&self) -> Duration {
-        self.server_timeout_margin
-    }
-
-    pub(crate) fn get_idle_in_transaction_timeout(&self) -> Duration {
-        self.idle_in_transaction_timeout
-    }
-
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    pub(crate) fn get_application_name(&self) -> Option<&str> {
-        self.application_name.as_deref()
-    }
-
-    pub(crate) fn get_init_sql(&self) -> &[String] {
-        &self.init_sql
     }
 }
 

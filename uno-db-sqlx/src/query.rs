@@ -130,6 +130,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// A `Query` is reusable (sessions take it by reference), so an operation that is re-run on retry
 /// can keep its statements.
 #[derive(Clone, PartialEq)]
+#[must_use = "a query does nothing until it is run on a session or a transaction"]
 pub struct Query {
     sql: Cow<'static, str>,
     args: Vec<Value>,
@@ -175,12 +176,7 @@ impl Query {
 
     /// A short form of the SQL for error messages.
     pub(crate) fn describe(&self) -> String {
-        const MAX: usize = 60;
-        let sql = self.sql.trim();
-        match sql.char_indices().nth(MAX) {
-            Some((cut, _)) => format!("statement `{}…`", &sql[..cut]),
-            None => format!("statement `{sql}`"),
-        }
+        format!("statement `{}`", crate::observe::short_sql(&self.sql))
     }
 
     /// Checks that the bound arguments match the placeholders (SQLite would bind missing ones as
@@ -192,13 +188,12 @@ impl Query {
             let needs = if needed == usize::MAX {
                 "a placeholder number too large".to_owned()
             } else {
-                format!("{needed} argument(s) (its highest placeholder is ${needed})")
+                format!("{needed} argument(s)")
             };
             return Err(DbError::new(
                 Kind::InvalidQuery,
                 format!(
-                    "{} needs {needs} but {} argument(s) were bound: bind one value per \
-                     placeholder `$1`, `$2`, …",
+                    "{} needs {needs} but {} argument(s) were bound",
                     self.describe(),
                     self.args.len()
                 ),
@@ -332,10 +327,7 @@ impl Row {
             Some(Value::Int(v)) => Ok(*v),
             other => Err(DbError::new(
                 Kind::Decode,
-                format!(
-                    "column {index} is {other:?}, not an integer: check the query's columns, or \
-                     cast in SQL (for example `CAST(x AS BIGINT)`)"
-                ),
+                format!("column {index} is {other:?}, not an integer"),
             )),
         }
     }
@@ -405,8 +397,7 @@ impl Row {
                     return Err(DbError::new(
                         Kind::Decode,
                         format!(
-                            "column `{}` has type {other}, which uno-db-sqlx does not decode: cast it \
-                             in SQL, e.g. `::bigint`, `::float8` or `::text`",
+                            "column `{}` has type {other}, which is not decoded",
                             column.name()
                         ),
                     ));
@@ -471,9 +462,7 @@ impl Row {
                     return Err(DbError::new(
                         Kind::Decode,
                         format!(
-                            "column `{}` has type {other}, which uno-db-sqlx does not decode: cast it \
-                             in SQL, e.g. `CAST(x AS SIGNED)`, `CAST(x AS DOUBLE)` or \
-                             `CAST(x AS CHAR)`",
+                            "column `{}` has type {other}, which is not decoded",
                             column.name()
                         ),
                     ));

@@ -94,7 +94,7 @@ pub async fn enhanced_async_session(db: &Database) -> Result<Session, DbError> {
     Session::open(
         db,
         CancellationToken::new(),
-        vec![db.shared.counters.clone()],
+        vec![db.shared.observer.counters().clone()],
         TransactionOptions::new(),
     )
     .await
@@ -110,11 +110,12 @@ impl Session {
         let ctx = Arc::new(Ctx {
             rt: db.runtime().clone(),
             db: db.clone(),
-            statement_timeout: db.options().get_statement_timeout(),
+            statement_timeout: db.options().statement_timeout,
             token,
             counters,
         });
         let conn = Conn::acquire(&ctx).await?;
+        db.shared.observer.session_opened();
         Ok(Session {
             shared: Arc::new(SessionState::new(ctx, conn)),
             options,
@@ -378,7 +379,7 @@ impl Session {
     ///
     /// let db = Database::open_sqlite(&rt, dir.path().join("r.db"), DatabaseOptions::new()).await?;
     /// let session = enhanced_async_session(&db).await?;
-    /// let options = TransactionOptions::new().retry(TransactionRetry::default());
+    /// let options = TransactionOptions::new().retry(TransactionRetry::new(&rt));
     /// let n = session
     ///     .transaction_with(options, async |tx| tx.fetch_scalar(&query("SELECT 5")).await)
     ///     .await?;

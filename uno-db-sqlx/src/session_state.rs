@@ -54,14 +54,18 @@ impl SessionState {
 
     /// Locks the slot, unless the session is closed or cancelled.
     pub(crate) async fn lock(&self) -> Result<MutexGuard<'_, Option<Conn>>, DbError> {
+        let closed = || self.ctx.named(DbError::session_closed());
         if self.is_closed() {
-            return Err(DbError::session_closed());
+            return Err(closed());
         }
         let guard = cancellable(&self.ctx.token, self.slot.lock())
             .await
-            .map_err(|_| DbError::cancelled("waiting for the session"))?;
+            .map_err(|_| {
+                self.ctx
+                    .named(DbError::cancelled("waiting for the session"))
+            })?;
         if self.is_closed() {
-            return Err(DbError::session_closed());
+            return Err(closed());
         }
         Ok(guard)
     }
@@ -95,5 +99,12 @@ impl SessionState {
     /// Takes the connection at rest out of the session if nothing is running on it now.
     pub(crate) fn try_take_at_rest(&self) -> Option<Conn> {
         self.slot.try_lock().and_then(|mut slot| slot.take())
+    }
+}
+
+impl Drop for SessionState {
+    /// The session is gone (with its transactions and its group's hold on it): one fewer active.
+    fn drop(&mut self) {
+        self.ctx.db.shared.observer.session_dropped();
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::observe::Stat;
+
 /// Counters shared by a database's sessions (and, per group, by the group's sessions).
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -16,6 +18,19 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// The counter of `stat`.
+    pub(crate) fn get(&self, stat: Stat) -> &AtomicU64 {
+        match stat {
+            Stat::Committed => &self.committed,
+            Stat::RolledBack => &self.rolled_back,
+            Stat::OutcomeUnknown => &self.outcome_unknown,
+            Stat::ClosedInDoubt => &self.closed_in_doubt,
+            Stat::Recycled => &self.recycled,
+            Stat::Retry => &self.retries,
+            Stat::Timeout => &self.timeouts,
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> DbStats {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         DbStats {

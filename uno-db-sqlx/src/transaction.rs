@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use uno_core::Runtime;
 use uno_core::resilience::{Backoff, ResilienceError, Retry};
 use uno_core::sync::cancellable;
 
 use crate::database::DatabaseKind;
 use crate::error::DbError;
+use crate::observe::{Stat, event};
 use crate::session_state::SessionState;
 use crate::tx::Tx;
 
@@ -78,10 +80,11 @@ pub enum IsolationLevel {
 /// SQLite database ([`DbError::is_serialization_failure`]): every operation runs again from
 /// `BEGIN`, on uno-core's retry policy ([`Retry`]).
 ///
-/// [`new`](Self::new) and [`Default`] build the usual policy: up to `max_attempts` attempts in
-/// all, sleeping (on uno's timer) an exponential backoff from `initial_backoff`, doubled each time
-/// up to `max_backoff`, with full jitter. [`from_policy`](Self::from_policy) takes any
-/// [`Retry<DbError>`] instead (a budget, a hook, a total deadline…).
+/// [`new`](Self::new) builds the usual policy, [`exponential`](Self::exponential) one with
+/// other numbers: up to `max_attempts` attempts in all, sleeping (on the runtime's timer) an
+/// exponential backoff from `initial_backoff`, doubled each time up to `max_backoff`, with full
+/// jitter. [`from_policy`](Self::from_policy) takes any [`Retry<DbError>`] instead (a budget, a
+/// hook, a total deadline…).
 ///
 /// Whatever the policy, only serialization failures are ever retried: any other error — an
 /// operation's, a timeout, a cancellation, above all a `COMMIT` whose outcome is unknown — ends
@@ -93,11 +96,15 @@ pub enum IsolationLevel {
 ///
 /// ```
 /// use std::time::Duration;
+/// use uno_core::rt::VirtualRuntime;
 /// use uno_db_sqlx::TransactionRetry;
 ///
-/// let retry = TransactionRetry::new(5, Duration::from_millis(10), Duration::from_millis(500))?;
+/// let vrt = VirtualRuntime::new();
+/// let rt = vrt.handle();
+/// assert_eq!(TransactionRetry::new(&rt).max_attempts(), 3);
+/// let retry = TransactionRetry::exponential(&rt, 5, Duration::from_millis(10), Duration::from_millis(500))?;
 /// assert_eq!(retry.max_attempts(), 5);
-/// assert!(TransactionRetry::new(0, Duration::ZERO, Duration::ZERO).is_err());
+/// assert!(TransactionRetry::exponential(&rt, 0, Duration::ZERO, Duration::ZERO).is_err());
 /// # Ok::<(), uno_db_sqlx::DbError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -106,26 +113,31 @@ pub struct TransactionRetry {
 }
 
 impl TransactionRetry {
-    /// A retry policy: `max_attempts` in all (1 means no retry), exponential backoff with full
-    /// jitter from `initial_backoff` (zero: retry at once), doubled up to `max_backoff`.
+    /// The usual policy on `rt`'s timer: 3 attempts, 10 ms doubling up to 1 s, with full jitter.
+    pub fn new(rt: &Runtime) -> Self {
+        Self::exponential(rt, 3, Duration::from_millis(10), Duration::from_secs(1))
+            .expect("the default transaction retry is a valid configuration")
+    }
+
+    /// A retry policy on `rt`'s timer: `max_attempts` in all (1 means no retry), exponential
+    /// backoff with full jitter from `initial_backoff` (zero: retry at once), doubled up to
+    /// `max_backoff`.
     ///
     /// # Errors
     ///
     /// A config error if `max_attempts` is zero or `max_backoff < initial_backoff`.
-    pub fn new(
+    pub fn exponential(
+        rt: &Runtime,
         max_attempts: u32,
         initial_backoff: Duration,
         max_backoff: Duration,
     ) -> Result<Self, DbError> {
         if max_attempts == 0 {
-            return Err(DbError::config(
-                "TransactionRetry needs max_attempts >= 1 (1 means no retry)",
-            ));
+            return Err(DbError::config("max_attempts must be at least 1"));
         }
         if max_backoff < initial_backoff {
             return Err(DbError::config(format!(
-                "TransactionRetry's max_backoff ({max_backoff:?}) is below its initial_backoff \
-                 ({initial_backoff:?}): swap them"
+                "max_backoff of {max_backoff:?} is below initial_backoff of {initial_backoff:?}"
             )));
         }
         // An exponential backoff needs a non-zero base; a zero one means "no wait" as before.
@@ -136,16 +148,11 @@ impl TransactionRetry {
                 .max_delay(max_backoff)
                 .full_jitter()
         };
-        let policy = Retry::builder()
-            .max_attempts(max_attempts)
-            .backoff(backoff)
-            .retry_if(DbError::is_serialization_failure)
-            .build()
-            .map_err(|e| DbError::config(format!("TransactionRetry: {e}")))?;
+        let policy = retry_policy(rt, max_attempts, backoff)?;
         Ok(TransactionRetry { policy })
     }
 
-    /// Retries with `policy`, for what [`new`](Self::new) does not offer: a
+    /// Retries with `policy`, for what [`exponential`](Self::exponential) does not offer: a
     /// [`RetryBudget`](uno_core::resilience::RetryBudget) shared with other work, an
     /// [`on_retry`](uno_core::resilience::RetryBuilder::on_retry) hook, a total deadline
     /// ([`max_duration`](uno_core::resilience::RetryBuilder::max_duration)), a delay taken from
@@ -194,12 +201,22 @@ impl TransactionRetry {
     }
 }
 
-impl Default for TransactionRetry {
-    /// 3 attempts, 10 ms doubling up to 1 s, with full jitter.
-    fn default() -> Self {
-        TransactionRetry::new(3, Duration::from_millis(10), Duration::from_secs(1))
-            .expect("the default transaction retry is a valid configuration")
-    }
+/// The one place this crate builds a uno-core [`Retry`]: only serialization failures, on `rt`.
+///
+/// `rt` is not used yet: uno-core's `Retry` still takes its runtime per call (see [`run`]); when
+/// `Retry::builder(&rt)` binds it at construction, it is given here.
+fn retry_policy(
+    rt: &Runtime,
+    max_attempts: u32,
+    backoff: Backoff,
+) -> Result<Retry<DbError>, DbError> {
+    let _ = rt;
+    Retry::builder()
+        .max_attempts(max_attempts)
+        .backoff(backoff)
+        .retry_if(DbError::is_serialization_failure)
+        .build()
+        .map_err(|e| DbError::config(e.to_string()))
 }
 
 /// How [`run_in_transaction`](crate::SessionOperationGroup::run_in_transaction) runs a transaction.
@@ -209,12 +226,15 @@ impl Default for TransactionRetry {
 /// ```
 /// use uno_db_sqlx::{IsolationLevel, TransactionOptions, TransactionRetry};
 ///
+/// # let vrt = uno_core::rt::VirtualRuntime::new();
+/// # let rt = vrt.handle();
 /// let options = TransactionOptions::new()
 ///     .isolation(IsolationLevel::Serializable)
-///     .retry(TransactionRetry::default());
-/// assert!(options.get_retry().is_some());
+///     .retry(TransactionRetry::new(&rt));
+/// assert!(options.retry_policy().is_some());
 /// ```
 #[derive(Debug, Clone, Default)]
+#[must_use = "options do nothing until a transaction is run with them"]
 pub struct TransactionOptions {
     isolation: Option<IsolationLevel>,
     read_only: bool,
@@ -248,7 +268,7 @@ impl TransactionOptions {
     }
 
     /// The retry policy, if any.
-    pub fn get_retry(&self) -> Option<&TransactionRetry> {
+    pub fn retry_policy(&self) -> Option<&TransactionRetry> {
         self.retry.as_ref()
     }
 
@@ -310,6 +330,19 @@ impl TransactionOptions {
 pub(crate) async fn run<T, F>(
     session: &SessionState,
     options: &TransactionOptions,
+    f: F,
+) -> Result<T, DbError>
+where
+    F: AsyncFnMut(&mut Tx) -> Result<T, DbError>,
+{
+    let result = run_unnamed(session, options, f).await;
+    // Every error leaving a transaction names its database, the operations' own included.
+    result.map_err(|e| session.ctx().named(e))
+}
+
+async fn run_unnamed<T, F>(
+    session: &SessionState,
+    options: &TransactionOptions,
     mut f: F,
 ) -> Result<T, DbError>
 where
@@ -355,6 +388,8 @@ where
             }
             return Err(ended(current.give_up(ResilienceError::Inner(err)), attempt));
         }
+        #[cfg(feature = "tracing")]
+        let error = err.without_name().to_string();
         // The backoff sleep stops when the session (or its group) is cancelled.
         match cancellable(
             &session.ctx().token,
@@ -363,7 +398,11 @@ where
         .await
         {
             Ok(Ok(next)) => {
-                session.ctx().bump(|c| &c.retries);
+                session.ctx().record(Stat::Retry);
+                event!(
+                    debug, name = %session.ctx().name(), attempt = attempt + 1, error,
+                    "transaction retried"
+                );
                 attempts = Some(next);
             }
             Ok(Err(end)) => return Err(ended(end, attempt)),
@@ -409,9 +448,7 @@ pub(crate) async fn run_operations<T>(
     options: &TransactionOptions,
 ) -> Result<Vec<T>, DbError> {
     if operations.is_empty() {
-        return Err(DbError::config(
-            "run_in_transaction got no operations: pass at least one",
-        ));
+        return Err(DbError::config("no operations to run"));
     }
     // The operation running (its index + 1; 0 between operations), so that a cancellation of
     // the whole closure still names it.

@@ -78,9 +78,10 @@ db_test!(a_timed_out_statement_is_recycled_once_it_stops, |rt| {
         assert_eq!((stats.recycled, stats.closed_in_doubt), (1, 0), "{stats}");
         assert_eq!(fx.count("t").await, 0);
         let next = enhanced_async_session(&fx.db).await.unwrap();
+        let kind = fx.kind();
         next.execute(&query("INSERT INTO t VALUES (1, 2)"))
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{kind:?}: {e:?}"));
         drop(next);
         fx.finish(&rt).await;
     }

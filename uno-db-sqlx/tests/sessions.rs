@@ -284,7 +284,10 @@ db_test!(group_dropped_with_sessions_in_flight, |rt| {
         fx.settle(&rt).await;
         assert_eq!(fx.count("t").await, 0);
         fx.finish(&rt).await;
-        assert!(rt.now() - start < Duration::from_secs(5));
+        // The abandoned statements run out their 5 s on PostgreSQL and MySQL (`slow`), and
+        // `settle` waits for the server to end them: a bound of 5 s failed by a few milliseconds
+        // on a loaded machine. Twice that still catches a drop that waits for anything more.
+        assert!(rt.now() - start < Duration::from_secs(10));
     }
 });
 
@@ -322,7 +325,10 @@ db_test!(pool_exhausted_then_freed, |rt| {
         let start = rt.now();
         let err = enhanced_async_session(&fx.db).await.unwrap_err();
         assert!(err.is_acquire_timeout() && err.is_timeout(), "{err}");
-        assert!(err.to_string().contains("max_connections"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "no connection became free within 200ms (all 1 in use)"
+        );
         assert!(rt.now() - start >= Duration::from_millis(200));
         drop(first);
         let second = enhanced_async_session(&fx.db).await.unwrap();
@@ -340,8 +346,13 @@ db_test!(serializable_conflict_retries_once, |rt| {
         let options = TransactionOptions::new()
             .isolation(IsolationLevel::Serializable)
             .retry(
-                TransactionRetry::new(3, Duration::from_millis(5), Duration::from_millis(50))
-                    .unwrap(),
+                TransactionRetry::exponential(
+                    &rt,
+                    3,
+                    Duration::from_millis(5),
+                    Duration::from_millis(50),
+                )
+                .unwrap(),
             );
         let group = Arc::new(SessionOperationGroup::with_options(&fx.db, options));
         let runs = Arc::new(AtomicUsize::new(0));
@@ -450,7 +461,7 @@ db_test!(stress_random_cancellation_keeps_the_books_balanced, |rt| {
             fx.admin_execute_on(&format!("INSERT INTO {{t}} VALUES ({id}, 0)"), "t")
                 .await;
         }
-        let retry = TransactionOptions::new().retry(TransactionRetry::default());
+        let retry = TransactionOptions::new().retry(TransactionRetry::new(&rt));
         let mut rng = Rng(0x5EED);
         let mut tasks = Vec::new();
         for _ in 0..200 {

@@ -120,7 +120,7 @@ db_test!(
 
 db_test!(exhausted_retries_keep_the_attempt_count, |rt| {
     for mut fx in fixtures(&rt).await {
-        let retry = TransactionRetry::new(3, Duration::ZERO, Duration::ZERO).unwrap();
+        let retry = TransactionRetry::exponential(&rt, 3, Duration::ZERO, Duration::ZERO).unwrap();
         let group = SessionOperationGroup::with_options(
             &fx.db,
             TransactionOptions::new().retry(retry.clone()),
@@ -234,7 +234,7 @@ db_test!(mysql_lock_wait_timeouts_are_retried, |rt| {
     let Some(fx) = Fixture::mysql(&rt, options()).await else {
         return;
     };
-    let retry = TransactionRetry::new(3, Duration::ZERO, Duration::ZERO).unwrap();
+    let retry = TransactionRetry::exponential(&rt, 3, Duration::ZERO, Duration::ZERO).unwrap();
     let session = uno_db_sqlx::enhanced_async_session(&fx.db).await.unwrap();
     let runs = AtomicUsize::new(0);
     let out = session
