@@ -13,3 +13,4 @@ mod policy;
 pub use acquire::RateLimitAcquire;
 pub use builder::RateLimiterBuilder;
 pub use policy::{RateLimiter, RateLimiterStats};
+pub(crate) use policy::{ADMISSIONS, WAITS};
