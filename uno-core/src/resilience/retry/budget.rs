@@ -64,7 +64,7 @@ impl RetryBudget {
     /// let err = RetryBudget::try_new(10, f64::NAN).unwrap_err();
     /// assert!(matches!(err, ConfigError::InvalidRatio { what: "retry budget ratio", .. }));
     /// ```
-    pub fn new(max_tokens: u32, ratio: f64) -> Result<Self, ConfigError> {
+    pub fn try_new(max_tokens: u32, ratio: f64) -> Result<Self, ConfigError> {
         if max_tokens == 0 {
             return Err(ConfigError::Zero {
                 what: "retry budget max_tokens",
