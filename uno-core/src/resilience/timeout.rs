@@ -110,7 +110,7 @@ impl TimeoutPolicyBuilder {
     ///     .build()
     ///     .unwrap();
     /// assert_eq!(limit.name(), "invoice");
-    /// let err = limit.run(|| std::future::pending::<Result<(), ()>>()).await.unwrap_err();
+    /// let err = limit.run(|| std::future::pending::<Result<(), &str>>()).await.unwrap_err();
     /// assert_eq!(err.to_string(), "invoice: fetching the invoice (timed out after 1s)");
     /// # });
     /// ```
@@ -152,6 +152,7 @@ impl TimeoutPolicyBuilder {
             self.duration,
             self.message,
             name,
+            KIND,
         ))
     }
 }
@@ -173,7 +174,7 @@ impl TimeoutPolicy {
     /// # vrt.block_on(async move {
     ///
     /// let limit = TimeoutPolicy::builder(&rt, Duration::from_millis(300)).build().unwrap();
-    /// let err = limit.run(|| std::future::pending::<Result<(), ()>>()).await.unwrap_err();
+    /// let err = limit.run(|| std::future::pending::<Result<(), &str>>()).await.unwrap_err();
     /// assert_eq!(err.to_string(), "timed out after 300ms"); // no message, no name given
     /// # });
     /// ```
@@ -187,14 +188,16 @@ impl TimeoutPolicy {
     }
 
     /// A policy with a checked (non-zero) duration: the builder's, and the pipeline's own
-    /// timeouts, which are named after the pipeline.
+    /// timeouts, which are named after the pipeline. `default` is the owner's default name: a
+    /// name left at it is not shown in the error.
     pub(crate) fn with_name(
         rt: &Runtime,
         duration: Duration,
         message: Cow<'static, str>,
         name: Name,
+        default: &'static str,
     ) -> Self {
-        let reported = match (name.as_str() == KIND, message.is_empty()) {
+        let reported = match (name.as_str() == default, message.is_empty()) {
             (true, _) => message.clone(),
             (false, true) => Cow::Owned(name.as_str().to_owned()),
             (false, false) => Cow::Owned(format!("{name}: {message}")),

@@ -309,6 +309,7 @@ impl CircuitBreakerBuilder {
     /// ```
     /// use std::time::Duration;
     /// use uno_core::resilience::{CircuitBreaker, ConfigError};
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
     /// let breaker = CircuitBreaker::builder(&rt)
     ///     .failure_rate_threshold(0.25)

@@ -111,6 +111,7 @@ impl CircuitBreaker {
     ///
     /// ```
     /// use uno_core::resilience::{CircuitBreaker, CircuitState, ConfigError};
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
     /// let breaker = CircuitBreaker::builder(&rt).build().unwrap(); // the defaults
     /// assert_eq!(breaker.state(), CircuitState::Closed);
@@ -180,8 +181,8 @@ impl CircuitBreaker {
     ///     // … make the call, then report how it went:
     ///     permit.failure();
     /// }
-    /// let refused = breaker.try_acquire().unwrap_err(); // do not make the call
-    /// assert_eq!(refused, CircuitOpen { retry_after: Some(Duration::from_secs(30)) });
+    /// let refused: CircuitOpen = breaker.try_acquire().unwrap_err(); // do not make the call
+    /// assert_eq!(refused.retry_after, Some(Duration::from_secs(30)));
     /// ```
     pub fn try_acquire(&self) -> Result<BreakerPermit, CircuitOpen> {
         let permit = Permit::admit(self.inner.clone(), &mut LazyNow::from(&self.inner.rt))?;

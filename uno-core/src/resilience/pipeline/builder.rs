@@ -61,7 +61,7 @@ impl<E> PipelineBuilder<E> {
     ///     .build()
     ///     .unwrap();
     /// assert_eq!(pipeline.name(), "checkout");
-    /// let err = pipeline.run(|| std::future::pending::<Result<(), ()>>()).await.unwrap_err();
+    /// let err = pipeline.run(|| std::future::pending::<Result<(), &str>>()).await.unwrap_err();
     /// assert_eq!(err.to_string(), "checkout: placing the order (timed out after 1s)");
     /// # });
     /// ```
@@ -299,7 +299,13 @@ impl<E> PipelineBuilder<E> {
         let rt = &self.rt;
         let policy = |t: Option<(Duration, Cow<'static, str>)>, what: &'static str| match t {
             Some((d, _)) if d.is_zero() => Err(ConfigError::Zero { what }),
-            Some((d, m)) => Ok(Some(TimeoutPolicy::with_name(rt, d, m, name.clone()))),
+            Some((d, m)) => Ok(Some(TimeoutPolicy::with_name(
+                rt,
+                d,
+                m,
+                name.clone(),
+                "pipeline",
+            ))),
             None => Ok(None),
         };
         let timeout = policy(self.timeout, "pipeline timeout")?;

@@ -415,6 +415,7 @@ impl<E> Pipeline<E> {
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use uno_core::resilience::{Pipeline, RateLimiter};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();

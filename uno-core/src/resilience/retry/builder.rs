@@ -170,7 +170,7 @@ impl<E> RetryBuilder<E> {
     ///     .unwrap();
     /// let mut calls = 0;
     /// let out = retry
-    ///     .run(&rt, || {
+    ///     .run(|| {
     ///         calls += 1;
     ///         async { Err::<(), _>(ErrorKind::NotFound) }
     ///     })
