@@ -600,3 +600,153 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+
+    /// An operation's error with a cause of its own.
+    #[derive(Debug)]
+    struct Io(std::io::Error);
+
+    impl fmt::Display for Io {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("reading the ledger failed")
+        }
+    }
+
+    impl Error for Io {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    /// The messages down the `source()` chain, checking that none repeats the next one.
+    fn chain(err: &(dyn Error + 'static)) -> Vec<String> {
+        let mut messages = vec![err.to_string()];
+        let mut next = err.source();
+        while let Some(e) = next {
+            let message = e.to_string();
+            let previous = messages.last().unwrap();
+            assert!(
+                !previous.contains(&message),
+                "{previous:?} repeats its source {message:?}"
+            );
+            messages.push(message);
+            next = e.source();
+        }
+        messages
+    }
+
+    fn refused() -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused")
+    }
+
+    #[test]
+    fn retries_exhausted_says_the_context_and_returns_the_last_error_as_its_source() {
+        let err = ResilienceError::RetriesExhausted {
+            name: "ledger".into(),
+            attempts: 3,
+            last: Box::new(ResilienceError::Inner(Io(refused()))),
+        };
+        assert_eq!(
+            chain(&err),
+            [
+                r#"retry "ledger" gave up after 3 attempts"#,
+                "reading the ledger failed",
+                "connection refused",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_operations_error_passes_through_display_and_source() {
+        let err = ResilienceError::Inner(Io(refused()));
+        assert_eq!(
+            chain(&err),
+            ["reading the ledger failed", "connection refused"]
+        );
+        let bare: ResilienceError<std::io::Error> = ResilienceError::Inner(refused());
+        assert_eq!(chain(&bare), ["connection refused"]);
+        let one = ResilienceError::<std::io::Error>::RetriesExhausted {
+            name: "retry".into(),
+            attempts: 1,
+            last: Box::new(bare),
+        };
+        assert_eq!(
+            chain(&one),
+            ["retry gave up after 1 attempt", "connection refused"]
+        );
+    }
+
+    #[test]
+    fn refusals_name_their_policy_and_have_no_source() {
+        let open = CircuitOpen {
+            name: "payments".into(),
+            retry_after: Some(Duration::from_secs(30)),
+        };
+        let probing = CircuitOpen {
+            name: "circuit_breaker".into(),
+            retry_after: None,
+        };
+        let limited = RetryAfter::new("api", Duration::from_millis(100));
+        let full = BulkheadRejected::QueueFull {
+            name: "db".into(),
+            max_queue: 4,
+        };
+        let waited = BulkheadRejected::MaxWait {
+            name: "bulkhead".into(),
+            max_wait: Duration::from_secs(2),
+        };
+        let errors: [(ResilienceError<std::io::Error>, &str); 6] = [
+            (open.into(), r#"circuit breaker "payments" is open"#),
+            (
+                probing.into(),
+                "circuit breaker is half-open with every probe slot taken",
+            ),
+            (
+                limited.into(),
+                r#"rate limiter "api" refused the call (retry after 100ms)"#,
+            ),
+            (full.into(), r#"bulkhead "db" and its queue of 4 are full"#),
+            (waited.into(), "bulkhead had no free slot within 2s"),
+            (ResilienceError::Cancelled, "operation cancelled"),
+        ];
+        for (err, message) in errors {
+            assert_eq!(chain(&err), [message]);
+        }
+    }
+
+    #[test]
+    fn config_errors_are_concise_phrases() {
+        let errors = [
+            ConfigError::Zero { what: "bulkhead max_concurrent" },
+            ConfigError::InvalidRatio {
+                what: "retry budget ratio",
+                value: f64::NAN,
+            },
+            ConfigError::InvalidFactor { value: 0.5 },
+            ConfigError::InvertedDelays {
+                min: Duration::from_secs(2),
+                max: Duration::from_secs(1),
+            },
+            ConfigError::RateTooHigh {
+                operations: 2,
+                period: Duration::from_nanos(1),
+            },
+            ConfigError::MinimumCallsExceedWindow {
+                minimum_calls: 10,
+                window: 5,
+            },
+        ];
+        for err in errors {
+            let message = err.to_string();
+            let first = message.chars().next().unwrap();
+            assert!(first.is_lowercase() || first.is_ascii_digit(), "{message}");
+            assert!(!message.ends_with('.') && !message.contains(';'), "{message}");
+            assert!(err.source().is_none());
+        }
+    }
+}
