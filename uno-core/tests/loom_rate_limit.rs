@@ -31,7 +31,10 @@ const SECOND: Duration = Duration::from_secs(1);
 fn concurrent_checks_at_one_instant_admit_exactly_the_burst() {
     model(|| {
         let rt = ManualClock::new().runtime();
-        let limiter = RateLimiter::builder(&rt, 1, SECOND).burst(2).build().unwrap();
+        let limiter = RateLimiter::builder(&rt, 1, SECOND)
+            .burst(2)
+            .build()
+            .unwrap();
         let checkers: Vec<_> = (0..2)
             .map(|_| {
                 let limiter = limiter.clone();
@@ -55,7 +58,10 @@ fn readings_out_of_order_never_admit_two_at_one_instant() {
         // second on before its check, so the others read either instant, in either order.
         let clock = ManualClock::new();
         let rt = clock.runtime();
-        let limiter = RateLimiter::builder(&rt, 1, SECOND).burst(1).build().unwrap();
+        let limiter = RateLimiter::builder(&rt, 1, SECOND)
+            .burst(1)
+            .build()
+            .unwrap();
         let late = {
             let limiter = limiter.clone();
             thread::spawn(move || {
@@ -82,7 +88,10 @@ fn a_cancelled_waiter_hands_its_turn_on_while_the_clock_moves() {
     model(|| {
         let clock = ManualClock::new();
         let rt = clock.runtime();
-        let limiter = RateLimiter::builder(&rt, 1, SECOND).burst(2).build().unwrap();
+        let limiter = RateLimiter::builder(&rt, 1, SECOND)
+            .burst(2)
+            .build()
+            .unwrap();
         assert!(limiter.try_acquire().is_ok() && limiter.try_acquire().is_ok());
         // The burst is spent: nothing conforms until the clock moves by a second.
         let cancelled = {

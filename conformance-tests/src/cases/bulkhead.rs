@@ -105,7 +105,10 @@ pub async fn rejects_at_once_when_the_queue_is_full(env: Env) {
 
 /// A call that waits `max_wait` for a slot is rejected, and leaves the queue.
 pub async fn rejects_after_max_wait(env: Env) {
-    let bulkhead = Bulkhead::builder(env.rt(), 1).max_wait(20 * MS).build().unwrap();
+    let bulkhead = Bulkhead::builder(env.rt(), 1)
+        .max_wait(20 * MS)
+        .build()
+        .unwrap();
     let rt = env.rt();
     let _held = bulkhead.acquire().await.unwrap();
     let start = rt.now();
@@ -181,7 +184,9 @@ pub async fn invalid_bulkhead_configuration_is_a_typed_error(env: Env) {
         Err(ConfigError::Zero { .. })
     ));
     assert!(matches!(
-        Bulkhead::builder(env.rt(), 1).max_wait(Duration::ZERO).build(),
+        Bulkhead::builder(env.rt(), 1)
+            .max_wait(Duration::ZERO)
+            .build(),
         Err(ConfigError::Zero { .. })
     ));
     assert!(Bulkhead::builder(env.rt(), 1).max_queue(0).build().is_ok());

@@ -166,7 +166,12 @@ pub async fn half_open_after_the_open_duration_then_closes_on_good_probes(env: E
     assert_eq!(breaker.state(), CircuitState::Closed);
     use CircuitState::*;
     let expected = [(Closed, Open), (Open, HalfOpen), (HalfOpen, Closed)];
-    let seen: Vec<_> = events.lock().unwrap().iter().map(|c| (c.from, c.to)).collect();
+    let seen: Vec<_> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| (c.from, c.to))
+        .collect();
     assert_eq!(seen, expected);
 }
 
@@ -241,17 +246,13 @@ pub async fn slow_successes_count_as_failures(env: Env) {
 pub async fn timeouts_count_and_cancellations_do_not(env: Env) {
     let breaker = tripped(&env, Duration::from_secs(60), 1, None);
     let cancelled = breaker
-        .run_flat(|| async {
-            Err::<(), ResilienceError<()>>(ResilienceError::Cancelled)
-        })
+        .run_flat(|| async { Err::<(), ResilienceError<()>>(ResilienceError::Cancelled) })
         .await;
     assert_eq!(cancelled, Err(ResilienceError::Cancelled));
     assert_eq!(breaker.state(), CircuitState::Closed);
     assert_eq!(breaker.stats().ignored, 1);
     let timed_out = breaker
-        .run_flat(|| async {
-            Err::<(), ResilienceError<()>>(Elapsed::new("slow", MS).into())
-        })
+        .run_flat(|| async { Err::<(), ResilienceError<()>>(Elapsed::new("slow", MS).into()) })
         .await;
     assert!(timed_out.unwrap_err().is_timeout());
     assert_eq!(breaker.state(), CircuitState::Open);
@@ -268,21 +269,31 @@ pub async fn invalid_breaker_configuration_is_a_typed_error(env: Env) {
         ));
     }
     let zero = |r: Result<CircuitBreaker, ConfigError>| matches!(r, Err(ConfigError::Zero { .. }));
-    assert!(zero(CircuitBreaker::builder(env.rt()).count_window(0).build()));
+    assert!(zero(
+        CircuitBreaker::builder(env.rt()).count_window(0).build()
+    ));
     assert!(zero(
         CircuitBreaker::builder(env.rt())
             .time_window(Duration::ZERO)
             .build()
     ));
-    assert!(zero(CircuitBreaker::builder(env.rt()).minimum_calls(0).build()));
+    assert!(zero(
+        CircuitBreaker::builder(env.rt()).minimum_calls(0).build()
+    ));
     assert!(zero(
         CircuitBreaker::builder(env.rt())
             .open_duration(Duration::ZERO)
             .build()
     ));
-    assert!(zero(CircuitBreaker::builder(env.rt()).half_open_probes(0).build()));
     assert!(zero(
-        CircuitBreaker::builder(env.rt()).slow_call(Duration::ZERO).build()
+        CircuitBreaker::builder(env.rt())
+            .half_open_probes(0)
+            .build()
+    ));
+    assert!(zero(
+        CircuitBreaker::builder(env.rt())
+            .slow_call(Duration::ZERO)
+            .build()
     ));
     assert_eq!(
         CircuitBreaker::builder(env.rt())

@@ -25,9 +25,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use uno_core::resilience::{
-    CircuitOpen,
-    Backoff, Bulkhead, CircuitBreaker, CircuitState, ConfigError, Pipeline, RateLimiter,
-    ResilienceError, ResilienceExt, Retry, TimeoutPolicy,
+    Backoff, Bulkhead, CircuitBreaker, CircuitOpen, CircuitState, ConfigError, Pipeline,
+    RateLimiter, ResilienceError, ResilienceExt, Retry, TimeoutPolicy,
 };
 use uno_core::rt::Runtime;
 use uno_core::sync::{CancellationToken, Cancelled};
@@ -60,8 +59,17 @@ pub async fn flaky_operation_succeeds_behind_the_full_stack(env: Env) {
         )
         .attempt_timeout(Duration::from_secs(5), "one attempt")
         .circuit_breaker(CircuitBreaker::builder(env.rt()).build().unwrap())
-        .rate_limiter(RateLimiter::builder(env.rt(), 100, Duration::from_secs(1)).build().unwrap())
-        .bulkhead(Bulkhead::builder(env.rt(), 5).max_queue(10).build().unwrap())
+        .rate_limiter(
+            RateLimiter::builder(env.rt(), 100, Duration::from_secs(1))
+                .build()
+                .unwrap(),
+        )
+        .bulkhead(
+            Bulkhead::builder(env.rt(), 5)
+                .max_queue(10)
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
     let calls = AtomicU32::new(0);
@@ -391,7 +399,10 @@ pub async fn retry_stats_count_operation_calls_apart_from_refusals(env: Env) {
 pub async fn policies_compose_by_hand_without_double_wrapping(env: Env) {
     let retry = retry(env.rt(), 3, MS);
     let bulkhead = Bulkhead::builder(env.rt(), 1).build().unwrap();
-    let limit = TimeoutPolicy::builder(env.rt(), Duration::from_secs(1)).message("inner").build().unwrap();
+    let limit = TimeoutPolicy::builder(env.rt(), Duration::from_secs(1))
+        .message("inner")
+        .build()
+        .unwrap();
     let calls = Arc::new(AtomicU32::new(0));
     let out: Result<u32, ResilienceError<&'static str>> = retry
         .run_flat(|| {
@@ -448,6 +459,11 @@ pub async fn invalid_pipeline_configuration_is_a_typed_error(env: Env) {
             .build()
             .is_err()
     );
-    assert!(TimeoutPolicy::builder(env.rt(), Duration::ZERO).message("never").build().is_err());
+    assert!(
+        TimeoutPolicy::builder(env.rt(), Duration::ZERO)
+            .message("never")
+            .build()
+            .is_err()
+    );
     assert!(Pipeline::<()>::builder(env.rt()).build().is_ok());
 }

@@ -225,10 +225,7 @@ pub async fn budget_shared_by_clones_stops_a_retry_storm(env: Env) {
     assert_eq!(retry.stats().budget_exhausted, 2);
     assert_eq!(budget.available(), 0);
     for _ in 0..2 {
-        retry
-            .run(|| async { Ok::<_, u32>(()) })
-            .await
-            .unwrap();
+        retry.run(|| async { Ok::<_, u32>(()) }).await.unwrap();
     }
     assert_eq!(budget.available(), 1, "two successes at 0.5 earn one retry");
 }

@@ -579,10 +579,16 @@ impl fmt::Display for ConfigError {
                 write!(f, "{what} {value} is out of range")
             }
             ConfigError::InvalidFactor { value } => {
-                write!(f, "exponential backoff factor {value} is below 1 or not finite")
+                write!(
+                    f,
+                    "exponential backoff factor {value} is below 1 or not finite"
+                )
             }
             ConfigError::InvertedDelays { min, max } => {
-                write!(f, "backoff base delay {min:?} exceeds its maximum delay {max:?}")
+                write!(
+                    f,
+                    "backoff base delay {min:?} exceeds its maximum delay {max:?}"
+                )
             }
             ConfigError::RateTooHigh { operations, period } => write!(
                 f,
@@ -722,7 +728,9 @@ mod tests {
     #[test]
     fn config_errors_are_concise_phrases() {
         let errors = [
-            ConfigError::Zero { what: "bulkhead max_concurrent" },
+            ConfigError::Zero {
+                what: "bulkhead max_concurrent",
+            },
             ConfigError::InvalidRatio {
                 what: "retry budget ratio",
                 value: f64::NAN,
@@ -745,7 +753,10 @@ mod tests {
             let message = err.to_string();
             let first = message.chars().next().unwrap();
             assert!(first.is_lowercase() || first.is_ascii_digit(), "{message}");
-            assert!(!message.ends_with('.') && !message.contains(';'), "{message}");
+            assert!(
+                !message.ends_with('.') && !message.contains(';'),
+                "{message}"
+            );
             assert!(err.source().is_none());
         }
     }

@@ -171,7 +171,10 @@ pub(crate) const REJECTIONS: &str = "uno_resilience_rejections_total";
 /// The metrics this module reports (see [`crate::observe`] and "Metrics" above), for
 /// `describe_metrics`.
 pub(crate) const METRICS: &[Description] = &[
-    counter(retry::ATTEMPTS, "Calls of the operation made by a retry policy."),
+    counter(
+        retry::ATTEMPTS,
+        "Calls of the operation made by a retry policy.",
+    ),
     counter(retry::RETRIES, "Retries decided by a retry policy."),
     counter(
         retry::BUDGET_EXHAUSTED,
@@ -192,7 +195,10 @@ pub(crate) const METRICS: &[Description] = &[
         "Circuit breaker state changes, by from and to state.",
     ),
     counter(rate_limit::ADMISSIONS, "Admissions by a rate limiter."),
-    counter(rate_limit::WAITS, "Rate limiter acquisitions that had to queue."),
+    counter(
+        rate_limit::WAITS,
+        "Rate limiter acquisitions that had to queue.",
+    ),
     Description {
         name: bulkhead::IN_FLIGHT,
         kind: Kind::Gauge,

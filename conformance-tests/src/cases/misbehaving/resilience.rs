@@ -191,7 +191,11 @@ where
     }
 }
 
-fn listener_breaker(rt: &Runtime, probes: u32, log: Arc<Mutex<Vec<StateChange>>>) -> CircuitBreaker {
+fn listener_breaker(
+    rt: &Runtime,
+    probes: u32,
+    log: Arc<Mutex<Vec<StateChange>>>,
+) -> CircuitBreaker {
     CircuitBreaker::builder(rt)
         .count_window(1)
         .minimum_calls(1)
@@ -332,12 +336,7 @@ pub async fn retry_callbacks_that_panic_leak_no_budget_token(env: Env) {
             assert_eq!(calls.load(Ordering::SeqCst), 1, "{context}: no retry");
             assert_eq!(budget.available(), 3, "{context}: a budget token leaked");
             assert_eq!(retry.stats().retries, 0, "{context}");
-            let ok = within(
-                env,
-                "a call after the panic",
-                retry.run(|| async { Ok(5) }),
-            )
-            .await;
+            let ok = within(env, "a call after the panic", retry.run(|| async { Ok(5) })).await;
             assert_eq!(ok, Ok(5), "{context}");
         }
     }
@@ -382,12 +381,7 @@ pub async fn panicking_operation_leaves_retry_usable_at_every_await_point(env: E
                 (3 - spent + earned).min(3),
                 "{context}: tokens not spent on an attempt must be back"
             );
-            let ok = within(
-                env,
-                "a call after the panic",
-                retry.run(|| async { Ok(5) }),
-            )
-            .await;
+            let ok = within(env, "a call after the panic", retry.run(|| async { Ok(5) })).await;
             assert_eq!(ok, Ok(5), "{context}");
             made.get()
         })
@@ -401,7 +395,10 @@ pub async fn panicking_operation_leaves_retry_usable_at_every_await_point(env: E
 pub async fn panicking_operation_leaves_timeout_usable_at_every_await_point(env: Env) {
     let env = &env;
     let rt = env.rt();
-    let roomy = TimeoutPolicy::builder(env.rt(), Duration::from_secs(3600)).message("roomy").build().unwrap();
+    let roomy = TimeoutPolicy::builder(env.rt(), Duration::from_secs(3600))
+        .message("roomy")
+        .build()
+        .unwrap();
     for how in ALL {
         at_every_cut("timeout", |k| {
             let roomy = roomy.clone();
@@ -424,7 +421,10 @@ pub async fn panicking_operation_leaves_timeout_usable_at_every_await_point(env:
         .await;
     }
     // Expiry: the timeout drops an operation whose `Drop` panics; the panic reaches the caller.
-    let short = TimeoutPolicy::builder(env.rt(), 2 * MS).message("short").build().unwrap();
+    let short = TimeoutPolicy::builder(env.rt(), 2 * MS)
+        .message("short")
+        .build()
+        .unwrap();
     let hangs = || {
         let bomb = PanicOnDrop(ON_DROP);
         async move {
@@ -452,7 +452,10 @@ pub async fn panicking_operation_leaves_rate_limiter_usable_at_every_await_point
     for how in ALL {
         at_every_cut("rate limiter", |k| async move {
             let context = format!("{how:?}, cut after {k} polls");
-            let limiter = RateLimiter::builder(env.rt(), 1, 10 * MS).burst(1).build().unwrap();
+            let limiter = RateLimiter::builder(env.rt(), 1, 10 * MS)
+                .burst(1)
+                .build()
+                .unwrap();
             limiter.try_acquire().unwrap(); // the victim queues for the next turn
             let made = Cell::new(0);
             let victim = limiter.run(|| operation(rt, how));
@@ -464,19 +467,17 @@ pub async fn panicking_operation_leaves_rate_limiter_usable_at_every_await_point
                 "{context}: a waiter stayed queued"
             );
             within(env, "an admission after the panic", limiter.acquire()).await;
-            within(
-                env,
-                "a second admission after the panic",
-                limiter.acquire(),
-            )
-            .await;
+            within(env, "a second admission after the panic", limiter.acquire()).await;
             made.get()
         })
         .await;
     }
     // `acquire` itself, cut after k yields (the `poll_times` way), with a waiter behind it.
     for k in 0..4 {
-        let limiter = RateLimiter::builder(env.rt(), 1, 10 * MS).burst(1).build().unwrap();
+        let limiter = RateLimiter::builder(env.rt(), 1, 10 * MS)
+            .burst(1)
+            .build()
+            .unwrap();
         limiter.try_acquire().unwrap();
         assert!(poll_times(limiter.acquire(), k).await.is_none());
         within(env, "the next waiter", limiter.acquire()).await;
@@ -585,7 +586,12 @@ pub async fn panicking_operation_leaves_pipeline_usable_at_every_await_point(env
                 )
                 .attempt_timeout(Duration::from_secs(3600), "one attempt")
                 .circuit_breaker(CircuitBreaker::builder(env.rt()).build().unwrap())
-                .rate_limiter(RateLimiter::builder(env.rt(), 1, 10 * MS).burst(1).build().unwrap())
+                .rate_limiter(
+                    RateLimiter::builder(env.rt(), 1, 10 * MS)
+                        .burst(1)
+                        .build()
+                        .unwrap(),
+                )
                 .bulkhead(Bulkhead::builder(env.rt(), 1).build().unwrap())
                 .build()
                 .unwrap();

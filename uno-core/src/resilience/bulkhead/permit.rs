@@ -63,9 +63,11 @@ impl Inner {
 
     fn reject(&self, why: BulkheadRejected) -> BulkheadRejected {
         let (counter, metric, reason) = match why {
-            BulkheadRejected::QueueFull { .. } => {
-                (&self.rejected_queue_full, &self.metrics.full, "bulkhead_full")
-            }
+            BulkheadRejected::QueueFull { .. } => (
+                &self.rejected_queue_full,
+                &self.metrics.full,
+                "bulkhead_full",
+            ),
             BulkheadRejected::MaxWait { .. } => (
                 &self.rejected_max_wait,
                 &self.metrics.timed_out,
@@ -287,7 +289,10 @@ mod tests {
         let vrt = VirtualRuntime::new();
         let rt = vrt.handle();
         let max_wait = Duration::from_secs(2);
-        let b = Bulkhead::builder(&rt, 1).max_wait(max_wait).build().unwrap();
+        let b = Bulkhead::builder(&rt, 1)
+            .max_wait(max_wait)
+            .build()
+            .unwrap();
         let _held = b.try_acquire().unwrap();
         let start = rt.now();
         let err = vrt.block_on(b.enter()).err();

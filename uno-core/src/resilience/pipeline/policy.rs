@@ -5,11 +5,11 @@ use std::fmt;
 use std::future::Future;
 
 use super::PipelineBuilder;
+use crate::observe::{Name, event};
 use crate::resilience::retry::Attempts;
 use crate::resilience::{
     Bulkhead, CircuitBreaker, RateLimiter, ResilienceError, Retry, TimeoutPolicy,
 };
-use crate::observe::{Name, event};
 use crate::rt::Runtime;
 use crate::sync::{CancellationToken, Cancelled};
 

@@ -12,5 +12,5 @@ mod policy;
 
 pub use acquire::RateLimitAcquire;
 pub use builder::RateLimiterBuilder;
-pub use policy::{RateLimiter, RateLimiterStats};
 pub(crate) use policy::{ADMISSIONS, WAITS};
+pub use policy::{RateLimiter, RateLimiterStats};

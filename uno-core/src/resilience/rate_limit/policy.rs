@@ -471,13 +471,19 @@ mod tests {
         let vrt = VirtualRuntime::new();
         let rt = vrt.handle();
         let year = Duration::from_secs(365 * 86_400);
-        let limiter = RateLimiter::builder(&rt, 1, year).burst(100).build().unwrap();
+        let limiter = RateLimiter::builder(&rt, 1, year)
+            .burst(100)
+            .build()
+            .unwrap();
         let admitted = (0..200).filter(|_| limiter.try_acquire().is_ok()).count();
         assert_eq!(admitted, 100);
         assert_eq!(limiter.try_acquire().unwrap_err().retry_after, year);
 
         let second = Duration::from_secs(1);
-        let limiter = RateLimiter::builder(&rt, 10, second).burst(2).build().unwrap();
+        let limiter = RateLimiter::builder(&rt, 10, second)
+            .burst(2)
+            .build()
+            .unwrap();
         for _ in 0..20 {
             vrt.clock().advance(Duration::MAX); // 30 years each, 600 in all
             assert!(limiter.try_acquire().is_ok());

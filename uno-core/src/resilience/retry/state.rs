@@ -194,7 +194,10 @@ impl<'a, E> Attempts<'a, E> {
 
     /// Decides what follows a failed attempt: `Ok(delay)` to retry after `delay`, or the error
     /// that ends the call.
-    pub(crate) fn failed(&mut self, err: ResilienceError<E>) -> Result<Duration, ResilienceError<E>> {
+    pub(crate) fn failed(
+        &mut self,
+        err: ResilienceError<E>,
+    ) -> Result<Duration, ResilienceError<E>> {
         let policy = self.policy;
         let stats = &policy.stats;
         if !std::mem::replace(&mut self.called, true) {
@@ -366,11 +369,7 @@ mod tests {
         let mut call = policy.start();
         assert_eq!(fail(&mut call, inner("busy")), Ok(10 * MS));
         let timeout = ResilienceError::Timeout(Elapsed::new("", MS));
-        assert_eq!(
-            fail(&mut call, timeout),
-            Ok(10 * MS),
-            "timeouts: retried"
-        );
+        assert_eq!(fail(&mut call, timeout), Ok(10 * MS), "timeouts: retried");
         let refusal = ResilienceError::Rejected(BulkheadRejected::QueueFull {
             name: "bulkhead".into(),
             max_queue: 0,
