@@ -378,7 +378,7 @@ impl Session {
     ///
     /// let db = Database::open_sqlite(&rt, dir.path().join("r.db"), DatabaseOptions::new()).await?;
     /// let session = enhanced_async_session(&db).await?;
-    /// let options = TransactionOptions::new().retry(TransactionRetry::default());
+    /// let options = TransactionOptions::new().retry(TransactionRetry::standard(&rt));
     /// let n = session
     ///     .transaction_with(options, async |tx| tx.fetch_scalar(&query("SELECT 5")).await)
     ///     .await?;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use uno_core::resilience::{Backoff, ResilienceError, Retry};
+use uno_core::rt::Runtime;
 use uno_core::sync::cancellable;
 
 use crate::database::DatabaseKind;
@@ -78,9 +79,9 @@ pub enum IsolationLevel {
 /// SQLite database ([`DbError::is_serialization_failure`]): every operation runs again from
 /// `BEGIN`, on uno-core's retry policy ([`Retry`]).
 ///
-/// [`new`](Self::new) and [`Default`] build the usual policy: up to `max_attempts` attempts in
-/// all, sleeping (on uno's timer) an exponential backoff from `initial_backoff`, doubled each time
-/// up to `max_backoff`, with full jitter. [`from_policy`](Self::from_policy) takes any
+/// [`new`](Self::new) and [`standard`](Self::standard) build the usual policy: up to
+/// `max_attempts` attempts in all, sleeping (on the given runtime's timer) an exponential backoff
+/// from `initial_backoff`, doubled each time up to `max_backoff`, with full jitter. [`from_policy`](Self::from_policy) takes any
 /// [`Retry<DbError>`] instead (a budget, a hook, a total deadline…).
 ///
 /// Whatever the policy, only serialization failures are ever retried: any other error — an
@@ -94,10 +95,12 @@ pub enum IsolationLevel {
 /// ```
 /// use std::time::Duration;
 /// use uno_db_sqlx::TransactionRetry;
+/// # let rt = uno_core::rt::VirtualRuntime::new().handle();
 ///
-/// let retry = TransactionRetry::new(5, Duration::from_millis(10), Duration::from_millis(500))?;
+/// let ms = Duration::from_millis;
+/// let retry = TransactionRetry::new(&rt, 5, ms(10), ms(500))?;
 /// assert_eq!(retry.max_attempts(), 5);
-/// assert!(TransactionRetry::new(0, Duration::ZERO, Duration::ZERO).is_err());
+/// assert!(TransactionRetry::new(&rt, 0, Duration::ZERO, Duration::ZERO).is_err());
 /// # Ok::<(), uno_db_sqlx::DbError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -106,13 +109,14 @@ pub struct TransactionRetry {
 }
 
 impl TransactionRetry {
-    /// A retry policy: `max_attempts` in all (1 means no retry), exponential backoff with full
-    /// jitter from `initial_backoff` (zero: retry at once), doubled up to `max_backoff`.
+    /// A retry policy on `rt`: `max_attempts` in all (1 means no retry), exponential backoff with
+    /// full jitter from `initial_backoff` (zero: retry at once), doubled up to `max_backoff`.
     ///
     /// # Errors
     ///
     /// A config error if `max_attempts` is zero or `max_backoff < initial_backoff`.
     pub fn new(
+        rt: &Runtime,
         max_attempts: u32,
         initial_backoff: Duration,
         max_backoff: Duration,
@@ -136,7 +140,7 @@ impl TransactionRetry {
                 .max_delay(max_backoff)
                 .full_jitter()
         };
-        let policy = Retry::builder()
+        let policy = Retry::builder(rt)
             .max_attempts(max_attempts)
             .backoff(backoff)
             .retry_if(DbError::is_serialization_failure)
@@ -163,8 +167,9 @@ impl TransactionRetry {
     /// use uno_core::resilience::{Backoff, Retry, RetryBudget};
     /// use uno_db_sqlx::{TransactionOptions, TransactionRetry};
     ///
-    /// let budget = RetryBudget::new(20, 0.1).unwrap(); // shared by every transaction using it
-    /// let policy = Retry::builder()
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    /// let budget = RetryBudget::try_new(20, 0.1).unwrap(); // shared by every transaction using it
+    /// let policy = Retry::builder(&rt)
     ///     .max_attempts(10)
     ///     .max_duration(Duration::from_secs(2))
     ///     .backoff(Backoff::decorrelated_jitter(Duration::from_millis(5), Duration::from_millis(200)))
@@ -194,11 +199,20 @@ impl TransactionRetry {
     }
 }
 
-impl Default for TransactionRetry {
-    /// 3 attempts, 10 ms doubling up to 1 s, with full jitter.
-    fn default() -> Self {
-        TransactionRetry::new(3, Duration::from_millis(10), Duration::from_secs(1))
-            .expect("the default transaction retry is a valid configuration")
+impl TransactionRetry {
+    /// The usual policy on `rt`: 3 attempts, 10 ms doubling up to 1 s, with full jitter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_db_sqlx::TransactionRetry;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    ///
+    /// assert_eq!(TransactionRetry::standard(&rt).max_attempts(), 3);
+    /// ```
+    pub fn standard(rt: &Runtime) -> Self {
+        TransactionRetry::new(rt, 3, Duration::from_millis(10), Duration::from_secs(1))
+            .expect("the standard transaction retry is a valid configuration")
     }
 }
 
@@ -208,10 +222,11 @@ impl Default for TransactionRetry {
 ///
 /// ```
 /// use uno_db_sqlx::{IsolationLevel, TransactionOptions, TransactionRetry};
+/// # let rt = uno_core::rt::VirtualRuntime::new().handle();
 ///
 /// let options = TransactionOptions::new()
 ///     .isolation(IsolationLevel::Serializable)
-///     .retry(TransactionRetry::default());
+///     .retry(TransactionRetry::standard(&rt));
 /// assert!(options.get_retry().is_some());
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -320,7 +335,7 @@ where
     let mut attempts = options
         .retry
         .as_ref()
-        .map(|retry| retry.policy.attempts(&session.ctx().rt));
+        .map(|retry| retry.policy.attempts());
     loop {
         let result = async {
             let conn = session.take(&mut slot).await?;

@@ -32,7 +32,7 @@ db_test!(other_numeric_codes_are_not_serialization_failures, |rt| {
     let Some(fx) = Fixture::postgres(&rt, DatabaseOptions::new()).await else {
         return;
     };
-    let retry = TransactionRetry::new(3, Duration::ZERO, Duration::ZERO).unwrap();
+    let retry = TransactionRetry::new(&rt, 3, Duration::ZERO, Duration::ZERO).unwrap();
     let group = SessionOperationGroup::with_options(&fx.db, TransactionOptions::new().retry(retry));
     let session = group.create_session().await.unwrap();
     for code in ["42501", "22021", "22022", "23505"] {

@@ -340,7 +340,7 @@ db_test!(serializable_conflict_retries_once, |rt| {
         let options = TransactionOptions::new()
             .isolation(IsolationLevel::Serializable)
             .retry(
-                TransactionRetry::new(3, Duration::from_millis(5), Duration::from_millis(50))
+                TransactionRetry::new(&rt, 3, Duration::from_millis(5), Duration::from_millis(50))
                     .unwrap(),
             );
         let group = Arc::new(SessionOperationGroup::with_options(&fx.db, options));
@@ -450,7 +450,7 @@ db_test!(stress_random_cancellation_keeps_the_books_balanced, |rt| {
             fx.admin_execute_on(&format!("INSERT INTO {{t}} VALUES ({id}, 0)"), "t")
                 .await;
         }
-        let retry = TransactionOptions::new().retry(TransactionRetry::default());
+        let retry = TransactionOptions::new().retry(TransactionRetry::standard(&rt));
         let mut rng = Rng(0x5EED);
         let mut tasks = Vec::new();
         for _ in 0..200 {

@@ -215,7 +215,7 @@ db_test!(a_sqlx_transaction_left_open_is_rolled_back, |rt| {
 db_test!(a_closure_transaction_is_rerun_after_a_conflict, |rt| {
     for fx in Fixture::servers(&rt, DatabaseOptions::new()).await {
         let kind = fx.kind();
-        let retry = TransactionRetry::new(3, Duration::ZERO, Duration::ZERO).unwrap();
+        let retry = TransactionRetry::new(&rt, 3, Duration::ZERO, Duration::ZERO).unwrap();
         let session = enhanced_async_session(&fx.db).await.unwrap();
         let runs = AtomicUsize::new(0);
         let conflict = if kind == DatabaseKind::Postgres {

@@ -79,7 +79,7 @@ db_test!(
             let hook = Arc::new(Mutex::new(Vec::new()));
             let policy = {
                 let hook = hook.clone();
-                Retry::builder()
+                Retry::builder(&rt)
                     .max_attempts(5)
                     .backoff(Backoff::constant(Duration::from_millis(5)))
                     .on_retry(move |attempt, err, _| {
@@ -120,7 +120,7 @@ db_test!(
 
 db_test!(exhausted_retries_keep_the_attempt_count, |rt| {
     for mut fx in fixtures(&rt).await {
-        let retry = TransactionRetry::new(3, Duration::ZERO, Duration::ZERO).unwrap();
+        let retry = TransactionRetry::new(&rt, 3, Duration::ZERO, Duration::ZERO).unwrap();
         let group = SessionOperationGroup::with_options(
             &fx.db,
             TransactionOptions::new().retry(retry.clone()),
@@ -151,7 +151,7 @@ db_test!(
     |rt| {
         for fx in fixtures(&rt).await {
             // A policy that would retry every error: the transaction still does not.
-            let policy = Retry::builder()
+            let policy = Retry::builder(&rt)
                 .max_attempts(5)
                 .backoff(Backoff::constant(Duration::ZERO))
                 .build()
@@ -192,7 +192,7 @@ db_test!(
 
 db_test!(cancelling_the_session_stops_the_backoff_sleep, |rt| {
     for mut fx in fixtures(&rt).await {
-        let policy = Retry::builder()
+        let policy = Retry::builder(&rt)
             .backoff(Backoff::constant(Duration::from_secs(3600)))
             .retry_if(DbError::is_serialization_failure)
             .build()
@@ -234,7 +234,7 @@ db_test!(mysql_lock_wait_timeouts_are_retried, |rt| {
     let Some(fx) = Fixture::mysql(&rt, options()).await else {
         return;
     };
-    let retry = TransactionRetry::new(3, Duration::ZERO, Duration::ZERO).unwrap();
+    let retry = TransactionRetry::new(&rt, 3, Duration::ZERO, Duration::ZERO).unwrap();
     let session = uno_db_sqlx::enhanced_async_session(&fx.db).await.unwrap();
     let runs = AtomicUsize::new(0);
     let out = session

@@ -109,7 +109,7 @@ fn chain(err: &DbError) -> String {
 async fn section(rt: &Runtime, db: &Database, table: &'static str) -> Result<(), DbError> {
     let group = SessionOperationGroup::with_options(
         db,
-        TransactionOptions::new().retry(TransactionRetry::default()),
+        TransactionOptions::new().retry(TransactionRetry::standard(rt)),
     );
     let session = group.create_session().await?;
     session
