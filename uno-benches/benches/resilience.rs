@@ -51,7 +51,9 @@ fn policies(c: &mut Criterion) {
     });
 
     let mut g = c.benchmark_group("rate_limit_check");
-    let uno = RateLimiter::builder(&rt, 1_000_000_000, Duration::from_secs(1)).build().unwrap();
+    let uno = RateLimiter::builder(&rt, 1_000_000_000, Duration::from_secs(1))
+        .build()
+        .unwrap();
     g.bench_function("uno", |b| b.iter(|| black_box(uno.try_acquire())));
     let gov = governor::RateLimiter::direct(governor::Quota::per_second(
         NonZeroU32::new(1_000_000_000).unwrap(),
@@ -66,9 +68,7 @@ fn policies(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("bulkhead_call");
     let bulkhead = Bulkhead::builder(&rt, 5).build().unwrap();
-    g.bench_function("uno", |b| {
-        b.iter(|| tokio_rt.block_on(bulkhead.run(op)))
-    });
+    g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(bulkhead.run(op))));
     let mut tower_limit = ServiceBuilder::new()
         .concurrency_limit(5)
         .service_fn(|x: u64| async move { Ok::<_, Infallible>(x) });
@@ -89,9 +89,7 @@ fn policies(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("breaker_call");
     let breaker = CircuitBreaker::builder(&rt).build().unwrap();
-    g.bench_function("uno", |b| {
-        b.iter(|| tokio_rt.block_on(breaker.run(op)))
-    });
+    g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(breaker.run(op))));
     g.bench_function("bare", |b| b.iter(|| tokio_rt.block_on(op())));
     g.finish();
     report_allocations("breaker_call/uno", 1000, || {
@@ -103,10 +101,11 @@ fn policies(c: &mut Criterion) {
     });
 
     let mut g = c.benchmark_group("timeout_policy_call");
-    let timeout = TimeoutPolicy::builder(&rt, Duration::from_secs(5)).message("call").build().unwrap();
-    g.bench_function("uno", |b| {
-        b.iter(|| tokio_rt.block_on(timeout.run(op)))
-    });
+    let timeout = TimeoutPolicy::builder(&rt, Duration::from_secs(5))
+        .message("call")
+        .build()
+        .unwrap();
+    g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(timeout.run(op))));
     let mut tower_timeout = ServiceBuilder::new()
         .timeout(Duration::from_secs(5))
         .service_fn(|x: u64| async move { Ok::<_, Infallible>(x) });
@@ -137,7 +136,11 @@ fn policies(c: &mut Criterion) {
                 .unwrap(),
         )
         .attempt_timeout(Duration::from_secs(5), "attempt")
-        .rate_limiter(RateLimiter::builder(&rt, 1_000_000_000, Duration::from_secs(1)).build().unwrap())
+        .rate_limiter(
+            RateLimiter::builder(&rt, 1_000_000_000, Duration::from_secs(1))
+                .build()
+                .unwrap(),
+        )
         .bulkhead(Bulkhead::builder(&rt, 5).build().unwrap())
         .build()
         .unwrap();

@@ -17,42 +17,72 @@ use uno_core::rt::VirtualRuntime;
 const MS: Duration = Duration::from_millis(1);
 const SEC: Duration = Duration::from_secs(1);
 
-/// Every metric in the snapshot, as `name{label=value,...}` (labels sorted) → value.
-fn snapshot(snapshotter: &Snapshotter) -> BTreeMap<String, DebugValue> {
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
+/// What the recorder saw so far. Its snapshots drain (counters and gauges go back to zero), so
+/// counters and the in-flight/queued gauges (moved by increments) add up across snapshots, and a
+/// gauge that is `set` (the breaker's state) is read from the last snapshot.
+struct Seen {
+    snapshotter: Snapshotter,
+    total: BTreeMap<String, f64>,
+    last: BTreeMap<String, f64>,
+}
+
+impl Seen {
+    fn new(snapshotter: Snapshotter) -> Self {
+        Seen {
+            snapshotter,
+            total: BTreeMap::new(),
+            last: BTreeMap::new(),
+        }
+    }
+
+    /// Takes a snapshot; keys are `name{label=value,...}`, labels sorted.
+    fn take(&mut self) -> &mut Self {
+        self.last.clear();
+        for (key, _, _, value) in self.snapshotter.snapshot().into_vec() {
             let key = key.key().clone();
             let mut labels: Vec<_> = key
                 .labels()
                 .map(|l| format!("{}={}", l.key(), l.value()))
                 .collect();
             labels.sort();
-            (format!("{}{{{}}}", key.name(), labels.join(",")), value)
-        })
-        .collect()
-}
-
-fn counter(seen: &BTreeMap<String, DebugValue>, key: &str) -> u64 {
-    match seen.get(key) {
-        Some(DebugValue::Counter(n)) => *n,
-        other => panic!("{key}: {other:?} in {seen:#?}"),
+            let name = format!("{}{{{}}}", key.name(), labels.join(","));
+            let value = match value {
+                DebugValue::Counter(n) => n as f64,
+                DebugValue::Gauge(v) => v.into_inner(),
+                DebugValue::Histogram(_) => panic!("{name}: no histogram expected"),
+            };
+            *self.total.entry(name.clone()).or_default() += value;
+            self.last.insert(name, value);
+        }
+        self
     }
-}
 
-fn gauge(seen: &BTreeMap<String, DebugValue>, key: &str) -> f64 {
-    match seen.get(key) {
-        Some(DebugValue::Gauge(v)) => v.into_inner(),
-        other => panic!("{key}: {other:?} in {seen:#?}"),
+    fn counter(&self, key: &str) -> u64 {
+        match self.total.get(key) {
+            Some(n) => *n as u64,
+            None => panic!("{key} not in {:#?}", self.total),
+        }
+    }
+
+    fn gauge(&self, key: &str) -> f64 {
+        match self.total.get(key) {
+            Some(v) => *v,
+            None => panic!("{key} not in {:#?}", self.total),
+        }
+    }
+
+    fn set_gauge(&self, key: &str) -> f64 {
+        match self.last.get(key) {
+            Some(v) => *v,
+            None => panic!("{key} not in the last snapshot {:#?}", self.last),
+        }
     }
 }
 
 #[test]
 fn retries_count_attempts_retries_and_budget_refusals() {
     let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
+    let mut seen = Seen::new(recorder.snapshotter());
     let vrt = VirtualRuntime::new();
     let rt = vrt.handle();
     let (ledger, budgeted) = metrics::with_local_recorder(&recorder, || {
@@ -83,17 +113,17 @@ fn retries_count_attempts_retries_and_budget_refusals() {
         let err = budgeted.run(|| async { Err::<(), _>("down") }).await;
         assert_eq!(err.unwrap_err().attempts(), Some(2)); // one retry, then the budget was empty
     });
-    let seen = snapshot(&snapshotter);
-    assert_eq!(counter(&seen, "uno_retry_attempts_total{name=ledger}"), 3);
-    assert_eq!(counter(&seen, "uno_retry_retries_total{name=ledger}"), 2);
+    seen.take();
+    assert_eq!(seen.counter("uno_retry_attempts_total{name=ledger}"), 3);
+    assert_eq!(seen.counter("uno_retry_retries_total{name=ledger}"), 2);
     assert_eq!(
-        counter(&seen, "uno_retry_budget_exhausted_total{name=ledger}"),
+        seen.counter("uno_retry_budget_exhausted_total{name=ledger}"),
         0
     );
-    assert_eq!(counter(&seen, "uno_retry_attempts_total{name=budgeted}"), 2);
-    assert_eq!(counter(&seen, "uno_retry_retries_total{name=budgeted}"), 1);
+    assert_eq!(seen.counter("uno_retry_attempts_total{name=budgeted}"), 2);
+    assert_eq!(seen.counter("uno_retry_retries_total{name=budgeted}"), 1);
     assert_eq!(
-        counter(&seen, "uno_retry_budget_exhausted_total{name=budgeted}"),
+        seen.counter("uno_retry_budget_exhausted_total{name=budgeted}"),
         1
     );
 }
@@ -101,7 +131,7 @@ fn retries_count_attempts_retries_and_budget_refusals() {
 #[test]
 fn the_limiter_counts_admissions_waits_and_rejections() {
     let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
+    let mut seen = Seen::new(recorder.snapshotter());
     let vrt = VirtualRuntime::new();
     let rt = vrt.handle();
     let limiter = metrics::with_local_recorder(&recorder, || {
@@ -116,17 +146,14 @@ fn the_limiter_counts_admissions_waits_and_rejections() {
         limiter.acquire().await; // waits a second
         limiter.acquire().await; // and another
     });
-    let seen = snapshot(&snapshotter);
+    seen.take();
     assert_eq!(
-        counter(&seen, "uno_rate_limiter_admissions_total{name=api}"),
+        seen.counter("uno_rate_limiter_admissions_total{name=api}"),
         3
     );
-    assert_eq!(counter(&seen, "uno_rate_limiter_waits_total{name=api}"), 2);
+    assert_eq!(seen.counter("uno_rate_limiter_waits_total{name=api}"), 2);
     assert_eq!(
-        counter(
-            &seen,
-            "uno_resilience_rejections_total{name=api,reason=rate_limited}"
-        ),
+        seen.counter("uno_resilience_rejections_total{name=api,reason=rate_limited}"),
         1
     );
 }
@@ -134,7 +161,7 @@ fn the_limiter_counts_admissions_waits_and_rejections() {
 #[test]
 fn the_bulkhead_reports_in_flight_queued_and_both_rejections() {
     let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
+    let mut seen = Seen::new(recorder.snapshotter());
     let vrt = VirtualRuntime::new();
     let rt = vrt.handle();
     let bulkhead = metrics::with_local_recorder(&recorder, || {
@@ -150,26 +177,20 @@ fn the_bulkhead_reports_in_flight_queued_and_both_rejections() {
     assert!(block_on(poll_once(&mut waiter)).is_none(), "queued");
     let full = block_on(poll_once(Box::pin(bulkhead.acquire())));
     assert!(matches!(full, Some(Err(_))), "the queue of one is full");
-    let seen = snapshot(&snapshotter);
-    assert_eq!(gauge(&seen, "uno_bulkhead_in_flight{name=db}"), 1.0);
-    assert_eq!(gauge(&seen, "uno_bulkhead_queued{name=db}"), 1.0);
+    seen.take();
+    assert_eq!(seen.gauge("uno_bulkhead_in_flight{name=db}"), 1.0);
+    assert_eq!(seen.gauge("uno_bulkhead_queued{name=db}"), 1.0);
     assert!(vrt.block_on(waiter).is_err(), "waited a second in vain");
     drop(held);
-    let seen = snapshot(&snapshotter);
-    assert_eq!(gauge(&seen, "uno_bulkhead_in_flight{name=db}"), 0.0);
-    assert_eq!(gauge(&seen, "uno_bulkhead_queued{name=db}"), 0.0);
+    seen.take();
+    assert_eq!(seen.gauge("uno_bulkhead_in_flight{name=db}"), 0.0);
+    assert_eq!(seen.gauge("uno_bulkhead_queued{name=db}"), 0.0);
     assert_eq!(
-        counter(
-            &seen,
-            "uno_resilience_rejections_total{name=db,reason=bulkhead_full}"
-        ),
+        seen.counter("uno_resilience_rejections_total{name=db,reason=bulkhead_full}"),
         1
     );
     assert_eq!(
-        counter(
-            &seen,
-            "uno_resilience_rejections_total{name=db,reason=bulkhead_timeout}"
-        ),
+        seen.counter("uno_resilience_rejections_total{name=db,reason=bulkhead_timeout}"),
         1
     );
 }
@@ -177,7 +198,7 @@ fn the_bulkhead_reports_in_flight_queued_and_both_rejections() {
 #[test]
 fn the_breaker_reports_its_state_transitions_and_rejections() {
     let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
+    let mut seen = Seen::new(recorder.snapshotter());
     let vrt = VirtualRuntime::new();
     let rt = vrt.handle();
     let breaker = metrics::with_local_recorder(&recorder, || {
@@ -191,31 +212,26 @@ fn the_breaker_reports_its_state_transitions_and_rejections() {
             .unwrap()
     });
     let state = "uno_circuit_breaker_state{name=payments}";
-    assert_eq!(gauge(&snapshot(&snapshotter), state), 0.0, "closed");
+    assert_eq!(seen.take().set_gauge(state), 0.0, "closed");
     breaker.try_acquire().unwrap().failure();
-    assert_eq!(gauge(&snapshot(&snapshotter), state), 2.0, "open");
+    assert_eq!(seen.take().set_gauge(state), 2.0, "open");
     assert!(breaker.try_acquire().is_err());
     vrt.clock().advance(30 * SEC);
     let probe = breaker.try_acquire().unwrap();
-    assert_eq!(gauge(&snapshot(&snapshotter), state), 1.0, "half-open");
+    assert_eq!(seen.take().set_gauge(state), 1.0, "half-open");
     probe.success();
-    let seen = snapshot(&snapshotter);
-    assert_eq!(gauge(&seen, state), 0.0, "closed again");
+    assert_eq!(seen.take().set_gauge(state), 0.0, "closed again");
     let transition = |from: &str, to: &str| {
-        counter(
-            &seen,
-            &format!("uno_circuit_breaker_transitions_total{{from={from},name=payments,to={to}}}"),
-        )
+        seen.counter(&format!(
+            "uno_circuit_breaker_transitions_total{{from={from},name=payments,to={to}}}"
+        ))
     };
     assert_eq!(transition("closed", "open"), 1);
     assert_eq!(transition("open", "half_open"), 1);
     assert_eq!(transition("half_open", "closed"), 1);
     assert_eq!(transition("half_open", "open"), 0);
     assert_eq!(
-        counter(
-            &seen,
-            "uno_resilience_rejections_total{name=payments,reason=circuit_open}"
-        ),
+        seen.counter("uno_resilience_rejections_total{name=payments,reason=circuit_open}"),
         1
     );
 }
@@ -223,7 +239,7 @@ fn the_breaker_reports_its_state_transitions_and_rejections() {
 #[test]
 fn a_timeout_policy_counts_its_expiries() {
     let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
+    let mut seen = Seen::new(recorder.snapshotter());
     let vrt = VirtualRuntime::new();
     let rt = vrt.handle();
     let limit = metrics::with_local_recorder(&recorder, || {
@@ -237,6 +253,6 @@ fn a_timeout_policy_counts_its_expiries() {
         let hung = limit.run(|| std::future::pending::<Result<(), ()>>()).await;
         assert!(hung.unwrap_err().is_timeout());
     });
-    let seen = snapshot(&snapshotter);
-    assert_eq!(counter(&seen, "uno_timeout_expired_total{name=invoice}"), 1);
+    seen.take();
+    assert_eq!(seen.counter("uno_timeout_expired_total{name=invoice}"), 1);
 }

@@ -309,11 +309,7 @@ async fn tour_application(rt: Runtime) {
                 .build()
                 .expect("a valid limiter"),
         )
-        .bulkhead(
-            Bulkhead::builder(&rt, 5)
-                .build()
-                .expect("a valid bulkhead"),
-        )
+        .bulkhead(Bulkhead::builder(&rt, 5).build().expect("a valid bulkhead"))
         .build()
         .expect("a valid pipeline");
     let attempts = Arc::new(AtomicUsize::new(0));
