@@ -250,7 +250,7 @@ fn a_timeout_policy_counts_its_expiries() {
     });
     vrt.block_on(async {
         assert_eq!(limit.run(|| async { Ok::<_, ()>(1) }).await, Ok(1));
-        let hung = limit.run(|| std::future::pending::<Result<(), ()>>()).await;
+        let hung = limit.run(std::future::pending::<Result<(), ()>>).await;
         assert!(hung.unwrap_err().is_timeout());
     });
     seen.take();
