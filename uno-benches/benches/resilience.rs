@@ -31,12 +31,12 @@ fn policies(c: &mut Criterion) {
     let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
 
     let mut g = c.benchmark_group("retry_success_first_try");
-    let retry = Retry::builder()
+    let retry = Retry::builder(&rt)
         .max_attempts(3)
         .backoff(Backoff::exponential(Duration::from_millis(10), 2.0))
         .build()
         .unwrap();
-    g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(retry.run(&rt, op))));
+    g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(retry.run(op))));
     g.bench_function("backon", |b| {
         b.iter(|| tokio_rt.block_on(op.retry(ExponentialBuilder::default().with_max_times(2))))
     });
@@ -45,14 +45,16 @@ fn policies(c: &mut Criterion) {
     report_allocations("retry_success_first_try/uno", 1000, || {
         tokio_rt.block_on(async {
             for _ in 0..1000 {
-                retry.run(&rt, op).await.unwrap();
+                retry.run(op).await.unwrap();
             }
         })
     });
 
     let mut g = c.benchmark_group("rate_limit_check");
-    let uno = RateLimiter::per_second(1_000_000_000).build().unwrap();
-    g.bench_function("uno", |b| b.iter(|| black_box(uno.try_acquire(&rt))));
+    let uno = RateLimiter::builder(&rt, 1_000_000_000, Duration::from_secs(1))
+        .build()
+        .unwrap();
+    g.bench_function("uno", |b| b.iter(|| black_box(uno.try_acquire())));
     let gov = governor::RateLimiter::direct(governor::Quota::per_second(
         NonZeroU32::new(1_000_000_000).unwrap(),
     ));
@@ -60,15 +62,13 @@ fn policies(c: &mut Criterion) {
     g.finish();
     report_allocations("rate_limit_check/uno", 1000, || {
         for _ in 0..1000 {
-            let _ = uno.try_acquire(&rt);
+            let _ = uno.try_acquire();
         }
     });
 
     let mut g = c.benchmark_group("bulkhead_call");
-    let bulkhead = Bulkhead::builder(5).build().unwrap();
-    g.bench_function("uno", |b| {
-        b.iter(|| tokio_rt.block_on(bulkhead.run(&rt, op)))
-    });
+    let bulkhead = Bulkhead::builder(&rt, 5).build().unwrap();
+    g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(bulkhead.run(op))));
     let mut tower_limit = ServiceBuilder::new()
         .concurrency_limit(5)
         .service_fn(|x: u64| async move { Ok::<_, Infallible>(x) });
@@ -82,31 +82,30 @@ fn policies(c: &mut Criterion) {
     report_allocations("bulkhead_call/uno", 1000, || {
         tokio_rt.block_on(async {
             for _ in 0..1000 {
-                bulkhead.run(&rt, op).await.unwrap();
+                bulkhead.run(op).await.unwrap();
             }
         })
     });
 
     let mut g = c.benchmark_group("breaker_call");
-    let breaker = CircuitBreaker::builder().build().unwrap();
-    g.bench_function("uno", |b| {
-        b.iter(|| tokio_rt.block_on(breaker.run(&rt, op)))
-    });
+    let breaker = CircuitBreaker::builder(&rt).build().unwrap();
+    g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(breaker.run(op))));
     g.bench_function("bare", |b| b.iter(|| tokio_rt.block_on(op())));
     g.finish();
     report_allocations("breaker_call/uno", 1000, || {
         tokio_rt.block_on(async {
             for _ in 0..1000 {
-                breaker.run(&rt, op).await.unwrap();
+                breaker.run(op).await.unwrap();
             }
         })
     });
 
     let mut g = c.benchmark_group("timeout_policy_call");
-    let timeout = TimeoutPolicy::new(Duration::from_secs(5), "call").unwrap();
-    g.bench_function("uno", |b| {
-        b.iter(|| tokio_rt.block_on(timeout.run(&rt, op)))
-    });
+    let timeout = TimeoutPolicy::builder(&rt, Duration::from_secs(5))
+        .message("call")
+        .build()
+        .unwrap();
+    g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(timeout.run(op))));
     let mut tower_timeout = ServiceBuilder::new()
         .timeout(Duration::from_secs(5))
         .service_fn(|x: u64| async move { Ok::<_, Infallible>(x) });
@@ -127,18 +126,22 @@ fn policies(c: &mut Criterion) {
     // The five decorators of the Uno seed, stacked: cancellable, retry, timeout, rate limit,
     // concurrency limit (plus an overall timeout), against tower's nearest stack.
     let mut g = c.benchmark_group("five_policy_stack");
-    let pipeline = Pipeline::builder(rt.clone())
+    let pipeline = Pipeline::builder(&rt)
         .cancellation(uno_core::sync::CancellationToken::new())
         .retry(
-            Retry::builder()
+            Retry::builder(&rt)
                 .max_attempts(3)
                 .backoff(Backoff::exponential(Duration::from_millis(10), 2.0))
                 .build()
                 .unwrap(),
         )
         .attempt_timeout(Duration::from_secs(5), "attempt")
-        .rate_limiter(RateLimiter::per_second(1_000_000_000).build().unwrap())
-        .bulkhead(Bulkhead::builder(5).build().unwrap())
+        .rate_limiter(
+            RateLimiter::builder(&rt, 1_000_000_000, Duration::from_secs(1))
+                .build()
+                .unwrap(),
+        )
+        .bulkhead(Bulkhead::builder(&rt, 5).build().unwrap())
         .build()
         .unwrap();
     g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(pipeline.run(op))));

@@ -31,10 +31,10 @@ use CircuitState::{Closed, HalfOpen, Open};
 type Log = Arc<Mutex<Vec<(CircuitState, CircuitState)>>>;
 
 /// A breaker that opens on one failure, with `probes` half-open probes, and its change log.
-fn breaker(probes: u32) -> (CircuitBreaker, Log) {
+fn breaker(rt: &Runtime, probes: u32) -> (CircuitBreaker, Log) {
     let log = Log::default();
     let record = log.clone();
-    let breaker = CircuitBreaker::builder()
+    let breaker = CircuitBreaker::builder(rt)
         .minimum_calls(1)
         .count_window(1)
         .open_duration(Duration::from_secs(1))
@@ -48,8 +48,8 @@ fn breaker(probes: u32) -> (CircuitBreaker, Log) {
 }
 
 /// Opens `breaker` with one failure and lets its open period end.
-fn trip_and_wait(breaker: &CircuitBreaker, clock: &ManualClock, rt: &Runtime) {
-    breaker.try_acquire(rt).unwrap().failure(rt);
+fn trip_and_wait(breaker: &CircuitBreaker, clock: &ManualClock) {
+    breaker.try_acquire().unwrap().failure();
     assert_eq!(breaker.state(), Open);
     clock.advance(Duration::from_secs(1));
 }
@@ -57,17 +57,17 @@ fn trip_and_wait(breaker: &CircuitBreaker, clock: &ManualClock, rt: &Runtime) {
 #[test]
 fn half_open_admits_exactly_the_configured_probes() {
     model(|| {
-        let (breaker, log) = breaker(2);
         let clock = ManualClock::new();
         let rt = clock.runtime();
-        trip_and_wait(&breaker, &clock, &rt);
+        let (breaker, log) = breaker(&rt, 2);
+        trip_and_wait(&breaker, &clock);
         let callers: Vec<_> = (0..2)
             .map(|_| {
-                let (breaker, rt) = (breaker.clone(), rt.clone());
-                thread::spawn(move || breaker.try_acquire(&rt).ok())
+                let breaker = breaker.clone();
+                thread::spawn(move || breaker.try_acquire().ok())
             })
             .collect();
-        let mut permits: Vec<_> = breaker.try_acquire(&rt).ok().into_iter().collect();
+        let mut permits: Vec<_> = breaker.try_acquire().ok().into_iter().collect();
         for caller in callers {
             permits.extend(caller.join().unwrap());
         }
@@ -76,7 +76,7 @@ fn half_open_admits_exactly_the_configured_probes() {
         assert_eq!(breaker.state(), HalfOpen);
         assert_eq!(*log.lock().unwrap(), [(Closed, Open), (Open, HalfOpen)]);
         for permit in permits {
-            permit.success(&rt);
+            permit.success();
         }
         assert_eq!(breaker.state(), Closed);
         assert_eq!(log.lock().unwrap().last(), Some(&(HalfOpen, Closed)));
@@ -86,18 +86,15 @@ fn half_open_admits_exactly_the_configured_probes() {
 #[test]
 fn a_failed_probe_reopens_and_admits_nobody_else() {
     model(|| {
-        let (breaker, _) = breaker(1);
         let clock = ManualClock::new();
         let rt = clock.runtime();
-        trip_and_wait(&breaker, &clock, &rt);
-        let probe = breaker.try_acquire(&rt).unwrap();
-        let reporter = {
-            let rt = rt.clone();
-            thread::spawn(move || probe.failure(&rt))
-        };
+        let (breaker, _) = breaker(&rt, 1);
+        trip_and_wait(&breaker, &clock);
+        let probe = breaker.try_acquire().unwrap();
+        let reporter = thread::spawn(move || probe.failure());
         let newcomer = {
-            let (breaker, rt) = (breaker.clone(), rt.clone());
-            thread::spawn(move || breaker.try_acquire(&rt).is_err())
+            let breaker = breaker.clone();
+            thread::spawn(move || breaker.try_acquire().is_err())
         };
         assert!(newcomer.join().unwrap(), "admitted beside the only probe");
         reporter.join().unwrap();
@@ -109,20 +106,17 @@ fn a_failed_probe_reopens_and_admits_nobody_else() {
 #[test]
 fn a_successful_probe_closes_and_a_newcomer_counts_in_the_new_epoch() {
     model(|| {
-        let (breaker, _) = breaker(1);
         let clock = ManualClock::new();
         let rt = clock.runtime();
-        trip_and_wait(&breaker, &clock, &rt);
-        let probe = breaker.try_acquire(&rt).unwrap();
-        let reporter = {
-            let rt = rt.clone();
-            thread::spawn(move || probe.success(&rt))
-        };
+        let (breaker, _) = breaker(&rt, 1);
+        trip_and_wait(&breaker, &clock);
+        let probe = breaker.try_acquire().unwrap();
+        let reporter = thread::spawn(move || probe.success());
         let newcomer = {
-            let (breaker, rt) = (breaker.clone(), rt.clone());
-            thread::spawn(move || match breaker.try_acquire(&rt) {
+            let breaker = breaker.clone();
+            thread::spawn(move || match breaker.try_acquire() {
                 Ok(permit) => {
-                    permit.success(&rt);
+                    permit.success();
                     true
                 }
                 Err(_) => false, // still half-open, its one probe in flight
@@ -142,18 +136,15 @@ fn a_successful_probe_closes_and_a_newcomer_counts_in_the_new_epoch() {
 #[test]
 fn a_trip_racing_a_closed_admission_stays_open() {
     model(|| {
-        let (breaker, log) = breaker(1);
         let rt = ManualClock::new().runtime();
-        let failing = breaker.try_acquire(&rt).unwrap();
-        let reporter = {
-            let rt = rt.clone();
-            thread::spawn(move || failing.failure(&rt))
-        };
+        let (breaker, log) = breaker(&rt, 1);
+        let failing = breaker.try_acquire().unwrap();
+        let reporter = thread::spawn(move || failing.failure());
         let newcomer = {
-            let (breaker, rt) = (breaker.clone(), rt.clone());
+            let breaker = breaker.clone();
             thread::spawn(move || {
-                if let Ok(permit) = breaker.try_acquire(&rt) {
-                    permit.success(&rt); // may land after the trip: of the old epoch
+                if let Ok(permit) = breaker.try_acquire() {
+                    permit.success(); // may land after the trip: of the old epoch
                 }
             })
         };

@@ -58,9 +58,9 @@ proptest! {
         steps in proptest::collection::vec(step(), 1..60),
     ) {
         let period = Duration::from_millis(period_ms);
-        let limiter = RateLimiter::new(ops, period).burst(burst).build().unwrap();
         let vrt = VirtualRuntime::new();
         let rt = vrt.handle();
+        let limiter = RateLimiter::builder(&rt, ops, period).burst(burst).build().unwrap();
         let admitted = Arc::new(Mutex::new(Vec::new()));
         let times = admitted.clone();
         vrt.block_on(async move {
@@ -68,14 +68,14 @@ proptest! {
             for step in steps {
                 match step {
                     Step::Try => {
-                        if limiter.try_acquire(&rt).is_ok() {
+                        if limiter.try_acquire().is_ok() {
                             admitted.lock().unwrap().push(rt.now());
                         }
                     }
                     Step::Wait => {
                         let (limiter, rt2, admitted) = (limiter.clone(), rt.clone(), admitted.clone());
                         waiters.push(rt.spawn(async move {
-                            limiter.acquire(&rt2).await;
+                            limiter.acquire().await;
                             admitted.lock().unwrap().push(rt2.now());
                         }));
                     }

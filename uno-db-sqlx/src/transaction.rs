@@ -170,8 +170,9 @@ impl TransactionRetry {
     /// use uno_core::resilience::{Backoff, Retry, RetryBudget};
     /// use uno_db_sqlx::{TransactionOptions, TransactionRetry};
     ///
-    /// let budget = RetryBudget::new(20, 0.1).unwrap(); // shared by every transaction using it
-    /// let policy = Retry::builder()
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    /// let budget = RetryBudget::try_new(20, 0.1).unwrap(); // shared by every transaction using it
+    /// let policy = Retry::builder(&rt)
     ///     .max_attempts(10)
     ///     .max_duration(Duration::from_secs(2))
     ///     .backoff(Backoff::decorrelated_jitter(Duration::from_millis(5), Duration::from_millis(200)))
@@ -202,16 +203,12 @@ impl TransactionRetry {
 }
 
 /// The one place this crate builds a uno-core [`Retry`]: only serialization failures, on `rt`.
-///
-/// `rt` is not used yet: uno-core's `Retry` still takes its runtime per call (see [`run`]); when
-/// `Retry::builder(&rt)` binds it at construction, it is given here.
 fn retry_policy(
     rt: &Runtime,
     max_attempts: u32,
     backoff: Backoff,
 ) -> Result<Retry<DbError>, DbError> {
-    let _ = rt;
-    Retry::builder()
+    Retry::builder(rt)
         .max_attempts(max_attempts)
         .backoff(backoff)
         .retry_if(DbError::is_serialization_failure)
@@ -353,7 +350,7 @@ where
     let mut attempts = options
         .retry
         .as_ref()
-        .map(|retry| retry.policy.attempts(&session.ctx().rt));
+        .map(|retry| retry.policy.attempts());
     loop {
         let result = async {
             let conn = session.take(&mut slot).await?;

@@ -79,7 +79,7 @@ db_test!(
             let hook = Arc::new(Mutex::new(Vec::new()));
             let policy = {
                 let hook = hook.clone();
-                Retry::builder()
+                Retry::builder(&rt)
                     .max_attempts(5)
                     .backoff(Backoff::constant(Duration::from_millis(5)))
                     .on_retry(move |attempt, err, _| {
@@ -151,7 +151,7 @@ db_test!(
     |rt| {
         for fx in fixtures(&rt).await {
             // A policy that would retry every error: the transaction still does not.
-            let policy = Retry::builder()
+            let policy = Retry::builder(&rt)
                 .max_attempts(5)
                 .backoff(Backoff::constant(Duration::ZERO))
                 .build()
@@ -192,7 +192,7 @@ db_test!(
 
 db_test!(cancelling_the_session_stops_the_backoff_sleep, |rt| {
     for mut fx in fixtures(&rt).await {
-        let policy = Retry::builder()
+        let policy = Retry::builder(&rt)
             .backoff(Backoff::constant(Duration::from_secs(3600)))
             .retry_if(DbError::is_serialization_failure)
             .build()

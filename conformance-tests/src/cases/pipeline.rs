@@ -25,9 +25,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use uno_core::resilience::{
-    Backoff, Bulkhead, CircuitBreaker, CircuitState, ConfigError, Pipeline, RateLimiter,
-    ResilienceError, ResilienceExt, Retry, TimeoutPolicy,
+    Backoff, Bulkhead, CircuitBreaker, CircuitOpen, CircuitState, ConfigError, Pipeline,
+    RateLimiter, ResilienceError, ResilienceExt, Retry, TimeoutPolicy,
 };
+use uno_core::rt::Runtime;
 use uno_core::sync::{CancellationToken, Cancelled};
 
 use crate::Env;
@@ -35,8 +36,8 @@ use crate::support::{assert_duration, poll_times, within};
 
 const MS: Duration = Duration::from_millis(1);
 
-fn retry(attempts: u32, delay: Duration) -> Retry<&'static str> {
-    Retry::builder()
+fn retry(rt: &Runtime, attempts: u32, delay: Duration) -> Retry<&'static str> {
+    Retry::builder(rt)
         .max_attempts(attempts)
         .backoff(Backoff::constant(delay))
         .build()
@@ -46,20 +47,29 @@ fn retry(attempts: u32, delay: Duration) -> Retry<&'static str> {
 /// An operation that fails twice then succeeds gets through every policy at once.
 pub async fn flaky_operation_succeeds_behind_the_full_stack(env: Env) {
     let token = CancellationToken::new();
-    let pipeline = Pipeline::builder(env.rt().clone())
+    let pipeline = Pipeline::builder(env.rt())
         .cancellation(token.clone())
         .timeout(Duration::from_secs(30), "the whole call")
         .retry(
-            Retry::builder()
+            Retry::builder(env.rt())
                 .max_attempts(3)
                 .backoff(Backoff::exponential(10 * MS, 2.0).max_delay(100 * MS))
                 .build()
                 .unwrap(),
         )
         .attempt_timeout(Duration::from_secs(5), "one attempt")
-        .circuit_breaker(CircuitBreaker::builder().build().unwrap())
-        .rate_limiter(RateLimiter::per_second(100).build().unwrap())
-        .bulkhead(Bulkhead::builder(5).max_queue(10).build().unwrap())
+        .circuit_breaker(CircuitBreaker::builder(env.rt()).build().unwrap())
+        .rate_limiter(
+            RateLimiter::builder(env.rt(), 100, Duration::from_secs(1))
+                .build()
+                .unwrap(),
+        )
+        .bulkhead(
+            Bulkhead::builder(env.rt(), 5)
+                .max_queue(10)
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
     let calls = AtomicU32::new(0);
@@ -97,8 +107,8 @@ pub async fn flaky_operation_succeeds_behind_the_full_stack(env: Env) {
 /// Each attempt gets its own time limit; timed-out attempts are retried and the final error says
 /// so, with the per-attempt message.
 pub async fn per_attempt_timeout_is_retried(env: Env) {
-    let pipeline = Pipeline::builder(env.rt().clone())
-        .retry(retry(3, Duration::ZERO))
+    let pipeline = Pipeline::builder(env.rt())
+        .retry(retry(env.rt(), 3, Duration::ZERO))
         .attempt_timeout(20 * MS, "one attempt")
         .build()
         .unwrap();
@@ -138,9 +148,9 @@ pub async fn per_attempt_timeout_is_retried(env: Env) {
 
 /// The overall timeout bounds every attempt and backoff together, with its own message.
 pub async fn overall_timeout_bounds_all_attempts(env: Env) {
-    let pipeline = Pipeline::builder(env.rt().clone())
+    let pipeline = Pipeline::builder(env.rt())
         .timeout(50 * MS, "the whole call")
-        .retry(retry(100, Duration::ZERO))
+        .retry(retry(env.rt(), 100, Duration::ZERO))
         .attempt_timeout(20 * MS, "one attempt")
         .build()
         .unwrap();
@@ -186,11 +196,11 @@ pub async fn overall_timeout_bounds_all_attempts(env: Env) {
 /// every slot is released.
 pub async fn cancellation_stops_the_call_and_counts_as_no_failure(env: Env) {
     let token = CancellationToken::new();
-    let pipeline = Pipeline::builder(env.rt().clone())
+    let pipeline = Pipeline::builder(env.rt())
         .cancellation(token.clone())
-        .retry(retry(3, MS))
-        .circuit_breaker(CircuitBreaker::builder().build().unwrap())
-        .bulkhead(Bulkhead::builder(1).build().unwrap())
+        .retry(retry(env.rt(), 3, MS))
+        .circuit_breaker(CircuitBreaker::builder(env.rt()).build().unwrap())
+        .bulkhead(Bulkhead::builder(env.rt(), 1).build().unwrap())
         .build()
         .unwrap();
     let canceller = {
@@ -234,14 +244,14 @@ pub async fn cancellation_stops_the_call_and_counts_as_no_failure(env: Env) {
 
 /// Once the breaker opens, the pipeline fails fast (refusals are not retried by default).
 pub async fn open_breaker_in_a_pipeline_fails_fast(env: Env) {
-    let breaker = CircuitBreaker::builder()
+    let breaker = CircuitBreaker::builder(env.rt())
         .count_window(2)
         .minimum_calls(2)
         .failure_rate_threshold(1.0)
         .build()
         .unwrap();
-    let pipeline = Pipeline::builder(env.rt().clone())
-        .retry(retry(5, MS))
+    let pipeline = Pipeline::builder(env.rt())
+        .retry(retry(env.rt(), 5, MS))
         .circuit_breaker(breaker.clone())
         .build()
         .unwrap();
@@ -264,9 +274,10 @@ pub async fn open_breaker_in_a_pipeline_fails_fast(env: Env) {
     assert!(
         matches!(
             err,
-            ResilienceError::CircuitOpen {
-                retry_after: Some(_)
-            }
+            ResilienceError::CircuitOpen(CircuitOpen {
+                retry_after: Some(_),
+                ..
+            })
         ),
         "{err:?}"
     );
@@ -277,22 +288,21 @@ pub async fn open_breaker_in_a_pipeline_fails_fast(env: Env) {
 /// bulkhead refused, or that timed out waiting for the limiter, are counted in `refused`; an
 /// attempt dropped before it called the operation in neither.
 pub async fn retry_stats_count_operation_calls_apart_from_refusals(env: Env) {
-    let rt = env.rt();
     let calls = AtomicU32::new(0);
     let failing = || {
         calls.fetch_add(1, Ordering::SeqCst);
         async { Err::<(), _>("down") }
     };
     // An open breaker: the first attempt fails and opens it, the retry is refused.
-    let open_on_first_failure = CircuitBreaker::builder()
+    let open_on_first_failure = CircuitBreaker::builder(env.rt())
         .count_window(1)
         .minimum_calls(1)
         .failure_rate_threshold(1.0)
         .open_duration(Duration::from_secs(3600))
         .build()
         .unwrap();
-    let pipeline = Pipeline::builder(rt.clone())
-        .retry(retry(3, Duration::ZERO))
+    let pipeline = Pipeline::builder(env.rt())
+        .retry(retry(env.rt(), 3, Duration::ZERO))
         .circuit_breaker(open_on_first_failure)
         .build()
         .unwrap();
@@ -319,15 +329,15 @@ pub async fn retry_stats_count_operation_calls_apart_from_refusals(env: Env) {
     );
 
     // A full bulkhead, with refusals retried: every attempt is refused.
-    let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
+    let bulkhead = Bulkhead::builder(env.rt(), 1).max_queue(0).build().unwrap();
     let holder = bulkhead.try_acquire().unwrap();
-    let retry_refusals = Retry::builder()
+    let retry_refusals = Retry::builder(env.rt())
         .max_attempts(3)
         .backoff(Backoff::constant(Duration::ZERO))
         .retry_on_rejection(true)
         .build()
         .unwrap();
-    let pipeline = Pipeline::builder(rt.clone())
+    let pipeline = Pipeline::builder(env.rt())
         .retry(retry_refusals)
         .bulkhead(bulkhead)
         .build()
@@ -360,13 +370,13 @@ pub async fn retry_stats_count_operation_calls_apart_from_refusals(env: Env) {
 
     // Per-attempt timeouts that expire while waiting for the limiter count as refused; a call
     // dropped while waiting counts in neither.
-    let limiter = RateLimiter::new(1, Duration::from_secs(3600))
+    let limiter = RateLimiter::builder(env.rt(), 1, Duration::from_secs(3600))
         .burst(1)
         .build()
         .unwrap();
-    limiter.try_acquire(rt).unwrap();
-    let pipeline = Pipeline::builder(rt.clone())
-        .retry(retry(2, Duration::ZERO))
+    limiter.try_acquire().unwrap();
+    let pipeline = Pipeline::builder(env.rt())
+        .retry(retry(env.rt(), 2, Duration::ZERO))
         .attempt_timeout(10 * MS, "waiting for the limiter")
         .rate_limiter(limiter)
         .build()
@@ -387,20 +397,22 @@ pub async fn retry_stats_count_operation_calls_apart_from_refusals(env: Env) {
 
 /// Policies nest by hand through `run_flat`: the error type stays `ResilienceError<E>`.
 pub async fn policies_compose_by_hand_without_double_wrapping(env: Env) {
-    let rt = env.rt();
-    let retry = retry(3, MS);
-    let bulkhead = Bulkhead::builder(1).build().unwrap();
-    let limit = TimeoutPolicy::new(Duration::from_secs(1), "inner").unwrap();
+    let retry = retry(env.rt(), 3, MS);
+    let bulkhead = Bulkhead::builder(env.rt(), 1).build().unwrap();
+    let limit = TimeoutPolicy::builder(env.rt(), Duration::from_secs(1))
+        .message("inner")
+        .build()
+        .unwrap();
     let calls = Arc::new(AtomicU32::new(0));
     let out: Result<u32, ResilienceError<&'static str>> = retry
-        .run_flat(rt, || {
+        .run_flat(|| {
             let calls = calls.clone();
             let bulkhead = &bulkhead;
             let limit = &limit;
             async move {
                 bulkhead
-                    .run_flat(rt, || {
-                        limit.run(rt, || async move {
+                    .run_flat(|| {
+                        limit.run(|| async move {
                             let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
                             if n < 2 { Err("once") } else { Ok(n) }
                         })
@@ -436,17 +448,22 @@ pub async fn extension_methods_time_out_and_cancel_one_future(env: Env) {
 
 /// A zero timeout is a typed error, in the pipeline and in the policy.
 pub async fn invalid_pipeline_configuration_is_a_typed_error(env: Env) {
-    let err = Pipeline::<()>::builder(env.rt().clone())
+    let err = Pipeline::<()>::builder(env.rt())
         .attempt_timeout(Duration::ZERO, "never")
         .build()
         .unwrap_err();
     assert!(matches!(err, ConfigError::Zero { .. }));
     assert!(
-        Pipeline::<()>::builder(env.rt().clone())
+        Pipeline::<()>::builder(env.rt())
             .timeout(Duration::ZERO, "never")
             .build()
             .is_err()
     );
-    assert!(TimeoutPolicy::new(Duration::ZERO, "never").is_err());
-    assert!(Pipeline::<()>::builder(env.rt().clone()).build().is_ok());
+    assert!(
+        TimeoutPolicy::builder(env.rt(), Duration::ZERO)
+            .message("never")
+            .build()
+            .is_err()
+    );
+    assert!(Pipeline::<()>::builder(env.rt()).build().is_ok());
 }

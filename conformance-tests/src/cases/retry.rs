@@ -53,7 +53,7 @@ async fn attempt_times(env: &Env, retry: &Retry<u32>) -> (ResilienceError<u32>, 
     let err = within(
         env,
         "a retried call",
-        retry.run(env.rt(), || {
+        retry.run(|| {
             let mut times = times.lock().unwrap();
             times.push(rt.now());
             let n = times.len() as u32;
@@ -86,7 +86,7 @@ fn assert_gaps(env: &Env, times: &[Instant], expected: &[Duration]) {
 
 /// A constant backoff waits exactly its delay before every retry.
 pub async fn constant_backoff_waits_the_same_delay(env: Env) {
-    let retry = Retry::builder()
+    let retry = Retry::builder(env.rt())
         .max_attempts(4)
         .backoff(Backoff::constant(20 * MS))
         .build()
@@ -101,7 +101,7 @@ pub async fn exponential_backoff_doubles_up_to_the_cap(env: Env) {
     let delays = log();
     let retry = {
         let delays = delays.clone();
-        Retry::builder()
+        Retry::builder(env.rt())
             .max_attempts(5)
             .backoff(Backoff::exponential(10 * MS, 2.0).max_delay(30 * MS))
             .on_retry(move |_, _, delay| delays.lock().unwrap().push(delay))
@@ -131,7 +131,7 @@ pub async fn jitter_stays_in_bounds_and_is_reproducible_with_a_seed(env: Env) {
             let delays = log();
             let retry = {
                 let delays = delays.clone();
-                Retry::builder()
+                Retry::builder(env.rt())
                     .max_attempts(6)
                     .backoff(backoff)
                     .seed(42)
@@ -160,7 +160,7 @@ pub async fn jitter_stays_in_bounds_and_is_reproducible_with_a_seed(env: Env) {
 
 /// An error the predicate calls permanent is returned at once, unwrapped, after one call.
 pub async fn predicate_stops_on_a_non_transient_error(env: Env) {
-    let retry = Retry::builder()
+    let retry = Retry::builder(env.rt())
         .max_attempts(5)
         .backoff(Backoff::constant(MS))
         .retry_if(|e: &&str| *e == "busy")
@@ -168,7 +168,7 @@ pub async fn predicate_stops_on_a_non_transient_error(env: Env) {
         .unwrap();
     let mut calls = 0;
     let err = retry
-        .run(env.rt(), || {
+        .run(|| {
             calls += 1;
             let e = if calls < 3 { "busy" } else { "forbidden" };
             async move { Err::<(), _>(e) }
@@ -189,7 +189,7 @@ pub async fn retry_after_from_the_error_overrides_the_backoff(env: Env) {
     let delays = log();
     let retry = {
         let delays = delays.clone();
-        Retry::builder()
+        Retry::builder(env.rt())
             .max_attempts(3)
             .backoff(Backoff::constant(MS))
             .delay_from(|e: &u32| (*e == 1).then_some(Duration::from_millis(50)))
@@ -208,8 +208,8 @@ pub async fn retry_after_from_the_error_overrides_the_backoff(env: Env) {
 
 /// A budget shared by clones allows its tokens of retries, then none until successes refill it.
 pub async fn budget_shared_by_clones_stops_a_retry_storm(env: Env) {
-    let budget = RetryBudget::new(2, 0.5).unwrap();
-    let retry = Retry::builder()
+    let budget = RetryBudget::try_new(2, 0.5).unwrap();
+    let retry = Retry::builder(env.rt())
         .max_attempts(5)
         .backoff(Backoff::constant(Duration::ZERO))
         .budget(budget.clone())
@@ -225,10 +225,7 @@ pub async fn budget_shared_by_clones_stops_a_retry_storm(env: Env) {
     assert_eq!(retry.stats().budget_exhausted, 2);
     assert_eq!(budget.available(), 0);
     for _ in 0..2 {
-        retry
-            .run(env.rt(), || async { Ok::<_, u32>(()) })
-            .await
-            .unwrap();
+        retry.run(|| async { Ok::<_, u32>(()) }).await.unwrap();
     }
     assert_eq!(budget.available(), 1, "two successes at 0.5 earn one retry");
 }
@@ -238,7 +235,7 @@ pub async fn hook_is_called_once_per_retry(env: Env) {
     let seen = log();
     let retry = {
         let seen = seen.clone();
-        Retry::builder()
+        Retry::builder(env.rt())
             .max_attempts(4)
             .backoff(Backoff::constant(2 * MS))
             .on_retry(move |attempt, err: &ResilienceError<u32>, delay| {
@@ -263,7 +260,7 @@ pub async fn hook_is_called_once_per_retry(env: Env) {
 
 /// Giving up yields `RetriesExhausted` with the attempt count and the last attempt's error.
 pub async fn final_error_carries_attempts_and_last_error(env: Env) {
-    let retry = Retry::builder()
+    let retry = Retry::builder(env.rt())
         .max_attempts(3)
         .backoff(Backoff::constant(MS))
         .build()
@@ -272,6 +269,7 @@ pub async fn final_error_carries_attempts_and_last_error(env: Env) {
     assert_eq!(
         err,
         ResilienceError::RetriesExhausted {
+            name: "retry".into(),
             attempts: 3,
             last: Box::new(ResilienceError::Inner(3)),
         }
@@ -285,7 +283,7 @@ pub async fn final_error_carries_attempts_and_last_error(env: Env) {
 
 /// `max_duration` stops retrying when the next retry would start past the deadline.
 pub async fn total_deadline_stops_retrying(env: Env) {
-    let retry = Retry::builder()
+    let retry = Retry::builder(env.rt())
         .max_attempts(100)
         .max_duration(Duration::from_millis(50))
         .backoff(Backoff::constant(20 * MS))
@@ -306,14 +304,14 @@ pub async fn total_deadline_stops_retrying(env: Env) {
 
 /// A cancelled attempt ends the call at once and is not a failure; nor is a dropped call.
 pub async fn cancellation_is_never_counted_as_a_failure(env: Env) {
-    let retry = Retry::<u32>::builder()
+    let retry = Retry::<u32>::builder(env.rt())
         .max_attempts(5)
         .backoff(Backoff::constant(MS))
         .build()
         .unwrap();
     let mut calls = 0;
     let err = retry
-        .run_flat(env.rt(), || {
+        .run_flat(|| {
             calls += 1;
             async { Err::<(), _>(ResilienceError::Cancelled) }
         })
@@ -324,7 +322,7 @@ pub async fn cancellation_is_never_counted_as_a_failure(env: Env) {
     // A call dropped in the middle of an attempt.
     let rt = env.rt().clone();
     let dropped = poll_times(
-        retry.run(env.rt(), || {
+        retry.run(|| {
             let rt = rt.clone();
             async move {
                 rt.sleep(Duration::from_secs(3600)).await;
@@ -343,58 +341,58 @@ pub async fn cancellation_is_never_counted_as_a_failure(env: Env) {
 
 /// Zero attempts, a zero deadline, a bad factor, an inverted range and a bad budget are typed
 /// errors at build time.
-pub async fn invalid_retry_configuration_is_a_typed_error(_env: Env) {
+pub async fn invalid_retry_configuration_is_a_typed_error(env: Env) {
     let build = |b: uno_core::resilience::RetryBuilder<()>| b.build().unwrap_err();
     assert_eq!(
-        build(Retry::builder().max_attempts(0)),
+        build(Retry::builder(env.rt()).max_attempts(0)),
         ConfigError::Zero {
             what: "retry max_attempts"
         }
     );
     assert!(matches!(
-        build(Retry::builder().max_duration(Duration::ZERO)),
+        build(Retry::builder(env.rt()).max_duration(Duration::ZERO)),
         ConfigError::Zero { .. }
     ));
     for factor in [f64::NAN, 0.5, f64::INFINITY] {
         assert!(matches!(
-            build(Retry::builder().backoff(Backoff::exponential(MS, factor))),
+            build(Retry::builder(env.rt()).backoff(Backoff::exponential(MS, factor))),
             ConfigError::InvalidFactor { .. }
         ));
     }
     assert_eq!(
-        build(Retry::builder().backoff(Backoff::exponential(10 * MS, 2.0).max_delay(MS))),
+        build(Retry::builder(env.rt()).backoff(Backoff::exponential(10 * MS, 2.0).max_delay(MS))),
         ConfigError::InvertedDelays {
             min: 10 * MS,
             max: MS
         }
     );
     assert!(matches!(
-        build(Retry::builder().backoff(Backoff::decorrelated_jitter(10 * MS, MS))),
+        build(Retry::builder(env.rt()).backoff(Backoff::decorrelated_jitter(10 * MS, MS))),
         ConfigError::InvertedDelays { .. }
     ));
     assert!(matches!(
-        build(Retry::builder().backoff(Backoff::exponential(Duration::ZERO, 2.0))),
+        build(Retry::builder(env.rt()).backoff(Backoff::exponential(Duration::ZERO, 2.0))),
         ConfigError::Zero { .. }
     ));
     assert!(matches!(
-        RetryBudget::new(0, 0.1),
+        RetryBudget::try_new(0, 0.1),
         Err(ConfigError::Zero { .. })
     ));
     for ratio in [f64::NAN, 0.0, -1.0, f64::INFINITY] {
         assert!(matches!(
-            RetryBudget::new(10, ratio),
+            RetryBudget::try_new(10, ratio),
             Err(ConfigError::InvalidRatio { .. })
         ));
     }
-    let err = build(Retry::builder().max_attempts(0));
+    let err = build(Retry::builder(env.rt()).max_attempts(0));
     assert!(!err.to_string().is_empty());
 }
 
 /// A policy with jitter, a predicate and a hook logging each delay: the same seed gives the same
 /// schedule to `run` and to a hand-driven loop.
-fn jittered(delays: &Log<Duration>) -> Retry<u32> {
+fn jittered(rt: &Runtime, delays: &Log<Duration>) -> Retry<u32> {
     let delays = delays.clone();
-    Retry::builder()
+    Retry::builder(rt)
         .max_attempts(4)
         .backoff(
             Backoff::exponential(4 * MS, 2.0)
@@ -433,12 +431,12 @@ pub async fn hand_driven_loop_over_mut_state_matches_run(env: Env) {
     for stop in [None, Some(2)] {
         let by_run: Outcome = {
             let delays = log();
-            let retry = jittered(&delays);
+            let retry = jittered(env.rt(), &delays);
             let times = log();
             let err = within(
                 &env,
                 "a retried call",
-                retry.run(&rt, || {
+                retry.run(|| {
                     let mut times = times.lock().unwrap();
                     times.push(rt.now());
                     let n = times.len();
@@ -451,10 +449,10 @@ pub async fn hand_driven_loop_over_mut_state_matches_run(env: Env) {
         };
         let by_hand: Outcome = {
             let delays = log();
-            let retry = jittered(&delays);
+            let retry = jittered(env.rt(), &delays);
             let mut times = Vec::new();
             let hand = async {
-                let mut attempts = retry.attempts(&rt);
+                let mut attempts = retry.attempts();
                 loop {
                     assert_eq!(attempts.attempt() as usize, times.len() + 1);
                     match record(&rt, &mut times, stop).await {
@@ -481,6 +479,7 @@ pub async fn hand_driven_loop_over_mut_state_matches_run(env: Env) {
             None => assert_eq!(
                 hand_err,
                 ResilienceError::RetriesExhausted {
+                    name: "retry".into(),
                     attempts: 4,
                     last: Box::new(ResilienceError::Inner(4)),
                 }
@@ -490,9 +489,9 @@ pub async fn hand_driven_loop_over_mut_state_matches_run(env: Env) {
     }
     // A success after a failure deposits, counts and ends the call as `run` does.
     let delays = log();
-    let retry = jittered(&delays);
+    let retry = jittered(env.rt(), &delays);
     let mut state = 0u32;
-    let attempts = retry.attempts(&rt);
+    let attempts = retry.attempts();
     state += 1;
     let attempts = within(
         &env,

@@ -2,6 +2,7 @@
 //! compose without nesting error types), and [`ConfigError`] for a bad configuration.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::sync::Cancelled;
@@ -31,31 +32,27 @@ pub enum ResilienceError<E> {
     /// The operation (one attempt, or the whole call) did not finish in time. Carries the
     /// `timeout_handler` message and the time elapsed.
     Timeout(Elapsed),
-    /// A non-waiting rate-limit check refused the call; try again after `retry_after`.
-    RateLimited {
-        /// How long to wait before the limiter would admit the call.
-        retry_after: Duration,
-    },
+    /// A non-waiting rate-limit check refused the call; try again after its `retry_after`.
+    RateLimited(RetryAfter),
     /// The bulkhead refused the call: its queue was full or the wait for a slot was too long.
     Rejected(BulkheadRejected),
     /// The circuit breaker is open (or half-open with every probe slot taken): the operation was
     /// not called.
-    CircuitOpen {
-        /// When the breaker will let a probe through, if known (`None` while probes are running).
-        retry_after: Option<Duration>,
-    },
+    CircuitOpen(CircuitOpen),
     /// The call was cancelled through its [`CancellationToken`](crate::sync::CancellationToken).
     /// A cancellation is never counted as a failure by any policy.
     Cancelled,
     /// Retrying gave up: attempts, the total deadline or the retry budget ran out.
     RetriesExhausted {
+        /// The name of the [`Retry`](super::Retry) that gave up.
+        name: Arc<str>,
         /// How many attempts were made (at most `max_attempts`). In a
         /// [`Pipeline`](super::Pipeline) this includes attempts that its breaker or bulkhead
         /// refused before the operation was called (see
         /// [`RetryStats::refused`](super::RetryStats::refused)); elsewhere each attempt is one
         /// call of the operation.
         attempts: u32,
-        /// The error of the last attempt.
+        /// The error of the last attempt (also the [`source`](std::error::Error::source)).
         last: Box<ResilienceError<E>>,
     },
 }
@@ -70,7 +67,7 @@ impl<E> ResilienceError<E> {
     ///
     /// let failed: ResilienceError<&str> = ResilienceError::Inner("404");
     /// assert!(failed.is_inner());
-    /// let refused: ResilienceError<&str> = ResilienceError::CircuitOpen { retry_after: None };
+    /// let refused: ResilienceError<&str> = ResilienceError::Cancelled;
     /// assert!(!refused.is_inner()); // the operation was never called
     /// ```
     pub fn is_inner(&self) -> bool {
@@ -88,7 +85,11 @@ impl<E> ResilienceError<E> {
     ///
     /// let slow: ResilienceError<()> = Elapsed::new("one attempt", Duration::from_secs(5)).into();
     /// assert!(slow.is_timeout());
-    /// let gave_up = ResilienceError::RetriesExhausted { attempts: 3, last: Box::new(slow) };
+    /// let gave_up = ResilienceError::RetriesExhausted {
+    ///     name: "retry".into(),
+    ///     attempts: 3,
+    ///     last: Box::new(slow),
+    /// };
     /// assert!(gave_up.is_timeout()); // looks through to the last attempt
     /// assert!(!ResilienceError::Inner(()).is_timeout());
     /// ```
@@ -135,19 +136,21 @@ impl<E> ResilienceError<E> {
     /// # use std::time::Duration;
     /// use uno_core::resilience::ResilienceError;
     ///
-    /// let retry_after = Duration::from_millis(100);
-    /// let limited: ResilienceError<()> = ResilienceError::RateLimited { retry_after };
+    /// use uno_core::resilience::RetryAfter;
+    ///
+    /// let limited: ResilienceError<()> = RetryAfter::new("api", Duration::from_millis(100)).into();
     /// assert!(limited.is_rejected());
     /// assert!(!ResilienceError::Inner(()).is_rejected());
     /// assert!(!ResilienceError::<()>::Cancelled.is_rejected());
-    /// let exhausted = ResilienceError::RetriesExhausted { attempts: 3, last: Box::new(limited) };
+    /// let last = Box::new(limited);
+    /// let exhausted = ResilienceError::RetriesExhausted { name: "retry".into(), attempts: 3, last };
     /// assert!(exhausted.is_rejected());
     /// ```
     pub fn is_rejected(&self) -> bool {
         match self {
-            ResilienceError::RateLimited { .. }
+            ResilienceError::RateLimited(_)
             | ResilienceError::Rejected(_)
-            | ResilienceError::CircuitOpen { .. } => true,
+            | ResilienceError::CircuitOpen(_) => true,
             ResilienceError::RetriesExhausted { last, .. } => last.is_rejected(),
             _ => false,
         }
@@ -161,7 +164,7 @@ impl<E> ResilienceError<E> {
     /// use uno_core::resilience::ResilienceError;
     ///
     /// let last = Box::new(ResilienceError::Inner("503"));
-    /// let gave_up = ResilienceError::RetriesExhausted { attempts: 3, last };
+    /// let gave_up = ResilienceError::RetriesExhausted { name: "retry".into(), attempts: 3, last };
     /// assert_eq!(gave_up.attempts(), Some(3));
     /// assert_eq!(ResilienceError::Inner("503").attempts(), None); // no retry involved
     /// ```
@@ -181,7 +184,7 @@ impl<E> ResilienceError<E> {
     /// use uno_core::resilience::ResilienceError;
     ///
     /// let last = Box::new(ResilienceError::Inner("503"));
-    /// let gave_up = ResilienceError::RetriesExhausted { attempts: 3, last };
+    /// let gave_up = ResilienceError::RetriesExhausted { name: "retry".into(), attempts: 3, last };
     /// assert_eq!(gave_up.into_inner(), Some("503")); // the last attempt's error
     /// assert_eq!(ResilienceError::<&str>::Cancelled.into_inner(), None);
     /// ```
@@ -220,17 +223,16 @@ impl<E> ResilienceError<E> {
     /// # use std::time::Duration;
     /// use uno_core::resilience::ResilienceError;
     ///
-    /// let retry_after = Some(Duration::from_secs(30));
-    /// let open: ResilienceError<()> = ResilienceError::CircuitOpen { retry_after };
-    /// assert_eq!(open.retry_after(), Some(Duration::from_secs(30)));
-    /// let probing: ResilienceError<()> = ResilienceError::CircuitOpen { retry_after: None };
-    /// assert_eq!(probing.retry_after(), None); // probes are running: unknown
+    /// use uno_core::resilience::RetryAfter;
+    ///
+    /// let limited: ResilienceError<()> = RetryAfter::new("api", Duration::from_secs(30)).into();
+    /// assert_eq!(limited.retry_after(), Some(Duration::from_secs(30)));
     /// assert_eq!(ResilienceError::Inner(()).retry_after(), None);
     /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            ResilienceError::RateLimited { retry_after } => Some(*retry_after),
-            ResilienceError::CircuitOpen { retry_after } => *retry_after,
+            ResilienceError::RateLimited(e) => Some(e.retry_after),
+            ResilienceError::CircuitOpen(e) => e.retry_after,
             _ => None,
         }
     }
@@ -256,43 +258,58 @@ impl<E> From<BulkheadRejected> for ResilienceError<E> {
 
 impl<E> From<RetryAfter> for ResilienceError<E> {
     fn from(e: RetryAfter) -> Self {
-        ResilienceError::RateLimited {
-            retry_after: e.retry_after,
-        }
+        ResilienceError::RateLimited(e)
     }
 }
 
 impl<E> From<CircuitOpen> for ResilienceError<E> {
     fn from(e: CircuitOpen) -> Self {
-        ResilienceError::CircuitOpen {
-            retry_after: e.retry_after,
+        ResilienceError::CircuitOpen(e)
+    }
+}
+
+/// `circuit breaker` or `circuit breaker "payments"`: a policy's kind, and its name when it was
+/// given one (a policy left with its default name is not quoted back to the reader).
+pub(crate) struct Subject<'a> {
+    pub(crate) kind: &'static str,
+    pub(crate) default: &'static str,
+    pub(crate) name: &'a str,
+}
+
+impl fmt::Display for Subject<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.name == self.default {
+            f.write_str(self.kind)
+        } else {
+            write!(f, "{} {:?}", self.kind, self.name)
         }
     }
 }
 
+/// Displays the error, following std's rule: an inner error is shown by `Display` or returned by
+/// `source()`, never both.
+///
+/// - The operation's own error ([`Inner`](Self::Inner)) and each policy's own refusal pass
+///   through: `Display` is theirs, and so is `source()`.
+/// - [`RetriesExhausted`](Self::RetriesExhausted) says only that retrying gave up
+///   (`retry gave up after 3 attempts`); the last attempt's error is its `source()`.
 impl<E: fmt::Display> fmt::Display for ResilienceError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ResilienceError::Inner(e) => e.fmt(f),
             ResilienceError::Timeout(e) => e.fmt(f),
-            ResilienceError::RateLimited { retry_after } => write!(
-                f,
-                "rate limit reached; try again in {retry_after:?} or use the waiting `acquire`"
-            ),
+            ResilienceError::RateLimited(e) => e.fmt(f),
             ResilienceError::Rejected(e) => e.fmt(f),
-            ResilienceError::CircuitOpen {
-                retry_after: Some(d),
-            } => write!(
-                f,
-                "circuit breaker is open; the operation was not called. Try again in {d:?}"
-            ),
-            ResilienceError::CircuitOpen { retry_after: None } => f.write_str(
-                "circuit breaker is half-open and all probe slots are taken; \
-                 the operation was not called. Try again shortly",
-            ),
-            ResilienceError::Cancelled => f.write_str("the operation was cancelled"),
-            ResilienceError::RetriesExhausted { attempts, last } => {
-                write!(f, "gave up after {attempts} attempt(s); last error: {last}")
+            ResilienceError::CircuitOpen(e) => e.fmt(f),
+            ResilienceError::Cancelled => f.write_str("operation cancelled"),
+            ResilienceError::RetriesExhausted { name, attempts, .. } => {
+                let retry = Subject {
+                    kind: "retry",
+                    default: "retry",
+                    name,
+                };
+                let plural = if *attempts == 1 { "" } else { "s" };
+                write!(f, "{retry} gave up after {attempts} attempt{plural}")
             }
         }
     }
@@ -301,62 +318,146 @@ impl<E: fmt::Display> fmt::Display for ResilienceError<E> {
 impl<E: std::error::Error + 'static> std::error::Error for ResilienceError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ResilienceError::Inner(e) => Some(e),
-            ResilienceError::Timeout(e) => Some(e),
-            ResilienceError::Rejected(e) => Some(e),
+            // Transparent: the inner error's Display is ours, so its source is ours too.
+            ResilienceError::Inner(e) => e.source(),
             ResilienceError::RetriesExhausted { last, .. } => Some(&**last),
             _ => None,
         }
     }
 }
 
-/// Why a [`Bulkhead`](super::Bulkhead) refused a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a [`Bulkhead`](super::Bulkhead) refused a call. Each variant carries the bulkhead's
+/// [`name`](Self::name).
+///
+/// # Examples
+///
+/// ```
+/// use uno_core::resilience::{Bulkhead, BulkheadRejected};
+/// # use uno_core::rt::VirtualRuntime;
+/// # let vrt = VirtualRuntime::new();
+/// # let rt = vrt.handle();
+/// # vrt.block_on(async move {
+///
+/// let bulkhead = Bulkhead::builder(&rt, 1).name("db").max_queue(0).build().unwrap();
+/// let _busy = bulkhead.try_acquire().unwrap();
+/// let err = bulkhead.acquire().await.unwrap_err();
+/// assert!(matches!(err, BulkheadRejected::QueueFull { max_queue: 0, .. }));
+/// assert_eq!(err.name(), "db");
+/// assert_eq!(err.to_string(), r#"bulkhead "db" is full"#);
+/// # });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BulkheadRejected {
     /// Every slot was busy and the queue already held `max_queue` waiters.
+    #[non_exhaustive]
     QueueFull {
+        /// The bulkhead's name.
+        name: Arc<str>,
         /// The configured queue bound.
         max_queue: usize,
     },
     /// The call waited `max_wait` for a slot without getting one.
+    #[non_exhaustive]
     MaxWait {
+        /// The bulkhead's name.
+        name: Arc<str>,
         /// The configured maximum wait.
         max_wait: Duration,
     },
 }
 
+impl BulkheadRejected {
+    /// The name of the bulkhead that refused the call.
+    pub fn name(&self) -> &str {
+        match self {
+            BulkheadRejected::QueueFull { name, .. } | BulkheadRejected::MaxWait { name, .. } => {
+                name
+            }
+        }
+    }
+}
+
 impl fmt::Display for BulkheadRejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bulkhead = Subject {
+            kind: "bulkhead",
+            default: "bulkhead",
+            name: self.name(),
+        };
         match self {
-            BulkheadRejected::QueueFull { max_queue } => write!(
-                f,
-                "bulkhead is full and its queue holds {max_queue} waiter(s) already; \
-                 shed load or raise max_concurrent/max_queue"
-            ),
-            BulkheadRejected::MaxWait { max_wait } => write!(
-                f,
-                "no bulkhead slot became free within {max_wait:?}; \
-                 shed load or raise max_concurrent/max_wait"
-            ),
+            BulkheadRejected::QueueFull { max_queue: 0, .. } => write!(f, "{bulkhead} is full"),
+            BulkheadRejected::QueueFull { max_queue, .. } => {
+                write!(f, "{bulkhead} and its queue of {max_queue} are full")
+            }
+            BulkheadRejected::MaxWait { max_wait, .. } => {
+                write!(f, "{bulkhead} had no free slot within {max_wait:?}")
+            }
         }
     }
 }
 
 impl std::error::Error for BulkheadRejected {}
 
-/// A [`RateLimiter::try_acquire`](super::RateLimiter::try_acquire) refusal: when to try again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A [`RateLimiter`](super::RateLimiter) refusal: when to try again.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::resilience::RateLimiter;
+/// # use uno_core::rt::VirtualRuntime;
+/// # let rt = VirtualRuntime::new().handle();
+///
+/// let limiter = RateLimiter::builder(&rt, 1, Duration::from_secs(1)).name("api").build().unwrap();
+/// limiter.try_acquire().unwrap();
+/// let refused = limiter.try_acquire().unwrap_err();
+/// assert_eq!(refused.retry_after, Duration::from_secs(1));
+/// assert_eq!(&*refused.name, "api");
+/// assert_eq!(refused.to_string(), r#"rate limiter "api" refused the call (retry after 1s)"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryAfter {
+    /// The name of the limiter that refused the call.
+    pub name: Arc<str>,
     /// How long until the limiter would admit one more call (if no one else takes it first).
     pub retry_after: Duration,
 }
 
+impl RetryAfter {
+    /// A refusal by the rate limiter (or remote service) `name`, for an operation that reports
+    /// its own overload so that a [`Retry`](super::Retry) waits `retry_after` before trying again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{ResilienceError, RetryAfter};
+    ///
+    /// // A server answered 429 with `Retry-After: 2`.
+    /// let err: ResilienceError<()> = RetryAfter::new("billing-api", Duration::from_secs(2)).into();
+    /// assert!(err.is_rejected());
+    /// assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
+    /// ```
+    pub fn new(name: impl Into<Arc<str>>, retry_after: Duration) -> Self {
+        RetryAfter {
+            name: name.into(),
+            retry_after,
+        }
+    }
+}
+
 impl fmt::Display for RetryAfter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let limiter = Subject {
+            kind: "rate limiter",
+            default: "rate_limiter",
+            name: &self.name,
+        };
         write!(
             f,
-            "rate limit reached; try again in {:?} or use the waiting `acquire`",
+            "{limiter} refused the call (retry after {:?})",
             self.retry_after
         )
     }
@@ -364,21 +465,48 @@ impl fmt::Display for RetryAfter {
 
 impl std::error::Error for RetryAfter {}
 
-/// A [`CircuitBreaker::try_acquire`](super::CircuitBreaker::try_acquire) refusal: the breaker is
-/// open, or half-open with all its probe slots taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A [`CircuitBreaker`](super::CircuitBreaker) refusal: the breaker is open, or half-open with
+/// all its probe slots taken.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::resilience::CircuitBreaker;
+/// # use uno_core::rt::VirtualRuntime;
+/// # let rt = VirtualRuntime::new().handle();
+///
+/// let breaker = CircuitBreaker::builder(&rt)
+///     .name("payments")
+///     .count_window(1)
+///     .minimum_calls(1)
+///     .build()
+///     .unwrap();
+/// breaker.try_acquire().unwrap().failure();
+/// let refused = breaker.try_acquire().unwrap_err();
+/// assert_eq!(refused.retry_after, Some(Duration::from_secs(30)));
+/// assert_eq!(refused.to_string(), r#"circuit breaker "payments" is open"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CircuitOpen {
-    /// When the breaker will let a probe through, if known.
+    /// The name of the breaker that refused the call.
+    pub name: Arc<str>,
+    /// When the breaker will let a probe through, if known (`None` while half-open probes are
+    /// running).
     pub retry_after: Option<Duration>,
 }
 
 impl fmt::Display for CircuitOpen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let breaker = Subject {
+            kind: "circuit breaker",
+            default: "circuit_breaker",
+            name: &self.name,
+        };
         match self.retry_after {
-            Some(d) => write!(f, "circuit breaker is open; try again in {d:?}"),
-            None => f.write_str(
-                "circuit breaker is half-open and all probe slots are taken; try again shortly",
-            ),
+            Some(_) => write!(f, "{breaker} is open"),
+            None => write!(f, "{breaker} is half-open with every probe slot taken"),
         }
     }
 }
@@ -393,9 +521,10 @@ impl std::error::Error for CircuitOpen {}
 /// ```
 /// use uno_core::resilience::{ConfigError, RateLimiter};
 ///
-/// let err = RateLimiter::per_second(0).build().unwrap_err();
+/// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+/// let err = RateLimiter::builder(&rt, 0, std::time::Duration::from_secs(1)).build().unwrap_err();
 /// assert_eq!(err, ConfigError::Zero { what: "rate limiter operations per period" });
-/// println!("{err}"); // says what to change
+/// assert_eq!(err.to_string(), "rate limiter operations per period must be greater than zero");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -446,36 +575,189 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::Zero { what } => write!(f, "{what} must be greater than zero"),
-            ConfigError::InvalidRatio { what, value } => write!(
-                f,
-                "{what} is {value}; use a finite number in the documented range \
-                 (a failure-rate threshold must lie in (0, 1])"
-            ),
-            ConfigError::InvalidFactor { value } => write!(
-                f,
-                "exponential backoff factor is {value}; use a finite factor of at least 1 \
-                 (2.0 doubles each delay)"
-            ),
-            ConfigError::InvertedDelays { min, max } => write!(
-                f,
-                "backoff base delay {min:?} is larger than its maximum delay {max:?}; \
-                 raise max_delay or lower the base"
-            ),
+            ConfigError::InvalidRatio { what, value } => {
+                write!(f, "{what} {value} is out of range")
+            }
+            ConfigError::InvalidFactor { value } => {
+                write!(
+                    f,
+                    "exponential backoff factor {value} is below 1 or not finite"
+                )
+            }
+            ConfigError::InvertedDelays { min, max } => {
+                write!(
+                    f,
+                    "backoff base delay {min:?} exceeds its maximum delay {max:?}"
+                )
+            }
             ConfigError::RateTooHigh { operations, period } => write!(
                 f,
-                "{operations} operations per {period:?} is below one nanosecond per operation; \
-                 use a longer period or a burst"
+                "{operations} operations per {period:?} is more than one per nanosecond"
             ),
             ConfigError::MinimumCallsExceedWindow {
                 minimum_calls,
                 window,
             } => write!(
                 f,
-                "minimum_calls ({minimum_calls}) exceeds the count window ({window}), so the \
-                 breaker could never open; lower minimum_calls or widen the window"
+                "circuit breaker minimum_calls {minimum_calls} exceeds its count window {window}"
             ),
         }
     }
 }
 
 impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+
+    /// An operation's error with a cause of its own.
+    #[derive(Debug)]
+    struct Io(std::io::Error);
+
+    impl fmt::Display for Io {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("reading the ledger failed")
+        }
+    }
+
+    impl Error for Io {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    /// The messages down the `source()` chain, checking that none repeats the next one.
+    fn chain(err: &(dyn Error + 'static)) -> Vec<String> {
+        let mut messages = vec![err.to_string()];
+        let mut next = err.source();
+        while let Some(e) = next {
+            let message = e.to_string();
+            let previous = messages.last().unwrap();
+            assert!(
+                !previous.contains(&message),
+                "{previous:?} repeats its source {message:?}"
+            );
+            messages.push(message);
+            next = e.source();
+        }
+        messages
+    }
+
+    fn refused() -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused")
+    }
+
+    #[test]
+    fn retries_exhausted_says_the_context_and_returns_the_last_error_as_its_source() {
+        let err = ResilienceError::RetriesExhausted {
+            name: "ledger".into(),
+            attempts: 3,
+            last: Box::new(ResilienceError::Inner(Io(refused()))),
+        };
+        assert_eq!(
+            chain(&err),
+            [
+                r#"retry "ledger" gave up after 3 attempts"#,
+                "reading the ledger failed",
+                "connection refused",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_operations_error_passes_through_display_and_source() {
+        let err = ResilienceError::Inner(Io(refused()));
+        assert_eq!(
+            chain(&err),
+            ["reading the ledger failed", "connection refused"]
+        );
+        let bare: ResilienceError<std::io::Error> = ResilienceError::Inner(refused());
+        assert_eq!(chain(&bare), ["connection refused"]);
+        let one = ResilienceError::<std::io::Error>::RetriesExhausted {
+            name: "retry".into(),
+            attempts: 1,
+            last: Box::new(bare),
+        };
+        assert_eq!(
+            chain(&one),
+            ["retry gave up after 1 attempt", "connection refused"]
+        );
+    }
+
+    #[test]
+    fn refusals_name_their_policy_and_have_no_source() {
+        let open = CircuitOpen {
+            name: "payments".into(),
+            retry_after: Some(Duration::from_secs(30)),
+        };
+        let probing = CircuitOpen {
+            name: "circuit_breaker".into(),
+            retry_after: None,
+        };
+        let limited = RetryAfter::new("api", Duration::from_millis(100));
+        let full = BulkheadRejected::QueueFull {
+            name: "db".into(),
+            max_queue: 4,
+        };
+        let waited = BulkheadRejected::MaxWait {
+            name: "bulkhead".into(),
+            max_wait: Duration::from_secs(2),
+        };
+        let errors: [(ResilienceError<std::io::Error>, &str); 6] = [
+            (open.into(), r#"circuit breaker "payments" is open"#),
+            (
+                probing.into(),
+                "circuit breaker is half-open with every probe slot taken",
+            ),
+            (
+                limited.into(),
+                r#"rate limiter "api" refused the call (retry after 100ms)"#,
+            ),
+            (full.into(), r#"bulkhead "db" and its queue of 4 are full"#),
+            (waited.into(), "bulkhead had no free slot within 2s"),
+            (ResilienceError::Cancelled, "operation cancelled"),
+        ];
+        for (err, message) in errors {
+            assert_eq!(chain(&err), [message]);
+        }
+    }
+
+    #[test]
+    fn config_errors_are_concise_phrases() {
+        let errors = [
+            ConfigError::Zero {
+                what: "bulkhead max_concurrent",
+            },
+            ConfigError::InvalidRatio {
+                what: "retry budget ratio",
+                value: f64::NAN,
+            },
+            ConfigError::InvalidFactor { value: 0.5 },
+            ConfigError::InvertedDelays {
+                min: Duration::from_secs(2),
+                max: Duration::from_secs(1),
+            },
+            ConfigError::RateTooHigh {
+                operations: 2,
+                period: Duration::from_nanos(1),
+            },
+            ConfigError::MinimumCallsExceedWindow {
+                minimum_calls: 10,
+                window: 5,
+            },
+        ];
+        for err in errors {
+            let message = err.to_string();
+            let first = message.chars().next().unwrap();
+            assert!(first.is_lowercase() || first.is_ascii_digit(), "{message}");
+            assert!(
+                !message.ends_with('.') && !message.contains(';'),
+                "{message}"
+            );
+            assert!(err.source().is_none());
+        }
+    }
+}

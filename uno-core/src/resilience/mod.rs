@@ -2,9 +2,11 @@
 //! @concurrent_limited`, plus a circuit breaker, as composable policies that run on any runtime.
 //!
 //! Each policy is a cheap-to-clone handle (clones share state: limiter tokens, breaker state,
-//! retry budget), built by a builder that returns [`ConfigError`] for a configuration that cannot
-//! work, and runs an operation — a closure returning a future, called again per retry — with
-//! `policy.run(&rt, || async { … })`:
+//! retry budget), built by a builder that takes the [`Runtime`] first (`Retry::builder(&rt)`,
+//! `Bulkhead::builder(&rt, 5)`: the policy reads time and sleeps on it from then on), can be
+//! named (`.name("payments")`), and returns [`ConfigError`] for a configuration that cannot work.
+//! A policy runs an operation — a closure returning a future, called again per retry — with
+//! `policy.run(|| async { … })`:
 //!
 //! | Uno | uno-core |
 //! |---|---|
@@ -19,9 +21,55 @@
 //! Every policy returns one error type, [`ResilienceError<E>`], where `E` is the operation's own
 //! error. Each also has a `run_flat` that takes an operation already returning
 //! `Result<T, ResilienceError<E>>`, so policies nest without `ResilienceError<ResilienceError<E>>`.
-//! Every policy has a `stats()` snapshot of its counters and, with the `tracing` feature, emits
-//! `tracing` events (target `uno_core::resilience`). All time is read from the [`Runtime`], so
-//! everything here runs on virtual time in tests.
+//! Every policy has a `stats()` snapshot of its counters, a name (its errors say it:
+//! `circuit breaker "payments" is open`), [metrics](#metrics) with the `metrics` feature and
+//! [`tracing` events](#tracing) with the `tracing` feature. All time is read from the
+//! [`Runtime`], so everything here runs on virtual time in tests.
+//!
+//! # Errors
+//!
+//! [`ResilienceError`] follows std's rule: an inner error is shown by `Display` or returned by
+//! `source()`, never both. The operation's own error and each policy's refusal pass through
+//! (their `Display`, their `source()`); [`ResilienceError::RetriesExhausted`] says only
+//! `retry gave up after 3 attempts` and returns the last attempt's error as its `source()`. A
+//! policy's name is quoted in its messages once it was given one.
+//!
+//! # Metrics
+//!
+//! With the `metrics` feature (see [`crate::observe`]), each policy registers these when it is
+//! built, every one labelled with the policy's `name`:
+//!
+//! | Metric | Kind | Labels | Meaning |
+//! |---|---|---|---|
+//! | `uno_retry_attempts_total` | counter | `name` | calls of the operation made by a [`Retry`] (alone or in a [`Pipeline`]) |
+//! | `uno_retry_retries_total` | counter | `name` | retries decided (attempts after the first) |
+//! | `uno_retry_budget_exhausted_total` | counter | `name` | retries refused because the [`RetryBudget`] was empty |
+//! | `uno_resilience_rejections_total` | counter | `name`, `reason` | calls refused without calling the operation: `reason` is `rate_limited` ([`RateLimiter::try_acquire`]), `bulkhead_full`, `bulkhead_timeout` ([`Bulkhead`]) or `circuit_open` ([`CircuitBreaker`]) |
+//! | `uno_circuit_breaker_state` | gauge | `name` | the breaker's state: 0 closed, 1 half-open, 2 open |
+//! | `uno_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` | state changes; `from`/`to` are `closed`, `open`, `half_open` |
+//! | `uno_rate_limiter_admissions_total` | counter | `name` | admissions, waiting or not |
+//! | `uno_rate_limiter_waits_total` | counter | `name` | `acquire` calls that had to queue |
+//! | `uno_bulkhead_in_flight` | gauge | `name` | calls holding a slot |
+//! | `uno_bulkhead_queued` | gauge | `name` | callers waiting for a slot |
+//! | `uno_timeout_expired_total` | counter | `name` | operations given up by a [`TimeoutPolicy`] (a pipeline's own timeouts carry its name) |
+//!
+//! # Tracing
+//!
+//! With the `tracing` feature, the policies emit these (target `uno_core::resilience`; every one
+//! has a `name` field, the policy's or the pipeline's):
+//!
+//! | Event / span | Level | Fields | When |
+//! |---|---|---|---|
+//! | span `uno_pipeline_call` | DEBUG | `name` | around each [`Pipeline::run`] / [`Pipeline::run_flat`] call |
+//! | `pipeline attempt` | DEBUG | `name`, `attempt` (1 for the first) | each attempt of a pipeline call, inside its span |
+//! | `retrying` | DEBUG | `name`, `attempt` (the one that failed), `delay` | a [`Retry`] decided to retry |
+//! | `retry refused by the budget` | DEBUG | `name`, `attempt` | the [`RetryBudget`] was empty |
+//! | `retries exhausted` | DEBUG | `name`, `attempts` | a [`Retry`] gave up |
+//! | `circuit breaker opened` | WARN | `name`, `from`, `to` (`open`) | a breaker opened |
+//! | `circuit breaker state change` | INFO | `name`, `from`, `to` (`half_open`, `closed`) | a breaker half-opened or closed |
+//! | `call rejected` | DEBUG | `name`, `reason` (as the metric), `retry_after` when known | a limiter, bulkhead or breaker refused a call |
+//! | `waiting for the rate limiter` | DEBUG | `name`, `queued` | an `acquire` queued |
+//! | `timeout expired` | DEBUG | `name`, `limit`, `elapsed` | a [`TimeoutPolicy`] gave up an operation |
 //!
 //! # Panics in user code
 //!
@@ -55,18 +103,19 @@
 //! # fn main() -> Result<(), uno_core::resilience::ConfigError> {
 //! let vrt = VirtualRuntime::new();
 //! let rt = vrt.handle();
-//! let pipeline = Pipeline::builder(rt.clone())
+//! let pipeline = Pipeline::builder(&rt)
+//!     .name("quotes")
 //!     .cancellation(CancellationToken::new())
 //!     .timeout(Duration::from_secs(30), "the whole call")
-//!     .retry(Retry::builder()
+//!     .retry(Retry::builder(&rt)
 //!         .max_attempts(3)
 //!         .backoff(Backoff::exponential(Duration::from_millis(100), 2.0)
 //!             .max_delay(Duration::from_secs(1)))
 //!         .build()?)
 //!     .attempt_timeout(Duration::from_secs(5), "one attempt")
-//!     .circuit_breaker(CircuitBreaker::builder().build()?)
-//!     .rate_limiter(RateLimiter::per_second(10).build()?)
-//!     .bulkhead(Bulkhead::builder(5).build()?)
+//!     .circuit_breaker(CircuitBreaker::builder(&rt).name("quotes-api").build()?)
+//!     .rate_limiter(RateLimiter::builder(&rt, 10, Duration::from_secs(1)).build()?)
+//!     .bulkhead(Bulkhead::builder(&rt, 5).build()?)
 //!     .build()?;
 //! vrt.block_on(async move {
 //!     let start = rt.now();
@@ -87,22 +136,9 @@
 //! ```
 //!
 //! [`Runtime`]: crate::rt::Runtime
+//! [`RateLimiter::try_acquire`]: RateLimiter::try_acquire
 //! [`Task`]: crate::task::Task
 //! [`JoinError::Panicked`]: crate::task::JoinError::Panicked
-
-// `event!(..)`: a `tracing` event of the resilience policies. Defined before the modules below,
-// so its textual scope covers all of them.
-#[cfg(feature = "tracing")]
-macro_rules! event {
-    ($($arg:tt)*) => {
-        ::tracing::debug!(target: "uno_core::resilience", $($arg)*)
-    };
-}
-
-#[cfg(not(feature = "tracing"))]
-macro_rules! event {
-    ($($arg:tt)*) => {};
-}
 
 mod bulkhead;
 mod circuit_breaker;
@@ -125,7 +161,64 @@ pub use rate_limit::{RateLimitAcquire, RateLimiter, RateLimiterBuilder, RateLimi
 pub use retry::{
     Backoff, BackoffDelays, Retry, RetryAttempts, RetryBudget, RetryBuilder, RetryStats,
 };
-pub use timeout::TimeoutPolicy;
+pub use timeout::{TimeoutPolicy, TimeoutPolicyBuilder};
 
-/// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
-pub(crate) const METRICS: &[crate::observe::Description] = &[];
+use crate::observe::{Description, Kind, Unit};
+
+/// The counter of refusals by every policy, told apart by its `reason` label.
+pub(crate) const REJECTIONS: &str = "uno_resilience_rejections_total";
+
+/// The metrics this module reports (see [`crate::observe`] and "Metrics" above), for
+/// `describe_metrics`.
+pub(crate) const METRICS: &[Description] = &[
+    counter(
+        retry::ATTEMPTS,
+        "Calls of the operation made by a retry policy.",
+    ),
+    counter(retry::RETRIES, "Retries decided by a retry policy."),
+    counter(
+        retry::BUDGET_EXHAUSTED,
+        "Retries refused because the retry budget was empty.",
+    ),
+    counter(
+        REJECTIONS,
+        "Calls refused by a policy without calling the operation, by reason.",
+    ),
+    Description {
+        name: circuit_breaker::STATE,
+        kind: Kind::Gauge,
+        unit: Unit::Count,
+        help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+    },
+    counter(
+        circuit_breaker::TRANSITIONS,
+        "Circuit breaker state changes, by from and to state.",
+    ),
+    counter(rate_limit::ADMISSIONS, "Admissions by a rate limiter."),
+    counter(
+        rate_limit::WAITS,
+        "Rate limiter acquisitions that had to queue.",
+    ),
+    Description {
+        name: bulkhead::IN_FLIGHT,
+        kind: Kind::Gauge,
+        unit: Unit::Count,
+        help: "Calls holding a bulkhead slot.",
+    },
+    Description {
+        name: bulkhead::QUEUED,
+        kind: Kind::Gauge,
+        unit: Unit::Count,
+        help: "Callers waiting for a bulkhead slot.",
+    },
+    counter(timeout::EXPIRED, "Operations given up by a timeout policy."),
+];
+
+const fn counter(name: &'static str, help: &'static str) -> Description {
+    Description {
+        name,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help,
+    }
+}

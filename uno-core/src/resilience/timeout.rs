@@ -6,14 +6,20 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use crate::observe::{Counter, Name, event};
 use crate::resilience::{ConfigError, ResilienceError};
 use crate::rt::Runtime;
 use crate::time::{Elapsed, Expiring, Limit, deadline_after};
 
-/// A time limit and the message reported when it is exceeded (Uno's `timeout_handler`).
+/// A time limit and the message reported when it is exceeded (Uno's `timeout_handler`), on the
+/// [`Runtime`] it was built with.
 ///
 /// Used alone through [`run`](Self::run), or in a [`Pipeline`](super::Pipeline) as the overall
-/// limit or the per-attempt limit. At expiry the operation's future is dropped (cancelled).
+/// limit or the per-attempt limit. At expiry the operation's future is dropped (cancelled) and the
+/// call fails with [`Elapsed`], whose message names the policy (when it was given a name) and
+/// says the policy's message: `invoice: fetching the invoice (timed out after 5s)`.
 ///
 /// # Panics
 ///
@@ -29,10 +35,13 @@ use crate::time::{Elapsed, Expiring, Limit, deadline_after};
 ///
 /// let vrt = VirtualRuntime::new();
 /// let rt = vrt.handle();
-/// let limit = TimeoutPolicy::new(Duration::from_secs(5), "fetching the invoice").unwrap();
+/// let limit = TimeoutPolicy::builder(&rt, Duration::from_secs(5))
+///     .message("fetching the invoice")
+///     .build()
+///     .unwrap();
 /// vrt.block_on(async move {
 ///     let slow = limit
-///         .run(&rt, || async {
+///         .run(|| async {
 ///             rt.sleep(Duration::from_secs(60)).await;
 ///             Ok::<_, &str>(())
 ///         })
@@ -42,14 +51,75 @@ use crate::time::{Elapsed, Expiring, Limit, deadline_after};
 ///     assert_eq!(err.to_string(), "fetching the invoice (timed out after 5s)");
 /// });
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TimeoutPolicy {
+    rt: Runtime,
     duration: Duration,
     message: Cow<'static, str>,
+    name: Name,
+    /// The message of the [`Elapsed`] error: the name (if given) and the message.
+    reported: Cow<'static, str>,
+    expired: Counter,
 }
 
-impl TimeoutPolicy {
-    /// A limit of `duration`, reported with `message`.
+/// Builds a [`TimeoutPolicy`]; from [`TimeoutPolicy::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `.build()` is called"]
+pub struct TimeoutPolicyBuilder {
+    rt: Runtime,
+    duration: Duration,
+    message: Cow<'static, str>,
+    name: Option<Arc<str>>,
+}
+
+impl TimeoutPolicyBuilder {
+    /// The message of the [`Elapsed`] error at expiry (Uno's `timeout_handler` message). Default:
+    /// none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::TimeoutPolicy;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    ///
+    /// let message = format!("loading user {}", 42);
+    /// let limit = TimeoutPolicy::builder(&rt, Duration::from_secs(5)).message(message).build();
+    /// assert_eq!(limit.unwrap().message(), "loading user 42"); // a `String` or a `&'static str`
+    /// ```
+    pub fn message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// Names the policy, for its errors, metrics and events. Default: `"timeout"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::TimeoutPolicy;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let limit = TimeoutPolicy::builder(&rt, Duration::from_secs(1))
+    ///     .name("invoice")
+    ///     .message("fetching the invoice")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(limit.name(), "invoice");
+    /// let err = limit.run(|| std::future::pending::<Result<(), &str>>()).await.unwrap_err();
+    /// assert_eq!(err.to_string(), "invoice: fetching the invoice (timed out after 1s)");
+    /// # });
+    /// ```
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Builds the policy.
     ///
     /// # Errors
     ///
@@ -60,25 +130,103 @@ impl TimeoutPolicy {
     /// ```
     /// use std::time::Duration;
     /// use uno_core::resilience::{ConfigError, TimeoutPolicy};
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let limit = TimeoutPolicy::new(Duration::from_secs(5), "fetching the invoice").unwrap();
+    /// let limit = TimeoutPolicy::builder(&rt, Duration::from_secs(5)).build().unwrap();
     /// assert_eq!(limit.duration(), Duration::from_secs(5));
-    /// let err = TimeoutPolicy::new(Duration::ZERO, "never").unwrap_err();
+    /// let err = TimeoutPolicy::builder(&rt, Duration::ZERO).build().unwrap_err();
     /// assert_eq!(err, ConfigError::Zero { what: "timeout duration" });
     /// ```
-    pub fn new(
-        duration: Duration,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Result<Self, ConfigError> {
-        if duration.is_zero() {
+    pub fn build(self) -> Result<TimeoutPolicy, ConfigError> {
+        if self.duration.is_zero() {
             return Err(ConfigError::Zero {
                 what: "timeout duration",
             });
         }
-        Ok(TimeoutPolicy {
+        let name = match self.name {
+            Some(name) => Name::new(name),
+            None => Name::kind(KIND),
+        };
+        Ok(TimeoutPolicy::with_name(
+            &self.rt,
+            self.duration,
+            self.message,
+            name,
+            KIND,
+        ))
+    }
+}
+
+/// The default name of a timeout policy.
+const KIND: &str = "timeout";
+
+impl TimeoutPolicy {
+    /// A builder for a limit of `duration` on `rt`'s clock, with no message and the default name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::TimeoutPolicy;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let limit = TimeoutPolicy::builder(&rt, Duration::from_millis(300)).build().unwrap();
+    /// let err = limit.run(|| std::future::pending::<Result<(), &str>>()).await.unwrap_err();
+    /// assert_eq!(err.to_string(), "timed out after 300ms"); // no message, no name given
+    /// # });
+    /// ```
+    pub fn builder(rt: &Runtime, duration: Duration) -> TimeoutPolicyBuilder {
+        TimeoutPolicyBuilder {
+            rt: rt.clone(),
             duration,
-            message: message.into(),
-        })
+            message: Cow::Borrowed(""),
+            name: None,
+        }
+    }
+
+    /// A policy with a checked (non-zero) duration: the builder's, and the pipeline's own
+    /// timeouts, which are named after the pipeline. `default` is the owner's default name: a
+    /// name left at it is not shown in the error.
+    pub(crate) fn with_name(
+        rt: &Runtime,
+        duration: Duration,
+        message: Cow<'static, str>,
+        name: Name,
+        default: &'static str,
+    ) -> Self {
+        let reported = match (name.as_str() == default, message.is_empty()) {
+            (true, _) => message.clone(),
+            (false, true) => Cow::Owned(name.as_str().to_owned()),
+            (false, false) => Cow::Owned(format!("{name}: {message}")),
+        };
+        let expired = Counter::new(EXPIRED, &name, &[]);
+        TimeoutPolicy {
+            rt: rt.clone(),
+            duration,
+            message,
+            name,
+            reported,
+            expired,
+        }
+    }
+
+    /// The policy's name (default `"timeout"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::TimeoutPolicy;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    ///
+    /// let limit = TimeoutPolicy::builder(&rt, Duration::from_secs(1)).build().unwrap();
+    /// assert_eq!(limit.name(), "timeout");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.name.as_str()
     }
 
     /// The time limit.
@@ -89,24 +237,26 @@ impl TimeoutPolicy {
     /// use std::time::Duration;
     /// use uno_core::resilience::TimeoutPolicy;
     ///
-    /// let limit = TimeoutPolicy::new(Duration::from_millis(1500), "").unwrap();
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    /// let limit = TimeoutPolicy::builder(&rt, Duration::from_millis(1500)).build().unwrap();
     /// assert_eq!(limit.duration(), Duration::from_millis(1500));
     /// ```
     pub fn duration(&self) -> Duration {
         self.duration
     }
 
-    /// The message of the [`Elapsed`] error.
+    /// The message given to the builder (the [`Elapsed`] error's message adds the name, if one was
+    /// given).
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
     /// use uno_core::resilience::TimeoutPolicy;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let message = format!("loading user {}", 42);
-    /// let limit = TimeoutPolicy::new(Duration::from_secs(5), message).unwrap();
-    /// assert_eq!(limit.message(), "loading user 42"); // a `String` or a `&'static str`
+    /// let limit = TimeoutPolicy::builder(&rt, Duration::from_secs(5)).message("loading").build();
+    /// assert_eq!(limit.unwrap().message(), "loading");
     /// ```
     pub fn message(&self) -> &str {
         &self.message
@@ -132,20 +282,23 @@ impl TimeoutPolicy {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let limit = TimeoutPolicy::new(Duration::from_secs(1), "reading the config").unwrap();
-    /// assert_eq!(limit.run(&rt, || async { Ok::<_, &str>(7) }).await, Ok(7));
-    /// let failed = limit.run(&rt, || async { Err::<(), _>("no such file") }).await;
+    /// let limit = TimeoutPolicy::builder(&rt, Duration::from_secs(1))
+    ///     .message("reading the config")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(limit.run(|| async { Ok::<_, &str>(7) }).await, Ok(7));
+    /// let failed = limit.run(|| async { Err::<(), _>("no such file") }).await;
     /// assert_eq!(failed, Err(ResilienceError::Inner("no such file")));
-    /// let hung = limit.run(&rt, || std::future::pending::<Result<(), &str>>()).await;
+    /// let hung = limit.run(|| std::future::pending::<Result<(), &str>>()).await;
     /// assert_eq!(hung.unwrap_err().to_string(), "reading the config (timed out after 1s)");
     /// # });
     /// ```
-    pub async fn run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    pub async fn run<T, E, F, Fut>(&self, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.run_flat(rt, || async { op().await.map_err(ResilienceError::Inner) })
+        self.run_flat(|| async { op().await.map_err(ResilienceError::Inner) })
             .await
     }
 
@@ -169,38 +322,32 @@ impl TimeoutPolicy {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let limit = TimeoutPolicy::new(Duration::from_secs(1), "whole call").unwrap();
-    /// let bulkhead = Bulkhead::builder(1).build().unwrap();
+    /// let limit = TimeoutPolicy::builder(&rt, Duration::from_secs(1)).build().unwrap();
+    /// let bulkhead = Bulkhead::builder(&rt, 1).build().unwrap();
     /// let out = limit
-    ///     .run_flat(&rt, || bulkhead.run(&rt, || async { Err::<(), _>("boom") }))
+    ///     .run_flat(|| bulkhead.run(|| async { Err::<(), _>("boom") }))
     ///     .await;
     /// assert_eq!(out, Err(ResilienceError::Inner("boom"))); // passed through, not nested
     /// # });
     /// ```
-    pub async fn run_flat<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    pub async fn run_flat<T, E, F, Fut>(&self, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
     {
-        self.limit(rt, op()).await
+        self.limit(op()).await
     }
 
     /// Applies the limit to a future, starting now.
-    pub(crate) fn limit<'a, Fut>(&'a self, rt: &'a Runtime, fut: Fut) -> Limited<'a, Fut> {
-        self.limit_from(rt, rt.now(), fut)
+    pub(crate) fn limit<Fut>(&self, fut: Fut) -> Limited<'_, Fut> {
+        self.limit_from(self.rt.now(), fut)
     }
 
     /// Applies the limit to a future, counting from `start`: a clock reading the caller has
     /// just made, so that stacked policies share one.
-    pub(crate) fn limit_from<'a, Fut>(
-        &'a self,
-        rt: &'a Runtime,
-        start: Instant,
-        fut: Fut,
-    ) -> Limited<'a, Fut> {
+    pub(crate) fn limit_from<Fut>(&self, start: Instant, fut: Fut) -> Limited<'_, Fut> {
         let limit = Borrowed {
             policy: self,
-            rt,
             start,
         };
         Limited {
@@ -209,17 +356,19 @@ impl TimeoutPolicy {
     }
 }
 
+/// The metric of expired timeouts (see the module's "Metrics").
+pub(crate) const EXPIRED: &str = "uno_timeout_expired_total";
+
 /// The [`Limit`] of a [`Limited`]: the runtime and the policy borrowed, so the happy path touches
 /// no reference count, and the message cloned only on expiry.
 struct Borrowed<'a> {
     policy: &'a TimeoutPolicy,
-    rt: &'a Runtime,
     start: Instant,
 }
 
 impl Limit for Borrowed<'_> {
     fn runtime(&self) -> &Runtime {
-        self.rt
+        &self.policy.rt
     }
 
     fn start(&self) -> Instant {
@@ -231,8 +380,17 @@ impl Limit for Borrowed<'_> {
     }
 
     fn expired(&mut self, elapsed: Duration) -> Elapsed {
-        event!(message = %self.policy.message, "operation timed out");
-        Elapsed::new(self.policy.message.clone(), elapsed)
+        let policy = self.policy;
+        policy.expired.increment(1);
+        event!(
+            debug,
+            "uno_core::resilience",
+            name = %policy.name,
+            limit = ?policy.duration,
+            ?elapsed,
+            "timeout expired"
+        );
+        Elapsed::new(policy.reported.clone(), elapsed)
     }
 }
 

@@ -283,23 +283,30 @@ async fn tour_application(rt: Runtime) {
     );
 
     // 8. Resilience: a flaky operation behind the whole Uno decorator stack.
-    let pipeline = Pipeline::builder(rt.clone())
+    let pipeline = Pipeline::builder(&rt)
+        .name("quotes")
         .timeout(Duration::from_secs(10), "fetching the quote")
         .retry(
-            Retry::builder()
+            Retry::builder(&rt)
+                .name("quotes")
                 .max_attempts(4)
                 .backoff(Backoff::exponential(Duration::from_millis(10), 2.0))
                 .build()
                 .expect("a valid retry"),
         )
         .attempt_timeout(Duration::from_secs(1), "one attempt")
-        .circuit_breaker(CircuitBreaker::builder().build().expect("a valid breaker"))
+        .circuit_breaker(
+            CircuitBreaker::builder(&rt)
+                .name("quotes-api")
+                .build()
+                .expect("a valid breaker"),
+        )
         .rate_limiter(
-            RateLimiter::per_second(100)
+            RateLimiter::builder(&rt, 100, Duration::from_secs(1))
                 .build()
                 .expect("a valid limiter"),
         )
-        .bulkhead(Bulkhead::builder(5).build().expect("a valid bulkhead"))
+        .bulkhead(Bulkhead::builder(&rt, 5).build().expect("a valid bulkhead"))
         .build()
         .expect("a valid pipeline");
     let attempts = Arc::new(AtomicUsize::new(0));

@@ -191,8 +191,12 @@ where
     }
 }
 
-fn listener_breaker(probes: u32, log: Arc<Mutex<Vec<StateChange>>>) -> CircuitBreaker {
-    CircuitBreaker::builder()
+fn listener_breaker(
+    rt: &Runtime,
+    probes: u32,
+    log: Arc<Mutex<Vec<StateChange>>>,
+) -> CircuitBreaker {
+    CircuitBreaker::builder(rt)
         .count_window(1)
         .minimum_calls(1)
         .failure_rate_threshold(1.0)
@@ -217,8 +221,8 @@ pub async fn breaker_recovers_from_a_panicking_listener(env: Env) {
         for probes in [1, 2] {
             let context = format!("through {path} with {probes} probe(s)");
             let log = Arc::new(Mutex::new(Vec::new()));
-            let breaker = listener_breaker(probes, log.clone());
-            let pipeline = Pipeline::builder(rt.clone())
+            let breaker = listener_breaker(env.rt(), probes, log.clone());
+            let pipeline = Pipeline::builder(env.rt())
                 .circuit_breaker(breaker.clone())
                 .build()
                 .unwrap();
@@ -228,15 +232,15 @@ pub async fn breaker_recovers_from_a_panicking_listener(env: Env) {
                 async move {
                     let op = || async move { if ok { Ok(()) } else { Err("down") } };
                     match path {
-                        "run" => breaker.run(rt, op).await,
+                        "run" => breaker.run(op).await,
                         "pipeline" => pipeline.run(op).await,
-                        _ => match breaker.try_acquire(rt) {
+                        _ => match breaker.try_acquire() {
                             Ok(permit) if ok => {
-                                permit.success(rt);
+                                permit.success();
                                 Ok(())
                             }
                             Ok(permit) => {
-                                permit.failure(rt);
+                                permit.failure();
                                 Err(ResilienceError::Inner("down"))
                             }
                             Err(open) => Err(open.into()),
@@ -274,9 +278,9 @@ pub async fn breaker_recovers_from_a_panicking_listener(env: Env) {
             }
             assert_eq!(breaker.state(), Closed, "{context}");
             assert_eq!(catch(call(true)).await, Ok(Ok(())), "{context}");
-            let expected = [(Closed, Open), (Open, HalfOpen), (HalfOpen, Closed)]
-                .map(|(from, to)| StateChange { from, to });
-            assert_eq!(*log.lock().unwrap(), expected, "{context}");
+            let expected = [(Closed, Open), (Open, HalfOpen), (HalfOpen, Closed)];
+            let seen: Vec<_> = log.lock().unwrap().iter().map(|c| (c.from, c.to)).collect();
+            assert_eq!(seen, expected, "{context}");
         }
     }
 }
@@ -287,12 +291,11 @@ pub async fn breaker_recovers_from_a_panicking_listener(env: Env) {
 /// and a `Pipeline` — and the policy works afterwards.
 pub async fn retry_callbacks_that_panic_leak_no_budget_token(env: Env) {
     let env = &env;
-    let rt = env.rt();
     for callback in ["on_retry", "retry_if", "delay_from"] {
         for path in ["run", "attempts", "pipeline"] {
             let context = format!("{callback} through {path}");
-            let budget = RetryBudget::new(3, 1.0).unwrap();
-            let builder = Retry::<&'static str>::builder()
+            let budget = RetryBudget::try_new(3, 1.0).unwrap();
+            let builder = Retry::<&'static str>::builder(env.rt())
                 .max_attempts(5)
                 .backoff(Backoff::constant(MS))
                 .budget(budget.clone());
@@ -303,7 +306,7 @@ pub async fn retry_callbacks_that_panic_leak_no_budget_token(env: Env) {
             }
             .build()
             .unwrap();
-            let pipeline = Pipeline::builder(rt.clone())
+            let pipeline = Pipeline::builder(env.rt())
                 .retry(retry.clone())
                 .build()
                 .unwrap();
@@ -313,11 +316,11 @@ pub async fn retry_callbacks_that_panic_leak_no_budget_token(env: Env) {
                 async { Err::<(), _>("busy") }
             };
             let out = match path {
-                "run" => catch(retry.run(rt, op)).await,
+                "run" => catch(retry.run(op)).await,
                 "pipeline" => catch(pipeline.run(op)).await,
                 _ => {
                     catch(async {
-                        let mut attempts = retry.attempts(rt);
+                        let mut attempts = retry.attempts();
                         loop {
                             let err = op().await.unwrap_err();
                             match attempts.failed(ResilienceError::Inner(err)).await {
@@ -333,12 +336,7 @@ pub async fn retry_callbacks_that_panic_leak_no_budget_token(env: Env) {
             assert_eq!(calls.load(Ordering::SeqCst), 1, "{context}: no retry");
             assert_eq!(budget.available(), 3, "{context}: a budget token leaked");
             assert_eq!(retry.stats().retries, 0, "{context}");
-            let ok = within(
-                env,
-                "a call after the panic",
-                retry.run(rt, || async { Ok(5) }),
-            )
-            .await;
+            let ok = within(env, "a call after the panic", retry.run(|| async { Ok(5) })).await;
             assert_eq!(ok, Ok(5), "{context}");
         }
     }
@@ -354,15 +352,15 @@ pub async fn panicking_operation_leaves_retry_usable_at_every_await_point(env: E
     for how in ALL {
         at_every_cut("retry", |k| async move {
             let context = format!("{how:?}, cut after {k} polls");
-            let budget = RetryBudget::new(3, 1.0).unwrap();
-            let retry = Retry::builder()
+            let budget = RetryBudget::try_new(3, 1.0).unwrap();
+            let retry = Retry::builder(env.rt())
                 .max_attempts(3)
                 .backoff(Backoff::constant(5 * MS))
                 .budget(budget.clone())
                 .build()
                 .unwrap();
             let calls = AtomicU32::new(0);
-            let victim = retry.run(rt, || {
+            let victim = retry.run(|| {
                 if calls.fetch_add(1, Ordering::SeqCst) == 0 {
                     failing_attempt(rt)
                 } else {
@@ -383,12 +381,7 @@ pub async fn panicking_operation_leaves_retry_usable_at_every_await_point(env: E
                 (3 - spent + earned).min(3),
                 "{context}: tokens not spent on an attempt must be back"
             );
-            let ok = within(
-                env,
-                "a call after the panic",
-                retry.run(rt, || async { Ok(5) }),
-            )
-            .await;
+            let ok = within(env, "a call after the panic", retry.run(|| async { Ok(5) })).await;
             assert_eq!(ok, Ok(5), "{context}");
             made.get()
         })
@@ -402,20 +395,23 @@ pub async fn panicking_operation_leaves_retry_usable_at_every_await_point(env: E
 pub async fn panicking_operation_leaves_timeout_usable_at_every_await_point(env: Env) {
     let env = &env;
     let rt = env.rt();
-    let roomy = TimeoutPolicy::new(Duration::from_secs(3600), "roomy").unwrap();
+    let roomy = TimeoutPolicy::builder(env.rt(), Duration::from_secs(3600))
+        .message("roomy")
+        .build()
+        .unwrap();
     for how in ALL {
         at_every_cut("timeout", |k| {
             let roomy = roomy.clone();
             async move {
                 let context = format!("{how:?}, cut after {k} polls");
                 let made = Cell::new(0);
-                let victim = roomy.run(rt, || operation(rt, how));
+                let victim = roomy.run(|| operation(rt, how));
                 let out = catch(drop_after_polls(victim, k, &made)).await;
                 check_panic(&out, &context);
                 let ok = within(
                     env,
                     "a call after the panic",
-                    roomy.run(rt, || async { Ok::<_, ()>(5) }),
+                    roomy.run(|| async { Ok::<_, ()>(5) }),
                 )
                 .await;
                 assert_eq!(ok, Ok(5), "{context}");
@@ -425,7 +421,10 @@ pub async fn panicking_operation_leaves_timeout_usable_at_every_await_point(env:
         .await;
     }
     // Expiry: the timeout drops an operation whose `Drop` panics; the panic reaches the caller.
-    let short = TimeoutPolicy::new(2 * MS, "short").unwrap();
+    let short = TimeoutPolicy::builder(env.rt(), 2 * MS)
+        .message("short")
+        .build()
+        .unwrap();
     let hangs = || {
         let bomb = PanicOnDrop(ON_DROP);
         async move {
@@ -433,12 +432,12 @@ pub async fn panicking_operation_leaves_timeout_usable_at_every_await_point(env:
             std::future::pending::<Result<(), ()>>().await
         }
     };
-    let out = within(env, "an expiring timeout", catch(short.run(rt, hangs))).await;
+    let out = within(env, "an expiring timeout", catch(short.run(hangs))).await;
     assert_eq!(out.unwrap_err(), ON_DROP);
     let out = within(
         env,
         "a timeout after the panic",
-        short.run(rt, std::future::pending::<Result<(), ()>>),
+        short.run(std::future::pending::<Result<(), ()>>),
     )
     .await;
     assert!(out.unwrap_err().is_timeout());
@@ -453,10 +452,13 @@ pub async fn panicking_operation_leaves_rate_limiter_usable_at_every_await_point
     for how in ALL {
         at_every_cut("rate limiter", |k| async move {
             let context = format!("{how:?}, cut after {k} polls");
-            let limiter = RateLimiter::new(1, 10 * MS).burst(1).build().unwrap();
-            limiter.try_acquire(rt).unwrap(); // the victim queues for the next turn
+            let limiter = RateLimiter::builder(env.rt(), 1, 10 * MS)
+                .burst(1)
+                .build()
+                .unwrap();
+            limiter.try_acquire().unwrap(); // the victim queues for the next turn
             let made = Cell::new(0);
-            let victim = limiter.run(rt, || operation(rt, how));
+            let victim = limiter.run(|| operation(rt, how));
             let out = catch(drop_after_polls(victim, k, &made)).await;
             check_panic(&out, &context);
             assert_eq!(
@@ -464,23 +466,21 @@ pub async fn panicking_operation_leaves_rate_limiter_usable_at_every_await_point
                 0,
                 "{context}: a waiter stayed queued"
             );
-            within(env, "an admission after the panic", limiter.acquire(rt)).await;
-            within(
-                env,
-                "a second admission after the panic",
-                limiter.acquire(rt),
-            )
-            .await;
+            within(env, "an admission after the panic", limiter.acquire()).await;
+            within(env, "a second admission after the panic", limiter.acquire()).await;
             made.get()
         })
         .await;
     }
     // `acquire` itself, cut after k yields (the `poll_times` way), with a waiter behind it.
     for k in 0..4 {
-        let limiter = RateLimiter::new(1, 10 * MS).burst(1).build().unwrap();
-        limiter.try_acquire(rt).unwrap();
-        assert!(poll_times(limiter.acquire(rt), k).await.is_none());
-        within(env, "the next waiter", limiter.acquire(rt)).await;
+        let limiter = RateLimiter::builder(env.rt(), 1, 10 * MS)
+            .burst(1)
+            .build()
+            .unwrap();
+        limiter.try_acquire().unwrap();
+        assert!(poll_times(limiter.acquire(), k).await.is_none());
+        within(env, "the next waiter", limiter.acquire()).await;
         assert_eq!(limiter.stats().queued, 0, "k={k}");
     }
 }
@@ -493,14 +493,14 @@ pub async fn panicking_operation_leaves_bulkhead_usable_at_every_await_point(env
     for how in ALL {
         at_every_cut("bulkhead", |k| async move {
             let context = format!("{how:?}, cut after {k} polls");
-            let bulkhead = Bulkhead::builder(1).build().unwrap();
+            let bulkhead = Bulkhead::builder(env.rt(), 1).build().unwrap();
             let holder = bulkhead.try_acquire().unwrap(); // the victim queues first
             let release = async move {
                 rt.sleep(5 * MS).await;
                 drop(holder);
             };
             let made = Cell::new(0);
-            let victim = bulkhead.run(rt, || operation(rt, how));
+            let victim = bulkhead.run(|| operation(rt, how));
             let ((), out) =
                 futures_lite::future::zip(release, catch(drop_after_polls(victim, k, &made))).await;
             check_panic(&out, &context);
@@ -510,7 +510,7 @@ pub async fn panicking_operation_leaves_bulkhead_usable_at_every_await_point(env
             let ok = within(
                 env,
                 "a call after the panic",
-                bulkhead.run(rt, || async { Ok::<_, ()>(5) }),
+                bulkhead.run(|| async { Ok::<_, ()>(5) }),
             )
             .await;
             assert_eq!(ok, Ok(5), "{context}");
@@ -529,29 +529,29 @@ pub async fn panicking_operation_leaves_breaker_usable_at_every_await_point(env:
     for how in ALL {
         at_every_cut("breaker", |k| async move {
             let context = format!("{how:?}, cut after {k} polls");
-            let breaker = CircuitBreaker::builder()
+            let breaker = CircuitBreaker::builder(env.rt())
                 .count_window(1)
                 .minimum_calls(1)
                 .open_duration(10 * MS)
                 .half_open_probes(1)
                 .build()
                 .unwrap();
-            breaker.try_acquire(rt).unwrap().failure(rt);
+            breaker.try_acquire().unwrap().failure();
             rt.sleep(10 * MS).await;
             let made = Cell::new(0);
-            let victim = breaker.run(rt, || operation(rt, how));
+            let victim = breaker.run(|| operation(rt, how));
             let out = catch(drop_after_polls(victim, k, &made)).await;
             check_panic(&out, &context);
             // Closed (the probe succeeded), or half-open with the slot free (or still open, if
             // the victim never asked): either way this call is admitted and closes the breaker.
-            let permit = breaker.try_acquire(rt);
+            let permit = breaker.try_acquire();
             assert!(permit.is_ok(), "{context}: the probe slot is still taken");
-            permit.unwrap().success(rt);
+            permit.unwrap().success();
             assert_eq!(breaker.state(), CircuitState::Closed, "{context}");
             let ok = within(
                 env,
                 "a call after the panic",
-                breaker.run(rt, || async { Ok::<_, ()>(5) }),
+                breaker.run(|| async { Ok::<_, ()>(5) }),
             )
             .await;
             assert_eq!(ok, Ok(5), "{context}");
@@ -572,12 +572,12 @@ pub async fn panicking_operation_leaves_pipeline_usable_at_every_await_point(env
     for how in ALL {
         at_every_cut("pipeline", |k| async move {
             let context = format!("{how:?}, cut after {k} polls");
-            let budget = RetryBudget::new(3, 1.0).unwrap();
-            let pipeline = Pipeline::builder(rt.clone())
+            let budget = RetryBudget::try_new(3, 1.0).unwrap();
+            let pipeline = Pipeline::builder(env.rt())
                 .cancellation(CancellationToken::new())
                 .timeout(Duration::from_secs(3600), "the whole call")
                 .retry(
-                    Retry::builder()
+                    Retry::builder(env.rt())
                         .max_attempts(3)
                         .backoff(Backoff::constant(5 * MS))
                         .budget(budget.clone())
@@ -585,9 +585,14 @@ pub async fn panicking_operation_leaves_pipeline_usable_at_every_await_point(env
                         .unwrap(),
                 )
                 .attempt_timeout(Duration::from_secs(3600), "one attempt")
-                .circuit_breaker(CircuitBreaker::builder().build().unwrap())
-                .rate_limiter(RateLimiter::new(1, 10 * MS).burst(1).build().unwrap())
-                .bulkhead(Bulkhead::builder(1).build().unwrap())
+                .circuit_breaker(CircuitBreaker::builder(env.rt()).build().unwrap())
+                .rate_limiter(
+                    RateLimiter::builder(env.rt(), 1, 10 * MS)
+                        .burst(1)
+                        .build()
+                        .unwrap(),
+                )
+                .bulkhead(Bulkhead::builder(env.rt(), 1).build().unwrap())
                 .build()
                 .unwrap();
             let calls = AtomicU32::new(0);
@@ -610,7 +615,7 @@ pub async fn panicking_operation_leaves_pipeline_usable_at_every_await_point(env
             );
             let breaker = pipeline.circuit_breaker().unwrap();
             assert_eq!(breaker.state(), CircuitState::Closed, "{context}");
-            drop(breaker.try_acquire(rt).expect("the breaker admits"));
+            drop(breaker.try_acquire().expect("the breaker admits"));
             let spent = calls.load(Ordering::SeqCst).saturating_sub(1);
             let earned = u32::from(matches!(out, Ok(Some(Ok(_)))));
             assert_eq!(

@@ -13,3 +13,4 @@ mod policy;
 pub use builder::BulkheadBuilder;
 pub use permit::BulkheadPermit;
 pub use policy::{Bulkhead, BulkheadStats};
+pub(crate) use policy::{IN_FLIGHT, QUEUED};

@@ -18,18 +18,17 @@ use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::policy::Inner;
+use crate::observe::event;
 use crate::resilience::BulkheadRejected;
-use crate::rt::Runtime;
 use crate::sync::{Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, SemaphorePermit};
 
 impl Inner {
     /// Queues for a slot (the semaphore's `wait`), bounded by `max_queue` and `max_wait`.
     async fn wait_for<P>(
         &self,
-        rt: &Runtime,
         wait: impl Future<Output = Result<P, AcquireError>>,
     ) -> Result<P, BulkheadRejected> {
         if let Some(max_queue) = self.max_queue {
@@ -39,18 +38,23 @@ impl Inner {
                     (q < max_queue).then_some(q + 1)
                 });
             if joined.is_err() {
-                return Err(self.reject(BulkheadRejected::QueueFull { max_queue }));
+                let name = self.name.shared();
+                return Err(self.reject(BulkheadRejected::QueueFull { name, max_queue }));
             }
         } else {
             self.queued.fetch_add(1, Ordering::AcqRel);
         }
         // Leaves the queue count on every exit path, a dropped future included.
-        let _in_queue = QueueSlot(&self.queued);
+        let _in_queue = QueueSlot(self);
+        self.metrics.queued.increment(1.0);
         let permit = match self.max_wait {
             None => wait.await,
-            Some(max_wait) => match rt.timeout(max_wait, "", wait).await {
+            Some(max_wait) => match self.rt.timeout(max_wait, "", wait).await {
                 Ok(permit) => permit,
-                Err(_) => return Err(self.reject(BulkheadRejected::MaxWait { max_wait })),
+                Err(_) => {
+                    let name = self.name.shared();
+                    return Err(self.reject(BulkheadRejected::MaxWait { name, max_wait }));
+                }
             },
         };
         // The semaphore is private and never closed.
@@ -58,21 +62,40 @@ impl Inner {
     }
 
     fn reject(&self, why: BulkheadRejected) -> BulkheadRejected {
-        let counter = match why {
-            BulkheadRejected::QueueFull { .. } => &self.rejected_queue_full,
-            BulkheadRejected::MaxWait { .. } => &self.rejected_max_wait,
+        let (counter, metric, reason) = match why {
+            BulkheadRejected::QueueFull { .. } => (
+                &self.rejected_queue_full,
+                &self.metrics.full,
+                "bulkhead_full",
+            ),
+            BulkheadRejected::MaxWait { .. } => (
+                &self.rejected_max_wait,
+                &self.metrics.timed_out,
+                "bulkhead_timeout",
+            ),
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        event!(reason = %why, "bulkhead rejected a call");
+        metric.increment(1);
+        event!(
+            debug,
+            "uno_core::resilience",
+            name = %self.name,
+            reason,
+            "call rejected"
+        );
+        #[cfg(not(feature = "tracing"))]
+        let _ = reason;
         why
     }
 }
 
-struct QueueSlot<'a>(&'a AtomicUsize);
+/// A place in the bulkhead's queue, left (the count and the gauge) on every exit path.
+struct QueueSlot<'a>(&'a Inner);
 
 impl Drop for QueueSlot<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.queued.fetch_sub(1, Ordering::AcqRel);
+        self.0.metrics.queued.decrement(1.0);
     }
 }
 
@@ -133,19 +156,20 @@ impl<S: Holder> Slot<S> {
         Some(Self::admit(bulkhead.clone(), permit))
     }
 
-    pub(super) async fn take(bulkhead: &S, rt: &Runtime) -> Result<Self, BulkheadRejected> {
+    pub(super) async fn take(bulkhead: &S) -> Result<Self, BulkheadRejected> {
         if let Some(slot) = Self::try_take(bulkhead) {
             return Ok(slot);
         }
         // Boxed: waiting allocates anyway (the semaphore's waiter), and the futures of the
         // callers (`run`, the pipeline) stay small on the happy path, where they are moved.
-        let permit = Box::pin(bulkhead.wait_for(rt, bulkhead.wait())).await?;
+        let permit = Box::pin(bulkhead.wait_for(bulkhead.wait())).await?;
         Ok(Self::admit(bulkhead.clone(), permit))
     }
 
     fn admit(bulkhead: S, permit: S::Permit) -> Self {
         bulkhead.admitted.fetch_add(1, Ordering::Relaxed);
         bulkhead.in_flight.fetch_add(1, Ordering::Relaxed);
+        bulkhead.metrics.in_flight.increment(1.0);
         Slot {
             _permit: permit,
             bulkhead,
@@ -156,6 +180,7 @@ impl<S: Holder> Slot<S> {
 impl<S: Holder> Drop for Slot<S> {
     fn drop(&mut self) {
         self.bulkhead.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.bulkhead.metrics.in_flight.decrement(1.0);
     }
 }
 
@@ -200,7 +225,8 @@ mod tests {
 
     #[test]
     fn owned_and_borrowed_slots_share_the_bound_and_the_counters() {
-        let b = Bulkhead::builder(2).build().unwrap();
+        let rt = VirtualRuntime::new().handle();
+        let b = Bulkhead::builder(&rt, 2).build().unwrap();
         let owned = b.try_acquire().unwrap();
         let borrowed = b.try_enter().unwrap();
         assert!(
@@ -219,13 +245,16 @@ mod tests {
     fn a_full_queue_rejects_at_once_and_a_dropped_waiter_leaves_it() {
         let vrt = VirtualRuntime::new();
         let rt = vrt.handle();
-        let b = Bulkhead::builder(1).max_queue(1).build().unwrap();
+        let b = Bulkhead::builder(&rt, 1).max_queue(1).build().unwrap();
         let held = b.try_enter().unwrap();
-        let mut first = Box::pin(b.enter(&rt));
+        let mut first = Box::pin(b.enter());
         assert!(block_on(poll_once(&mut first)).is_none(), "queued");
         assert_eq!(stats(&b).1, 1);
-        let second = block_on(poll_once(Box::pin(b.acquire(&rt))));
-        let full = BulkheadRejected::QueueFull { max_queue: 1 };
+        let second = block_on(poll_once(Box::pin(b.acquire())));
+        let full = BulkheadRejected::QueueFull {
+            name: "bulkhead".into(),
+            max_queue: 1,
+        };
         assert_eq!(second.map(|r| r.unwrap_err()), Some(full));
         drop(first);
         assert_eq!(stats(&b), (1, 0, 1, 1, 0), "the waiter left the queue");
@@ -237,9 +266,9 @@ mod tests {
     fn a_waiter_gets_the_released_slot_before_any_newcomer() {
         let vrt = VirtualRuntime::new();
         let rt = vrt.handle();
-        let b = Bulkhead::builder(1).build().unwrap();
+        let b = Bulkhead::builder(&rt, 1).build().unwrap();
         let held = b.try_acquire().unwrap();
-        let mut waiter = Box::pin(b.acquire(&rt));
+        let mut waiter = Box::pin(b.acquire());
         assert!(block_on(poll_once(&mut waiter)).is_none());
         drop(held);
         assert!(b.try_enter().is_none(), "the slot is handed to the waiter");
@@ -248,7 +277,7 @@ mod tests {
         drop(permit);
         // A waiter granted a slot and dropped before it saw it gives the slot back.
         let held = b.try_enter().unwrap();
-        let mut waiter = Box::pin(b.enter(&rt));
+        let mut waiter = Box::pin(b.enter());
         assert!(block_on(poll_once(&mut waiter)).is_none());
         drop(held);
         drop(waiter);
@@ -260,11 +289,15 @@ mod tests {
         let vrt = VirtualRuntime::new();
         let rt = vrt.handle();
         let max_wait = Duration::from_secs(2);
-        let b = Bulkhead::builder(1).max_wait(max_wait).build().unwrap();
+        let b = Bulkhead::builder(&rt, 1)
+            .max_wait(max_wait)
+            .build()
+            .unwrap();
         let _held = b.try_acquire().unwrap();
         let start = rt.now();
-        let err = vrt.block_on(b.enter(&rt)).err();
-        assert_eq!(err, Some(BulkheadRejected::MaxWait { max_wait }));
+        let err = vrt.block_on(b.enter()).err();
+        let name = "bulkhead".into();
+        assert_eq!(err, Some(BulkheadRejected::MaxWait { name, max_wait }));
         assert_eq!(rt.now() - start, max_wait);
         assert_eq!(stats(&b), (1, 0, 1, 0, 1));
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::BulkheadBuilder;
 use super::permit::{BorrowedSlot, BulkheadPermit, Slot};
+use crate::observe::{Counter, Gauge, Name};
 use crate::resilience::{BulkheadRejected, ResilienceError};
 use crate::rt::Runtime;
 use crate::sync::AsyncSemaphore;
@@ -34,16 +35,16 @@ use crate::sync::AsyncSemaphore;
 ///
 /// let vrt = VirtualRuntime::new();
 /// let rt = vrt.handle();
-/// let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
+/// let bulkhead = Bulkhead::builder(&rt, 1).max_queue(0).build().unwrap();
 /// vrt.block_on(async move {
-///     let held = bulkhead.acquire(&rt).await.unwrap();
-///     let refused = bulkhead.run(&rt, || async { Ok::<_, ()>(()) }).await;
-///     assert_eq!(
+///     let held = bulkhead.acquire().await.unwrap();
+///     let refused = bulkhead.run(|| async { Ok::<_, ()>(()) }).await.unwrap_err();
+///     assert!(matches!(
 ///         refused,
-///         Err(ResilienceError::Rejected(BulkheadRejected::QueueFull { max_queue: 0 }))
-///     );
+///         ResilienceError::Rejected(BulkheadRejected::QueueFull { max_queue: 0, .. })
+///     ));
 ///     drop(held);
-///     assert_eq!(bulkhead.run(&rt, || async { Ok::<_, ()>(7) }).await, Ok(7));
+///     assert_eq!(bulkhead.run(|| async { Ok::<_, ()>(7) }).await, Ok(7));
 /// });
 /// ```
 #[derive(Clone)]
@@ -54,6 +55,9 @@ pub struct Bulkhead {
 /// The state clones share: the settings, the slots (a semaphore), the queue count and the
 /// counters.
 pub(crate) struct Inner {
+    pub(super) rt: Runtime,
+    pub(super) name: Name,
+    pub(super) metrics: Metrics,
     pub(super) max_concurrent: u32,
     pub(super) max_queue: Option<usize>,
     pub(super) max_wait: Option<Duration>,
@@ -63,6 +67,31 @@ pub(crate) struct Inner {
     pub(super) admitted: AtomicU64,
     pub(super) rejected_queue_full: AtomicU64,
     pub(super) rejected_max_wait: AtomicU64,
+}
+
+/// The bulkhead's metric handles, registered once when it is built.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    pub(super) in_flight: Gauge,
+    pub(super) queued: Gauge,
+    pub(super) full: Counter,
+    pub(super) timed_out: Counter,
+}
+
+/// The metrics of a bulkhead (see the module's "Metrics").
+pub(crate) const IN_FLIGHT: &str = "uno_bulkhead_in_flight";
+pub(crate) const QUEUED: &str = "uno_bulkhead_queued";
+
+impl Metrics {
+    pub(super) fn new(name: &Name) -> Self {
+        let rejections = crate::resilience::REJECTIONS;
+        Metrics {
+            in_flight: Gauge::new(IN_FLIGHT, name, &[]),
+            queued: Gauge::new(QUEUED, name, &[]),
+            full: Counter::new(rejections, name, &[("reason", "bulkhead_full")]),
+            timed_out: Counter::new(rejections, name, &[("reason", "bulkhead_timeout")]),
+        }
+    }
 }
 
 /// A snapshot of a [`Bulkhead`]'s counters.
@@ -83,20 +112,35 @@ pub struct BulkheadStats {
 
 impl Bulkhead {
     /// A builder for at most `max_concurrent` calls in flight, with an unbounded queue and no
-    /// wait limit.
+    /// wait limit; `max_wait` is measured on `rt`'s clock.
     ///
     /// # Examples
     ///
     /// ```
     /// use uno_core::resilience::{Bulkhead, ConfigError};
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let bulkhead = Bulkhead::builder(5).build().unwrap();
+    /// let bulkhead = Bulkhead::builder(&rt, 5).build().unwrap();
     /// assert_eq!(bulkhead.max_concurrent(), 5);
-    /// let err = Bulkhead::builder(0).build().unwrap_err();
+    /// let err = Bulkhead::builder(&rt, 0).build().unwrap_err();
     /// assert_eq!(err, ConfigError::Zero { what: "bulkhead max_concurrent" });
     /// ```
-    pub fn builder(max_concurrent: u32) -> BulkheadBuilder {
-        BulkheadBuilder::new(max_concurrent)
+    pub fn builder(rt: &Runtime, max_concurrent: u32) -> BulkheadBuilder {
+        BulkheadBuilder::new(rt, max_concurrent)
+    }
+
+    /// The bulkhead's name (default `"bulkhead"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::Bulkhead;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    ///
+    /// assert_eq!(Bulkhead::builder(&rt, 1).build().unwrap().name(), "bulkhead");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.inner.name.as_str()
     }
 
     /// Takes a slot without waiting, if one is free and nobody is queued.
@@ -105,8 +149,9 @@ impl Bulkhead {
     ///
     /// ```
     /// use uno_core::resilience::Bulkhead;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let bulkhead = Bulkhead::builder(1).build().unwrap();
+    /// let bulkhead = Bulkhead::builder(&rt, 1).build().unwrap();
     /// let permit = bulkhead.try_acquire().expect("a slot is free");
     /// assert!(bulkhead.try_acquire().is_none()); // the only slot is taken
     /// drop(permit);
@@ -139,17 +184,18 @@ impl Bulkhead {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let bulkhead = Bulkhead::builder(1).max_wait(Duration::from_secs(2)).build().unwrap();
-    /// let permit = bulkhead.acquire(&rt).await.unwrap();
+    /// let bulkhead = Bulkhead::builder(&rt, 1).max_wait(Duration::from_secs(2)).build().unwrap();
+    /// let permit = bulkhead.acquire().await.unwrap();
     /// assert_eq!(bulkhead.stats().in_flight, 1);
-    /// let err = bulkhead.acquire(&rt).await.unwrap_err(); // waits 2 s for the held slot
-    /// assert_eq!(err, BulkheadRejected::MaxWait { max_wait: Duration::from_secs(2) });
+    /// let err = bulkhead.acquire().await.unwrap_err(); // waits 2 s for the held slot
+    /// let max_wait = Duration::from_secs(2);
+    /// assert!(matches!(err, BulkheadRejected::MaxWait { max_wait: waited, .. } if waited == max_wait));
     /// drop(permit);
-    /// assert!(bulkhead.acquire(&rt).await.is_ok());
+    /// assert!(bulkhead.acquire().await.is_ok());
     /// # });
     /// ```
-    pub async fn acquire(&self, rt: &Runtime) -> Result<BulkheadPermit, BulkheadRejected> {
-        let slot = Slot::take(&self.inner, rt).await?;
+    pub async fn acquire(&self) -> Result<BulkheadPermit, BulkheadRejected> {
+        let slot = Slot::take(&self.inner).await?;
         Ok(BulkheadPermit::new(slot))
     }
 
@@ -161,8 +207,8 @@ impl Bulkhead {
     }
 
     /// Waits for a borrowed slot; see [`try_enter`](Self::try_enter).
-    pub(crate) async fn enter(&self, rt: &Runtime) -> Result<BorrowedSlot<'_>, BulkheadRejected> {
-        Slot::take(&&*self.inner, rt).await
+    pub(crate) async fn enter(&self) -> Result<BorrowedSlot<'_>, BulkheadRejected> {
+        Slot::take(&&*self.inner).await
     }
 
     /// Runs `op` in a slot.
@@ -186,20 +232,20 @@ impl Bulkhead {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let bulkhead = Bulkhead::builder(2).build().unwrap();
-    /// let ok = bulkhead.run(&rt, || async { Ok::<_, &str>(1) }).await;
+    /// let bulkhead = Bulkhead::builder(&rt, 2).build().unwrap();
+    /// let ok = bulkhead.run(|| async { Ok::<_, &str>(1) }).await;
     /// assert_eq!(ok, Ok(1));
-    /// let failed = bulkhead.run(&rt, || async { Err::<i32, _>("boom") }).await;
+    /// let failed = bulkhead.run(|| async { Err::<i32, _>("boom") }).await;
     /// assert_eq!(failed, Err(ResilienceError::Inner("boom")));
     /// assert_eq!(bulkhead.stats().in_flight, 0); // the slot was released both times
     /// # });
     /// ```
-    pub async fn run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    pub async fn run<T, E, F, Fut>(&self, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let _slot = self.enter(rt).await?;
+        let _slot = self.enter().await?;
         op().await.map_err(ResilienceError::Inner)
     }
 
@@ -223,20 +269,20 @@ impl Bulkhead {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let bulkhead = Bulkhead::builder(2).build().unwrap();
-    /// let timeout = TimeoutPolicy::new(Duration::from_secs(1), "inner call").unwrap();
+    /// let bulkhead = Bulkhead::builder(&rt, 2).build().unwrap();
+    /// let timeout = TimeoutPolicy::builder(&rt, Duration::from_secs(1)).build().unwrap();
     /// let out: Result<(), ResilienceError<()>> = bulkhead
-    ///     .run_flat(&rt, || timeout.run(&rt, || std::future::pending()))
+    ///     .run_flat(|| timeout.run(|| std::future::pending()))
     ///     .await;
     /// assert!(out.unwrap_err().is_timeout()); // not ResilienceError<ResilienceError<()>>
     /// # });
     /// ```
-    pub async fn run_flat<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    pub async fn run_flat<T, E, F, Fut>(&self, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
     {
-        let _slot = self.enter(rt).await?;
+        let _slot = self.enter().await?;
         op().await
     }
 
@@ -246,8 +292,9 @@ impl Bulkhead {
     ///
     /// ```
     /// use uno_core::resilience::Bulkhead;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let bulkhead = Bulkhead::builder(8).build().unwrap();
+    /// let bulkhead = Bulkhead::builder(&rt, 8).build().unwrap();
     /// assert_eq!(bulkhead.max_concurrent(), 8);
     /// assert_eq!(bulkhead.clone().max_concurrent(), 8); // clones share the configuration
     /// ```
@@ -261,12 +308,12 @@ impl Bulkhead {
     ///
     /// ```
     /// use uno_core::resilience::Bulkhead;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
+    /// let bulkhead = Bulkhead::builder(&rt, 1).max_queue(0).build().unwrap();
     /// let _permit = bulkhead.try_acquire().unwrap();
     /// # futures_lite::future::block_on(async {
-    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
-    /// assert!(bulkhead.acquire(&rt).await.is_err()); // queue of zero: rejected at once
+    /// assert!(bulkhead.acquire().await.is_err()); // queue of zero: rejected at once
     /// # });
     /// let stats = bulkhead.stats();
     /// assert_eq!((stats.in_flight, stats.admitted, stats.rejected_queue_full), (1, 1, 1));
@@ -286,6 +333,7 @@ impl Bulkhead {
 impl fmt::Debug for Bulkhead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Bulkhead")
+            .field("name", &self.inner.name)
             .field("max_concurrent", &self.inner.max_concurrent)
             .field("max_queue", &self.inner.max_queue)
             .field("max_wait", &self.inner.max_wait)

@@ -7,10 +7,15 @@ use std::time::Duration;
 use super::state::{Inner, Listener, Settings};
 use super::window::Window;
 use super::{CircuitBreaker, StateChange};
+use crate::observe::Name;
 use crate::resilience::ConfigError;
+use crate::rt::Runtime;
 
 /// Builds a [`CircuitBreaker`]; from [`CircuitBreaker::builder`].
+#[must_use = "a builder does nothing until `.build()` is called"]
 pub struct CircuitBreakerBuilder {
+    rt: Runtime,
+    name: Option<std::sync::Arc<str>>,
     threshold: f64,
     window: WindowKind,
     minimum_calls: u32,
@@ -28,8 +33,10 @@ enum WindowKind {
 
 impl CircuitBreakerBuilder {
     /// The defaults; see [`CircuitBreaker::builder`].
-    pub(super) fn new() -> Self {
+    pub(super) fn new(rt: &Runtime) -> Self {
         CircuitBreakerBuilder {
+            rt: rt.clone(),
+            name: None,
             threshold: 0.5,
             window: WindowKind::Count(20),
             minimum_calls: 10,
@@ -38,6 +45,23 @@ impl CircuitBreakerBuilder {
             slow_call: None,
             listener: None,
         }
+    }
+
+    /// Names the breaker, for its errors ([`CircuitOpen`](crate::resilience::CircuitOpen)),
+    /// metrics and events. Default: `"circuit_breaker"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::CircuitBreaker;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    ///
+    /// let breaker = CircuitBreaker::builder(&rt).name("payments").build().unwrap();
+    /// assert_eq!(breaker.name(), "payments");
+    /// ```
+    pub fn name(mut self, name: impl Into<std::sync::Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
     }
 
     /// The failure rate, in `(0, 1]`, at which the breaker opens. Default 0.5.
@@ -50,16 +74,16 @@ impl CircuitBreakerBuilder {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let breaker = CircuitBreaker::builder()
+    /// let breaker = CircuitBreaker::builder(&rt)
     ///     .failure_rate_threshold(1.0) // open only when every call fails
     ///     .count_window(2)
     ///     .minimum_calls(2)
     ///     .build()
     ///     .unwrap();
-    /// breaker.try_acquire(&rt).unwrap().success(&rt);
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// breaker.try_acquire().unwrap().success();
+    /// breaker.try_acquire().unwrap().failure();
     /// assert_eq!(breaker.state(), CircuitState::Closed);
-    /// let err = CircuitBreaker::builder().failure_rate_threshold(1.5).build().unwrap_err();
+    /// let err = CircuitBreaker::builder(&rt).failure_rate_threshold(1.5).build().unwrap_err();
     /// assert!(matches!(err, ConfigError::InvalidRatio { value: 1.5, .. }));
     /// ```
     pub fn failure_rate_threshold(mut self, ratio: f64) -> Self {
@@ -77,15 +101,15 @@ impl CircuitBreakerBuilder {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let breaker = CircuitBreaker::builder().count_window(3).minimum_calls(3).build().unwrap();
+    /// let breaker = CircuitBreaker::builder(&rt).count_window(3).minimum_calls(3).build().unwrap();
     /// for _ in 0..3 {
-    ///     breaker.try_acquire(&rt).unwrap().success(&rt);
+    ///     breaker.try_acquire().unwrap().success();
     /// }
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// breaker.try_acquire().unwrap().failure();
     /// assert_eq!(breaker.state(), CircuitState::Closed);
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// breaker.try_acquire().unwrap().failure();
     /// assert_eq!(breaker.state(), CircuitState::Open); // 2 of the last 3 failed (2 of 5 overall)
-    /// let err = CircuitBreaker::builder().count_window(0).minimum_calls(1).build().unwrap_err();
+    /// let err = CircuitBreaker::builder(&rt).count_window(0).minimum_calls(1).build().unwrap_err();
     /// assert_eq!(err, ConfigError::Zero { what: "circuit breaker count_window" });
     /// ```
     pub fn count_window(mut self, calls: u32) -> Self {
@@ -105,16 +129,16 @@ impl CircuitBreakerBuilder {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let breaker = CircuitBreaker::builder()
+    /// let breaker = CircuitBreaker::builder(&rt)
     ///     .time_window(Duration::from_secs(60))
     ///     .minimum_calls(2)
     ///     .build()
     ///     .unwrap();
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// breaker.try_acquire().unwrap().failure();
     /// vrt.clock().advance(Duration::from_secs(120)); // that failure has left the window
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// breaker.try_acquire().unwrap().failure();
     /// assert_eq!(breaker.state(), CircuitState::Closed); // one call in the window: too few
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// breaker.try_acquire().unwrap().failure();
     /// assert_eq!(breaker.state(), CircuitState::Open);
     /// ```
     pub fn time_window(mut self, window: Duration) -> Self {
@@ -132,13 +156,13 @@ impl CircuitBreakerBuilder {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let breaker = CircuitBreaker::builder().minimum_calls(3).build().unwrap();
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// let breaker = CircuitBreaker::builder(&rt).minimum_calls(3).build().unwrap();
+    /// breaker.try_acquire().unwrap().failure();
+    /// breaker.try_acquire().unwrap().failure();
     /// assert_eq!(breaker.state(), CircuitState::Closed); // 100 % failures, but only 2 calls
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// breaker.try_acquire().unwrap().failure();
     /// assert_eq!(breaker.state(), CircuitState::Open);
-    /// let err = CircuitBreaker::builder().minimum_calls(0).build().unwrap_err();
+    /// let err = CircuitBreaker::builder(&rt).minimum_calls(0).build().unwrap_err();
     /// assert_eq!(err, ConfigError::Zero { what: "circuit breaker minimum_calls" });
     /// ```
     pub fn minimum_calls(mut self, calls: u32) -> Self {
@@ -157,16 +181,16 @@ impl CircuitBreakerBuilder {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let breaker = CircuitBreaker::builder()
+    /// let breaker = CircuitBreaker::builder(&rt)
     ///     .count_window(1)
     ///     .minimum_calls(1)
     ///     .open_duration(Duration::from_secs(5))
     ///     .build()
     ///     .unwrap();
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
-    /// assert_eq!(breaker.try_acquire(&rt).unwrap_err().retry_after, Some(Duration::from_secs(5)));
+    /// breaker.try_acquire().unwrap().failure();
+    /// assert_eq!(breaker.try_acquire().unwrap_err().retry_after, Some(Duration::from_secs(5)));
     /// vrt.clock().advance(Duration::from_secs(5));
-    /// let probe = breaker.try_acquire(&rt).unwrap(); // the open duration is over
+    /// let probe = breaker.try_acquire().unwrap(); // the open duration is over
     /// assert_eq!(breaker.state(), CircuitState::HalfOpen);
     /// # drop(probe);
     /// ```
@@ -186,18 +210,18 @@ impl CircuitBreakerBuilder {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let breaker = CircuitBreaker::builder()
+    /// let breaker = CircuitBreaker::builder(&rt)
     ///     .count_window(1)
     ///     .minimum_calls(1)
     ///     .half_open_probes(2)
     ///     .build()
     ///     .unwrap();
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
+    /// breaker.try_acquire().unwrap().failure();
     /// vrt.clock().advance(Duration::from_secs(30));
-    /// let (a, b) = (breaker.try_acquire(&rt).unwrap(), breaker.try_acquire(&rt).unwrap());
-    /// assert_eq!(breaker.try_acquire(&rt).unwrap_err().retry_after, None); // both slots taken
-    /// a.success(&rt);
-    /// b.success(&rt);
+    /// let (a, b) = (breaker.try_acquire().unwrap(), breaker.try_acquire().unwrap());
+    /// assert_eq!(breaker.try_acquire().unwrap_err().retry_after, None); // both slots taken
+    /// a.success();
+    /// b.success();
     /// assert_eq!(breaker.state(), CircuitState::Closed); // both probes succeeded
     /// ```
     pub fn half_open_probes(mut self, probes: u32) -> Self {
@@ -217,19 +241,19 @@ impl CircuitBreakerBuilder {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let breaker = CircuitBreaker::builder()
+    /// let breaker = CircuitBreaker::builder(&rt)
     ///     .count_window(1)
     ///     .minimum_calls(1)
     ///     .slow_call(Duration::from_secs(2))
     ///     .build()
     ///     .unwrap();
-    /// let slow = breaker.run(&rt, || async {
+    /// let slow = breaker.run(|| async {
     ///     rt.sleep(Duration::from_secs(5)).await;
     ///     Ok::<_, ()>(())
     /// });
     /// assert_eq!(slow.await, Ok(())); // the caller still gets its value…
     /// assert_eq!(breaker.state(), CircuitState::Open); // …but the breaker counted a failure
-    /// assert!(CircuitBreaker::builder().slow_call(Duration::ZERO).build().is_err());
+    /// assert!(CircuitBreaker::builder(&rt).slow_call(Duration::ZERO).build().is_err());
     /// # });
     /// ```
     pub fn slow_call(mut self, threshold: Duration) -> Self {
@@ -246,22 +270,22 @@ impl CircuitBreakerBuilder {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use uno_core::resilience::{CircuitBreaker, CircuitState, StateChange};
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
     /// let changes = Arc::new(Mutex::new(Vec::new()));
     /// let log = changes.clone();
-    /// let breaker = CircuitBreaker::builder()
+    /// let breaker = CircuitBreaker::builder(&rt)
     ///     .count_window(1)
     ///     .minimum_calls(1)
     ///     .on_state_change(move |change| log.lock().unwrap().push(change))
     ///     .build()
     ///     .unwrap();
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
-    /// let opened = StateChange { from: CircuitState::Closed, to: CircuitState::Open };
-    /// assert_eq!(*changes.lock().unwrap(), [opened]);
+    /// breaker.try_acquire().unwrap().failure();
+    /// let changes = changes.lock().unwrap();
+    /// assert_eq!((changes[0].from, changes[0].to), (CircuitState::Closed, CircuitState::Open));
     /// ```
     pub fn on_state_change(
         mut self,
@@ -285,16 +309,17 @@ impl CircuitBreakerBuilder {
     /// ```
     /// use std::time::Duration;
     /// use uno_core::resilience::{CircuitBreaker, ConfigError};
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let breaker = CircuitBreaker::builder()
+    /// let breaker = CircuitBreaker::builder(&rt)
     ///     .failure_rate_threshold(0.25)
     ///     .time_window(Duration::from_secs(60))
     ///     .open_duration(Duration::from_secs(10))
     ///     .build();
     /// assert!(breaker.is_ok());
-    /// let err = CircuitBreaker::builder().half_open_probes(0).build().unwrap_err();
+    /// let err = CircuitBreaker::builder(&rt).half_open_probes(0).build().unwrap_err();
     /// assert_eq!(err, ConfigError::Zero { what: "circuit breaker half_open_probes" });
-    /// let err = CircuitBreaker::builder().open_duration(Duration::ZERO).build().unwrap_err();
+    /// let err = CircuitBreaker::builder(&rt).open_duration(Duration::ZERO).build().unwrap_err();
     /// assert_eq!(err, ConfigError::Zero { what: "circuit breaker open_duration" });
     /// ```
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
@@ -329,7 +354,13 @@ impl CircuitBreakerBuilder {
             WindowKind::Time(d) if d.is_zero() => return zero("circuit breaker time_window"),
             WindowKind::Time(d) => Window::time(d),
         };
+        let name = match self.name {
+            Some(name) => Name::new(name),
+            None => Name::kind("circuit_breaker"),
+        };
         let settings = Settings {
+            rt: self.rt,
+            name,
             threshold: self.threshold,
             minimum_calls: self.minimum_calls,
             open_duration: self.open_duration,
@@ -346,6 +377,7 @@ impl CircuitBreakerBuilder {
 impl fmt::Debug for CircuitBreakerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerBuilder")
+            .field("name", &self.name)
             .field("failure_rate_threshold", &self.threshold)
             .field("window", &self.window)
             .field("minimum_calls", &self.minimum_calls)

@@ -16,3 +16,4 @@ pub use builder::CircuitBreakerBuilder;
 pub use permit::BreakerPermit;
 pub use policy::{CircuitBreaker, CircuitBreakerStats};
 pub use state::{CircuitState, StateChange};
+pub(crate) use state::{STATE, TRANSITIONS};

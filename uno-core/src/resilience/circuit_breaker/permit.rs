@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use super::state::{Inner, LazyNow, Ticket};
 use crate::resilience::{CircuitOpen, ResilienceError};
-use crate::rt::Runtime;
 
 /// One admitted call, generic over how it holds the breaker (as the semaphore's `Wait`): it
 /// reports the call's outcome once, and dropped without reporting it counts nothing and frees
@@ -40,8 +39,9 @@ impl<S: Deref<Target = Inner>> Permit<S> {
     /// Reports the call: `Some(failed)`, or `None` for "not counted". `op_time` is the
     /// operation's duration when the caller measured it; otherwise it is measured from the
     /// admission, if a slow-call threshold needs it.
-    fn report(mut self, outcome: Option<bool>, now: &mut LazyNow<'_>, op_time: Option<Duration>) {
+    fn report(mut self, outcome: Option<bool>, op_time: Option<Duration>) {
         self.done = true;
+        let now = &mut LazyNow::from(&self.inner.rt);
         let elapsed = match (op_time, self.ticket.start) {
             (Some(elapsed), _) => elapsed,
             (None, Some(start)) => now.get().saturating_duration_since(start),
@@ -55,7 +55,6 @@ impl<S: Deref<Target = Inner>> Permit<S> {
     pub(crate) fn record_result<T, E>(
         self,
         result: &Result<T, ResilienceError<E>>,
-        rt: &Runtime,
         op_time: Option<Duration>,
     ) {
         let outcome = match result {
@@ -67,7 +66,7 @@ impl<S: Deref<Target = Inner>> Permit<S> {
             ) => Some(true),
             Err(_) => None,
         };
-        self.report(outcome, &mut LazyNow::from(rt), op_time);
+        self.report(outcome, op_time);
     }
 }
 
@@ -108,19 +107,19 @@ impl BreakerPermit {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let breaker = CircuitBreaker::builder().slow_call(Duration::from_secs(1)).build().unwrap();
-    /// breaker.try_acquire(&rt).unwrap().success(&rt);
-    /// let permit = breaker.try_acquire(&rt).unwrap();
+    /// let breaker = CircuitBreaker::builder(&rt).slow_call(Duration::from_secs(1)).build().unwrap();
+    /// breaker.try_acquire().unwrap().success();
+    /// let permit = breaker.try_acquire().unwrap();
     /// vrt.clock().advance(Duration::from_secs(3)); // the call takes 3 s
-    /// permit.success(&rt);
+    /// permit.success();
     /// let stats = breaker.stats();
     /// assert_eq!((stats.successes, stats.failures, stats.slow_calls), (1, 1, 1));
     /// ```
-    pub fn success(self, rt: &Runtime) {
-        self.permit
-            .report(Some(false), &mut LazyNow::from(rt), None);
+    pub fn success(self) {
+        self.permit.report(Some(false), None);
     }
 
+    /// The call failed.
     ///
     /// # Examples
     ///
@@ -130,18 +129,18 @@ impl BreakerPermit {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let breaker = CircuitBreaker::builder().count_window(3).minimum_calls(3).build().unwrap();
-    /// let permit = breaker.try_acquire(&rt).unwrap();
+    /// let breaker = CircuitBreaker::builder(&rt).count_window(3).minimum_calls(3).build().unwrap();
+    /// let permit = breaker.try_acquire().unwrap();
     /// let answer: Result<u32, &str> = Err("connection reset"); // the call we made
     /// match answer {
-    ///     Ok(_) => permit.success(&rt),
-    ///     Err(_) => permit.failure(&rt),
+    ///     Ok(_) => permit.success(),
+    ///     Err(_) => permit.failure(),
     /// }
     /// assert_eq!(breaker.stats().failures, 1);
     /// assert_eq!(breaker.state(), CircuitState::Closed); // fewer than `minimum_calls` so far
     /// ```
-    pub fn failure(self, rt: &Runtime) {
-        self.permit.report(Some(true), &mut LazyNow::from(rt), None);
+    pub fn failure(self) {
+        self.permit.report(Some(true), None);
     }
 }
 

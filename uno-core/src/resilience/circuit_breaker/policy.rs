@@ -54,7 +54,7 @@ use crate::rt::Runtime;
 ///
 /// let vrt = VirtualRuntime::new();
 /// let rt = vrt.handle();
-/// let breaker = CircuitBreaker::builder()
+/// let breaker = CircuitBreaker::builder(&rt)
 ///     .count_window(4)
 ///     .minimum_calls(2)
 ///     .failure_rate_threshold(0.5)
@@ -63,14 +63,14 @@ use crate::rt::Runtime;
 ///     .unwrap();
 /// vrt.block_on(async move {
 ///     for _ in 0..2 {
-///         let _ = breaker.run(&rt, || async { Err::<(), _>("down") }).await;
+///         let _ = breaker.run(|| async { Err::<(), _>("down") }).await;
 ///     }
 ///     assert_eq!(breaker.state(), CircuitState::Open);
-///     let err = breaker.run(&rt, || async { Ok::<_, &str>(()) }).await.unwrap_err();
+///     let err = breaker.run(|| async { Ok::<_, &str>(()) }).await.unwrap_err();
 ///     assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
 ///
 ///     rt.sleep(Duration::from_secs(30)).await;
-///     breaker.run(&rt, || async { Ok::<_, &str>(()) }).await.unwrap(); // a probe
+///     breaker.run(|| async { Ok::<_, &str>(()) }).await.unwrap(); // a probe
 ///     assert_eq!(breaker.state(), CircuitState::HalfOpen); // three probes by default
 /// });
 /// ```
@@ -111,14 +111,29 @@ impl CircuitBreaker {
     ///
     /// ```
     /// use uno_core::resilience::{CircuitBreaker, CircuitState, ConfigError};
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let breaker = CircuitBreaker::builder().build().unwrap(); // the defaults
+    /// let breaker = CircuitBreaker::builder(&rt).build().unwrap(); // the defaults
     /// assert_eq!(breaker.state(), CircuitState::Closed);
-    /// let err = CircuitBreaker::builder().count_window(5).build().unwrap_err();
+    /// let err = CircuitBreaker::builder(&rt).count_window(5).build().unwrap_err();
     /// assert_eq!(err, ConfigError::MinimumCallsExceedWindow { minimum_calls: 10, window: 5 });
     /// ```
-    pub fn builder() -> CircuitBreakerBuilder {
-        CircuitBreakerBuilder::new()
+    pub fn builder(rt: &Runtime) -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder::new(rt)
+    }
+
+    /// The breaker's name (default `"circuit_breaker"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::CircuitBreaker;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    ///
+    /// assert_eq!(CircuitBreaker::builder(&rt).build().unwrap().name(), "circuit_breaker");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.inner.name.as_str()
     }
 
     /// The current state.
@@ -134,9 +149,9 @@ impl CircuitBreaker {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let breaker = CircuitBreaker::builder().count_window(1).minimum_calls(1).build().unwrap();
+    /// let breaker = CircuitBreaker::builder(&rt).count_window(1).minimum_calls(1).build().unwrap();
     /// assert_eq!(breaker.state(), CircuitState::Closed);
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt); // 1 of 1 calls failed
+    /// breaker.try_acquire().unwrap().failure(); // 1 of 1 calls failed
     /// assert_eq!(breaker.state(), CircuitState::Open);
     /// ```
     pub fn state(&self) -> CircuitState {
@@ -160,30 +175,26 @@ impl CircuitBreaker {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let breaker = CircuitBreaker::builder().count_window(2).minimum_calls(2).build().unwrap();
+    /// let breaker = CircuitBreaker::builder(&rt).count_window(2).minimum_calls(2).build().unwrap();
     /// for _ in 0..2 {
-    ///     let permit = breaker.try_acquire(&rt).unwrap();
+    ///     let permit = breaker.try_acquire().unwrap();
     ///     // … make the call, then report how it went:
-    ///     permit.failure(&rt);
+    ///     permit.failure();
     /// }
-    /// let refused = breaker.try_acquire(&rt).unwrap_err(); // do not make the call
-    /// assert_eq!(refused, CircuitOpen { retry_after: Some(Duration::from_secs(30)) });
+    /// let refused: CircuitOpen = breaker.try_acquire().unwrap_err(); // do not make the call
+    /// assert_eq!(refused.retry_after, Some(Duration::from_secs(30)));
     /// ```
-    pub fn try_acquire(&self, rt: &Runtime) -> Result<BreakerPermit, CircuitOpen> {
-        let permit = Permit::admit(self.inner.clone(), &mut LazyNow::from(rt))?;
+    pub fn try_acquire(&self) -> Result<BreakerPermit, CircuitOpen> {
+        let permit = Permit::admit(self.inner.clone(), &mut LazyNow::from(&self.inner.rt))?;
         Ok(BreakerPermit::new(permit))
     }
 
     /// [`try_acquire`](Self::try_acquire) for a call made within the caller's own future: the
     /// admission borrows the breaker. `now` is a clock reading the caller already made, if any.
-    pub(crate) fn admit<'a>(
-        &'a self,
-        rt: &Runtime,
-        now: Option<Instant>,
-    ) -> Result<Admission<'a>, CircuitOpen> {
+    pub(crate) fn admit(&self, now: Option<Instant>) -> Result<Admission<'_>, CircuitOpen> {
         let mut now = match now {
             Some(now) => LazyNow::at(now),
-            None => LazyNow::from(rt),
+            None => LazyNow::from(&self.inner.rt),
         };
         Permit::admit(&*self.inner, &mut now)
     }
@@ -210,22 +221,22 @@ impl CircuitBreaker {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let breaker = CircuitBreaker::builder().count_window(2).minimum_calls(2).build().unwrap();
-    /// assert_eq!(breaker.run(&rt, || async { Ok::<_, &str>(1) }).await, Ok(1));
-    /// let failed = breaker.run(&rt, || async { Err::<i32, _>("503") }).await;
+    /// let breaker = CircuitBreaker::builder(&rt).count_window(2).minimum_calls(2).build().unwrap();
+    /// assert_eq!(breaker.run(|| async { Ok::<_, &str>(1) }).await, Ok(1));
+    /// let failed = breaker.run(|| async { Err::<i32, _>("503") }).await;
     /// assert_eq!(failed, Err(ResilienceError::Inner("503"))); // 1 of 2 failed: rate 0.5
     /// assert_eq!(breaker.state(), CircuitState::Open);
     /// let mut called = false;
-    /// let refused = breaker.run(&rt, || { called = true; async { Ok::<_, &str>(1) } }).await;
+    /// let refused = breaker.run(|| { called = true; async { Ok::<_, &str>(1) } }).await;
     /// assert!(refused.unwrap_err().is_rejected() && !called);
     /// # });
     /// ```
-    pub async fn run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    pub async fn run<T, E, F, Fut>(&self, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.run_flat(rt, || async { op().await.map_err(ResilienceError::Inner) })
+        self.run_flat(|| async { op().await.map_err(ResilienceError::Inner) })
             .await
     }
 
@@ -250,23 +261,23 @@ impl CircuitBreaker {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let breaker = CircuitBreaker::builder().count_window(1).minimum_calls(1).build().unwrap();
-    /// let limit = TimeoutPolicy::new(Duration::from_secs(2), "health check").unwrap();
+    /// let breaker = CircuitBreaker::builder(&rt).count_window(1).minimum_calls(1).build().unwrap();
+    /// let limit = TimeoutPolicy::builder(&rt, Duration::from_secs(2)).build().unwrap();
     /// let out: Result<(), _> = breaker
-    ///     .run_flat(&rt, || limit.run(&rt, || std::future::pending::<Result<(), ()>>()))
+    ///     .run_flat(|| limit.run(|| std::future::pending::<Result<(), ()>>()))
     ///     .await;
     /// assert!(out.unwrap_err().is_timeout());
     /// assert_eq!(breaker.state(), CircuitState::Open); // a timeout counts as a failure
     /// # });
     /// ```
-    pub async fn run_flat<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    pub async fn run_flat<T, E, F, Fut>(&self, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
     {
-        let admission = self.admit(rt, None)?;
+        let admission = self.admit(None)?;
         let result = op().await;
-        admission.record_result(&result, rt, None);
+        admission.record_result(&result, None);
         result
     }
 
@@ -280,10 +291,10 @@ impl CircuitBreaker {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let breaker = CircuitBreaker::builder().count_window(2).minimum_calls(2).build().unwrap();
-    /// breaker.try_acquire(&rt).unwrap().success(&rt);
-    /// breaker.try_acquire(&rt).unwrap().failure(&rt);
-    /// drop(breaker.try_acquire(&rt)); // refused: the breaker opened
+    /// let breaker = CircuitBreaker::builder(&rt).count_window(2).minimum_calls(2).build().unwrap();
+    /// breaker.try_acquire().unwrap().success();
+    /// breaker.try_acquire().unwrap().failure();
+    /// drop(breaker.try_acquire()); // refused: the breaker opened
     /// let stats = breaker.stats();
     /// assert_eq!((stats.successes, stats.failures, stats.rejected, stats.opened), (1, 1, 1, 1));
     /// assert_eq!(stats.state, CircuitState::Open);
@@ -301,6 +312,7 @@ impl CircuitBreaker {
 impl fmt::Debug for CircuitBreaker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreaker")
+            .field("name", &self.inner.name)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }

@@ -25,7 +25,11 @@
 
 use crate::loom::atomic::{AtomicU64, Ordering};
 use crate::loom::{Mutex, MutexGuard};
+use std::fmt;
 use std::time::{Duration, Instant};
+
+use crate::observe::{Counter, Gauge, Name, event};
+use CircuitState::{Closed, HalfOpen, Open};
 
 use super::CircuitBreakerStats;
 use super::window::Window;
@@ -34,7 +38,10 @@ use crate::rt::Runtime;
 use crate::time::deadline_after;
 
 /// The three states of a [`CircuitBreaker`](super::CircuitBreaker).
+///
+/// Displayed as `closed`, `open` and `half-open`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CircuitState {
     /// Calls go through; outcomes are recorded in the sliding window.
     Closed,
@@ -46,8 +53,39 @@ pub enum CircuitState {
     HalfOpen,
 }
 
+impl CircuitState {
+    /// The state as a metric label or `tracing` field value: `closed`, `open` or `half_open`.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half_open",
+        }
+    }
+
+    /// The value of the `uno_circuit_breaker_state` gauge: 0 closed, 1 half-open, 2 open.
+    fn gauge(self) -> f64 {
+        match self {
+            CircuitState::Closed => 0.0,
+            CircuitState::HalfOpen => 1.0,
+            CircuitState::Open => 2.0,
+        }
+    }
+}
+
+impl fmt::Display for CircuitState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half-open",
+        })
+    }
+}
+
 /// A state change, as passed to [`on_state_change`](super::CircuitBreakerBuilder::on_state_change).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StateChange {
     /// The state left.
     pub from: CircuitState,
@@ -59,6 +97,8 @@ pub(super) type Listener = dyn Fn(StateChange) + Send + Sync;
 
 /// What a breaker is built with; see [`CircuitBreakerBuilder`](super::CircuitBreakerBuilder).
 pub(super) struct Settings {
+    pub(super) rt: Runtime,
+    pub(super) name: Name,
     pub(super) threshold: f64,
     pub(super) minimum_calls: u32,
     pub(super) open_duration: Duration,
@@ -70,6 +110,9 @@ pub(super) struct Settings {
 /// The breaker's shared state: its settings, the fast-path epoch, the locked [`State`] and the
 /// counters.
 pub(crate) struct Inner {
+    pub(super) rt: Runtime,
+    pub(super) name: Name,
+    metrics: Metrics,
     threshold: f64,
     minimum_calls: u32,
     open_duration: Duration,
@@ -83,6 +126,56 @@ pub(crate) struct Inner {
     closed_epoch: AtomicU64,
     state: Mutex<State>,
     counters: Counters,
+}
+
+/// The breaker's metric handles, registered once when it is built: one per state change it can
+/// make, so a transition is one increment.
+struct Metrics {
+    state: Gauge,
+    rejections: Counter,
+    closed_to_open: Counter,
+    open_to_half_open: Counter,
+    half_open_to_closed: Counter,
+    half_open_to_open: Counter,
+}
+
+/// The metrics of a circuit breaker (see the module's "Metrics").
+pub(crate) const STATE: &str = "uno_circuit_breaker_state";
+pub(crate) const TRANSITIONS: &str = "uno_circuit_breaker_transitions_total";
+
+impl Metrics {
+    fn new(name: &Name) -> Self {
+        let transition = |from: CircuitState, to: CircuitState| {
+            Counter::new(
+                TRANSITIONS,
+                name,
+                &[("from", from.label()), ("to", to.label())],
+            )
+        };
+        let rejections = crate::resilience::REJECTIONS;
+        let metrics = Metrics {
+            state: Gauge::new(STATE, name, &[]),
+            rejections: Counter::new(rejections, name, &[("reason", "circuit_open")]),
+            closed_to_open: transition(Closed, Open),
+            open_to_half_open: transition(Open, HalfOpen),
+            half_open_to_closed: transition(HalfOpen, Closed),
+            half_open_to_open: transition(HalfOpen, Open),
+        };
+        metrics.state.set(Closed.gauge());
+        metrics
+    }
+
+    fn transition(&self, change: StateChange) {
+        let counter = match (change.from, change.to) {
+            (Closed, Open) => &self.closed_to_open,
+            (Open, HalfOpen) => &self.open_to_half_open,
+            (HalfOpen, Closed) => &self.half_open_to_closed,
+            (HalfOpen, Open) => &self.half_open_to_open,
+            _ => return,
+        };
+        counter.increment(1);
+        self.state.set(change.to.gauge());
+    }
 }
 
 /// `closed_epoch` while the breaker is not closed.
@@ -190,6 +283,8 @@ impl Phase {
 impl Inner {
     pub(super) fn new(settings: Settings, window: Window) -> Self {
         let Settings {
+            rt,
+            name,
             threshold,
             minimum_calls,
             open_duration,
@@ -197,7 +292,11 @@ impl Inner {
             slow_call,
             listener,
         } = settings;
+        let metrics = Metrics::new(&name);
         Inner {
+            rt,
+            name,
+            metrics,
             threshold,
             minimum_calls,
             open_duration,
@@ -266,10 +365,7 @@ impl Inner {
         if let Phase::Open { until } = state.phase {
             if now < until {
                 drop(state);
-                self.counters.rejected.fetch_add(1, Ordering::Relaxed);
-                return Err(CircuitOpen {
-                    retry_after: Some(until - now),
-                });
+                return Err(self.reject(Some(until - now)));
             }
             change = Some(self.enter(&mut state, CircuitState::HalfOpen, &mut LazyNow::at(now)));
         }
@@ -284,7 +380,7 @@ impl Inner {
                     *in_flight += 1;
                     Ok(true)
                 } else {
-                    Err(CircuitOpen { retry_after: None })
+                    Err(())
                 }
             }
             Phase::Open { .. } => unreachable!("left just above"),
@@ -300,12 +396,30 @@ impl Inner {
                 };
                 Ok((ticket, change))
             }
-            Err(e) => {
-                self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            Err(()) => {
+                let refused = self.reject(None);
                 // Nothing is held: announce the change (if any) here; a panic leaves no slot.
                 self.notify(change);
-                Err(e)
+                Err(refused)
             }
+        }
+    }
+
+    /// Counts a refusal and says when a probe would be let through, if known.
+    fn reject(&self, retry_after: Option<Duration>) -> CircuitOpen {
+        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        self.metrics.rejections.increment(1);
+        event!(
+            debug,
+            "uno_core::resilience",
+            name = %self.name,
+            reason = "circuit_open",
+            ?retry_after,
+            "call rejected"
+        );
+        CircuitOpen {
+            name: self.name.shared(),
+            retry_after,
         }
     }
 
@@ -342,7 +456,15 @@ impl Inner {
     /// the breaker consistent.
     pub(super) fn notify(&self, change: Option<StateChange>) {
         let Some(change) = change else { return };
-        event!(from = ?change.from, to = ?change.to, "circuit breaker state change");
+        self.metrics.transition(change);
+        let (from, to) = (change.from.label(), change.to.label());
+        if change.to == Open {
+            event!(warn, "uno_core::resilience", name = %self.name, from, to, "circuit breaker opened");
+        } else {
+            event!(info, "uno_core::resilience", name = %self.name, from, to, "circuit breaker state change");
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = (from, to);
         if let Some(listener) = &self.listener {
             listener(change);
         }
@@ -450,6 +572,8 @@ mod tests {
         listener: Option<Box<Listener>>,
     ) -> Inner {
         let settings = Settings {
+            rt: crate::rt::VirtualRuntime::new().handle(),
+            name: Name::kind("circuit_breaker"),
             threshold: 0.5,
             minimum_calls,
             open_duration: 30 * SEC,
@@ -495,8 +619,6 @@ mod tests {
             assert_eq!(b.state(), state, "{why}");
         }
     }
-
-    use CircuitState::{Closed, HalfOpen, Open};
 
     #[test]
     fn a_count_window_opens_at_the_threshold_over_its_last_calls() {
@@ -559,8 +681,8 @@ mod tests {
         );
         let (ticket, change) = b.admit(&mut LazyNow::at(t + 30 * SEC)).unwrap();
         let to_half_open = StateChange {
-            from: CircuitState::Open,
-            to: CircuitState::HalfOpen,
+            from: Open,
+            to: HalfOpen,
         };
         assert_eq!(change, Some(to_half_open), "returned, not yet announced");
         assert!(ticket.probe);

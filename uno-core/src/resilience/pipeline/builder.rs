@@ -4,14 +4,19 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use super::Pipeline;
+use crate::observe::Name;
 use crate::resilience::{Bulkhead, CircuitBreaker, ConfigError, RateLimiter, Retry, TimeoutPolicy};
 use crate::rt::Runtime;
 use crate::sync::CancellationToken;
 
 /// Builds a [`Pipeline`]; from [`Pipeline::builder`].
+#[must_use = "a builder does nothing until `.build()` is called"]
 pub struct PipelineBuilder<E> {
     rt: Runtime,
+    name: Option<Arc<str>>,
     token: Option<CancellationToken>,
     timeout: Option<(Duration, Cow<'static, str>)>,
     retry: Option<Retry<E>>,
@@ -23,9 +28,10 @@ pub struct PipelineBuilder<E> {
 
 impl<E> PipelineBuilder<E> {
     /// See [`Pipeline::builder`].
-    pub(super) fn new(rt: Runtime) -> Self {
+    pub(super) fn new(rt: &Runtime) -> Self {
         PipelineBuilder {
-            rt,
+            rt: rt.clone(),
+            name: None,
             token: None,
             timeout: None,
             retry: None,
@@ -34,6 +40,34 @@ impl<E> PipelineBuilder<E> {
             limiter: None,
             bulkhead: None,
         }
+    }
+
+    /// Names the pipeline, for its `tracing` span and the errors of its own timeouts. Default:
+    /// `"pipeline"`. (Its policies keep their own names.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::Pipeline;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let pipeline = Pipeline::builder(&rt)
+    ///     .name("checkout")
+    ///     .timeout(Duration::from_secs(1), "placing the order")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pipeline.name(), "checkout");
+    /// let err = pipeline.run(|| std::future::pending::<Result<(), &str>>()).await.unwrap_err();
+    /// assert_eq!(err.to_string(), "checkout: placing the order (timed out after 1s)");
+    /// # });
+    /// ```
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
     }
 
     /// Stops the call (with
@@ -51,7 +85,7 @@ impl<E> PipelineBuilder<E> {
     /// # vrt.block_on(async move {
     ///
     /// let shutdown = CancellationToken::new();
-    /// let pipeline = Pipeline::builder(rt).cancellation(shutdown.clone()).build().unwrap();
+    /// let pipeline = Pipeline::builder(&rt).cancellation(shutdown.clone()).build().unwrap();
     /// let call = pipeline.run(|| std::future::pending::<Result<(), ()>>());
     /// shutdown.cancel();
     /// assert_eq!(call.await, Err(ResilienceError::Cancelled));
@@ -75,8 +109,8 @@ impl<E> PipelineBuilder<E> {
     /// # vrt.block_on(async move {
     ///
     /// let backoff = Backoff::constant(Duration::from_secs(1));
-    /// let retry = Retry::builder().max_attempts(10).backoff(backoff);
-    /// let pipeline = Pipeline::builder(rt.clone())
+    /// let retry = Retry::builder(&rt).max_attempts(10).backoff(backoff);
+    /// let pipeline = Pipeline::builder(&rt)
     ///     .timeout(Duration::from_millis(2500), "syncing the account")
     ///     .retry(retry.build().unwrap())
     ///     .build()
@@ -101,8 +135,8 @@ impl<E> PipelineBuilder<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let retry = Retry::builder().max_attempts(4).build().unwrap();
-    /// let pipeline = Pipeline::builder(rt).retry(retry).build().unwrap();
+    /// let retry = Retry::builder(&rt).max_attempts(4).build().unwrap();
+    /// let pipeline = Pipeline::builder(&rt).retry(retry).build().unwrap();
     /// let mut calls = 0;
     /// let out = pipeline
     ///     .run(|| {
@@ -131,8 +165,8 @@ impl<E> PipelineBuilder<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let pipeline = Pipeline::builder(rt.clone())
-    ///     .retry(Retry::builder().build().unwrap())
+    /// let pipeline = Pipeline::builder(&rt)
+    ///     .retry(Retry::builder(&rt).build().unwrap())
     ///     .attempt_timeout(Duration::from_secs(1), "one attempt")
     ///     .build()
     ///     .unwrap();
@@ -170,13 +204,13 @@ impl<E> PipelineBuilder<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let breaker = CircuitBreaker::builder().count_window(2).minimum_calls(2).build().unwrap();
-    /// let pipeline = Pipeline::builder(rt).circuit_breaker(breaker).build().unwrap();
+    /// let breaker = CircuitBreaker::builder(&rt).count_window(2).minimum_calls(2).build().unwrap();
+    /// let pipeline = Pipeline::builder(&rt).circuit_breaker(breaker).build().unwrap();
     /// for _ in 0..2 {
     ///     let _ = pipeline.run(|| async { Err::<(), _>("down") }).await;
     /// }
     /// let err = pipeline.run(|| async { Ok::<_, &str>(()) }).await.unwrap_err();
-    /// assert!(matches!(err, ResilienceError::CircuitOpen { .. })); // failing fast now
+    /// assert!(matches!(err, ResilienceError::CircuitOpen(_))); // failing fast now
     /// # });
     /// ```
     pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
@@ -196,8 +230,8 @@ impl<E> PipelineBuilder<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let limiter = RateLimiter::per_second(2).burst(1).build().unwrap();
-    /// let pipeline = Pipeline::builder(rt.clone()).rate_limiter(limiter).build().unwrap();
+    /// let limiter = RateLimiter::builder(&rt, 2, Duration::from_secs(1)).burst(1).build().unwrap();
+    /// let pipeline = Pipeline::builder(&rt).rate_limiter(limiter).build().unwrap();
     /// let start = rt.now();
     /// for _ in 0..3 {
     ///     pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap();
@@ -221,11 +255,11 @@ impl<E> PipelineBuilder<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
-    /// let pipeline = Pipeline::builder(rt).bulkhead(bulkhead.clone()).build().unwrap();
+    /// let bulkhead = Bulkhead::builder(&rt, 1).max_queue(0).build().unwrap();
+    /// let pipeline = Pipeline::builder(&rt).bulkhead(bulkhead.clone()).build().unwrap();
     /// let _busy = bulkhead.try_acquire().unwrap(); // someone else holds the only slot
     /// let err = pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap_err();
-    /// assert_eq!(err, ResilienceError::Rejected(BulkheadRejected::QueueFull { max_queue: 0 }));
+    /// assert!(matches!(err, ResilienceError::Rejected(BulkheadRejected::QueueFull { .. })));
     /// # });
     /// ```
     pub fn bulkhead(mut self, bulkhead: Bulkhead) -> Self {
@@ -248,27 +282,41 @@ impl<E> PipelineBuilder<E> {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let builder = Pipeline::<()>::builder(rt.clone());
+    /// let builder = Pipeline::<()>::builder(&rt);
     /// let ok = builder.attempt_timeout(Duration::from_secs(1), "attempt").build();
     /// assert!(ok.is_ok());
-    /// let builder = Pipeline::<()>::builder(rt);
+    /// let builder = Pipeline::<()>::builder(&rt);
     /// let err = builder.attempt_timeout(Duration::ZERO, "attempt").build().unwrap_err();
     /// assert_eq!(err, ConfigError::Zero { what: "pipeline attempt_timeout" });
     /// ```
     pub fn build(self) -> Result<Pipeline<E>, ConfigError> {
-        // Each slot names itself in the error, so a zero overall and a zero per-attempt timeout
-        // are told apart.
-        let policy = |t: Option<(Duration, Cow<'static, str>)>, what: &'static str| {
-            t.map(|(d, m)| TimeoutPolicy::new(d, m))
-                .transpose()
-                .map_err(|_| ConfigError::Zero { what })
+        let name = match self.name {
+            Some(name) => Name::new(name),
+            None => Name::kind("pipeline"),
         };
+        // Each slot names itself in the error, so a zero overall and a zero per-attempt timeout
+        // are told apart. Both run on the pipeline's runtime, under the pipeline's name.
+        let rt = &self.rt;
+        let policy = |t: Option<(Duration, Cow<'static, str>)>, what: &'static str| match t {
+            Some((d, _)) if d.is_zero() => Err(ConfigError::Zero { what }),
+            Some((d, m)) => Ok(Some(TimeoutPolicy::with_name(
+                rt,
+                d,
+                m,
+                name.clone(),
+                "pipeline",
+            ))),
+            None => Ok(None),
+        };
+        let timeout = policy(self.timeout, "pipeline timeout")?;
+        let attempt_timeout = policy(self.attempt_timeout, "pipeline attempt_timeout")?;
         Ok(Pipeline {
             rt: self.rt,
+            name,
             token: self.token,
-            timeout: policy(self.timeout, "pipeline timeout")?,
+            timeout,
             retry: self.retry,
-            attempt_timeout: policy(self.attempt_timeout, "pipeline attempt_timeout")?,
+            attempt_timeout,
             breaker: self.breaker,
             limiter: self.limiter,
             bulkhead: self.bulkhead,
@@ -278,6 +326,8 @@ impl<E> PipelineBuilder<E> {
 
 impl<E> fmt::Debug for PipelineBuilder<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipelineBuilder").finish_non_exhaustive()
+        f.debug_struct("PipelineBuilder")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }

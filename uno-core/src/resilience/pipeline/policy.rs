@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 
 use super::PipelineBuilder;
+use crate::observe::{Name, event};
 use crate::resilience::retry::Attempts;
 use crate::resilience::{
     Bulkhead, CircuitBreaker, RateLimiter, ResilienceError, Retry, TimeoutPolicy,
@@ -31,8 +32,10 @@ use crate::sync::{CancellationToken, Cancelled};
 /// - the rate-limit admission is taken before the bulkhead slot, so a call waiting for the
 ///   limiter does not hold a slot.
 ///
-/// The pipeline holds its [`Runtime`]. Policies are stored by value (each a cheap handle), so a
-/// call allocates nothing on the happy path. Clones share every policy's state.
+/// The pipeline holds its [`Runtime`]: its timeouts and backoff sleeps run on it, and it reads
+/// that clock once per attempt for the breaker, the per-attempt timeout and the limiter, so
+/// build the policies on the same runtime. Policies are stored by value (each a cheap handle),
+/// so a call allocates nothing on the happy path. Clones share every policy's state.
 ///
 /// # Panics
 ///
@@ -51,15 +54,15 @@ use crate::sync::{CancellationToken, Cancelled};
 ///
 /// let vrt = VirtualRuntime::new();
 /// let rt = vrt.handle();
-/// let pipeline = Pipeline::builder(rt.clone())
-///     .retry(Retry::builder()
+/// let pipeline = Pipeline::builder(&rt)
+///     .retry(Retry::builder(&rt)
 ///         .max_attempts(3)
 ///         .backoff(Backoff::constant(Duration::from_millis(50)))
 ///         .build()
 ///         .unwrap())
 ///     .attempt_timeout(Duration::from_secs(1), "calling the flaky service")
-///     .rate_limiter(RateLimiter::per_second(10).build().unwrap())
-///     .bulkhead(Bulkhead::builder(5).build().unwrap())
+///     .rate_limiter(RateLimiter::builder(&rt, 10, Duration::from_secs(1)).build().unwrap())
+///     .bulkhead(Bulkhead::builder(&rt, 5).build().unwrap())
 ///     .build()
 ///     .unwrap();
 /// vrt.block_on(async move {
@@ -76,6 +79,7 @@ use crate::sync::{CancellationToken, Cancelled};
 /// ```
 pub struct Pipeline<E> {
     pub(super) rt: Runtime,
+    pub(super) name: Name,
     pub(super) token: Option<CancellationToken>,
     pub(super) timeout: Option<TimeoutPolicy>,
     pub(super) retry: Option<Retry<E>>,
@@ -98,14 +102,28 @@ impl<E> Pipeline<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let bare = Pipeline::builder(rt.clone()).build().unwrap(); // no policy: just calls `op`
+    /// let bare = Pipeline::builder(&rt).build().unwrap(); // no policy: just calls `op`
     /// assert_eq!(bare.run(|| async { Ok::<_, ()>(5) }).await, Ok(5));
-    /// let err = Pipeline::<()>::builder(rt).timeout(Duration::ZERO, "never").build().unwrap_err();
+    /// let err = Pipeline::<()>::builder(&rt).timeout(Duration::ZERO, "never").build().unwrap_err();
     /// assert_eq!(err, ConfigError::Zero { what: "pipeline timeout" });
     /// # });
     /// ```
-    pub fn builder(rt: Runtime) -> PipelineBuilder<E> {
+    pub fn builder(rt: &Runtime) -> PipelineBuilder<E> {
         PipelineBuilder::new(rt)
+    }
+
+    /// The pipeline's name (default `"pipeline"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::Pipeline;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    ///
+    /// assert_eq!(Pipeline::<()>::builder(&rt).build().unwrap().name(), "pipeline");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.name.as_str()
     }
 
     /// Runs `op` (called again for each attempt) through every policy.
@@ -132,8 +150,8 @@ impl<E> Pipeline<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let pipeline = Pipeline::builder(rt.clone())
-    ///     .retry(Retry::builder().max_attempts(2).build().unwrap())
+    /// let pipeline = Pipeline::builder(&rt)
+    ///     .retry(Retry::builder(&rt).max_attempts(2).build().unwrap())
     ///     .attempt_timeout(Duration::from_secs(1), "fetching the price")
     ///     .build()
     ///     .unwrap();
@@ -172,14 +190,14 @@ impl<E> Pipeline<E> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use uno_core::resilience::{Pipeline, ResilienceError, Retry};
+    /// use uno_core::resilience::{Pipeline, ResilienceError, Retry, RetryAfter};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let pipeline = Pipeline::builder(rt.clone())
-    ///     .retry(Retry::builder().retry_on_rejection(true).build().unwrap())
+    /// let pipeline = Pipeline::builder(&rt)
+    ///     .retry(Retry::builder(&rt).retry_on_rejection(true).build().unwrap())
     ///     .build()
     ///     .unwrap();
     /// // The operation reports an overload as a refusal, so the retry waits its `retry_after`.
@@ -189,7 +207,7 @@ impl<E> Pipeline<E> {
     ///         let busy = std::mem::replace(&mut overloaded, false);
     ///         async move {
     ///             let retry_after = Duration::from_secs(2);
-    ///             if busy { Err(ResilienceError::RateLimited { retry_after }) }
+    ///             if busy { Err(RetryAfter::new("upstream", retry_after).into()) }
     ///             else { Ok::<_, ResilienceError<()>>("done") }
     ///         }
     ///     })
@@ -202,14 +220,32 @@ impl<E> Pipeline<E> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
     {
+        let call = self.call(&mut op);
+        #[cfg(feature = "tracing")]
+        let call = tracing::Instrument::instrument(
+            call,
+            tracing::debug_span!(
+                target: "uno_core::resilience",
+                "uno_pipeline_call",
+                name = %self.name
+            ),
+        );
+        call.await
+    }
+
+    /// One call through every policy (inside the `uno_pipeline_call` span).
+    async fn call<T, F, Fut>(&self, op: &mut F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ResilienceError<E>>>,
+    {
         let rt = &self.rt;
-        let op = &mut op;
         let bounded = async move {
             let retried = async move {
                 let Some(retry) = &self.retry else {
                     return self.attempt(op, None).await;
                 };
-                let mut attempts = retry.start(rt);
+                let mut attempts = retry.start();
                 loop {
                     attempts.begin();
                     match self.attempt(op, Some(&mut attempts)).await {
@@ -218,7 +254,7 @@ impl<E> Pipeline<E> {
                             return Ok(value);
                         }
                         Err(err) => {
-                            let delay = attempts.failed(rt, err)?;
+                            let delay = attempts.failed(err)?;
                             if !delay.is_zero() {
                                 rt.sleep(delay).await;
                             }
@@ -227,7 +263,7 @@ impl<E> Pipeline<E> {
                 }
             };
             match &self.timeout {
-                Some(limit) => limit.limit(rt, retried).await,
+                Some(limit) => limit.limit(retried).await,
                 None => retried.await,
             }
         };
@@ -256,9 +292,16 @@ impl<E> Pipeline<E> {
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
     {
         let rt = &self.rt;
+        event!(
+            debug,
+            "uno_core::resilience",
+            name = %self.name,
+            attempt = retry.as_deref().map_or(1, Attempts::attempt),
+            "pipeline attempt"
+        );
         let now = (self.attempt_timeout.is_some() || self.limiter.is_some()).then(|| rt.now());
         let admission = match &self.breaker {
-            Some(breaker) => Some(breaker.admit(rt, now)?),
+            Some(breaker) => Some(breaker.admit(now)?),
             None => None,
         };
         let measure = self
@@ -271,7 +314,7 @@ impl<E> Pipeline<E> {
             if let Some(limiter) = &self.limiter
                 && !now.is_some_and(|now| limiter.try_admit_at(now))
             {
-                limiter.acquire(rt).await;
+                limiter.acquire().await;
                 waited = true;
             }
             let _slot = match &self.bulkhead {
@@ -279,7 +322,7 @@ impl<E> Pipeline<E> {
                     Some(slot) => slot,
                     None => {
                         waited = true;
-                        bulkhead.enter(rt).await?
+                        bulkhead.enter().await?
                     }
                 }),
                 None => None,
@@ -298,11 +341,11 @@ impl<E> Pipeline<E> {
             result
         };
         let result = match (&self.attempt_timeout, now) {
-            (Some(limit), Some(now)) => limit.limit_from(rt, now, limited).await,
+            (Some(limit), Some(now)) => limit.limit_from(now, limited).await,
             _ => limited.await,
         };
         if let Some(admission) = admission {
-            admission.record_result(&result, rt, op_time);
+            admission.record_result(&result, op_time);
         }
         result
     }
@@ -317,7 +360,7 @@ impl<E> Pipeline<E> {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let pipeline = Pipeline::<()>::builder(rt.clone()).build().unwrap();
+    /// let pipeline = Pipeline::<()>::builder(&rt).build().unwrap();
     /// assert_eq!(pipeline.runtime().now(), rt.now()); // the same clock
     /// ```
     pub fn runtime(&self) -> &Runtime {
@@ -335,11 +378,11 @@ impl<E> Pipeline<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let retry = Retry::builder().build().unwrap();
-    /// let pipeline = Pipeline::builder(rt.clone()).retry(retry).build().unwrap();
+    /// let retry = Retry::builder(&rt).build().unwrap();
+    /// let pipeline = Pipeline::builder(&rt).retry(retry).build().unwrap();
     /// let _ = pipeline.run(|| async { Err::<(), _>("down") }).await;
     /// assert_eq!(pipeline.retry().unwrap().stats().attempts, 3);
-    /// assert!(Pipeline::<()>::builder(rt).build().unwrap().retry().is_none());
+    /// assert!(Pipeline::<()>::builder(&rt).build().unwrap().retry().is_none());
     /// # });
     /// ```
     pub fn retry(&self) -> Option<&Retry<E>> {
@@ -357,8 +400,8 @@ impl<E> Pipeline<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let breaker = CircuitBreaker::builder().count_window(1).minimum_calls(1).build().unwrap();
-    /// let pipeline = Pipeline::builder(rt).circuit_breaker(breaker).build().unwrap();
+    /// let breaker = CircuitBreaker::builder(&rt).count_window(1).minimum_calls(1).build().unwrap();
+    /// let pipeline = Pipeline::builder(&rt).circuit_breaker(breaker).build().unwrap();
     /// let _ = pipeline.run(|| async { Err::<(), _>("down") }).await;
     /// assert_eq!(pipeline.circuit_breaker().unwrap().state(), CircuitState::Open);
     /// # });
@@ -372,14 +415,15 @@ impl<E> Pipeline<E> {
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use uno_core::resilience::{Pipeline, RateLimiter};
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let limiter = RateLimiter::per_second(1).build().unwrap();
-    /// let pipeline = Pipeline::builder(rt).rate_limiter(limiter).build().unwrap();
+    /// let limiter = RateLimiter::builder(&rt, 1, Duration::from_secs(1)).build().unwrap();
+    /// let pipeline = Pipeline::builder(&rt).rate_limiter(limiter).build().unwrap();
     /// for _ in 0..2 {
     ///     pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap();
     /// }
@@ -401,8 +445,8 @@ impl<E> Pipeline<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let bulkhead = Bulkhead::builder(2).build().unwrap();
-    /// let pipeline = Pipeline::builder(rt).bulkhead(bulkhead).build().unwrap();
+    /// let bulkhead = Bulkhead::builder(&rt, 2).build().unwrap();
+    /// let pipeline = Pipeline::builder(&rt).bulkhead(bulkhead).build().unwrap();
     /// pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap();
     /// let stats = pipeline.bulkhead().unwrap().stats();
     /// assert_eq!((stats.admitted, stats.in_flight), (1, 0));
@@ -417,6 +461,7 @@ impl<E> Clone for Pipeline<E> {
     fn clone(&self) -> Self {
         Pipeline {
             rt: self.rt.clone(),
+            name: self.name.clone(),
             token: self.token.clone(),
             timeout: self.timeout.clone(),
             retry: self.retry.clone(),
@@ -431,6 +476,7 @@ impl<E> Clone for Pipeline<E> {
 impl<E> fmt::Debug for Pipeline<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
+            .field("name", &self.name)
             .field("cancellation", &self.token)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)

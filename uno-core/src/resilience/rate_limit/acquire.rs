@@ -17,8 +17,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use crate::observe::event;
 use crate::resilience::RateLimiter;
-use crate::rt::Runtime;
 use crate::time::{Sleep, deadline_after};
 
 /// The queue of [`RateLimitAcquire`] futures, under the limiter's lock.
@@ -38,7 +38,6 @@ pub(super) struct Waiter {
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct RateLimitAcquire<'a> {
     limiter: &'a RateLimiter,
-    rt: &'a Runtime,
     /// Our place in the queue, once queued.
     id: Option<u64>,
     /// Only the front waiter sleeps, until its admission conforms. Allocated only when waiting.
@@ -46,10 +45,9 @@ pub struct RateLimitAcquire<'a> {
 }
 
 impl<'a> RateLimitAcquire<'a> {
-    pub(super) fn new(limiter: &'a RateLimiter, rt: &'a Runtime) -> Self {
+    pub(super) fn new(limiter: &'a RateLimiter) -> Self {
         RateLimitAcquire {
             limiter,
-            rt,
             id: None,
             sleep: None,
         }
@@ -63,14 +61,14 @@ impl Future for RateLimitAcquire<'_> {
         let this = &mut *self;
         let inner = &*this.limiter.inner;
         loop {
-            let now = this.rt.now();
+            let now = inner.rt.now();
             let at = inner.gcra.at(now);
             // The lock-free path, for a newcomer when nobody is queued ahead of it.
             if this.id.is_none()
                 && inner.queued.load(Ordering::Acquire) == 0
                 && inner.gcra.try_admit(at).is_ok()
             {
-                inner.admitted.fetch_add(1, Ordering::Relaxed);
+                inner.admitted();
                 return Poll::Ready(());
             }
             let mut state = inner.waiters();
@@ -96,6 +94,14 @@ impl Future for RateLimitAcquire<'_> {
                     inner.queued.store(state.queue.len(), Ordering::Release);
                     this.id = Some(id);
                     inner.waited.fetch_add(1, Ordering::Relaxed);
+                    inner.metrics.waits.increment(1);
+                    event!(
+                        debug,
+                        "uno_core::resilience",
+                        name = %inner.name,
+                        queued = state.queue.len(),
+                        "waiting for the rate limiter"
+                    );
                     id
                 }
             };
@@ -111,7 +117,7 @@ impl Future for RateLimitAcquire<'_> {
                     drop(state);
                     this.id = None;
                     this.sleep = None;
-                    inner.admitted.fetch_add(1, Ordering::Relaxed);
+                    inner.admitted();
                     if let Some(next) = next {
                         next.wake();
                     }
@@ -125,7 +131,7 @@ impl Future for RateLimitAcquire<'_> {
                             sleep.as_mut().reset(deadline);
                         }
                         Some(_) => {}
-                        None => this.sleep = Some(this.rt.sleep_until(deadline)),
+                        None => this.sleep = Some(inner.rt.sleep_until(deadline)),
                     }
                     let sleep = this.sleep.as_mut().expect("set just above");
                     if sleep.as_mut().poll(cx).is_pending() {

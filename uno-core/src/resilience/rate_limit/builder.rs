@@ -7,25 +7,53 @@ use std::time::Duration;
 
 use super::acquire::Waiters;
 use super::gcra::{Gcra, duration, nanos_of};
-use super::policy::Inner;
+use super::policy::{Inner, Metrics};
+use crate::observe::Name;
 use crate::resilience::{ConfigError, RateLimiter};
+use crate::rt::Runtime;
 
-/// Builds a [`RateLimiter`]; from [`RateLimiter::per_second`] or [`RateLimiter::new`].
+/// Builds a [`RateLimiter`]; from [`RateLimiter::builder`].
 #[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `.build()` is called"]
 pub struct RateLimiterBuilder {
+    rt: Runtime,
     operations: u32,
     period: Duration,
     burst: Option<u32>,
+    name: Option<std::sync::Arc<str>>,
 }
 
 impl RateLimiterBuilder {
-    /// See [`RateLimiter::new`].
-    pub(super) fn new(operations: u32, period: Duration) -> Self {
+    /// See [`RateLimiter::builder`].
+    pub(super) fn new(rt: &Runtime, operations: u32, period: Duration) -> Self {
         RateLimiterBuilder {
+            rt: rt.clone(),
             operations,
             period,
             burst: None,
+            name: None,
         }
+    }
+
+    /// Names the limiter, for its errors ([`RetryAfter`](crate::resilience::RetryAfter)), metrics
+    /// and events. Default: `"rate_limiter"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::RateLimiter;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    ///
+    /// let limiter = RateLimiter::builder(&rt, 1, Duration::from_secs(1)).name("search").build();
+    /// let limiter = limiter.unwrap();
+    /// assert_eq!(limiter.name(), "search");
+    /// limiter.try_acquire().unwrap();
+    /// assert_eq!(&*limiter.try_acquire().unwrap_err().name, "search");
+    /// ```
+    pub fn name(mut self, name: impl Into<std::sync::Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
     }
 
     /// Admissions that may go at once after an idle spell (at least 1). Default: `operations`.
@@ -39,11 +67,12 @@ impl RateLimiterBuilder {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let smooth = RateLimiter::per_second(100).burst(1).build().unwrap();
-    /// assert!(smooth.try_acquire(&rt).is_ok());
-    /// let wait = smooth.try_acquire(&rt).unwrap_err().retry_after; // no second call at once
+    /// let second = Duration::from_secs(1);
+    /// let smooth = RateLimiter::builder(&rt, 100, second).burst(1).build().unwrap();
+    /// assert!(smooth.try_acquire().is_ok());
+    /// let wait = smooth.try_acquire().unwrap_err().retry_after; // no second call at once
     /// assert_eq!(wait, Duration::from_millis(10));
-    /// let err = RateLimiter::per_second(100).burst(0).build().unwrap_err();
+    /// let err = RateLimiter::builder(&rt, 100, second).burst(0).build().unwrap_err();
     /// assert_eq!(err, ConfigError::Zero { what: "rate limiter burst" });
     /// ```
     pub fn burst(mut self, burst: u32) -> Self {
@@ -63,10 +92,12 @@ impl RateLimiterBuilder {
     /// ```
     /// use std::time::Duration;
     /// use uno_core::resilience::{ConfigError, RateLimiter};
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// assert!(RateLimiter::per_second(1_000).burst(10).build().is_ok());
+    /// let second = Duration::from_secs(1);
+    /// assert!(RateLimiter::builder(&rt, 1_000, second).burst(10).build().is_ok());
     /// let period = Duration::from_nanos(1);
-    /// let err = RateLimiter::new(2, period).build().unwrap_err(); // two per nanosecond
+    /// let err = RateLimiter::builder(&rt, 2, period).build().unwrap_err(); // two per nanosecond
     /// assert_eq!(err, ConfigError::RateTooHigh { operations: 2, period });
     /// ```
     pub fn build(self) -> Result<RateLimiter, ConfigError> {
@@ -98,8 +129,16 @@ impl RateLimiterBuilder {
         // Exact: the interval is at most the period, and the tolerance below 2⁹⁵ × 2³² ns.
         let interval = duration(nanos_of(interval_ns));
         let tolerance = nanos_of(interval_ns * u128::from(burst - 1));
+        let name = match self.name {
+            Some(name) => Name::new(name),
+            None => Name::kind("rate_limiter"),
+        };
+        let metrics = Metrics::new(&name);
         Ok(RateLimiter {
             inner: Arc::new(Inner {
+                rt: self.rt,
+                name,
+                metrics,
                 operations: self.operations,
                 period: self.period,
                 burst,

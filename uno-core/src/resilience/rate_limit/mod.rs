@@ -12,4 +12,5 @@ mod policy;
 
 pub use acquire::RateLimitAcquire;
 pub use builder::RateLimiterBuilder;
+pub(crate) use policy::{ADMISSIONS, WAITS};
 pub use policy::{RateLimiter, RateLimiterStats};

@@ -9,8 +9,14 @@ use std::time::{Duration, Instant};
 use super::acquire::Waiters;
 use super::gcra::Gcra;
 use super::{RateLimitAcquire, RateLimiterBuilder};
+use crate::observe::{Counter, Name, event};
 use crate::resilience::{ResilienceError, RetryAfter};
 use crate::rt::Runtime;
+
+/// The metrics of a rate limiter (see the module's "Metrics").
+pub(crate) const ADMISSIONS: &str = "uno_rate_limiter_admissions_total";
+pub(crate) const WAITS: &str = "uno_rate_limiter_waits_total";
+use crate::resilience::REJECTIONS;
 
 /// Admits at most `operations` per `period`, with bursts of up to `burst` (GCRA, the generic cell
 /// rate algorithm: a token bucket kept as a single "theoretical arrival time").
@@ -24,8 +30,8 @@ use crate::rt::Runtime;
 ///   year admits exactly 100, and a clock that jumps by centuries (a virtual one) changes nothing
 ///   but the time.
 ///
-/// Clones share the same state. Time is read from the [`Runtime`] passed to each call, so the
-/// limiter runs on virtual time in tests.
+/// Clones share the same state. Time is read from the [`Runtime`] the limiter was built with, so
+/// the limiter runs on virtual time in tests.
 ///
 /// # Panics
 ///
@@ -42,15 +48,15 @@ use crate::rt::Runtime;
 ///
 /// let vrt = VirtualRuntime::new();
 /// let rt = vrt.handle();
-/// let limiter = RateLimiter::per_second(10).burst(2).build().unwrap();
+/// let limiter = RateLimiter::builder(&rt, 10, Duration::from_secs(1)).burst(2).build().unwrap();
 /// vrt.block_on(async move {
 ///     let start = rt.now();
 ///     for _ in 0..4 {
-///         limiter.acquire(&rt).await;
+///         limiter.acquire().await;
 ///     }
 ///     // Two at once (the burst), then one every 100 ms.
 ///     assert_eq!(rt.now() - start, Duration::from_millis(200));
-///     let refused = limiter.try_acquire(&rt).unwrap_err();
+///     let refused = limiter.try_acquire().unwrap_err();
 ///     assert_eq!(refused.retry_after, Duration::from_millis(100));
 /// });
 /// ```
@@ -61,6 +67,9 @@ pub struct RateLimiter {
 
 /// The state clones share: the settings, the [`Gcra`], the waiters and the counters.
 pub(super) struct Inner {
+    pub(super) rt: Runtime,
+    pub(super) name: Name,
+    pub(super) metrics: Metrics,
     pub(super) operations: u32,
     pub(super) period: Duration,
     pub(super) burst: u32,
@@ -79,7 +88,31 @@ pub(super) struct Inner {
     pub(super) abandoned: AtomicU64,
 }
 
+/// The limiter's metric handles, registered once when it is built.
+#[derive(Debug, Default)]
+pub(super) struct Metrics {
+    pub(super) admissions: Counter,
+    pub(super) waits: Counter,
+    pub(super) rejections: Counter,
+}
+
+impl Metrics {
+    pub(super) fn new(name: &Name) -> Self {
+        Metrics {
+            admissions: Counter::new(ADMISSIONS, name, &[]),
+            waits: Counter::new(WAITS, name, &[]),
+            rejections: Counter::new(REJECTIONS, name, &[("reason", "rate_limited")]),
+        }
+    }
+}
+
 impl Inner {
+    /// Counts one admission (by any path).
+    pub(super) fn admitted(&self) {
+        self.admitted.fetch_add(1, Ordering::Relaxed);
+        self.metrics.admissions.increment(1);
+    }
+
     pub(super) fn waiters(&self) -> MutexGuard<'_, Waiters> {
         self.state.lock()
     }
@@ -102,42 +135,41 @@ pub struct RateLimiterStats {
 }
 
 impl RateLimiter {
-    /// `operations` per second; see [`RateLimiterBuilder::burst`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use uno_core::resilience::RateLimiter;
-    ///
-    /// let limiter = RateLimiter::per_second(4).build().unwrap();
-    /// assert_eq!(limiter.interval(), Duration::from_millis(250));
-    /// assert_eq!(limiter.burst(), 4); // a full second's worth by default
-    /// ```
-    pub fn per_second(operations: u32) -> RateLimiterBuilder {
-        Self::new(operations, Duration::from_secs(1))
-    }
-
-    /// `operations` per `period`. The burst defaults to `operations` (a full period's worth may
-    /// go at once after an idle spell); set [`burst`](RateLimiterBuilder::burst) to smooth.
+    /// A builder for `operations` per `period` on `rt`'s clock. The burst defaults to
+    /// `operations` (a full period's worth may go at once after an idle spell); set
+    /// [`burst`](RateLimiterBuilder::burst) to smooth.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
     /// use uno_core::resilience::{ConfigError, RateLimiter};
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let limiter = RateLimiter::new(100, Duration::from_secs(60)).build().unwrap();
+    /// let limiter = RateLimiter::builder(&rt, 100, Duration::from_secs(60)).build().unwrap();
     /// assert_eq!(limiter.interval(), Duration::from_millis(600));
-    /// let err = RateLimiter::new(10, Duration::ZERO).build().unwrap_err();
+    /// assert_eq!(limiter.burst(), 100); // a full period's worth by default
+    /// let err = RateLimiter::builder(&rt, 10, Duration::ZERO).build().unwrap_err();
     /// assert_eq!(err, ConfigError::Zero { what: "rate limiter period" });
     /// ```
-    #[allow(
-        clippy::new_ret_no_self,
-        reason = "the design names the constructor `new`; it returns the builder for `.burst()`"
-    )]
-    pub fn new(operations: u32, period: Duration) -> RateLimiterBuilder {
-        RateLimiterBuilder::new(operations, period)
+    pub fn builder(rt: &Runtime, operations: u32, period: Duration) -> RateLimiterBuilder {
+        RateLimiterBuilder::new(rt, operations, period)
+    }
+
+    /// The limiter's name (default `"rate_limiter"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::RateLimiter;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    ///
+    /// let limiter = RateLimiter::builder(&rt, 5, Duration::from_secs(1)).build().unwrap();
+    /// assert_eq!(limiter.name(), "rate_limiter");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.inner.name.as_str()
     }
 
     /// Takes one admission now, if the limiter allows it and nobody is queued.
@@ -156,17 +188,17 @@ impl RateLimiter {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let limiter = RateLimiter::per_second(2).build().unwrap();
-    /// assert!(limiter.try_acquire(&rt).is_ok());
-    /// assert!(limiter.try_acquire(&rt).is_ok()); // the burst of 2
-    /// let refused = limiter.try_acquire(&rt).unwrap_err();
+    /// let limiter = RateLimiter::builder(&rt, 2, Duration::from_secs(1)).build().unwrap();
+    /// assert!(limiter.try_acquire().is_ok());
+    /// assert!(limiter.try_acquire().is_ok()); // the burst of 2
+    /// let refused = limiter.try_acquire().unwrap_err();
     /// assert_eq!(refused.retry_after, Duration::from_millis(500));
     /// vrt.clock().advance(refused.retry_after);
-    /// assert!(limiter.try_acquire(&rt).is_ok());
+    /// assert!(limiter.try_acquire().is_ok());
     /// ```
-    pub fn try_acquire(&self, rt: &Runtime) -> Result<(), RetryAfter> {
+    pub fn try_acquire(&self) -> Result<(), RetryAfter> {
         let inner = &*self.inner;
-        let now = inner.gcra.at(rt.now());
+        let now = inner.gcra.at(inner.rt.now());
         let queued = inner.queued.load(Ordering::Acquire);
         let result = if queued == 0 {
             inner.gcra.try_admit(now)
@@ -179,13 +211,24 @@ impl RateLimiter {
         };
         match result {
             Ok(()) => {
-                self.inner.admitted.fetch_add(1, Ordering::Relaxed);
+                inner.admitted();
                 Ok(())
             }
             Err(retry_after) => {
-                self.inner.rejected.fetch_add(1, Ordering::Relaxed);
-                event!(?retry_after, "rate limit reached");
-                Err(RetryAfter { retry_after })
+                inner.rejected.fetch_add(1, Ordering::Relaxed);
+                inner.metrics.rejections.increment(1);
+                event!(
+                    debug,
+                    "uno_core::resilience",
+                    name = %inner.name,
+                    reason = "rate_limited",
+                    ?retry_after,
+                    "call rejected"
+                );
+                Err(RetryAfter {
+                    name: inner.name.shared(),
+                    retry_after,
+                })
             }
         }
     }
@@ -207,17 +250,17 @@ impl RateLimiter {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let limiter = RateLimiter::per_second(5).burst(1).build().unwrap();
+    /// let limiter = RateLimiter::builder(&rt, 5, Duration::from_secs(1)).burst(1).build().unwrap();
     /// let start = rt.now();
     /// for _ in 0..3 {
-    ///     limiter.acquire(&rt).await; // waits its turn, never fails
+    ///     limiter.acquire().await; // waits its turn, never fails
     /// }
     /// assert_eq!(rt.now() - start, Duration::from_millis(400)); // 0, 200, 400 ms
     /// assert_eq!(limiter.stats().waited, 2);
     /// # });
     /// ```
-    pub fn acquire<'a>(&'a self, rt: &'a Runtime) -> RateLimitAcquire<'a> {
-        RateLimitAcquire::new(self, rt)
+    pub fn acquire(&self) -> RateLimitAcquire<'_> {
+        RateLimitAcquire::new(self)
     }
 
     /// Waits for an admission, then runs `op`.
@@ -241,20 +284,20 @@ impl RateLimiter {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let limiter = RateLimiter::per_second(10).burst(1).build().unwrap();
+    /// let limiter = RateLimiter::builder(&rt, 10, Duration::from_secs(1)).burst(1).build().unwrap();
     /// let start = rt.now();
-    /// assert_eq!(limiter.run(&rt, || async { Ok::<_, &str>(1) }).await, Ok(1));
-    /// let failed = limiter.run(&rt, || async { Err::<i32, _>("bad request") }).await;
+    /// assert_eq!(limiter.run(|| async { Ok::<_, &str>(1) }).await, Ok(1));
+    /// let failed = limiter.run(|| async { Err::<i32, _>("bad request") }).await;
     /// assert_eq!(failed, Err(ResilienceError::Inner("bad request")));
     /// assert_eq!(rt.now() - start, Duration::from_millis(100)); // the second call waited
     /// # });
     /// ```
-    pub async fn run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    pub async fn run<T, E, F, Fut>(&self, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.acquire(rt).await;
+        self.acquire().await;
         op().await.map_err(ResilienceError::Inner)
     }
 
@@ -278,20 +321,20 @@ impl RateLimiter {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let limiter = RateLimiter::per_second(10).build().unwrap();
-    /// let limit = TimeoutPolicy::new(Duration::from_secs(1), "one call").unwrap();
+    /// let limiter = RateLimiter::builder(&rt, 10, Duration::from_secs(1)).build().unwrap();
+    /// let limit = TimeoutPolicy::builder(&rt, Duration::from_secs(1)).build().unwrap();
     /// let out: Result<(), ResilienceError<()>> = limiter
-    ///     .run_flat(&rt, || limit.run(&rt, || std::future::pending()))
+    ///     .run_flat(|| limit.run(|| std::future::pending()))
     ///     .await;
     /// assert!(out.unwrap_err().is_timeout()); // the inner policy's error, unchanged
     /// # });
     /// ```
-    pub async fn run_flat<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    pub async fn run_flat<T, E, F, Fut>(&self, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
     {
-        self.acquire(rt).await;
+        self.acquire().await;
         op().await
     }
 
@@ -316,19 +359,19 @@ impl RateLimiter {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let limiter = RateLimiter::per_second(1).build().unwrap();
-    /// assert_eq!(limiter.try_run(&rt, || async { Ok::<_, ()>("sent") }).await, Ok("sent"));
-    /// let refused = limiter.try_run(&rt, || async { Ok::<_, ()>("sent") }).await;
-    /// let retry_after = Duration::from_secs(1);
-    /// assert_eq!(refused, Err(ResilienceError::RateLimited { retry_after }));
+    /// let limiter = RateLimiter::builder(&rt, 1, Duration::from_secs(1)).build().unwrap();
+    /// assert_eq!(limiter.try_run(|| async { Ok::<_, ()>("sent") }).await, Ok("sent"));
+    /// let refused = limiter.try_run(|| async { Ok::<_, ()>("sent") }).await.unwrap_err();
+    /// assert!(matches!(refused, ResilienceError::RateLimited(_)));
+    /// assert_eq!(refused.retry_after(), Some(Duration::from_secs(1)));
     /// # });
     /// ```
-    pub async fn try_run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
+    pub async fn try_run<T, E, F, Fut>(&self, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.try_acquire(rt)?;
+        self.try_acquire()?;
         op().await.map_err(ResilienceError::Inner)
     }
 
@@ -337,10 +380,13 @@ impl RateLimiter {
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use uno_core::resilience::RateLimiter;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// assert_eq!(RateLimiter::per_second(50).build().unwrap().burst(), 50);
-    /// assert_eq!(RateLimiter::per_second(50).burst(5).build().unwrap().burst(), 5);
+    /// let per_second = |n| RateLimiter::builder(&rt, n, Duration::from_secs(1));
+    /// assert_eq!(per_second(50).build().unwrap().burst(), 50);
+    /// assert_eq!(per_second(50).burst(5).build().unwrap().burst(), 5);
     /// ```
     pub fn burst(&self) -> u32 {
         self.inner.burst
@@ -354,7 +400,8 @@ impl RateLimiter {
     /// use std::time::Duration;
     /// use uno_core::resilience::RateLimiter;
     ///
-    /// let limiter = RateLimiter::per_second(3).build().unwrap();
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    /// let limiter = RateLimiter::builder(&rt, 3, Duration::from_secs(1)).build().unwrap();
     /// // Rounded up, so the configured rate is never exceeded.
     /// assert_eq!(limiter.interval(), Duration::from_nanos(333_333_334));
     /// ```
@@ -367,14 +414,15 @@ impl RateLimiter {
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use uno_core::resilience::RateLimiter;
     /// # use uno_core::rt::VirtualRuntime;
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let limiter = RateLimiter::per_second(1).build().unwrap();
-    /// assert!(limiter.try_acquire(&rt).is_ok());
-    /// assert!(limiter.try_acquire(&rt).is_err());
+    /// let limiter = RateLimiter::builder(&rt, 1, Duration::from_secs(1)).build().unwrap();
+    /// assert!(limiter.try_acquire().is_ok());
+    /// assert!(limiter.try_acquire().is_err());
     /// let stats = limiter.stats();
     /// assert_eq!((stats.admitted, stats.rejected, stats.queued), (1, 1, 0));
     /// ```
@@ -396,7 +444,7 @@ impl RateLimiter {
         let admitted = inner.queued.load(Ordering::Acquire) == 0
             && inner.gcra.try_admit(inner.gcra.at(now)).is_ok();
         if admitted {
-            inner.admitted.fetch_add(1, Ordering::Relaxed);
+            inner.admitted();
         }
         admitted
     }
@@ -405,6 +453,7 @@ impl RateLimiter {
 impl fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimiter")
+            .field("name", &self.inner.name)
             .field("operations", &self.inner.operations)
             .field("period", &self.inner.period)
             .field("burst", &self.inner.burst)
@@ -422,25 +471,30 @@ mod tests {
         let vrt = VirtualRuntime::new();
         let rt = vrt.handle();
         let year = Duration::from_secs(365 * 86_400);
-        let limiter = RateLimiter::new(1, year).burst(100).build().unwrap();
-        let admitted = (0..200)
-            .filter(|_| limiter.try_acquire(&rt).is_ok())
-            .count();
+        let limiter = RateLimiter::builder(&rt, 1, year)
+            .burst(100)
+            .build()
+            .unwrap();
+        let admitted = (0..200).filter(|_| limiter.try_acquire().is_ok()).count();
         assert_eq!(admitted, 100);
-        assert_eq!(limiter.try_acquire(&rt).unwrap_err().retry_after, year);
+        assert_eq!(limiter.try_acquire().unwrap_err().retry_after, year);
 
-        let limiter = RateLimiter::per_second(10).burst(2).build().unwrap();
+        let second = Duration::from_secs(1);
+        let limiter = RateLimiter::builder(&rt, 10, second)
+            .burst(2)
+            .build()
+            .unwrap();
         for _ in 0..20 {
             vrt.clock().advance(Duration::MAX); // 30 years each, 600 in all
-            assert!(limiter.try_acquire(&rt).is_ok());
-            assert!(limiter.try_acquire(&rt).is_ok());
-            let wait = limiter.try_acquire(&rt).unwrap_err().retry_after;
+            assert!(limiter.try_acquire().is_ok());
+            assert!(limiter.try_acquire().is_ok());
+            let wait = limiter.try_acquire().unwrap_err().retry_after;
             assert_eq!(wait, Duration::from_millis(100));
         }
         vrt.block_on(async {
             let start = rt.now();
-            limiter.acquire(&rt).await;
-            limiter.acquire(&rt).await;
+            limiter.acquire().await;
+            limiter.acquire().await;
             assert_eq!(rt.now() - start, Duration::from_millis(200));
         });
     }

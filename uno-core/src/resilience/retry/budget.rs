@@ -22,7 +22,7 @@ const SCALE: u64 = 1000;
 /// ```
 /// use uno_core::resilience::RetryBudget;
 ///
-/// let budget = RetryBudget::new(2, 0.5).unwrap();
+/// let budget = RetryBudget::try_new(2, 0.5).unwrap();
 /// assert!(budget.try_withdraw());
 /// assert!(budget.try_withdraw());
 /// assert!(!budget.try_withdraw()); // empty
@@ -44,6 +44,9 @@ struct Inner {
 impl RetryBudget {
     /// A full budget of `max_tokens` retries, refilled by `ratio` tokens per successful call.
     ///
+    /// Named `try_new` because it checks its two arguments and can fail; a budget has nothing
+    /// else to configure (and reads no clock), so it has no builder.
+    ///
     /// # Errors
     ///
     /// [`ConfigError::Zero`] for zero `max_tokens`; [`ConfigError::InvalidRatio`] if `ratio` is NaN,
@@ -54,14 +57,14 @@ impl RetryBudget {
     /// ```
     /// use uno_core::resilience::{ConfigError, RetryBudget};
     ///
-    /// let budget = RetryBudget::new(10, 0.1).unwrap(); // one retry per ten successes
+    /// let budget = RetryBudget::try_new(10, 0.1).unwrap(); // one retry per ten successes
     /// assert_eq!(budget.available(), 10); // starts full
-    /// let err = RetryBudget::new(0, 0.1).unwrap_err();
+    /// let err = RetryBudget::try_new(0, 0.1).unwrap_err();
     /// assert_eq!(err, ConfigError::Zero { what: "retry budget max_tokens" });
-    /// let err = RetryBudget::new(10, f64::NAN).unwrap_err();
+    /// let err = RetryBudget::try_new(10, f64::NAN).unwrap_err();
     /// assert!(matches!(err, ConfigError::InvalidRatio { what: "retry budget ratio", .. }));
     /// ```
-    pub fn new(max_tokens: u32, ratio: f64) -> Result<Self, ConfigError> {
+    pub fn try_new(max_tokens: u32, ratio: f64) -> Result<Self, ConfigError> {
         if max_tokens == 0 {
             return Err(ConfigError::Zero {
                 what: "retry budget max_tokens",
@@ -90,7 +93,7 @@ impl RetryBudget {
     /// ```
     /// use uno_core::resilience::RetryBudget;
     ///
-    /// let budget = RetryBudget::new(1, 1.0).unwrap();
+    /// let budget = RetryBudget::try_new(1, 1.0).unwrap();
     /// let shared = budget.clone(); // clones share the balance
     /// assert!(shared.try_withdraw());
     /// assert!(!budget.try_withdraw()); // empty: do not retry
@@ -112,7 +115,7 @@ impl RetryBudget {
     /// ```
     /// use uno_core::resilience::RetryBudget;
     ///
-    /// let budget = RetryBudget::new(2, 0.25).unwrap();
+    /// let budget = RetryBudget::try_new(2, 0.25).unwrap();
     /// budget.deposit(); // already full: nothing changes
     /// assert_eq!(budget.available(), 2);
     /// assert!(budget.try_withdraw());
@@ -153,7 +156,7 @@ impl RetryBudget {
     /// ```
     /// use uno_core::resilience::RetryBudget;
     ///
-    /// let budget = RetryBudget::new(3, 0.5).unwrap();
+    /// let budget = RetryBudget::try_new(3, 0.5).unwrap();
     /// assert!(budget.try_withdraw());
     /// budget.deposit(); // half a token: not yet a whole retry
     /// assert_eq!(budget.available(), 2);
@@ -180,7 +183,7 @@ mod tests {
 
     #[test]
     fn a_budget_starts_full_and_runs_dry() {
-        let budget = RetryBudget::new(3, 0.5).unwrap();
+        let budget = RetryBudget::try_new(3, 0.5).unwrap();
         assert_eq!(budget.available(), 3);
         assert!((0..3).all(|_| budget.try_withdraw()));
         assert!(!budget.try_withdraw(), "empty");
@@ -189,7 +192,7 @@ mod tests {
 
     #[test]
     fn deposits_add_up_in_thousandths_and_never_pass_the_maximum() {
-        let budget = RetryBudget::new(2, 0.3).unwrap();
+        let budget = RetryBudget::try_new(2, 0.3).unwrap();
         budget.deposit();
         assert_eq!(
             budget.inner.balance.load(Ordering::Relaxed),
@@ -212,7 +215,7 @@ mod tests {
             "capped"
         );
         // A ratio above the maximum deposits at most a full budget.
-        let generous = RetryBudget::new(1, 5.0).unwrap();
+        let generous = RetryBudget::try_new(1, 5.0).unwrap();
         assert!(generous.try_withdraw());
         generous.deposit();
         assert_eq!(generous.available(), 1);
@@ -220,7 +223,7 @@ mod tests {
 
     #[test]
     fn a_refund_gives_back_one_token_never_above_the_maximum() {
-        let budget = RetryBudget::new(1, 0.1).unwrap();
+        let budget = RetryBudget::try_new(1, 0.1).unwrap();
         budget.refund();
         assert_eq!(budget.available(), 1, "already full");
         assert!(budget.try_withdraw());
@@ -230,18 +233,18 @@ mod tests {
 
     #[test]
     fn the_ratio_is_checked_against_the_resolution() {
-        assert!(RetryBudget::new(1, 0.001).is_ok());
+        assert!(RetryBudget::try_new(1, 0.001).is_ok());
         for ratio in [0.0009, 0.0, -1.0, f64::NAN, f64::INFINITY] {
-            let err = RetryBudget::new(1, ratio).unwrap_err();
+            let err = RetryBudget::try_new(1, ratio).unwrap_err();
             assert!(matches!(err, ConfigError::InvalidRatio { .. }), "{ratio}");
         }
-        let max = RetryBudget::new(u32::MAX, 1.0).unwrap();
+        let max = RetryBudget::try_new(u32::MAX, 1.0).unwrap();
         assert_eq!(max.available(), u32::MAX);
     }
 
     #[test]
     fn racing_withdrawals_never_overdraw() {
-        let budget = RetryBudget::new(1000, 0.1).unwrap();
+        let budget = RetryBudget::try_new(1000, 0.1).unwrap();
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let budget = budget.clone();

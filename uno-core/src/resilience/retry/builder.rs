@@ -5,12 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::backoff::Jitter;
-use super::state::{Counters, DelayFrom, Inner, OnRetry, Predicate};
+use super::state::{Counters, DelayFrom, Inner, Metrics, OnRetry, Predicate};
 use super::{Backoff, Retry, RetryBudget};
+use crate::observe::Name;
 use crate::resilience::{ConfigError, ResilienceError};
+use crate::rt::Runtime;
 
 /// Builds a [`Retry`]; from [`Retry::builder`].
+#[must_use = "a builder does nothing until `.build()` is called"]
 pub struct RetryBuilder<E> {
+    rt: Runtime,
+    name: Option<Arc<str>>,
     max_attempts: u32,
     max_duration: Option<Duration>,
     backoff: Backoff,
@@ -25,8 +30,10 @@ pub struct RetryBuilder<E> {
 
 impl<E> RetryBuilder<E> {
     /// The defaults; see [`Retry::builder`].
-    pub(super) fn new() -> Self {
+    pub(super) fn new(rt: &Runtime) -> Self {
         RetryBuilder {
+            rt: rt.clone(),
+            name: None,
             max_attempts: 3,
             max_duration: None,
             backoff: Backoff::exponential(Duration::from_millis(100), 2.0)
@@ -41,6 +48,30 @@ impl<E> RetryBuilder<E> {
         }
     }
 
+    /// Names the policy, for its errors
+    /// ([`RetriesExhausted`](ResilienceError::RetriesExhausted)), metrics and events. Default:
+    /// `"retry"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::Retry;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let retry = Retry::builder(&rt).name("ledger").max_attempts(2).build().unwrap();
+    /// assert_eq!(retry.name(), "ledger");
+    /// let err = retry.run(|| async { Err::<(), _>("busy") }).await.unwrap_err();
+    /// assert_eq!(err.to_string(), r#"retry "ledger" gave up after 2 attempts"#);
+    /// # });
+    /// ```
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Calls the operation at most `n` times per call (the first attempt included). Default 3.
     ///
     /// # Examples
@@ -52,10 +83,10 @@ impl<E> RetryBuilder<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let retry = Retry::builder().max_attempts(5).build().unwrap();
-    /// let err = retry.run(&rt, || async { Err::<(), _>("down") }).await.unwrap_err();
+    /// let retry = Retry::builder(&rt).max_attempts(5).build().unwrap();
+    /// let err = retry.run(|| async { Err::<(), _>("down") }).await.unwrap_err();
     /// assert_eq!(err.attempts(), Some(5));
-    /// let zero = Retry::<&str>::builder().max_attempts(0).build().unwrap_err();
+    /// let zero = Retry::<&str>::builder(&rt).max_attempts(0).build().unwrap_err();
     /// assert_eq!(zero, ConfigError::Zero { what: "retry max_attempts" });
     /// # });
     /// ```
@@ -78,15 +109,15 @@ impl<E> RetryBuilder<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let retry = Retry::builder()
+    /// let retry = Retry::builder(&rt)
     ///     .max_attempts(100)
     ///     .backoff(Backoff::constant(Duration::from_secs(1)))
     ///     .max_duration(Duration::from_millis(3500))
     ///     .build()
     ///     .unwrap();
-    /// let err = retry.run(&rt, || async { Err::<(), _>("down") }).await.unwrap_err();
+    /// let err = retry.run(|| async { Err::<(), _>("down") }).await.unwrap_err();
     /// assert_eq!(err.attempts(), Some(4)); // at 0, 1, 2 and 3 s; a retry at 4 s would be too late
-    /// assert!(Retry::<()>::builder().max_duration(Duration::ZERO).build().is_err());
+    /// assert!(Retry::<()>::builder(&rt).max_duration(Duration::ZERO).build().is_err());
     /// # });
     /// ```
     pub fn max_duration(mut self, limit: Duration) -> Self {
@@ -107,12 +138,12 @@ impl<E> RetryBuilder<E> {
     /// # vrt.block_on(async move {
     ///
     /// let backoff = Backoff::constant(Duration::from_secs(2));
-    /// let retry = Retry::builder().backoff(backoff).build().unwrap();
+    /// let retry = Retry::builder(&rt).backoff(backoff).build().unwrap();
     /// let start = rt.now();
-    /// let _ = retry.run(&rt, || async { Err::<(), _>(()) }).await;
+    /// let _ = retry.run(|| async { Err::<(), _>(()) }).await;
     /// assert_eq!(rt.now() - start, Duration::from_secs(4)); // two retries, 2 s before each
     /// let bad = Backoff::exponential(Duration::from_secs(1), f64::NAN);
-    /// let err = Retry::<()>::builder().backoff(bad).build().unwrap_err();
+    /// let err = Retry::<()>::builder(&rt).backoff(bad).build().unwrap_err();
     /// assert!(matches!(err, ConfigError::InvalidFactor { .. }));
     /// # });
     /// ```
@@ -133,13 +164,13 @@ impl<E> RetryBuilder<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let retry = Retry::builder()
+    /// let retry = Retry::builder(&rt)
     ///     .retry_if(|e: &ErrorKind| *e == ErrorKind::TimedOut)
     ///     .build()
     ///     .unwrap();
     /// let mut calls = 0;
     /// let out = retry
-    ///     .run(&rt, || {
+    ///     .run(|| {
     ///         calls += 1;
     ///         async { Err::<(), _>(ErrorKind::NotFound) }
     ///     })
@@ -168,13 +199,13 @@ impl<E> RetryBuilder<E> {
     /// # vrt.block_on(async move {
     ///
     /// // An error that carries the server's Retry-After, in seconds.
-    /// let retry = Retry::builder()
+    /// let retry = Retry::builder(&rt)
     ///     .max_attempts(2)
     ///     .delay_from(|retry_after_secs: &u64| Some(Duration::from_secs(*retry_after_secs)))
     ///     .build()
     ///     .unwrap();
     /// let start = rt.now();
-    /// let _ = retry.run(&rt, || async { Err::<(), u64>(30) }).await;
+    /// let _ = retry.run(|| async { Err::<(), u64>(30) }).await;
     /// assert_eq!(rt.now() - start, Duration::from_secs(30)); // not the 100 ms backoff
     /// # });
     /// ```
@@ -202,14 +233,14 @@ impl<E> RetryBuilder<E> {
     ///
     /// let log = Arc::new(Mutex::new(Vec::new()));
     /// let seen = log.clone();
-    /// let retry = Retry::builder()
+    /// let retry = Retry::builder(&rt)
     ///     .backoff(Backoff::constant(Duration::from_millis(10)))
     ///     .on_retry(move |attempt, err, delay| {
     ///         seen.lock().unwrap().push(format!("{attempt}: {err} ({delay:?})"))
     ///     })
     ///     .build()
     ///     .unwrap();
-    /// let _ = retry.run(&rt, || async { Err::<(), _>("busy") }).await;
+    /// let _ = retry.run(|| async { Err::<(), _>("busy") }).await;
     /// // Not called after the last attempt: there is no retry to announce.
     /// assert_eq!(*log.lock().unwrap(), ["1: busy (10ms)", "2: busy (10ms)"]);
     /// # });
@@ -234,10 +265,10 @@ impl<E> RetryBuilder<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let retry = Retry::<()>::builder().retry_on_timeout(false).build().unwrap();
-    /// let per_attempt = TimeoutPolicy::new(Duration::from_secs(1), "attempt").unwrap();
+    /// let retry = Retry::<()>::builder(&rt).retry_on_timeout(false).build().unwrap();
+    /// let per_attempt = TimeoutPolicy::builder(&rt, Duration::from_secs(1)).build().unwrap();
     /// let out: Result<(), _> = retry
-    ///     .run_flat(&rt, || per_attempt.run(&rt, || std::future::pending()))
+    ///     .run_flat(|| per_attempt.run(|| std::future::pending()))
     ///     .await;
     /// let err = out.unwrap_err();
     /// assert!(err.is_timeout());
@@ -262,12 +293,12 @@ impl<E> RetryBuilder<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let limiter = RateLimiter::per_second(1).build().unwrap();
-    /// let retry = Retry::builder().retry_on_rejection(true).build().unwrap();
+    /// let limiter = RateLimiter::builder(&rt, 1, Duration::from_secs(1)).build().unwrap();
+    /// let retry = Retry::builder(&rt).retry_on_rejection(true).build().unwrap();
     /// let start = rt.now();
     /// for _ in 0..2 {
-    ///     let call = || limiter.try_run(&rt, || async { Ok::<_, ()>(()) });
-    ///     assert_eq!(retry.run_flat(&rt, call).await, Ok(()));
+    ///     let call = || limiter.try_run(|| async { Ok::<_, ()>(()) });
+    ///     assert_eq!(retry.run_flat(call).await, Ok(()));
     /// }
     /// assert_eq!(rt.now() - start, Duration::from_secs(1)); // waited the limiter's retry_after
     /// # });
@@ -289,9 +320,9 @@ impl<E> RetryBuilder<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let budget = RetryBudget::new(1, 0.1).unwrap(); // one retry in reserve
-    /// let retry = Retry::builder().max_attempts(5).budget(budget.clone()).build().unwrap();
-    /// let err = retry.run(&rt, || async { Err::<(), _>("down") }).await.unwrap_err();
+    /// let budget = RetryBudget::try_new(1, 0.1).unwrap(); // one retry in reserve
+    /// let retry = Retry::builder(&rt).max_attempts(5).budget(budget.clone()).build().unwrap();
+    /// let err = retry.run(|| async { Err::<(), _>("down") }).await.unwrap_err();
     /// assert_eq!(err.attempts(), Some(2)); // one retry, then the budget was empty
     /// assert_eq!(retry.stats().budget_exhausted, 1);
     /// assert_eq!(budget.available(), 0);
@@ -316,9 +347,9 @@ impl<E> RetryBuilder<E> {
     /// # vrt.block_on(async move {
     ///
     /// let backoff = Backoff::exponential(Duration::from_secs(1), 2.0).full_jitter();
-    /// let retry = Retry::builder().backoff(backoff).seed(7).build().unwrap();
+    /// let retry = Retry::builder(&rt).backoff(backoff).seed(7).build().unwrap();
     /// let start = rt.now();
-    /// let _ = retry.run(&rt, || async { Err::<(), _>(()) }).await;
+    /// let _ = retry.run(|| async { Err::<(), _>(()) }).await;
     /// let expected: Duration = backoff.delays(7).take(2).sum();
     /// assert_eq!(rt.now() - start, expected); // the same jitter on every run
     /// # });
@@ -340,13 +371,14 @@ impl<E> RetryBuilder<E> {
     /// ```
     /// use std::time::Duration;
     /// use uno_core::resilience::{Backoff, ConfigError, Retry};
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
     /// let backoff = Backoff::constant(Duration::from_millis(50));
-    /// let ok = Retry::<()>::builder().max_attempts(4).backoff(backoff).build();
+    /// let ok = Retry::<()>::builder(&rt).max_attempts(4).backoff(backoff).build();
     /// assert!(ok.is_ok());
     /// let inverted = Backoff::exponential(Duration::from_secs(5), 2.0)
     ///     .max_delay(Duration::from_secs(1));
-    /// let err = Retry::<()>::builder().backoff(inverted).build().unwrap_err();
+    /// let err = Retry::<()>::builder(&rt).backoff(inverted).build().unwrap_err();
     /// assert!(matches!(err, ConfigError::InvertedDelays { .. })); // the backoff is validated too
     /// ```
     pub fn build(self) -> Result<Retry<E>, ConfigError> {
@@ -361,8 +393,16 @@ impl<E> RetryBuilder<E> {
             });
         }
         self.backoff.validate()?;
+        let name = match self.name {
+            Some(name) => Name::new(name),
+            None => Name::kind("retry"),
+        };
+        let metrics = Metrics::new(&name);
         Ok(Retry {
             inner: Arc::new(Inner {
+                rt: self.rt,
+                name,
+                metrics,
                 max_attempts: self.max_attempts,
                 max_duration: self.max_duration,
                 backoff: self.backoff,
@@ -382,6 +422,7 @@ impl<E> RetryBuilder<E> {
 impl<E> fmt::Debug for RetryBuilder<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryBuilder")
+            .field("name", &self.name)
             .field("max_attempts", &self.max_attempts)
             .field("max_duration", &self.max_duration)
             .field("backoff", &self.backoff)

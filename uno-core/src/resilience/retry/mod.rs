@@ -16,4 +16,4 @@ pub use backoff::{Backoff, BackoffDelays};
 pub use budget::RetryBudget;
 pub use builder::RetryBuilder;
 pub use policy::{Retry, RetryAttempts, RetryStats};
-pub(crate) use state::Attempts;
+pub(crate) use state::{ATTEMPTS, Attempts, BUDGET_EXHAUSTED, RETRIES};

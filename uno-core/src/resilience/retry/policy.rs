@@ -50,7 +50,7 @@ use crate::rt::Runtime;
 ///
 /// let vrt = VirtualRuntime::new();
 /// let rt = vrt.handle();
-/// let retry = Retry::builder()
+/// let retry = Retry::builder(&rt)
 ///     .max_attempts(3)
 ///     .backoff(Backoff::exponential(Duration::from_millis(100), 2.0))
 ///     .retry_if(|e: &&str| *e != "not found")
@@ -60,7 +60,7 @@ use crate::rt::Runtime;
 ///     let mut calls = 0;
 ///     let start = rt.now();
 ///     let out = retry
-///         .run(&rt, || {
+///         .run(|| {
 ///             calls += 1;
 ///             let n = calls;
 ///             async move { if n < 3 { Err("busy") } else { Ok(n) } }
@@ -69,7 +69,7 @@ use crate::rt::Runtime;
 ///     assert_eq!(out, Ok(3));
 ///     assert_eq!(rt.now() - start, Duration::from_millis(300)); // 100 ms + 200 ms
 ///
-///     let err = retry.run(&rt, || async { Err::<(), _>("busy") }).await.unwrap_err();
+///     let err = retry.run(|| async { Err::<(), _>("busy") }).await.unwrap_err();
 ///     assert_eq!(err.attempts(), Some(3));
 ///     assert_eq!(err.into_inner(), Some("busy"));
 /// });
@@ -96,14 +96,14 @@ pub struct Retry<E> {
 /// # let rt = vrt.handle();
 /// # vrt.block_on(async move {
 ///
-/// let bulkhead = Bulkhead::builder(1).max_queue(0).build().unwrap();
-/// let retry = Retry::builder()
+/// let bulkhead = Bulkhead::builder(&rt, 1).max_queue(0).build().unwrap();
+/// let retry = Retry::builder(&rt)
 ///     .max_attempts(3)
 ///     .backoff(Backoff::constant(Duration::ZERO))
 ///     .retry_on_rejection(true)
 ///     .build()
 ///     .unwrap();
-/// let pipeline = Pipeline::builder(rt).retry(retry).bulkhead(bulkhead.clone()).build().unwrap();
+/// let pipeline = Pipeline::builder(&rt).retry(retry).bulkhead(bulkhead.clone()).build().unwrap();
 /// let busy = bulkhead.try_acquire().unwrap(); // the only slot is taken
 /// let err = pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap_err();
 /// assert_eq!(err.attempts(), Some(3)); // three attempts, each refused by the bulkhead
@@ -155,18 +155,34 @@ impl<E> Retry<E> {
     ///
     /// ```
     /// use uno_core::resilience::{ConfigError, Retry};
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let retry = Retry::<std::io::Error>::builder().build().unwrap();
+    /// let retry = Retry::<std::io::Error>::builder(&rt).build().unwrap();
     /// assert_eq!(retry.max_attempts(), 3);
-    /// let err = Retry::<std::io::Error>::builder().max_attempts(0).build().unwrap_err();
+    /// let err = Retry::<std::io::Error>::builder(&rt).max_attempts(0).build().unwrap_err();
     /// assert_eq!(err, ConfigError::Zero { what: "retry max_attempts" });
     /// ```
-    pub fn builder() -> RetryBuilder<E> {
-        RetryBuilder::new()
+    pub fn builder(rt: &Runtime) -> RetryBuilder<E> {
+        RetryBuilder::new(rt)
+    }
+
+    /// The policy's name (default `"retry"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::Retry;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    ///
+    /// assert_eq!(Retry::<()>::builder(&rt).build().unwrap().name(), "retry");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.inner.name.as_str()
     }
 
     /// Runs `op` (called again for every attempt) until it succeeds, fails with an error that is
-    /// not retried, or the policy gives up. Backoff delays are slept on `rt`'s clock.
+    /// not retried, or the policy gives up. Backoff delays are slept on the clock of the runtime
+    /// the policy was built with.
     ///
     /// # Errors
     ///
@@ -189,25 +205,25 @@ impl<E> Retry<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let retry = Retry::builder()
+    /// let retry = Retry::builder(&rt)
     ///     .backoff(Backoff::constant(Duration::from_secs(1)))
     ///     .retry_if(|e: &&str| *e == "busy")
     ///     .build()
     ///     .unwrap();
     /// let mut calls = 0;
-    /// let out = retry.run(&rt, || { calls += 1; async { Err::<(), _>("busy") } }).await;
+    /// let out = retry.run(|| { calls += 1; async { Err::<(), _>("busy") } }).await;
     /// assert_eq!(calls, 3); // then it gave up
     /// assert_eq!(out.unwrap_err().attempts(), Some(3));
-    /// let fatal = retry.run(&rt, || async { Err::<(), _>("forbidden") }).await;
+    /// let fatal = retry.run(|| async { Err::<(), _>("forbidden") }).await;
     /// assert_eq!(fatal, Err(ResilienceError::Inner("forbidden"))); // not retried
     /// # });
     /// ```
-    pub async fn run<T, F, Fut>(&self, rt: &Runtime, mut op: F) -> Result<T, ResilienceError<E>>
+    pub async fn run<T, F, Fut>(&self, mut op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.run_flat(rt, move || {
+        self.run_flat(move || {
             let attempt = op();
             async move { attempt.await.map_err(ResilienceError::Inner) }
         })
@@ -237,14 +253,14 @@ impl<E> Retry<E> {
     /// # vrt.block_on(async move {
     ///
     /// let no_wait = Backoff::constant(Duration::ZERO);
-    /// let retry = Retry::<()>::builder().backoff(no_wait).build().unwrap();
-    /// let per_attempt = TimeoutPolicy::new(Duration::from_secs(1), "one attempt").unwrap();
+    /// let retry = Retry::<()>::builder(&rt).backoff(no_wait).build().unwrap();
+    /// let per_attempt = TimeoutPolicy::builder(&rt, Duration::from_secs(1)).build().unwrap();
     /// let mut calls = 0;
     /// let out = retry
-    ///     .run_flat(&rt, || {
+    ///     .run_flat(|| {
     ///         calls += 1;
     ///         let slow = calls == 1; // the first attempt hangs, the second answers
-    ///         per_attempt.run(&rt, move || async move {
+    ///         per_attempt.run(move || async move {
     ///             if slow { std::future::pending().await } else { Ok(7) }
     ///         })
     ///     })
@@ -252,16 +268,12 @@ impl<E> Retry<E> {
     /// assert_eq!(out, Ok(7)); // the timeout was retried
     /// # });
     /// ```
-    pub async fn run_flat<T, F, Fut>(
-        &self,
-        rt: &Runtime,
-        mut op: F,
-    ) -> Result<T, ResilienceError<E>>
+    pub async fn run_flat<T, F, Fut>(&self, mut op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
     {
-        let mut attempts = self.attempts(rt);
+        let mut attempts = self.attempts();
         loop {
             match op().await {
                 Ok(value) => {
@@ -303,13 +315,13 @@ impl<E> Retry<E> {
     ///
     /// let vrt = VirtualRuntime::new();
     /// let rt = vrt.handle();
-    /// let retry = Retry::builder()
+    /// let retry = Retry::builder(&rt)
     ///     .backoff(Backoff::constant(Duration::from_millis(10)))
     ///     .build()
     ///     .unwrap();
     /// vrt.block_on(async move {
     ///     let mut log = Vec::new();
-    ///     let mut attempts = retry.attempts(&rt);
+    ///     let mut attempts = retry.attempts();
     ///     let len = loop {
     ///         let line = format!("attempt {}", attempts.attempt());
     ///         match append(&rt, &mut log, &line).await {
@@ -327,17 +339,17 @@ impl<E> Retry<E> {
     /// })
     /// .unwrap();
     /// ```
-    pub fn attempts<'a>(&'a self, rt: &'a Runtime) -> RetryAttempts<'a, E> {
-        let mut attempts = self.start(rt);
+    pub fn attempts(&self) -> RetryAttempts<'_, E> {
+        let mut attempts = self.start();
         // Right after `start`, with no `.await` between: the derived attempt count relies on it.
         attempts.begin();
         attempts.calling(); // by contract, the caller calls the operation right away
-        RetryAttempts { attempts, rt }
+        RetryAttempts { attempts }
     }
 
     /// The state of one call, for policies (the pipeline) that drive their own attempt loop.
-    pub(crate) fn start(&self, rt: &Runtime) -> Attempts<'_, E> {
-        Attempts::new(&self.inner, rt)
+    pub(crate) fn start(&self) -> Attempts<'_, E> {
+        Attempts::new(&self.inner)
     }
 
     /// A snapshot of the counters.
@@ -352,15 +364,15 @@ impl<E> Retry<E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let retry = Retry::builder().backoff(Backoff::constant(Duration::ZERO)).build().unwrap();
+    /// let retry = Retry::builder(&rt).backoff(Backoff::constant(Duration::ZERO)).build().unwrap();
     /// let mut calls = 0;
     /// let flaky = || {
     ///     calls += 1;
     ///     let n = calls;
     ///     async move { if n < 2 { Err(()) } else { Ok(()) } }
     /// };
-    /// let _ = retry.run(&rt, flaky).await; // fails once, then succeeds
-    /// let _ = retry.run(&rt, || async { Err::<(), _>(()) }).await;
+    /// let _ = retry.run(flaky).await; // fails once, then succeeds
+    /// let _ = retry.run(|| async { Err::<(), _>(()) }).await;
     /// let stats = retry.stats();
     /// assert_eq!((stats.calls, stats.attempts, stats.retries), (2, 5, 3));
     /// assert_eq!((stats.successes, stats.failures, stats.exhausted), (1, 1, 1));
@@ -392,8 +404,9 @@ impl<E> Retry<E> {
     ///
     /// ```
     /// use uno_core::resilience::Retry;
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let retry = Retry::<()>::builder().max_attempts(5).build().unwrap();
+    /// let retry = Retry::<()>::builder(&rt).max_attempts(5).build().unwrap();
     /// assert_eq!(retry.max_attempts(), 5);
     /// ```
     pub fn max_attempts(&self) -> u32 {
@@ -406,11 +419,12 @@ impl<E> Retry<E> {
     ///
     /// ```
     /// use uno_core::resilience::{Retry, RetryBudget};
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let budget = RetryBudget::new(10, 0.1).unwrap();
-    /// let retry = Retry::<()>::builder().budget(budget.clone()).build().unwrap();
+    /// let budget = RetryBudget::try_new(10, 0.1).unwrap();
+    /// let retry = Retry::<()>::builder(&rt).budget(budget.clone()).build().unwrap();
     /// assert_eq!(retry.budget().map(RetryBudget::available), Some(10));
-    /// assert!(Retry::<()>::builder().build().unwrap().budget().is_none());
+    /// assert!(Retry::<()>::builder(&rt).build().unwrap().budget().is_none());
     /// ```
     pub fn budget(&self) -> Option<&RetryBudget> {
         self.inner.budget.as_ref()
@@ -433,7 +447,6 @@ impl<E> Retry<E> {
 #[must_use = "a retried call needs each attempt's outcome reported: succeeded, failed or give_up"]
 pub struct RetryAttempts<'a, E> {
     attempts: Attempts<'a, E>,
-    rt: &'a Runtime,
 }
 
 impl<'a, E> RetryAttempts<'a, E> {
@@ -449,8 +462,8 @@ impl<'a, E> RetryAttempts<'a, E> {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     ///
-    /// let retry = Retry::builder().backoff(Backoff::constant(Duration::ZERO)).build().unwrap();
-    /// let attempts = retry.attempts(&rt);
+    /// let retry = Retry::builder(&rt).backoff(Backoff::constant(Duration::ZERO)).build().unwrap();
+    /// let attempts = retry.attempts();
     /// assert_eq!(attempts.attempt(), 1);
     /// let attempts = attempts.failed(ResilienceError::Inner("busy")).await.unwrap();
     /// assert_eq!(attempts.attempt(), 2);
@@ -472,9 +485,9 @@ impl<'a, E> RetryAttempts<'a, E> {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let retry = Retry::<()>::builder().build().unwrap();
+    /// let retry = Retry::<()>::builder(&rt).build().unwrap();
     /// let mut counter = 0;
-    /// let attempts = retry.attempts(&rt);
+    /// let attempts = retry.attempts();
     /// counter += 1; // the attempt, borrowing `counter` mutably
     /// attempts.succeeded();
     /// let stats = retry.stats();
@@ -486,8 +499,8 @@ impl<'a, E> RetryAttempts<'a, E> {
 
     /// Reports that the attempt in progress failed with `err`, classified as [`Retry::run_flat`]
     /// classifies an operation's error (wrap the operation's own error in
-    /// [`ResilienceError::Inner`]). If the policy retries it, sleeps the backoff on the runtime
-    /// given to [`Retry::attempts`], begins the next attempt and returns `self` to report it;
+    /// [`ResilienceError::Inner`]). If the policy retries it, sleeps the backoff on the policy's
+    /// runtime, begins the next attempt and returns `self` to report it;
     /// otherwise returns the error that ends the call.
     ///
     /// # Errors
@@ -520,7 +533,7 @@ impl<'a, E> RetryAttempts<'a, E> {
     ///     Err(if buf.len() < 2 { "busy" } else { "corrupt" })
     /// }
     ///
-    /// let retry = Retry::builder()
+    /// let retry = Retry::builder(&rt)
     ///     .max_attempts(5)
     ///     .backoff(Backoff::constant(Duration::from_secs(1)))
     ///     .retry_if(|e: &&str| *e == "busy")
@@ -528,7 +541,7 @@ impl<'a, E> RetryAttempts<'a, E> {
     ///     .unwrap();
     /// let mut buf = Vec::new();
     /// let start = rt.now();
-    /// let mut attempts = retry.attempts(&rt);
+    /// let mut attempts = retry.attempts();
     /// let err = loop {
     ///     match fill(&mut buf).await {
     ///         Ok(()) => {
@@ -547,9 +560,9 @@ impl<'a, E> RetryAttempts<'a, E> {
     /// # });
     /// ```
     pub async fn failed(mut self, err: ResilienceError<E>) -> Result<Self, ResilienceError<E>> {
-        let delay = self.attempts.failed(self.rt, err)?;
+        let delay = self.attempts.failed(err)?;
         if !delay.is_zero() {
-            self.rt.sleep(delay).await;
+            self.attempts.runtime().sleep(delay).await;
         }
         self.attempts.begin();
         self.attempts.calling();
@@ -569,8 +582,8 @@ impl<'a, E> RetryAttempts<'a, E> {
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     ///
-    /// let retry = Retry::builder().build().unwrap(); // would retry every error
-    /// let attempts = retry.attempts(&rt);
+    /// let retry = Retry::builder(&rt).build().unwrap(); // would retry every error
+    /// let attempts = retry.attempts();
     /// let err = attempts.give_up(ResilienceError::Inner("sent, reply lost"));
     /// assert_eq!(err, ResilienceError::Inner("sent, reply lost"));
     /// let stats = retry.stats();
@@ -601,6 +614,7 @@ impl<E> Clone for Retry<E> {
 impl<E> fmt::Debug for Retry<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Retry")
+            .field("name", &self.inner.name)
             .field("max_attempts", &self.inner.max_attempts)
             .field("max_duration", &self.inner.max_duration)
             .field("backoff", &self.inner.backoff)
@@ -619,8 +633,8 @@ mod tests {
     #[test]
     fn retry_attempts_is_send_and_sync() {
         let rt = crate::rt::VirtualRuntime::new().handle();
-        let retry = Retry::<std::rc::Rc<()>>::builder().build().unwrap();
-        let attempts = retry.attempts(&rt);
+        let retry = Retry::<std::rc::Rc<()>>::builder(&rt).build().unwrap();
+        let attempts = retry.attempts();
         send_sync(&attempts);
         attempts.succeeded();
     }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use super::backoff::{Backoff, Jitter};
 use super::budget::RetryBudget;
+use crate::observe::{Counter, Name, event};
 use crate::resilience::ResilienceError;
 use crate::rt::Runtime;
 
@@ -34,6 +35,9 @@ pub(super) type OnRetry<E> = dyn Fn(u32, &ResilienceError<E>, Duration) + Send +
 
 /// The policy clones share: its settings, the jitter source and the counters.
 pub(super) struct Inner<E> {
+    pub(super) rt: Runtime,
+    pub(super) name: Name,
+    pub(super) metrics: Metrics,
     pub(super) max_attempts: u32,
     pub(super) max_duration: Option<Duration>,
     pub(super) backoff: Backoff,
@@ -45,6 +49,29 @@ pub(super) struct Inner<E> {
     pub(super) budget: Option<RetryBudget>,
     pub(super) rng: Jitter,
     pub(super) stats: Counters,
+}
+
+/// The policy's metric handles, registered once when it is built.
+#[derive(Debug, Default)]
+pub(super) struct Metrics {
+    attempts: Counter,
+    retries: Counter,
+    budget_exhausted: Counter,
+}
+
+/// The metrics of a retry policy (see the module's "Metrics").
+pub(crate) const ATTEMPTS: &str = "uno_retry_attempts_total";
+pub(crate) const RETRIES: &str = "uno_retry_retries_total";
+pub(crate) const BUDGET_EXHAUSTED: &str = "uno_retry_budget_exhausted_total";
+
+impl Metrics {
+    pub(super) fn new(name: &Name) -> Self {
+        Metrics {
+            attempts: Counter::new(ATTEMPTS, name, &[]),
+            retries: Counter::new(RETRIES, name, &[]),
+            budget_exhausted: Counter::new(BUDGET_EXHAUSTED, name, &[]),
+        }
+    }
 }
 
 /// The counters behind [`RetryStats`](super::RetryStats).
@@ -101,12 +128,12 @@ pub(crate) struct Attempts<'a, E> {
 
 impl<'a, E> Attempts<'a, E> {
     /// Starts one call: counts it; its first attempt is begun by [`begin`](Self::begin).
-    pub(super) fn new(policy: &'a Inner<E>, rt: &Runtime) -> Self {
+    pub(super) fn new(policy: &'a Inner<E>) -> Self {
         bump(&policy.stats.calls);
         Attempts {
             policy,
             attempt: 0,
-            start: policy.max_duration.map(|_| rt.now()),
+            start: policy.max_duration.map(|_| policy.rt.now()),
             previous: Duration::ZERO,
             called: true, // no attempt in progress yet
             token: false,
@@ -114,12 +141,17 @@ impl<'a, E> Attempts<'a, E> {
     }
 
     /// The number of the attempt in progress: 1 for the first.
-    pub(super) fn attempt(&self) -> u32 {
+    pub(crate) fn attempt(&self) -> u32 {
         self.attempt
     }
 
     pub(super) fn max_attempts(&self) -> u32 {
         self.policy.max_attempts
+    }
+
+    /// The runtime of the policy: its backoff sleeps on this clock.
+    pub(super) fn runtime(&self) -> &'a Runtime {
+        &self.policy.rt
     }
 
     /// Called right after [`Retry::start`] for the first attempt (without an `.await` between
@@ -140,6 +172,7 @@ impl<'a, E> Attempts<'a, E> {
     pub(crate) fn calling(&mut self) {
         self.called = true;
         self.token = false;
+        self.policy.metrics.attempts.increment(1);
     }
 
     /// Gives back a budget token not spent on an attempt.
@@ -163,7 +196,6 @@ impl<'a, E> Attempts<'a, E> {
     /// that ends the call.
     pub(crate) fn failed(
         &mut self,
-        rt: &Runtime,
         err: ResilienceError<E>,
     ) -> Result<Duration, ResilienceError<E>> {
         let policy = self.policy;
@@ -180,9 +212,9 @@ impl<'a, E> Attempts<'a, E> {
             }
             ResilienceError::Inner(e) => (policy.retry_if.as_ref().is_none_or(|p| p(e)), None),
             ResilienceError::Timeout(_) => (policy.retry_on_timeout, None),
-            ResilienceError::RateLimited { .. }
+            ResilienceError::RateLimited(_)
             | ResilienceError::Rejected(_)
-            | ResilienceError::CircuitOpen { .. } => (policy.retry_on_rejection, err.retry_after()),
+            | ResilienceError::CircuitOpen(_) => (policy.retry_on_rejection, err.retry_after()),
             _ => (false, None),
         };
         if !retryable {
@@ -205,7 +237,7 @@ impl<'a, E> Attempts<'a, E> {
             delay = delay.max(floor);
         }
         if let (Some(limit), Some(start)) = (policy.max_duration, self.start) {
-            let spent = rt.now().saturating_duration_since(start);
+            let spent = policy.rt.now().saturating_duration_since(start);
             if spent.saturating_add(delay) > limit {
                 return Err(self.exhausted(err));
             }
@@ -213,6 +245,14 @@ impl<'a, E> Attempts<'a, E> {
         if let Some(budget) = &policy.budget {
             if !budget.try_withdraw() {
                 bump(&stats.budget_exhausted);
+                policy.metrics.budget_exhausted.increment(1);
+                event!(
+                    debug,
+                    "uno_core::resilience",
+                    name = %policy.name,
+                    attempt = self.attempt,
+                    "retry refused by the budget"
+                );
                 return Err(self.exhausted(err));
             }
             // Held until the next attempt calls the operation; a panic in the hook below gives
@@ -223,11 +263,15 @@ impl<'a, E> Attempts<'a, E> {
             hook(self.attempt, &err, delay);
         }
         event!(
+            debug,
+            "uno_core::resilience",
+            name = %policy.name,
             attempt = self.attempt,
             ?delay,
-            "retrying after a failed attempt"
+            "retrying"
         );
         bump(&stats.retries);
+        policy.metrics.retries.increment(1);
         self.previous = delay;
         Ok(delay)
     }
@@ -245,8 +289,15 @@ impl<'a, E> Attempts<'a, E> {
     fn exhausted(&self, last: ResilienceError<E>) -> ResilienceError<E> {
         bump(&self.policy.stats.failures);
         bump(&self.policy.stats.exhausted);
-        event!(attempts = self.attempt, "retries exhausted");
+        event!(
+            debug,
+            "uno_core::resilience",
+            name = %self.policy.name,
+            attempts = self.attempt,
+            "retries exhausted"
+        );
         ResilienceError::RetriesExhausted {
+            name: self.policy.name.shared(),
             attempts: self.attempt,
             last: Box::new(last),
         }
@@ -270,7 +321,9 @@ mod tests {
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
     use super::*;
-    use crate::resilience::{BulkheadRejected, Retry, RetryBuilder, RetryStats};
+    use crate::resilience::{
+        BulkheadRejected, CircuitOpen, Retry, RetryAfter, RetryBuilder, RetryStats,
+    };
     use crate::rt::VirtualRuntime;
     use crate::time::Elapsed;
 
@@ -280,6 +333,10 @@ mod tests {
         builder.backoff(Backoff::constant(10 * MS)).build().unwrap()
     }
 
+    fn builder(rt: &Runtime) -> RetryBuilder<&'static str> {
+        Retry::builder(rt)
+    }
+
     fn inner(e: &'static str) -> ResilienceError<&'static str> {
         ResilienceError::Inner(e)
     }
@@ -287,12 +344,11 @@ mod tests {
     /// One attempt that calls the operation and fails with `err`: the policy's decision.
     fn fail(
         attempts: &mut Attempts<'_, &'static str>,
-        rt: &Runtime,
         err: ResilienceError<&'static str>,
     ) -> Result<Duration, ResilienceError<&'static str>> {
         attempts.begin();
         attempts.calling();
-        attempts.failed(rt, err)
+        attempts.failed(err)
     }
 
     fn counts(s: RetryStats) -> (u64, u64, u64, u64, u64, u64) {
@@ -309,25 +365,24 @@ mod tests {
     #[test]
     fn errors_are_classified() {
         let rt = VirtualRuntime::new().handle();
-        let policy = retry(Retry::builder().max_attempts(5).retry_if(|e| *e != "fatal"));
-        let mut call = policy.start(&rt);
-        assert_eq!(fail(&mut call, &rt, inner("busy")), Ok(10 * MS));
+        let policy = retry(builder(&rt).max_attempts(5).retry_if(|e| *e != "fatal"));
+        let mut call = policy.start();
+        assert_eq!(fail(&mut call, inner("busy")), Ok(10 * MS));
         let timeout = ResilienceError::Timeout(Elapsed::new("", MS));
+        assert_eq!(fail(&mut call, timeout), Ok(10 * MS), "timeouts: retried");
+        let refusal = ResilienceError::Rejected(BulkheadRejected::QueueFull {
+            name: "bulkhead".into(),
+            max_queue: 0,
+        });
         assert_eq!(
-            fail(&mut call, &rt, timeout),
-            Ok(10 * MS),
-            "timeouts: retried"
-        );
-        let refusal = ResilienceError::Rejected(BulkheadRejected::QueueFull { max_queue: 0 });
-        assert_eq!(
-            fail(&mut call, &rt, refusal.clone()),
+            fail(&mut call, refusal.clone()),
             Err(refusal),
             "refusals: not by default"
         );
-        let mut call = policy.start(&rt);
-        assert_eq!(fail(&mut call, &rt, inner("fatal")), Err(inner("fatal")));
-        let mut call = policy.start(&rt);
-        let cancelled = fail(&mut call, &rt, ResilienceError::Cancelled);
+        let mut call = policy.start();
+        assert_eq!(fail(&mut call, inner("fatal")), Err(inner("fatal")));
+        let mut call = policy.start();
+        let cancelled = fail(&mut call, ResilienceError::Cancelled);
         assert_eq!(cancelled, Err(ResilienceError::Cancelled));
         let s = policy.stats();
         assert_eq!(
@@ -341,35 +396,37 @@ mod tests {
     fn a_refusal_waits_at_least_its_retry_after_and_timeouts_can_be_final() {
         let rt = VirtualRuntime::new().handle();
         let policy = retry(
-            Retry::builder()
+            builder(&rt)
                 .retry_on_rejection(true)
                 .retry_on_timeout(false),
         );
-        let mut call = policy.start(&rt);
-        let limited = ResilienceError::RateLimited {
-            retry_after: 70 * MS,
-        };
+        let mut call = policy.start();
+        let limited = ResilienceError::RateLimited(RetryAfter::new("limiter", 70 * MS));
         assert_eq!(
-            fail(&mut call, &rt, limited),
+            fail(&mut call, limited),
             Ok(70 * MS),
             "above the 10 ms backoff"
         );
-        let open = ResilienceError::CircuitOpen { retry_after: None };
-        assert_eq!(fail(&mut call, &rt, open), Ok(10 * MS));
-        let mut call = policy.start(&rt);
+        let open = ResilienceError::CircuitOpen(CircuitOpen {
+            name: "breaker".into(),
+            retry_after: None,
+        });
+        assert_eq!(fail(&mut call, open), Ok(10 * MS));
+        let mut call = policy.start();
         let timeout = ResilienceError::Timeout(Elapsed::new("", MS));
-        assert_eq!(fail(&mut call, &rt, timeout.clone()), Err(timeout));
+        assert_eq!(fail(&mut call, timeout.clone()), Err(timeout));
     }
 
     #[test]
     fn attempts_run_out_with_the_count_and_the_last_error() {
         let rt = VirtualRuntime::new().handle();
-        let policy = retry(Retry::builder().max_attempts(3));
-        let mut call = policy.start(&rt);
-        assert!(fail(&mut call, &rt, inner("a")).is_ok());
-        assert!(fail(&mut call, &rt, inner("b")).is_ok());
-        let end = fail(&mut call, &rt, inner("c")).unwrap_err();
+        let policy = retry(builder(&rt).max_attempts(3));
+        let mut call = policy.start();
+        assert!(fail(&mut call, inner("a")).is_ok());
+        assert!(fail(&mut call, inner("b")).is_ok());
+        let end = fail(&mut call, inner("c")).unwrap_err();
         let exhausted = ResilienceError::RetriesExhausted {
+            name: "retry".into(),
             attempts: 3,
             last: Box::new(inner("c")),
         };
@@ -383,25 +440,25 @@ mod tests {
         let vrt = VirtualRuntime::new();
         let rt = vrt.handle();
         let policy = retry(
-            Retry::builder()
+            builder(&rt)
                 .max_attempts(100)
                 .max_duration(Duration::from_secs(1))
                 .delay_from(|e: &&str| (*e == "later").then_some(300 * MS)),
         );
-        let mut call = policy.start(&rt);
+        let mut call = policy.start();
         assert_eq!(
-            fail(&mut call, &rt, inner("later")),
+            fail(&mut call, inner("later")),
             Ok(300 * MS),
             "not the backoff's"
         );
         vrt.clock().advance(990 * MS);
         assert_eq!(
-            fail(&mut call, &rt, inner("busy")),
+            fail(&mut call, inner("busy")),
             Ok(10 * MS),
             "990 + 10 ms: in time"
         );
         vrt.clock().advance(10 * MS);
-        let end = fail(&mut call, &rt, inner("busy")).unwrap_err();
+        let end = fail(&mut call, inner("busy")).unwrap_err();
         assert_eq!(
             end.attempts(),
             Some(3),
@@ -412,28 +469,31 @@ mod tests {
     #[test]
     fn a_budget_token_is_spent_only_by_an_attempt_that_calls_the_operation() {
         let rt = VirtualRuntime::new().handle();
-        let budget = RetryBudget::new(2, 0.1).unwrap();
-        let policy = retry(Retry::builder().max_attempts(10).budget(budget.clone()));
-        let mut call = policy.start(&rt);
-        assert!(fail(&mut call, &rt, inner("busy")).is_ok());
+        let budget = RetryBudget::try_new(2, 0.1).unwrap();
+        let policy = retry(builder(&rt).max_attempts(10).budget(budget.clone()));
+        let mut call = policy.start();
+        assert!(fail(&mut call, inner("busy")).is_ok());
         assert_eq!(budget.available(), 1, "withdrawn for the retry");
         // The retry's attempt is refused before it calls the operation: the token goes back.
         call.begin();
-        let refused = ResilienceError::Rejected(BulkheadRejected::QueueFull { max_queue: 0 });
-        assert_eq!(call.failed(&rt, refused.clone()), Err(refused));
+        let refused = ResilienceError::Rejected(BulkheadRejected::QueueFull {
+            name: "bulkhead".into(),
+            max_queue: 0,
+        });
+        assert_eq!(call.failed(refused.clone()), Err(refused));
         assert_eq!(budget.available(), 2);
         drop(call);
         // Dropped in its backoff: the token taken for the next attempt goes back too.
-        let mut call = policy.start(&rt);
-        assert!(fail(&mut call, &rt, inner("busy")).is_ok());
+        let mut call = policy.start();
+        assert!(fail(&mut call, inner("busy")).is_ok());
         assert_eq!(budget.available(), 1);
         drop(call);
         assert_eq!(budget.available(), 2);
         // Spent by attempts that call the operation; then the budget is empty.
-        let mut call = policy.start(&rt);
-        assert!(fail(&mut call, &rt, inner("busy")).is_ok());
-        assert!(fail(&mut call, &rt, inner("busy")).is_ok());
-        let end = fail(&mut call, &rt, inner("busy")).unwrap_err();
+        let mut call = policy.start();
+        assert!(fail(&mut call, inner("busy")).is_ok());
+        assert!(fail(&mut call, inner("busy")).is_ok());
+        let end = fail(&mut call, inner("busy")).unwrap_err();
         assert_eq!(end.attempts(), Some(3));
         assert_eq!(budget.available(), 0);
         assert_eq!(policy.stats().budget_exhausted, 1);
@@ -442,14 +502,14 @@ mod tests {
     #[test]
     fn a_panicking_hook_gives_the_token_back() {
         let rt = VirtualRuntime::new().handle();
-        let budget = RetryBudget::new(1, 0.1).unwrap();
+        let budget = RetryBudget::try_new(1, 0.1).unwrap();
         let policy = retry(
-            Retry::builder()
+            builder(&rt)
                 .budget(budget.clone())
                 .on_retry(|_, _, _| panic!("hook")),
         );
-        let mut call = policy.start(&rt);
-        let unwound = catch_unwind(AssertUnwindSafe(|| fail(&mut call, &rt, inner("busy"))));
+        let mut call = policy.start();
+        let unwound = catch_unwind(AssertUnwindSafe(|| fail(&mut call, inner("busy"))));
         assert!(unwound.is_err());
         drop(call);
         assert_eq!(budget.available(), 1);
@@ -459,19 +519,22 @@ mod tests {
     #[test]
     fn attempts_that_never_call_the_operation_are_counted_apart() {
         let rt = VirtualRuntime::new().handle();
-        let policy = retry(Retry::builder().max_attempts(4).retry_on_rejection(true));
-        let mut call = policy.start(&rt);
-        let refused = ResilienceError::CircuitOpen { retry_after: None };
+        let policy = retry(builder(&rt).max_attempts(4).retry_on_rejection(true));
+        let mut call = policy.start();
+        let refused = ResilienceError::CircuitOpen(CircuitOpen {
+            name: "breaker".into(),
+            retry_after: None,
+        });
         for _ in 0..2 {
             call.begin();
-            assert!(call.failed(&rt, refused.clone()).is_ok());
+            assert!(call.failed(refused.clone()).is_ok());
         }
         call.begin();
         call.calling();
         call.succeeded();
         drop(call);
         // Begun and dropped before calling: abandoned, not an attempt.
-        let mut call = policy.start(&rt);
+        let mut call = policy.start();
         call.begin();
         drop(call);
         let s = policy.stats();
