@@ -86,7 +86,7 @@ impl<E> ResilienceError<E> {
     /// use uno_core::resilience::ResilienceError;
     /// use uno_core::time::Elapsed;
     ///
-    /// let slow: ResilienceError<()> = Elapsed::new("one attempt", Duration::from_secs(5)).into();
+    /// let slow: ResilienceError<()> = Elapsed::new(Duration::from_secs(5)).into();
     /// assert!(slow.is_timeout());
     /// let gave_up = ResilienceError::RetriesExhausted { attempts: 3, last: Box::new(slow) };
     /// assert!(gave_up.is_timeout()); // looks through to the last attempt

@@ -39,7 +39,7 @@ use crate::time::{Elapsed, Expiring, Limit, deadline_after};
 ///         .await;
 ///     let err = slow.unwrap_err();
 ///     assert!(err.is_timeout());
-///     assert_eq!(err.to_string(), "fetching the invoice (timed out after 5s)");
+///     assert_eq!(err.to_string(), "fetching the invoice: timed out after 5s");
 /// });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +137,7 @@ impl TimeoutPolicy {
     /// let failed = limit.run(&rt, || async { Err::<(), _>("no such file") }).await;
     /// assert_eq!(failed, Err(ResilienceError::Inner("no such file")));
     /// let hung = limit.run(&rt, || std::future::pending::<Result<(), &str>>()).await;
-    /// assert_eq!(hung.unwrap_err().to_string(), "reading the config (timed out after 1s)");
+    /// assert_eq!(hung.unwrap_err().to_string(), "reading the config: timed out after 1s");
     /// # });
     /// ```
     pub async fn run<T, E, F, Fut>(&self, rt: &Runtime, op: F) -> Result<T, ResilienceError<E>>
@@ -232,7 +232,9 @@ impl Limit for Borrowed<'_> {
 
     fn expired(&mut self, elapsed: Duration) -> Elapsed {
         event!(message = %self.policy.message, "operation timed out");
-        Elapsed::new(self.policy.message.clone(), elapsed)
+        Elapsed::new(self.policy.duration)
+            .with_message(self.policy.message.clone())
+            .with_elapsed(elapsed)
     }
 }
 

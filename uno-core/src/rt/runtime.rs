@@ -59,7 +59,7 @@ impl Runtime {
     /// let clock = VirtualClock::new();
     /// let rt = Runtime::new(ThreadPerTask, clock.clone()); // any Spawner, any Timer
     /// let task = rt.spawn(async { 6 * 7 });
-    /// assert_eq!(futures_lite::future::block_on(task), Ok(42));
+    /// assert_eq!(futures_lite::future::block_on(task).unwrap(), 42);
     /// assert_eq!(rt.now(), clock.now()); // time comes from the timer half
     /// ```
     pub fn new(spawner: impl Spawner, timer: impl Timer) -> Self {

@@ -19,7 +19,8 @@ mod rwlock;
 mod semaphore;
 
 pub use cancel::{
-    Cancellable, CancellationToken, Cancelled, DropGuard, WaitForCancellation, cancellable,
+    Cancellable, CancellationToken, Cancelled, DropGuard, RunUntilCancelled,
+    RunUntilCancelledOwned, WaitForCancellation, WaitForCancellationOwned, cancellable,
 };
 pub use event::{AsyncEvent, EventWait};
 pub use lock::AsyncLock;

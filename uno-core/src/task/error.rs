@@ -16,7 +16,7 @@ use std::sync::{Mutex, PoisonError};
 ///
 /// ```
 /// use uno_core::rt::VirtualRuntime;
-/// use uno_core::task::TaskGroup;
+/// use uno_core::task::{ChildError, TaskGroup};
 ///
 /// # let vrt = VirtualRuntime::new();
 /// # let rt = vrt.handle();
@@ -24,7 +24,9 @@ use std::sync::{Mutex, PoisonError};
 /// let mut group = TaskGroup::<(), ()>::new(&rt);
 /// group.spawn("parser", async { std::panic::panic_any(404u16) });
 /// let err = group.next().await.unwrap().unwrap_err();
-/// let payload = err.try_into_panic().unwrap().into_inner();
+/// let ChildError::Panicked { message, payload, .. } = err else { panic!("{err:?}") };
+/// assert_eq!(message, "<non-string panic payload>");
+/// let payload = payload.into_inner();
 /// assert_eq!(payload.downcast_ref::<u16>(), Some(&404)); // the value itself, not a copy of text
 /// # });
 /// ```
@@ -45,14 +47,15 @@ impl PanicPayload {
     ///
     /// ```
     /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::TaskGroup;
+    /// use uno_core::task::{ChildError, TaskGroup};
     ///
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     /// let mut group = TaskGroup::<(), ()>::new(&rt);
     /// group.spawn("worker", async { panic!("disk {}", 3) });
-    /// let payload = group.next().await.unwrap().unwrap_err().try_into_panic().unwrap();
+    /// let err = group.next().await.unwrap().unwrap_err();
+    /// let ChildError::Panicked { payload, .. } = err else { panic!("{err:?}") };
     /// assert_eq!(payload.into_inner().downcast_ref::<String>().unwrap(), "disk 3");
     /// # });
     /// ```
@@ -69,14 +72,15 @@ impl PanicPayload {
     /// ```
     /// use std::panic::{AssertUnwindSafe, catch_unwind};
     /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::TaskGroup;
+    /// use uno_core::task::{ChildError, TaskGroup};
     ///
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     /// let mut group = TaskGroup::<(), ()>::new(&rt);
     /// group.spawn("worker", async { std::panic::panic_any(7i32) });
-    /// let payload = group.next().await.unwrap().unwrap_err().try_into_panic().unwrap();
+    /// let err = group.next().await.unwrap().unwrap_err();
+    /// let ChildError::Panicked { payload, .. } = err else { panic!("{err:?}") };
     /// let raised = catch_unwind(AssertUnwindSafe(|| payload.resume())).unwrap_err();
     /// assert_eq!(raised.downcast_ref::<i32>(), Some(&7));
     /// # });

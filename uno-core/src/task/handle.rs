@@ -301,7 +301,9 @@ impl AbortHandle {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.control.as_ref().is_none_or(|control| control.is_finished())
+        self.control
+            .as_ref()
+            .is_none_or(|control| control.is_finished())
     }
 }
 

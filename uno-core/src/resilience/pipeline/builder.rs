@@ -82,7 +82,7 @@ impl<E> PipelineBuilder<E> {
     ///     .build()
     ///     .unwrap();
     /// let err = pipeline.run(|| async { Err::<(), _>("busy") }).await.unwrap_err();
-    /// assert_eq!(err.to_string(), "syncing the account (timed out after 2.5s)"); // mid-backoff
+    /// assert_eq!(err.to_string(), "syncing the account: timed out after 2.5s"); // mid-backoff
     /// # });
     /// ```
     pub fn timeout(mut self, duration: Duration, message: impl Into<Cow<'static, str>>) -> Self {

@@ -312,7 +312,7 @@ mod tests {
         let policy = retry(Retry::builder().max_attempts(5).retry_if(|e| *e != "fatal"));
         let mut call = policy.start(&rt);
         assert_eq!(fail(&mut call, &rt, inner("busy")), Ok(10 * MS));
-        let timeout = ResilienceError::Timeout(Elapsed::new("", MS));
+        let timeout = ResilienceError::Timeout(Elapsed::new(MS));
         assert_eq!(
             fail(&mut call, &rt, timeout),
             Ok(10 * MS),
@@ -357,7 +357,7 @@ mod tests {
         let open = ResilienceError::CircuitOpen { retry_after: None };
         assert_eq!(fail(&mut call, &rt, open), Ok(10 * MS));
         let mut call = policy.start(&rt);
-        let timeout = ResilienceError::Timeout(Elapsed::new("", MS));
+        let timeout = ResilienceError::Timeout(Elapsed::new(MS));
         assert_eq!(fail(&mut call, &rt, timeout.clone()), Err(timeout));
     }
 

@@ -115,7 +115,7 @@ impl<T, E> TaskGroupBuilder<T, E> {
     /// group.spawn("a", async { Err("a broke") });
     /// let b = group.spawn("b", async { Ok(2) });
     /// group.spawn("c", async { Err("c broke") });
-    /// assert_eq!(b.await, Ok(2)); // not cancelled by a's failure
+    /// assert_eq!(b.await.unwrap(), 2); // not cancelled by a's failure
     /// assert_eq!(group.join_all().await.unwrap_err().names(), ["a", "c"]);
     /// # });
     /// ```

@@ -697,7 +697,7 @@ mod tests {
             let group = TaskGroup::<usize, ()>::new(&rt);
             for i in 0..20_000usize {
                 let child = group.spawn("sequential", async move { Ok(i) });
-                assert_eq!(child.await, Ok(i));
+                assert_eq!(child.await.unwrap(), i);
                 let state = group.shared.state();
                 assert_eq!(state.slots_alive(), 0, "child {i} left its slot behind");
                 assert!(state.head.is_none() && state.tail.is_none());

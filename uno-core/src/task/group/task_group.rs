@@ -422,7 +422,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// # vrt.block_on(async move {
     /// let group = TaskGroup::<String, ()>::new(&rt);
     /// let greeter = group.spawn("greeter", async { Ok("hello".to_string()) });
-    /// assert_eq!(greeter.await, Ok("hello".to_string()));
+    /// assert_eq!(greeter.await.unwrap(), "hello".to_string());
     /// assert!(group.join_all().await.unwrap().is_empty()); // the handle took the outcome
     /// # });
     /// ```
