@@ -53,10 +53,11 @@ impl PanicPayload {
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     /// let mut group = TaskGroup::<(), ()>::new(&rt);
-    /// group.spawn("worker", async { panic!("disk {}", 3) });
+    /// let disk = 3;
+    /// group.spawn("worker", async move { panic!("disk {disk} is full") }); // a `String` payload
     /// let err = group.next().await.unwrap().unwrap_err();
     /// let ChildError::Panicked { payload, .. } = err else { panic!("{err:?}") };
-    /// assert_eq!(payload.into_inner().downcast_ref::<String>().unwrap(), "disk 3");
+    /// assert_eq!(payload.into_inner().downcast_ref::<String>().unwrap(), "disk 3 is full");
     /// # });
     /// ```
     pub fn into_inner(self) -> Box<dyn Any + Send> {
