@@ -251,7 +251,7 @@ pub async fn timeouts_count_and_cancellations_do_not(env: Env) {
     assert_eq!(breaker.stats().ignored, 1);
     let timed_out = breaker
         .run_flat(env.rt(), || async {
-            Err::<(), ResilienceError<()>>(Elapsed::new("slow", MS).into())
+            Err::<(), ResilienceError<()>>(Elapsed::new(MS).with_message("slow").into())
         })
         .await;
     assert!(timed_out.unwrap_err().is_timeout());

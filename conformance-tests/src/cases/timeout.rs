@@ -227,11 +227,13 @@ pub async fn elapsed_display_includes_message(env: Env) {
     let boxed: Box<dyn Error + Send + Sync> = Box::new(err.clone());
     assert_eq!(boxed.to_string(), text);
 
-    let unnamed = Elapsed::new("", MS * 3);
+    let unnamed = Elapsed::new(MS * 3);
     assert_eq!(unnamed.to_string(), "timed out after 3ms");
     let renamed = unnamed.with_message("renamed");
     assert_eq!(renamed.message(), "renamed");
     assert_eq!(renamed.elapsed(), MS * 3);
+    assert_eq!(renamed.limit(), MS * 3);
+    assert_eq!(renamed.to_string(), "renamed: timed out after 3ms");
     assert!(renamed.to_string().contains("renamed"));
 }
 
@@ -316,7 +318,12 @@ pub async fn timeout_on_borrowed_task_keeps_it_running(env: Env) {
     assert_eq!(err.message(), "peek");
     assert!(!task.is_finished());
     go.set();
-    assert_eq!(within(rt, "the task after the timeout", task).await, Ok(9));
+    assert_eq!(
+        within(rt, "the task after the timeout", task)
+            .await
+            .unwrap(),
+        9
+    );
 }
 
 /// Fifty timeouts in concurrent tasks each decide on their own: the fast half succeed, the slow
