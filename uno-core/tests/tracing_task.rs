@@ -11,6 +11,7 @@ use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_core::span::Current;
 use uno_core::rt::VirtualRuntime;
 use uno_core::task::{TaskGroup, TaskManager};
 
@@ -45,7 +46,7 @@ impl Seen {
 
 #[derive(Default)]
 struct Recorder {
-    spans: Mutex<Vec<String>>, // by id - 1
+    spans: Mutex<Vec<(String, &'static Metadata<'static>)>>, // by id - 1
     current: Mutex<Vec<u64>>,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
@@ -59,11 +60,8 @@ impl Subscriber for Recorder {
         attrs.record(&mut fields);
         let fields: Vec<_> = fields.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut spans = self.spans.lock().unwrap();
-        spans.push(format!(
-            "{}{{{}}}",
-            attrs.metadata().name(),
-            fields.join(",")
-        ));
+        let text = format!("{}{{{}}}", attrs.metadata().name(), fields.join(","));
+        spans.push((text, attrs.metadata()));
         Id::from_u64(spans.len() as u64)
     }
     fn record(&self, _: &Id, _: &Record<'_>) {}
@@ -79,9 +77,17 @@ impl Subscriber for Recorder {
             fields: fields.0,
             spans: stack
                 .iter()
-                .map(|id| spans[*id as usize - 1].clone())
+                .map(|id| spans[*id as usize - 1].0.clone())
                 .collect(),
         });
+    }
+    /// What `Span::current()` (and so `Runtime::spawn`) reads: the innermost entered span.
+    fn current_span(&self) -> Current {
+        let spans = self.spans.lock().unwrap();
+        match self.current.lock().unwrap().last() {
+            Some(&id) => Current::new(Id::from_u64(id), spans[id as usize - 1].1),
+            None => Current::none(),
+        }
     }
     fn enter(&self, id: &Id) {
         self.current.lock().unwrap().push(id.into_u64());
