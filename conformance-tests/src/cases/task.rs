@@ -38,6 +38,10 @@ macro_rules! __uno_cases_task {
             blocking_job_panic_is_join_error,
             blocking_job_dropped_unrun_is_cancelled,
             blocking_job_cancelled_before_run_skips_closure,
+            panic_payload_is_kept_whole,
+            blocking_panic_payload_is_kept_whole,
+            abort_handle_cancels_from_another_task,
+            abort_handle_after_finish_keeps_output,
             task_types_are_send_sync,
         }
     };
@@ -52,7 +56,7 @@ use std::time::Duration;
 use futures_lite::future;
 use uno_core::rt::{LocalSpawnerExt, Runtime};
 use uno_core::sync::AsyncEvent;
-use uno_core::task::{self, JoinError, Task, yield_now};
+use uno_core::task::{self, AbortHandle, JoinError, Task, yield_now};
 
 use crate::support::{DropProbe, eventually, within};
 use crate::{Env, assert_send_sync};
@@ -658,6 +662,7 @@ pub async fn blocking_job_cancelled_before_run_skips_closure(env: Env) {
 pub async fn task_types_are_send_sync(env: Env) {
     assert_send_sync::<Task<u32>>();
     assert_send_sync::<JoinError>();
+    assert_send_sync::<AbortHandle>();
     assert_send_sync::<Runtime>();
     let rt = env.rt();
     let shared = Arc::new(Mutex::new(Some(rt.spawn(async { 9 }))));
@@ -669,4 +674,104 @@ pub async fn task_types_are_send_sync(env: Env) {
         }
     });
     assert_eq!(within(rt, "the joiner", joiner).await.unwrap().unwrap(), 9);
+}
+
+/// A panic payload that is neither a `&str` nor a `String`, to tell the original from a copy.
+#[derive(Debug, PartialEq)]
+struct OutOfStock {
+    order: u32,
+}
+
+/// A task's panic keeps its original payload on every backend: `try_into_panic` gives it back as
+/// it was raised, `resume_panic` re-raises that same value, and the message of a payload that is
+/// not text says so.
+pub async fn panic_payload_is_kept_whole(env: Env) {
+    let rt = env.rt();
+    let err = within(
+        rt,
+        "the panicked task",
+        rt.spawn(async { std::panic::panic_any(OutOfStock { order: 17 }) }),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_panic() && !err.is_cancelled());
+    assert_eq!(err.panic_message(), Some("<non-string panic payload>"));
+    let payload = err.try_into_panic().expect("a panic gives its payload");
+    assert_eq!(payload.downcast_ref(), Some(&OutOfStock { order: 17 }));
+
+    let err = within(
+        rt,
+        "the panicked task",
+        rt.spawn(async { std::panic::panic_any(OutOfStock { order: 18 }) }),
+    )
+    .await
+    .unwrap_err();
+    let raised = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| err.resume_panic()));
+    let raised = raised.expect_err("resume_panic re-raises");
+    assert_eq!(raised.downcast_ref(), Some(&OutOfStock { order: 18 }));
+
+    // A cancelled task's error is given back, not turned into a payload.
+    let cancelled = rt.spawn(future::pending::<()>()).cancel_and_wait();
+    let err = within(rt, "the cancelled task", cancelled)
+        .await
+        .unwrap_err();
+    assert!(err.try_into_panic().unwrap_err().is_cancelled());
+}
+
+/// The payload of a panic in a blocking closure is kept whole too.
+pub async fn blocking_panic_payload_is_kept_whole(env: Env) {
+    let rt = env.rt();
+    let job = rt.spawn_blocking(|| std::panic::panic_any(OutOfStock { order: 3 }));
+    let err = within(rt, "the blocking job", job).await.unwrap_err();
+    assert_eq!(
+        err.into_panic().downcast_ref(),
+        Some(&OutOfStock { order: 3 })
+    );
+}
+
+/// A task's `AbortHandle` cancels it from another task while the `Task` itself is awaited
+/// elsewhere: the future is dropped and the `Task` resolves to a cancelled `JoinError`. Clones
+/// share the task, and `is_finished` follows it.
+pub async fn abort_handle_cancels_from_another_task(env: Env) {
+    let rt = env.rt();
+    let probe = DropProbe::new();
+    let task = {
+        let guard = probe.guard();
+        rt.spawn(async move {
+            let _guard = guard;
+            future::pending::<()>().await;
+        })
+    };
+    let abort = task.abort_handle();
+    let clone = abort.clone();
+    assert!(!abort.is_finished());
+    let aborter = rt.spawn(async move { clone.abort() });
+    within(rt, "the aborter", aborter).await.unwrap();
+    let err = within(rt, "the aborted task", task).await.unwrap_err();
+    assert!(err.is_cancelled(), "{err:?}");
+    assert!(probe.is_dropped());
+    assert!(abort.is_finished());
+    abort.abort(); // aborting a finished task does nothing
+}
+
+/// Aborting a task that has already finished keeps its real outcome, as `Task::cancel` does, and
+/// dropping an `AbortHandle` leaves the task alone.
+pub async fn abort_handle_after_finish_keeps_output(env: Env) {
+    let rt = env.rt();
+    let task = rt.spawn(async { 7 });
+    let abort = task.abort_handle();
+    eventually(rt, "the task to finish", || abort.is_finished()).await;
+    abort.abort();
+    assert_eq!(within(rt, "the finished task", task).await.unwrap(), 7);
+
+    let (go, rt2) = (AsyncEvent::new(), rt.clone());
+    let set = go.clone();
+    let task = rt.spawn(async move {
+        go.wait().await;
+        rt2.sleep(Duration::from_millis(1)).await;
+        "ran"
+    });
+    drop(task.abort_handle());
+    set.set();
+    assert_eq!(within(rt, "the task", task).await.unwrap(), "ran");
 }

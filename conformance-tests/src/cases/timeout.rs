@@ -25,6 +25,7 @@ macro_rules! __uno_cases_timeout {
             timeout_on_borrowed_task_keeps_it_running,
             concurrent_timeouts_in_tasks,
             timeout_deadline_is_start_plus_duration,
+            elapsed_carries_the_limit_and_shows_it,
         }
     };
 }
@@ -391,4 +392,25 @@ pub async fn timeout_deadline_is_start_plus_duration(env: Env) {
     assert_eq!(timed.deadline(), at);
     timed.await.unwrap_err();
     assert!(rt.now() >= at);
+}
+
+/// `Elapsed` carries the configured limit beside the time waited, and its `Display` shows the
+/// limit after the message: the same on every backend, however late the executor was.
+pub async fn elapsed_carries_the_limit_and_shows_it(env: Env) {
+    let rt = env.rt();
+    let err = rt
+        .timeout(MS * 100, "fetching the quote", future::pending::<()>())
+        .await
+        .unwrap_err();
+    assert_eq!(err.limit(), MS * 100);
+    assert!(err.elapsed() >= err.limit(), "{err:?}");
+    assert_eq!(err.to_string(), "fetching the quote: timed out after 100ms");
+    assert!(err.source().is_none(), "Elapsed has no cause");
+    // `timeout_at`: the limit is the time from the call to the deadline.
+    let deadline = rt.now() + MS * 30;
+    let err = timeout_at(rt, deadline, "", future::pending::<()>())
+        .await
+        .unwrap_err();
+    assert_eq!(err.limit(), MS * 30);
+    assert_eq!(err.to_string(), "timed out after 30ms");
 }
