@@ -13,7 +13,44 @@
 //! - `group`: [`TaskGroup`] and [`task_group`], structured concurrency;
 //! - `manager`: [`TaskManager`], a registry of named long-lived tasks;
 //! - `shield`: [`shield`], work that cancellation does not interrupt;
-//! - `yield_now`: [`yield_now`].
+//! - `yield_now`: [`yield_now`];
+//! - `metrics`: the metric handles of groups and managers.
+//!
+//! # Metrics
+//!
+//! With the `metrics` feature (see [`crate::observe`]), every [`TaskGroup`] and [`TaskManager`]
+//! reports under the `name` label given to its builder (default `"task_group"`,
+//! `"task_manager"`). A [`Task`] of [`Runtime::spawn`](crate::rt::Runtime::spawn) reports nothing:
+//! it has no name.
+//!
+//! | metric | kind | labels | meaning |
+//! |---|---|---|---|
+//! | `uno_task_group_children_spawned_total` | counter | `name` | children spawned into the group |
+//! | `uno_task_group_children_completed_total` | counter | `name`, `outcome` = `ok` / `error` / `panicked` / `cancelled` | children that ended, by how |
+//! | `uno_task_group_children_running` | gauge | `name` | children spawned and not ended (waiting for a place or running) |
+//! | `uno_task_manager_tasks_spawned_total` | counter | `name` | tasks spawned by the manager |
+//! | `uno_task_manager_tasks_finished_total` | counter | `name`, `outcome` = `ok` / `error` / `panicked` / `cancelled` | tasks that ended, by how |
+//! | `uno_task_manager_tasks_running` | gauge | `name` | tasks spawned and not ended |
+//!
+//! # Tracing
+//!
+//! With the `tracing` feature: [`Runtime::spawn`](crate::rt::Runtime::spawn) (and
+//! `spawn_blocking`, `spawn_local`) runs the task inside the caller's current span;
+//! [`Runtime::spawn_without_span`](crate::rt::Runtime::spawn_without_span) opts out. Events have
+//! the target `uno_core::task`.
+//!
+//! | span or event | level | fields | when |
+//! |---|---|---|---|
+//! | span `uno_task` | INFO | `name` (group or manager), `task` (child or task) | around every poll of a group's child or a manager's task; its parent is the spawner's current span |
+//! | `task group child failed` | WARN | `name`, `task` | a child returned `Err` |
+//! | `task group child panicked` | WARN | `name`, `task`, `panic` (the message) | a child panicked (in a poll or in its `Drop`) |
+//! | `task group cancelling the other children after a failure` | DEBUG | `name`, `task` (the one that failed) | a fail-fast group's first failure |
+//! | `task group shut down` | DEBUG | `name` | [`TaskGroup::shutdown`] finished |
+//! | `task manager task failed` | WARN | `name`, `task`, `error` (its `Display`) | a managed task returned `Err` |
+//! | `task manager task panicked` | WARN | `name`, `task`, `panic` | a managed task panicked |
+//! | `task manager shutting down` | DEBUG | `name`, `running` | [`TaskManager::shutdown`] started |
+//! | `task manager shut down` | DEBUG | `name`, `stopped` | every task stopped in time |
+//! | `task manager tasks did not stop in time` | WARN | `name`, `stopped`, `timed_out`, `abandoned` | some tasks were cancelled at the deadline |
 
 mod blocking;
 mod error;
