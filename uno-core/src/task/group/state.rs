@@ -315,8 +315,10 @@ impl<T, E> Shared<T, E> {
     }
 
     /// The WARN event of a child that failed or panicked.
-    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     fn report_failure(&self, error: &ChildError<E>) {
+        #[cfg(not(feature = "tracing"))]
+        let _ = error;
+        #[cfg(feature = "tracing")]
         match error {
             ChildError::Panicked { name, message, .. } => {
                 event!(
