@@ -110,8 +110,7 @@ where
         let rt = vrt.handle();
         vrt.block_on(test(rt));
     });
-    let seen = seen.lock().unwrap().clone();
-    seen
+    seen.lock().unwrap().clone()
 }
 
 fn find<'a>(seen: &'a [Seen], message: &str) -> &'a Seen {
