@@ -7,7 +7,9 @@
 //! `Err(message)`: it polls through [`CatchPanic`], and it drops the future itself, inside
 //! `catch_unwind`, as soon as it completes, when it is [cancelled](Contained::cancel), or when the
 //! wrapper is dropped — never wherever its owner happens to drop it. [`message`] is the one
-//! conversion of a payload to its text (tasks, groups, the cache, the batcher, lifecycle).
+//! conversion of a payload to its text (tasks, groups, the cache, the batcher, lifecycle);
+//! [`catch`] and [`message_of`] are for the errors that keep the payload itself (`JoinError`,
+//! `ChildError`), so it can be re-raised as it was.
 
 use std::any::Any;
 use std::future::Future;
@@ -20,11 +22,25 @@ use std::task::{Context, Poll};
 pub(crate) fn message(payload: Box<dyn Any + Send>) -> String {
     match payload.downcast::<String>() {
         Ok(message) => *message,
-        Err(payload) => match payload.downcast_ref::<&'static str>() {
-            Some(message) => (*message).to_owned(),
-            None => "<non-string panic payload>".to_owned(),
-        },
+        Err(payload) => message_of(&*payload),
     }
+}
+
+/// The message of a caught panic, leaving the payload whole (for errors that keep it, so it can
+/// be re-raised as it was).
+pub(crate) fn message_of(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<String>() {
+        return message.clone();
+    }
+    match payload.downcast_ref::<&'static str>() {
+        Some(message) => (*message).to_owned(),
+        None => "<non-string panic payload>".to_owned(),
+    }
+}
+
+/// Calls `f`, returning its panic's payload instead of unwinding.
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
+    catch_unwind(AssertUnwindSafe(f))
 }
 
 pin_project_lite::pin_project! {

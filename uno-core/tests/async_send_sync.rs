@@ -3,10 +3,13 @@
 use uno_core::rt::Runtime;
 use uno_core::sync::{
     Acquire, AcquireOwned, AsyncEvent, AsyncLock, AsyncRwLock, AsyncSemaphore, Cancellable,
-    CancellationToken, DropGuard, EventWait, OwnedSemaphorePermit, SemaphorePermit,
-    WaitForCancellation,
+    CancellationToken, DropGuard, EventWait, OwnedSemaphorePermit, RunUntilCancelled,
+    RunUntilCancelledOwned, SemaphorePermit, WaitForCancellation, WaitForCancellationOwned,
 };
-use uno_core::task::{BlockingJob, JoinError, Task, YieldNow};
+use uno_core::task::{
+    AbortHandle, BlockingJob, ChildError, GroupError, JoinError, PanicPayload, Task, TaskGroup,
+    TaskManager, TaskManagerBuilder, YieldNow,
+};
 use uno_core::time::{Elapsed, Timeout, VirtualClock};
 
 fn send<T: Send>() {}
@@ -23,6 +26,13 @@ fn handles_are_send_and_sync() {
         Runtime,
         Task<u32>,
         JoinError,
+        AbortHandle,
+        PanicPayload,
+        ChildError<std::io::Error>,
+        GroupError<std::io::Error>,
+        TaskGroup<u32, std::io::Error>,
+        TaskManager,
+        TaskManagerBuilder,
         Elapsed,
         VirtualClock,
         AsyncLock<u32>,
@@ -44,6 +54,9 @@ fn futures_are_send_and_sync() {
         AcquireOwned,
         EventWait<'static>,
         WaitForCancellation<'static>,
+        WaitForCancellationOwned,
+        RunUntilCancelled<'static, std::future::Ready<u32>>,
+        RunUntilCancelledOwned<std::future::Ready<u32>>,
         YieldNow,
         Timeout<std::future::Ready<u32>>,
         Cancellable<std::future::Ready<u32>>,
@@ -57,6 +70,9 @@ fn handles_and_named_futures_are_unpin() {
     unpin::<AcquireOwned>();
     unpin::<EventWait<'static>>();
     unpin::<WaitForCancellation<'static>>();
+    unpin::<WaitForCancellationOwned>();
+    unpin::<RunUntilCancelledOwned<std::future::Ready<u32>>>();
+    unpin::<AbortHandle>();
     unpin::<YieldNow>();
     unpin::<Timeout<std::future::Ready<u32>>>();
 }

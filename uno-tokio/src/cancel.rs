@@ -135,7 +135,7 @@ pub fn from_tokio_util(rt: &Runtime, token: &TokioUtilToken) -> UnoToken {
         if target
             .run_until_cancelled(source.cancelled_owned())
             .await
-            .is_ok()
+            .is_some()
         {
             target.cancel();
         }

@@ -20,6 +20,9 @@ macro_rules! __uno_cases_cancel {
             dropped_waiter_does_not_disturb_others,
             many_dropped_children_do_not_break_cancel,
             children_created_during_cancel_are_cancelled,
+            cancelled_owned_wakes_a_spawned_waiter,
+            run_until_cancelled_gives_some_or_none,
+            run_until_cancelled_owned_stops_a_spawned_future,
         }
     };
 }
@@ -33,6 +36,7 @@ use std::time::Duration;
 
 use futures_lite::future::poll_once;
 use uno_core::sync::{CancellationToken, Cancelled, cancellable};
+use uno_core::task::Task;
 use uno_core::task::yield_now;
 
 use crate::support::{DropPoint, assert_duration, drop_waiter_at, eventually, within};
@@ -250,7 +254,7 @@ pub async fn cancellable_returns_ok_when_the_future_completes(env: Env) {
         Ok("slow")
     );
     let child = token.child_token();
-    assert_eq!(child.run_until_cancelled(async { 'c' }).await, Ok('c'));
+    assert_eq!(child.run_until_cancelled(async { 'c' }).await.unwrap(), 'c');
     assert!(!token.is_cancelled());
     // A completed future's token may be cancelled afterwards without affecting anything.
     token.cancel();
@@ -277,7 +281,7 @@ pub async fn cancelled_before_first_poll_never_polls(_env: Env) {
     let dropped = Arc::new(AtomicBool::new(false));
     let guarded = token.run_until_cancelled(pending_forever(polled.clone(), dropped.clone()));
     token.cancel();
-    assert_eq!(guarded.await, Err(Cancelled));
+    assert_eq!(guarded.await, None);
     assert!(
         !polled.load(Ordering::SeqCst),
         "the future was polled after cancellation"
@@ -449,4 +453,92 @@ pub async fn children_created_during_cancel_are_cancelled(env: Env) {
             "a child missed the cancel"
         );
     }
+}
+
+/// `cancelled_owned` is a `'static` future: moved into a spawned task, it wakes that task when the
+/// token is cancelled from the outside, and returns at once for a token already cancelled.
+pub async fn cancelled_owned_wakes_a_spawned_waiter(env: Env) {
+    let rt = env.rt();
+    let token = CancellationToken::new();
+    let waiter: Task<&str> = {
+        let stopped = token.child_token().cancelled_owned();
+        rt.spawn(async move {
+            stopped.await;
+            "stopped"
+        })
+    };
+    yield_now().await;
+    assert!(!waiter.is_finished(), "woke before the cancellation");
+    token.cancel();
+    assert_eq!(
+        within(&env, "the owned waiter", waiter).await.unwrap(),
+        "stopped"
+    );
+    within(
+        &env,
+        "an owned wait on a cancelled token",
+        token.cancelled_owned(),
+    )
+    .await;
+}
+
+/// `run_until_cancelled` is tokio-util's shape: `Some(output)` when the future finishes first,
+/// `None` once the token is cancelled, and the future is then dropped without another poll.
+pub async fn run_until_cancelled_gives_some_or_none(env: Env) {
+    let rt = env.rt();
+    let token = CancellationToken::new();
+    assert_eq!(token.run_until_cancelled(async { 7 }).await, Some(7));
+    let (polled, dropped) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let canceller = {
+        let (token, rt2) = (token.clone(), rt.clone());
+        rt.spawn(async move {
+            rt2.sleep(Duration::from_millis(10)).await;
+            token.cancel();
+        })
+    };
+    let run = token.run_until_cancelled(pending_forever(polled.clone(), dropped.clone()));
+    assert_eq!(within(&env, "run_until_cancelled", run).await, None);
+    assert!(
+        polled.load(Ordering::SeqCst),
+        "the future ran until the cancel"
+    );
+    assert!(dropped.load(Ordering::SeqCst), "the future was dropped");
+    within(&env, "the canceller", canceller).await.unwrap();
+    // Cancelled already: the future is never polled.
+    let (polled, dropped) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let run = token.run_until_cancelled(pending_forever(polled.clone(), dropped.clone()));
+    assert_eq!(run.await, None);
+    assert!(!polled.load(Ordering::SeqCst));
+    assert!(dropped.load(Ordering::SeqCst));
+}
+
+/// `run_until_cancelled_owned` owns its token, so the race itself can be spawned; cancelling the
+/// token from outside stops the task's future and the task returns `None`.
+pub async fn run_until_cancelled_owned_stops_a_spawned_future(env: Env) {
+    let rt = env.rt();
+    let token = CancellationToken::new();
+    let (polled, dropped) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let worker = rt.spawn(
+        token
+            .clone()
+            .run_until_cancelled_owned(pending_forever(polled.clone(), dropped.clone())),
+    );
+    eventually(rt, "the worker to start", || polled.load(Ordering::SeqCst)).await;
+    token.cancel();
+    assert_eq!(within(&env, "the worker", worker).await.unwrap(), None);
+    assert!(dropped.load(Ordering::SeqCst));
+    let quick = rt.spawn(CancellationToken::new().run_until_cancelled_owned(async { 3 }));
+    assert_eq!(
+        within(&env, "a quick worker", quick).await.unwrap(),
+        Some(3)
+    );
 }

@@ -35,7 +35,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use uno_core::JoinError;
 use uno_core::lifecycle::{
     ApplicationError, AsyncClose, AsyncContextGroup, AsyncManager, BoxError, CloseError,
     CloseFuture, ConfigError, ContextGroupError, ContextScope, LifecycleError, ShutdownReason,
@@ -507,7 +506,9 @@ pub async fn scoped_context_group_closes_before_reraising_a_panic(env: Env) {
             .push(format!("returned {result:?}"));
     });
     match within(&env, "the task running the group", task).await {
-        Err(JoinError::Panicked { message }) => assert_eq!(message, "bug in the body"),
+        Err(error) if error.is_panic() => {
+            assert_eq!(error.panic_message(), Some("bug in the body"))
+        }
         other => panic!("expected the body's panic, got {other:?}"),
     }
     assert_eq!(

@@ -2,7 +2,7 @@
 //!
 //! The drop policy is the point of this module: executors disagree (tokio detaches a dropped
 //! handle, smol cancels it), and uno promises one answer everywhere — a dropped [`Task`] is
-//! cancelled and its future dropped, a panic comes back as [`JoinError::Panicked`].
+//! cancelled and its future dropped, a panic comes back as a [`JoinError`] with its payload.
 //!
 //! [`Task`]: uno_core::Task
 
@@ -38,6 +38,10 @@ macro_rules! __uno_cases_task {
             blocking_job_panic_is_join_error,
             blocking_job_dropped_unrun_is_cancelled,
             blocking_job_cancelled_before_run_skips_closure,
+            panic_payload_is_kept_whole,
+            blocking_panic_payload_is_kept_whole,
+            abort_handle_cancels_from_another_task,
+            abort_handle_after_finish_keeps_output,
             task_types_are_send_sync,
         }
     };
@@ -52,7 +56,7 @@ use std::time::Duration;
 use futures_lite::future;
 use uno_core::rt::{LocalSpawnerExt, Runtime};
 use uno_core::sync::AsyncEvent;
-use uno_core::task::{self, JoinError, Task, yield_now};
+use uno_core::task::{self, AbortHandle, JoinError, Task, yield_now};
 
 use crate::support::{DropProbe, eventually, within};
 use crate::{Env, assert_send_sync};
@@ -81,7 +85,7 @@ pub async fn many_tasks_all_join(env: Env) {
         })
         .collect();
     for (i, task) in (0..200u64).zip(tasks) {
-        assert_eq!(within(rt, "joining task", task).await, Ok(i * 2));
+        assert_eq!(within(rt, "joining task", task).await.unwrap(), i * 2);
     }
 }
 
@@ -166,7 +170,7 @@ pub async fn dropped_handle_cancels_task_parked_on_never_woken_future(env: Env) 
     probe.wait_dropped(rt).await;
 }
 
-/// `cancel()` keeps the handle; awaiting it then gives `JoinError::Cancelled`, and by then the
+/// `cancel()` keeps the handle; awaiting it then gives a cancelled `JoinError`, and by then the
 /// task's future has been dropped.
 pub async fn cancel_then_await_is_cancelled(env: Env) {
     let rt = env.rt();
@@ -186,7 +190,7 @@ pub async fn cancel_then_await_is_cancelled(env: Env) {
     let err = within(rt, "joining the cancelled task", task)
         .await
         .unwrap_err();
-    assert_eq!(err, JoinError::Cancelled);
+    assert!(err.is_cancelled());
     assert!(err.is_cancelled() && !err.is_panic());
     assert!(
         probe.is_dropped(),
@@ -195,7 +199,7 @@ pub async fn cancel_then_await_is_cancelled(env: Env) {
 }
 
 /// `cancel_and_wait()` returns only once the task's future has been dropped: the drop flag is
-/// already set when it yields `JoinError::Cancelled`.
+/// already set when it yields a cancelled `JoinError`.
 pub async fn cancel_and_wait_returns_after_future_dropped(env: Env) {
     let rt = env.rt();
     for wait_for_start in [true, false] {
@@ -217,7 +221,7 @@ pub async fn cancel_and_wait_returns_after_future_dropped(env: Env) {
             probe.is_dropped(),
             "cancel_and_wait returned before the future was dropped (started first: {wait_for_start})"
         );
-        assert_eq!(outcome, Err(JoinError::Cancelled));
+        assert!(outcome.unwrap_err().is_cancelled());
     }
 }
 
@@ -228,13 +232,15 @@ pub async fn cancel_after_finish_keeps_output(env: Env) {
     eventually(rt, "task to finish", || task.is_finished()).await;
     task.cancel();
     assert!(task.is_finished());
-    assert_eq!(task.await.as_deref(), Ok("done"));
+    assert_eq!(task.await.as_deref().unwrap(), "done");
 
     let task = rt.spawn(async { 7 });
     eventually(rt, "task to finish", || task.is_finished()).await;
     assert_eq!(
-        within(rt, "cancel_and_wait", task.cancel_and_wait()).await,
-        Ok(7)
+        within(rt, "cancel_and_wait", task.cancel_and_wait())
+            .await
+            .unwrap(),
+        7
     );
 }
 
@@ -259,7 +265,7 @@ pub async fn cancel_racing_completion_is_consistent(env: Env) {
                 assert_eq!(out, round);
                 assert!(ran.load(Ordering::SeqCst));
             }
-            Err(JoinError::Cancelled) => {
+            Err(error) if error.is_cancelled() => {
                 assert!(
                     !ran.load(Ordering::SeqCst),
                     "reported Cancelled but the body ran"
@@ -290,7 +296,7 @@ pub async fn detached_task_keeps_running(env: Env) {
     within(rt, "the detached task", done.wait()).await;
 }
 
-/// A panic with a `&'static str` payload comes back as `JoinError::Panicked` with that exact
+/// A panic with a `&'static str` payload comes back as a panic `JoinError` with that exact
 /// message.
 pub async fn panic_with_str_is_join_error(env: Env) {
     let task: Task<u32> = env.rt().spawn(async { panic!("task exploded") });
@@ -298,12 +304,7 @@ pub async fn panic_with_str_is_join_error(env: Env) {
         .await
         .unwrap_err();
     assert!(err.is_panic() && !err.is_cancelled());
-    assert_eq!(
-        err,
-        JoinError::Panicked {
-            message: "task exploded".into()
-        }
-    );
+    assert_eq!(err.panic_message(), Some("task exploded"));
 }
 
 /// A panic with a formatted (`String`) payload comes back with the formatted message, whether
@@ -313,30 +314,33 @@ pub async fn panic_with_formatted_string_is_join_error(env: Env) {
     let id = 17;
     let task: Task<u32> = rt.spawn(async move { panic!("order {id} failed: {}", "out of stock") });
     assert_eq!(
-        within(rt, "joining the panicked task", task).await,
-        Err(JoinError::Panicked {
-            message: "order 17 failed: out of stock".into()
-        })
+        within(rt, "joining the panicked task", task)
+            .await
+            .unwrap_err()
+            .panic_message(),
+        Some("order 17 failed: out of stock")
     );
     let task: Task<u32> =
         rt.spawn(async move { std::panic::panic_any(format!("user {id} not found")) });
     assert_eq!(
-        within(rt, "joining the panicked task", task).await,
-        Err(JoinError::Panicked {
-            message: "user 17 not found".into()
-        })
+        within(rt, "joining the panicked task", task)
+            .await
+            .unwrap_err()
+            .panic_message(),
+        Some("user 17 not found")
     );
 }
 
-/// A panic with a payload that is not a string is still a `JoinError::Panicked`, with the
+/// A panic with a payload that is not a string is still a a panic `JoinError`, with the
 /// documented placeholder message.
 pub async fn panic_with_non_string_payload_is_join_error(env: Env) {
     let task: Task<()> = env.rt().spawn(async { std::panic::panic_any(42_u8) });
     assert_eq!(
-        within(env.rt(), "joining the panicked task", task).await,
-        Err(JoinError::Panicked {
-            message: "<non-string panic payload>".into()
-        })
+        within(env.rt(), "joining the panicked task", task)
+            .await
+            .unwrap_err()
+            .panic_message(),
+        Some("<non-string panic payload>")
     );
 }
 
@@ -359,19 +363,22 @@ pub async fn panic_after_await_does_not_disturb_runtime(env: Env) {
         }
     });
     assert_eq!(
-        within(rt, "joining the panicked task", task).await,
-        Err(JoinError::Panicked {
-            message: "late failure".into()
-        })
+        within(rt, "joining the panicked task", task)
+            .await
+            .unwrap_err()
+            .panic_message(),
+        Some("late failure")
     );
     assert_eq!(
-        within(rt, "the bystander", bystander).await,
-        Ok("still here")
+        within(rt, "the bystander", bystander).await.unwrap(),
+        "still here"
     );
     let after = rt.spawn(async { 1 });
     assert_eq!(
-        within(rt, "a task spawned after the panic", after).await,
-        Ok(1)
+        within(rt, "a task spawned after the panic", after)
+            .await
+            .unwrap(),
+        1
     );
 }
 
@@ -391,7 +398,7 @@ pub async fn detached_panicking_task_is_contained(env: Env) {
     .detach();
     probe.wait_dropped(rt).await;
     let task = rt.spawn(async { 5 });
-    assert_eq!(within(rt, "a task after the panic", task).await, Ok(5));
+    assert_eq!(within(rt, "a task after the panic", task).await.unwrap(), 5);
 }
 
 /// `is_finished` is false while the task waits and becomes true once it has completed, before the
@@ -410,13 +417,13 @@ pub async fn is_finished_tracks_completion(env: Env) {
     assert!(!task.is_finished(), "finished before its event was set");
     go.set();
     eventually(rt, "task to finish", || task.is_finished()).await;
-    assert_eq!(task.await, Ok(3));
+    assert_eq!(task.await.unwrap(), 3);
 
     let cancelled = rt.spawn(future::pending::<()>());
     assert!(!cancelled.is_finished());
     cancelled.cancel();
     eventually(rt, "cancelled task to finish", || cancelled.is_finished()).await;
-    assert_eq!(cancelled.await, Err(JoinError::Cancelled));
+    assert!(cancelled.await.unwrap_err().is_cancelled());
 }
 
 /// `yield_now` lets another task run: a task that spins on `yield_now` until another task sets a
@@ -475,7 +482,7 @@ pub async fn spawn_from_inside_task(env: Env) {
             child.await.unwrap() + grandchild.await.unwrap()
         }
     });
-    assert_eq!(within(rt, "the outer task", outer).await, Ok(22));
+    assert_eq!(within(rt, "the outer task", outer).await.unwrap(), 22);
 
     // A handle created inside a task and returned to the caller still works there.
     let inner = rt.spawn({
@@ -483,7 +490,10 @@ pub async fn spawn_from_inside_task(env: Env) {
         async move { rt2.spawn(async { "from inside" }) }
     });
     let inner = within(rt, "the spawning task", inner).await.unwrap();
-    assert_eq!(within(rt, "the inner task", inner).await, Ok("from inside"));
+    assert_eq!(
+        within(rt, "the inner task", inner).await.unwrap(),
+        "from inside"
+    );
 }
 
 /// One task can await another task's handle; the result (or error) arrives in the awaiting task.
@@ -500,16 +510,24 @@ pub async fn task_awaited_from_another_task(env: Env) {
     let second = rt.spawn(async move { first.await.map(|v| v + 1) });
     yield_now().await;
     go.set();
-    assert_eq!(within(rt, "the second task", second).await, Ok(Ok(6)));
+    assert_eq!(
+        within(rt, "the second task", second)
+            .await
+            .unwrap()
+            .unwrap(),
+        6
+    );
 
     let failing: Task<u8> = rt.spawn(async { panic!("inner failure") });
     // A `Task` is itself a `Send` future: spawning it makes a task whose whole job is the join.
     let watcher = rt.spawn(failing);
     assert_eq!(
-        within(rt, "the watcher", watcher).await,
-        Ok(Err(JoinError::Panicked {
-            message: "inner failure".into()
-        }))
+        within(rt, "the watcher", watcher)
+            .await
+            .unwrap()
+            .unwrap_err()
+            .panic_message(),
+        Some("inner failure")
     );
 }
 
@@ -545,10 +563,11 @@ pub async fn local_spawner_runs_non_send_future(env: Env) {
 
     let task: Task<()> = local.spawn_local(async { panic!("local failure") });
     assert_eq!(
-        within(rt, "the panicking local task", task).await,
-        Err(JoinError::Panicked {
-            message: "local failure".into()
-        })
+        within(rt, "the panicking local task", task)
+            .await
+            .unwrap_err()
+            .panic_message(),
+        Some("local failure")
     );
 }
 
@@ -584,37 +603,30 @@ pub async fn blocking_job_delivers_output(env: Env) {
     let (job, task) = task::blocking(|| (1..=10).product::<u64>());
     let thread = std::thread::spawn(move || job.run());
     // No timeout here: on virtual time a pending timer would fire while the thread works.
-    assert_eq!(task.await, Ok(3_628_800));
+    assert_eq!(task.await.unwrap(), 3_628_800);
     thread.join().unwrap();
 }
 
-/// A panic in a `task::blocking` closure is caught and reported as `JoinError::Panicked` with its
+/// A panic in a `task::blocking` closure is caught and reported as a panic `JoinError` with its
 /// message; the thread running the job does not unwind.
 pub async fn blocking_job_panic_is_join_error(env: Env) {
     let _ = env;
     let (job, task) = task::blocking(|| -> u32 { panic!("disk on fire") });
     let thread = std::thread::spawn(move || job.run());
     assert_eq!(
-        task.await,
-        Err(JoinError::Panicked {
-            message: "disk on fire".into()
-        })
+        task.await.unwrap_err().panic_message(),
+        Some("disk on fire")
     );
     thread.join().expect("the panic escaped BlockingJob::run");
 
     let (job, task) = task::blocking(|| -> u32 { panic!("code {}", 500) });
     let thread = std::thread::spawn(move || job.run());
-    assert_eq!(
-        task.await,
-        Err(JoinError::Panicked {
-            message: "code 500".into()
-        })
-    );
+    assert_eq!(task.await.unwrap_err().panic_message(), Some("code 500"));
     thread.join().expect("the panic escaped BlockingJob::run");
 }
 
 /// A blocking job dropped without being run (a pool shutting down) resolves its task to
-/// `JoinError::Cancelled` instead of leaving the joiner hanging.
+/// a cancelled `JoinError` instead of leaving the joiner hanging.
 pub async fn blocking_job_dropped_unrun_is_cancelled(env: Env) {
     let _ = env;
     let ran = Arc::new(AtomicBool::new(false));
@@ -623,7 +635,7 @@ pub async fn blocking_job_dropped_unrun_is_cancelled(env: Env) {
         move || ran.store(true, Ordering::SeqCst)
     });
     std::thread::spawn(move || drop(job)).join().unwrap();
-    assert_eq!(task.await, Err(JoinError::Cancelled));
+    assert!(task.await.unwrap_err().is_cancelled());
     assert!(!ran.load(Ordering::SeqCst));
 }
 
@@ -637,7 +649,7 @@ pub async fn blocking_job_cancelled_before_run_skips_closure(env: Env) {
     });
     task.cancel();
     std::thread::spawn(move || job.run()).join().unwrap();
-    assert_eq!(task.await, Err(JoinError::Cancelled));
+    assert!(task.await.unwrap_err().is_cancelled());
     assert_eq!(
         calls.load(Ordering::SeqCst),
         0,
@@ -650,6 +662,7 @@ pub async fn blocking_job_cancelled_before_run_skips_closure(env: Env) {
 pub async fn task_types_are_send_sync(env: Env) {
     assert_send_sync::<Task<u32>>();
     assert_send_sync::<JoinError>();
+    assert_send_sync::<AbortHandle>();
     assert_send_sync::<Runtime>();
     let rt = env.rt();
     let shared = Arc::new(Mutex::new(Some(rt.spawn(async { 9 }))));
@@ -660,5 +673,105 @@ pub async fn task_types_are_send_sync(env: Env) {
             task.await
         }
     });
-    assert_eq!(within(rt, "the joiner", joiner).await, Ok(Ok(9)));
+    assert_eq!(within(rt, "the joiner", joiner).await.unwrap().unwrap(), 9);
+}
+
+/// A panic payload that is neither a `&str` nor a `String`, to tell the original from a copy.
+#[derive(Debug, PartialEq)]
+struct OutOfStock {
+    order: u32,
+}
+
+/// A task's panic keeps its original payload on every backend: `try_into_panic` gives it back as
+/// it was raised, `resume_panic` re-raises that same value, and the message of a payload that is
+/// not text says so.
+pub async fn panic_payload_is_kept_whole(env: Env) {
+    let rt = env.rt();
+    let err = within(
+        rt,
+        "the panicked task",
+        rt.spawn(async { std::panic::panic_any(OutOfStock { order: 17 }) }),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_panic() && !err.is_cancelled());
+    assert_eq!(err.panic_message(), Some("<non-string panic payload>"));
+    let payload = err.try_into_panic().expect("a panic gives its payload");
+    assert_eq!(payload.downcast_ref(), Some(&OutOfStock { order: 17 }));
+
+    let err = within(
+        rt,
+        "the panicked task",
+        rt.spawn(async { std::panic::panic_any(OutOfStock { order: 18 }) }),
+    )
+    .await
+    .unwrap_err();
+    let raised = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| err.resume_panic()));
+    let raised = raised.expect_err("resume_panic re-raises");
+    assert_eq!(raised.downcast_ref(), Some(&OutOfStock { order: 18 }));
+
+    // A cancelled task's error is given back, not turned into a payload.
+    let cancelled = rt.spawn(future::pending::<()>()).cancel_and_wait();
+    let err = within(rt, "the cancelled task", cancelled)
+        .await
+        .unwrap_err();
+    assert!(err.try_into_panic().unwrap_err().is_cancelled());
+}
+
+/// The payload of a panic in a blocking closure is kept whole too.
+pub async fn blocking_panic_payload_is_kept_whole(env: Env) {
+    let rt = env.rt();
+    let job = rt.spawn_blocking(|| std::panic::panic_any(OutOfStock { order: 3 }));
+    let err = within(rt, "the blocking job", job).await.unwrap_err();
+    assert_eq!(
+        err.into_panic().downcast_ref(),
+        Some(&OutOfStock { order: 3 })
+    );
+}
+
+/// A task's `AbortHandle` cancels it from another task while the `Task` itself is awaited
+/// elsewhere: the future is dropped and the `Task` resolves to a cancelled `JoinError`. Clones
+/// share the task, and `is_finished` follows it.
+pub async fn abort_handle_cancels_from_another_task(env: Env) {
+    let rt = env.rt();
+    let probe = DropProbe::new();
+    let task = {
+        let guard = probe.guard();
+        rt.spawn(async move {
+            let _guard = guard;
+            future::pending::<()>().await;
+        })
+    };
+    let abort = task.abort_handle();
+    let clone = abort.clone();
+    assert!(!abort.is_finished());
+    let aborter = rt.spawn(async move { clone.abort() });
+    within(rt, "the aborter", aborter).await.unwrap();
+    let err = within(rt, "the aborted task", task).await.unwrap_err();
+    assert!(err.is_cancelled(), "{err:?}");
+    assert!(probe.is_dropped());
+    assert!(abort.is_finished());
+    abort.abort(); // aborting a finished task does nothing
+}
+
+/// Aborting a task that has already finished keeps its real outcome, as `Task::cancel` does, and
+/// dropping an `AbortHandle` leaves the task alone.
+pub async fn abort_handle_after_finish_keeps_output(env: Env) {
+    let rt = env.rt();
+    let task = rt.spawn(async { 7 });
+    let abort = task.abort_handle();
+    eventually(rt, "the task to finish", || abort.is_finished()).await;
+    abort.abort();
+    assert_eq!(within(rt, "the finished task", task).await.unwrap(), 7);
+
+    let (go, rt2) = (AsyncEvent::new(), rt.clone());
+    let set = go.clone();
+    let task = rt.spawn(async move {
+        go.wait().await;
+        rt2.sleep(Duration::from_millis(1)).await;
+        "ran"
+    });
+    drop(task.abort_handle());
+    set.set();
+    assert_eq!(within(rt, "the task", task).await.unwrap(), "ran");
 }

@@ -25,6 +25,7 @@ macro_rules! __uno_cases_timeout {
             timeout_on_borrowed_task_keeps_it_running,
             concurrent_timeouts_in_tasks,
             timeout_deadline_is_start_plus_duration,
+            elapsed_carries_the_limit_and_shows_it,
         }
     };
 }
@@ -211,7 +212,7 @@ pub async fn max_duration_never_fires(env: Env) {
     assert_eq!(out, Ok(7));
 }
 
-/// `Elapsed` is a proper error: its `Display` includes the message and the elapsed time, an
+/// `Elapsed` is a proper error: its `Display` includes the message and the limit, an
 /// empty message still reads well, and it is `Send + Sync + 'static`.
 pub async fn elapsed_display_includes_message(env: Env) {
     assert_send_sync::<Elapsed>();
@@ -223,15 +224,17 @@ pub async fn elapsed_display_includes_message(env: Env) {
     let text = err.to_string();
     assert!(text.contains("fetching user 7"), "{text:?}");
     assert!(text.contains("timed out"), "{text:?}");
-    assert!(text.contains(&format!("{:?}", err.elapsed())), "{text:?}");
+    assert_eq!(text, "fetching user 7: timed out after 10ms");
     let boxed: Box<dyn Error + Send + Sync> = Box::new(err.clone());
     assert_eq!(boxed.to_string(), text);
 
-    let unnamed = Elapsed::new("", MS * 3);
+    let unnamed = Elapsed::new(MS * 3);
     assert_eq!(unnamed.to_string(), "timed out after 3ms");
     let renamed = unnamed.with_message("renamed");
     assert_eq!(renamed.message(), "renamed");
     assert_eq!(renamed.elapsed(), MS * 3);
+    assert_eq!(renamed.limit(), MS * 3);
+    assert_eq!(renamed.to_string(), "renamed: timed out after 3ms");
     assert!(renamed.to_string().contains("renamed"));
 }
 
@@ -316,7 +319,12 @@ pub async fn timeout_on_borrowed_task_keeps_it_running(env: Env) {
     assert_eq!(err.message(), "peek");
     assert!(!task.is_finished());
     go.set();
-    assert_eq!(within(rt, "the task after the timeout", task).await, Ok(9));
+    assert_eq!(
+        within(rt, "the task after the timeout", task)
+            .await
+            .unwrap(),
+        9
+    );
 }
 
 /// Fifty timeouts in concurrent tasks each decide on their own: the fast half succeed, the slow
@@ -384,4 +392,29 @@ pub async fn timeout_deadline_is_start_plus_duration(env: Env) {
     assert_eq!(timed.deadline(), at);
     timed.await.unwrap_err();
     assert!(rt.now() >= at);
+}
+
+/// `Elapsed` carries the configured limit beside the time waited, and its `Display` shows the
+/// limit after the message: the same on every backend, however late the executor was.
+pub async fn elapsed_carries_the_limit_and_shows_it(env: Env) {
+    let rt = env.rt();
+    let err = rt
+        .timeout(MS * 100, "fetching the quote", future::pending::<()>())
+        .await
+        .unwrap_err();
+    assert_eq!(err.limit(), MS * 100);
+    assert!(err.elapsed() >= err.limit(), "{err:?}");
+    assert_eq!(err.to_string(), "fetching the quote: timed out after 100ms");
+    assert!(err.source().is_none(), "Elapsed has no cause");
+    // `timeout_at`: the limit is the time from the call to the deadline.
+    // (On a real clock the call comes a little after `now()`: the limit is a little shorter.)
+    let deadline = rt.now() + MS * 30;
+    let err = timeout_at(rt, deadline, "", future::pending::<()>())
+        .await
+        .unwrap_err();
+    assert_duration(&env, err.limit(), MS * 30, MS * 20..=MS * 30, "the limit");
+    assert_eq!(
+        err.to_string(),
+        format!("timed out after {:?}", err.limit())
+    );
 }

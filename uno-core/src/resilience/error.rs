@@ -83,7 +83,7 @@ impl<E> ResilienceError<E> {
     /// use uno_core::resilience::ResilienceError;
     /// use uno_core::time::Elapsed;
     ///
-    /// let slow: ResilienceError<()> = Elapsed::new("one attempt", Duration::from_secs(5)).into();
+    /// let slow: ResilienceError<()> = Elapsed::new(Duration::from_secs(5)).into();
     /// assert!(slow.is_timeout());
     /// let gave_up = ResilienceError::RetriesExhausted {
     ///     name: "retry".into(),

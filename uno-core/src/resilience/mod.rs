@@ -77,7 +77,7 @@
 //! operation closure, its future (in `poll`, or in `Drop` when the policy or the caller drops it),
 //! a breaker listener, a retry predicate, Retry-After extractor or hook — propagates to the caller
 //! unchanged: the policy's future panics with the same payload (inside a [`Task`], that is
-//! [`JoinError::Panicked`] with the message). It never wedges a policy nor leaks what the call
+//! a [`JoinError`] with that payload). It never wedges a policy nor leaks what the call
 //! held. Before the panic leaves the policy:
 //! - a bulkhead slot or queue place is released, a rate limiter's queue place is left (an
 //!   admission already taken stays spent, as for a dropped call);
@@ -138,7 +138,7 @@
 //! [`Runtime`]: crate::rt::Runtime
 //! [`RateLimiter::try_acquire`]: RateLimiter::try_acquire
 //! [`Task`]: crate::task::Task
-//! [`JoinError::Panicked`]: crate::task::JoinError::Panicked
+//! [`JoinError`]: crate::task::JoinError
 
 mod bulkhead;
 mod circuit_breaker;

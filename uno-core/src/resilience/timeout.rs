@@ -19,7 +19,7 @@ use crate::time::{Elapsed, Expiring, Limit, deadline_after};
 /// Used alone through [`run`](Self::run), or in a [`Pipeline`](super::Pipeline) as the overall
 /// limit or the per-attempt limit. At expiry the operation's future is dropped (cancelled) and the
 /// call fails with [`Elapsed`], whose message names the policy (when it was given a name) and
-/// says the policy's message: `invoice: fetching the invoice (timed out after 5s)`.
+/// says the policy's message: `invoice: fetching the invoice: timed out after 5s`.
 ///
 /// # Panics
 ///
@@ -48,7 +48,7 @@ use crate::time::{Elapsed, Expiring, Limit, deadline_after};
 ///         .await;
 ///     let err = slow.unwrap_err();
 ///     assert!(err.is_timeout());
-///     assert_eq!(err.to_string(), "fetching the invoice (timed out after 5s)");
+///     assert_eq!(err.to_string(), "fetching the invoice: timed out after 5s");
 /// });
 /// ```
 #[derive(Debug, Clone)]
@@ -111,7 +111,7 @@ impl TimeoutPolicyBuilder {
     ///     .unwrap();
     /// assert_eq!(limit.name(), "invoice");
     /// let err = limit.run(|| std::future::pending::<Result<(), &str>>()).await.unwrap_err();
-    /// assert_eq!(err.to_string(), "invoice: fetching the invoice (timed out after 1s)");
+    /// assert_eq!(err.to_string(), "invoice: fetching the invoice: timed out after 1s");
     /// # });
     /// ```
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
@@ -290,7 +290,7 @@ impl TimeoutPolicy {
     /// let failed = limit.run(|| async { Err::<(), _>("no such file") }).await;
     /// assert_eq!(failed, Err(ResilienceError::Inner("no such file")));
     /// let hung = limit.run(|| std::future::pending::<Result<(), &str>>()).await;
-    /// assert_eq!(hung.unwrap_err().to_string(), "reading the config (timed out after 1s)");
+    /// assert_eq!(hung.unwrap_err().to_string(), "reading the config: timed out after 1s");
     /// # });
     /// ```
     pub async fn run<T, E, F, Fut>(&self, op: F) -> Result<T, ResilienceError<E>>
@@ -390,7 +390,9 @@ impl Limit for Borrowed<'_> {
             ?elapsed,
             "timeout expired"
         );
-        Elapsed::new(policy.reported.clone(), elapsed)
+        Elapsed::new(policy.duration)
+            .with_message(policy.reported.clone())
+            .with_elapsed(elapsed)
     }
 }
 

@@ -59,7 +59,7 @@ impl Runtime {
     /// let clock = VirtualClock::new();
     /// let rt = Runtime::new(ThreadPerTask, clock.clone()); // any Spawner, any Timer
     /// let task = rt.spawn(async { 6 * 7 });
-    /// assert_eq!(futures_lite::future::block_on(task), Ok(42));
+    /// assert_eq!(futures_lite::future::block_on(task).unwrap(), 42);
     /// assert_eq!(rt.now(), clock.now()); // time comes from the timer half
     /// ```
     pub fn new(spawner: impl Spawner, timer: impl Timer) -> Self {
@@ -76,21 +76,24 @@ impl Runtime {
     /// The task starts running at once, whether or not the handle is polled. Dropping the handle
     /// cancels the task on every backend; call [`Task::detach`] to let it run on.
     ///
+    /// With the `tracing` feature, the task runs inside the caller's current span (the span
+    /// entered where `spawn` is called), so its events are attributed to the request or job that
+    /// started it; [`spawn_without_span`](Self::spawn_without_span) opts out.
+    ///
     /// # Examples
     ///
     /// ```
     /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::JoinError;
     ///
     /// let vrt = VirtualRuntime::new();
     /// let rt = vrt.handle();
     /// vrt.block_on(async move {
     ///     let task = rt.spawn(async { "done" });
-    ///     assert_eq!(task.await, Ok("done"));
+    ///     assert_eq!(task.await.unwrap(), "done");
     ///
     ///     let forever = rt.spawn(std::future::pending::<()>());
     ///     forever.cancel(); // or drop the handle
-    ///     assert_eq!(forever.await, Err(JoinError::Cancelled));
+    ///     assert!(forever.await.unwrap_err().is_cancelled());
     /// });
     /// ```
     ///
@@ -105,6 +108,41 @@ impl Runtime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        #[cfg(feature = "tracing")]
+        let future = tracing::Instrument::in_current_span(future);
+        self.spawn_without_span(future)
+    }
+
+    /// [`spawn`](Self::spawn), without the caller's span: the task starts outside any span (with
+    /// the `tracing` feature; without it the two are the same).
+    ///
+    /// For a long-lived background task started while handling a request (a cache refresher, a
+    /// connection's reader) that should not keep that request's span open, nor have its events
+    /// attributed to it; or for a future that already carries a span of its own
+    /// (`tracing::Instrument::instrument`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// let vrt = VirtualRuntime::new();
+    /// let rt = vrt.handle();
+    /// vrt.block_on(async move {
+    ///     // Inside a request's span, this task would still start outside it.
+    ///     let refresher = rt.spawn_without_span(async { "refreshed" });
+    ///     assert_eq!(refresher.await.unwrap(), "refreshed");
+    /// });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`spawn`](Self::spawn): dropping the [`Task`] cancels the task and loses its output.
+    pub fn spawn_without_span<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let (runner, task) = crate::task::pair(future);
         self.parts.spawner.spawn_boxed(Box::pin(runner));
         task
@@ -112,9 +150,10 @@ impl Runtime {
 
     /// Runs a blocking closure on the executor's blocking pool and returns its [`Task`].
     ///
-    /// A panic in the closure comes back as [`JoinError::Panicked`](crate::task::JoinError).
-    /// Cancelling the task cannot interrupt a closure that is already running; it only stops one
-    /// that has not started yet.
+    /// A panic in the closure comes back as a [`JoinError`](crate::task::JoinError) with its
+    /// payload. Cancelling the task cannot interrupt a closure that is already running; it only
+    /// stops one that has not started yet. With the `tracing` feature the closure runs inside the
+    /// caller's current span, as [`spawn`](Self::spawn)'s futures do.
     ///
     /// # Examples
     ///
@@ -136,6 +175,11 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        #[cfg(feature = "tracing")]
+        let f = {
+            let span = tracing::Span::current();
+            move || span.in_scope(f)
+        };
         let (job, task) = crate::task::blocking(f);
         self.parts.spawner.spawn_blocking_job(job);
         task

@@ -58,6 +58,8 @@ pub trait LocalSpawner: 'static {
 /// Spawning with a [`Task`] handle on any [`LocalSpawner`].
 pub trait LocalSpawnerExt: LocalSpawner {
     /// Spawns a `!Send` future and returns its handle. The handle cancels the task when dropped.
+    /// With the `tracing` feature it runs inside the caller's current span, as
+    /// [`Runtime::spawn`]'s do.
     ///
     /// # Examples
     ///
@@ -86,6 +88,8 @@ pub trait LocalSpawnerExt: LocalSpawner {
         F: Future + 'static,
         F::Output: 'static,
     {
+        #[cfg(feature = "tracing")]
+        let future = tracing::Instrument::in_current_span(future);
         let (runner, task) = crate::task::pair(future);
         self.spawn_local_boxed(Box::pin(runner));
         task

@@ -98,7 +98,7 @@ impl VirtualRuntime {
     /// let vrt = VirtualRuntime::new();
     /// let rt = vrt.handle(); // pass this to the code under test
     /// let task = rt.spawn(async { 40 + 2 }); // runs once `block_on` runs
-    /// assert_eq!(vrt.block_on(task), Ok(42));
+    /// assert_eq!(vrt.block_on(task).unwrap(), 42);
     /// ```
     pub fn handle(&self) -> Runtime {
         Runtime::new(self.executor.spawner(), self.executor.clock().clone())
@@ -118,7 +118,7 @@ impl VirtualRuntime {
     /// vrt.block_on(uno_core::task::yield_now()); // let the sleep register
     /// assert_eq!(vrt.clock().pending_sleeps(), 1);
     /// vrt.clock().advance(Duration::from_secs(30));
-    /// assert_eq!(vrt.block_on(sleeper), Ok(()));
+    /// vrt.block_on(sleeper).unwrap();
     /// ```
     pub fn clock(&self) -> &VirtualClock {
         self.executor.clock()

@@ -77,7 +77,7 @@ impl AsyncEvent {
     /// let waiter = ready.clone();
     /// let task = rt.spawn(async move { waiter.wait().await; "woken" });
     /// ready.set(); // wakes every waiter
-    /// assert_eq!(task.await, Ok("woken"));
+    /// assert_eq!(task.await.unwrap(), "woken");
     /// # });
     /// ```
     pub fn set(&self) {
@@ -171,7 +171,8 @@ impl AsyncEvent {
     /// # vrt.block_on(async move {
     /// let ready = AsyncEvent::new();
     /// let err = ready.wait_timeout(&rt, Duration::from_secs(1)).await.unwrap_err();
-    /// assert_eq!(err.message(), "event was not set in time");
+    /// assert_eq!(err.message(), "waiting for the event");
+    /// assert_eq!(err.to_string(), "waiting for the event: timed out after 1s");
     /// ready.set();
     /// assert_eq!(ready.wait_timeout(&rt, Duration::from_secs(1)).await, Ok(()));
     /// # });
@@ -181,7 +182,7 @@ impl AsyncEvent {
     ///
     /// Cancel safe, as [`wait`](Self::wait).
     pub async fn wait_timeout(&self, rt: &Runtime, duration: Duration) -> Result<(), Elapsed> {
-        rt.timeout(duration, "event was not set in time", self.wait())
+        rt.timeout(duration, "waiting for the event", self.wait())
             .await
     }
 }

@@ -194,7 +194,8 @@ impl<T> AsyncLock<T> {
     /// let accounts = AsyncLock::named("accounts", 0);
     /// let held = accounts.lock().await;
     /// let err = accounts.lock_timeout(&rt, Duration::from_secs(1)).await.unwrap_err();
-    /// assert_eq!(err.message(), "lock `accounts` was not acquired in time");
+    /// assert_eq!(err.message(), r#"acquiring lock "accounts""#);
+    /// assert_eq!(err.to_string(), r#"acquiring lock "accounts": timed out after 1s"#);
     /// drop(held);
     /// assert!(accounts.lock_timeout(&rt, Duration::from_secs(1)).await.is_ok());
     /// # });
@@ -258,7 +259,7 @@ impl<T> fmt::Debug for AsyncLock<T> {
 
 pub(super) fn describe_timeout(kind: &str, name: Option<&str>) -> String {
     match name {
-        Some(name) => format!("{kind} `{name}` was not acquired in time"),
-        None => format!("{kind} was not acquired in time"),
+        Some(name) => format!("acquiring {kind} \"{name}\""),
+        None => format!("acquiring {kind}"),
     }
 }

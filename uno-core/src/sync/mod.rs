@@ -10,7 +10,18 @@
 //!   and future types in [`guards`]);
 //! - `semaphore`: [`AsyncSemaphore`], its permits and errors, over its own algorithm;
 //! - `event`: [`AsyncEvent`];
-//! - `cancel`: [`CancellationToken`], [`cancellable`] and [`Cancelled`].
+//! - `cancel`: [`CancellationToken`], [`cancellable`] and [`Cancelled`], with the owned futures
+//!   ([`CancellationToken::cancelled_owned`], [`CancellationToken::run_until_cancelled_owned`]).
+//!
+//! # Metrics
+//!
+//! None: the primitives are unnamed building blocks on the hot path of the components above them,
+//! which report what they do with them (a bulkhead's in-flight calls, a group's children).
+//!
+//! # Tracing
+//!
+//! None, for the same reason; a timeout of theirs is an [`Elapsed`](crate::time::Elapsed) whose
+//! message says what was waited for (`acquiring lock "accounts": timed out after 1s`).
 
 mod cancel;
 mod event;
@@ -19,7 +30,8 @@ mod rwlock;
 mod semaphore;
 
 pub use cancel::{
-    Cancellable, CancellationToken, Cancelled, DropGuard, WaitForCancellation, cancellable,
+    Cancellable, CancellationToken, Cancelled, DropGuard, RunUntilCancelled,
+    RunUntilCancelledOwned, WaitForCancellation, WaitForCancellationOwned, cancellable,
 };
 pub use event::{AsyncEvent, EventWait};
 pub use lock::AsyncLock;

@@ -233,7 +233,7 @@ impl<T> AsyncRwLock<T> {
     /// let config = AsyncRwLock::named("config", 1);
     /// let writer = config.write().await;
     /// let err = config.read_timeout(&rt, Duration::from_secs(1)).await.unwrap_err();
-    /// assert_eq!(err.message(), "read lock `config` was not acquired in time");
+    /// assert_eq!(err.message(), r#"acquiring read lock "config""#);
     /// drop(writer);
     /// assert_eq!(*config.read_timeout(&rt, Duration::from_secs(1)).await.unwrap(), 1);
     /// # });
@@ -271,7 +271,7 @@ impl<T> AsyncRwLock<T> {
     /// let config = AsyncRwLock::named("config", 1);
     /// let reader = config.read().await;
     /// let err = config.write_timeout(&rt, Duration::from_secs(1)).await.unwrap_err();
-    /// assert_eq!(err.message(), "write lock `config` was not acquired in time");
+    /// assert_eq!(err.message(), r#"acquiring write lock "config""#);
     /// drop(reader);
     /// *config.write_timeout(&rt, Duration::from_secs(1)).await.unwrap() = 2;
     /// # });

@@ -11,7 +11,7 @@ use crate::panic;
 ///
 /// Adapters build their `spawn_blocking` from [`blocking`]: run the job on the executor's blocking
 /// pool, hand the task to the user. The job catches a panic of the closure, and if it is dropped
-/// without running (pool shut down) the task resolves to [`JoinError::Cancelled`].
+/// without running (pool shut down) the task resolves to a cancelled [`JoinError`].
 pub struct BlockingJob {
     job: Option<Box<dyn FnOnce() + Send>>,
     /// Publishes the outcome of a job dropped without running.
@@ -25,15 +25,15 @@ impl BlockingJob {
     ///
     /// ```
     /// use futures_lite::future::block_on;
-    /// use uno_core::task::{JoinError, blocking};
+    /// use uno_core::task::blocking;
     ///
     /// let (job, task) = blocking(|| "ran");
     /// job.run(); // on this thread; an adapter runs it on its blocking pool
-    /// assert_eq!(block_on(task), Ok("ran"));
+    /// assert_eq!(block_on(task).unwrap(), "ran");
     ///
     /// let (job, task) = blocking(|| "never");
     /// drop(job); // the pool shut down before running it
-    /// assert_eq!(block_on(task), Err(JoinError::Cancelled));
+    /// assert!(block_on(task).unwrap_err().is_cancelled());
     /// ```
     pub fn run(mut self) {
         self.on_drop = None;
@@ -48,11 +48,11 @@ impl Drop for BlockingJob {
         // Dropped unrun: the closure's captures are dropped here, and a panic in their `Drop`
         // is the task's outcome rather than a panic in the pool that dropped the job.
         let dropped = match self.job.take() {
-            Some(job) => panic::call(move || drop(job)).map_err(JoinError::panicked),
+            Some(job) => panic::catch(move || drop(job)).map_err(JoinError::panicked),
             None => Ok(()),
         };
         if let Some(on_drop) = self.on_drop.take() {
-            on_drop(dropped.err().unwrap_or(JoinError::Cancelled));
+            on_drop(dropped.err().unwrap_or_else(JoinError::cancelled));
         }
     }
 }
@@ -92,11 +92,11 @@ where
         job: Some(Box::new(move || {
             if run_shared.is_cancel_requested() {
                 // Not run; its captures may still panic while being dropped.
-                let dropped = panic::call(move || drop(f)).map_err(JoinError::panicked);
-                run_shared.complete(dropped.and(Err(JoinError::Cancelled)));
+                let dropped = panic::catch(move || drop(f)).map_err(JoinError::panicked);
+                run_shared.complete(dropped.and(Err(JoinError::cancelled())));
                 return;
             }
-            let result = panic::call(f).map_err(JoinError::panicked);
+            let result = panic::catch(f).map_err(JoinError::panicked);
             run_shared.complete(result);
         })),
         on_drop: Some(Box::new(move |error| drop_shared.complete(Err(error)))),

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, ready};
 
 use super::JoinError;
@@ -16,7 +17,8 @@ use crate::loom::Arc;
 /// [`LocalSpawnerExt::spawn_local`](crate::rt::LocalSpawnerExt::spawn_local) or an adapter's
 /// `spawn_blocking`.
 ///
-/// - Awaiting gives `Ok(output)`, `Err(JoinError::Cancelled)` or `Err(JoinError::Panicked { .. })`.
+/// - Awaiting gives `Ok(output)`, or a [`JoinError`] if the task was cancelled or panicked (with
+///   the panic's original payload).
 /// - **Dropping the handle cancels the task** (on every backend): the task's future is dropped the
 ///   next time the executor runs it. Use [`detach`](Task::detach) to let it run on unobserved.
 ///
@@ -24,7 +26,6 @@ use crate::loom::Arc;
 ///
 /// ```
 /// use uno_core::rt::VirtualRuntime;
-/// use uno_core::task::JoinError;
 ///
 /// let vrt = VirtualRuntime::new();
 /// let rt = vrt.handle();
@@ -33,10 +34,8 @@ use crate::loom::Arc;
 ///     assert_eq!(ok.await.unwrap(), 2);
 ///
 ///     let boom = rt.spawn(async { panic!("kaboom") });
-///     match boom.await {
-///         Err(JoinError::Panicked { message }) => assert_eq!(message, "kaboom"),
-///         other => panic!("unexpected {other:?}"),
-///     }
+///     let err = boom.await.unwrap_err();
+///     assert_eq!(err.panic_message(), Some("kaboom"));
 /// });
 /// ```
 ///
@@ -60,7 +59,7 @@ impl<T> Task<T> {
     }
 
     /// Asks the task to stop. Its future is dropped the next time the executor polls it; awaiting
-    /// the handle then yields `Err(JoinError::Cancelled)`, unless the task had already finished, in
+    /// the handle then yields a cancelled [`JoinError`], unless the task had already finished, in
     /// which case its real outcome is kept.
     ///
     /// Cancelling a finished or already-cancelled task does nothing.
@@ -69,19 +68,19 @@ impl<T> Task<T> {
     ///
     /// ```
     /// use uno_core::rt::VirtualRuntime;
-    /// use uno_core::task::{JoinError, yield_now};
+    /// use uno_core::task::yield_now;
     ///
     /// # let vrt = VirtualRuntime::new();
     /// # let rt = vrt.handle();
     /// # vrt.block_on(async move {
     /// let stuck = rt.spawn(std::future::pending::<()>());
     /// stuck.cancel();
-    /// assert_eq!(stuck.await, Err(JoinError::Cancelled));
+    /// assert!(stuck.await.unwrap_err().is_cancelled());
     ///
     /// let quick = rt.spawn(async { 7 });
     /// yield_now().await; // let it finish
     /// quick.cancel(); // too late: the real outcome is kept
-    /// assert_eq!(quick.await, Ok(7));
+    /// assert_eq!(quick.await.unwrap(), 7);
     /// # });
     /// ```
     pub fn cancel(&self) {
@@ -91,7 +90,7 @@ impl<T> Task<T> {
     }
 
     /// Cancels the task and waits until its future has been dropped, returning its outcome: the
-    /// output if it finished first, otherwise `Err(JoinError::Cancelled)`.
+    /// output if it finished first, otherwise a cancelled [`JoinError`].
     ///
     /// # Examples
     ///
@@ -165,7 +164,7 @@ impl<T> Task<T> {
     /// assert!(!task.is_finished()); // not run yet
     /// yield_now().await;
     /// assert!(task.is_finished());
-    /// assert_eq!(task.await, Ok(1)); // the output is still there
+    /// assert_eq!(task.await.unwrap(), 1); // the output is still there
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
@@ -173,6 +172,146 @@ impl<T> Task<T> {
             Some(shared) => shared.is_done(),
             None => true,
         }
+    }
+}
+
+impl<T: Send + 'static> Task<T> {
+    /// A cloneable handle that can cancel this task and tell whether it finished, without owning
+    /// its output (tokio's `AbortHandle`): for a supervisor, a registry or a signal handler that
+    /// must be able to stop the task while someone else awaits it.
+    ///
+    /// Dropping an `AbortHandle` does nothing; the [`Task`] keeps its drop policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let server = rt.spawn(std::future::pending::<()>());
+    /// let stop = server.abort_handle();
+    /// let stop_too = stop.clone(); // cheap to clone, `Send + Sync`
+    /// assert!(!stop.is_finished());
+    /// stop_too.abort();
+    /// assert!(server.await.unwrap_err().is_cancelled());
+    /// assert!(stop.is_finished());
+    /// # });
+    /// ```
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle {
+            control: self
+                .shared
+                .as_ref()
+                .map(|shared| StdArc::new(Control(shared.clone())) as StdArc<dyn Abort>),
+        }
+    }
+}
+
+/// What an [`AbortHandle`] needs of a task's shared state, whatever its output type.
+trait Abort: Send + Sync {
+    fn abort(&self);
+    fn is_finished(&self) -> bool;
+}
+
+/// The task's shared state, behind a std `Arc` the handle can erase to `dyn Abort` (the model
+/// builds' `Arc` cannot be unsized).
+struct Control<T>(Arc<Shared<T>>);
+
+impl<T: Send> Abort for Control<T> {
+    fn abort(&self) {
+        self.0.request_cancel();
+    }
+
+    fn is_finished(&self) -> bool {
+        self.0.is_done()
+    }
+}
+
+/// A cloneable handle that cancels a task, from [`Task::abort_handle`].
+///
+/// [`abort`](Self::abort) is [`Task::cancel`] from anywhere: the task's future is dropped the
+/// next time the executor polls it, and its [`Task`] resolves to a cancelled [`JoinError`] unless
+/// it had already finished. Dropping the handle does nothing.
+///
+/// # Examples
+///
+/// ```
+/// use uno_core::rt::VirtualRuntime;
+///
+/// # let vrt = VirtualRuntime::new();
+/// # let rt = vrt.handle();
+/// # vrt.block_on(async move {
+/// let poller = rt.spawn(std::future::pending::<()>());
+/// let abort = poller.abort_handle();
+/// let rt2 = rt.clone();
+/// rt.spawn(async move { abort.abort() }).detach(); // from another task
+/// assert!(poller.await.unwrap_err().is_cancelled());
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct AbortHandle {
+    /// `None` for a task detached or joined before the handle was made: nothing to abort.
+    control: Option<StdArc<dyn Abort>>,
+}
+
+impl AbortHandle {
+    /// Asks the task to stop; see [`Task::cancel`]. Aborting a finished task does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::yield_now;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let quick = rt.spawn(async { 7 });
+    /// let abort = quick.abort_handle();
+    /// yield_now().await; // it finishes
+    /// abort.abort(); // too late: the real outcome is kept
+    /// assert_eq!(quick.await.unwrap(), 7);
+    /// # });
+    /// ```
+    pub fn abort(&self) {
+        if let Some(control) = &self.control {
+            control.abort();
+        }
+    }
+
+    /// Whether the task has finished (completed, panicked, or been cancelled and dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::yield_now;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let task = rt.spawn(async { 1 });
+    /// let abort = task.abort_handle();
+    /// assert!(!abort.is_finished());
+    /// yield_now().await;
+    /// assert!(abort.is_finished());
+    /// # drop(task);
+    /// # });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.control
+            .as_ref()
+            .is_none_or(|control| control.is_finished())
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("finished", &self.is_finished())
+            .finish()
     }
 }
 

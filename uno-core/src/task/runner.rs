@@ -14,8 +14,8 @@ pin_project_lite::pin_project! {
     /// The future handed to the executor: runs the user's future, catches its panic, obeys
     /// cancellation, and stores the outcome for the [`Task`].
     ///
-    /// If the executor drops it before completion (runtime shut down), the task resolves to
-    /// [`JoinError::Cancelled`] instead of hanging its joiner.
+    /// If the executor drops it before completion (runtime shut down), the task resolves to a
+    /// cancelled [`JoinError`] instead of hanging its joiner.
     pub(crate) struct Runner<F: Future> {
         shared: Arc<Shared<F::Output>>,
         #[pin]
@@ -27,7 +27,7 @@ pin_project_lite::pin_project! {
             let this = this.project();
             if this.future.is_some() {
                 // Drop the user's future before publishing, so that "cancelled" implies "dropped".
-                let outcome = drop_future(this.future).and(Err(JoinError::Cancelled));
+                let outcome = drop_future(this.future).and(Err(JoinError::cancelled()));
                 this.shared.complete(outcome);
             }
         }
@@ -37,11 +37,11 @@ pin_project_lite::pin_project! {
 /// Drops the user's future in place, catching a panic from its `Drop`.
 ///
 /// Every path that ends a task goes through here, so a future that panics while being dropped
-/// (cancelled, finished, or dropped with the executor) still publishes an outcome — `Panicked`
-/// with that message — and its joiner never hangs. After a panicking drop the slot is `None`
+/// (cancelled, finished, or dropped with the executor) still publishes an outcome — a panic,
+/// with that payload — and its joiner never hangs. After a panicking drop the slot is `None`
 /// all the same: assignment writes the new value on the unwind path too.
 fn drop_future<F>(mut future: Pin<&mut Option<F>>) -> Result<(), JoinError> {
-    panic::call(|| future.set(None)).map_err(JoinError::panicked)
+    panic::catch(|| future.set(None)).map_err(JoinError::panicked)
 }
 
 impl<F: Future> Future for Runner<F> {
@@ -55,18 +55,18 @@ impl<F: Future> Future for Runner<F> {
         // Register before checking, so a cancel request racing with this poll is never missed.
         this.shared.runner.register(cx.waker());
         if this.shared.is_cancel_requested() {
-            let outcome = drop_future(this.future).and(Err(JoinError::Cancelled));
+            let outcome = drop_future(this.future).and(Err(JoinError::cancelled()));
             this.shared.complete(outcome);
             return Poll::Ready(());
         }
         // The panic is caught here, in the core, so every backend reports it the same way.
-        let result = match panic::call(|| future.poll(cx)) {
+        let result = match panic::catch(|| future.poll(cx)) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(value)) => Ok(value),
-            Err(message) => Err(JoinError::panicked(message)),
+            Err(payload) => Err(JoinError::panicked(payload)),
         };
         // A panic in the finished future's `Drop` wins over its output, as on tokio: the output is
-        // dropped and the task reports the panic. A panic in poll keeps its own message.
+        // dropped and the task reports the panic. A panic in poll keeps its own payload.
         let result = match (drop_future(this.future), result) {
             (Err(panic), Ok(value)) => {
                 // Its own `Drop` may panic too; the task reports the first panic either way.

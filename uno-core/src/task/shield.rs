@@ -18,8 +18,8 @@ use crate::task::{JoinError, Task};
 /// with nobody observing its output — that is the point. Because of that it must be `Send +
 /// 'static`, and nothing bounds how long it runs: give it its own timeout if it might hang.
 ///
-/// Awaiting gives `Ok(output)`, or `Err(JoinError::Panicked { .. })` if it panicked
-/// (`Err(JoinError::Cancelled)` only if the executor itself shut down).
+/// Awaiting gives `Ok(output)`, or a [`JoinError`] with the original panic payload if it panicked
+/// (a cancelled one only if the executor itself shut down).
 ///
 /// # Examples
 ///

@@ -13,7 +13,7 @@
 //!   its waker before it checks `CANCEL`, so a request racing a poll is seen by that poll or wakes
 //!   the next one.
 //! - **"Cancelled" implies "dropped"**: every path that ends a task drops the user's future (or
-//!   closure) before publishing, so a joiner that sees [`JoinError::Cancelled`] knows it is gone.
+//!   closure) before publishing, so a joiner that sees a cancelled [`JoinError`] knows it is gone.
 //! - The loom models of this hand-over are `tests/loom_task.rs`.
 
 use std::task::{Context, Poll};
@@ -84,6 +84,6 @@ impl<T> Shared<T> {
             }
         }
         let output = self.output().take();
-        Poll::Ready(output.unwrap_or(Err(JoinError::Cancelled)))
+        Poll::Ready(output.unwrap_or_else(|| Err(JoinError::cancelled())))
     }
 }

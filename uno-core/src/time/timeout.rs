@@ -15,6 +15,8 @@ use crate::rt::Runtime;
 pub(crate) struct Owned {
     rt: Runtime,
     start: Instant,
+    /// The configured limit, for the error (the deadline may have saturated).
+    limit: Duration,
     deadline: Instant,
     message: Cow<'static, str>,
 }
@@ -33,7 +35,9 @@ impl Limit for Owned {
     }
 
     fn expired(&mut self, elapsed: Duration) -> Elapsed {
-        Elapsed::new(std::mem::take(&mut self.message), elapsed)
+        Elapsed::new(self.limit)
+            .with_message(std::mem::take(&mut self.message))
+            .with_elapsed(elapsed)
     }
 }
 
@@ -49,7 +53,7 @@ pin_project_lite::pin_project! {
 /// Runs `future` with a time limit of `duration` on `rt`'s clock.
 ///
 /// Returns `Ok(output)` if the future completes first, otherwise `Err(Elapsed)` carrying `message`
-/// and the time elapsed. At expiry the inner future is **dropped** (cancelled) at once, before the
+/// (what timed out, such as `"fetching the quote"`), the limit and the time elapsed. At expiry the inner future is **dropped** (cancelled) at once, before the
 /// error is returned.
 ///
 /// The inner future is always polled before the clock is checked, so a ready future succeeds even
@@ -70,7 +74,8 @@ pin_project_lite::pin_project! {
 ///         .await
 ///         .unwrap_err();
 ///     assert_eq!(err.message(), "loading the profile");
-///     assert_eq!(err.elapsed(), Duration::from_secs(1));
+///     assert_eq!(err.limit(), Duration::from_secs(1));
+///     assert_eq!(err.to_string(), "loading the profile: timed out after 1s");
 /// });
 /// ```
 ///
@@ -87,6 +92,7 @@ pub fn timeout<F: Future>(
     make(
         rt,
         start,
+        duration,
         deadline_after(start, duration),
         message.into(),
         future,
@@ -95,7 +101,8 @@ pub fn timeout<F: Future>(
 
 /// Runs `future` until `deadline` on `rt`'s clock; see [`timeout`].
 ///
-/// A deadline in the past still lets the future be polled once.
+/// A deadline in the past still lets the future be polled once. The error's
+/// [`limit`](Elapsed::limit) is the time from this call to `deadline` (zero if it has passed).
 ///
 /// # Examples
 ///
@@ -124,12 +131,15 @@ pub fn timeout_at<F: Future>(
     message: impl Into<Cow<'static, str>>,
     future: F,
 ) -> Timeout<F> {
-    make(rt, rt.now(), deadline, message.into(), future)
+    let start = rt.now();
+    let limit = deadline.saturating_duration_since(start);
+    make(rt, start, limit, deadline, message.into(), future)
 }
 
 fn make<F>(
     rt: &Runtime,
     start: Instant,
+    limit: Duration,
     deadline: Instant,
     message: Cow<'static, str>,
     future: F,
@@ -137,6 +147,7 @@ fn make<F>(
     let limit = Owned {
         rt: rt.clone(),
         start,
+        limit,
         deadline,
         message,
     };
@@ -178,6 +189,7 @@ impl<F> fmt::Debug for Timeout<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let limit = self.inner.limit();
         f.debug_struct("Timeout")
+            .field("limit", &limit.limit)
             .field("deadline", &limit.deadline)
             .field("message", &limit.message)
             .finish_non_exhaustive()

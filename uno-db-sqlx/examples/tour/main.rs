@@ -14,7 +14,7 @@ use uno_core::lifecycle::{self, on_close};
 use uno_core::resilience::{Backoff, Bulkhead, CircuitBreaker, Pipeline, RateLimiter, Retry};
 use uno_core::rt::VirtualRuntime;
 use uno_core::sync::{AsyncEvent, AsyncLock, AsyncSemaphore, CancellationToken, cancellable};
-use uno_core::task::{JoinError, TaskGroup};
+use uno_core::task::TaskGroup;
 
 mod db;
 
@@ -39,8 +39,15 @@ async fn tour(rt: Runtime) {
     );
 
     match rt.spawn(async { panic!("the disk is full") }).await {
-        Err(JoinError::Panicked { message }) => {
-            println!("  task: a panic came back as a value -> {message:?}")
+        Err(error) if error.is_panic() => {
+            let message = error.panic_message().unwrap_or_default();
+            println!("  task: a panic came back as a value -> {message:?}");
+            // The payload itself is kept: `error.resume_panic()` would re-raise it as it was.
+            let payload = error.into_panic();
+            println!(
+                "  task: its payload is the original &str -> {:?}",
+                payload.downcast_ref::<&str>()
+            )
         }
         other => println!("  task: unexpected {other:?}"),
     }
@@ -58,7 +65,8 @@ async fn tour(rt: Runtime) {
         std::future::pending::<()>().await
     });
     match stuck.cancel_and_wait().await {
-        Err(JoinError::Panicked { message }) => {
+        Err(error) if error.is_panic() => {
+            let message = error.panic_message().unwrap_or_default();
             println!("  task: cancelled, its Drop panicked -> reported: {message:?}")
         }
         other => println!("  task: unexpected {other:?}"),

@@ -569,7 +569,7 @@ pub async fn run_application_closes_what_a_panicking_startup_registered(env: Env
     });
     let outcome = within(&env, "the application task", app).await;
     match outcome {
-        Err(uno_core::JoinError::Panicked { message }) => assert_eq!(message, "startup bug"),
+        Err(error) if error.is_panic() => assert_eq!(error.panic_message(), Some("startup bug")),
         other => panic!("expected the startup's panic, got {other:?}"),
     }
     assert_eq!(

@@ -62,7 +62,7 @@ impl<E> PipelineBuilder<E> {
     ///     .unwrap();
     /// assert_eq!(pipeline.name(), "checkout");
     /// let err = pipeline.run(|| std::future::pending::<Result<(), &str>>()).await.unwrap_err();
-    /// assert_eq!(err.to_string(), "checkout: placing the order (timed out after 1s)");
+    /// assert_eq!(err.to_string(), "checkout: placing the order: timed out after 1s");
     /// # });
     /// ```
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
@@ -116,7 +116,7 @@ impl<E> PipelineBuilder<E> {
     ///     .build()
     ///     .unwrap();
     /// let err = pipeline.run(|| async { Err::<(), _>("busy") }).await.unwrap_err();
-    /// assert_eq!(err.to_string(), "syncing the account (timed out after 2.5s)"); // mid-backoff
+    /// assert_eq!(err.to_string(), "syncing the account: timed out after 2.5s"); // mid-backoff
     /// # });
     /// ```
     pub fn timeout(mut self, duration: Duration, message: impl Into<Cow<'static, str>>) -> Self {

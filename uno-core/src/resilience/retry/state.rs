@@ -368,7 +368,7 @@ mod tests {
         let policy = retry(builder(&rt).max_attempts(5).retry_if(|e| *e != "fatal"));
         let mut call = policy.start();
         assert_eq!(fail(&mut call, inner("busy")), Ok(10 * MS));
-        let timeout = ResilienceError::Timeout(Elapsed::new("", MS));
+        let timeout = ResilienceError::Timeout(Elapsed::new(MS));
         assert_eq!(fail(&mut call, timeout), Ok(10 * MS), "timeouts: retried");
         let refusal = ResilienceError::Rejected(BulkheadRejected::QueueFull {
             name: "bulkhead".into(),
@@ -413,7 +413,7 @@ mod tests {
         });
         assert_eq!(fail(&mut call, open), Ok(10 * MS));
         let mut call = policy.start();
-        let timeout = ResilienceError::Timeout(Elapsed::new("", MS));
+        let timeout = ResilienceError::Timeout(Elapsed::new(MS));
         assert_eq!(fail(&mut call, timeout.clone()), Err(timeout));
     }
 

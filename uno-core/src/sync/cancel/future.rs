@@ -1,9 +1,12 @@
-//! The futures that wait for a cancellation: [`WaitForCancellation`], and [`cancellable`]'s
-//! [`Cancellable`] over the one state machine it shares with the resilience pipeline.
+//! The futures that wait for a cancellation: [`WaitForCancellation`] and its owned form, and the
+//! futures that race one against the user's future — [`cancellable`]'s [`Cancellable`] and
+//! [`RunUntilCancelled`] (borrowed and owned) — over the one state machine they share with the
+//! resilience pipeline.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use event_listener::EventListener;
@@ -39,6 +42,40 @@ impl Future for WaitForCancellation<'_> {
 impl fmt::Debug for WaitForCancellation<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitForCancellation")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future returned by [`CancellationToken::cancelled_owned`]: it owns (a clone of) the
+/// token, so it is `'static` and can be stored or moved into a spawned task.
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct WaitForCancellationOwned {
+    node: Arc<Node>,
+    listener: Option<EventListener>,
+}
+
+impl WaitForCancellationOwned {
+    pub(super) fn new(node: Arc<Node>) -> Self {
+        WaitForCancellationOwned {
+            node,
+            listener: None,
+        }
+    }
+}
+
+impl Future for WaitForCancellationOwned {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        this.node.poll_cancelled(&mut this.listener, cx)
+    }
+}
+
+impl fmt::Debug for WaitForCancellationOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitForCancellationOwned")
+            .field("cancelled", &self.node.is_cancelled())
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +146,9 @@ pin_project_lite::pin_project! {
 
 /// Runs `future` until it completes (`Ok(output)`) or `token` is cancelled (`Err(Cancelled)`).
 ///
+/// The `Result` form, for `?` and for APIs whose error type wraps [`Cancelled`];
+/// [`CancellationToken::run_until_cancelled`] is the same race with tokio-util's `Option` output.
+///
 /// Once the token is seen cancelled, `future` is dropped at once and never polled again; a token
 /// cancelled before the first poll means `future` is never polled at all.
 ///
@@ -145,6 +185,74 @@ impl<F: Future> Future for Cancellable<F> {
 impl<F> fmt::Debug for Cancellable<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cancellable")
+            .field("token", self.inner.token())
+            .finish_non_exhaustive()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`CancellationToken::run_until_cancelled`]: `Some(output)`, or
+    /// `None` if the token was cancelled first (tokio-util's shape).
+    #[must_use = "futures do nothing unless you .await or poll them"]
+    pub struct RunUntilCancelled<'a, F> {
+        #[pin]
+        inner: UntilCancelled<F, &'a CancellationToken>,
+    }
+}
+
+impl<'a, F> RunUntilCancelled<'a, F> {
+    pub(super) fn new(token: &'a CancellationToken, future: F) -> Self {
+        RunUntilCancelled {
+            inner: UntilCancelled::new(token, future),
+        }
+    }
+}
+
+impl<F: Future> Future for RunUntilCancelled<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx).map(Result::ok)
+    }
+}
+
+impl<F> fmt::Debug for RunUntilCancelled<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunUntilCancelled")
+            .field("token", self.inner.token())
+            .finish_non_exhaustive()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`CancellationToken::run_until_cancelled_owned`]: as
+    /// [`RunUntilCancelled`], owning its token, so it is `'static` when the future is.
+    #[must_use = "futures do nothing unless you .await or poll them"]
+    pub struct RunUntilCancelledOwned<F> {
+        #[pin]
+        inner: UntilCancelled<F, CancellationToken>,
+    }
+}
+
+impl<F> RunUntilCancelledOwned<F> {
+    pub(super) fn new(token: CancellationToken, future: F) -> Self {
+        RunUntilCancelledOwned {
+            inner: UntilCancelled::new(token, future),
+        }
+    }
+}
+
+impl<F: Future> Future for RunUntilCancelledOwned<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx).map(Result::ok)
+    }
+}
+
+impl<F> fmt::Debug for RunUntilCancelledOwned<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunUntilCancelledOwned")
             .field("token", self.inner.token())
             .finish_non_exhaustive()
     }

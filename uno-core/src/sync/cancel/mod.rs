@@ -3,7 +3,8 @@
 //! - `token`: [`CancellationToken`], the handle, and its [`DropGuard`];
 //! - `tree`: the tree of tokens and how a cancellation reaches every descendant (with its
 //!   implementation notes; model-checked);
-//! - `future`: [`WaitForCancellation`], and [`cancellable`]'s [`Cancellable`];
+//! - `future`: [`WaitForCancellation`] and [`WaitForCancellationOwned`], [`cancellable`]'s
+//!   [`Cancellable`], and [`RunUntilCancelled`] and [`RunUntilCancelledOwned`];
 //! - `error`: [`Cancelled`].
 
 mod error;
@@ -12,5 +13,8 @@ mod token;
 mod tree;
 
 pub use error::Cancelled;
-pub use future::{Cancellable, WaitForCancellation, cancellable};
+pub use future::{
+    Cancellable, RunUntilCancelled, RunUntilCancelledOwned, WaitForCancellation,
+    WaitForCancellationOwned, cancellable,
+};
 pub use token::{CancellationToken, DropGuard};

@@ -4,7 +4,10 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use super::future::{Cancellable, UntilCancelled, WaitForCancellation, cancellable};
+use super::future::{
+    RunUntilCancelled, RunUntilCancelledOwned, UntilCancelled, WaitForCancellation,
+    WaitForCancellationOwned,
+};
 use super::tree::Node;
 
 /// A cancellation signal shared by cloning, with child tokens.
@@ -83,7 +86,7 @@ impl CancellationToken {
     /// let watch = shutdown.child_token();
     /// let worker = rt.spawn(async move { watch.cancelled().await; "stopped" });
     /// shutdown.cancel(); // wakes the worker through its child token
-    /// assert_eq!(worker.await, Ok("stopped"));
+    /// assert_eq!(worker.await.unwrap(), "stopped");
     /// # });
     /// ```
     pub fn cancel(&self) {
@@ -129,7 +132,39 @@ impl CancellationToken {
         WaitForCancellation::new(&self.node)
     }
 
+    /// Waits until the token is cancelled, owning a clone of it: the future is `'static`, to
+    /// store in a struct or move into a spawned task (tokio-util's `cancelled_owned`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::CancellationToken;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let shutdown = CancellationToken::new();
+    /// let stopped = shutdown.clone().cancelled_owned(); // borrows nothing
+    /// let watcher = rt.spawn(async move {
+    ///     stopped.await;
+    ///     "stopped"
+    /// });
+    /// shutdown.cancel();
+    /// assert_eq!(watcher.await.unwrap(), "stopped");
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the waiter affects neither the token nor any other waiter.
+    pub fn cancelled_owned(self) -> WaitForCancellationOwned {
+        WaitForCancellationOwned::new(self.node)
+    }
+
     /// A guard that cancels this token when dropped, unless [disarmed](DropGuard::disarm).
+    /// Bind it (`let _guard = ...`): an unbound guard is dropped, and the token cancelled, at
+    /// once.
     ///
     /// # Examples
     ///
@@ -147,32 +182,64 @@ impl CancellationToken {
         DropGuard { token: Some(self) }
     }
 
-    /// Runs `future` until it completes or this token is cancelled; see [`cancellable`].
+    /// Runs `future` until it completes (`Some(output)`) or this token is cancelled (`None`), as
+    /// tokio-util's `run_until_cancelled`.
+    ///
+    /// The cancellation is checked first at every poll: a token already cancelled means `future`
+    /// is never polled, and once the cancellation is seen `future` is dropped at once. For a
+    /// `Result<_, Cancelled>` instead of an `Option`, use [`cancellable`](super::cancellable).
     ///
     /// # Examples
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
-    /// use uno_core::sync::{CancellationToken, Cancelled};
+    /// use uno_core::sync::CancellationToken;
     ///
     /// let token = CancellationToken::new();
-    /// assert_eq!(token.run_until_cancelled(async { 7 }).await, Ok(7));
+    /// assert_eq!(token.run_until_cancelled(async { 7 }).await, Some(7));
     /// token.cancel();
     /// let stuck = std::future::pending::<i32>();
-    /// assert_eq!(token.run_until_cancelled(stuck).await, Err(Cancelled));
+    /// assert_eq!(token.run_until_cancelled(stuck).await, None);
     /// # });
     /// ```
     ///
     /// # Cancel safety
     ///
-    /// As cancel safe as `future`: dropping the [`Cancellable`] drops `future` with whatever it had
-    /// in progress; the token is not affected.
-    pub fn run_until_cancelled<F: Future>(&self, future: F) -> Cancellable<F> {
-        cancellable(self, future)
+    /// As cancel safe as `future`: dropping the [`RunUntilCancelled`] drops `future` with whatever
+    /// it had in progress; the token is not affected.
+    pub fn run_until_cancelled<F: Future>(&self, future: F) -> RunUntilCancelled<'_, F> {
+        RunUntilCancelled::new(self, future)
     }
 
-    /// [`run_until_cancelled`](Self::run_until_cancelled) borrowing the token: for a future that
-    /// lives within the caller's own (the resilience pipeline), so no reference count is touched.
+    /// [`run_until_cancelled`](Self::run_until_cancelled), owning the token: the future is
+    /// `'static` when `future` is, to move into a spawned task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::sync::CancellationToken;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let shutdown = CancellationToken::new();
+    /// let poll_forever = std::future::pending::<u32>();
+    /// let worker = rt.spawn(shutdown.clone().run_until_cancelled_owned(poll_forever));
+    /// shutdown.cancel();
+    /// assert_eq!(worker.await.unwrap(), None); // stopped by the token
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run_until_cancelled`](Self::run_until_cancelled).
+    pub fn run_until_cancelled_owned<F: Future>(self, future: F) -> RunUntilCancelledOwned<F> {
+        RunUntilCancelledOwned::new(self, future)
+    }
+
+    /// [`cancellable`](super::cancellable) borrowing the token: for a future that lives within the
+    /// caller's own (the resilience pipeline), so no reference count is touched.
     pub(crate) fn run_until_cancelled_ref<F: Future>(
         &self,
         future: F,
@@ -191,6 +258,7 @@ impl fmt::Debug for CancellationToken {
 
 /// Cancels its token when dropped; from [`CancellationToken::drop_guard`].
 #[derive(Debug)]
+#[must_use = "an unbound DropGuard cancels its token at once; bind it with `let _guard = ...`"]
 pub struct DropGuard {
     token: Option<CancellationToken>,
 }

@@ -19,7 +19,8 @@ pub enum TryAcquireError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AcquireError(pub(super) ());
 
-/// An acquire with a time limit failed.
+/// An acquire with a time limit failed. The [`Elapsed`](Self::Elapsed) variant is transparent:
+/// its `Display` is the timeout's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AcquireTimeoutError {
@@ -31,6 +32,7 @@ pub enum AcquireTimeoutError {
 
 /// Adding permits would exceed [`MAX_PERMITS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TooManyPermits {
     /// Permits in existence before the call (free or held).
     pub total: usize,
@@ -42,7 +44,7 @@ impl fmt::Display for TryAcquireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TryAcquireError::Closed => f.write_str("semaphore is closed"),
-            TryAcquireError::NoPermits => f.write_str("no permits available right now"),
+            TryAcquireError::NoPermits => f.write_str("no permits available"),
         }
     }
 }

@@ -97,8 +97,8 @@ impl AsyncSemaphore {
     /// let pool = AsyncSemaphore::new(0);
     /// pool.add_permits(2).unwrap();
     /// assert_eq!(pool.available_permits(), 2);
-    /// let err = pool.add_permits(MAX_PERMITS).unwrap_err();
-    /// assert_eq!(err, TooManyPermits { total: 2, requested: MAX_PERMITS });
+    /// let err: TooManyPermits = pool.add_permits(MAX_PERMITS).unwrap_err();
+    /// assert_eq!((err.total, err.requested), (2, MAX_PERMITS));
     /// assert_eq!(pool.available_permits(), 2); // nothing was added
     /// ```
     pub fn add_permits(&self, n: usize) -> Result<(), TooManyPermits> {
@@ -315,7 +315,7 @@ impl AsyncSemaphore {
     ///     let _permit = permit; // 'static: held by the task until it finishes
     ///     "done"
     /// });
-    /// assert_eq!(job.await, Ok("done"));
+    /// assert_eq!(job.await.unwrap(), "done");
     /// assert_eq!(pool.available_permits(), 1);
     /// # });
     /// ```
@@ -413,7 +413,7 @@ impl AsyncSemaphore {
     /// let two = pool.acquire_many_timeout(&rt, 2, Duration::from_secs(1)).await.unwrap();
     /// assert_eq!(two.num_permits(), 2);
     /// let err = pool.acquire_many_timeout(&rt, 2, Duration::from_secs(1)).await.unwrap_err();
-    /// let text = "semaphore permits were not acquired in time (timed out after 1s)";
+    /// let text = "acquiring semaphore permits: timed out after 1s";
     /// assert_eq!(err.to_string(), text);
     /// # });
     /// ```
@@ -430,7 +430,7 @@ impl AsyncSemaphore {
         match rt
             .timeout(
                 duration,
-                "semaphore permits were not acquired in time",
+                "acquiring semaphore permits",
                 self.acquire_many(n),
             )
             .await

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use super::state::{Mode, Shared};
 use super::{GroupConfigError, TaskGroup};
+use crate::observe::Name;
 use crate::rt::Runtime;
 
-/// Configures a [`TaskGroup`]: fail-fast (the default) or supervisor, and an optional bound on the
-/// children running at once.
+/// Configures a [`TaskGroup`]: its name, fail-fast (the default) or supervisor, and an optional
+/// bound on the children running at once.
 ///
 /// # Examples
 ///
@@ -20,16 +21,19 @@ use crate::rt::Runtime;
 /// let vrt = VirtualRuntime::new();
 /// let rt = vrt.handle();
 /// let group = TaskGroup::<u32, String>::builder(&rt)
+///     .name("imports")
 ///     .supervisor()
 ///     .max_concurrency(4)
 ///     .build()
 ///     .unwrap();
-/// # drop(group);
+/// assert_eq!(group.name(), "imports");
 /// let bad = TaskGroup::<u32, String>::builder(&rt).max_concurrency(0).build();
 /// assert_eq!(bad.unwrap_err(), GroupConfigError::ZeroConcurrency);
 /// ```
+#[must_use = "a builder does nothing until `.build()` is called"]
 pub struct TaskGroupBuilder<T, E> {
     rt: Runtime,
+    name: Name,
     mode: Mode,
     max_concurrency: Option<usize>,
     types: PhantomData<fn() -> (T, E)>,
@@ -39,10 +43,36 @@ impl<T, E> TaskGroupBuilder<T, E> {
     pub(super) fn new(rt: &Runtime) -> Self {
         TaskGroupBuilder {
             rt: rt.clone(),
+            name: Name::kind("task_group"),
             mode: Mode::FailFast,
             max_concurrency: None,
             types: PhantomData,
         }
+    }
+
+    /// The group's name (default `"task_group"`): in its [`GroupError`](super::GroupError)s, in
+    /// the `name` label of its metrics and in the `name` field of its children's spans and its
+    /// events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let group = TaskGroup::<(), &str>::builder(&rt).name("imports").build().unwrap();
+    /// group.spawn("prices", async { Err("missing file") });
+    /// let err = group.join_all().await.unwrap_err();
+    /// assert_eq!(&*err.group, "imports");
+    /// assert_eq!(err.to_string(), r#"task group "imports" failed: 1 child failed"#);
+    /// # });
+    /// ```
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Name::new(name);
+        self
     }
 
     /// Fail-fast (the default): the first child that fails or panics cancels its siblings.
@@ -85,7 +115,7 @@ impl<T, E> TaskGroupBuilder<T, E> {
     /// group.spawn("a", async { Err("a broke") });
     /// let b = group.spawn("b", async { Ok(2) });
     /// group.spawn("c", async { Err("c broke") });
-    /// assert_eq!(b.await, Ok(2)); // not cancelled by a's failure
+    /// assert_eq!(b.await.unwrap(), 2); // not cancelled by a's failure
     /// assert_eq!(group.join_all().await.unwrap_err().names(), ["a", "c"]);
     /// # });
     /// ```
@@ -158,7 +188,7 @@ impl<T, E> TaskGroupBuilder<T, E> {
             Some(n) => Some(n),
         };
         Ok(TaskGroup {
-            shared: Arc::new(Shared::new(self.rt, self.mode, limit)),
+            shared: Arc::new(Shared::new(self.rt, self.name, self.mode, limit)),
         })
     }
 }
@@ -167,6 +197,7 @@ impl<T, E> Clone for TaskGroupBuilder<T, E> {
     fn clone(&self) -> Self {
         TaskGroupBuilder {
             rt: self.rt.clone(),
+            name: self.name.clone(),
             mode: self.mode,
             max_concurrency: self.max_concurrency,
             types: PhantomData,
@@ -177,6 +208,7 @@ impl<T, E> Clone for TaskGroupBuilder<T, E> {
 impl<T, E> fmt::Debug for TaskGroupBuilder<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskGroupBuilder")
+            .field("name", &self.name)
             .field("mode", &self.mode)
             .field("max_concurrency", &self.max_concurrency)
             .finish_non_exhaustive()

@@ -2,10 +2,20 @@
 //! configuration's ([`GroupConfigError`]).
 
 use std::fmt;
+use std::sync::Arc;
+
+use crate::task::PanicPayload;
+use crate::task::metrics::Outcome;
 
 /// Why a child of a [`TaskGroup`](super::TaskGroup) produced no output. Every variant names the
 /// child.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A panic keeps its original payload ([`try_into_panic`](Self::try_into_panic),
+/// [`resume_panic`](Self::resume_panic)), so `ChildError` is neither `Clone` nor comparable; it is
+/// `Send + Sync` when `E` is. The child's own error is [`Failed`](Self::Failed)'s `error`, which
+/// `Display` leaves out and `source()` returns (std's rule); read it with
+/// [`into_error`](Self::into_error) when `E` is not a `std::error::Error`.
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum ChildError<E> {
     /// The child's future returned `Err(error)`.
@@ -15,12 +25,15 @@ pub enum ChildError<E> {
         /// The child's own error.
         error: E,
     },
-    /// The child panicked; the panic was caught and its message kept.
+    /// The child panicked; the panic was caught, its message and its payload kept.
+    #[non_exhaustive]
     Panicked {
         /// The name given to [`spawn`](super::TaskGroup::spawn).
         name: String,
         /// The panic message (`"<non-string panic payload>"` when it was not a string).
         message: String,
+        /// The panic's original payload.
+        payload: PanicPayload,
     },
     /// The child was cancelled before it finished: by a failing sibling (fail-fast), by
     /// [`shutdown`](super::TaskGroup::shutdown), by dropping the group, or through its handle.
@@ -29,7 +42,8 @@ pub enum ChildError<E> {
         name: String,
     },
     /// The child's outcome was already taken by the other receiver: the group's stream (or
-    /// `join_all`) when awaiting the handle, or the handle when the group reports it.
+    /// `join_all`) when awaiting the handle, or the handle when the group reports it. Await
+    /// either a child's handle or the group's results, not both.
     AlreadyTaken {
         /// The name given to [`spawn`](super::TaskGroup::spawn).
         name: String,
@@ -37,6 +51,15 @@ pub enum ChildError<E> {
 }
 
 impl<E> ChildError<E> {
+    /// A caught panic of child `name`, by its payload.
+    pub(crate) fn panicked(name: String, payload: Box<dyn std::any::Any + Send>) -> Self {
+        ChildError::Panicked {
+            name,
+            message: crate::panic::message_of(&*payload),
+            payload: PanicPayload::new(payload),
+        }
+    }
+
     /// The name of the child this error is about.
     ///
     /// # Examples
@@ -102,10 +125,35 @@ impl<E> ChildError<E> {
     /// let err = group.next().await.unwrap().unwrap_err();
     /// assert!(err.is_panic());
     /// assert_eq!(err.name(), "parser");
+    /// assert_eq!(err.panic_message(), Some("bad input"));
     /// # });
     /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, ChildError::Panicked { .. })
+    }
+
+    /// The panic's message, if the child panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let mut group = TaskGroup::<(), ()>::new(&rt);
+    /// group.spawn("parser", async { panic!("line {}", 3) });
+    /// let err = group.next().await.unwrap().unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("line 3"));
+    /// # });
+    /// ```
+    pub fn panic_message(&self) -> Option<&str> {
+        match self {
+            ChildError::Panicked { message, .. } => Some(message),
+            _ => None,
+        }
     }
 
     /// The child's own error, if it returned one.
@@ -127,26 +175,58 @@ impl<E> ChildError<E> {
         }
     }
 
-    /// Re-raises a caught panic on the current thread; returns the error unchanged otherwise.
-    ///
-    /// The payload is the panic's message as a `String`.
+    /// The panic's original payload if the child panicked, or the error itself otherwise (as
+    /// [`JoinError::try_into_panic`](crate::task::JoinError::try_into_panic)).
     ///
     /// # Examples
     ///
     /// ```
-    /// use std::panic::catch_unwind;
-    /// use uno_core::task::ChildError;
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let mut group = TaskGroup::<(), ()>::new(&rt);
+    /// group.spawn("parser", async { std::panic::panic_any(404u16) });
+    /// let err = group.next().await.unwrap().unwrap_err();
+    /// let payload = err.try_into_panic().unwrap();
+    /// assert_eq!(payload.downcast_ref::<u16>(), Some(&404)); // the value itself
+    /// # });
+    /// ```
+    pub fn try_into_panic(self) -> Result<Box<dyn std::any::Any + Send>, Self> {
+        match self {
+            ChildError::Panicked { payload, .. } => Ok(payload.into_inner()),
+            other => Err(other),
+        }
+    }
+
+    /// Re-raises a caught panic on the current thread **with its original payload**; returns the
+    /// error unchanged otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::panic::{AssertUnwindSafe, catch_unwind};
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::{ChildError, TaskGroup};
     ///
     /// let cancelled = ChildError::<()>::Cancelled { name: "poller".into() };
     /// assert!(cancelled.resume_panic().is_cancelled()); // not a panic: given back
     ///
-    /// let panicked = ChildError::<()>::Panicked { name: "parser".into(), message: "boom".into() };
-    /// let payload = catch_unwind(|| panicked.resume_panic()).unwrap_err();
-    /// assert_eq!(payload.downcast_ref::<String>().unwrap(), "boom");
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    /// let mut group = TaskGroup::<(), ()>::new(&rt);
+    /// group.spawn("parser", async { std::panic::panic_any(7u8) });
+    /// let panicked = group.next().await.unwrap().unwrap_err();
+    /// let payload = catch_unwind(AssertUnwindSafe(|| panicked.resume_panic())).unwrap_err();
+    /// assert_eq!(payload.downcast_ref::<u8>(), Some(&7));
+    /// # });
     /// ```
     pub fn resume_panic(self) -> Self {
         match self {
-            ChildError::Panicked { message, .. } => std::panic::resume_unwind(Box::new(message)),
+            ChildError::Panicked { payload, .. } => payload.resume(),
             other => other,
         }
     }
@@ -158,22 +238,29 @@ impl<E> ChildError<E> {
             ChildError::Failed { .. } | ChildError::Panicked { .. }
         )
     }
+
+    /// This outcome, as the group's metrics label it.
+    pub(crate) fn outcome(&self) -> Outcome {
+        match self {
+            ChildError::Failed { .. } => Outcome::Error,
+            ChildError::Panicked { .. } => Outcome::Panicked,
+            ChildError::Cancelled { .. } | ChildError::AlreadyTaken { .. } => Outcome::Cancelled,
+        }
+    }
 }
 
-impl<E: fmt::Display> fmt::Display for ChildError<E> {
+impl<E> fmt::Display for ChildError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ChildError::Failed { name, error } => write!(f, "task `{name}` failed: {error}"),
-            ChildError::Panicked { name, message } => write!(
-                f,
-                "task `{name}` panicked: {message} (call resume_panic() to re-raise it)"
-            ),
-            ChildError::Cancelled { name } => write!(f, "task `{name}` was cancelled"),
-            ChildError::AlreadyTaken { name } => write!(
-                f,
-                "the outcome of task `{name}` was already taken: await either its handle or the \
-                 group's results, not both"
-            ),
+            // The child's own error is the source, not part of this message.
+            ChildError::Failed { name, .. } => write!(f, "task \"{name}\" failed"),
+            ChildError::Panicked { name, message, .. } => {
+                write!(f, "task \"{name}\" panicked: {message}")
+            }
+            ChildError::Cancelled { name } => write!(f, "task \"{name}\" was cancelled"),
+            ChildError::AlreadyTaken { name } => {
+                write!(f, "outcome of task \"{name}\" was already taken")
+            }
         }
     }
 }
@@ -191,9 +278,13 @@ impl<E: std::error::Error + 'static> std::error::Error for ChildError<E> {
 /// one, in completion order. None is lost.
 ///
 /// Cancellations are not failures: the siblings a fail-fast group cancels do not appear here.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Display` names the group and counts the failures; `source()` is the [`first`](Self::first)
+/// child error.
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct GroupError<E> {
+    /// The name of the group ([`TaskGroupBuilder::name`](super::TaskGroupBuilder::name)).
+    pub group: Arc<str>,
     /// The first child that failed or panicked; in fail-fast mode, the one that cancelled the rest.
     pub first: ChildError<E>,
     /// Every later failure or panic, in completion order.
@@ -252,8 +343,8 @@ impl<E> GroupError<E> {
             .collect()
     }
 
-    /// Re-raises the first caught panic among the errors; returns the error unchanged if no child
-    /// panicked.
+    /// Re-raises the first caught panic among the errors, with its original payload; returns the
+    /// error unchanged if no child panicked.
     ///
     /// # Examples
     ///
@@ -270,29 +361,35 @@ impl<E> GroupError<E> {
     /// group.spawn("b", async { panic!("boom") });
     /// let err = group.join_all().await.unwrap_err();
     /// let payload = catch_unwind(AssertUnwindSafe(|| err.resume_panic())).unwrap_err();
-    /// assert_eq!(payload.downcast_ref::<String>().unwrap(), "boom");
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
     /// # });
     /// ```
     pub fn resume_panic(self) -> Self {
-        let all = self.into_errors();
-        let all: Vec<_> = all.into_iter().map(ChildError::resume_panic).collect();
-        let mut all = all.into_iter();
-        let first = all.next().expect("a GroupError holds at least one error");
-        GroupError {
+        let GroupError {
+            group,
             first,
-            others: all.collect(),
+            others,
+        } = self;
+        let first = first.resume_panic();
+        let others = others.into_iter().map(ChildError::resume_panic).collect();
+        GroupError {
+            group,
+            first,
+            others,
         }
     }
 }
 
-impl<E: fmt::Display> fmt::Display for GroupError<E> {
+impl<E> fmt::Display for GroupError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.first)?;
-        match self.others.len() {
-            0 => Ok(()),
-            1 => write!(f, " (and 1 more error: {})", self.others[0]),
-            n => write!(f, " (and {n} more errors; see GroupError::others)"),
-        }
+        // The first failure is the source; this message is the group's own context only.
+        let failures = 1 + self.others.len();
+        let children = if failures == 1 { "child" } else { "children" };
+        write!(
+            f,
+            "task group \"{}\" failed: {failures} {children} failed",
+            self.group
+        )
     }
 }
 
@@ -303,7 +400,8 @@ impl<E: std::error::Error + 'static> std::error::Error for GroupError<E> {
 }
 
 /// Invalid configuration of a [`TaskGroup`](super::TaskGroup), reported by
-/// [`TaskGroupBuilder::build`](super::TaskGroupBuilder::build).
+/// [`TaskGroupBuilder::build`](super::TaskGroupBuilder::build). Pass a bound of at least 1 and at
+/// most `u32::MAX`, or leave the group unbounded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GroupConfigError {
@@ -319,14 +417,10 @@ pub enum GroupConfigError {
 impl fmt::Display for GroupConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GroupConfigError::ZeroConcurrency => f.write_str(
-                "max_concurrency(0) would never run a child: pass at least 1, or leave the group \
-                 unbounded",
-            ),
+            GroupConfigError::ZeroConcurrency => f.write_str("max_concurrency is zero"),
             GroupConfigError::ConcurrencyTooLarge { requested } => write!(
                 f,
-                "max_concurrency({requested}) is above {}: pass a smaller bound, or leave the \
-                 group unbounded",
+                "max_concurrency {requested} is above the maximum of {}",
                 u32::MAX
             ),
         }

@@ -90,12 +90,14 @@ where
         .await
     };
     let failed = group.shared.state().failed.clone();
+    let name = group.shared.name.shared();
     let children = group.join_all().await?;
     match output {
         Some(output) => Ok((output, children)),
         // The body is only abandoned after a failure; `join_all` saw none, so its outcome was
         // taken through a handle inside the body, and dropped with it.
         None => Err(GroupError {
+            group: name,
             first: ChildError::AlreadyTaken {
                 name: failed.as_deref().unwrap_or_default().to_owned(),
             },

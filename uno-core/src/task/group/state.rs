@@ -24,9 +24,9 @@
 //!   the flag under the lock after its poll, and once more after unlocking, with a `SeqCst` fence
 //!   on both sides (Dekker's pattern): either the group gets the lock, or the poller sees the flag
 //!   and drops the future as soon as its poll returns.
-//! - **Every end of a child goes through `crate::panic::call`**: its poll, the drop of its future
+//! - **Every end of a child goes through `crate::panic::catch`**: its poll, the drop of its future
 //!   after it finished or was cancelled, and the drop from the group. A panic in any of them is
-//!   the child's outcome ([`ChildError::Panicked`]), so a cancelled child whose clean-up panics is
+//!   the child's outcome ([`ChildError::Panicked`], with its payload), so a cancelled child whose clean-up panics is
 //!   a failure, never "merely cancelled".
 
 use std::collections::VecDeque;
@@ -40,9 +40,11 @@ use event_listener::Event;
 use slab::Slab;
 
 use crate::loom::{Mutex, MutexGuard};
+use crate::observe::{Name, event};
 use crate::panic;
 use crate::rt::Runtime;
 use crate::sync::{Cancellable, CancellationToken, cancellable};
+use crate::task::metrics::{Outcome, TaskMetrics};
 
 use super::ChildError;
 
@@ -209,6 +211,8 @@ impl<T, E> State<T, E> {
 
 pub(super) struct Shared<T, E> {
     pub(super) rt: Runtime,
+    pub(super) name: Name,
+    metrics: TaskMetrics,
     pub(super) mode: Mode,
     /// The concurrency bound, if any.
     limit: Option<usize>,
@@ -221,9 +225,11 @@ pub(super) struct Shared<T, E> {
 }
 
 impl<T, E> Shared<T, E> {
-    pub(super) fn new(rt: Runtime, mode: Mode, limit: Option<usize>) -> Self {
+    pub(super) fn new(rt: Runtime, name: Name, mode: Mode, limit: Option<usize>) -> Self {
         Shared {
             rt,
+            metrics: TaskMetrics::group(&name),
+            name,
             mode,
             limit,
             token: CancellationToken::new(),
@@ -262,11 +268,25 @@ impl<T, E> Shared<T, E> {
             slot.phase = Phase::Done;
             let handle_waker = slot.waker.take();
             let cell = slot.cell.take();
+            self.metrics.finished(match &outcome {
+                Ok(_) => Outcome::Ok,
+                Err(error) => error.outcome(),
+            });
             let failure = outcome.as_ref().err().filter(|e| e.is_failure());
+            if let Some(error) = failure {
+                self.report_failure(error);
+            }
             if let Some(error) = failure
                 && self.mode == Mode::FailFast
                 && state.failed.is_none()
             {
+                event!(
+                    debug,
+                    "uno_core::task",
+                    name = %self.name,
+                    task = error.name(),
+                    "task group cancelling the other children after a failure"
+                );
                 state.failed = Some(error.name().into());
                 cancel_all = true;
                 to_abort = state.drain_waiting();
@@ -292,6 +312,34 @@ impl<T, E> Shared<T, E> {
             .chain(stream_waker)
             .for_each(Waker::wake);
         self.changed.notify(usize::MAX);
+    }
+
+    /// The WARN event of a child that failed or panicked.
+    fn report_failure(&self, error: &ChildError<E>) {
+        #[cfg(not(feature = "tracing"))]
+        let _ = error;
+        #[cfg(feature = "tracing")]
+        match error {
+            ChildError::Panicked { name, message, .. } => {
+                event!(
+                    warn,
+                    "uno_core::task",
+                    name = %self.name,
+                    task = name.as_str(),
+                    panic = message.as_str(),
+                    "task group child panicked"
+                );
+            }
+            _ => {
+                event!(
+                    warn,
+                    "uno_core::task",
+                    name = %self.name,
+                    task = error.name(),
+                    "task group child failed"
+                );
+            }
+        }
     }
 
     /// Gives the freed place to the oldest waiting child, if any: the caller starts it.
@@ -459,6 +507,7 @@ where
             next: None,
         });
         state.running += 1;
+        self.metrics.spawned();
         let cell: Arc<dyn ChildControl> = Arc::new(ChildCell {
             shared: self.clone(),
             key,
@@ -523,8 +572,8 @@ where
     }
 
     /// Drops the future in `run`, catching a panic from its `Drop`.
-    fn drop_future(run: &mut Run<F>) -> Result<(), String> {
-        panic::call(|| *run = None)
+    fn drop_future(run: &mut Run<F>) -> Result<(), Box<dyn std::any::Any + Send>> {
+        panic::catch(|| *run = None)
     }
 
     /// Drops a future that did not finish and records the child as cancelled or panicked.
@@ -537,7 +586,7 @@ where
         let name = self.name.to_string();
         let outcome = match dropped {
             Ok(()) => ChildError::Cancelled { name },
-            Err(message) => ChildError::Panicked { name, message },
+            Err(payload) => ChildError::panicked(name, payload),
         };
         self.shared.complete(self.key, self.id, Err(outcome));
     }
@@ -547,7 +596,7 @@ where
         let Some(future) = run.as_mut() else {
             return Poll::Ready(()); // dropped by the group already
         };
-        let polled = panic::call(|| future.as_mut().poll(cx));
+        let polled = panic::catch(|| future.as_mut().poll(cx));
         let name = || self.name.to_string();
         let outcome = match polled {
             Ok(Poll::Pending) => {
@@ -571,10 +620,7 @@ where
                 error,
             }),
             Ok(Poll::Ready(Err(_cancelled))) => Err(ChildError::Cancelled { name: name() }),
-            Err(message) => Err(ChildError::Panicked {
-                name: name(),
-                message,
-            }),
+            Err(payload) => Err(ChildError::panicked(name(), payload)),
         };
         // Dropped under the lock: a group dropped from inside this drop leaves this child to us.
         let dropped = Self::drop_future(&mut run);
@@ -582,11 +628,8 @@ where
         // A panic while dropping a finished or cancelled future is that child's failure; a failure
         // already recorded (an error, or a panic in poll) keeps its own value.
         let outcome = match (outcome, dropped) {
-            (Ok(_) | Err(ChildError::Cancelled { .. }), Err(message)) => {
-                Err(ChildError::Panicked {
-                    name: name(),
-                    message,
-                })
+            (Ok(_) | Err(ChildError::Cancelled { .. }), Err(payload)) => {
+                Err(ChildError::panicked(name(), payload))
             }
             (outcome, _) => outcome,
         };
@@ -656,7 +699,7 @@ mod tests {
             let group = TaskGroup::<usize, ()>::new(&rt);
             for i in 0..20_000usize {
                 let child = group.spawn("sequential", async move { Ok(i) });
-                assert_eq!(child.await, Ok(i));
+                assert_eq!(child.await.unwrap(), i);
                 let state = group.shared.state();
                 assert_eq!(state.slots_alive(), 0, "child {i} left its slot behind");
                 assert!(state.head.is_none() && state.tail.is_none());

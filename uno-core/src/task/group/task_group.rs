@@ -11,6 +11,7 @@ use futures_core::Stream;
 
 use super::state::Shared;
 use super::{ChildError, ChildHandle, GroupError, GroupSpawner, TaskGroupBuilder};
+use crate::observe::event;
 use crate::rt::Runtime;
 
 /// A scope for child tasks: **no child outlives the group**.
@@ -80,10 +81,10 @@ use crate::rt::Runtime;
 ///     group.spawn("broken", async { Err("no database") });
 ///     // Fail-fast: "broken" cancels "slow" at once.
 ///     let err = group.join_all().await.unwrap_err();
-///     assert_eq!(
+///     assert!(matches!(
 ///         err.first,
-///         ChildError::Failed { name: "broken".into(), error: "no database" }
-///     );
+///         ChildError::Failed { ref name, error: "no database" } if name == "broken"
+///     ));
 ///     assert!(err.others.is_empty());
 /// });
 /// ```
@@ -134,6 +135,24 @@ impl<T, E> TaskGroup<T, E> {
     /// ```
     pub fn builder(rt: &Runtime) -> TaskGroupBuilder<T, E> {
         TaskGroupBuilder::new(rt)
+    }
+
+    /// The group's name, given to [`TaskGroupBuilder::name`] (default `"task_group"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskGroup;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// assert_eq!(TaskGroup::<(), ()>::new(&rt).name(), "task_group");
+    /// let named = TaskGroup::<(), ()>::builder(&rt).name("crawlers").build().unwrap();
+    /// assert_eq!(named.name(), "crawlers");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.shared.name.as_str()
     }
 
     /// A cloneable handle that spawns into this group, for children that spawn siblings.
@@ -261,6 +280,12 @@ impl<T, E> TaskGroup<T, E> {
     pub async fn shutdown(&self) {
         self.cancel_all();
         self.wait_idle().await;
+        event!(
+            debug,
+            "uno_core::task",
+            name = %self.shared.name,
+            "task group shut down"
+        );
     }
 
     async fn wait_idle(&self) {
@@ -366,6 +391,7 @@ impl<T, E> TaskGroup<T, E> {
         let mut errors = errors.into_iter();
         match errors.next() {
             Some(first) => Err(GroupError {
+                group: self.shared.name.shared(),
                 first,
                 others: errors.collect(),
             }),
@@ -396,7 +422,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// # vrt.block_on(async move {
     /// let group = TaskGroup::<String, ()>::new(&rt);
     /// let greeter = group.spawn("greeter", async { Ok("hello".to_string()) });
-    /// assert_eq!(greeter.await, Ok("hello".to_string()));
+    /// assert_eq!(greeter.await.unwrap(), "hello".to_string());
     /// assert!(group.join_all().await.unwrap().is_empty()); // the handle took the outcome
     /// # });
     /// ```
@@ -427,10 +453,13 @@ where
     // `Arc<String>`, not `Arc<str>`: it keeps the caller's allocation instead of copying it.
     let name = Arc::new(name);
     let token = shared.token.child_token();
-    // With `tracing`, each child runs inside a span named after it, so its events carry the name.
+    // With `tracing`, each child runs inside a span named after it and its group, so its events
+    // carry both; the span's parent is the spawner's current span.
     #[cfg(feature = "tracing")]
-    let future =
-        tracing::Instrument::instrument(future, tracing::info_span!("uno_task", task = %name));
+    let future = tracing::Instrument::instrument(
+        future,
+        tracing::info_span!("uno_task", name = %shared.name, task = %name),
+    );
     let (key, id) = shared.spawn(name.clone(), token.clone(), future);
     ChildHandle {
         shared: shared.clone(),
@@ -463,6 +492,7 @@ impl<T, E> fmt::Debug for TaskGroup<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.shared.state();
         f.debug_struct("TaskGroup")
+            .field("name", &self.shared.name)
             .field("mode", &self.shared.mode)
             .field("running", &state.running)
             .field("failed", &state.failed)

@@ -3,6 +3,9 @@
 use std::fmt;
 
 /// The errors of [`TaskManager::spawn`](super::TaskManager::spawn).
+///
+/// A duplicate name is refused while the task of that name runs: pick another name, or cancel it
+/// first. A manager that is shut down takes no new tasks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TaskManagerError {
@@ -18,13 +21,10 @@ pub enum TaskManagerError {
 impl fmt::Display for TaskManagerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TaskManagerError::DuplicateName { name } => write!(
-                f,
-                "a task named `{name}` is already running: pick another name, or cancel it first"
-            ),
-            TaskManagerError::ShutDown => {
-                f.write_str("the task manager has been shut down: it takes no new tasks")
+            TaskManagerError::DuplicateName { name } => {
+                write!(f, "task \"{name}\" is already running")
             }
+            TaskManagerError::ShutDown => f.write_str("task manager is shut down"),
         }
     }
 }
@@ -35,7 +35,8 @@ impl std::error::Error for TaskManagerError {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ManagedTaskError<E> {
-    /// The task's future returned this error.
+    /// The task's future returned this error. Transparent: `Display` and `source()` are the
+    /// error's own.
     Failed(E),
     /// The task panicked: in a poll, or in its `Drop` (when it finished, or when it was cancelled).
     Panicked {
@@ -94,9 +95,9 @@ impl<E> ManagedTaskError<E> {
 impl<E: fmt::Display> fmt::Display for ManagedTaskError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ManagedTaskError::Failed(error) => write!(f, "task failed: {error}"),
+            ManagedTaskError::Failed(error) => error.fmt(f),
             ManagedTaskError::Panicked { message } => write!(f, "task panicked: {message}"),
-            ManagedTaskError::Cancelled => f.write_str("task was cancelled before it finished"),
+            ManagedTaskError::Cancelled => f.write_str("task was cancelled"),
         }
     }
 }
@@ -104,7 +105,8 @@ impl<E: fmt::Display> fmt::Display for ManagedTaskError<E> {
 impl<E: std::error::Error + 'static> std::error::Error for ManagedTaskError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ManagedTaskError::Failed(error) => Some(error),
+            // Transparent: the user's error is shown, so its own source comes next.
+            ManagedTaskError::Failed(error) => error.source(),
             _ => None,
         }
     }

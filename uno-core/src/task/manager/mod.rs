@@ -16,18 +16,31 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::loom::{Mutex, MutexGuard};
+use crate::observe::{Name, event};
 use crate::panic::{self, Contained};
 use crate::rt::Runtime;
 use crate::sync::CancellationToken;
 use crate::task::Task;
+use crate::task::metrics::{Outcome, TaskMetrics};
 use crate::time::deadline_after;
 
 pub use error::{ManagedTaskError, TaskManagerError};
 pub use report::{TaskInfo, TaskPanic, TaskShutdownReport, TaskState};
 
+/// What a manager reports about itself: its name and its metric handles, shared by the registry
+/// and every task's [`Record`] (which counts its own end).
+struct Observer {
+    name: Name,
+    metrics: TaskMetrics,
+}
+
 /// One task's outcome: set once, by the task's future or, if that is dropped first, by its
 /// [`Contained`] wrapper's cancel hook.
 struct Record<E> {
+    /// The task's name, for the events of its end.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    task: String,
+    observer: Arc<Observer>,
     inner: Mutex<RecordState<E>>,
 }
 
@@ -45,8 +58,10 @@ struct RecordState<E> {
 }
 
 impl<E> Record<E> {
-    fn new() -> Arc<Self> {
+    fn new(task: String, observer: Arc<Observer>) -> Arc<Self> {
         Arc::new(Record {
+            task,
+            observer,
             inner: Mutex::new(RecordState {
                 state: TaskState::Running,
                 outcome: None,
@@ -58,7 +73,7 @@ impl<E> Record<E> {
         })
     }
 
-    /// Publishes the outcome unless one already was, and wakes the handle.
+    /// Publishes the outcome unless one already was, counts it, and wakes the handle.
     fn settle(
         &self,
         state: TaskState,
@@ -71,6 +86,7 @@ impl<E> Record<E> {
             if inner.state != TaskState::Running {
                 return;
             }
+            self.report(&state, outcome.as_ref().err(), panic.as_deref());
             inner.state = state;
             inner.outcome = Some(outcome);
             inner.cancelled = cancelled;
@@ -80,6 +96,41 @@ impl<E> Record<E> {
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+}
+
+impl<E> Record<E> {
+    /// Counts the task's end and, for a failure, emits its WARN event.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    fn report(&self, state: &TaskState, error: Option<&ManagedTaskError<E>>, panic: Option<&str>) {
+        let observer = &self.observer;
+        let outcome = match (state, error) {
+            (TaskState::Failed { .. }, Some(ManagedTaskError::Panicked { .. })) => {
+                event!(
+                    warn,
+                    "uno_core::task",
+                    name = %observer.name,
+                    task = self.task.as_str(),
+                    panic = panic.unwrap_or_default(),
+                    "task manager task panicked"
+                );
+                Outcome::Panicked
+            }
+            (TaskState::Failed { error }, _) => {
+                event!(
+                    warn,
+                    "uno_core::task",
+                    name = %observer.name,
+                    task = self.task.as_str(),
+                    error = error.as_str(),
+                    "task manager task failed"
+                );
+                Outcome::Error
+            }
+            (TaskState::Cancelled, _) => Outcome::Cancelled,
+            _ => Outcome::Ok,
+        };
+        observer.metrics.finished(outcome);
     }
 }
 
@@ -281,13 +332,18 @@ struct Entries {
 
 /// The registry every view of one [`TaskManager`] shares; views differ in their runtime.
 struct Registry {
+    observer: Arc<Observer>,
     token: CancellationToken,
     entries: Mutex<Entries>,
 }
 
 impl Registry {
-    fn new() -> Arc<Self> {
+    fn new(name: Name) -> Arc<Self> {
         Arc::new(Registry {
+            observer: Arc::new(Observer {
+                metrics: TaskMetrics::manager(&name),
+                name,
+            }),
             token: CancellationToken::new(),
             entries: Mutex::new(Entries {
                 list: Vec::new(),
@@ -378,10 +434,43 @@ impl TaskManager {
     /// assert_eq!(tasks.state("warmup"), Some(TaskState::Running));
     /// ```
     pub fn new(rt: &Runtime) -> Self {
-        TaskManager {
-            registry: Registry::new(),
+        Self::builder(rt).build()
+    }
+
+    /// A builder, to name the manager.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskManager;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let jobs = TaskManager::builder(&rt).name("jobs").build();
+    /// assert_eq!(jobs.name(), "jobs");
+    /// ```
+    pub fn builder(rt: &Runtime) -> TaskManagerBuilder {
+        TaskManagerBuilder {
             rt: rt.clone(),
+            name: Name::kind("task_manager"),
         }
+    }
+
+    /// The manager's name, given to [`TaskManagerBuilder::name`] (default `"task_manager"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskManager;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// assert_eq!(TaskManager::new(&rt).name(), "task_manager");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.registry.observer.name.as_str()
     }
 
     /// A view of the same registry that spawns on `rt`, and whose shutdown reads `rt`'s clock.
@@ -497,7 +586,7 @@ impl TaskManager {
             }
             entries.list.remove(i);
         }
-        let record = Record::<E>::new();
+        let record = Record::<E>::new(name.clone(), self.registry.observer.clone());
         let on_cancel = {
             let record = record.clone();
             move |panic| record.cancelled(panic)
@@ -507,11 +596,15 @@ impl TaskManager {
         let future = Contained::new(future).on_cancel(on_cancel);
         let finished = record.clone();
         let run = async move { finished.finished(future.await) };
-        // With `tracing`, the task runs inside a span named after it.
+        // With `tracing`, the task runs inside a span named after it and the manager; its parent
+        // is the caller's current span, so the runtime need not add it again.
         #[cfg(feature = "tracing")]
-        let run =
-            tracing::Instrument::instrument(run, tracing::info_span!("uno_task", task = %name));
-        let task = self.rt.spawn(run);
+        let run = tracing::Instrument::instrument(
+            run,
+            tracing::info_span!("uno_task", name = %self.registry.observer.name, task = %name),
+        );
+        let task = self.rt.spawn_without_span(run);
+        self.registry.observer.metrics.spawned();
         entries.list.push(Entry {
             name: name.clone(),
             rt: self.rt.clone(),
@@ -749,6 +842,15 @@ impl TaskManager {
                 .collect()
         };
         self.registry.token.cancel();
+        #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+        let observer = &self.registry.observer;
+        event!(
+            debug,
+            "uno_core::task",
+            name = %observer.name,
+            running = pending.len(),
+            "task manager shutting down"
+        );
 
         let mut stopped = Vec::new();
         wait_until(rt, cancel_at, &mut pending, &mut stopped).await;
@@ -780,7 +882,96 @@ impl TaskManager {
             report.timed_out.push(task.name.clone());
             report.abandoned.push(task.name);
         }
+        if report.timed_out.is_empty() {
+            event!(
+                debug,
+                "uno_core::task",
+                name = %observer.name,
+                stopped = report.stopped.len(),
+                "task manager shut down"
+            );
+        } else {
+            event!(
+                warn,
+                "uno_core::task",
+                name = %observer.name,
+                stopped = report.stopped.len(),
+                timed_out = report.timed_out.len(),
+                abandoned = report.abandoned.len(),
+                "task manager tasks did not stop in time"
+            );
+        }
         report
+    }
+}
+
+/// Configures a [`TaskManager`]: its name. From [`TaskManager::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use uno_core::rt::VirtualRuntime;
+/// use uno_core::task::TaskManager;
+///
+/// # let vrt = VirtualRuntime::new();
+/// # let rt = vrt.handle();
+/// let tasks = TaskManager::builder(&rt).name("background").build();
+/// assert_eq!(tasks.name(), "background");
+/// ```
+#[must_use = "a builder does nothing until `.build()` is called"]
+#[derive(Clone)]
+pub struct TaskManagerBuilder {
+    rt: Runtime,
+    name: Name,
+}
+
+impl TaskManagerBuilder {
+    /// The manager's name (default `"task_manager"`): in the `name` label of its metrics and the
+    /// `name` field of its tasks' spans and its events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskManager;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let tasks = TaskManager::builder(&rt).name("consumers").build();
+    /// assert_eq!(tasks.name(), "consumers");
+    /// ```
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Name::new(name);
+        self
+    }
+
+    /// Builds the manager: an empty registry. Nothing here can be invalid, so it returns the
+    /// manager itself rather than a `Result`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::rt::VirtualRuntime;
+    /// use uno_core::task::TaskManager;
+    ///
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// let tasks = TaskManager::builder(&rt).build();
+    /// assert!(tasks.list().is_empty());
+    /// ```
+    pub fn build(self) -> TaskManager {
+        TaskManager {
+            registry: Registry::new(self.name),
+            rt: self.rt,
+        }
+    }
+}
+
+impl fmt::Debug for TaskManagerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskManagerBuilder")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -821,6 +1012,7 @@ impl fmt::Debug for TaskManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let entries = self.registry.entries();
         f.debug_struct("TaskManager")
+            .field("name", &self.registry.observer.name)
             .field("tasks", &entries.list.len())
             .field("shut_down", &entries.shut_down)
             .finish()
