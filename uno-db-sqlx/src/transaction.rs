@@ -347,10 +347,7 @@ where
 {
     let begin = options.begin_sql(session.ctx().db.kind());
     let mut slot = session.lock().await?;
-    let mut attempts = options
-        .retry
-        .as_ref()
-        .map(|retry| retry.policy.attempts());
+    let mut attempts = options.retry.as_ref().map(|retry| retry.policy.attempts());
     loop {
         let result = async {
             let conn = session.take(&mut slot).await?;

@@ -252,7 +252,9 @@ pub async fn timeouts_count_and_cancellations_do_not(env: Env) {
     assert_eq!(breaker.state(), CircuitState::Closed);
     assert_eq!(breaker.stats().ignored, 1);
     let timed_out = breaker
-        .run_flat(|| async { Err::<(), ResilienceError<()>>(Elapsed::new(MS).with_message("slow").into()) })
+        .run_flat(|| async {
+            Err::<(), ResilienceError<()>>(Elapsed::new(MS).with_message("slow").into())
+        })
         .await;
     assert!(timed_out.unwrap_err().is_timeout());
     assert_eq!(breaker.state(), CircuitState::Open);
