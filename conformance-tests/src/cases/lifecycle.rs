@@ -178,7 +178,7 @@ pub async fn manager_reports_failed_panicked_and_timed_out_closes(env: Env) {
         "{text}"
     );
     assert!(
-        text.contains(r#"could not close resource "hangs": close (timed out"#),
+        text.contains(r#"could not close resource "hangs": close: timed out"#),
         "{text}"
     );
     assert_duration(

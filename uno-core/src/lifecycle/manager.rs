@@ -139,6 +139,8 @@ impl AsyncManager {
 
     /// Builds the manager of a checked configuration.
     pub(crate) fn from_parts(rt: &Runtime, name: Name, close_timeout: Duration) -> Self {
+        // Its background tasks report under the manager's name.
+        let tasks = TaskManager::builder(rt).name(name.shared()).build();
         AsyncManager {
             shared: Arc::new(Shared {
                 resources: Mutex::new(Resources {
@@ -151,7 +153,7 @@ impl AsyncManager {
                 #[cfg(feature = "tracing")]
                 returned: Mutex::new(Vec::new()),
             }),
-            tasks: TaskManager::new(rt),
+            tasks,
         }
     }
 
