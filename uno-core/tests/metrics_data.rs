@@ -4,43 +4,17 @@
 
 #![cfg(feature = "metrics")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use uno_core::batch::{AsyncBatcher, BatchError, OverflowPolicy};
 use uno_core::cache::AsyncCache;
 use uno_core::rt::VirtualRuntime;
 
-/// Every metric the recorder holds, as `name{label=value,...}` (labels sorted) to its value.
-fn snapshot(snapshotter: &Snapshotter) -> BTreeMap<String, DebugValue> {
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let key = key.key().clone();
-            let mut labels: Vec<_> = key
-                .labels()
-                .map(|l| format!("{}={}", l.key(), l.value()))
-                .collect();
-            labels.sort();
-            (format!("{}{{{}}}", key.name(), labels.join(",")), value)
-        })
-        .collect()
-}
-
-fn counter(n: u64) -> DebugValue {
-    DebugValue::Counter(n)
-}
-
-fn gauge(value: f64) -> DebugValue {
-    DebugValue::Gauge(value.into())
-}
-
-fn seconds(durations: &[Duration]) -> DebugValue {
-    DebugValue::Histogram(durations.iter().map(|d| d.as_secs_f64().into()).collect())
-}
+use common::recorder::{counter, gauge, seconds, snapshot};
 
 #[test]
 fn cache_reports_hits_misses_loads_refreshes_evictions_invalidations_and_entries() {

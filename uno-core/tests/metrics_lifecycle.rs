@@ -5,35 +5,16 @@
 
 #![cfg(feature = "metrics")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use uno_core::lifecycle::{AsyncContextGroup, AsyncManager, on_close};
 use uno_core::rt::VirtualRuntime;
 
-/// The snapshot as `metric{label=value,..}` → value. A snapshot of the debugging recorder resets
-/// what it reports: the next one holds what changed since (a gauge's change, not its level).
-fn values(snapshotter: &Snapshotter) -> BTreeMap<String, DebugValue> {
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let key = key.key().clone();
-            let mut labels: Vec<String> = key
-                .labels()
-                .map(|l| format!("{}={}", l.key(), l.value()))
-                .collect();
-            labels.sort();
-            (format!("{}{{{}}}", key.name(), labels.join(",")), value)
-        })
-        .collect()
-}
-
-fn secs(d: Duration) -> DebugValue {
-    DebugValue::Histogram(vec![d.as_secs_f64().into()])
-}
+use common::recorder::{seconds, snapshot};
 
 #[test]
 fn a_manager_reports_resources_closes_and_shutdown_under_its_name() {
@@ -68,14 +49,14 @@ fn a_manager_reports_resources_closes_and_shutdown_under_its_name() {
     manager
         .register_resource("hung", on_close(std::future::pending))
         .unwrap();
-    let before = values(&snapshotter);
+    let before = snapshot(&snapshotter);
     assert_eq!(
         before["uno_lifecycle_resources{name=app}"],
         DebugValue::Gauge(3.0.into())
     );
 
     vrt.block_on(manager.shutdown(Duration::from_secs(5)));
-    let after = values(&snapshotter);
+    let after = snapshot(&snapshotter);
     let expected: BTreeMap<String, DebugValue> = [
         // From 3 to 0: every resource was taken for closing.
         (
@@ -102,7 +83,7 @@ fn a_manager_reports_resources_closes_and_shutdown_under_its_name() {
         (
             // No tasks: the closes alone.
             "uno_lifecycle_shutdown_duration_seconds{name=app}",
-            secs(Duration::from_millis(1200)),
+            seconds(&[Duration::from_millis(1200)]),
         ),
     ]
     .into_iter()
@@ -129,7 +110,7 @@ fn context_groups_count_what_they_hold_and_close_including_on_drop() {
     closed.enter_named("socket", on_close(|| async { Ok(()) }));
     closed.enter_named("pool", on_close(|| async { panic!("pool poisoned") }));
     dropped.enter_named("file", on_close(|| async { Ok(()) }));
-    let held = values(&snapshotter);
+    let held = snapshot(&snapshotter);
     assert_eq!(
         held["uno_lifecycle_resources{name=request}"],
         DebugValue::Gauge(2.0.into())
@@ -142,7 +123,7 @@ fn context_groups_count_what_they_hold_and_close_including_on_drop() {
     vrt.block_on(closed.close()).unwrap_err();
     drop(dropped); // closes in a detached task on the runtime
     vrt.block_on(uno_core::task::yield_now());
-    let mut after = values(&snapshotter);
+    let mut after = snapshot(&snapshotter);
     assert!(
         !after
             .keys()

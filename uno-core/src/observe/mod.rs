@@ -21,14 +21,20 @@
 //! histograms in seconds, and every metric carries the component's `name` label.
 //! [`describe_metrics`] registers the description and unit of each (call it once after
 //! installing the recorder, for exporters that show them). The metrics of each component are
-//! listed in its module's docs, under "Metrics".
+//! listed in its module's docs, under "Metrics":
+//! [resilience](crate::resilience#metrics), [cache](crate::cache#metrics),
+//! [batch](crate::batch#metrics), [task](crate::task#metrics),
+//! [lifecycle](crate::lifecycle#metrics); uno-db-sqlx lists its own at its crate root.
 //!
 //! # Tracing
 //!
 //! With the `tracing` feature, uno emits `tracing` events and spans; their targets are the module
 //! paths (`uno_core::resilience`, `uno_core::cache`, ...), so a filter such as
 //! `uno_core::resilience=info` selects one area. Each module's docs list its events, their levels
-//! and fields, under "Tracing".
+//! and fields, under "Tracing": [resilience](crate::resilience#tracing),
+//! [cache](crate::cache#tracing), [batch](crate::batch#tracing), [task](crate::task#tracing),
+//! [sync](crate::sync#tracing), [lifecycle](crate::lifecycle#tracing). With the feature,
+//! [`Runtime::spawn`](crate::Runtime::spawn) runs a task inside the caller's current span.
 
 // Until every component reports through them, some handles and fields are unused in some builds.
 #[allow(dead_code)]

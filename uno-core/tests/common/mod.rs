@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
+pub(crate) mod recorder;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
