@@ -53,6 +53,31 @@ use tokio_util::sync::CancellationToken as TokioUtilToken;
 use uno_core::Runtime;
 use uno_core::sync::CancellationToken as UnoToken;
 
+/// One bridge: a `$target` token cancelled when `$token` is (a waiter task on `$rt` that ends when
+/// either token is cancelled; nothing spawned when `$token` already is).
+macro_rules! bridge {
+    ($rt:expr, $token:expr, $target:ty, $cancelled:ident) => {{
+        let bridged = <$target>::new();
+        if $token.is_cancelled() {
+            bridged.cancel();
+            return bridged;
+        }
+        let (source, target) = ($token.clone(), bridged.clone());
+        $rt.spawn(async move {
+            // Checks the target first: a bridged token cancelled on its own ends the waiter.
+            if target
+                .run_until_cancelled(source.$cancelled())
+                .await
+                .is_some()
+            {
+                target.cancel();
+            }
+        })
+        .detach();
+        bridged
+    }};
+}
+
 /// A tokio-util token cancelled when `token` is, as a child of it would be: cancelling the
 /// returned token (or its children) does not cancel `token`.
 ///
@@ -79,24 +104,7 @@ use uno_core::sync::CancellationToken as UnoToken;
 /// .unwrap();
 /// ```
 pub fn to_tokio_util(rt: &Runtime, token: &UnoToken) -> TokioUtilToken {
-    let bridged = TokioUtilToken::new();
-    if token.is_cancelled() {
-        bridged.cancel();
-        return bridged;
-    }
-    let (source, target) = (token.clone(), bridged.clone());
-    rt.spawn(async move {
-        // Checks the target first: a bridged token cancelled on its own ends the waiter.
-        if target
-            .run_until_cancelled(source.cancelled())
-            .await
-            .is_some()
-        {
-            target.cancel();
-        }
-    })
-    .detach();
-    bridged
+    bridge!(rt, token, TokioUtilToken, cancelled)
 }
 
 /// A uno token cancelled when `token` is, as a child of it would be: cancelling the returned
@@ -124,22 +132,5 @@ pub fn to_tokio_util(rt: &Runtime, token: &UnoToken) -> TokioUtilToken {
 /// .unwrap();
 /// ```
 pub fn from_tokio_util(rt: &Runtime, token: &TokioUtilToken) -> UnoToken {
-    let bridged = UnoToken::new();
-    if token.is_cancelled() {
-        bridged.cancel();
-        return bridged;
-    }
-    let (source, target) = (token.clone(), bridged.clone());
-    rt.spawn(async move {
-        // Checks the target first: a bridged token cancelled on its own ends the waiter.
-        if target
-            .run_until_cancelled(source.cancelled_owned())
-            .await
-            .is_some()
-        {
-            target.cancel();
-        }
-    })
-    .detach();
-    bridged
+    bridge!(rt, token, UnoToken, cancelled_owned)
 }

@@ -126,6 +126,14 @@ impl<K, V, E> Inner<K, V, E> {
         evicted
     }
 
+    /// The error every reader gets when the fetch closure panics before returning its future.
+    fn panicked(&self, message: String) -> CacheError<E> {
+        CacheError::Panicked {
+            name: self.name.shared(),
+            message,
+        }
+    }
+
     fn count_evictions(&self, shard: &Shard<K, V, E>, evicted: u64) {
         bump(&shard.counters.evictions, evicted);
         self.metrics.evictions.increment(evicted);
@@ -290,10 +298,7 @@ where
         let future = match panic::call(fetch) {
             Ok(future) => future,
             Err(message) => {
-                let outcome = Err(CacheError::Panicked {
-                    name: self.name.shared(),
-                    message,
-                });
+                let outcome = Err(self.panicked(message));
                 self.finish_load(hash, &key, &flight, outcome, started);
                 return;
             }
@@ -413,10 +418,7 @@ where
         let future = match panic::call(fetch) {
             Ok(future) => future,
             Err(message) => {
-                let outcome = Err(CacheError::Panicked {
-                    name: self.name.shared(),
-                    message,
-                });
+                let outcome = Err(self.panicked(message));
                 self.finish_refresh(hash, &key, ticket, outcome, now);
                 return;
             }

@@ -88,135 +88,84 @@ fn labels(name: &Name, extra: &[(&'static str, &'static str)]) -> Vec<metrics::L
     labels
 }
 
-/// A monotonic count (`_total`).
-#[derive(Clone, Debug)]
-pub(crate) struct Counter {
-    #[cfg(feature = "metrics")]
-    inner: metrics::Counter,
+/// Defines a handle type over one `metrics` handle: the struct (empty without the feature), a
+/// `Default` that reports nothing, and `new`, which registers the metric at construction.
+macro_rules! handle {
+    ($(#[$doc:meta])* $ty:ident, $register:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub(crate) struct $ty {
+            #[cfg(feature = "metrics")]
+            inner: metrics::$ty,
+        }
+
+        impl Default for $ty {
+            /// A handle that reports nothing.
+            fn default() -> Self {
+                $ty {
+                    #[cfg(feature = "metrics")]
+                    inner: metrics::$ty::noop(),
+                }
+            }
+        }
+
+        impl $ty {
+            /// Registers `metric` for the component `name`, with `extra` labels beside `name`.
+            #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+            pub(crate) fn new(
+                metric: &'static str,
+                name: &super::Name,
+                extra: &[(&'static str, &'static str)],
+            ) -> Self {
+                $ty {
+                    #[cfg(feature = "metrics")]
+                    inner: metrics::$register!(metric, labels(name, extra)),
+                }
+            }
+        }
+    };
 }
 
-impl Default for Counter {
-    /// A handle that reports nothing.
-    fn default() -> Self {
-        Counter {
-            #[cfg(feature = "metrics")]
-            inner: metrics::Counter::noop(),
-        }
-    }
+handle!(
+    /// A monotonic count (`_total`).
+    Counter,
+    counter
+);
+handle!(
+    /// A value that goes up and down (in flight, queued, state).
+    Gauge,
+    gauge
+);
+handle!(
+    /// A distribution (batch sizes, durations in seconds).
+    Histogram,
+    histogram
+);
+
+/// Forwards `$method(value)` to the inner handle when the feature is on; nothing otherwise.
+macro_rules! forward {
+    ($($method:ident($arg:ident: $t:ty)),* $(,)?) => {
+        $(
+            #[inline]
+            #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+            pub(crate) fn $method(&self, $arg: $t) {
+                #[cfg(feature = "metrics")]
+                self.inner.$method($arg);
+            }
+        )*
+    };
 }
 
 impl Counter {
-    /// Registers `metric` for the component `name`, with `extra` labels beside `name`.
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    pub(crate) fn new(
-        metric: &'static str,
-        name: &super::Name,
-        extra: &[(&'static str, &'static str)],
-    ) -> Self {
-        Counter {
-            #[cfg(feature = "metrics")]
-            inner: metrics::counter!(metric, labels(name, extra)),
-        }
-    }
-
-    #[inline]
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    pub(crate) fn increment(&self, n: u64) {
-        #[cfg(feature = "metrics")]
-        self.inner.increment(n);
-    }
-}
-
-/// A value that goes up and down (in flight, queued, state).
-#[derive(Clone, Debug)]
-pub(crate) struct Gauge {
-    #[cfg(feature = "metrics")]
-    inner: metrics::Gauge,
-}
-
-impl Default for Gauge {
-    /// A handle that reports nothing.
-    fn default() -> Self {
-        Gauge {
-            #[cfg(feature = "metrics")]
-            inner: metrics::Gauge::noop(),
-        }
-    }
+    forward!(increment(n: u64));
 }
 
 impl Gauge {
-    /// Registers `metric` for the component `name`, with `extra` labels beside `name`.
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    pub(crate) fn new(
-        metric: &'static str,
-        name: &super::Name,
-        extra: &[(&'static str, &'static str)],
-    ) -> Self {
-        Gauge {
-            #[cfg(feature = "metrics")]
-            inner: metrics::gauge!(metric, labels(name, extra)),
-        }
-    }
-
-    #[inline]
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    pub(crate) fn set(&self, value: f64) {
-        #[cfg(feature = "metrics")]
-        self.inner.set(value);
-    }
-
-    #[inline]
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    pub(crate) fn increment(&self, value: f64) {
-        #[cfg(feature = "metrics")]
-        self.inner.increment(value);
-    }
-
-    #[inline]
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    pub(crate) fn decrement(&self, value: f64) {
-        #[cfg(feature = "metrics")]
-        self.inner.decrement(value);
-    }
-}
-
-/// A distribution (batch sizes, durations in seconds).
-#[derive(Clone, Debug)]
-pub(crate) struct Histogram {
-    #[cfg(feature = "metrics")]
-    inner: metrics::Histogram,
-}
-
-impl Default for Histogram {
-    /// A handle that reports nothing.
-    fn default() -> Self {
-        Histogram {
-            #[cfg(feature = "metrics")]
-            inner: metrics::Histogram::noop(),
-        }
-    }
+    forward!(set(value: f64), increment(value: f64), decrement(value: f64));
 }
 
 impl Histogram {
-    /// Registers `metric` for the component `name`, with `extra` labels beside `name`.
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    pub(crate) fn new(
-        metric: &'static str,
-        name: &super::Name,
-        extra: &[(&'static str, &'static str)],
-    ) -> Self {
-        Histogram {
-            #[cfg(feature = "metrics")]
-            inner: metrics::histogram!(metric, labels(name, extra)),
-        }
-    }
-
-    #[inline]
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    pub(crate) fn record(&self, value: f64) {
-        #[cfg(feature = "metrics")]
-        self.inner.record(value);
-    }
+    forward!(record(value: f64));
 
     /// Records a duration, in seconds.
     #[inline]
