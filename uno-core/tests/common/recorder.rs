@@ -2,8 +2,7 @@
 //!
 //! A snapshot of the debugging recorder resets what it reports: the next one holds what changed
 //! since (a counter's increments, a gauge's change rather than its level, the histogram values
-//! recorded since). [`Recorded`] keeps both views: the last snapshot, and the totals since the
-//! start.
+//! recorded since). [`Recorded`] keeps both views: each snapshot, and the totals since the start.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -76,10 +75,12 @@ impl Recorded {
         self
     }
 
-    /// Every metric in the last snapshot: what changed since the one before.
+    /// Takes a snapshot (as [`take`](Self::take)) and returns it: what changed since the one
+    /// before.
     #[allow(dead_code, reason = "some tests read only totals")]
-    pub(crate) fn last(&self) -> &BTreeMap<String, DebugValue> {
-        &self.last
+    pub(crate) fn take_changes(&mut self) -> BTreeMap<String, DebugValue> {
+        self.take();
+        self.last.iter().map(|(k, v)| (k.clone(), copy(v))).collect()
     }
 
     /// Every metric, totalled over the snapshots taken.
@@ -143,6 +144,17 @@ fn snapshot(snapshotter: &Snapshotter) -> BTreeMap<String, DebugValue> {
             labels.sort();
             (format!("{}{{{}}}", key.name(), labels.join(",")), value)
         })
+        .collect()
+}
+
+/// The metrics `entries` name, as [`Recorded::total`] and [`Recorded::take_changes`] hold them.
+#[allow(dead_code, reason = "some tests read single values")]
+pub(crate) fn metrics<const N: usize>(
+    entries: [(&str, DebugValue); N],
+) -> BTreeMap<String, DebugValue> {
+    entries
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
         .collect()
 }
 
