@@ -2,6 +2,10 @@
 //! `Display` or by `source()`, never both; messages are concise lowercase phrases carrying the
 //! component's name.
 
+mod common {
+    pub(crate) mod chain;
+}
+
 use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
@@ -10,6 +14,8 @@ use std::time::Duration;
 use uno_core::batch::{AsyncBatcher, BatchConfigError, BatchError};
 use uno_core::cache::{AsyncCache, CacheConfigError, CacheError};
 use uno_core::rt::VirtualRuntime;
+
+use common::chain::{assert_each_cause_once, chain};
 
 /// A user error with a cause of its own, like a driver error wrapping an `io::Error`.
 #[derive(Debug, Clone)]
@@ -34,33 +40,6 @@ impl fmt::Display for BackendError {
 impl Error for BackendError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         Some(&*self.cause)
-    }
-}
-
-/// Every message of `error`'s source chain, outermost first.
-fn chain(error: &(dyn Error + 'static)) -> Vec<String> {
-    let mut messages = Vec::new();
-    let mut next = Some(error);
-    while let Some(error) = next {
-        messages.push(error.to_string());
-        next = error.source();
-    }
-    messages
-}
-
-/// No message repeats the text of a cause after it (the `connection refused: connection refused`
-/// bug), and each is a lowercase phrase without a trailing period.
-fn assert_each_cause_once(messages: &[String]) {
-    for (i, message) in messages.iter().enumerate() {
-        for cause in &messages[i + 1..] {
-            assert!(
-                !message.contains(cause.as_str()),
-                "{message:?} repeats its cause {cause:?}: {messages:?}"
-            );
-        }
-        assert!(!message.ends_with('.'), "{message:?}");
-        let first = message.chars().next().unwrap();
-        assert!(!first.is_uppercase(), "{message:?}");
     }
 }
 
