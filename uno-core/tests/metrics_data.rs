@@ -6,6 +6,7 @@
 
 mod common {
     pub(crate) mod recorder;
+    pub(crate) mod workload;
 }
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ use uno_core::batch::{AsyncBatcher, BatchError, OverflowPolicy};
 use uno_core::cache::AsyncCache;
 
 use common::recorder::{build_recorded, counter, gauge, metrics, seconds};
+use common::workload::lookup;
 
 #[test]
 fn cache_reports_hits_misses_loads_refreshes_evictions_invalidations_and_entries() {
@@ -53,10 +55,7 @@ fn cache_reports_hits_misses_loads_refreshes_evictions_invalidations_and_entries
     let want = metrics([
         ("uno_cache_hits_total{name=quotes}", counter(3)),
         ("uno_cache_misses_total{name=quotes}", counter(4)),
-        (
-            "uno_cache_loads_total{name=quotes,outcome=ok}",
-            counter(3),
-        ),
+        ("uno_cache_loads_total{name=quotes,outcome=ok}", counter(3)),
         (
             "uno_cache_loads_total{name=quotes,outcome=error}",
             counter(1),
@@ -73,14 +72,8 @@ fn cache_reports_hits_misses_loads_refreshes_evictions_invalidations_and_entries
             "uno_cache_refreshes_total{name=quotes,outcome=error}",
             counter(1),
         ),
-        (
-            "uno_cache_evictions_total{name=quotes}",
-            counter(1),
-        ),
-        (
-            "uno_cache_invalidations_total{name=quotes}",
-            counter(2),
-        ),
+        ("uno_cache_evictions_total{name=quotes}", counter(1)),
+        ("uno_cache_invalidations_total{name=quotes}", counter(2)),
         ("uno_cache_entries{name=quotes}", gauge(0.0)),
     ]);
     assert_eq!(seen.take_changes(), want);
@@ -133,22 +126,7 @@ fn batcher_reports_items_flushes_sizes_durations_failures_and_gauges() {
             .name("lookups")
             .max_queued(3)
             .when_full(OverflowPolicy::Reject)
-            .build(move |items: Vec<u32>| {
-                let rt = op_rt.clone();
-                async move {
-                    rt.sleep(Duration::from_millis(5)).await;
-                    if items.contains(&99) {
-                        panic!("lookup bug");
-                    }
-                    if items.contains(&0) {
-                        return Err("backend down");
-                    }
-                    if items.contains(&50) {
-                        return Ok(Vec::new()); // the wrong number of results
-                    }
-                    Ok(items.into_iter().map(|i| i * 2).collect())
-                }
-            })
+            .build(move |items| lookup(op_rt.clone(), Duration::from_millis(5), |i| i * 2, items))
             .unwrap()
     });
     let rt = vrt.handle();
@@ -185,14 +163,8 @@ fn batcher_reports_items_flushes_sizes_durations_failures_and_gauges() {
 
     let op = Duration::from_millis(5);
     let want = metrics([
-        (
-            "uno_batch_items_added_total{name=lookups}",
-            counter(10),
-        ),
-        (
-            "uno_batch_items_rejected_total{name=lookups}",
-            counter(1),
-        ),
+        ("uno_batch_items_added_total{name=lookups}", counter(10)),
+        ("uno_batch_items_rejected_total{name=lookups}", counter(1)),
         (
             "uno_batch_flushes_total{name=lookups,reason=full}",
             counter(2),
@@ -234,10 +206,7 @@ fn batcher_reports_items_flushes_sizes_durations_failures_and_gauges() {
             "uno_batch_failures_total{name=lookups,reason=cancelled}",
             counter(0),
         ),
-        (
-            "uno_batch_queued_items{name=lookups}",
-            gauge(0.0),
-        ),
+        ("uno_batch_queued_items{name=lookups}", gauge(0.0)),
         ("uno_batch_in_flight{name=lookups}", gauge(0.0)),
     ]);
     assert_eq!(seen.take_changes(), want);

@@ -7,6 +7,7 @@
 
 mod common {
     pub(crate) mod recorder;
+    pub(crate) mod workload;
 }
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use metrics_util::debugging::DebugValue;
 use uno_core::lifecycle::{AsyncContextGroup, AsyncManager, on_close};
 
 use common::recorder::{build_recorded, metrics, seconds};
+use common::workload::register_slow_failing_and_hung_resources;
 
 #[test]
 fn a_manager_reports_resources_closes_and_shutdown_under_its_name() {
@@ -28,25 +30,7 @@ fn a_manager_reports_resources_closes_and_shutdown_under_its_name() {
             .unwrap()
     });
     let rt = vrt.handle();
-    let slow = rt.clone();
-    manager
-        .register_resource(
-            "db",
-            on_close(move || {
-                let rt = slow.clone();
-                async move {
-                    rt.sleep(Duration::from_millis(200)).await;
-                    Ok(())
-                }
-            }),
-        )
-        .unwrap();
-    manager
-        .register_resource("cache", on_close(|| async { Err("flush failed".into()) }))
-        .unwrap();
-    manager
-        .register_resource("hung", on_close(std::future::pending))
-        .unwrap();
+    register_slow_failing_and_hung_resources(&manager, &rt);
     let before = seen.take_changes();
     assert_eq!(
         before["uno_lifecycle_resources{name=app}"],

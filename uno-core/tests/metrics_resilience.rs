@@ -6,6 +6,7 @@
 
 mod common {
     pub(crate) mod recorder;
+    pub(crate) mod workload;
 }
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ use uno_core::resilience::{
 use uno_core::rt::VirtualRuntime;
 
 use common::recorder::{Recorded, build_recorded};
+use common::workload::busy_twice;
 
 const MS: Duration = Duration::from_millis(1);
 const SEC: Duration = Duration::from_secs(1);
@@ -47,14 +49,7 @@ fn retries_count_attempts_retries_and_budget_refusals() {
         (ledger, budgeted)
     });
     vrt.block_on(async {
-        let mut calls = 0;
-        let out = ledger
-            .run(|| {
-                calls += 1;
-                let n = calls;
-                async move { if n < 3 { Err("busy") } else { Ok(n) } }
-            })
-            .await;
+        let out = ledger.run(busy_twice()).await;
         assert_eq!(out, Ok(3));
         let err = budgeted.run(|| async { Err::<(), _>("down") }).await;
         assert_eq!(err.unwrap_err().attempts(), Some(2)); // one retry, then the budget was empty

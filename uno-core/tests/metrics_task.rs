@@ -6,6 +6,7 @@
 
 mod common {
     pub(crate) mod recorder;
+    pub(crate) mod workload;
 }
 
 use std::time::Duration;
@@ -15,6 +16,24 @@ use uno_core::rt::VirtualRuntime;
 use uno_core::task::{TaskGroup, TaskManager, yield_now};
 
 use common::recorder::{Recorded, build_recorded};
+use common::workload::spawn_one_task_of_each_outcome;
+
+/// After one child or task of each outcome (ok, error, panicked, cancelled) of the component
+/// `name`, whose metrics are `{prefix}_running`, `{prefix}_spawned_total` and
+/// `{prefix}_{ended}_total`: none running, four spawned, one ended by each outcome, nothing else.
+fn assert_one_of_each_outcome(seen: &mut Recorded, prefix: &str, ended: &str, name: &str) {
+    seen.take();
+    assert_eq!(seen.gauge(&format!("{prefix}_running{{name={name}}}")), 0.0);
+    assert_eq!(
+        seen.counter(&format!("{prefix}_spawned_total{{name={name}}}")),
+        4
+    );
+    for outcome in ["ok", "error", "panicked", "cancelled"] {
+        let ended = format!("{prefix}_{ended}_total{{name={name},outcome={outcome}}}");
+        assert_eq!(seen.counter(&ended), 1, "{outcome}");
+    }
+    assert_eq!(seen.total().len(), 6, "{:#?}", seen.total());
+}
 
 #[test]
 fn a_task_group_counts_its_children_by_outcome() {
@@ -37,18 +56,7 @@ fn a_task_group_counts_its_children_by_outcome() {
         let err = group.join_all().await.unwrap_err();
         assert_eq!(err.names(), ["bad", "boom"]);
     });
-    seen.take();
-    assert_eq!(seen.gauge(running), 0.0);
-    assert_eq!(
-        seen.counter("uno_task_group_children_spawned_total{name=imports}"),
-        4
-    );
-    for outcome in ["ok", "error", "panicked", "cancelled"] {
-        let completed =
-            format!("uno_task_group_children_completed_total{{name=imports,outcome={outcome}}}");
-        assert_eq!(seen.counter(&completed), 1, "{outcome}");
-    }
-    assert_eq!(seen.total().len(), 6, "{:#?}", seen.total());
+    assert_one_of_each_outcome(&mut seen, "uno_task_group_children", "completed", "imports");
 }
 
 #[test]
@@ -56,36 +64,12 @@ fn a_task_manager_counts_its_tasks_by_outcome() {
     let (vrt, mut seen, tasks) = build_recorded(|rt| TaskManager::builder(rt).name("jobs").build());
     let running = "uno_task_manager_tasks_running{name=jobs}";
     vrt.block_on(async {
-        tasks
-            .spawn("warmup", async { Ok::<_, String>(()) })
-            .unwrap();
-        tasks
-            .spawn("import", async { Err("bad row".to_string()) })
-            .unwrap();
-        tasks
-            .spawn("buggy", async {
-                panic!("index 3 of 2") as Result<(), String>
-            })
-            .unwrap();
-        tasks
-            .spawn("stuck", std::future::pending::<Result<(), String>>())
-            .unwrap();
+        spawn_one_task_of_each_outcome(&tasks);
         assert_eq!(seen.take().gauge(running), 4.0);
         let report = tasks.shutdown(Duration::from_secs(1)).await;
         assert_eq!(report.timed_out, ["stuck"]);
     });
-    seen.take();
-    assert_eq!(seen.gauge(running), 0.0);
-    assert_eq!(
-        seen.counter("uno_task_manager_tasks_spawned_total{name=jobs}"),
-        4
-    );
-    for outcome in ["ok", "error", "panicked", "cancelled"] {
-        let finished =
-            format!("uno_task_manager_tasks_finished_total{{name=jobs,outcome={outcome}}}");
-        assert_eq!(seen.counter(&finished), 1, "{outcome}");
-    }
-    assert_eq!(seen.total().len(), 6, "{:#?}", seen.total());
+    assert_one_of_each_outcome(&mut seen, "uno_task_manager_tasks", "finished", "jobs");
 }
 
 #[test]

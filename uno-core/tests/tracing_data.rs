@@ -6,6 +6,7 @@
 
 mod common {
     pub(crate) mod capture;
+    pub(crate) mod workload;
 }
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use uno_core::cache::AsyncCache;
 use uno_core::rt::VirtualRuntime;
 
 use common::capture::{capture, capture_on_virtual_runtime, of_target};
+use common::workload::lookup;
 
 #[test]
 fn cache_loads_and_refreshes_are_events_with_name_outcome_and_duration() {
@@ -82,22 +84,7 @@ fn batch_flushes_runs_and_failures_are_events_with_name_size_and_reason() {
         let op_rt = rt.clone();
         let batcher = AsyncBatcher::builder(&rt, 2, Duration::from_millis(10))
             .name("lookups")
-            .build(move |items: Vec<u32>| {
-                let rt = op_rt.clone();
-                async move {
-                    rt.sleep(Duration::from_millis(3)).await;
-                    if items.contains(&99) {
-                        panic!("lookup bug");
-                    }
-                    if items.contains(&0) {
-                        return Err("backend down");
-                    }
-                    if items.contains(&50) {
-                        return Ok(Vec::new());
-                    }
-                    Ok(items)
-                }
-            })
+            .build(move |items| lookup(op_rt.clone(), Duration::from_millis(3), |i| i, items))
             .unwrap();
         let pair: Vec<_> = [1, 2]
             .map(|item| {

@@ -7,6 +7,7 @@
 
 mod common {
     pub(crate) mod capture;
+    pub(crate) mod workload;
 }
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use uno_core::lifecycle::{
 use uno_core::rt::VirtualRuntime;
 
 use common::capture::{Event, capture, capture_on_virtual_runtime, of_target};
+use common::workload::register_slow_failing_and_hung_resources;
 
 /// One event as the lifecycle docs' table lists it: its level, message and other fields.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,25 +67,7 @@ fn a_shutdown_reports_each_step_with_its_duration() {
             .close_timeout(Duration::from_secs(1))
             .build()
             .unwrap();
-        let slow = rt.clone();
-        manager
-            .register_resource(
-                "db",
-                on_close(move || {
-                    let rt = slow.clone();
-                    async move {
-                        rt.sleep(Duration::from_millis(200)).await;
-                        Ok(())
-                    }
-                }),
-            )
-            .unwrap();
-        manager
-            .register_resource("cache", on_close(|| async { Err("flush failed".into()) }))
-            .unwrap();
-        manager
-            .register_resource("hung", on_close(std::future::pending))
-            .unwrap();
+        register_slow_failing_and_hung_resources(&manager, &rt);
         let (token, poller_rt) = (manager.shutdown_token(), rt.clone());
         manager
             .spawn_task("poller", async move {

@@ -7,6 +7,7 @@
 
 mod common {
     pub(crate) mod capture;
+    pub(crate) mod workload;
 }
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use uno_core::resilience::{Backoff, CircuitBreaker, Pipeline, RateLimiter, Retry
 use uno_core::rt::VirtualRuntime;
 
 use common::capture::{Event, capture, with_message};
+use common::workload::busy_twice;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -46,14 +48,7 @@ fn a_pipeline_call_is_a_span_with_an_event_per_attempt_and_debug_retries() {
             .build()
             .unwrap();
         vrt.block_on(async {
-            let mut calls = 0;
-            let out = pipeline
-                .run(|| {
-                    calls += 1;
-                    let n = calls;
-                    async move { if n < 3 { Err("busy") } else { Ok(n) } }
-                })
-                .await;
+            let out = pipeline.run(busy_twice()).await;
             assert_eq!(out, Ok(3));
         });
     });

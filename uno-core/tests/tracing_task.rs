@@ -6,6 +6,7 @@
 
 mod common {
     pub(crate) mod capture;
+    pub(crate) mod workload;
 }
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use tracing::Level;
 use uno_core::task::{TaskGroup, TaskManager};
 
 use common::capture::{Event, capture_on_virtual_runtime, find};
+use common::workload::spawn_one_task_of_each_outcome;
 
 /// The spans `event` was emitted in, innermost last, as `name{field=value,..}`.
 fn spans(event: &Event) -> Vec<String> {
@@ -112,21 +114,7 @@ fn a_fail_fast_group_says_when_it_cancels_the_other_children() {
 fn a_task_manager_names_its_spans_and_reports_failures_and_shutdown() {
     let seen = capture_on_virtual_runtime(|rt| async move {
         let tasks = TaskManager::builder(&rt).name("jobs").build();
-        tasks
-            .spawn("heartbeat", async {
-                tracing::info!("in a managed task");
-                Ok::<_, String>(())
-            })
-            .unwrap();
-        tasks.spawn("import", async { Err("bad row 7") }).unwrap();
-        tasks
-            .spawn("buggy", async {
-                panic!("index 3 of 2") as Result<(), String>
-            })
-            .unwrap();
-        tasks
-            .spawn("stuck", std::future::pending::<Result<(), String>>())
-            .unwrap();
+        spawn_one_task_of_each_outcome(&tasks);
         tasks.shutdown(Duration::from_secs(1)).await;
     });
     assert_eq!(

@@ -26,7 +26,11 @@ pub(crate) struct Span {
 /// `name{field=value,..}`, fields sorted.
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let fields: Vec<_> = self.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let fields: Vec<_> = self
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         write!(f, "{}{{{}}}", self.name, fields.join(","))
     }
 }
@@ -61,7 +65,10 @@ pub(crate) fn capture(f: impl FnOnce()) -> Vec<Event> {
 }
 
 /// Runs `test` to its end on a new `VirtualRuntime`, under the capturing subscriber.
-#[allow(dead_code, reason = "tracing_resilience.rs drives its runtime's clock itself")]
+#[allow(
+    dead_code,
+    reason = "tracing_resilience.rs drives its runtime's clock itself"
+)]
 pub(crate) fn capture_on_virtual_runtime<F, Fut>(test: F) -> Vec<Event>
 where
     F: FnOnce(Runtime) -> Fut,
@@ -80,13 +87,19 @@ pub(crate) fn of_target(events: Vec<Event>, target: &str) -> Vec<Event> {
 }
 
 /// The events with `message`, in order.
-#[allow(dead_code, reason = "not every tracing test looks events up by message")]
+#[allow(
+    dead_code,
+    reason = "not every tracing test looks events up by message"
+)]
 pub(crate) fn with_message<'a>(events: &'a [Event], message: &str) -> Vec<&'a Event> {
     events.iter().filter(|e| e.message == message).collect()
 }
 
 /// The first event with `message`; panics when there is none.
-#[allow(dead_code, reason = "not every tracing test looks events up by message")]
+#[allow(
+    dead_code,
+    reason = "not every tracing test looks events up by message"
+)]
 pub(crate) fn find<'a>(events: &'a [Event], message: &str) -> &'a Event {
     events
         .iter()

@@ -15,7 +15,9 @@ use uno_core::rt::VirtualRuntime;
 ///
 /// uno's components register their metric handles when they are built, so the recorder is
 /// installed (on this thread) only for `build`; what they report later goes to it all the same.
-pub(crate) fn build_recorded<T>(build: impl FnOnce(&Runtime) -> T) -> (VirtualRuntime, Recorded, T) {
+pub(crate) fn build_recorded<T>(
+    build: impl FnOnce(&Runtime) -> T,
+) -> (VirtualRuntime, Recorded, T) {
     let recorder = DebuggingRecorder::new();
     let recorded = Recorded::new(recorder.snapshotter());
     let vrt = VirtualRuntime::new();
@@ -43,7 +45,10 @@ impl Recorded {
     }
 
     /// Fails the test at any snapshot holding a histogram: for components that register none.
-    #[allow(dead_code, reason = "only the resilience policies register no histograms")]
+    #[allow(
+        dead_code,
+        reason = "only the resilience policies register no histograms"
+    )]
     pub(crate) fn without_histograms(mut self) -> Self {
         self.histograms = false;
         self
@@ -61,7 +66,9 @@ impl Recorded {
                 );
             }
             let sum = match (self.total.remove(&key), &value) {
-                (Some(DebugValue::Counter(a)), DebugValue::Counter(b)) => DebugValue::Counter(a + b),
+                (Some(DebugValue::Counter(a)), DebugValue::Counter(b)) => {
+                    DebugValue::Counter(a + b)
+                }
                 (Some(DebugValue::Gauge(a)), DebugValue::Gauge(b)) => DebugValue::Gauge(a + b),
                 (Some(DebugValue::Histogram(mut a)), DebugValue::Histogram(b)) => {
                     a.extend(b);
@@ -80,7 +87,10 @@ impl Recorded {
     #[allow(dead_code, reason = "some tests read only totals")]
     pub(crate) fn take_changes(&mut self) -> BTreeMap<String, DebugValue> {
         self.take();
-        self.last.iter().map(|(k, v)| (k.clone(), copy(v))).collect()
+        self.last
+            .iter()
+            .map(|(k, v)| (k.clone(), copy(v)))
+            .collect()
     }
 
     /// Every metric, totalled over the snapshots taken.
