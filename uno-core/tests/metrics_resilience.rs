@@ -55,18 +55,14 @@ fn retries_count_attempts_retries_and_budget_refusals() {
         assert_eq!(err.unwrap_err().attempts(), Some(2)); // one retry, then the budget was empty
     });
     seen.take();
-    assert_eq!(seen.counter("uno_retry_attempts_total{name=ledger}"), 3);
-    assert_eq!(seen.counter("uno_retry_retries_total{name=ledger}"), 2);
-    assert_eq!(
-        seen.counter("uno_retry_budget_exhausted_total{name=ledger}"),
-        0
-    );
-    assert_eq!(seen.counter("uno_retry_attempts_total{name=budgeted}"), 2);
-    assert_eq!(seen.counter("uno_retry_retries_total{name=budgeted}"), 1);
-    assert_eq!(
-        seen.counter("uno_retry_budget_exhausted_total{name=budgeted}"),
-        1
-    );
+    seen.assert_counters([
+        ("uno_retry_attempts_total{name=ledger}", 3),
+        ("uno_retry_retries_total{name=ledger}", 2),
+        ("uno_retry_budget_exhausted_total{name=ledger}", 0),
+        ("uno_retry_attempts_total{name=budgeted}", 2),
+        ("uno_retry_retries_total{name=budgeted}", 1),
+        ("uno_retry_budget_exhausted_total{name=budgeted}", 1),
+    ]);
 }
 
 #[test]
@@ -84,15 +80,14 @@ fn the_limiter_counts_admissions_waits_and_rejections() {
         limiter.acquire().await; // and another
     });
     seen.take();
-    assert_eq!(
-        seen.counter("uno_rate_limiter_admissions_total{name=api}"),
-        3
-    );
-    assert_eq!(seen.counter("uno_rate_limiter_waits_total{name=api}"), 2);
-    assert_eq!(
-        seen.counter("uno_resilience_rejections_total{name=api,reason=rate_limited}"),
-        1
-    );
+    seen.assert_counters([
+        ("uno_rate_limiter_admissions_total{name=api}", 3),
+        ("uno_rate_limiter_waits_total{name=api}", 2),
+        (
+            "uno_resilience_rejections_total{name=api,reason=rate_limited}",
+            1,
+        ),
+    ]);
 }
 
 #[test]
@@ -118,14 +113,16 @@ fn the_bulkhead_reports_in_flight_queued_and_both_rejections() {
     seen.take();
     assert_eq!(seen.gauge("uno_bulkhead_in_flight{name=db}"), 0.0);
     assert_eq!(seen.gauge("uno_bulkhead_queued{name=db}"), 0.0);
-    assert_eq!(
-        seen.counter("uno_resilience_rejections_total{name=db,reason=bulkhead_full}"),
-        1
-    );
-    assert_eq!(
-        seen.counter("uno_resilience_rejections_total{name=db,reason=bulkhead_timeout}"),
-        1
-    );
+    seen.assert_counters([
+        (
+            "uno_resilience_rejections_total{name=db,reason=bulkhead_full}",
+            1,
+        ),
+        (
+            "uno_resilience_rejections_total{name=db,reason=bulkhead_timeout}",
+            1,
+        ),
+    ]);
 }
 
 #[test]

@@ -108,6 +108,13 @@ impl Recorded {
         }
     }
 
+    /// Asserts the totals of the counters `expected` names, all in one comparison.
+    #[allow(dead_code, reason = "some tests compare whole snapshots")]
+    pub(crate) fn assert_counters<const N: usize>(&self, expected: [(&str, u64); N]) {
+        let actual = expected.map(|(key, _)| (key, self.counter(key)));
+        assert_eq!(actual, expected);
+    }
+
     /// The total of the gauge `key`: its level, for a gauge moved by increments from zero.
     #[allow(dead_code, reason = "some tests compare whole snapshots")]
     pub(crate) fn gauge(&self, key: &str) -> f64 {
