@@ -2,14 +2,20 @@
 //! `Display` or by `source()`, never both; messages are concise lowercase phrases carrying the
 //! component's name.
 
+mod common {
+    pub(crate) mod chain;
+}
+
 use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use uno_core::batch::{AsyncBatcher, BatchConfigError, BatchError};
-use uno_core::cache::{AsyncCache, CacheConfigError, CacheError};
+use uno_core::cache::{AsyncCache, CacheBuilder, CacheConfigError, CacheError};
 use uno_core::rt::VirtualRuntime;
+
+use common::chain::{assert_each_cause_once, chain};
 
 /// A user error with a cause of its own, like a driver error wrapping an `io::Error`.
 #[derive(Debug, Clone)]
@@ -37,50 +43,31 @@ impl Error for BackendError {
     }
 }
 
-/// Every message of `error`'s source chain, outermost first.
-fn chain(error: &(dyn Error + 'static)) -> Vec<String> {
-    let mut messages = Vec::new();
-    let mut next = Some(error);
-    while let Some(error) = next {
-        messages.push(error.to_string());
-        next = error.source();
-    }
-    messages
-}
+type Profiles = CacheBuilder<u32, u32, BackendError>;
 
-/// No message repeats the text of a cause after it (the `connection refused: connection refused`
-/// bug), and each is a lowercase phrase without a trailing period.
-fn assert_each_cause_once(messages: &[String]) {
-    for (i, message) in messages.iter().enumerate() {
-        for cause in &messages[i + 1..] {
-            assert!(
-                !message.contains(cause.as_str()),
-                "{message:?} repeats its cause {cause:?}: {messages:?}"
-            );
-        }
-        assert!(!message.ends_with('.'), "{message:?}");
-        let first = message.chars().next().unwrap();
-        assert!(!first.is_uppercase(), "{message:?}");
-    }
+/// The error of a fetch by a cache named "profiles" (`configure` finishing its builder) that
+/// `fetch` fails.
+fn profiles_fetch_error<F, Fut>(
+    configure: impl FnOnce(Profiles) -> Profiles,
+    fetch: F,
+) -> CacheError<BackendError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<u32, BackendError>> + Send + 'static,
+{
+    let vrt = VirtualRuntime::new();
+    let builder = AsyncCache::builder(&vrt.handle())
+        .name("profiles")
+        .max_capacity(8);
+    let cache = configure(builder).build().unwrap();
+    vrt.block_on(cache.get(1, fetch)).unwrap_err()
 }
 
 #[test]
 fn a_failed_fetch_prints_the_cache_then_the_users_chain() {
-    let vrt = VirtualRuntime::new();
-    let rt = vrt.handle();
-    let messages = vrt.block_on(async move {
-        let cache: AsyncCache<u32, u32, BackendError> = AsyncCache::builder(&rt)
-            .name("profiles")
-            .max_capacity(8)
-            .build()
-            .unwrap();
-        let err = cache
-            .get(1, || async { Err(BackendError::refused()) })
-            .await
-            .unwrap_err();
-        assert_eq!(err.name(), "profiles");
-        chain(&err)
-    });
+    let err = profiles_fetch_error(|b| b, || async { Err(BackendError::refused()) });
+    assert_eq!(err.name(), "profiles");
+    let messages = chain(&err);
     assert_eq!(
         messages,
         [
@@ -94,19 +81,14 @@ fn a_failed_fetch_prints_the_cache_then_the_users_chain() {
 
 #[test]
 fn a_timed_out_fetch_has_the_elapsed_time_as_its_source() {
-    let vrt = VirtualRuntime::new();
-    let rt = vrt.handle();
-    let messages = vrt.block_on(async move {
-        let cache: AsyncCache<u32, u32, BackendError> = AsyncCache::builder(&rt)
-            .name("profiles")
-            .max_capacity(8)
-            .fetch_timeout(Duration::from_secs(2))
-            .build()
-            .unwrap();
-        let err = cache.get(1, std::future::pending).await.unwrap_err();
-        assert!(matches!(&err, CacheError::TimedOut { elapsed, .. } if elapsed.elapsed() == Duration::from_secs(2)));
-        chain(&err)
-    });
+    let err = profiles_fetch_error(
+        |b| b.fetch_timeout(Duration::from_secs(2)),
+        std::future::pending,
+    );
+    assert!(
+        matches!(&err, CacheError::TimedOut { elapsed, .. } if elapsed.elapsed() == Duration::from_secs(2))
+    );
+    let messages = chain(&err);
     assert_eq!(messages.len(), 2, "{messages:?}");
     assert_eq!(
         messages[0],

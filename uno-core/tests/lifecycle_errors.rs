@@ -1,6 +1,10 @@
 //! The lifecycle's errors follow std's rule: an inner error is printed by `Display` or returned by
 //! `source()`, never both; messages are short lowercase phrases that name the manager or group.
 
+mod common {
+    pub(crate) mod chain;
+}
+
 use std::error::Error;
 use std::fmt;
 use std::io;
@@ -12,19 +16,7 @@ use uno_core::lifecycle::{
 };
 use uno_core::rt::VirtualRuntime;
 
-/// The messages of `error` and its sources, checking that none contains the next one's text.
-fn chain(error: &(dyn Error + 'static)) -> Vec<String> {
-    let mut messages = vec![error.to_string()];
-    let mut next = error.source();
-    while let Some(e) = next {
-        let message = e.to_string();
-        let last = messages.last().unwrap();
-        assert!(!last.contains(&message), "{last:?} repeats {message:?}");
-        messages.push(message);
-        next = e.source();
-    }
-    messages
-}
+use common::chain::chain;
 
 /// A user's error with a cause of its own.
 #[derive(Debug)]

@@ -4,26 +4,24 @@
 
 #![cfg(feature = "metrics")]
 
-mod common;
+mod common {
+    pub(crate) mod recorder;
+    pub(crate) mod workload;
+}
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::debugging::DebugValue;
 use uno_core::batch::{AsyncBatcher, BatchError, OverflowPolicy};
 use uno_core::cache::AsyncCache;
-use uno_core::rt::VirtualRuntime;
 
-use common::recorder::{counter, gauge, seconds, snapshot};
+use common::recorder::{build_recorded, counter, gauge, metrics, seconds};
+use common::workload::lookup;
 
 #[test]
 fn cache_reports_hits_misses_loads_refreshes_evictions_invalidations_and_entries() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let vrt = VirtualRuntime::new();
-    let rt = vrt.handle();
-    let cache: AsyncCache<u32, u32, &'static str> = metrics::with_local_recorder(&recorder, || {
-        AsyncCache::builder(&rt)
+    let (vrt, mut seen, cache) = build_recorded(|rt| {
+        AsyncCache::<u32, u32, &'static str>::builder(rt)
             .name("quotes")
             .max_capacity(2)
             .ttl(Duration::from_secs(10))
@@ -31,6 +29,7 @@ fn cache_reports_hits_misses_loads_refreshes_evictions_invalidations_and_entries
             .build()
             .unwrap()
     });
+    let rt = vrt.handle();
     vrt.block_on(async {
         let slow_rt = rt.clone();
         let slow = || async move {
@@ -53,40 +52,31 @@ fn cache_reports_hits_misses_loads_refreshes_evictions_invalidations_and_entries
     });
 
     let ms = Duration::from_millis;
-    let want = BTreeMap::from([
-        ("uno_cache_hits_total{name=quotes}".to_owned(), counter(3)),
-        ("uno_cache_misses_total{name=quotes}".to_owned(), counter(4)),
+    let want = metrics([
+        ("uno_cache_hits_total{name=quotes}", counter(3)),
+        ("uno_cache_misses_total{name=quotes}", counter(4)),
+        ("uno_cache_loads_total{name=quotes,outcome=ok}", counter(3)),
         (
-            "uno_cache_loads_total{name=quotes,outcome=ok}".to_owned(),
-            counter(3),
-        ),
-        (
-            "uno_cache_loads_total{name=quotes,outcome=error}".to_owned(),
+            "uno_cache_loads_total{name=quotes,outcome=error}",
             counter(1),
         ),
         (
-            "uno_cache_load_duration_seconds{name=quotes}".to_owned(),
+            "uno_cache_load_duration_seconds{name=quotes}",
             seconds(&[ms(100), ms(0), ms(0), ms(0)]),
         ),
         (
-            "uno_cache_refreshes_total{name=quotes,outcome=ok}".to_owned(),
+            "uno_cache_refreshes_total{name=quotes,outcome=ok}",
             counter(1),
         ),
         (
-            "uno_cache_refreshes_total{name=quotes,outcome=error}".to_owned(),
+            "uno_cache_refreshes_total{name=quotes,outcome=error}",
             counter(1),
         ),
-        (
-            "uno_cache_evictions_total{name=quotes}".to_owned(),
-            counter(1),
-        ),
-        (
-            "uno_cache_invalidations_total{name=quotes}".to_owned(),
-            counter(2),
-        ),
-        ("uno_cache_entries{name=quotes}".to_owned(), gauge(0.0)),
+        ("uno_cache_evictions_total{name=quotes}", counter(1)),
+        ("uno_cache_invalidations_total{name=quotes}", counter(2)),
+        ("uno_cache_entries{name=quotes}", gauge(0.0)),
     ]);
-    assert_eq!(snapshot(&snapshotter), want);
+    assert_eq!(seen.take_changes(), want);
     // The same workload, as the cache's own statistics see it.
     let stats = cache.stats();
     assert_eq!((stats.hits, stats.misses, stats.loads), (3, 4, 4));
@@ -98,22 +88,18 @@ fn cache_reports_hits_misses_loads_refreshes_evictions_invalidations_and_entries
 
 #[test]
 fn cache_entries_gauge_follows_inserts_evictions_and_removals() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let vrt = VirtualRuntime::new();
-    let cache: AsyncCache<u32, u32, ()> = metrics::with_local_recorder(&recorder, || {
-        AsyncCache::builder(&vrt.handle())
+    let (_vrt, mut seen, cache) = build_recorded(|rt| {
+        AsyncCache::<u32, u32, ()>::builder(rt)
             .max_capacity(3)
             .build()
             .unwrap()
     });
-    // A snapshot drains the recorder (it swaps each value to zero), so each reading is the
-    // change since the previous one.
-    let entries = || snapshot(&snapshotter).remove("uno_cache_entries{name=cache}");
     for key in 0..5 {
         cache.insert(key, key); // the last two evict
     }
-    let mut first = snapshot(&snapshotter);
+    // A snapshot drains the recorder (it swaps each value to zero), so each reading is the
+    // change since the previous one.
+    let mut first = seen.take_changes();
     assert_eq!(
         first.remove("uno_cache_entries{name=cache}"),
         Some(gauge(3.0))
@@ -122,6 +108,7 @@ fn cache_entries_gauge_follows_inserts_evictions_and_removals() {
         first.remove("uno_cache_evictions_total{name=cache}"),
         Some(counter(2))
     );
+    let mut entries = || seen.take_changes().remove("uno_cache_entries{name=cache}");
     cache.insert(4, 40); // an overwrite: no new entry
     assert_eq!(entries(), Some(gauge(0.0)));
     assert!(cache.invalidate(&4));
@@ -133,34 +120,16 @@ fn cache_entries_gauge_follows_inserts_evictions_and_removals() {
 
 #[test]
 fn batcher_reports_items_flushes_sizes_durations_failures_and_gauges() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let vrt = VirtualRuntime::new();
-    let rt = vrt.handle();
-    let op_rt = rt.clone();
-    let batcher = metrics::with_local_recorder(&recorder, || {
-        AsyncBatcher::builder(&rt, 3, Duration::from_millis(10))
+    let (vrt, mut seen, batcher) = build_recorded(|rt| {
+        let op_rt = rt.clone();
+        AsyncBatcher::builder(rt, 3, Duration::from_millis(10))
             .name("lookups")
             .max_queued(3)
             .when_full(OverflowPolicy::Reject)
-            .build(move |items: Vec<u32>| {
-                let rt = op_rt.clone();
-                async move {
-                    rt.sleep(Duration::from_millis(5)).await;
-                    if items.contains(&99) {
-                        panic!("lookup bug");
-                    }
-                    if items.contains(&0) {
-                        return Err("backend down");
-                    }
-                    if items.contains(&50) {
-                        return Ok(Vec::new()); // the wrong number of results
-                    }
-                    Ok(items.into_iter().map(|i| i * 2).collect())
-                }
-            })
+            .build(move |items| lookup(op_rt.clone(), Duration::from_millis(5), |i| i * 2, items))
             .unwrap()
     });
+    let rt = vrt.handle();
     vrt.block_on(async {
         let spawn = |item: u32| {
             let batcher = batcher.clone();
@@ -193,29 +162,23 @@ fn batcher_reports_items_flushes_sizes_durations_failures_and_gauges() {
     });
 
     let op = Duration::from_millis(5);
-    let want = BTreeMap::from([
+    let want = metrics([
+        ("uno_batch_items_added_total{name=lookups}", counter(10)),
+        ("uno_batch_items_rejected_total{name=lookups}", counter(1)),
         (
-            "uno_batch_items_added_total{name=lookups}".to_owned(),
-            counter(10),
-        ),
-        (
-            "uno_batch_items_rejected_total{name=lookups}".to_owned(),
-            counter(1),
-        ),
-        (
-            "uno_batch_flushes_total{name=lookups,reason=full}".to_owned(),
+            "uno_batch_flushes_total{name=lookups,reason=full}",
             counter(2),
         ),
         (
-            "uno_batch_flushes_total{name=lookups,reason=timed}".to_owned(),
+            "uno_batch_flushes_total{name=lookups,reason=timed}",
             counter(3),
         ),
         (
-            "uno_batch_flushes_total{name=lookups,reason=close}".to_owned(),
+            "uno_batch_flushes_total{name=lookups,reason=close}",
             counter(1),
         ),
         (
-            "uno_batch_size{name=lookups}".to_owned(),
+            "uno_batch_size{name=lookups}",
             DebugValue::Histogram(
                 [3.0, 3.0, 1.0, 1.0, 1.0, 1.0]
                     .into_iter()
@@ -224,32 +187,29 @@ fn batcher_reports_items_flushes_sizes_durations_failures_and_gauges() {
             ),
         ),
         (
-            "uno_batch_operation_duration_seconds{name=lookups}".to_owned(),
+            "uno_batch_operation_duration_seconds{name=lookups}",
             seconds(&[op; 6]),
         ),
         (
-            "uno_batch_failures_total{name=lookups,reason=operation}".to_owned(),
+            "uno_batch_failures_total{name=lookups,reason=operation}",
             counter(1),
         ),
         (
-            "uno_batch_failures_total{name=lookups,reason=result_count}".to_owned(),
+            "uno_batch_failures_total{name=lookups,reason=result_count}",
             counter(1),
         ),
         (
-            "uno_batch_failures_total{name=lookups,reason=panic}".to_owned(),
+            "uno_batch_failures_total{name=lookups,reason=panic}",
             counter(1),
         ),
         (
-            "uno_batch_failures_total{name=lookups,reason=cancelled}".to_owned(),
+            "uno_batch_failures_total{name=lookups,reason=cancelled}",
             counter(0),
         ),
-        (
-            "uno_batch_queued_items{name=lookups}".to_owned(),
-            gauge(0.0),
-        ),
-        ("uno_batch_in_flight{name=lookups}".to_owned(), gauge(0.0)),
+        ("uno_batch_queued_items{name=lookups}", gauge(0.0)),
+        ("uno_batch_in_flight{name=lookups}", gauge(0.0)),
     ]);
-    assert_eq!(snapshot(&snapshotter), want);
+    assert_eq!(seen.take_changes(), want);
     let stats = batcher.stats();
     assert_eq!((stats.items_added, stats.items_rejected), (10, 1));
     assert_eq!((stats.batches_started, stats.batches_failed), (6, 3));
@@ -257,13 +217,9 @@ fn batcher_reports_items_flushes_sizes_durations_failures_and_gauges() {
 
 #[test]
 fn batcher_gauges_show_queued_items_and_batches_in_flight() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let vrt = VirtualRuntime::new();
-    let rt = vrt.handle();
-    let op_rt = rt.clone();
-    let batcher = metrics::with_local_recorder(&recorder, || {
-        AsyncBatcher::builder(&rt, 2, Duration::from_secs(60))
+    let (vrt, mut seen, batcher) = build_recorded(|rt| {
+        let op_rt = rt.clone();
+        AsyncBatcher::builder(rt, 2, Duration::from_secs(60))
             .max_in_flight(1)
             .build(move |items: Vec<u32>| {
                 let rt = op_rt.clone();
@@ -274,10 +230,11 @@ fn batcher_gauges_show_queued_items_and_batches_in_flight() {
             })
             .unwrap()
     });
+    let rt = vrt.handle();
     // A snapshot drains the recorder; these gauges are set (not moved) at every change, so a
     // reading is the value last set since the previous reading.
-    let gauges = || {
-        let mut now = snapshot(&snapshotter);
+    let mut gauges = || {
+        let mut now = seen.take_changes();
         (
             now.remove("uno_batch_queued_items{name=batcher}").unwrap(),
             now.remove("uno_batch_in_flight{name=batcher}").unwrap(),

@@ -5,59 +5,41 @@
 
 #![cfg(feature = "metrics")]
 
-mod common;
+mod common {
+    pub(crate) mod recorder;
+    pub(crate) mod workload;
+}
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::debugging::DebugValue;
 use uno_core::lifecycle::{AsyncContextGroup, AsyncManager, on_close};
-use uno_core::rt::VirtualRuntime;
 
-use common::recorder::{seconds, snapshot};
+use common::recorder::{build_recorded, metrics, seconds};
+use common::workload::register_slow_failing_and_hung_resources;
 
 #[test]
 fn a_manager_reports_resources_closes_and_shutdown_under_its_name() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let vrt = VirtualRuntime::new();
-    let rt = vrt.handle();
     // The handles are registered when the manager is built: under the recorder.
-    let manager = metrics::with_local_recorder(&recorder, || {
-        AsyncManager::builder(&rt)
+    let (vrt, mut seen, manager) = build_recorded(|rt| {
+        AsyncManager::builder(rt)
             .name("app")
             .close_timeout(Duration::from_secs(1))
             .build()
             .unwrap()
     });
-    let slow = rt.clone();
-    manager
-        .register_resource(
-            "db",
-            on_close(move || {
-                let rt = slow.clone();
-                async move {
-                    rt.sleep(Duration::from_millis(200)).await;
-                    Ok(())
-                }
-            }),
-        )
-        .unwrap();
-    manager
-        .register_resource("cache", on_close(|| async { Err("flush failed".into()) }))
-        .unwrap();
-    manager
-        .register_resource("hung", on_close(std::future::pending))
-        .unwrap();
-    let before = snapshot(&snapshotter);
+    let rt = vrt.handle();
+    register_slow_failing_and_hung_resources(&manager, &rt);
+    let before = seen.take_changes();
     assert_eq!(
         before["uno_lifecycle_resources{name=app}"],
         DebugValue::Gauge(3.0.into())
     );
 
     vrt.block_on(manager.shutdown(Duration::from_secs(5)));
-    let after = snapshot(&snapshotter);
-    let expected: BTreeMap<String, DebugValue> = [
+    let after = seen.take_changes();
+    let expected = metrics([
         // From 3 to 0: every resource was taken for closing.
         (
             "uno_lifecycle_resources{name=app}",
@@ -85,10 +67,7 @@ fn a_manager_reports_resources_closes_and_shutdown_under_its_name() {
             "uno_lifecycle_shutdown_duration_seconds{name=app}",
             seconds(&[Duration::from_millis(1200)]),
         ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    ]);
     // The manager's background tasks report as a task manager of the same name (none here).
     let after: BTreeMap<_, _> = after
         .into_iter()
@@ -99,18 +78,14 @@ fn a_manager_reports_resources_closes_and_shutdown_under_its_name() {
 
 #[test]
 fn context_groups_count_what_they_hold_and_close_including_on_drop() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let vrt = VirtualRuntime::new();
-    let rt = vrt.handle();
-    let (closed, dropped) = metrics::with_local_recorder(&recorder, || {
-        let group = |name: &str| AsyncContextGroup::builder(&rt).name(name).build().unwrap();
+    let (vrt, mut seen, (closed, dropped)) = build_recorded(|rt| {
+        let group = |name: &str| AsyncContextGroup::builder(rt).name(name).build().unwrap();
         (group("request"), group("dropped"))
     });
     closed.enter_named("socket", on_close(|| async { Ok(()) }));
     closed.enter_named("pool", on_close(|| async { panic!("pool poisoned") }));
     dropped.enter_named("file", on_close(|| async { Ok(()) }));
-    let held = snapshot(&snapshotter);
+    let held = seen.take_changes();
     assert_eq!(
         held["uno_lifecycle_resources{name=request}"],
         DebugValue::Gauge(2.0.into())
@@ -123,7 +98,7 @@ fn context_groups_count_what_they_hold_and_close_including_on_drop() {
     vrt.block_on(closed.close()).unwrap_err();
     drop(dropped); // closes in a detached task on the runtime
     vrt.block_on(uno_core::task::yield_now());
-    let mut after = snapshot(&snapshotter);
+    let mut after = seen.take_changes();
     assert!(
         !after
             .keys()

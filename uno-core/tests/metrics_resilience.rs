@@ -4,94 +4,42 @@
 
 #![cfg(feature = "metrics")]
 
-use std::collections::BTreeMap;
+mod common {
+    pub(crate) mod recorder;
+    pub(crate) mod workload;
+}
+
 use std::time::Duration;
 
 use futures_lite::future::{block_on, poll_once};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use uno_core::Runtime;
 use uno_core::resilience::{
     Backoff, Bulkhead, CircuitBreaker, RateLimiter, Retry, RetryBudget, TimeoutPolicy,
 };
 use uno_core::rt::VirtualRuntime;
 
+use common::recorder::{Recorded, build_recorded};
+use common::workload::busy_twice;
+
 const MS: Duration = Duration::from_millis(1);
 const SEC: Duration = Duration::from_secs(1);
 
-/// What the recorder saw so far. Its snapshots drain (counters and gauges go back to zero), so
-/// counters and the in-flight/queued gauges (moved by increments) add up across snapshots, and a
-/// gauge that is `set` (the breaker's state) is read from the last snapshot.
-struct Seen {
-    snapshotter: Snapshotter,
-    total: BTreeMap<String, f64>,
-    last: BTreeMap<String, f64>,
-}
-
-impl Seen {
-    fn new(snapshotter: Snapshotter) -> Self {
-        Seen {
-            snapshotter,
-            total: BTreeMap::new(),
-            last: BTreeMap::new(),
-        }
-    }
-
-    /// Takes a snapshot; keys are `name{label=value,...}`, labels sorted.
-    fn take(&mut self) -> &mut Self {
-        self.last.clear();
-        for (key, _, _, value) in self.snapshotter.snapshot().into_vec() {
-            let key = key.key().clone();
-            let mut labels: Vec<_> = key
-                .labels()
-                .map(|l| format!("{}={}", l.key(), l.value()))
-                .collect();
-            labels.sort();
-            let name = format!("{}{{{}}}", key.name(), labels.join(","));
-            let value = match value {
-                DebugValue::Counter(n) => n as f64,
-                DebugValue::Gauge(v) => v.into_inner(),
-                DebugValue::Histogram(_) => panic!("{name}: no histogram expected"),
-            };
-            *self.total.entry(name.clone()).or_default() += value;
-            self.last.insert(name, value);
-        }
-        self
-    }
-
-    fn counter(&self, key: &str) -> u64 {
-        match self.total.get(key) {
-            Some(n) => *n as u64,
-            None => panic!("{key} not in {:#?}", self.total),
-        }
-    }
-
-    fn gauge(&self, key: &str) -> f64 {
-        match self.total.get(key) {
-            Some(v) => *v,
-            None => panic!("{key} not in {:#?}", self.total),
-        }
-    }
-
-    fn set_gauge(&self, key: &str) -> f64 {
-        match self.last.get(key) {
-            Some(v) => *v,
-            None => panic!("{key} not in the last snapshot {:#?}", self.last),
-        }
-    }
+/// Builds a policy with `build` under a new recorder, on a new virtual runtime. The policies
+/// register no histograms: a snapshot holding one fails the test.
+fn policy<T>(build: impl FnOnce(&Runtime) -> T) -> (VirtualRuntime, Recorded, T) {
+    let (vrt, seen, policy) = build_recorded(build);
+    (vrt, seen.without_histograms(), policy)
 }
 
 #[test]
 fn retries_count_attempts_retries_and_budget_refusals() {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(recorder.snapshotter());
-    let vrt = VirtualRuntime::new();
-    let rt = vrt.handle();
-    let (ledger, budgeted) = metrics::with_local_recorder(&recorder, || {
-        let ledger = Retry::builder(&rt)
+    let (vrt, mut seen, (ledger, budgeted)) = policy(|rt| {
+        let ledger = Retry::builder(rt)
             .name("ledger")
             .backoff(Backoff::constant(10 * MS))
             .build()
             .unwrap();
-        let budgeted = Retry::builder(&rt)
+        let budgeted = Retry::builder(rt)
             .name("budgeted")
             .max_attempts(5)
             .backoff(Backoff::constant(10 * MS))
@@ -101,41 +49,26 @@ fn retries_count_attempts_retries_and_budget_refusals() {
         (ledger, budgeted)
     });
     vrt.block_on(async {
-        let mut calls = 0;
-        let out = ledger
-            .run(|| {
-                calls += 1;
-                let n = calls;
-                async move { if n < 3 { Err("busy") } else { Ok(n) } }
-            })
-            .await;
+        let out = ledger.run(busy_twice()).await;
         assert_eq!(out, Ok(3));
         let err = budgeted.run(|| async { Err::<(), _>("down") }).await;
         assert_eq!(err.unwrap_err().attempts(), Some(2)); // one retry, then the budget was empty
     });
     seen.take();
-    assert_eq!(seen.counter("uno_retry_attempts_total{name=ledger}"), 3);
-    assert_eq!(seen.counter("uno_retry_retries_total{name=ledger}"), 2);
-    assert_eq!(
-        seen.counter("uno_retry_budget_exhausted_total{name=ledger}"),
-        0
-    );
-    assert_eq!(seen.counter("uno_retry_attempts_total{name=budgeted}"), 2);
-    assert_eq!(seen.counter("uno_retry_retries_total{name=budgeted}"), 1);
-    assert_eq!(
-        seen.counter("uno_retry_budget_exhausted_total{name=budgeted}"),
-        1
-    );
+    seen.assert_counters([
+        ("uno_retry_attempts_total{name=ledger}", 3),
+        ("uno_retry_retries_total{name=ledger}", 2),
+        ("uno_retry_budget_exhausted_total{name=ledger}", 0),
+        ("uno_retry_attempts_total{name=budgeted}", 2),
+        ("uno_retry_retries_total{name=budgeted}", 1),
+        ("uno_retry_budget_exhausted_total{name=budgeted}", 1),
+    ]);
 }
 
 #[test]
 fn the_limiter_counts_admissions_waits_and_rejections() {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(recorder.snapshotter());
-    let vrt = VirtualRuntime::new();
-    let rt = vrt.handle();
-    let limiter = metrics::with_local_recorder(&recorder, || {
-        RateLimiter::builder(&rt, 1, SEC)
+    let (vrt, mut seen, limiter) = policy(|rt| {
+        RateLimiter::builder(rt, 1, SEC)
             .name("api")
             .build()
             .unwrap()
@@ -147,25 +80,20 @@ fn the_limiter_counts_admissions_waits_and_rejections() {
         limiter.acquire().await; // and another
     });
     seen.take();
-    assert_eq!(
-        seen.counter("uno_rate_limiter_admissions_total{name=api}"),
-        3
-    );
-    assert_eq!(seen.counter("uno_rate_limiter_waits_total{name=api}"), 2);
-    assert_eq!(
-        seen.counter("uno_resilience_rejections_total{name=api,reason=rate_limited}"),
-        1
-    );
+    seen.assert_counters([
+        ("uno_rate_limiter_admissions_total{name=api}", 3),
+        ("uno_rate_limiter_waits_total{name=api}", 2),
+        (
+            "uno_resilience_rejections_total{name=api,reason=rate_limited}",
+            1,
+        ),
+    ]);
 }
 
 #[test]
 fn the_bulkhead_reports_in_flight_queued_and_both_rejections() {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(recorder.snapshotter());
-    let vrt = VirtualRuntime::new();
-    let rt = vrt.handle();
-    let bulkhead = metrics::with_local_recorder(&recorder, || {
-        Bulkhead::builder(&rt, 1)
+    let (vrt, mut seen, bulkhead) = policy(|rt| {
+        Bulkhead::builder(rt, 1)
             .name("db")
             .max_queue(1)
             .max_wait(SEC)
@@ -185,24 +113,22 @@ fn the_bulkhead_reports_in_flight_queued_and_both_rejections() {
     seen.take();
     assert_eq!(seen.gauge("uno_bulkhead_in_flight{name=db}"), 0.0);
     assert_eq!(seen.gauge("uno_bulkhead_queued{name=db}"), 0.0);
-    assert_eq!(
-        seen.counter("uno_resilience_rejections_total{name=db,reason=bulkhead_full}"),
-        1
-    );
-    assert_eq!(
-        seen.counter("uno_resilience_rejections_total{name=db,reason=bulkhead_timeout}"),
-        1
-    );
+    seen.assert_counters([
+        (
+            "uno_resilience_rejections_total{name=db,reason=bulkhead_full}",
+            1,
+        ),
+        (
+            "uno_resilience_rejections_total{name=db,reason=bulkhead_timeout}",
+            1,
+        ),
+    ]);
 }
 
 #[test]
 fn the_breaker_reports_its_state_transitions_and_rejections() {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(recorder.snapshotter());
-    let vrt = VirtualRuntime::new();
-    let rt = vrt.handle();
-    let breaker = metrics::with_local_recorder(&recorder, || {
-        CircuitBreaker::builder(&rt)
+    let (vrt, mut seen, breaker) = policy(|rt| {
+        CircuitBreaker::builder(rt)
             .name("payments")
             .count_window(1)
             .minimum_calls(1)
@@ -238,12 +164,8 @@ fn the_breaker_reports_its_state_transitions_and_rejections() {
 
 #[test]
 fn a_timeout_policy_counts_its_expiries() {
-    let recorder = DebuggingRecorder::new();
-    let mut seen = Seen::new(recorder.snapshotter());
-    let vrt = VirtualRuntime::new();
-    let rt = vrt.handle();
-    let limit = metrics::with_local_recorder(&recorder, || {
-        TimeoutPolicy::builder(&rt, SEC)
+    let (vrt, mut seen, limit) = policy(|rt| {
+        TimeoutPolicy::builder(rt, SEC)
             .name("invoice")
             .build()
             .unwrap()

@@ -4,122 +4,52 @@
 
 #![cfg(feature = "tracing")]
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+mod common {
+    pub(crate) mod capture;
+    pub(crate) mod workload;
+}
+
 use std::time::Duration;
 
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
 use uno_core::batch::AsyncBatcher;
 use uno_core::cache::AsyncCache;
 use uno_core::rt::VirtualRuntime;
 
-/// One captured event: its level, message and other fields (each as its `Debug` text, strings
-/// unquoted).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Captured {
-    level: Level,
-    message: String,
-    fields: BTreeMap<String, String>,
-}
-
-impl Captured {
-    fn field(&self, name: &str) -> &str {
-        self.fields
-            .get(name)
-            .unwrap_or_else(|| panic!("no field `{name}` in {self:?}"))
-    }
-}
-
-struct Fields(BTreeMap<String, String>);
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-/// Keeps the events of one target.
-struct Recorder {
-    target: &'static str,
-    seen: Arc<Mutex<Vec<Captured>>>,
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        if event.metadata().target() != self.target {
-            return;
-        }
-        let mut fields = Fields(BTreeMap::new());
-        event.record(&mut fields);
-        let message = fields.0.remove("message").unwrap_or_default();
-        self.seen.lock().unwrap().push(Captured {
-            level: *event.metadata().level(),
-            message,
-            fields: fields.0,
-        });
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-/// Runs `f` with a recorder for `target` installed on this thread; returns what it captured.
-fn capture(target: &'static str, f: impl FnOnce()) -> Vec<Captured> {
-    let seen = Arc::default();
-    let recorder = Recorder {
-        target,
-        seen: Arc::clone(&seen),
-    };
-    tracing::subscriber::with_default(recorder, f);
-    seen.lock().unwrap().clone()
-}
+use common::capture::{capture, capture_on_virtual_runtime, of_target};
+use common::workload::lookup;
 
 #[test]
 fn cache_loads_and_refreshes_are_events_with_name_outcome_and_duration() {
-    let events = capture("uno_core::cache", || {
-        let vrt = VirtualRuntime::new();
-        let rt = vrt.handle();
-        vrt.block_on(async move {
-            let cache: AsyncCache<&str, u32, &str> = AsyncCache::builder(&rt)
-                .name("quotes")
-                .max_capacity(10)
-                .ttl(Duration::from_secs(10))
-                .refresh_after(Duration::from_secs(5))
-                .build()
-                .unwrap();
-            let slow_rt = rt.clone();
-            let slow = || async move {
-                slow_rt.sleep(Duration::from_millis(250)).await;
-                Ok(1)
-            };
-            assert_eq!(cache.get("secret-key", slow).await, Ok(1));
-            assert!(cache.get("other", || async { Err("down") }).await.is_err());
-            assert!(
-                cache
-                    .get("bug", || async { panic!("loader bug") })
-                    .await
-                    .is_err()
-            );
-            rt.sleep(Duration::from_secs(6)).await;
-            assert_eq!(cache.get("secret-key", || async { Ok(2) }).await, Ok(1));
-            rt.sleep(Duration::from_millis(1)).await; // the refresh succeeds
-            rt.sleep(Duration::from_secs(5)).await; // refresh window again
-            assert_eq!(cache.get("secret-key", || async { Err("x") }).await, Ok(2));
-            rt.sleep(Duration::from_millis(1)).await; // the refresh fails
-        });
+    let events = capture_on_virtual_runtime(|rt| async move {
+        let cache: AsyncCache<&str, u32, &str> = AsyncCache::builder(&rt)
+            .name("quotes")
+            .max_capacity(10)
+            .ttl(Duration::from_secs(10))
+            .refresh_after(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let slow_rt = rt.clone();
+        let slow = || async move {
+            slow_rt.sleep(Duration::from_millis(250)).await;
+            Ok(1)
+        };
+        assert_eq!(cache.get("secret-key", slow).await, Ok(1));
+        assert!(cache.get("other", || async { Err("down") }).await.is_err());
+        assert!(
+            cache
+                .get("bug", || async { panic!("loader bug") })
+                .await
+                .is_err()
+        );
+        rt.sleep(Duration::from_secs(6)).await;
+        assert_eq!(cache.get("secret-key", || async { Ok(2) }).await, Ok(1));
+        rt.sleep(Duration::from_millis(1)).await; // the refresh succeeds
+        rt.sleep(Duration::from_secs(5)).await; // refresh window again
+        assert_eq!(cache.get("secret-key", || async { Err("x") }).await, Ok(2));
+        rt.sleep(Duration::from_millis(1)).await; // the refresh fails
     });
+    let events = of_target(events, "uno_core::cache");
 
     let summary: Vec<_> = events
         .iter()
@@ -150,51 +80,33 @@ fn cache_loads_and_refreshes_are_events_with_name_outcome_and_duration() {
 
 #[test]
 fn batch_flushes_runs_and_failures_are_events_with_name_size_and_reason() {
-    let events = capture("uno_core::batch", || {
-        let vrt = VirtualRuntime::new();
-        let rt = vrt.handle();
-        vrt.block_on(async move {
-            let op_rt = rt.clone();
-            let batcher = AsyncBatcher::builder(&rt, 2, Duration::from_millis(10))
-                .name("lookups")
-                .build(move |items: Vec<u32>| {
-                    let rt = op_rt.clone();
-                    async move {
-                        rt.sleep(Duration::from_millis(3)).await;
-                        if items.contains(&99) {
-                            panic!("lookup bug");
-                        }
-                        if items.contains(&0) {
-                            return Err("backend down");
-                        }
-                        if items.contains(&50) {
-                            return Ok(Vec::new());
-                        }
-                        Ok(items)
-                    }
-                })
-                .unwrap();
-            let pair: Vec<_> = [1, 2]
-                .map(|item| {
-                    let batcher = batcher.clone();
-                    rt.spawn(async move { batcher.add_item(item).await })
-                })
-                .into();
-            for caller in pair {
-                caller.await.unwrap().unwrap();
-            }
-            assert!(batcher.add_item(0).await.is_err());
-            assert!(batcher.add_item(50).await.is_err());
-            assert!(batcher.add_item(99).await.is_err());
-            let last = {
+    let events = capture_on_virtual_runtime(|rt| async move {
+        let op_rt = rt.clone();
+        let batcher = AsyncBatcher::builder(&rt, 2, Duration::from_millis(10))
+            .name("lookups")
+            .build(move |items| lookup(op_rt.clone(), Duration::from_millis(3), |i| i, items))
+            .unwrap();
+        let pair: Vec<_> = [1, 2]
+            .map(|item| {
                 let batcher = batcher.clone();
-                rt.spawn(async move { batcher.add_item(3).await })
-            };
-            rt.sleep(Duration::from_millis(1)).await;
-            batcher.shutdown().await;
-            assert_eq!(last.await.unwrap(), Ok(3));
-        });
+                rt.spawn(async move { batcher.add_item(item).await })
+            })
+            .into();
+        for caller in pair {
+            caller.await.unwrap().unwrap();
+        }
+        assert!(batcher.add_item(0).await.is_err());
+        assert!(batcher.add_item(50).await.is_err());
+        assert!(batcher.add_item(99).await.is_err());
+        let last = {
+            let batcher = batcher.clone();
+            rt.spawn(async move { batcher.add_item(3).await })
+        };
+        rt.sleep(Duration::from_millis(1)).await;
+        batcher.shutdown().await;
+        assert_eq!(last.await.unwrap(), Ok(3));
     });
+    let events = of_target(events, "uno_core::batch");
 
     let summary: Vec<_> = events
         .iter()
@@ -229,7 +141,7 @@ fn batch_flushes_runs_and_failures_are_events_with_name_size_and_reason() {
 
 #[test]
 fn a_batch_dropped_by_its_runtime_is_a_warning() {
-    let events = capture("uno_core::batch", || {
+    let events = capture(|| {
         let vrt = VirtualRuntime::new();
         let rt = vrt.handle();
         let op_rt = rt.clone();
@@ -259,6 +171,7 @@ fn a_batch_dropped_by_its_runtime_is_a_warning() {
         queued.detach();
         drop(vrt); // drops the running batch and the worker
     });
+    let events = of_target(events, "uno_core::batch");
     // The executor drops the runner and the worker in an order of its own.
     let mut warnings: Vec<_> = events
         .iter()

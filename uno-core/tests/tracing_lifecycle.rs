@@ -5,21 +5,26 @@
 
 #![cfg(feature = "tracing")]
 
+mod common {
+    pub(crate) mod capture;
+    pub(crate) mod workload;
+}
+
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
 use uno_core::lifecycle::{
     AsyncContextGroup, AsyncManager, ShutdownSignal, Signal, SignalSource, on_close,
     run_application_with,
 };
 use uno_core::rt::VirtualRuntime;
 
-/// One event as seen: its level, message and other fields (all as text).
+use common::capture::{Event, capture, capture_on_virtual_runtime, of_target};
+use common::workload::register_slow_failing_and_hung_resources;
+
+/// One event as the lifecycle docs' table lists it: its level, message and other fields.
 #[derive(Debug, Clone, PartialEq)]
 struct Seen {
     level: Level,
@@ -27,53 +32,16 @@ struct Seen {
     fields: BTreeMap<String, String>,
 }
 
-#[derive(Default)]
-struct Fields(BTreeMap<String, String>);
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-/// Keeps the lifecycle's events.
-#[derive(Default)]
-struct Recorder {
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target() == "uno_core::lifecycle"
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let message = fields.0.remove("message").unwrap_or_default();
-        self.seen.lock().unwrap().push(Seen {
-            level: *event.metadata().level(),
-            message,
-            fields: fields.0,
-        });
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-/// Runs `body` with the recorder as the default subscriber, returning the events it saw.
-fn record(body: impl FnOnce()) -> Vec<Seen> {
-    let recorder = Recorder::default();
-    let seen = recorder.seen.clone();
-    tracing::subscriber::with_default(recorder, body);
-    seen.lock().unwrap().clone()
+/// The lifecycle's events among `events`.
+fn lifecycle(events: Vec<Event>) -> Vec<Seen> {
+    of_target(events, "uno_core::lifecycle")
+        .into_iter()
+        .map(|e| Seen {
+            level: e.level,
+            message: e.message,
+            fields: e.fields,
+        })
+        .collect()
 }
 
 fn seen(level: Level, message: &str, fields: &[(&str, &str)]) -> Seen {
@@ -93,52 +61,30 @@ fn ms(n: u64) -> String {
 
 #[test]
 fn a_shutdown_reports_each_step_with_its_duration() {
-    let events = record(|| {
-        let vrt = VirtualRuntime::new();
-        let rt = vrt.handle();
-        vrt.block_on(async move {
-            let manager = AsyncManager::builder(&rt)
-                .name("app")
-                .close_timeout(Duration::from_secs(1))
-                .build()
-                .unwrap();
-            let slow = rt.clone();
-            manager
-                .register_resource(
-                    "db",
-                    on_close(move || {
-                        let rt = slow.clone();
-                        async move {
-                            rt.sleep(Duration::from_millis(200)).await;
-                            Ok(())
-                        }
-                    }),
-                )
-                .unwrap();
-            manager
-                .register_resource("cache", on_close(|| async { Err("flush failed".into()) }))
-                .unwrap();
-            manager
-                .register_resource("hung", on_close(std::future::pending))
-                .unwrap();
-            let (token, poller_rt) = (manager.shutdown_token(), rt.clone());
-            manager
-                .spawn_task("poller", async move {
-                    token.cancelled().await;
-                    poller_rt.sleep(Duration::from_millis(100)).await;
-                    Ok::<_, String>(())
-                })
-                .unwrap();
-            manager
-                .spawn_task("deaf", std::future::pending::<Result<(), String>>())
-                .unwrap();
-            manager.request_shutdown();
-            manager.request_shutdown(); // already requested: no second event
-            let report = manager.shutdown(Duration::from_secs(2)).await;
-            assert_eq!(report.tasks.stopped, ["poller"]);
-            assert_eq!(report.tasks.timed_out, ["deaf"]);
-        });
-    });
+    let events = lifecycle(capture_on_virtual_runtime(|rt| async move {
+        let manager = AsyncManager::builder(&rt)
+            .name("app")
+            .close_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        register_slow_failing_and_hung_resources(&manager, &rt);
+        let (token, poller_rt) = (manager.shutdown_token(), rt.clone());
+        manager
+            .spawn_task("poller", async move {
+                token.cancelled().await;
+                poller_rt.sleep(Duration::from_millis(100)).await;
+                Ok::<_, String>(())
+            })
+            .unwrap();
+        manager
+            .spawn_task("deaf", std::future::pending::<Result<(), String>>())
+            .unwrap();
+        manager.request_shutdown();
+        manager.request_shutdown(); // already requested: no second event
+        let report = manager.shutdown(Duration::from_secs(2)).await;
+        assert_eq!(report.tasks.stopped, ["poller"]);
+        assert_eq!(report.tasks.timed_out, ["deaf"]);
+    }));
     // The tasks get 1.8 s before the stragglers are cancelled (a tenth is kept for cancelling);
     // then the closes, last registered first: 1 s (the limit), 0, 200 ms.
     let app = ("name", "app");
@@ -205,26 +151,22 @@ fn a_shutdown_reports_each_step_with_its_duration() {
 
 #[test]
 fn a_panicking_task_and_a_panicking_close_are_warnings() {
-    let events = record(|| {
-        let vrt = VirtualRuntime::new();
-        let rt = vrt.handle();
-        vrt.block_on(async move {
-            let manager = AsyncManager::new(&rt);
-            manager
-                .register_resource("pool", on_close(|| async { panic!("pool poisoned") }))
-                .unwrap();
-            let token = manager.shutdown_token();
-            manager
-                .spawn_task("worker", async move {
-                    token.cancelled().await;
-                    panic!("worker bug");
-                    #[allow(unreachable_code)]
-                    Ok::<_, String>(())
-                })
-                .unwrap();
-            manager.shutdown(Duration::from_secs(1)).await;
-        });
-    });
+    let events = lifecycle(capture_on_virtual_runtime(|rt| async move {
+        let manager = AsyncManager::new(&rt);
+        manager
+            .register_resource("pool", on_close(|| async { panic!("pool poisoned") }))
+            .unwrap();
+        let token = manager.shutdown_token();
+        manager
+            .spawn_task("worker", async move {
+                token.cancelled().await;
+                panic!("worker bug");
+                #[allow(unreachable_code)]
+                Ok::<_, String>(())
+            })
+            .unwrap();
+        manager.shutdown(Duration::from_secs(1)).await;
+    }));
     let name = ("name", "async_manager");
     let warnings: Vec<&Seen> = events.iter().filter(|e| e.level == Level::WARN).collect();
     assert_eq!(
@@ -260,7 +202,7 @@ impl SignalSource for TerminateNow {
 
 #[test]
 fn run_application_reports_the_signal_received() {
-    let events = record(|| {
+    let events = lifecycle(capture(|| {
         let vrt = VirtualRuntime::new();
         let rt = vrt.handle();
         let report = vrt
@@ -275,7 +217,7 @@ fn run_application_reports_the_signal_received() {
             ))
             .unwrap();
         assert_eq!(report.signal, Some(Signal::Terminate));
-    });
+    }));
     let messages: Vec<(Level, &str)> = events
         .iter()
         .map(|e| (e.level, e.message.as_str()))
@@ -307,7 +249,7 @@ fn run_application_reports_the_signal_received() {
 
 #[test]
 fn a_context_group_traces_its_closes_under_its_name() {
-    let events = record(|| {
+    let events = lifecycle(capture(|| {
         let vrt = VirtualRuntime::new();
         let rt = vrt.handle();
         let group = AsyncContextGroup::builder(&rt)
@@ -316,7 +258,7 @@ fn a_context_group_traces_its_closes_under_its_name() {
             .unwrap();
         group.enter_named("socket", on_close(|| async { Ok(()) }));
         vrt.block_on(group.close()).unwrap();
-    });
+    }));
     assert_eq!(
         events,
         [seen(

@@ -5,93 +5,26 @@
 
 #![cfg(feature = "tracing")]
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+mod common {
+    pub(crate) mod capture;
+    pub(crate) mod workload;
+}
+
 use std::time::Duration;
 
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
 use uno_core::resilience::{Backoff, CircuitBreaker, Pipeline, RateLimiter, Retry};
 use uno_core::rt::VirtualRuntime;
 
+use common::capture::{Event, capture, with_message};
+use common::workload::busy_twice;
+
 const MS: Duration = Duration::from_millis(1);
 
-/// One event as seen: level, target, message, fields, and the span it was emitted in.
-#[derive(Debug, Clone)]
-struct Seen {
-    level: Level,
-    target: String,
-    message: String,
-    fields: BTreeMap<String, String>,
-    span: Option<(String, BTreeMap<String, String>)>,
-}
-
-#[derive(Default)]
-struct Fields(BTreeMap<String, String>);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-#[derive(Default)]
-struct Capture {
-    spans: Mutex<Vec<(String, BTreeMap<String, String>)>>,
-    current: Mutex<Vec<u64>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
-        let mut fields = Fields::default();
-        attrs.record(&mut fields);
-        let mut spans = self.spans.lock().unwrap();
-        spans.push((attrs.metadata().name().to_owned(), fields.0));
-        Id::from_u64(spans.len() as u64)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let mut fields = fields.0;
-        let message = fields.remove("message").unwrap_or_default();
-        let span = self
-            .current
-            .lock()
-            .unwrap()
-            .last()
-            .map(|id| self.spans.lock().unwrap()[*id as usize - 1].clone());
-        self.seen.lock().unwrap().push(Seen {
-            level: *event.metadata().level(),
-            target: event.metadata().target().to_owned(),
-            message,
-            fields,
-            span,
-        });
-    }
-    fn enter(&self, id: &Id) {
-        self.current.lock().unwrap().push(id.into_u64());
-    }
-    fn exit(&self, _: &Id) {
-        self.current.lock().unwrap().pop();
-    }
-}
-
-/// Runs `test` on a virtual runtime under a capturing subscriber; returns what it saw.
-fn capture(test: impl FnOnce(&VirtualRuntime)) -> Vec<Seen> {
-    let subscriber = Capture::default();
-    let seen = subscriber.seen.clone();
-    tracing::subscriber::with_default(subscriber, || test(&VirtualRuntime::new()));
-    let seen = seen.lock().unwrap().clone();
+/// Runs `test` on a virtual runtime under the capturing subscriber; returns what it saw, all of
+/// it from the resilience policies.
+fn capture_resilience(test: impl FnOnce(&VirtualRuntime)) -> Vec<Event> {
+    let seen = capture(|| test(&VirtualRuntime::new()));
     assert!(
         seen.iter().all(|s| s.target == "uno_core::resilience"),
         "{seen:#?}"
@@ -99,19 +32,9 @@ fn capture(test: impl FnOnce(&VirtualRuntime)) -> Vec<Seen> {
     seen
 }
 
-fn with_message<'a>(seen: &'a [Seen], message: &str) -> Vec<&'a Seen> {
-    seen.iter().filter(|s| s.message == message).collect()
-}
-
-fn field<'a>(seen: &'a Seen, name: &str) -> &'a str {
-    seen.fields
-        .get(name)
-        .unwrap_or_else(|| panic!("no `{name}` in {seen:?}"))
-}
-
 #[test]
 fn a_pipeline_call_is_a_span_with_an_event_per_attempt_and_debug_retries() {
-    let seen = capture(|vrt| {
+    let seen = capture_resilience(|vrt| {
         let rt = vrt.handle();
         let pipeline = Pipeline::builder(&rt)
             .name("quotes")
@@ -125,14 +48,7 @@ fn a_pipeline_call_is_a_span_with_an_event_per_attempt_and_debug_retries() {
             .build()
             .unwrap();
         vrt.block_on(async {
-            let mut calls = 0;
-            let out = pipeline
-                .run(|| {
-                    calls += 1;
-                    let n = calls;
-                    async move { if n < 3 { Err("busy") } else { Ok(n) } }
-                })
-                .await;
+            let out = pipeline.run(busy_twice()).await;
             assert_eq!(out, Ok(3));
         });
     });
@@ -140,25 +56,25 @@ fn a_pipeline_call_is_a_span_with_an_event_per_attempt_and_debug_retries() {
     assert_eq!(attempts.len(), 3, "{seen:#?}");
     for (i, attempt) in attempts.iter().enumerate() {
         assert_eq!(attempt.level, Level::DEBUG);
-        assert_eq!(field(attempt, "name"), "quotes");
-        assert_eq!(field(attempt, "attempt"), (i + 1).to_string());
-        let (span, fields) = attempt.span.as_ref().expect("inside the call's span");
-        assert_eq!(span, "uno_pipeline_call");
-        assert_eq!(fields.get("name").map(String::as_str), Some("quotes"));
+        assert_eq!(attempt.field("name"), "quotes");
+        assert_eq!(attempt.field("attempt"), (i + 1).to_string());
+        let span = attempt.spans.last().expect("inside the call's span");
+        assert_eq!(span.name, "uno_pipeline_call");
+        assert_eq!(span.fields.get("name").map(String::as_str), Some("quotes"));
     }
     let retries = with_message(&seen, "retrying");
     assert_eq!(retries.len(), 2, "{seen:#?}");
     for (i, retry) in retries.iter().enumerate() {
         assert_eq!(retry.level, Level::DEBUG);
-        assert_eq!(field(retry, "name"), "quotes-retry");
-        assert_eq!(field(retry, "attempt"), (i + 1).to_string());
-        assert_eq!(field(retry, "delay"), "10ms");
+        assert_eq!(retry.field("name"), "quotes-retry");
+        assert_eq!(retry.field("attempt"), (i + 1).to_string());
+        assert_eq!(retry.field("delay"), "10ms");
     }
 }
 
 #[test]
 fn breaker_transitions_are_warn_when_opening_and_info_otherwise_rejections_debug() {
-    let seen = capture(|vrt| {
+    let seen = capture_resilience(|vrt| {
         let rt = vrt.handle();
         let breaker = CircuitBreaker::builder(&rt)
             .name("payments")
@@ -181,9 +97,9 @@ fn breaker_transitions_are_warn_when_opening_and_info_otherwise_rejections_debug
     let opened = with_message(&seen, "circuit breaker opened");
     assert_eq!(opened.len(), 1, "{seen:#?}");
     assert_eq!(opened[0].level, Level::WARN);
-    assert_eq!(field(opened[0], "name"), "payments");
+    assert_eq!(opened[0].field("name"), "payments");
     assert_eq!(
-        (field(opened[0], "from"), field(opened[0], "to")),
+        (opened[0].field("from"), opened[0].field("to")),
         ("closed", "open")
     );
     let changes = with_message(&seen, "circuit breaker state change");
@@ -191,8 +107,8 @@ fn breaker_transitions_are_warn_when_opening_and_info_otherwise_rejections_debug
         .iter()
         .map(|c| {
             assert_eq!(c.level, Level::INFO);
-            assert_eq!(field(c, "name"), "payments");
-            (field(c, "from"), field(c, "to"))
+            assert_eq!(c.field("name"), "payments");
+            (c.field("from"), c.field("to"))
         })
         .collect();
     assert_eq!(changes, [("open", "half_open"), ("half_open", "closed")]);
@@ -201,7 +117,7 @@ fn breaker_transitions_are_warn_when_opening_and_info_otherwise_rejections_debug
         .iter()
         .map(|r| {
             assert_eq!(r.level, Level::DEBUG);
-            (field(r, "name"), field(r, "reason"))
+            (r.field("name"), r.field("reason"))
         })
         .collect();
     assert_eq!(

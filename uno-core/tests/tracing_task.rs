@@ -4,124 +4,27 @@
 
 #![cfg(feature = "tracing")]
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+mod common {
+    pub(crate) mod capture;
+    pub(crate) mod workload;
+}
+
 use std::time::Duration;
 
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
-use tracing_core::span::Current;
-use uno_core::rt::VirtualRuntime;
+use tracing::Level;
 use uno_core::task::{TaskGroup, TaskManager};
 
-/// The fields of a span or an event, as text.
-#[derive(Default)]
-struct Fields(BTreeMap<String, String>);
+use common::capture::{Event, capture_on_virtual_runtime, find};
+use common::workload::spawn_one_task_of_each_outcome;
 
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-/// An event as the test sees it: level, target, fields (with `message`), and the spans it was
-/// emitted in, innermost last, as `name{field=value,..}`.
-#[derive(Clone, Debug)]
-struct Seen {
-    level: Level,
-    target: String,
-    fields: BTreeMap<String, String>,
-    spans: Vec<String>,
-}
-
-impl Seen {
-    fn field(&self, name: &str) -> &str {
-        self.fields.get(name).map_or("", String::as_str)
-    }
-}
-
-#[derive(Default)]
-struct Recorder {
-    spans: Mutex<Vec<(String, &'static Metadata<'static>)>>, // by id - 1
-    current: Mutex<Vec<u64>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
-        let mut fields = Fields::default();
-        attrs.record(&mut fields);
-        let fields: Vec<_> = fields.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut spans = self.spans.lock().unwrap();
-        let text = format!("{}{{{}}}", attrs.metadata().name(), fields.join(","));
-        spans.push((text, attrs.metadata()));
-        Id::from_u64(spans.len() as u64)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let spans = self.spans.lock().unwrap();
-        let stack = self.current.lock().unwrap();
-        self.seen.lock().unwrap().push(Seen {
-            level: *event.metadata().level(),
-            target: event.metadata().target().to_owned(),
-            fields: fields.0,
-            spans: stack
-                .iter()
-                .map(|id| spans[*id as usize - 1].0.clone())
-                .collect(),
-        });
-    }
-    /// What `Span::current()` (and so `Runtime::spawn`) reads: the innermost entered span.
-    fn current_span(&self) -> Current {
-        let spans = self.spans.lock().unwrap();
-        match self.current.lock().unwrap().last() {
-            Some(&id) => Current::new(Id::from_u64(id), spans[id as usize - 1].1),
-            None => Current::none(),
-        }
-    }
-    fn enter(&self, id: &Id) {
-        self.current.lock().unwrap().push(id.into_u64());
-    }
-    fn exit(&self, _: &Id) {
-        self.current.lock().unwrap().pop();
-    }
-}
-
-/// Runs `test` on a `VirtualRuntime` under the recorder and returns every event it saw.
-fn capture<F, Fut>(test: F) -> Vec<Seen>
-where
-    F: FnOnce(uno_core::Runtime) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let recorder = Recorder::default();
-    let seen = recorder.seen.clone();
-    tracing::subscriber::with_default(recorder, || {
-        let vrt = VirtualRuntime::new();
-        let rt = vrt.handle();
-        vrt.block_on(test(rt));
-    });
-    seen.lock().unwrap().clone()
-}
-
-fn find<'a>(seen: &'a [Seen], message: &str) -> &'a Seen {
-    seen.iter()
-        .find(|event| event.field("message") == message)
-        .unwrap_or_else(|| panic!("no event {message:?} in {seen:#?}"))
+/// The spans `event` was emitted in, innermost last, as `name{field=value,..}`.
+fn spans(event: &Event) -> Vec<String> {
+    event.spans.iter().map(ToString::to_string).collect()
 }
 
 #[test]
 fn a_spawned_task_runs_in_the_callers_span_unless_spawned_without_it() {
-    let seen = capture(|rt| async move {
+    let seen = capture_on_virtual_runtime(|rt| async move {
         let (inherited, detached) = {
             let request = tracing::info_span!("request", id = 7);
             let _entered = request.enter();
@@ -133,7 +36,7 @@ fn a_spawned_task_runs_in_the_callers_span_unless_spawned_without_it() {
         inherited.await.unwrap();
         detached.await.unwrap();
     });
-    assert_eq!(find(&seen, "in the spawned task").spans, ["request{id=7}"]);
+    assert_eq!(spans(find(&seen, "in the spawned task")), ["request{id=7}"]);
     assert!(
         find(&seen, "in the task without span").spans.is_empty(),
         "{seen:#?}"
@@ -142,7 +45,7 @@ fn a_spawned_task_runs_in_the_callers_span_unless_spawned_without_it() {
 
 #[test]
 fn group_children_run_in_spans_naming_the_group_and_failures_are_warnings() {
-    let seen = capture(|rt| async move {
+    let seen = capture_on_virtual_runtime(|rt| async move {
         let group = TaskGroup::<(), &str>::builder(&rt)
             .name("imports")
             .supervisor()
@@ -161,7 +64,7 @@ fn group_children_run_in_spans_naming_the_group_and_failures_are_warnings() {
         group.shutdown().await;
     });
     let child = find(&seen, "in a child");
-    assert_eq!(child.spans, ["uno_task{name=imports,task=prices}"]);
+    assert_eq!(spans(child), ["uno_task{name=imports,task=prices}"]);
 
     let failed = find(&seen, "task group child failed");
     assert_eq!(failed.level, Level::WARN);
@@ -180,16 +83,14 @@ fn group_children_run_in_spans_naming_the_group_and_failures_are_warnings() {
     assert_eq!(shut.level, Level::DEBUG);
     assert_eq!(shut.field("name"), "imports");
     assert!(
-        !seen
-            .iter()
-            .any(|e| e.field("message").contains("cancelling")),
+        !seen.iter().any(|e| e.message.contains("cancelling")),
         "a supervisor does not cancel siblings: {seen:#?}"
     );
 }
 
 #[test]
 fn a_fail_fast_group_says_when_it_cancels_the_other_children() {
-    let seen = capture(|rt| async move {
+    let seen = capture_on_virtual_runtime(|rt| async move {
         let group = TaskGroup::<(), &str>::builder(&rt)
             .name("fetch")
             .build()
@@ -211,27 +112,13 @@ fn a_fail_fast_group_says_when_it_cancels_the_other_children() {
 
 #[test]
 fn a_task_manager_names_its_spans_and_reports_failures_and_shutdown() {
-    let seen = capture(|rt| async move {
+    let seen = capture_on_virtual_runtime(|rt| async move {
         let tasks = TaskManager::builder(&rt).name("jobs").build();
-        tasks
-            .spawn("heartbeat", async {
-                tracing::info!("in a managed task");
-                Ok::<_, String>(())
-            })
-            .unwrap();
-        tasks.spawn("import", async { Err("bad row 7") }).unwrap();
-        tasks
-            .spawn("buggy", async {
-                panic!("index 3 of 2") as Result<(), String>
-            })
-            .unwrap();
-        tasks
-            .spawn("stuck", std::future::pending::<Result<(), String>>())
-            .unwrap();
+        spawn_one_task_of_each_outcome(&tasks);
         tasks.shutdown(Duration::from_secs(1)).await;
     });
     assert_eq!(
-        find(&seen, "in a managed task").spans,
+        spans(find(&seen, "in a managed task")),
         ["uno_task{name=jobs,task=heartbeat}"]
     );
     let failed = find(&seen, "task manager task failed");

@@ -1,8 +1,16 @@
 //! Hand-polling helpers: check wake-ups precisely, with no runtime at all.
-
-#![allow(dead_code, reason = "each test file uses a different subset")]
-
-pub(crate) mod recorder;
+//!
+//! The other files here are shared modules that a test file declares by itself, so that each test
+//! binary compiles only what it uses (and an unused helper is still a warning):
+//!
+//! ```ignore
+//! mod common {
+//!     pub(crate) mod capture; // a capturing `tracing` subscriber
+//! }
+//! ```
+//!
+//! `capture.rs` serves the tracing tests, `recorder.rs` the metrics tests (a reader of
+//! `metrics_util`'s debugging recorder), `chain.rs` the error tests (an error's source chain).
 
 use std::future::Future;
 use std::pin::Pin;
