@@ -150,7 +150,7 @@ mod rate_limit;
 mod retry;
 mod timeout;
 
-pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadPermit, BulkheadStats};
+pub use bulkhead::{Bulkhead, BulkheadAcquire, BulkheadBuilder, BulkheadPermit, BulkheadStats};
 pub use circuit_breaker::{
     BreakerPermit, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerStats, CircuitState,
     StateChange,
