@@ -166,6 +166,8 @@ pub use retry::{
     Backoff, BackoffDelays, Retry, RetryAttempts, RetryBudget, RetryBuilder, RetryStats,
 };
 pub use timeout::{TimeoutPolicy, TimeoutPolicyBuilder};
+#[cfg(feature = "tower")]
+pub(crate) use timeout::{Held as HeldTimeout, shared_limit};
 
 use crate::observe::{Description, Kind, Unit};
 
