@@ -584,7 +584,6 @@ impl<K: Hash + Eq + Clone> Future for KeyedAcquire<K> {
                         debug,
                         "uno_core::resilience",
                         name = %inner.name,
-                        queued = 1usize,
                         "waiting for the rate limiter"
                     );
                     this.sleep = Some(inner.rt.sleep_until(deadline));
