@@ -481,22 +481,8 @@ impl<K: Hash + Eq> KeyedRateLimiter<K> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let inner = &*self.inner;
-        self.admit_at(key, inner.rt.now()).map_err(|retry_after| {
-            inner.rejected.fetch_add(1, Ordering::Relaxed);
-            inner.metrics.rejections.increment(1);
-            event!(
-                debug,
-                "uno_core::resilience",
-                name = %inner.name,
-                reason = "rate_limited",
-                ?retry_after,
-                "call rejected"
-            );
-            RetryAfter {
-                name: inner.name.shared(),
-                retry_after,
-            }
-        })
+        self.admit_at(key, inner.rt.now())
+            .map_err(|wait| inner.metrics.refused(&inner.name, &inner.rejected, wait))
     }
 
     /// Waits until `key` is admitted. The future is owned (`'static`): it holds a clone of the
