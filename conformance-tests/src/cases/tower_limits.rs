@@ -14,6 +14,7 @@ macro_rules! __uno_cases_tower_limits {
             a_reservation_is_released_when_its_service_is_dropped,
             every_clone_shares_one_limit,
             keyed_limits_are_per_key,
+            keyed_limits_hold_under_many_tasks,
             cancelling_the_call_at_each_await_point_releases_everything,
             a_panicking_inner_service_releases_its_slot,
             timeout_service_gives_up_with_the_policys_message,
@@ -371,6 +372,50 @@ pub async fn keyed_limits_are_per_key(env: Env) {
     );
     let stats = per_key.stats();
     assert_eq!((stats.admitted, stats.rejected), (3, 1));
+}
+
+/// Eight tasks (threads, on a multi-thread runtime) share a keyed service's clones, on two keys:
+/// each key admits at its own rate, whatever the interleaving, and no call is lost.
+pub async fn keyed_limits_hold_under_many_tasks(env: Env) {
+    let rt = env.rt();
+    let per_key = KeyedRateLimiter::builder(rt, 1, 10 * MS)
+        .burst(2)
+        .build()
+        .unwrap();
+    let served = Arc::new(AtomicUsize::new(0));
+    let counted = served.clone();
+    let service = RateLimitLayer::keyed(per_key.clone(), |req: &(u32, u32)| req.0).layer(Handler(
+        move |req: (u32, u32)| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move { Ok(req.1) }
+        },
+    ));
+    let start = rt.now();
+    let tasks: Vec<_> = (0..8u32)
+        .map(|t| {
+            let mut service = service.clone();
+            rt.spawn(async move {
+                for i in 0..3 {
+                    let req = (t % 2, t * 10 + i);
+                    assert_eq!(oneshot(&mut service, req).await, Ok(req.1));
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        within(&env, "a client task", task).await.unwrap();
+    }
+    assert_eq!(served.load(Ordering::SeqCst), 24);
+    let stats = per_key.stats();
+    assert_eq!((stats.admitted, stats.rejected), (24, 0));
+    // Twelve admissions per key, two at once, then one per 10 ms: the last at 100 ms.
+    assert_duration(
+        &env,
+        rt.now() - start,
+        100 * MS,
+        98 * MS..Duration::from_secs(10),
+        "two keys, twelve calls each",
+    );
 }
 
 /// The call's future dropped at each await point — waiting for the key's admission, for the
