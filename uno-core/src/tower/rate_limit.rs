@@ -195,7 +195,7 @@ impl RateLimiter {
 /// spent, as for a call dropped after admission.
 ///
 /// The limit's futures are kept in the service between polls, so they must be `Unpin` (the
-/// in-process limiters' are, and allocate nothing).
+/// in-process limiters' are, and allocate nothing unless they wait).
 ///
 /// # Errors
 ///
