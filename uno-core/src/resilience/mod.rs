@@ -142,6 +142,7 @@
 
 mod bulkhead;
 mod circuit_breaker;
+mod classify;
 mod error;
 mod ext;
 mod pipeline;
@@ -154,9 +155,10 @@ pub use circuit_breaker::{
     BreakerPermit, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerStats, CircuitState,
     StateChange,
 };
+pub use classify::{Classify, DefaultClassify, Verdict};
 pub use error::{BulkheadRejected, CircuitOpen, ConfigError, ResilienceError, RetryAfter};
 pub use ext::ResilienceExt;
-pub use pipeline::{Pipeline, PipelineBuilder};
+pub use pipeline::{Pipeline, PipelineBuilder, PipelineCall};
 pub use rate_limit::{RateLimitAcquire, RateLimiter, RateLimiterBuilder, RateLimiterStats};
 pub use retry::{
     Backoff, BackoffDelays, Retry, RetryAttempts, RetryBudget, RetryBuilder, RetryStats,
