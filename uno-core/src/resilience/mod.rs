@@ -145,12 +145,13 @@ mod circuit_breaker;
 mod classify;
 mod error;
 mod ext;
+mod limit;
 mod pipeline;
 mod rate_limit;
 mod retry;
 mod timeout;
 
-pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadPermit, BulkheadStats};
+pub use bulkhead::{Bulkhead, BulkheadAcquire, BulkheadBuilder, BulkheadPermit, BulkheadStats};
 pub use circuit_breaker::{
     BreakerPermit, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerStats, CircuitState,
     StateChange,
@@ -158,12 +159,17 @@ pub use circuit_breaker::{
 pub use classify::{Classify, DefaultClassify, Verdict};
 pub use error::{BulkheadRejected, CircuitOpen, ConfigError, ResilienceError, RetryAfter};
 pub use ext::ResilienceExt;
+pub use limit::{LimitError, LimitUnavailable, LocalAcquire, RateLimit};
 pub use pipeline::{Pipeline, PipelineBuilder, PipelineCall};
-pub use rate_limit::{RateLimitAcquire, RateLimiter, RateLimiterBuilder, RateLimiterStats};
+pub use rate_limit::{
+    RateLimitAcquire, RateLimitAcquireOwned, RateLimiter, RateLimiterBuilder, RateLimiterStats,
+};
 pub use retry::{
     Backoff, BackoffDelays, Retry, RetryAttempts, RetryBudget, RetryBuilder, RetryStats,
 };
 pub use timeout::{TimeoutPolicy, TimeoutPolicyBuilder};
+#[cfg(feature = "tower")]
+pub(crate) use timeout::{Held as HeldTimeout, shared_limit};
 
 use crate::observe::{Description, Kind, Unit};
 
