@@ -169,6 +169,8 @@ pub use retry::{
 };
 pub use timeout::{TimeoutPolicy, TimeoutPolicyBuilder};
 #[cfg(feature = "tower")]
+pub(crate) use retry::{OwnedAttempts, Step};
+#[cfg(feature = "tower")]
 pub(crate) use timeout::{Held as HeldTimeout, shared_limit};
 
 use crate::observe::{Description, Kind, Unit};
