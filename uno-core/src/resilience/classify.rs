@@ -236,8 +236,9 @@ where
 /// ```
 /// use uno_core::resilience::{Classify, DefaultClassify, Verdict};
 ///
-/// assert_eq!(DefaultClassify.classify(Ok::<_, &str>(&1)), Verdict::Success);
-/// assert_eq!(DefaultClassify.classify(Err::<&u8, _>(&"down")), Verdict::Failure);
+/// let (ok, err): (Result<&u8, &&str>, Result<&u8, &&str>) = (Ok(&1), Err(&"down"));
+/// assert_eq!(DefaultClassify.classify(ok), Verdict::Success);
+/// assert_eq!(DefaultClassify.classify(err), Verdict::Failure);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DefaultClassify;
