@@ -5,9 +5,9 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::ops::RangeBounds;
 use std::pin::{Pin, pin};
-use std::task::Poll;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_lite::future::poll_once;

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
-use uno_core::resilience::{
-    Backoff, Bulkhead, CircuitBreaker, RateLimiter, Retry, TimeoutPolicy,
-};
+use uno_core::resilience::{Backoff, Bulkhead, CircuitBreaker, RateLimiter, Retry, TimeoutPolicy};
 
 #[global_allocator]
 static ALLOC: uno_benches::CountingAllocator = uno_benches::CountingAllocator;
@@ -111,10 +109,15 @@ fn stacks(c: &mut Criterion) {
     let count = |name: &str, run: &mut dyn FnMut()| {
         run();
         let allocations = uno_benches::allocations_during(|| (0..N).for_each(|_| run()));
-        println!("ALLOC tower_stack/{name} {:.2}", allocations as f64 / N as f64);
+        println!(
+            "ALLOC tower_stack/{name} {:.2}",
+            allocations as f64 / N as f64
+        );
     };
     count("uno", &mut || tokio_rt.block_on(one(&mut uno)));
-    count("tower-resilience", &mut || tokio_rt.block_on(one(&mut anchor)));
+    count("tower-resilience", &mut || {
+        tokio_rt.block_on(one(&mut anchor))
+    });
     count("tower", &mut || tokio_rt.block_on(one(&mut plain)));
 }
 

@@ -18,7 +18,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use uno_core::resilience::{Backoff, CircuitBreaker, CircuitState, ResilienceError, Retry, Verdict};
+use uno_core::resilience::{
+    Backoff, CircuitBreaker, CircuitState, ResilienceError, Retry, Verdict,
+};
 
 /// Every request of these tests is bounded by this (a loaded machine: generous).
 const BOUND: Duration = Duration::from_secs(20);
@@ -40,7 +42,10 @@ async fn serve(app: Router) -> String {
 /// GETs `url`: the status and the body as text.
 async fn get_text(client: &HttpClient, url: &str) -> (StatusCode, String) {
     let uri: Uri = url.parse().unwrap();
-    let response = tokio::time::timeout(BOUND, client.get(uri)).await.expect("bounded").unwrap();
+    let response = tokio::time::timeout(BOUND, client.get(uri))
+        .await
+        .expect("bounded")
+        .unwrap();
     let status = response.status();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
@@ -75,37 +80,68 @@ async fn breaker_opens_on_5xx_and_recovers_through_half_open_probes() {
         )
         .layer(
             ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(|err: ResilienceError<Infallible>| async move {
-                    let secs = err.retry_after().map_or(1, |d| d.as_secs().max(1));
-                    let status = if err.is_rejected() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
-                    (status, [(header::RETRY_AFTER, secs.to_string())], "circuit open")
-                }))
-                .layer(breaker.layer().classify(|outcome: Result<&Response<Body>, &Infallible>| {
-                    match outcome {
+                .layer(HandleErrorLayer::new(
+                    |err: ResilienceError<Infallible>| async move {
+                        let secs = err.retry_after().map_or(1, |d| d.as_secs().max(1));
+                        let status = if err.is_rejected() {
+                            StatusCode::SERVICE_UNAVAILABLE
+                        } else {
+                            StatusCode::INTERNAL_SERVER_ERROR
+                        };
+                        (
+                            status,
+                            [(header::RETRY_AFTER, secs.to_string())],
+                            "circuit open",
+                        )
+                    },
+                ))
+                .layer(breaker.layer().classify(
+                    |outcome: Result<&Response<Body>, &Infallible>| match outcome {
                         Ok(response) if response.status().is_server_error() => Verdict::Failure,
                         _ => Verdict::Success,
-                    }
-                })),
+                    },
+                )),
         );
     let base = serve(app).await;
     let client = client();
     for _ in 0..4 {
-        assert_eq!(get_text(&client, &base).await, (StatusCode::INTERNAL_SERVER_ERROR, "handler".into()));
+        assert_eq!(
+            get_text(&client, &base).await,
+            (StatusCode::INTERNAL_SERVER_ERROR, "handler".into())
+        );
     }
     assert_eq!(breaker.state(), CircuitState::Open);
     let opened = Instant::now();
     let (code, body) = get_text(&client, &base).await;
-    assert_eq!((code, body.as_str()), (StatusCode::SERVICE_UNAVAILABLE, "circuit open"));
-    assert_eq!(handled.load(Ordering::Relaxed), 4, "an open breaker does not call the handler");
+    assert_eq!(
+        (code, body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "circuit open")
+    );
+    assert_eq!(
+        handled.load(Ordering::Relaxed),
+        4,
+        "an open breaker does not call the handler"
+    );
 
     // The backend heals; after the open duration, two good probes close the breaker.
     status.store(200, Ordering::Relaxed);
     tokio::time::sleep(open_for.saturating_sub(opened.elapsed()) + Duration::from_millis(50)).await;
-    assert_eq!(get_text(&client, &base).await.0, StatusCode::OK, "the first probe");
+    assert_eq!(
+        get_text(&client, &base).await.0,
+        StatusCode::OK,
+        "the first probe"
+    );
     assert_eq!(breaker.state(), CircuitState::HalfOpen);
-    assert_eq!(get_text(&client, &base).await.0, StatusCode::OK, "the second probe");
+    assert_eq!(
+        get_text(&client, &base).await.0,
+        StatusCode::OK,
+        "the second probe"
+    );
     assert_eq!(breaker.state(), CircuitState::Closed);
-    assert_eq!(get_text(&client, &base).await, (StatusCode::OK, "handler".into()));
+    assert_eq!(
+        get_text(&client, &base).await,
+        (StatusCode::OK, "handler".into())
+    );
     let stats = breaker.stats();
     assert_eq!((stats.failures, stats.opened), (4, 1));
     assert!(stats.rejected >= 1);
@@ -124,7 +160,11 @@ async fn retry_layer_retries_a_503_after_its_retry_after() {
             let n = seen.fetch_add(1, Ordering::Relaxed);
             async move {
                 if n == 0 {
-                    (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], "busy")
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        [(header::RETRY_AFTER, "1")],
+                        "busy",
+                    )
                 } else {
                     (StatusCode::OK, [(header::RETRY_AFTER, "0")], "fresh")
                 }
@@ -138,18 +178,21 @@ async fn retry_layer_retries_a_503_after_its_retry_after() {
         .build()
         .unwrap();
     let http = client();
-    let classify = |outcome: Result<&Response<hyper::body::Incoming>, &hyper_util::client::legacy::Error>| {
-        match outcome {
-            Ok(response) if matches!(response.status().as_u16(), 429 | 503) => response
-                .headers()
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-                .map_or(Verdict::Failure, |secs| Verdict::RetryAfter(Duration::from_secs(secs))),
-            Ok(response) if response.status().is_server_error() => Verdict::Failure,
-            Ok(_) => Verdict::Success,
-            Err(_) => Verdict::Failure,
-        }
-    };
+    let classify =
+        |outcome: Result<&Response<hyper::body::Incoming>, &hyper_util::client::legacy::Error>| {
+            match outcome {
+                Ok(response) if matches!(response.status().as_u16(), 429 | 503) => response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                    .map_or(Verdict::Failure, |secs| {
+                        Verdict::RetryAfter(Duration::from_secs(secs))
+                    }),
+                Ok(response) if response.status().is_server_error() => Verdict::Failure,
+                Ok(_) => Verdict::Success,
+                Err(_) => Verdict::Failure,
+            }
+        };
     // The request is a `Uri` (cloneable); the service builds the `http::Request` per attempt.
     let service = ServiceBuilder::new()
         .layer(retry.layer().classify(classify))
@@ -164,7 +207,10 @@ async fn retry_layer_retries_a_503_after_its_retry_after() {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"fresh");
     assert_eq!(hits.load(Ordering::Relaxed), 2);
-    assert!(took >= Duration::from_secs(1), "waited the Retry-After: {took:?}");
+    assert!(
+        took >= Duration::from_secs(1),
+        "waited the Retry-After: {took:?}"
+    );
     assert!(took < BOUND, "{took:?}");
     let stats = retry.stats();
     assert_eq!((stats.attempts, stats.retries, stats.successes), (2, 1, 1));

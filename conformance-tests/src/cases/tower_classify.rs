@@ -42,8 +42,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 use uno_core::Runtime;
 use uno_core::resilience::{
-    Backoff, Bulkhead, CircuitBreaker, CircuitState, Pipeline, RateLimiter, ResilienceError,
-    Retry, RetryBudget, Verdict,
+    Backoff, Bulkhead, CircuitBreaker, CircuitState, Pipeline, RateLimiter, ResilienceError, Retry,
+    RetryBudget, Verdict,
 };
 use uno_core::sync::CancellationToken;
 use uno_core::tower::{CircuitBreakerLayer, RetryLayer};
@@ -133,6 +133,21 @@ fn breaker(env: &Env, window: u32) -> CircuitBreaker {
         .unwrap()
 }
 
+/// A breaker opened by one failure for 1 ms, and that millisecond waited: the next call is its
+/// one half-open probe.
+async fn half_open_with_one_probe(rt: &Runtime) -> CircuitBreaker {
+    let breaker = CircuitBreaker::builder(rt)
+        .count_window(1)
+        .minimum_calls(1)
+        .open_duration(MS)
+        .half_open_probes(1)
+        .build()
+        .unwrap();
+    breaker.try_acquire().unwrap().failure();
+    rt.sleep(MS).await;
+    breaker
+}
+
 fn retry(env: &Env, attempts: u32) -> Retry<u16> {
     Retry::builder(env.rt())
         .max_attempts(attempts)
@@ -145,14 +160,22 @@ fn retry(env: &Env, attempts: u32) -> Retry<u16> {
 /// not called while it is open.
 pub async fn ok_classified_as_failure_opens_the_breaker(env: Env) {
     let breaker = breaker(&env, 2);
-    let inner = backend(env.rt(), Duration::ZERO, |status: u16| Ok::<u16, u16>(status));
+    let inner = backend(env.rt(), Duration::ZERO, |status: u16| {
+        Ok::<u16, u16>(status)
+    });
     let calls = inner.calls.clone();
-    let mut service = CircuitBreakerLayer::new(breaker.clone()).classify(http).layer(inner);
+    let mut service = CircuitBreakerLayer::new(breaker.clone())
+        .classify(http)
+        .layer(inner);
     assert_eq!(oneshot(&mut service, 200).await, Ok(200));
     assert_eq!(oneshot(&mut service, 500).await, Ok(500));
     assert_eq!(breaker.state(), CircuitState::Closed, "1 failure in 2");
     assert_eq!(oneshot(&mut service, 502).await, Ok(502));
-    assert_eq!(breaker.state(), CircuitState::Open, "2 failures in the last 2");
+    assert_eq!(
+        breaker.state(),
+        CircuitState::Open,
+        "2 failures in the last 2"
+    );
     let err = oneshot(&mut service, 200).await.unwrap_err();
     assert!(matches!(err, ResilienceError::CircuitOpen(_)), "{err:?}");
     assert_eq!(calls.load(Ordering::Relaxed), 3, "not called while open");
@@ -164,11 +187,17 @@ pub async fn ok_classified_as_failure_opens_the_breaker(env: Env) {
 /// classified `Err(500)` does.
 pub async fn ignored_error_is_not_counted_by_the_breaker(env: Env) {
     let breaker = breaker(&env, 2);
-    let inner = backend(env.rt(), Duration::ZERO, |status: u16| Err::<u16, u16>(status));
+    let inner = backend(env.rt(), Duration::ZERO, |status: u16| {
+        Err::<u16, u16>(status)
+    });
     let mut service = breaker.layer().classify(http).layer(inner);
     for _ in 0..5 {
         let err = oneshot(&mut service, 404).await.unwrap_err();
-        assert_eq!(err, ResilienceError::Inner(404), "the error itself comes back");
+        assert_eq!(
+            err,
+            ResilienceError::Inner(404),
+            "the error itself comes back"
+        );
     }
     assert_eq!(breaker.state(), CircuitState::Closed);
     let stats = breaker.stats();
@@ -183,7 +212,9 @@ pub async fn ignored_error_is_not_counted_by_the_breaker(env: Env) {
 /// answers the refusal (with its retry_after) without calling it.
 pub async fn open_breaker_answers_without_taking_the_inner_readiness(env: Env) {
     let breaker = breaker(&env, 1);
-    let inner = backend(env.rt(), Duration::ZERO, |status: u16| Ok::<u16, u16>(status));
+    let inner = backend(env.rt(), Duration::ZERO, |status: u16| {
+        Ok::<u16, u16>(status)
+    });
     let (calls, readiness) = (inner.calls.clone(), inner.readiness.clone());
     let mut service = breaker.layer().classify(http).layer(inner);
     let _ = oneshot(&mut service, 500).await;
@@ -193,7 +224,11 @@ pub async fn open_breaker_answers_without_taking_the_inner_readiness(env: Env) {
         let err = oneshot(&mut service, 200).await.unwrap_err();
         assert!(err.retry_after().is_some_and(|after| after <= 100 * MS));
     }
-    assert_eq!(readiness.load(Ordering::Relaxed), polled, "inner readiness untouched");
+    assert_eq!(
+        readiness.load(Ordering::Relaxed),
+        polled,
+        "inner readiness untouched"
+    );
     assert_eq!(calls.load(Ordering::Relaxed), 1);
 }
 
@@ -201,15 +236,33 @@ pub async fn open_breaker_answers_without_taking_the_inner_readiness(env: Env) {
 /// the breaker, two good ones close it.
 pub async fn half_open_probes_go_through_the_service(env: Env) {
     let breaker = breaker(&env, 1);
-    let inner = backend(env.rt(), Duration::ZERO, |status: u16| Ok::<u16, u16>(status));
+    let inner = backend(env.rt(), Duration::ZERO, |status: u16| {
+        Ok::<u16, u16>(status)
+    });
     let calls = inner.calls.clone();
     let mut service = breaker.layer().classify(http).layer(inner);
     let _ = oneshot(&mut service, 500).await;
     env.rt().sleep(100 * MS).await;
-    assert_eq!(oneshot(&mut service, 500).await, Ok(500), "the first probe fails");
-    assert_eq!(breaker.state(), CircuitState::HalfOpen, "one probe of two reported");
-    assert_eq!(oneshot(&mut service, 503).await, Ok(503), "so does the second");
-    assert_eq!(breaker.state(), CircuitState::Open, "2 failures in 2 probes: reopened");
+    assert_eq!(
+        oneshot(&mut service, 500).await,
+        Ok(500),
+        "the first probe fails"
+    );
+    assert_eq!(
+        breaker.state(),
+        CircuitState::HalfOpen,
+        "one probe of two reported"
+    );
+    assert_eq!(
+        oneshot(&mut service, 503).await,
+        Ok(503),
+        "so does the second"
+    );
+    assert_eq!(
+        breaker.state(),
+        CircuitState::Open,
+        "2 failures in 2 probes: reopened"
+    );
     env.rt().sleep(100 * MS).await;
     assert_eq!(oneshot(&mut service, 200).await, Ok(200));
     assert_eq!(breaker.state(), CircuitState::HalfOpen);
@@ -230,16 +283,25 @@ pub async fn retry_retries_a_classified_ok_and_returns_the_last_answer(env: Env)
         Ok::<u16, u16>(if n < 2 { 500 } else { 200 })
     });
     let mut service = retry.layer().classify(http).layer(inner.clone());
-    assert_eq!(oneshot(&mut service, ()).await, Ok(200), "two 500s, then 200");
+    assert_eq!(
+        oneshot(&mut service, ()).await,
+        Ok(200),
+        "two 500s, then 200"
+    );
     let always = backend(env.rt(), Duration::ZERO, |()| Ok::<u16, u16>(500));
     let mut failing = retry.layer().classify(http).layer(always.clone());
     assert_eq!(oneshot(&mut failing, ()).await, Ok(500), "the last answer");
     assert_eq!(always.calls.load(Ordering::Relaxed), 3);
     let stats = retry.stats();
     assert_eq!((stats.calls, stats.attempts, stats.retries), (2, 6, 4));
-    assert_eq!((stats.successes, stats.failures, stats.exhausted), (1, 1, 1));
+    assert_eq!(
+        (stats.successes, stats.failures, stats.exhausted),
+        (1, 1, 1)
+    );
     // Not classified: the error itself decides (retry_if holds for every error).
-    let mut plain = retry.layer().layer(backend(env.rt(), Duration::ZERO, |()| Err::<u16, u16>(503)));
+    let mut plain = retry
+        .layer()
+        .layer(backend(env.rt(), Duration::ZERO, |()| Err::<u16, u16>(503)));
     let err = oneshot(&mut plain, ()).await.unwrap_err();
     assert_eq!(err.attempts(), Some(3));
 }
@@ -251,20 +313,34 @@ pub async fn retry_after_verdict_waits_exactly_its_delay(env: Env) {
     let answers = Arc::new(AtomicU32::new(0));
     let seen = answers.clone();
     let inner = backend(env.rt(), Duration::ZERO, move |()| {
-        Ok::<u16, u16>(if seen.fetch_add(1, Ordering::Relaxed) == 0 { 503 } else { 200 })
+        Ok::<u16, u16>(if seen.fetch_add(1, Ordering::Relaxed) == 0 {
+            503
+        } else {
+            200
+        })
     });
     let mut service = retry.layer().classify(http).layer(inner);
     let start = env.rt().now();
     assert_eq!(oneshot(&mut service, ()).await, Ok(200));
     let took = env.rt().now() - start;
-    assert_duration(&env, took, 200 * MS, 200 * MS..10_000 * MS, "the Retry-After wait");
+    assert_duration(
+        &env,
+        took,
+        200 * MS,
+        200 * MS..10_000 * MS,
+        "the Retry-After wait",
+    );
     // The same through the core API.
     let start = env.rt().now();
     let mut first = true;
     let out = retry
         .run_classified(
             || {
-                let status = if std::mem::replace(&mut first, false) { 503 } else { 204 };
+                let status = if std::mem::replace(&mut first, false) {
+                    503
+                } else {
+                    204
+                };
                 async move { Ok::<u16, u16>(status) }
             },
             http,
@@ -272,7 +348,13 @@ pub async fn retry_after_verdict_waits_exactly_its_delay(env: Env) {
         .await;
     assert_eq!(out, Ok(204));
     let took = env.rt().now() - start;
-    assert_duration(&env, took, 200 * MS, 200 * MS..10_000 * MS, "run_classified's wait");
+    assert_duration(
+        &env,
+        took,
+        200 * MS,
+        200 * MS..10_000 * MS,
+        "run_classified's wait",
+    );
 }
 
 /// A Retry-After above the policy's `max_retry_after` ends the call at once with the answer (an
@@ -286,7 +368,13 @@ pub async fn retry_after_above_the_cap_ends_the_call(env: Env) {
     let mut service = retry.layer().classify(http).layer(inner.clone());
     let start = env.rt().now();
     assert_eq!(oneshot(&mut service, ()).await, Ok(503));
-    assert_duration(&env, env.rt().now() - start, Duration::ZERO, ..1000 * MS, "no wait");
+    assert_duration(
+        &env,
+        env.rt().now() - start,
+        Duration::ZERO,
+        ..1000 * MS,
+        "no wait",
+    );
     assert_eq!(inner.calls.load(Ordering::Relaxed), 1);
     let after = |outcome: Result<&u16, &u16>| match outcome {
         Err(_) => Verdict::RetryAfter(Duration::from_secs(3600)),
@@ -309,13 +397,19 @@ pub async fn retry_after_above_the_cap_ends_the_call(env: Env) {
 pub async fn state_is_shared_across_clones(env: Env) {
     let breaker = breaker(&env, 2);
     let layer = CircuitBreakerLayer::new(breaker.clone()).classify(http);
-    let inner = backend(env.rt(), Duration::ZERO, |status: u16| Ok::<u16, u16>(status));
+    let inner = backend(env.rt(), Duration::ZERO, |status: u16| {
+        Ok::<u16, u16>(status)
+    });
     let mut one = layer.layer(inner.clone());
     let mut two = layer.clone().layer(inner.clone());
     let mut three = one.clone();
     let _ = oneshot(&mut one, 500).await;
     let _ = oneshot(&mut two, 500).await;
-    assert_eq!(breaker.state(), CircuitState::Open, "two failures, two services");
+    assert_eq!(
+        breaker.state(),
+        CircuitState::Open,
+        "two failures, two services"
+    );
     assert!(oneshot(&mut three, 200).await.unwrap_err().is_rejected());
 
     let budget = RetryBudget::try_new(2, 0.1).unwrap();
@@ -361,7 +455,9 @@ pub async fn per_call_token_cancels_only_its_call(env: Env) {
         first.cancel();
     };
     let (a, b, ()) = within(&env, "the two calls", async {
-        let (a, (b, c)) = futures_lite::future::zip(cancelled, futures_lite::future::zip(completed, canceller)).await;
+        let (a, (b, c)) =
+            futures_lite::future::zip(cancelled, futures_lite::future::zip(completed, canceller))
+                .await;
         (a, b, c)
     })
     .await;
@@ -369,7 +465,10 @@ pub async fn per_call_token_cancels_only_its_call(env: Env) {
     assert_eq!(b, Ok(200));
     assert!(!second.is_cancelled());
     let breaker = pipeline.circuit_breaker().unwrap().stats();
-    assert_eq!((breaker.successes, breaker.failures, breaker.ignored), (1, 0, 1));
+    assert_eq!(
+        (breaker.successes, breaker.failures, breaker.ignored),
+        (1, 0, 1)
+    );
     assert_eq!(pipeline.retry().unwrap().stats().failures, 0);
     assert_eq!(pipeline.bulkhead().unwrap().stats().in_flight, 0);
     // A token cancelled before the call: the operation is never called.
@@ -398,7 +497,9 @@ pub async fn per_call_token_cancels_at_every_await_point(env: Env) {
         .build()
         .unwrap();
     let bulkhead = Bulkhead::builder(rt, 1).build().unwrap();
-    let limiter = RateLimiter::builder(rt, 1000, Duration::from_secs(1)).build().unwrap();
+    let limiter = RateLimiter::builder(rt, 1000, Duration::from_secs(1))
+        .build()
+        .unwrap();
     let pipeline = Pipeline::builder(rt)
         .retry(retry)
         .circuit_breaker(CircuitBreaker::builder(rt).build().unwrap())
@@ -428,8 +529,17 @@ pub async fn per_call_token_cancels_at_every_await_point(env: Env) {
             out == Err(ResilienceError::Cancelled) || out == Ok(200),
             "cut after {k} polls: {out:?}"
         );
-        assert_eq!(bulkhead.stats().in_flight, 0, "cut after {k} polls: a slot is held");
-        let next = within(&env, "the next call", pipeline.run(|| async { Ok::<u16, u16>(1) })).await;
+        assert_eq!(
+            bulkhead.stats().in_flight,
+            0,
+            "cut after {k} polls: a slot is held"
+        );
+        let next = within(
+            &env,
+            "the next call",
+            pipeline.run(|| async { Ok::<u16, u16>(1) }),
+        )
+        .await;
         assert_eq!(next, Ok(1), "cut after {k} polls");
     }
     let stats = pipeline.retry().unwrap().stats();
@@ -451,22 +561,18 @@ pub async fn dropping_the_service_future_at_every_await_point_leaks_nothing(env:
             .budget(budget.clone())
             .build()
             .unwrap();
-        let breaker = CircuitBreaker::builder(rt)
-            .count_window(1)
-            .minimum_calls(1)
-            .open_duration(MS)
-            .half_open_probes(1)
-            .build()
-            .unwrap();
         // Half-open with one probe slot: a probe whose call is dropped must give it back.
-        breaker.try_acquire().unwrap().failure();
-        rt.sleep(MS).await;
+        let breaker = half_open_with_one_probe(rt).await;
         // The first answer fails (the probe reopens the breaker), the retry's backoff outlasts
         // the open duration, and the next probe succeeds.
         let answered = Arc::new(AtomicU32::new(0));
         let first = answered.clone();
         let inner = backend(rt, 3 * MS, move |status: u16| {
-            Ok::<u16, u16>(if first.fetch_add(1, Ordering::Relaxed) == 0 { 500 } else { status })
+            Ok::<u16, u16>(if first.fetch_add(1, Ordering::Relaxed) == 0 {
+                500
+            } else {
+                status
+            })
         });
         let classify_inner = |outcome: Result<&u16, &ResilienceError<u16>>| match outcome {
             Ok(status) if *status >= 500 => Verdict::Failure,
@@ -504,23 +610,21 @@ pub async fn dropping_the_service_future_at_every_await_point_leaks_nothing(env:
 /// call counts neither way), the retry leaks no budget token, and both policies work afterwards.
 pub async fn panicking_classifier_wedges_nothing(env: Env) {
     let rt = env.rt();
-    let breaker = CircuitBreaker::builder(rt)
-        .count_window(1)
-        .minimum_calls(1)
-        .open_duration(MS)
-        .half_open_probes(1)
-        .build()
-        .unwrap();
-    breaker.try_acquire().unwrap().failure();
-    rt.sleep(MS).await;
+    let breaker = half_open_with_one_probe(rt).await;
     let panicking = |_: Result<&u16, &u16>| -> Verdict { panic!("classifier") };
     let inner = backend(rt, Duration::ZERO, |status: u16| Ok::<u16, u16>(status));
     let mut service = breaker.layer().classify(panicking).layer(inner.clone());
-    let out = AssertUnwindSafe(oneshot(&mut service, 200)).catch_unwind().await;
+    let out = AssertUnwindSafe(oneshot(&mut service, 200))
+        .catch_unwind()
+        .await;
     assert!(out.is_err(), "the panic reaches the caller");
     assert_eq!(breaker.stats().ignored, 1, "the probe counted neither way");
     let mut healthy = breaker.layer().classify(http).layer(inner.clone());
-    assert_eq!(oneshot(&mut healthy, 200).await, Ok(200), "the probe slot is free");
+    assert_eq!(
+        oneshot(&mut healthy, 200).await,
+        Ok(200),
+        "the probe slot is free"
+    );
     assert_eq!(breaker.state(), CircuitState::Closed);
     // The core API: the same.
     breaker.try_acquire().unwrap().failure();
@@ -554,11 +658,22 @@ pub async fn panicking_classifier_wedges_nothing(env: Env) {
     .await;
     assert!(out.is_err());
     assert_eq!(calls, 2);
-    assert_eq!(budget.available(), 1, "the token was spent on the second call, no more");
+    assert_eq!(
+        budget.available(),
+        1,
+        "the token was spent on the second call, no more"
+    );
     let mut service = retry.layer().classify(panicking).layer(inner);
-    let out = AssertUnwindSafe(oneshot(&mut service, 200)).catch_unwind().await;
+    let out = AssertUnwindSafe(oneshot(&mut service, 200))
+        .catch_unwind()
+        .await;
     assert!(out.is_err());
     assert_eq!(budget.available(), 1, "a first attempt takes no token");
-    let ok = within(&env, "a call after the panics", retry.run(|| async { Ok::<_, u16>(3) })).await;
+    let ok = within(
+        &env,
+        "a call after the panics",
+        retry.run(|| async { Ok::<_, u16>(3) }),
+    )
+    .await;
     assert_eq!(ok, Ok(3));
 }

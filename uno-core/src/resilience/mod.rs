@@ -167,11 +167,11 @@ pub use rate_limit::{
 pub use retry::{
     Backoff, BackoffDelays, Retry, RetryAttempts, RetryBudget, RetryBuilder, RetryStats,
 };
-pub use timeout::{TimeoutPolicy, TimeoutPolicyBuilder};
 #[cfg(feature = "tower")]
 pub(crate) use retry::{OwnedAttempts, Step};
 #[cfg(feature = "tower")]
 pub(crate) use timeout::{Held as HeldTimeout, shared_limit};
+pub use timeout::{TimeoutPolicy, TimeoutPolicyBuilder};
 
 use crate::observe::{Description, Kind, Unit};
 

@@ -256,7 +256,9 @@ where
                 refused: Some(open),
                 classify: self.classify.clone(),
             },
-            Admission::None => panic!("CircuitBreakerService::call without a successful poll_ready"),
+            Admission::None => {
+                panic!("CircuitBreakerService::call without a successful poll_ready")
+            }
         }
     }
 }

@@ -9,8 +9,8 @@ use std::task::{Context, Poll, ready};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::resilience::{OwnedAttempts, Step};
 use crate::resilience::{Classify, DefaultClassify, ResilienceError, Retry};
+use crate::resilience::{OwnedAttempts, Step};
 use crate::time::Sleep;
 
 /// Retries calls of a service with a [`Retry`] policy: its attempts, backoff, total deadline,
@@ -347,10 +347,12 @@ where
                         }
                         // A readiness error is this attempt's error (it never called the
                         // service, so it is counted apart, as a refusal).
-                        Err(err) => match this.attempts.judged(Err(ResilienceError::Inner(err)), None) {
-                            Step::Done(out) => return Poll::Ready(out),
-                            Step::Retry(delay) => delay,
-                        },
+                        Err(err) => {
+                            match this.attempts.judged(Err(ResilienceError::Inner(err)), None) {
+                                Step::Done(out) => return Poll::Ready(out),
+                                Step::Retry(delay) => delay,
+                            }
+                        }
                     }
                 }
             };

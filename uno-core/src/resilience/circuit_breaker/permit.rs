@@ -180,7 +180,10 @@ impl BreakerPermit {
 
     /// Reports a call made by a service, whose outcome a classifier judged (`None`: the breaker's
     /// rules for a policy result).
-    #[cfg_attr(not(feature = "tower"), allow(dead_code, reason = "used by the tower layer"))]
+    #[cfg_attr(
+        not(feature = "tower"),
+        allow(dead_code, reason = "used by the tower layer")
+    )]
     pub(crate) fn record_judged<T, E>(
         self,
         result: &Result<T, ResilienceError<E>>,

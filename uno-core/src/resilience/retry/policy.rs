@@ -443,7 +443,10 @@ impl<E> Retry<E> {
 
     /// As [`start`](Self::start), owning a reference count of the policy: for a named future
     /// (the tower service's) that cannot borrow it.
-    #[cfg_attr(not(feature = "tower"), allow(dead_code, reason = "used by the tower layer"))]
+    #[cfg_attr(
+        not(feature = "tower"),
+        allow(dead_code, reason = "used by the tower layer")
+    )]
     pub(crate) fn start_owned(&self) -> OwnedAttempts<E> {
         OwnedAttempts::new(self.inner.clone())
     }
