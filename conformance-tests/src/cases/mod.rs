@@ -57,6 +57,7 @@ pub mod rwlock;
 pub mod semaphore;
 pub mod shield;
 pub mod tower_classify;
+pub mod tower_limits;
 
 /// The whole test list, both tiers: `$cb` is called once per module with `$be; module: case, …`.
 #[doc(hidden)]
@@ -104,6 +105,7 @@ macro_rules! __uno_stack_cases {
         $crate::__uno_cases_circuit_breaker!($cb, $be);
         $crate::__uno_cases_pipeline!($cb, $be);
         $crate::__uno_cases_tower_classify!($cb, $be);
+        $crate::__uno_cases_tower_limits!($cb, $be);
         // Misbehaving user code: panics in futures, in `Drop` and in every callback.
         $crate::__uno_cases_misbehaving_group!($cb, $be);
         $crate::__uno_cases_misbehaving_resilience!($cb, $be);

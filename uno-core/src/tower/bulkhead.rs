@@ -89,7 +89,8 @@ impl BulkheadLayer {
     ///
     /// let bulkhead = Bulkhead::builder(&rt, 1).build().unwrap();
     /// let layer = BulkheadLayer::new(bulkhead.clone()).shed();
-    /// let mut service = tower::Layer::layer(&layer, service_fn(|()| async { Ok::<_, ()>(()) }));
+    /// let inner = service_fn(|()| async { Ok::<_, std::io::Error>(()) });
+    /// let mut service = tower::Layer::layer(&layer, inner);
     /// vrt.block_on(async move {
     ///     let _held = bulkhead.try_acquire().unwrap();
     ///     let call = service.ready().await.unwrap().call(()); // ready at once

@@ -51,7 +51,7 @@
 //! ```
 //! use std::time::Duration;
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
-//! use uno_core::resilience::{Bulkhead, RateLimiter, ResilienceError, TimeoutPolicy};
+//! use uno_core::resilience::{Bulkhead, RateLimiter, ResilienceError, RetryAfter, TimeoutPolicy};
 //! use uno_core::rt::VirtualRuntime;
 //!
 //! # fn main() -> Result<(), uno_core::resilience::ConfigError> {
@@ -81,7 +81,8 @@
 //!             _ => (500, None),
 //!         }
 //!     };
-//!     # let _ = status;
+//!     let limited = RetryAfter::new("api", Duration::from_secs(1)).into();
+//!     assert_eq!(status(&limited), (429, Some(Duration::from_secs(1))));
 //! });
 //! # Ok(())
 //! # }

@@ -93,9 +93,9 @@ impl<L> RateLimitLayer<L> {
     ///
     /// let limiter = RateLimiter::builder(&rt, 1, Duration::from_secs(10)).name("search").build();
     /// let layer = RateLimitLayer::new(limiter.unwrap()).shed();
-    /// let service = layer.layer(service_fn(|()| async { Ok::<_, ()>("found") }));
+    /// let service = layer.layer(service_fn(|()| async { Ok::<_, std::io::Error>("found") }));
     /// vrt.block_on(async move {
-    ///     assert_eq!(service.clone().oneshot(()).await, Ok("found"));
+    ///     assert_eq!(service.clone().oneshot(()).await.unwrap(), "found");
     ///     let err = service.oneshot(()).await.unwrap_err();
     ///     assert_eq!(err.to_string(), r#"rate limiter "search" refused the call (retry after 10s)"#);
     /// });
@@ -124,8 +124,10 @@ impl<L> RateLimitLayer<L> {
     /// # let rt = vrt.handle();
     ///
     /// let per_client = KeyedRateLimiter::builder(&rt, 1, Duration::from_secs(1)).build().unwrap();
-    /// let layer = RateLimitLayer::keyed(per_client, |req: &(u32, &str)| req.0).shed();
-    /// let service = layer.layer(service_fn(|req: (u32, &str)| async move { Ok::<_, ()>(req.1) }));
+    /// let layer = RateLimitLayer::keyed(per_client, |req: &(u32, &'static str)| req.0).shed();
+    /// let service = layer.layer(service_fn(|req: (u32, &'static str)| async move {
+    ///     Ok::<_, ()>(req.1)
+    /// }));
     /// vrt.block_on(async move {
     ///     assert_eq!(service.clone().oneshot((7, "a")).await, Ok("a"));
     ///     assert_eq!(service.clone().oneshot((8, "b")).await, Ok("b")); // another client
@@ -359,7 +361,8 @@ impl<F, E> fmt::Debug for RateLimitFuture<F, E> {
 /// use uno_core::tower::RateLimitLayer;
 /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
 ///
-/// let per_user = KeyedRateLimiter::builder(&rt, 5, Duration::from_secs(1)).build().unwrap();
+/// let per_user = KeyedRateLimiter::<String>::builder(&rt, 5, Duration::from_secs(1)).build();
+/// let per_user = per_user.unwrap();
 /// let layer = RateLimitLayer::keyed(per_user, |req: &String| req.clone());
 /// let builder = ServiceBuilder::new().layer(layer);
 /// # let _ = builder;
@@ -385,7 +388,8 @@ impl<L, F> KeyedRateLimitLayer<L, F> {
     /// use uno_core::tower::RateLimitLayer;
     /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
     ///
-    /// let per_ip = KeyedRateLimiter::builder(&rt, 10, Duration::from_secs(1)).build().unwrap();
+    /// let per_ip = KeyedRateLimiter::<[u8; 4]>::builder(&rt, 10, Duration::from_secs(1)).build();
+    /// let per_ip = per_ip.unwrap();
     /// let layer = RateLimitLayer::keyed(per_ip, |req: &([u8; 4], u16)| req.0).shed();
     /// # let _ = layer;
     /// ```
@@ -441,8 +445,8 @@ impl<L, F> fmt::Debug for KeyedRateLimitLayer<L, F> {
 /// # let rt = vrt.handle();
 ///
 /// let per_key = KeyedRateLimiter::builder(&rt, 1, Duration::from_secs(1)).build().unwrap();
-/// let service = RateLimitLayer::keyed(per_key, |key: &&str| *key)
-///     .layer(service_fn(|key: &str| async move { Ok::<_, ()>(key.len()) }));
+/// let service = RateLimitLayer::keyed(per_key, |key: &&'static str| *key)
+///     .layer(service_fn(|key: &'static str| async move { Ok::<_, ()>(key.len()) }));
 /// vrt.block_on(async move {
 ///     let start = rt.now();
 ///     service.clone().oneshot("a").await.unwrap();

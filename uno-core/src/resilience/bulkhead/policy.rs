@@ -201,11 +201,15 @@ impl Bulkhead {
 
     /// Takes a slot without waiting, or refuses as a full bulkhead (counted and reported as
     /// one): for callers that shed load instead of queueing (the `tower` layer's `shed()`).
-    #[cfg_attr(not(feature = "tower"), allow(dead_code, reason = "used by the tower layer"))]
+    #[cfg_attr(
+        not(feature = "tower"),
+        allow(dead_code, reason = "used by the tower layer")
+    )]
     pub(crate) fn try_acquire_or_shed(&self) -> Result<BulkheadPermit, BulkheadRejected> {
         self.try_acquire().ok_or_else(|| {
             let name = self.inner.name.shared();
-            self.inner.reject(BulkheadRejected::QueueFull { name, max_queue: 0 })
+            self.inner
+                .reject(BulkheadRejected::QueueFull { name, max_queue: 0 })
         })
     }
 
