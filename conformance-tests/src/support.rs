@@ -1,11 +1,13 @@
 //! Helpers shared by the cases.
 
+use std::cell::Cell;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::ops::RangeBounds;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_lite::future::poll_once;
@@ -28,6 +30,37 @@ pub async fn poll_times<F: Future>(future: F, k: usize) -> Option<F::Output> {
         uno_core::task::yield_now().await;
     }
     None
+}
+
+/// Polls `future` each time it is woken, at most `polls` times, then drops it (inside the last
+/// poll, so a panic in its `Drop` reaches the caller's `catch`); its output if it completed
+/// first. `made` counts the polls. Unlike [`poll_times`], which yields between polls (timers never
+/// fire in between on virtual time), this waits for the future's own wake-ups, so the cut points
+/// include every sleep: an attempt's, a backoff, a limiter's turn, a queue for a slot.
+pub(crate) async fn drop_after_polls<F: Future>(
+    future: F,
+    polls: usize,
+    made: &Cell<usize>,
+) -> Option<F::Output> {
+    let mut slot = Some(Box::pin(future));
+    poll_fn(move |cx| {
+        let Some(future) = slot.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if made.get() == polls {
+            slot = None; // dropped here, inside `poll`
+            return Poll::Ready(None);
+        }
+        made.set(made.get() + 1);
+        match future.as_mut().poll(cx) {
+            Poll::Ready(output) => {
+                slot = None;
+                Poll::Ready(Some(output))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// Compile-time check that `T` is `Send + Sync`.

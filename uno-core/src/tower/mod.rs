@@ -11,6 +11,8 @@
 //! | [`RateLimiter`](crate::resilience::RateLimiter), any [`RateLimit`](crate::resilience::RateLimit) | [`RateLimitLayer`] | [`RateLimitService`] | [`RateLimitFuture`] |
 //! | [`KeyedRateLimiter`](crate::resilience::KeyedRateLimiter), any `RateLimit<K>` | [`KeyedRateLimitLayer`] ([`RateLimitLayer::keyed`]) | [`KeyedRateLimitService`] | [`KeyedRateLimitFuture`] |
 //! | [`Bulkhead`](crate::resilience::Bulkhead) | [`BulkheadLayer`] | [`BulkheadService`] | [`BulkheadFuture`] |
+//! | [`Retry`](crate::resilience::Retry) | [`RetryLayer`] | [`RetryService`] | [`RetryFuture`] |
+//! | [`CircuitBreaker`](crate::resilience::CircuitBreaker) | [`CircuitBreakerLayer`] | [`CircuitBreakerService`] | [`CircuitBreakerFuture`] |
 //!
 //! # State is shared
 //!
@@ -111,6 +113,82 @@
 //! assert_eq!(to_status(&limited), (429, Some(2)));
 //! ```
 //!
+//! # Retry and circuit breaker: classifying responses
+//!
+//! An HTTP service answers most failures as values: a 503 is an `Ok(response)`. The retry and
+//! breaker layers decide from the whole `Result` through a classifier,
+//! `.classify(|outcome: Result<&Response, &Error>| -> Verdict)` (see
+//! [`Verdict`](crate::resilience::Verdict) for how each layer reads a verdict): a 5xx is a
+//! `Failure` (counted by the breaker, retried by the retry), a 429/503 with `Retry-After` a
+//! `RetryAfter(delay)` (the retry waits that long — at most the policy's `max_retry_after`, 60 s
+//! unless set, and within its `max_duration`; a longer one returns the response at once), a 404
+//! `Ignored` (the breaker counts it neither way). Without a classifier, `Ok` succeeds and every
+//! `Err` fails, as the policies' `run` does.
+//!
+//! - [`RetryLayer`] clones the request per attempt (`Req: Clone`: give it a cloneable
+//!   description of the request — a `Uri`, method and `Bytes` body — and build the
+//!   `http::Request` inside, which is not `Clone`), and waits for a clone of the inner service's
+//!   readiness before each retry. Giving up returns the last response as it is, or
+//!   `RetriesExhausted` with the last error.
+//! - [`CircuitBreakerLayer`] asks the breaker in `poll_ready`: while it is open, the service is
+//!   ready at once without polling the inner service's readiness (an open breaker takes no
+//!   bulkhead slot or limiter token below it) and `call` answers
+//!   [`ResilienceError::CircuitOpen`](crate::resilience::ResilienceError::CircuitOpen), with its
+//!   `retry_after`, without calling the inner service.
+//!
+//! A uno layer over another nests the error: `ResilienceError<ResilienceError<E>>`.
+//! [`ResilienceError::flatten`](crate::resilience::ResilienceError::flatten) removes one level
+//! (put `.map_err(ResilienceError::flatten)` above the outer layer), so a handler matches one
+//! level; [`retry_after`](crate::resilience::ResilienceError::retry_after) looks through
+//! `RetriesExhausted`, so a 429's `Retry-After` is found after the retries gave up too.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use uno_core::resilience::{Backoff, CircuitBreaker, ResilienceError, Retry, Verdict};
+//! use uno_core::rt::VirtualRuntime;
+//!
+//! #[derive(Debug, Clone, PartialEq)]
+//! struct Response { status: u16 }
+//!
+//! /// 5xx fails, 404 is ignored; for the breaker's view of its inner service.
+//! fn http(outcome: Result<&Response, &std::io::ErrorKind>) -> Verdict {
+//!     match outcome {
+//!         Ok(r) if r.status >= 500 => Verdict::Failure,
+//!         Ok(r) if r.status == 404 => Verdict::Ignored,
+//!         Ok(_) => Verdict::Success,
+//!         Err(_) => Verdict::Failure,
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), uno_core::resilience::ConfigError> {
+//! let vrt = VirtualRuntime::new();
+//! let rt = vrt.handle();
+//! let breaker = CircuitBreaker::builder(&rt).name("quotes").build()?;
+//! let retry = Retry::builder(&rt).backoff(Backoff::constant(Duration::from_millis(50))).build()?;
+//! let service = ServiceBuilder::new()
+//!     .map_err(ResilienceError::flatten)
+//!     .layer(retry.layer().classify(
+//!         |outcome: Result<&Response, &ResilienceError<std::io::ErrorKind>>| match outcome {
+//!             Ok(r) if r.status >= 500 => Verdict::Failure,
+//!             Err(e) if e.is_rejected() => Verdict::Permanent, // the breaker is open: do not insist
+//!             Err(_) => Verdict::Failure,
+//!             Ok(_) => Verdict::Success,
+//!         },
+//!     ))
+//!     .layer(breaker.layer().classify(http))
+//!     .service(service_fn(|status: u16| async move { Ok(Response { status }) }));
+//! vrt.block_on(async move {
+//!     let answer = service.clone().oneshot(503).await; // retried twice, then the last answer
+//!     assert_eq!(answer.unwrap(), Response { status: 503 });
+//!     assert_eq!(breaker.stats().failures, 3);
+//!     let flat: Result<Response, ResilienceError<std::io::ErrorKind>> = service.oneshot(200).await;
+//!     assert_eq!(flat.unwrap().status, 200);
+//! });
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! [tower]: https://docs.rs/tower
 //! [ResilienceError]: crate::resilience::ResilienceError
 //! [`ResilienceError::Rejected`]: crate::resilience::ResilienceError::Rejected
@@ -120,15 +198,16 @@
 
 mod admitted;
 mod bulkhead;
+mod circuit_breaker;
 mod rate_limit;
+mod retry;
 mod timeout;
 
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
+pub use circuit_breaker::{CircuitBreakerFuture, CircuitBreakerLayer, CircuitBreakerService};
 pub use rate_limit::{
     KeyedRateLimitFuture, KeyedRateLimitLayer, KeyedRateLimitService, RateLimitFuture,
     RateLimitLayer, RateLimitService,
 };
+pub use retry::{RetryFuture, RetryLayer, RetryService};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
-
-// The `classify` helper's layers (retry, circuit breaker, pipeline): their `mod` and `pub use`
-// lines go here.

@@ -28,12 +28,11 @@ macro_rules! __uno_cases_misbehaving_resilience {
 
 use std::any::Any;
 use std::cell::Cell;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 use std::time::Duration;
 
 use futures_lite::FutureExt;
@@ -46,7 +45,9 @@ use uno_core::sync::CancellationToken;
 use uno_core::task::yield_now;
 
 use crate::Env;
-use crate::support::{BlockOnDrop, PanicOnDrop, panics_on_drop, poll_times, within};
+use crate::support::{
+    BlockOnDrop, PanicOnDrop, drop_after_polls, panics_on_drop, poll_times, within,
+};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -67,37 +68,6 @@ async fn catch<F: Future>(future: F) -> Result<F::Output, String> {
         .catch_unwind()
         .await
         .map_err(|payload| message(&*payload))
-}
-
-/// Polls `future` each time it is woken, at most `polls` times, then drops it (inside the last
-/// poll, so a panic in its `Drop` reaches the caller's `catch`); its output if it completed
-/// first. `made` counts the polls. Unlike [`poll_times`], which yields between polls (timers never
-/// fire in between on virtual time), this waits for the future's own wake-ups, so the cut points
-/// include every sleep: an attempt's, a backoff, a limiter's turn, a queue for a slot.
-async fn drop_after_polls<F: Future>(
-    future: F,
-    polls: usize,
-    made: &Cell<usize>,
-) -> Option<F::Output> {
-    let mut slot = Some(Box::pin(future));
-    poll_fn(move |cx| {
-        let Some(future) = slot.as_mut() else {
-            return Poll::Ready(None);
-        };
-        if made.get() == polls {
-            slot = None; // dropped here, inside `poll`
-            return Poll::Ready(None);
-        }
-        made.set(made.get() + 1);
-        match future.as_mut().poll(cx) {
-            Poll::Ready(output) => {
-                slot = None;
-                Poll::Ready(Some(output))
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
 }
 
 /// How the operation misbehaves.
