@@ -209,11 +209,7 @@ impl<T: hyper::rt::Read> AsyncRead for UnoIo<T> {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let mut read_buf = ReadBuf::new(buf);
-        ready!(
-            self.project()
-                .inner
-                .poll_read(cx, read_buf.unfilled())
-        )?;
+        ready!(self.project().inner.poll_read(cx, read_buf.unfilled()))?;
         Poll::Ready(Ok(read_buf.filled().len()))
     }
 }

@@ -150,7 +150,10 @@ fn wake(waker: Option<Waker>) {
 }
 
 fn broken_pipe() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, "the other end of the duplex is closed")
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the other end of the duplex is closed",
+    )
 }
 
 impl DuplexStream {
@@ -335,18 +338,30 @@ mod tests {
         let (writer, writer_waker) = counter();
         let (_, reader_waker) = counter();
 
-        assert!(matches!(poll_write(&mut a, &writer_waker, b"abcdef"), Poll::Ready(Ok(4))));
+        assert!(matches!(
+            poll_write(&mut a, &writer_waker, b"abcdef"),
+            Poll::Ready(Ok(4))
+        ));
         assert!(poll_write(&mut a, &writer_waker, b"ef").is_pending()); // full: back-pressure
         assert_eq!(b.buffered(), 4);
         assert_eq!(wakes(&writer), 0);
 
         let mut got = [0; 3];
-        assert!(matches!(poll_read(&mut b, &reader_waker, &mut got), Poll::Ready(Ok(3))));
+        assert!(matches!(
+            poll_read(&mut b, &reader_waker, &mut got),
+            Poll::Ready(Ok(3))
+        ));
         assert_eq!(&got, b"abc");
         assert_eq!(wakes(&writer), 1); // room: the writer is woken once
-        assert!(matches!(poll_write(&mut a, &writer_waker, b"ef"), Poll::Ready(Ok(2))));
+        assert!(matches!(
+            poll_write(&mut a, &writer_waker, b"ef"),
+            Poll::Ready(Ok(2))
+        ));
         let mut rest = [0; 8];
-        assert!(matches!(poll_read(&mut b, &reader_waker, &mut rest), Poll::Ready(Ok(3))));
+        assert!(matches!(
+            poll_read(&mut b, &reader_waker, &mut rest),
+            Poll::Ready(Ok(3))
+        ));
         assert_eq!(&rest[..3], b"def");
     }
 
@@ -363,7 +378,10 @@ mod tests {
         assert_eq!(wakes(&reader), 1);
         assert!(poll_write(&mut a, &writer_waker, b"y").is_ready());
         assert_eq!(wakes(&reader), 1); // taken by the first wake: nothing registered now
-        assert!(matches!(poll_read(&mut b, &reader_waker, &mut buf), Poll::Ready(Ok(2))));
+        assert!(matches!(
+            poll_read(&mut b, &reader_waker, &mut buf),
+            Poll::Ready(Ok(2))
+        ));
     }
 
     #[test]
@@ -377,8 +395,14 @@ mod tests {
             a.close().await.unwrap();
         });
         assert_eq!(wakes(&reader), 1);
-        assert!(matches!(poll_read(&mut b, &reader_waker, &mut buf), Poll::Ready(Ok(4))));
-        assert!(matches!(poll_read(&mut b, &reader_waker, &mut buf), Poll::Ready(Ok(0))));
+        assert!(matches!(
+            poll_read(&mut b, &reader_waker, &mut buf),
+            Poll::Ready(Ok(4))
+        ));
+        assert!(matches!(
+            poll_read(&mut b, &reader_waker, &mut buf),
+            Poll::Ready(Ok(0))
+        ));
         // The closed end cannot write any more; the other direction still works.
         let err = block_on(a.write_all(b"more")).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
@@ -400,7 +424,10 @@ mod tests {
 
         drop(a);
         assert_eq!((wakes(&reader), wakes(&writer)), (1, 1)); // both waits end
-        assert!(matches!(poll_read(&mut b, &reader_waker, &mut buf), Poll::Ready(Ok(0))));
+        assert!(matches!(
+            poll_read(&mut b, &reader_waker, &mut buf),
+            Poll::Ready(Ok(0))
+        ));
         match poll_write(&mut b, &writer_waker, b"z") {
             Poll::Ready(Err(err)) => assert_eq!(err.kind(), io::ErrorKind::BrokenPipe),
             other => panic!("expected a broken pipe, got {other:?}"),
@@ -411,9 +438,18 @@ mod tests {
     fn empty_reads_and_writes_return_at_once() {
         let (mut a, mut b) = duplex(1).unwrap();
         let (_, waker) = counter();
-        assert!(matches!(poll_write(&mut a, &waker, b"x"), Poll::Ready(Ok(1))));
-        assert!(matches!(poll_write(&mut a, &waker, b""), Poll::Ready(Ok(0)))); // full, but empty
-        assert!(matches!(poll_read(&mut b, &waker, &mut []), Poll::Ready(Ok(0))));
+        assert!(matches!(
+            poll_write(&mut a, &waker, b"x"),
+            Poll::Ready(Ok(1))
+        ));
+        assert!(matches!(
+            poll_write(&mut a, &waker, b""),
+            Poll::Ready(Ok(0))
+        )); // full, but empty
+        assert!(matches!(
+            poll_read(&mut b, &waker, &mut []),
+            Poll::Ready(Ok(0))
+        ));
         assert_eq!(b.buffered(), 1);
     }
 
@@ -422,7 +458,13 @@ mod tests {
         let (mut a, b) = duplex(usize::MAX).unwrap();
         block_on(a.write_all(&[1; 100])).unwrap();
         assert_eq!(b.buffered(), 100);
-        assert_eq!(format!("{a:?}"), format!("DuplexStream {{ capacity: {}, buffered: 0, .. }}", usize::MAX));
+        assert_eq!(
+            format!("{a:?}"),
+            format!(
+                "DuplexStream {{ capacity: {}, buffered: 0, .. }}",
+                usize::MAX
+            )
+        );
     }
 
     #[test]

@@ -27,6 +27,8 @@ const TRANSCRIPT: &[&str] = &[
     // A handler that panics: its connection task ends alone, the client gets a typed error.
     "panic: incomplete message",
     "after the panic: 200 hello",
+    // The same panic, with the connection spawned by hand: its Task reports the payload.
+    "the connection's task: panicked: the handler panicked",
     // The server dies mid-call (its connection task is cancelled): a typed error, no hang.
     "server died: incomplete message",
     "the dead connection: closed",
@@ -39,7 +41,9 @@ const TRANSCRIPT: &[&str] = &[
 
 /// A body large enough to fill the loopback and duplex buffers several times over.
 fn big_body() -> String {
-    (0..300_000).map(|i| char::from(b'0' + (i % 10) as u8)).collect()
+    (0..300_000)
+        .map(|i| char::from(b'0' + (i % 10) as u8))
+        .collect()
 }
 
 async fn scenario<B: Backend>(rt: Runtime) -> Vec<String> {
@@ -86,7 +90,24 @@ async fn scenario<B: Backend>(rt: Runtime) -> Vec<String> {
     exec.execute(serve_h1(&rt, server, &routes));
     let mut send = client_h1(&exec, client).await.unwrap();
     let response = send.send_request(get("/hello")).await.unwrap();
-    log.push(format!("after the panic: {}", summary(response).await.unwrap()));
+    log.push(format!(
+        "after the panic: {}",
+        summary(response).await.unwrap()
+    ));
+    let (client, server) = B::pair().await.unwrap();
+    let server = rt.spawn(serve_h1(&rt, server, &routes));
+    let mut send = client_h1(&exec, client).await.unwrap();
+    assert!(send.send_request(get("/panic")).await.is_err());
+    let join = server.await.unwrap_err();
+    log.push(format!(
+        "the connection's task: {}: {}",
+        if join.is_panic() {
+            "panicked"
+        } else {
+            "not a panic"
+        },
+        join.panic_message().unwrap_or("no message")
+    ));
 
     // The server dies mid-call.
     let (client, server) = B::pair().await.unwrap();
@@ -139,7 +160,9 @@ async fn scenario<B: Backend>(rt: Runtime) -> Vec<String> {
             let mut send = send.clone();
             rt.spawn(async move {
                 send.ready().await?;
-                let response = send.send_request(post("/echo", format!("stream {i}"))).await?;
+                let response = send
+                    .send_request(post("/echo", format!("stream {i}")))
+                    .await?;
                 summary(response).await
             })
         })
@@ -159,7 +182,11 @@ async fn scenario<B: Backend>(rt: Runtime) -> Vec<String> {
 
 fn check<B: Backend>() {
     let log = B::run(|rt| async move {
-        let bounded = rt.timeout(Duration::from_secs(60), "the scenario", scenario::<B>(rt.clone()));
+        let bounded = rt.timeout(
+            Duration::from_secs(60),
+            "the scenario",
+            scenario::<B>(rt.clone()),
+        );
         bounded.await.expect("the scenario finishes")
     });
     assert_eq!(log, TRANSCRIPT, "on {}", B::NAME);

@@ -83,7 +83,8 @@ fn retries_with_backoff_and_a_per_attempt_timeout_are_exact() {
                         2 => StatusCode::SERVICE_UNAVAILABLE,
                         _ => StatusCode::OK,
                     };
-                    let mut response = Response::new(Full::new(Bytes::from(format!("call {call}"))));
+                    let mut response =
+                        Response::new(Full::new(Bytes::from(format!("call {call}"))));
                     *response.status_mut() = status;
                     Ok::<_, Infallible>(response)
                 }
@@ -104,7 +105,9 @@ fn retries_with_backoff_and_a_per_attempt_timeout_are_exact() {
             })
             .build()
             .unwrap();
-        let per_attempt = TimeoutPolicy::builder(&rt, Duration::from_secs(1)).build().unwrap();
+        let per_attempt = TimeoutPolicy::builder(&rt, Duration::from_secs(1))
+            .build()
+            .unwrap();
         let start = rt.now();
         let attempts_at = Mutex::new(Vec::new());
         let body = retry
@@ -126,7 +129,10 @@ fn retries_with_backoff_and_a_per_attempt_timeout_are_exact() {
             .unwrap();
         assert_eq!(body, "200 call 3");
         // Attempt 1 times out at 1 s, backoff 100 ms; attempt 2 gets a 503 at once, backoff 200 ms.
-        assert_eq!(*attempts_at.lock().unwrap(), [secs(0.0), secs(1.1), secs(1.3)]);
+        assert_eq!(
+            *attempts_at.lock().unwrap(),
+            [secs(0.0), secs(1.1), secs(1.3)]
+        );
         assert_eq!(rt.now() - start, secs(1.3));
         assert_eq!(retry.stats().retries, 2);
     });
@@ -144,7 +150,9 @@ fn retries_that_run_out_say_how_many_attempts_were_made() {
             .backoff(Backoff::constant(Duration::from_millis(250)))
             .build()
             .unwrap();
-        let per_attempt = TimeoutPolicy::builder(&rt, Duration::from_millis(500)).build().unwrap();
+        let per_attempt = TimeoutPolicy::builder(&rt, Duration::from_millis(500))
+            .build()
+            .unwrap();
         let start = rt.now();
         let err = retry
             .run_flat(|| {
@@ -158,7 +166,10 @@ fn retries_that_run_out_say_how_many_attempts_were_made() {
             })
             .await
             .unwrap_err();
-        assert!(matches!(err, ResilienceError::RetriesExhausted { attempts: 3, .. }));
+        assert!(matches!(
+            err,
+            ResilienceError::RetriesExhausted { attempts: 3, .. }
+        ));
         // Three timed-out attempts of 500 ms and two backoffs of 250 ms.
         assert_eq!(rt.now() - start, secs(2.0));
         assert_eq!(routes.calls(), 3);
@@ -179,7 +190,10 @@ fn the_header_read_timeout_closes_a_stalled_client_exactly() {
         let start = rt.now();
         let server = rt.spawn(conn);
         // Half a request head, then nothing: a slow-loris client.
-        client.write_all(b"GET /hello HTTP/1.1\r\nHost: uno\r\n").await.unwrap();
+        client
+            .write_all(b"GET /hello HTTP/1.1\r\nHost: uno\r\n")
+            .await
+            .unwrap();
         let err = server.await.unwrap().unwrap_err();
         assert!(err.is_timeout(), "{err:?}");
         assert_eq!(rt.now() - start, Duration::from_secs(3));
@@ -349,7 +363,11 @@ fn http2_keep_alive_pings_reset_one_sleep_in_place_and_time_out_exactly() {
         // hyper made one keep-alive sleep and moved it at every step (at least once for each of
         // the four pings), in place.
         assert_eq!(timer.sleeps.load(Ordering::SeqCst), 1);
-        assert!(timer.resets.load(Ordering::SeqCst) >= 4, "resets: {:?}", timer.resets);
+        assert!(
+            timer.resets.load(Ordering::SeqCst) >= 4,
+            "resets: {:?}",
+            timer.resets
+        );
         assert_eq!(timer.moved.load(Ordering::SeqCst), 0);
     });
 }

@@ -309,7 +309,9 @@ where
 }
 
 pub fn get(path: &str) -> Request<Body> {
-    Request::get(path).body(Body::default()).expect("a valid request")
+    Request::get(path)
+        .body(Body::default())
+        .expect("a valid request")
 }
 
 pub fn post(path: &str, body: impl Into<Bytes>) -> Request<Body> {
@@ -323,7 +325,12 @@ pub async fn summary(response: Response<Incoming>) -> hyper::Result<String> {
     let status = response.status();
     let body = response.into_body().collect().await?.to_bytes();
     Ok(if body.len() > 40 {
-        format!("{} {}... ({} bytes)", status.as_u16(), String::from_utf8_lossy(&body[..40]), body.len())
+        format!(
+            "{} {}... ({} bytes)",
+            status.as_u16(),
+            String::from_utf8_lossy(&body[..40]),
+            body.len()
+        )
     } else {
         format!("{} {}", status.as_u16(), String::from_utf8_lossy(&body))
     })
