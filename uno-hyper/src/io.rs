@@ -35,6 +35,18 @@ pin_project_lite::pin_project! {
     /// Vectored writes: `futures-io` cannot tell whether a stream writes vectors natively, so
     /// `is_write_vectored` answers `false` and hyper gathers its buffers into one write.
     ///
+    /// # Errors
+    ///
+    /// The stream's own I/O errors, passed through unchanged; and `InvalidData` from a hyper read
+    /// if the stream reports more bytes read than the buffer it was given (a broken stream, which
+    /// would otherwise panic inside hyper).
+    ///
+    /// # Cancel safety
+    ///
+    /// Every method is a `poll_*` that keeps no bytes between calls: what a read takes from the
+    /// stream is copied out in the same call, so dropping a read or a write that returned
+    /// `Pending` loses nothing that the stream itself would not.
+    ///
     /// # Examples
     ///
     /// ```
