@@ -45,6 +45,23 @@ pub trait Backend {
     fn pair() -> BoxFut<io::Result<(Self::Stream, Self::Stream)>>;
 }
 
+/// Binds 127.0.0.1:0 with `$net`'s listener, connects to it and accepts, concurrently:
+/// `(client, server)`, without Nagle's delay. tokio's, smol's and async-std's `net` modules have
+/// the same names for all of it.
+macro_rules! loopback {
+    ($($net:ident)::+) => {
+        async {
+            let listener = $($net)::+::TcpListener::bind("127.0.0.1:0").await?;
+            let connect = $($net)::+::TcpStream::connect(listener.local_addr()?);
+            let accept = async { Ok(listener.accept().await?.0) };
+            let (client, server) = futures_lite::future::try_zip(connect, accept).await?;
+            client.set_nodelay(true)?;
+            server.set_nodelay(true)?;
+            io::Result::Ok((client, server))
+        }
+    };
+}
+
 pub struct TokioCurrentThread;
 pub struct TokioMultiThread;
 pub struct Smol;
@@ -54,12 +71,7 @@ pub struct Virtual;
 fn tokio_pair() -> BoxFut<io::Result<(TokioStream, TokioStream)>> {
     use tokio_util::compat::TokioAsyncReadCompatExt;
     Box::pin(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let connect = tokio::net::TcpStream::connect(listener.local_addr()?);
-        let accept = async { Ok(listener.accept().await?.0) };
-        let (client, server) = futures_lite::future::try_zip(connect, accept).await?;
-        client.set_nodelay(true)?;
-        server.set_nodelay(true)?;
+        let (client, server) = loopback!(tokio::net).await?;
         Ok((client.compat(), server.compat()))
     })
 }
@@ -118,15 +130,7 @@ impl Backend for Smol {
     }
 
     fn pair() -> BoxFut<io::Result<(Self::Stream, Self::Stream)>> {
-        Box::pin(async {
-            let listener = smol::net::TcpListener::bind("127.0.0.1:0").await?;
-            let connect = smol::net::TcpStream::connect(listener.local_addr()?);
-            let accept = async { Ok(listener.accept().await?.0) };
-            let (client, server) = futures_lite::future::try_zip(connect, accept).await?;
-            client.set_nodelay(true)?;
-            server.set_nodelay(true)?;
-            Ok((client, server))
-        })
+        Box::pin(loopback!(smol::net))
     }
 }
 
@@ -143,15 +147,7 @@ impl Backend for AsyncStd {
     }
 
     fn pair() -> BoxFut<io::Result<(Self::Stream, Self::Stream)>> {
-        Box::pin(async {
-            let listener = async_std::net::TcpListener::bind("127.0.0.1:0").await?;
-            let connect = async_std::net::TcpStream::connect(listener.local_addr()?);
-            let accept = async { Ok(listener.accept().await?.0) };
-            let (client, server) = futures_lite::future::try_zip(connect, accept).await?;
-            client.set_nodelay(true)?;
-            server.set_nodelay(true)?;
-            Ok((client, server))
-        })
+        Box::pin(loopback!(async_std::net))
     }
 }
 
