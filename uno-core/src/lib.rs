@@ -88,6 +88,8 @@ pub mod rt;
 pub mod sync;
 pub mod task;
 pub mod time;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use rt::Runtime;
 pub use task::{JoinError, Task};

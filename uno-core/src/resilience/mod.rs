@@ -12,7 +12,7 @@
 //! |---|---|
 //! | `@retry(max_attempts=3)` | [`Retry`], [`Backoff`], [`RetryBudget`] |
 //! | `@timeout_handler(5.0, "msg")` | [`TimeoutPolicy`], [`ResilienceExt::timeout`] |
-//! | `@rate_limited(10/s)` | [`RateLimiter`] |
+//! | `@rate_limited(10/s)` | [`RateLimiter`], [`KeyedRateLimiter`] (per key), any [`RateLimit`] |
 //! | `@concurrent_limited(5)` | [`Bulkhead`] |
 //! | `@cancellable` | [`Pipeline`]'s token, [`ResilienceExt::cancellable`] |
 //! | circuit breaker | [`CircuitBreaker`] |
@@ -144,23 +144,30 @@ mod bulkhead;
 mod circuit_breaker;
 mod error;
 mod ext;
+mod limit;
 mod pipeline;
 mod rate_limit;
 mod retry;
 mod timeout;
 
-pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadPermit, BulkheadStats};
+pub use bulkhead::{Bulkhead, BulkheadAcquire, BulkheadBuilder, BulkheadPermit, BulkheadStats};
 pub use circuit_breaker::{
     BreakerPermit, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerStats, CircuitState,
     StateChange,
 };
 pub use error::{BulkheadRejected, CircuitOpen, ConfigError, ResilienceError, RetryAfter};
 pub use ext::ResilienceExt;
+pub use limit::{LimitError, LimitUnavailable, LocalAcquire, RateLimit};
 pub use pipeline::{Pipeline, PipelineBuilder};
-pub use rate_limit::{RateLimitAcquire, RateLimiter, RateLimiterBuilder, RateLimiterStats};
+pub use rate_limit::{
+    KeyedAcquire, KeyedRateLimiter, KeyedRateLimiterBuilder, KeyedRateLimiterStats,
+    RateLimitAcquire, RateLimitAcquireOwned, RateLimiter, RateLimiterBuilder, RateLimiterStats,
+};
 pub use retry::{
     Backoff, BackoffDelays, Retry, RetryAttempts, RetryBudget, RetryBuilder, RetryStats,
 };
+#[cfg(feature = "tower")]
+pub(crate) use timeout::{Held as HeldTimeout, shared_limit};
 pub use timeout::{TimeoutPolicy, TimeoutPolicyBuilder};
 
 use crate::observe::{Description, Kind, Unit};

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::BulkheadBuilder;
-use super::permit::{BorrowedSlot, BulkheadPermit, Slot};
+use super::permit::{BorrowedSlot, BulkheadAcquire, BulkheadPermit, Slot, SlotWait};
 use crate::observe::{Counter, Gauge, Name};
 use crate::resilience::{BulkheadRejected, ResilienceError};
 use crate::rt::Runtime;
@@ -162,7 +162,8 @@ impl Bulkhead {
         Some(BulkheadPermit::new(slot))
     }
 
-    /// Waits for a slot, in arrival order.
+    /// Waits for a slot, in arrival order. The future is owned (`'static`): it holds a clone of
+    /// the bulkhead.
     ///
     /// # Errors
     ///
@@ -194,9 +195,22 @@ impl Bulkhead {
     /// assert!(bulkhead.acquire().await.is_ok());
     /// # });
     /// ```
-    pub async fn acquire(&self) -> Result<BulkheadPermit, BulkheadRejected> {
-        let slot = Slot::take(&self.inner).await?;
-        Ok(BulkheadPermit::new(slot))
+    pub fn acquire(&self) -> BulkheadAcquire {
+        BulkheadAcquire::new(self.inner.clone())
+    }
+
+    /// Takes a slot without waiting, or refuses as a full bulkhead (counted and reported as
+    /// one): for callers that shed load instead of queueing (the `tower` layer's `shed()`).
+    #[cfg_attr(
+        not(feature = "tower"),
+        allow(dead_code, reason = "used by the tower layer")
+    )]
+    pub(crate) fn try_acquire_or_shed(&self) -> Result<BulkheadPermit, BulkheadRejected> {
+        self.try_acquire().ok_or_else(|| {
+            let name = self.inner.name.shared();
+            self.inner
+                .reject(BulkheadRejected::QueueFull { name, max_queue: 0 })
+        })
     }
 
     /// A slot borrowed from the bulkhead, for calls that hold it within their own future
@@ -207,8 +221,8 @@ impl Bulkhead {
     }
 
     /// Waits for a borrowed slot; see [`try_enter`](Self::try_enter).
-    pub(crate) async fn enter(&self) -> Result<BorrowedSlot<'_>, BulkheadRejected> {
-        Slot::take(&&*self.inner).await
+    pub(crate) fn enter(&self) -> SlotWait<&Inner> {
+        Slot::take(&*self.inner)
     }
 
     /// Runs `op` in a slot.
