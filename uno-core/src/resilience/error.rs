@@ -241,7 +241,9 @@ impl<E> ResilienceError<E> {
         }
     }
 
-    /// How long the policy suggests waiting before calling again, when it knows.
+    /// How long the policy suggests waiting before calling again, when it knows (looking
+    /// through [`RetriesExhausted`](Self::RetriesExhausted) to the last attempt's error, so an
+    /// error handler finds a rate limit's `retry_after` after the retries gave up too).
     ///
     /// # Examples
     ///
@@ -259,7 +261,58 @@ impl<E> ResilienceError<E> {
         match self {
             ResilienceError::RateLimited(e) => Some(e.retry_after),
             ResilienceError::CircuitOpen(e) => e.retry_after,
+            ResilienceError::RetriesExhausted { last, .. } => last.retry_after(),
             _ => None,
+        }
+    }
+}
+
+impl<E> ResilienceError<ResilienceError<E>> {
+    /// Removes one level of nesting: the error of a uno policy (a tower layer) over an
+    /// operation (a service) that already returns a [`ResilienceError`] — a `RetryLayer` over a
+    /// `CircuitBreakerLayer`, say — becomes the flat error, so an error handler matches one
+    /// level. The inner error ([`Inner`](Self::Inner)) becomes the error itself, and
+    /// [`RetriesExhausted`](Self::RetriesExhausted) keeps its count with its last error
+    /// flattened. In a tower stack: `ServiceBuilder::new().map_err(ResilienceError::flatten)`
+    /// above the outer uno layer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{ResilienceError, RetryAfter};
+    ///
+    /// let limited: ResilienceError<&str> = RetryAfter::new("api", Duration::from_secs(2)).into();
+    /// let nested = ResilienceError::RetriesExhausted {
+    ///     name: "retry".into(),
+    ///     attempts: 3,
+    ///     last: Box::new(ResilienceError::Inner(limited)),
+    /// };
+    /// let flat: ResilienceError<&str> = nested.flatten();
+    /// assert_eq!(flat.attempts(), Some(3));
+    /// assert!(flat.is_rejected());
+    /// assert_eq!(flat.retry_after(), Some(Duration::from_secs(2))); // for a 429's Retry-After
+    /// let inner = ResilienceError::Inner(ResilienceError::Inner("503"));
+    /// assert_eq!(inner.flatten(), ResilienceError::Inner("503"));
+    /// ```
+    pub fn flatten(self) -> ResilienceError<E> {
+        match self {
+            ResilienceError::Inner(inner) => inner,
+            ResilienceError::Timeout(e) => ResilienceError::Timeout(e),
+            ResilienceError::RateLimited(e) => ResilienceError::RateLimited(e),
+            ResilienceError::Rejected(e) => ResilienceError::Rejected(e),
+            ResilienceError::CircuitOpen(e) => ResilienceError::CircuitOpen(e),
+            ResilienceError::Unavailable(e) => ResilienceError::Unavailable(e),
+            ResilienceError::Cancelled => ResilienceError::Cancelled,
+            ResilienceError::RetriesExhausted {
+                name,
+                attempts,
+                last,
+            } => ResilienceError::RetriesExhausted {
+                name,
+                attempts,
+                last: Box::new(last.flatten()),
+            },
         }
     }
 }

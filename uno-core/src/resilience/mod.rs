@@ -142,6 +142,7 @@
 
 mod bulkhead;
 mod circuit_breaker;
+mod classify;
 mod error;
 mod ext;
 mod limit;
@@ -155,10 +156,11 @@ pub use circuit_breaker::{
     BreakerPermit, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerStats, CircuitState,
     StateChange,
 };
+pub use classify::{Classify, DefaultClassify, Verdict};
 pub use error::{BulkheadRejected, CircuitOpen, ConfigError, ResilienceError, RetryAfter};
 pub use ext::ResilienceExt;
 pub use limit::{LimitError, LimitUnavailable, LocalAcquire, RateLimit};
-pub use pipeline::{Pipeline, PipelineBuilder};
+pub use pipeline::{Pipeline, PipelineBuilder, PipelineCall};
 pub use rate_limit::{
     KeyedAcquire, KeyedRateLimiter, KeyedRateLimiterBuilder, KeyedRateLimiterStats,
     RateLimitAcquire, RateLimitAcquireOwned, RateLimiter, RateLimiterBuilder, RateLimiterStats,
@@ -166,6 +168,8 @@ pub use rate_limit::{
 pub use retry::{
     Backoff, BackoffDelays, Retry, RetryAttempts, RetryBudget, RetryBuilder, RetryStats,
 };
+#[cfg(feature = "tower")]
+pub(crate) use retry::{OwnedAttempts, Step};
 #[cfg(feature = "tower")]
 pub(crate) use timeout::{Held as HeldTimeout, shared_limit};
 pub use timeout::{TimeoutPolicy, TimeoutPolicyBuilder};

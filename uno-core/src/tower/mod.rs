@@ -119,14 +119,18 @@
 
 mod admitted;
 mod bulkhead;
+mod circuit_breaker;
 mod rate_limit;
+mod retry;
 mod timeout;
 
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
+pub use circuit_breaker::{CircuitBreakerFuture, CircuitBreakerLayer, CircuitBreakerService};
 pub use rate_limit::{
     KeyedRateLimitFuture, KeyedRateLimitLayer, KeyedRateLimitService, RateLimitFuture,
     RateLimitLayer, RateLimitService,
 };
+pub use retry::{RetryFuture, RetryLayer, RetryService};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 
 // The `classify` helper's layers (retry, circuit breaker, pipeline): their `mod` and `pub use`

@@ -7,7 +7,7 @@ use std::ops::Deref;
 use std::time::Duration;
 
 use super::state::{Inner, LazyNow, Ticket};
-use crate::resilience::{CircuitOpen, ResilienceError};
+use crate::resilience::{CircuitOpen, ResilienceError, Verdict};
 
 /// One admitted call, generic over how it holds the breaker (as the semaphore's `Wait`): it
 /// reports the call's outcome once, and dropped without reporting it counts nothing and frees
@@ -57,6 +57,20 @@ impl<S: Deref<Target = Inner>> Permit<S> {
         result: &Result<T, ResilienceError<E>>,
         op_time: Option<Duration>,
     ) {
+        self.record_judged(result, None, op_time);
+    }
+
+    /// Records a policy result that a classifier gave `verdict` (`None`: the rules of
+    /// [`record_result`](Self::record_result)).
+    pub(crate) fn record_judged<T, E>(
+        self,
+        result: &Result<T, ResilienceError<E>>,
+        verdict: Option<Verdict>,
+        op_time: Option<Duration>,
+    ) {
+        if let Some(verdict) = verdict {
+            return self.report(verdict.breaker_outcome(), op_time);
+        }
         let outcome = match result {
             Ok(_) => Some(false),
             Err(
@@ -141,6 +155,38 @@ impl BreakerPermit {
     /// ```
     pub fn failure(self) {
         self.permit.report(Some(true), None);
+    }
+
+    /// Reports the call by a classifier's [`Verdict`]: a success (or slow call) for
+    /// [`Verdict::Success`], nothing for [`Verdict::Ignored`] (its probe slot is freed), a failure
+    /// otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{CircuitBreaker, Verdict};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let rt = VirtualRuntime::new().handle();
+    ///
+    /// let breaker = CircuitBreaker::builder(&rt).build().unwrap();
+    /// breaker.try_acquire().unwrap().record(Verdict::Ignored); // a 404: the server is fine
+    /// breaker.try_acquire().unwrap().record(Verdict::Permanent);
+    /// let stats = breaker.stats();
+    /// assert_eq!((stats.successes, stats.failures, stats.ignored), (0, 1, 1));
+    /// ```
+    pub fn record(self, verdict: Verdict) {
+        self.permit.report(verdict.breaker_outcome(), None);
+    }
+
+    /// Reports a call made by a service, whose outcome a classifier judged (`None`: the breaker's
+    /// rules for a policy result).
+    #[cfg_attr(not(feature = "tower"), allow(dead_code, reason = "used by the tower layer"))]
+    pub(crate) fn record_judged<T, E>(
+        self,
+        result: &Result<T, ResilienceError<E>>,
+        verdict: Option<Verdict>,
+    ) {
+        self.permit.record_judged(result, verdict, None);
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::permit::{Admission, BreakerPermit, Permit};
 use super::state::{Inner, LazyNow};
 use super::{CircuitBreakerBuilder, CircuitState};
-use crate::resilience::{CircuitOpen, ResilienceError};
+use crate::resilience::{CircuitOpen, ResilienceError, Verdict};
 use crate::rt::Runtime;
 
 /// A circuit breaker: closed / open / half-open over a failure rate.
@@ -278,6 +278,66 @@ impl CircuitBreaker {
         let admission = self.admit(None)?;
         let result = op().await;
         admission.record_result(&result, None);
+        result
+    }
+
+    /// As [`run`](Self::run), recording the outcome by `classify`'s [`Verdict`] on the whole
+    /// `Result`: an `Ok` can count as a failure (an HTTP 5xx), an `Err` can be
+    /// [`Verdict::Ignored`] (a 404: counted neither way, as a cancelled call). Refusals are not
+    /// classified: an open breaker answers [`ResilienceError::CircuitOpen`] without calling `op`
+    /// or `classify`.
+    ///
+    /// # Errors
+    ///
+    /// [`ResilienceError::CircuitOpen`] (the operation was not called) or
+    /// [`ResilienceError::Inner`] for the operation's error, whatever its verdict.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run).
+    ///
+    /// # Panics
+    ///
+    /// A panicking `classify` propagates out of the call; the call counts as neither success nor
+    /// failure and its probe slot is freed, as for a panicking operation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{CircuitBreaker, CircuitState, Verdict};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let breaker = CircuitBreaker::builder(&rt).count_window(2).minimum_calls(2).build().unwrap();
+    /// let server_errors = |outcome: Result<&u16, &()>| match outcome {
+    ///     Ok(status) if *status >= 500 => Verdict::Failure,
+    ///     Ok(_) => Verdict::Success,
+    ///     Err(()) => Verdict::Failure,
+    /// };
+    /// for _ in 0..2 {
+    ///     let status = breaker.run_classified(|| async { Ok(503) }, server_errors).await;
+    ///     assert_eq!(status, Ok(503)); // an answer, and a failure
+    /// }
+    /// assert_eq!(breaker.state(), CircuitState::Open);
+    /// # });
+    /// ```
+    pub async fn run_classified<T, E, F, Fut, C>(
+        &self,
+        op: F,
+        classify: C,
+    ) -> Result<T, ResilienceError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: FnOnce(Result<&T, &E>) -> Verdict,
+    {
+        let admission = self.admit(None)?;
+        let result = op().await;
+        let verdict = classify(result.as_ref());
+        let result = result.map_err(ResilienceError::Inner);
+        admission.record_judged(&result, Some(verdict), None);
         result
     }
 

@@ -7,4 +7,4 @@ mod builder;
 mod policy;
 
 pub use builder::PipelineBuilder;
-pub use policy::Pipeline;
+pub use policy::{Pipeline, PipelineCall};

@@ -6,9 +6,10 @@ use std::future::Future;
 
 use super::PipelineBuilder;
 use crate::observe::{Name, event};
-use crate::resilience::retry::Attempts;
+use crate::resilience::retry::{Attempts, Step};
 use crate::resilience::{
-    Bulkhead, CircuitBreaker, RateLimiter, ResilienceError, Retry, TimeoutPolicy,
+    Bulkhead, CircuitBreaker, Classify, DefaultClassify, RateLimiter, ResilienceError, Retry,
+    TimeoutPolicy, Verdict,
 };
 use crate::rt::Runtime;
 use crate::sync::{CancellationToken, Cancelled};
@@ -215,12 +216,166 @@ impl<E> Pipeline<E> {
     /// assert_eq!(out, Ok("done"));
     /// # });
     /// ```
-    pub async fn run_flat<T, F, Fut>(&self, mut op: F) -> Result<T, ResilienceError<E>>
+    pub async fn run_flat<T, F, Fut>(&self, op: F) -> Result<T, ResilienceError<E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
     {
-        let call = self.call(&mut op);
+        self.run_judged(op, None, None::<&DefaultClassify>).await
+    }
+
+    /// As [`run`](Self::run), stopping the call with [`ResilienceError::Cancelled`] when
+    /// `token` is cancelled too (this call only; the builder's
+    /// [`cancellation`](PipelineBuilder::cancellation) token, if any, still stops every call).
+    /// Short for `self.call().cancellation(token).run(op)`; see [`PipelineCall`].
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run); [`ResilienceError::Cancelled`] once either token is cancelled.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run). A cancelled token stops the call at whichever await point it is
+    /// in (the limiter's queue, a bulkhead slot's wait, the operation, the backoff sleep) with
+    /// the same release of what it held as dropping the future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Pipeline, ResilienceError};
+    /// use uno_core::sync::CancellationToken;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let pipeline = Pipeline::builder(&rt).build().unwrap();
+    /// let (this_request, other_request) = (CancellationToken::new(), CancellationToken::new());
+    /// this_request.cancel(); // the client went away
+    /// let hung = pipeline.run_with(&this_request, || std::future::pending::<Result<(), ()>>());
+    /// assert_eq!(hung.await, Err(ResilienceError::Cancelled));
+    /// let fine = pipeline.run_with(&other_request, || async { Ok::<_, ()>(1) }).await;
+    /// assert_eq!(fine, Ok(1)); // other calls go on
+    /// # });
+    /// ```
+    pub async fn run_with<T, F, Fut>(
+        &self,
+        token: &CancellationToken,
+        op: F,
+    ) -> Result<T, ResilienceError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.call().cancellation(token).run(op).await
+    }
+
+    /// As [`run`](Self::run), with the breaker and the retry deciding from `classify`'s
+    /// [`Verdict`] on each attempt's whole `Result` (see [`Verdict`] for how each policy reads
+    /// it). Only the operation's own outcomes are classified: timeouts, refusals and
+    /// cancellations keep their rules.
+    ///
+    /// # Errors
+    ///
+    /// As [`Retry::run_classified`] inside the pipeline's other errors: giving up on an `Ok`
+    /// classified as a failure returns that `Ok`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run).
+    ///
+    /// # Panics
+    ///
+    /// A panicking `classify` propagates out of the call after the attempt's bulkhead slot was
+    /// released; its breaker probe counts nothing and is freed, and no further attempt is made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Backoff, CircuitBreaker, Pipeline, Retry, Verdict};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let pipeline = Pipeline::builder(&rt)
+    ///     .retry(Retry::builder(&rt).backoff(Backoff::constant(Duration::ZERO)).build().unwrap())
+    ///     .circuit_breaker(CircuitBreaker::builder(&rt).build().unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let mut statuses = vec![200, 500, 500];
+    /// let status = pipeline
+    ///     .run_classified(
+    ///         || { let status = statuses.pop().unwrap(); async move { Ok::<u16, ()>(status) } },
+    ///         |outcome| match outcome {
+    ///             Ok(s) if *s >= 500 => Verdict::Failure,
+    ///             _ => Verdict::Success,
+    ///         },
+    ///     )
+    ///     .await;
+    /// assert_eq!(status, Ok(200)); // two 500s retried
+    /// assert_eq!(pipeline.circuit_breaker().unwrap().stats().failures, 2);
+    /// # });
+    /// ```
+    pub async fn run_classified<T, F, Fut, C>(
+        &self,
+        op: F,
+        classify: C,
+    ) -> Result<T, ResilienceError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: Fn(Result<&T, &E>) -> Verdict,
+    {
+        self.call().classify(classify).run(op).await
+    }
+
+    /// Per-call options: a [`PipelineCall`] to give this call its own cancellation token
+    /// and/or classifier before running it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Pipeline, Verdict};
+    /// use uno_core::sync::CancellationToken;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let pipeline = Pipeline::<()>::builder(&rt).build().unwrap();
+    /// let request = CancellationToken::new();
+    /// let out = pipeline
+    ///     .call()
+    ///     .cancellation(&request)
+    ///     .classify(|_: Result<&u16, &()>| Verdict::Success)
+    ///     .run(|| async { Ok(204) })
+    ///     .await;
+    /// assert_eq!(out, Ok(204));
+    /// # });
+    /// ```
+    pub fn call(&self) -> PipelineCall<'_, E> {
+        PipelineCall {
+            pipeline: self,
+            token: None,
+            classify: None,
+        }
+    }
+
+    /// Runs a call with its own token and classifier (each optional), inside the span.
+    async fn run_judged<T, F, Fut, C>(
+        &self,
+        mut op: F,
+        token: Option<&CancellationToken>,
+        classify: Option<&C>,
+    ) -> Result<T, ResilienceError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ResilienceError<E>>>,
+        C: Classify<T, E>,
+    {
+        let call = self.call_inner(&mut op, token, classify);
         #[cfg(feature = "tracing")]
         let call = tracing::Instrument::instrument(
             call,
@@ -233,28 +388,32 @@ impl<E> Pipeline<E> {
         call.await
     }
 
-    /// One call through every policy (inside the `uno_pipeline_call` span).
-    async fn call<T, F, Fut>(&self, op: &mut F) -> Result<T, ResilienceError<E>>
+    /// One call through every policy (inside the `uno_pipeline_call` span): stopped by the
+    /// builder's token or the call's own, whichever is cancelled first.
+    async fn call_inner<T, F, Fut, C>(
+        &self,
+        op: &mut F,
+        token: Option<&CancellationToken>,
+        classify: Option<&C>,
+    ) -> Result<T, ResilienceError<E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
+        C: Classify<T, E>,
     {
         let rt = &self.rt;
         let bounded = async move {
             let retried = async move {
                 let Some(retry) = &self.retry else {
-                    return self.attempt(op, None).await;
+                    return self.attempt(op, None, classify).await.0;
                 };
                 let mut attempts = retry.start();
                 loop {
                     attempts.begin();
-                    match self.attempt(op, Some(&mut attempts)).await {
-                        Ok(value) => {
-                            attempts.succeeded();
-                            return Ok(value);
-                        }
-                        Err(err) => {
-                            let delay = attempts.failed(err)?;
+                    let (result, verdict) = self.attempt(op, Some(&mut attempts), classify).await;
+                    match attempts.judged(result, verdict) {
+                        Step::Done(result) => return result,
+                        Step::Retry(delay) => {
                             if !delay.is_zero() {
                                 rt.sleep(delay).await;
                             }
@@ -267,13 +426,8 @@ impl<E> Pipeline<E> {
                 None => retried.await,
             }
         };
-        match &self.token {
-            Some(token) => token
-                .run_until_cancelled_ref(bounded)
-                .await
-                .unwrap_or_else(|Cancelled| Err(ResilienceError::Cancelled)),
-            None => bounded.await,
-        }
+        let for_this_call = until_cancelled(token, bounded);
+        until_cancelled(self.token.as_ref(), for_this_call).await
     }
 
     /// One attempt: breaker, per-attempt timeout, limiter, bulkhead, operation. `retry` is told
@@ -282,14 +436,19 @@ impl<E> Pipeline<E> {
     /// The clock is read once for the breaker, the timeout's start and the limiter: they act at
     /// the same moment (no `.await` between them). The slow-call clock starts from that reading
     /// too, unless the limiter or the bulkhead made the call wait.
-    async fn attempt<T, F, Fut>(
+    ///
+    /// Returns the attempt's result with `classify`'s verdict on it when it is the operation's
+    /// own outcome (`None` for a timeout or a refusal, or without a classifier).
+    async fn attempt<T, F, Fut, C>(
         &self,
         op: &mut F,
         mut retry: Option<&mut Attempts<'_, E>>,
-    ) -> Result<T, ResilienceError<E>>
+        classify: Option<&C>,
+    ) -> (Result<T, ResilienceError<E>>, Option<Verdict>)
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ResilienceError<E>>>,
+        C: Classify<T, E>,
     {
         let rt = &self.rt;
         event!(
@@ -301,7 +460,10 @@ impl<E> Pipeline<E> {
         );
         let now = (self.attempt_timeout.is_some() || self.limiter.is_some()).then(|| rt.now());
         let admission = match &self.breaker {
-            Some(breaker) => Some(breaker.admit(now)?),
+            Some(breaker) => match breaker.admit(now) {
+                Ok(admission) => Some(admission),
+                Err(open) => return (Err(open.into()), None),
+            },
             None => None,
         };
         let measure = self
@@ -344,10 +506,13 @@ impl<E> Pipeline<E> {
             (Some(limit), Some(now)) => limit.limit_from(now, limited).await,
             _ => limited.await,
         };
+        // Judged while the breaker's admission is held: a panicking classifier drops it
+        // unreported, which frees its probe slot.
+        let verdict = classify.and_then(|classify| judge(classify, &result));
         if let Some(admission) = admission {
-            admission.record_result(&result, op_time);
+            admission.record_judged(&result, verdict, op_time);
         }
-        result
+        (result, verdict)
     }
 
     /// The runtime the pipeline runs on.
@@ -454,6 +619,214 @@ impl<E> Pipeline<E> {
     /// ```
     pub fn bulkhead(&self) -> Option<&Bulkhead> {
         self.bulkhead.as_ref()
+    }
+}
+
+/// `classify`'s verdict on an attempt's result when it is the operation's own outcome (a value
+/// or its own error), `None` for what a policy produced (timeouts, refusals, cancellation).
+fn judge<T, E, C: Classify<T, E>>(
+    classify: &C,
+    result: &Result<T, ResilienceError<E>>,
+) -> Option<Verdict> {
+    match result {
+        Ok(value) => Some(classify.classify(Ok(value))),
+        Err(ResilienceError::Inner(err)) => Some(classify.classify(Err(err))),
+        Err(_) => None,
+    }
+}
+
+/// Runs `call` until `token` (if any) is cancelled.
+async fn until_cancelled<T, E>(
+    token: Option<&CancellationToken>,
+    call: impl Future<Output = Result<T, ResilienceError<E>>>,
+) -> Result<T, ResilienceError<E>> {
+    match token {
+        Some(token) => token
+            .run_until_cancelled_ref(call)
+            .await
+            .unwrap_or_else(|Cancelled| Err(ResilienceError::Cancelled)),
+        None => call.await,
+    }
+}
+
+/// One call of a [`Pipeline`] with its own options; from [`Pipeline::call`].
+///
+/// - [`cancellation`](Self::cancellation): a token for this call alone (a request's, a
+///   client's): cancelling it stops this call with [`ResilienceError::Cancelled`], and no other.
+///   The builder's token, if any, still applies: the first of the two to be cancelled stops it.
+/// - [`classify`](Self::classify): a classifier of the operation's outcomes for this call (see
+///   [`Pipeline::run_classified`]).
+///
+/// Then [`run`](Self::run) or [`run_flat`](Self::run_flat), as the pipeline's own methods.
+///
+/// # Examples
+///
+/// ```
+/// use uno_core::resilience::{Pipeline, ResilienceError};
+/// use uno_core::sync::CancellationToken;
+/// # use uno_core::rt::VirtualRuntime;
+/// # let vrt = VirtualRuntime::new();
+/// # let rt = vrt.handle();
+/// # vrt.block_on(async move {
+///
+/// let pipeline = Pipeline::builder(&rt).build().unwrap();
+/// let client_gone = CancellationToken::new();
+/// client_gone.cancel();
+/// let out = pipeline
+///     .call()
+///     .cancellation(&client_gone)
+///     .run_flat(|| std::future::pending::<Result<(), ResilienceError<()>>>())
+///     .await;
+/// assert_eq!(out, Err(ResilienceError::Cancelled));
+/// # });
+/// ```
+#[must_use = "a call does nothing until `.run(..)` or `.run_flat(..)`"]
+pub struct PipelineCall<'a, E, C = DefaultClassify> {
+    pipeline: &'a Pipeline<E>,
+    token: Option<&'a CancellationToken>,
+    classify: Option<C>,
+}
+
+impl<'a, E, C> PipelineCall<'a, E, C> {
+    /// Stops this call when `token` is cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Pipeline, ResilienceError};
+    /// use uno_core::sync::CancellationToken;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let shutdown = CancellationToken::new();
+    /// let pipeline = Pipeline::builder(&rt).cancellation(shutdown.clone()).build().unwrap();
+    /// let request = CancellationToken::new();
+    /// let call = pipeline.call().cancellation(&request).run(|| std::future::pending::<Result<(), ()>>());
+    /// shutdown.cancel(); // the builder's token still stops it
+    /// assert_eq!(call.await, Err(ResilienceError::Cancelled));
+    /// # });
+    /// ```
+    pub fn cancellation(mut self, token: &'a CancellationToken) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Classifies this call's outcomes with `classify` (a [`Classify`]: any
+    /// `Fn(Result<&T, &E>) -> Verdict`; annotate the closure's argument, its types are not known
+    /// yet here).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{CircuitBreaker, Pipeline, Verdict};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let breaker = CircuitBreaker::builder(&rt).build().unwrap();
+    /// let pipeline = Pipeline::builder(&rt).circuit_breaker(breaker).build().unwrap();
+    /// let not_found = pipeline
+    ///     .call()
+    ///     .classify(|_: Result<&(), &&str>| Verdict::Ignored)
+    ///     .run(|| async { Err::<(), _>("404") })
+    ///     .await;
+    /// assert!(not_found.is_err());
+    /// assert_eq!(pipeline.circuit_breaker().unwrap().stats().ignored, 1);
+    /// # });
+    /// ```
+    pub fn classify<C2>(self, classify: C2) -> PipelineCall<'a, E, C2> {
+        PipelineCall {
+            pipeline: self.pipeline,
+            token: self.token,
+            classify: Some(classify),
+        }
+    }
+
+    /// Runs `op` through the pipeline with this call's options; see [`Pipeline::run`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::run`] (and [`Pipeline::run_classified`] with a classifier).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Pipeline::run_with`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::Pipeline;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let pipeline = Pipeline::builder(&rt).build().unwrap();
+    /// assert_eq!(pipeline.call().run(|| async { Ok::<_, ()>(3) }).await, Ok(3));
+    /// # });
+    /// ```
+    pub async fn run<T, F, Fut>(self, mut op: F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: Classify<T, E>,
+    {
+        self.run_flat(move || {
+            let attempt = op();
+            async move { attempt.await.map_err(ResilienceError::Inner) }
+        })
+        .await
+    }
+
+    /// As [`run`](Self::run), for an operation that already returns a [`ResilienceError`]; a
+    /// classifier sees its values and its [`Inner`](ResilienceError::Inner) errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::run_flat`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Pipeline::run_with`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{Pipeline, ResilienceError};
+    /// use uno_core::sync::CancellationToken;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let pipeline = Pipeline::<()>::builder(&rt).build().unwrap();
+    /// let token = CancellationToken::new();
+    /// let out = pipeline.call().cancellation(&token).run_flat(|| async { Ok(1) }).await;
+    /// assert_eq!(out, Ok(1));
+    /// # });
+    /// ```
+    pub async fn run_flat<T, F, Fut>(self, op: F) -> Result<T, ResilienceError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ResilienceError<E>>>,
+        C: Classify<T, E>,
+    {
+        self.pipeline
+            .run_judged(op, self.token, self.classify.as_ref())
+            .await
+    }
+}
+
+impl<E, C> fmt::Debug for PipelineCall<'_, E, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineCall")
+            .field("pipeline", &self.pipeline.name)
+            .field("cancellation", &self.token)
+            .field("classified", &self.classify.is_some())
+            .finish()
     }
 }
 

@@ -24,6 +24,7 @@ pub struct RetryBuilder<E> {
     on_retry: Option<Box<OnRetry<E>>>,
     retry_on_timeout: bool,
     retry_on_rejection: bool,
+    max_retry_after: Option<Duration>,
     budget: Option<RetryBudget>,
     seed: Option<u64>,
 }
@@ -43,6 +44,7 @@ impl<E> RetryBuilder<E> {
             on_retry: None,
             retry_on_timeout: true,
             retry_on_rejection: false,
+            max_retry_after: None,
             budget: None,
             seed: None,
         }
@@ -308,6 +310,49 @@ impl<E> RetryBuilder<E> {
         self
     }
 
+    /// The longest delay taken from an outcome that the policy waits before the next attempt:
+    /// a [`Verdict::RetryAfter`] from a classifier (60 s unless set) and, once this is set, a
+    /// [`delay_from`](Self::delay_from) delay (otherwise bounded by
+    /// [`max_duration`](Self::max_duration) only, as before this option existed). A longer
+    /// delay ends the call as if the retries had run out, rather than coming back before the
+    /// server asked; [`Duration::MAX`] turns the cap off.
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Self::build) fails with [`ConfigError::Zero`] for a zero cap.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{ConfigError, Retry, Verdict};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let retry = Retry::<()>::builder(&rt).max_retry_after(Duration::from_secs(5)).build().unwrap();
+    /// let mut calls = 0;
+    /// let out = retry
+    ///     .run_classified(
+    ///         || { calls += 1; async { Ok::<u16, ()>(503) } },
+    ///         // The server asks for 10 minutes: more than the cap.
+    ///         |_: Result<&u16, &()>| Verdict::RetryAfter(Duration::from_secs(600)),
+    ///     )
+    ///     .await;
+    /// assert_eq!((out, calls), (Ok(503), 1)); // the last response, at once
+    /// assert_eq!(retry.stats().exhausted, 1);
+    /// let err = Retry::<()>::builder(&rt).max_retry_after(Duration::ZERO).build().unwrap_err();
+    /// assert_eq!(err, ConfigError::Zero { what: "retry max_retry_after" });
+    /// # });
+    /// ```
+    ///
+    /// [`Verdict::RetryAfter`]: crate::resilience::Verdict::RetryAfter
+    pub fn max_retry_after(mut self, limit: Duration) -> Self {
+        self.max_retry_after = Some(limit);
+        self
+    }
+
     /// Draws retries from `budget` (shared with its clones): when it is empty, failures are not
     /// retried.
     ///
@@ -392,6 +437,11 @@ impl<E> RetryBuilder<E> {
                 what: "retry max_duration",
             });
         }
+        if self.max_retry_after.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::Zero {
+                what: "retry max_retry_after",
+            });
+        }
         self.backoff.validate()?;
         let name = match self.name {
             Some(name) => Name::new(name),
@@ -411,6 +461,7 @@ impl<E> RetryBuilder<E> {
                 on_retry: self.on_retry,
                 retry_on_timeout: self.retry_on_timeout,
                 retry_on_rejection: self.retry_on_rejection,
+                max_retry_after: self.max_retry_after,
                 budget: self.budget,
                 rng: self.seed.map_or_else(Jitter::from_entropy, Jitter::new),
                 stats: Counters::default(),

@@ -16,4 +16,6 @@ pub use backoff::{Backoff, BackoffDelays};
 pub use budget::RetryBudget;
 pub use builder::RetryBuilder;
 pub use policy::{Retry, RetryAttempts, RetryStats};
-pub(crate) use state::{ATTEMPTS, Attempts, BUDGET_EXHAUSTED, RETRIES};
+pub(crate) use state::{ATTEMPTS, Attempts, BUDGET_EXHAUSTED, RETRIES, Step};
+#[cfg(feature = "tower")]
+pub(crate) use state::OwnedAttempts;

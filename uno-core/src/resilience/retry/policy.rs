@@ -5,9 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::state::{Attempts, Inner};
+use super::state::{Attempts, Inner, OwnedAttempts, Step};
 use super::{RetryBudget, RetryBuilder};
-use crate::resilience::ResilienceError;
+use crate::resilience::{ResilienceError, Verdict};
 use crate::rt::Runtime;
 
 /// The retry policy (Uno's `@retry`): calls an operation up to `max_attempts` times (and/or until
@@ -285,6 +285,95 @@ impl<E> Retry<E> {
         }
     }
 
+    /// As [`run`](Self::run), deciding from the whole outcome: `classify` gives each attempt's
+    /// `Result` a [`Verdict`], so an `Ok` can be retried (an HTTP 503) and an `Err` can end the
+    /// call (a 404). A [`Verdict::RetryAfter`] waits the delay it carries instead of the backoff,
+    /// within the policy's limits (at most [`max_retry_after`], 60 s unless set, and within
+    /// [`max_duration`]); see [`Verdict`] for how each verdict is read. The budget, the hook
+    /// (for errors) and the counters work as in `run`; an `Err` classified
+    /// [`Verdict::Failure`] still goes through [`retry_if`] and [`delay_from`].
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run): the operation's error when it is not retried, and
+    /// [`ResilienceError::RetriesExhausted`] when the policy gave up on an error. Giving up on an
+    /// `Ok` classified as a failure returns that `Ok` (the last response).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run).
+    ///
+    /// # Panics
+    ///
+    /// A panicking `classify` propagates out of the call, as a panic in the operation does: no
+    /// further attempt, nothing leaked (the attempt it judged had already spent its budget
+    /// token).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Backoff, Retry, Verdict};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let retry = Retry::<&str>::builder(&rt)
+    ///     .backoff(Backoff::constant(Duration::from_millis(100)))
+    ///     .build()
+    ///     .unwrap();
+    /// let statuses = [503, 429, 200];
+    /// let mut calls = 0;
+    /// let start = rt.now();
+    /// let status = retry
+    ///     .run_classified(
+    ///         || { calls += 1; let status = statuses[calls - 1]; async move { Ok(status) } },
+    ///         |outcome| match outcome {
+    ///             Ok(429) => Verdict::RetryAfter(Duration::from_secs(3)), // Retry-After: 3
+    ///             Ok(s) if *s >= 500 => Verdict::Failure,
+    ///             Ok(_) => Verdict::Success,
+    ///             Err(_) => Verdict::Failure,
+    ///         },
+    ///     )
+    ///     .await;
+    /// assert_eq!(status, Ok(200));
+    /// assert_eq!(rt.now() - start, Duration::from_millis(3100)); // the backoff, then Retry-After
+    /// # });
+    /// ```
+    ///
+    /// [`max_retry_after`]: RetryBuilder::max_retry_after
+    /// [`max_duration`]: RetryBuilder::max_duration
+    /// [`retry_if`]: RetryBuilder::retry_if
+    /// [`delay_from`]: RetryBuilder::delay_from
+    pub async fn run_classified<T, F, Fut, C>(
+        &self,
+        mut op: F,
+        classify: C,
+    ) -> Result<T, ResilienceError<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: Fn(Result<&T, &E>) -> Verdict,
+    {
+        let mut attempts = self.start();
+        loop {
+            // The first `begin` is right after `start`, with no `.await` between.
+            attempts.begin();
+            attempts.calling();
+            let result = op().await;
+            let verdict = classify(result.as_ref());
+            match attempts.judged(result.map_err(ResilienceError::Inner), Some(verdict)) {
+                Step::Done(result) => return result,
+                Step::Retry(delay) => {
+                    if !delay.is_zero() {
+                        self.inner.rt.sleep(delay).await;
+                    }
+                }
+            }
+        }
+    }
+
     /// Starts one call driven by hand: for a retry loop that [`run`](Self::run) cannot express,
     /// typically one whose attempts borrow state mutably (an `FnMut() -> Fut` closure cannot lend
     /// its captures to the future it returns).
@@ -350,6 +439,13 @@ impl<E> Retry<E> {
     /// The state of one call, for policies (the pipeline) that drive their own attempt loop.
     pub(crate) fn start(&self) -> Attempts<'_, E> {
         Attempts::new(&self.inner)
+    }
+
+    /// As [`start`](Self::start), owning a reference count of the policy: for a named future
+    /// (the tower service's) that cannot borrow it.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code, reason = "used by the tower layer"))]
+    pub(crate) fn start_owned(&self) -> OwnedAttempts<E> {
+        OwnedAttempts::new(self.inner.clone())
     }
 
     /// A snapshot of the counters.

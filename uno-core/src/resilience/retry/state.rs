@@ -20,13 +20,16 @@
 //!   step as the call; the subtracted counters are written with `Release` and read first with
 //!   `Acquire`, so a snapshot never subtracts an attempt whose begin it does not see.
 
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::backoff::{Backoff, Jitter};
 use super::budget::RetryBudget;
 use crate::observe::{Counter, Name, event};
-use crate::resilience::ResilienceError;
+use crate::resilience::{ResilienceError, Verdict};
 use crate::rt::Runtime;
 
 pub(super) type Predicate<E> = dyn Fn(&E) -> bool + Send + Sync;
@@ -34,7 +37,7 @@ pub(super) type DelayFrom<E> = dyn Fn(&E) -> Option<Duration> + Send + Sync;
 pub(super) type OnRetry<E> = dyn Fn(u32, &ResilienceError<E>, Duration) + Send + Sync;
 
 /// The policy clones share: its settings, the jitter source and the counters.
-pub(super) struct Inner<E> {
+pub(crate) struct Inner<E> {
     pub(super) rt: Runtime,
     pub(super) name: Name,
     pub(super) metrics: Metrics,
@@ -46,6 +49,9 @@ pub(super) struct Inner<E> {
     pub(super) on_retry: Option<Box<OnRetry<E>>>,
     pub(super) retry_on_timeout: bool,
     pub(super) retry_on_rejection: bool,
+    /// The longest delay taken from an outcome that the policy waits (see
+    /// [`RetryBuilder::max_retry_after`](super::RetryBuilder::max_retry_after)).
+    pub(super) max_retry_after: Option<Duration>,
     pub(super) budget: Option<RetryBudget>,
     pub(super) rng: Jitter,
     pub(super) stats: Counters,
@@ -107,15 +113,17 @@ fn bump_uncalled(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Release);
 }
 
-/// One call's progress through the policy.
+/// One call's progress through the policy, holding the policy as `P`: borrowed ([`Attempts`],
+/// for a call within the caller's own future) or owned ([`OwnedAttempts`], for a named future
+/// such as the tower service's); one state machine for both.
 ///
 /// A retry's budget token is withdrawn when the retry is decided, and spent only when its
 /// attempt calls the operation ([`calling`](Self::calling)). Until then it is held here and goes
 /// back to the budget if the attempt never calls it: the call is dropped during the backoff,
 /// the hook panics, or a policy inside the pipeline refuses the attempt. So a budget only ever
 /// pays for load that reached the operation.
-pub(crate) struct Attempts<'a, E> {
-    policy: &'a Inner<E>,
+pub(crate) struct AttemptsOf<P: Deref<Target = Inner<E>>, E> {
+    policy: P,
     attempt: u32,
     start: Option<Instant>,
     previous: Duration,
@@ -124,19 +132,43 @@ pub(crate) struct Attempts<'a, E> {
     called: bool,
     /// A budget token withdrawn for the next attempt and not spent yet.
     token: bool,
+    _error: PhantomData<fn() -> E>,
 }
 
-impl<'a, E> Attempts<'a, E> {
+/// A call borrowing its policy.
+pub(crate) type Attempts<'a, E> = AttemptsOf<&'a Inner<E>, E>;
+/// A call owning (a reference count of) its policy.
+pub(crate) type OwnedAttempts<E> = AttemptsOf<Arc<Inner<E>>, E>;
+
+/// What follows a classified attempt: another one after a delay, or the end of the call.
+#[derive(Debug)]
+pub(crate) enum Step<T, E> {
+    /// Retry after this delay.
+    Retry(Duration),
+    /// The call ends with this result.
+    Done(Result<T, ResilienceError<E>>),
+}
+
+/// The cap on a `Verdict::RetryAfter` delay when `max_retry_after` is not set.
+pub(crate) const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Why a retryable failure is not retried: attempts, the deadline, the budget or the
+/// Retry-After cap ran out.
+struct Exhausted;
+
+impl<E, P: Deref<Target = Inner<E>>> AttemptsOf<P, E> {
     /// Starts one call: counts it; its first attempt is begun by [`begin`](Self::begin).
-    pub(super) fn new(policy: &'a Inner<E>) -> Self {
+    pub(super) fn new(policy: P) -> Self {
         bump(&policy.stats.calls);
-        Attempts {
+        let start = policy.max_duration.map(|_| policy.rt.now());
+        AttemptsOf {
             policy,
             attempt: 0,
-            start: policy.max_duration.map(|_| policy.rt.now()),
+            start,
             previous: Duration::ZERO,
             called: true, // no attempt in progress yet
             token: false,
+            _error: PhantomData,
         }
     }
 
@@ -150,7 +182,7 @@ impl<'a, E> Attempts<'a, E> {
     }
 
     /// The runtime of the policy: its backoff sleeps on this clock.
-    pub(super) fn runtime(&self) -> &'a Runtime {
+    pub(crate) fn runtime(&self) -> &Runtime {
         &self.policy.rt
     }
 
@@ -193,18 +225,18 @@ impl<'a, E> Attempts<'a, E> {
     }
 
     /// Decides what follows a failed attempt: `Ok(delay)` to retry after `delay`, or the error
-    /// that ends the call.
+    /// that ends the call. The policy's own rules classify `err`.
     pub(crate) fn failed(
         &mut self,
         err: ResilienceError<E>,
     ) -> Result<Duration, ResilienceError<E>> {
-        let policy = self.policy;
-        let stats = &policy.stats;
         if !std::mem::replace(&mut self.called, true) {
             // Stopped before it called the operation: a refusal, not an attempt.
-            bump_uncalled(&stats.refused);
+            bump_uncalled(&self.policy.stats.refused);
             self.return_token();
         }
+        let policy = &*self.policy;
+        let stats = &policy.stats;
         let (retryable, floor) = match &err {
             ResilienceError::Cancelled => {
                 bump(&stats.cancelled);
@@ -221,13 +253,110 @@ impl<'a, E> Attempts<'a, E> {
             bump(&stats.failures);
             return Err(err);
         }
-        if self.attempt >= policy.max_attempts {
-            return Err(self.exhausted(err));
-        }
         let overridden = match (&err, &policy.delay_from) {
             (ResilienceError::Inner(e), Some(delay_from)) => delay_from(e),
             _ => None,
         };
+        // `delay_from` keeps its rule (bounded by `max_duration` only) unless a cap was set.
+        let cap = policy.max_retry_after.unwrap_or(Duration::MAX);
+        match self.schedule(overridden, cap, floor, Some(&err)) {
+            Ok(delay) => Ok(delay),
+            Err(Exhausted) => Err(self.exhausted(err)),
+        }
+    }
+
+    /// Decides what follows an attempt that called the operation, whose outcome `result` was
+    /// given `verdict` by a classifier (`None`: the policy's own rules, as [`failed`]).
+    ///
+    /// [`failed`]: Self::failed
+    pub(crate) fn judged<T>(
+        &mut self,
+        result: Result<T, ResilienceError<E>>,
+        verdict: Option<Verdict>,
+    ) -> Step<T, E> {
+        match (verdict, result) {
+            (None | Some(Verdict::Success | Verdict::Ignored), Ok(value)) => {
+                self.succeeded();
+                Step::Done(Ok(value))
+            }
+            (None, Err(err)) => self.failed_step(err),
+            (Some(Verdict::Success), Err(err)) => {
+                // A good answer that happens to be an `Err` (a 404): the call succeeded.
+                self.succeeded();
+                Step::Done(Err(err))
+            }
+            (Some(Verdict::Ignored | Verdict::Permanent), result) => self.ended_failed(result),
+            (Some(Verdict::Failure), Err(err)) => self.failed_step(err),
+            (Some(Verdict::Failure), Ok(value)) => {
+                self.called = true;
+                self.retry_outcome(None, Ok(value))
+            }
+            (Some(Verdict::RetryAfter(delay)), result) => {
+                self.called = true;
+                self.retry_outcome(Some(delay), result)
+            }
+            // `Verdict` is non-exhaustive within the crate too: a future variant fails safe.
+            #[allow(unreachable_patterns, reason = "the enum is #[non_exhaustive]")]
+            (Some(_), result) => self.ended_failed(result),
+        }
+    }
+
+    /// Ends the call with an outcome not retried, counted as a failure.
+    fn ended_failed<T>(&mut self, result: Result<T, ResilienceError<E>>) -> Step<T, E> {
+        self.called = true;
+        bump(&self.policy.stats.failures);
+        Step::Done(result)
+    }
+
+    fn failed_step<T>(&mut self, err: ResilienceError<E>) -> Step<T, E> {
+        match self.failed(err) {
+            Ok(delay) => Step::Retry(delay),
+            Err(end) => Step::Done(Err(end)),
+        }
+    }
+
+    /// Retries a classified failure after `delay` (`None`: the backoff), or ends the call: an
+    /// `Ok` as it is, an `Err` as exhausted.
+    fn retry_outcome<T>(
+        &mut self,
+        delay: Option<Duration>,
+        result: Result<T, ResilienceError<E>>,
+    ) -> Step<T, E> {
+        let cap = self
+            .policy
+            .max_retry_after
+            .unwrap_or(DEFAULT_MAX_RETRY_AFTER);
+        match self.schedule(delay, cap, None, result.as_ref().err()) {
+            Ok(delay) => Step::Retry(delay),
+            Err(Exhausted) => match result {
+                Ok(value) => {
+                    self.count_exhausted();
+                    Step::Done(Ok(value))
+                }
+                Err(err) => Step::Done(Err(self.exhausted(err))),
+            },
+        }
+    }
+
+    /// Schedules a retry of a retryable failure: attempts left, the delay (`overridden` if the
+    /// outcome said, at most `cap`; else the backoff's, raised to `floor`), the total deadline,
+    /// then the budget. `err` is announced to the hook (an `Ok` classified as a failure has
+    /// none: the hook is not called for it).
+    fn schedule(
+        &mut self,
+        overridden: Option<Duration>,
+        cap: Duration,
+        floor: Option<Duration>,
+        err: Option<&ResilienceError<E>>,
+    ) -> Result<Duration, Exhausted> {
+        let policy = &*self.policy;
+        let stats = &policy.stats;
+        if self.attempt >= policy.max_attempts {
+            return Err(Exhausted);
+        }
+        if overridden.is_some_and(|delay| delay > cap) {
+            return Err(Exhausted);
+        }
         let mut delay = overridden.unwrap_or_else(|| {
             policy
                 .backoff
@@ -239,7 +368,7 @@ impl<'a, E> Attempts<'a, E> {
         if let (Some(limit), Some(start)) = (policy.max_duration, self.start) {
             let spent = policy.rt.now().saturating_duration_since(start);
             if spent.saturating_add(delay) > limit {
-                return Err(self.exhausted(err));
+                return Err(Exhausted);
             }
         }
         if let Some(budget) = &policy.budget {
@@ -253,14 +382,14 @@ impl<'a, E> Attempts<'a, E> {
                     attempt = self.attempt,
                     "retry refused by the budget"
                 );
-                return Err(self.exhausted(err));
+                return Err(Exhausted);
             }
             // Held until the next attempt calls the operation; a panic in the hook below gives
             // it back (when the unwinding drops `self`).
             self.token = true;
         }
-        if let Some(hook) = &policy.on_retry {
-            hook(self.attempt, &err, delay);
+        if let (Some(hook), Some(err)) = (&policy.on_retry, err) {
+            hook(self.attempt, err, delay);
         }
         event!(
             debug,
@@ -286,7 +415,8 @@ impl<'a, E> Attempts<'a, E> {
         err
     }
 
-    fn exhausted(&self, last: ResilienceError<E>) -> ResilienceError<E> {
+    /// Counts a call that gave up on a retryable failure.
+    fn count_exhausted(&self) {
         bump(&self.policy.stats.failures);
         bump(&self.policy.stats.exhausted);
         event!(
@@ -296,6 +426,10 @@ impl<'a, E> Attempts<'a, E> {
             attempts = self.attempt,
             "retries exhausted"
         );
+    }
+
+    fn exhausted(&self, last: ResilienceError<E>) -> ResilienceError<E> {
+        self.count_exhausted();
         ResilienceError::RetriesExhausted {
             name: self.policy.name.shared(),
             attempts: self.attempt,
@@ -304,7 +438,7 @@ impl<'a, E> Attempts<'a, E> {
     }
 }
 
-impl<E> Drop for Attempts<'_, E> {
+impl<E, P: Deref<Target = Inner<E>>> Drop for AttemptsOf<P, E> {
     /// The call ends here, normally or not (dropped, or unwinding from a panic in the operation
     /// or a callback): an attempt in progress that never called the operation is not counted as
     /// one, and a budget token it held goes back.
