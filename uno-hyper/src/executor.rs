@@ -14,8 +14,10 @@ use uno_core::rt::Runtime;
 /// by uno's task machinery, the same on every backend: its task ends, the payload is discarded
 /// (there is no handle to report it to), and the future is dropped with what it owns — for a
 /// connection, its I/O, so the peer sees the connection closed (a hyper client gets a typed
-/// `hyper::Error`, such as an incomplete message). The runtime, its worker threads and every
-/// other connection go on. To observe the panic, spawn the connection yourself with
+/// `hyper::Error`, such as an incomplete message). For an HTTP/2 stream, which hyper spawns
+/// through the executor, only that stream ends: the client sees it reset (`CANCEL`), and the
+/// connection and its other streams go on. The runtime, its worker threads and every other
+/// connection go on. To observe the panic, spawn the connection yourself with
 /// [`Runtime::spawn`] and await its [`Task`](uno_core::Task): it resolves to
 /// [`JoinError::Panicked`](uno_core::task::JoinError) with the payload.
 ///

@@ -37,6 +37,9 @@ const TRANSCRIPT: &[&str] = &[
     // One HTTP/2 connection, 16 concurrent streams, each spawned by hyper through the executor.
     "h2: 16 streams echoed in order",
     "h2: the executor ran every stream",
+    // A stream whose handler panics ends alone: the connection and its next stream go on.
+    "h2: the panicking stream: reset by the server (CANCEL)",
+    "h2: the next stream: 200 hello",
 ];
 
 /// A body large enough to fill the loopback and duplex buffers several times over.
@@ -177,6 +180,16 @@ async fn scenario<B: Backend>(rt: Runtime) -> Vec<String> {
     if counting.count() >= 16 {
         log.push("h2: the executor ran every stream".into());
     }
+    let mut one = send.clone();
+    one.ready().await.unwrap();
+    let err = one.send_request(get("/panic")).await.unwrap_err();
+    log.push(format!("h2: the panicking stream: {}", kind(&err)));
+    one.ready().await.unwrap();
+    let response = one.send_request(get("/hello")).await.unwrap();
+    log.push(format!(
+        "h2: the next stream: {}",
+        summary(response).await.unwrap()
+    ));
     log
 }
 

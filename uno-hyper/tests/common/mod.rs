@@ -342,6 +342,11 @@ pub fn kind(err: &hyper::Error) -> String {
         "closed"
     } else if err.is_timeout() {
         "timeout"
+    } else if let Some(reason) = std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<h2::Error>())
+        .and_then(h2::Error::reason)
+    {
+        return format!("reset by the server ({reason:?})");
     } else {
         return format!("other: {err:?}");
     };
