@@ -199,12 +199,14 @@
 mod admitted;
 mod bulkhead;
 mod circuit_breaker;
+mod pipeline;
 mod rate_limit;
 mod retry;
 mod timeout;
 
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
 pub use circuit_breaker::{CircuitBreakerFuture, CircuitBreakerLayer, CircuitBreakerService};
+pub use pipeline::{PipelineFuture, PipelineLayer, PipelineService};
 pub use rate_limit::{
     KeyedRateLimitFuture, KeyedRateLimitLayer, KeyedRateLimitService, RateLimitFuture,
     RateLimitLayer, RateLimitService,
