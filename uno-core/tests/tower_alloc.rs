@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tower::{Layer, Service};
-use uno_core::resilience::{Bulkhead, RateLimiter, TimeoutPolicy};
+use uno_core::resilience::{Bulkhead, CircuitBreaker, Pipeline, RateLimiter, Retry, TimeoutPolicy};
 use uno_core::rt::VirtualRuntime;
 
 #[global_allocator]
@@ -112,6 +112,25 @@ fn each_layer_allocates_nothing_per_request_over_a_ready_service() {
                 limiter()
                     .layer()
                     .layer(bulkhead().layer().layer(timeout().layer().layer(Echo))),
+                n,
+            ),
+        ),
+        (
+            "pipeline, every policy",
+            allocations_per_request(
+                Pipeline::builder(&rt)
+                    .name("api")
+                    .timeout(Duration::from_secs(5), "the whole call")
+                    .retry(Retry::builder(&rt).build().unwrap())
+                    .attempt_timeout(Duration::from_secs(1), "one attempt")
+                    .circuit_breaker(CircuitBreaker::builder(&rt).build().unwrap())
+                    .rate_limiter(limiter())
+                    .bulkhead(bulkhead())
+                    .cancellation(uno_core::sync::CancellationToken::new())
+                    .build()
+                    .unwrap()
+                    .layer()
+                    .layer(Echo),
                 n,
             ),
         ),

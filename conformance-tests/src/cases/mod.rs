@@ -58,6 +58,7 @@ pub mod semaphore;
 pub mod shield;
 pub mod tower_classify;
 pub mod tower_limits;
+pub mod tower_pipeline;
 
 /// The whole test list, both tiers: `$cb` is called once per module with `$be; module: case, …`.
 #[doc(hidden)]
@@ -106,6 +107,7 @@ macro_rules! __uno_stack_cases {
         $crate::__uno_cases_pipeline!($cb, $be);
         $crate::__uno_cases_tower_classify!($cb, $be);
         $crate::__uno_cases_tower_limits!($cb, $be);
+        $crate::__uno_cases_tower_pipeline!($cb, $be);
         // Misbehaving user code: panics in futures, in `Drop` and in every callback.
         $crate::__uno_cases_misbehaving_group!($cb, $be);
         $crate::__uno_cases_misbehaving_resilience!($cb, $be);

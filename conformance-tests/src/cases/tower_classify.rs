@@ -56,15 +56,15 @@ const MS: Duration = Duration::from_millis(1);
 /// A service answering `answer(request)` after `delay` (none: at once), counting its calls and
 /// its `poll_ready`s.
 #[derive(Clone)]
-struct Backend<F> {
+pub(crate) struct Backend<F> {
     rt: Runtime,
     delay: Duration,
     answer: F,
-    calls: Arc<AtomicU32>,
-    readiness: Arc<AtomicU32>,
+    pub(crate) calls: Arc<AtomicU32>,
+    pub(crate) readiness: Arc<AtomicU32>,
 }
 
-fn backend<F, Req, T, E>(rt: &Runtime, delay: Duration, answer: F) -> Backend<F>
+pub(crate) fn backend<F, Req, T, E>(rt: &Runtime, delay: Duration, answer: F) -> Backend<F>
 where
     F: Fn(Req) -> Result<T, E> + Clone,
 {
@@ -106,7 +106,10 @@ where
 }
 
 /// `poll_ready` then `call`, as `tower::ServiceExt::oneshot` (without tower's util).
-async fn oneshot<S: Service<R>, R>(service: &mut S, req: R) -> Result<S::Response, S::Error> {
+pub(crate) async fn oneshot<S: Service<R>, R>(
+    service: &mut S,
+    req: R,
+) -> Result<S::Response, S::Error> {
     poll_fn(|cx| service.poll_ready(cx)).await?;
     service.call(req).await
 }

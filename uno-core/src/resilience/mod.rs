@@ -162,6 +162,8 @@ pub use error::{BulkheadRejected, CircuitOpen, ConfigError, ResilienceError, Ret
 pub use ext::ResilienceExt;
 pub use limit::{LimitError, LimitUnavailable, LocalAcquire, RateLimit};
 pub use pipeline::{Pipeline, PipelineBuilder, PipelineCall};
+#[cfg(feature = "tower")]
+pub(crate) use pipeline::{PipelineLimit, SharedAcquire, judge};
 pub use rate_limit::{
     KeyedAcquire, KeyedRateLimiter, KeyedRateLimiterBuilder, KeyedRateLimiterStats,
     RateLimitAcquire, RateLimitAcquireOwned, RateLimiter, RateLimiterBuilder, RateLimiterStats,

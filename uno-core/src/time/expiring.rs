@@ -34,6 +34,42 @@ pub(crate) trait Limit {
     fn expired(&mut self, elapsed: Duration) -> Elapsed;
 }
 
+/// A [`Limit`] and its sleep, created lazily: what [`Expiring`] checks after its future, and
+/// what a hand-written state machine (the `tower` pipeline's per-attempt timeout) checks after
+/// whichever stage it is in.
+pub(crate) struct Deadline<L> {
+    limit: L,
+    sleep: Option<Pin<Box<dyn Sleep>>>,
+}
+
+impl<L: Limit> Deadline<L> {
+    pub(crate) fn new(limit: L) -> Self {
+        Deadline { limit, sleep: None }
+    }
+
+    pub(crate) fn limit(&self) -> &L {
+        &self.limit
+    }
+
+    /// `Ready` with the error once the deadline has passed; the sleep is created at the first
+    /// call (so only a caller whose work is pending pays for it).
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<Elapsed> {
+        let limit = &self.limit;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| limit.runtime().sleep_until(limit.deadline()));
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let limit = &mut self.limit;
+        let elapsed = limit
+            .runtime()
+            .now()
+            .saturating_duration_since(limit.start());
+        Poll::Ready(limit.expired(elapsed))
+    }
+}
+
 pin_project_lite::pin_project! {
     /// The one state machine of every timeout, generic over how it holds its [`Limit`]: the
     /// future is polled first, the sleep is created only if it is not ready at once (a timeout
@@ -42,8 +78,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct Expiring<F, L> {
         #[pin]
         future: Option<F>,
-        limit: L,
-        sleep: Option<Pin<Box<dyn Sleep>>>,
+        deadline: Deadline<L>,
     }
 }
 
@@ -51,13 +86,12 @@ impl<F, L: Limit> Expiring<F, L> {
     pub(crate) fn new(future: F, limit: L) -> Self {
         Expiring {
             future: Some(future),
-            limit,
-            sleep: None,
+            deadline: Deadline::new(limit),
         }
     }
 
     pub(crate) fn limit(&self) -> &L {
-        &self.limit
+        self.deadline.limit()
     }
 
     /// Polls the future, then the deadline: `Err` once the deadline has passed first.
@@ -82,19 +116,8 @@ impl<F, L: Limit> Expiring<F, L> {
             this.future.set(None);
             return Poll::Ready(Ok(output));
         }
-        let limit = &*this.limit;
-        let sleep = this
-            .sleep
-            .get_or_insert_with(|| limit.runtime().sleep_until(limit.deadline()));
-        if sleep.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
-        }
+        let elapsed = std::task::ready!(this.deadline.poll_expired(cx));
         this.future.set(None);
-        let limit = &mut *this.limit;
-        let elapsed = limit
-            .runtime()
-            .now()
-            .saturating_duration_since(limit.start());
-        Poll::Ready(Err(limit.expired(elapsed)))
+        Poll::Ready(Err(elapsed))
     }
 }

@@ -17,6 +17,8 @@ mod timer;
 mod virtual_clock;
 
 pub use error::Elapsed;
+#[cfg(feature = "tower")]
+pub(crate) use expiring::Deadline;
 pub(crate) use expiring::{Expiring, Limit};
 pub use timeout::{Timeout, timeout, timeout_at};
 pub use timer::{FAR_FUTURE, Sleep, Timer, deadline_after};

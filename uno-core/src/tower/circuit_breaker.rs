@@ -317,7 +317,7 @@ where
         let verdict = this.classify.classify(out.as_ref());
         let out = out.map_err(ResilienceError::Inner);
         if let Some(permit) = this.permit.take() {
-            permit.record_judged(&out, Some(verdict));
+            permit.record_judged(&out, Some(verdict), None);
         }
         Poll::Ready(out)
     }

@@ -13,6 +13,7 @@
 //! | [`Bulkhead`](crate::resilience::Bulkhead) | [`BulkheadLayer`] | [`BulkheadService`] | [`BulkheadFuture`] |
 //! | [`Retry`](crate::resilience::Retry) | [`RetryLayer`] | [`RetryService`] | [`RetryFuture`] |
 //! | [`CircuitBreaker`](crate::resilience::CircuitBreaker) | [`CircuitBreakerLayer`] | [`CircuitBreakerService`] | [`CircuitBreakerFuture`] |
+//! | [`Pipeline`](crate::resilience::Pipeline) | [`PipelineLayer`] | [`PipelineService`] | [`PipelineFuture`] |
 //!
 //! # State is shared
 //!
@@ -189,6 +190,17 @@
 //! # }
 //! ```
 //!
+//! # The whole pipeline as one layer
+//!
+//! [`PipelineLayer`] (`pipeline.layer()`) runs a [`Pipeline`](crate::resilience::Pipeline) —
+//! cancellation, overall timeout, retry with budget, per-attempt timeout, breaker, rate limit,
+//! bulkhead — as one middleware, in the pipeline's fixed order, with one error level
+//! (`ResilienceError<S::Error>`, nothing to flatten) and `.classify(..)` as above. Its
+//! `poll_ready` is the inner service's: admission is per attempt, inside the call's future, as
+//! `Pipeline::run` does; for backpressure through readiness put a [`BulkheadLayer`] or
+//! [`RateLimitLayer`] above it instead. A limit shared by many processes goes in with
+//! [`PipelineBuilder::shared_rate_limiter`](crate::resilience::PipelineBuilder::shared_rate_limiter).
+//!
 //! [tower]: https://docs.rs/tower
 //! [ResilienceError]: crate::resilience::ResilienceError
 //! [`ResilienceError::Rejected`]: crate::resilience::ResilienceError::Rejected
@@ -199,12 +211,14 @@
 mod admitted;
 mod bulkhead;
 mod circuit_breaker;
+mod pipeline;
 mod rate_limit;
 mod retry;
 mod timeout;
 
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
 pub use circuit_breaker::{CircuitBreakerFuture, CircuitBreakerLayer, CircuitBreakerService};
+pub use pipeline::{PipelineFuture, PipelineLayer, PipelineService};
 pub use rate_limit::{
     KeyedRateLimitFuture, KeyedRateLimitLayer, KeyedRateLimitService, RateLimitFuture,
     RateLimitLayer, RateLimitService,

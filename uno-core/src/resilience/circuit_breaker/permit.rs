@@ -179,7 +179,9 @@ impl BreakerPermit {
     }
 
     /// Reports a call made by a service, whose outcome a classifier judged (`None`: the breaker's
-    /// rules for a policy result).
+    /// rules for a policy result); `op_time`, the call's own duration when the slow-call clock
+    /// must not count the time since admission (the pipeline's waits for its limiter and
+    /// bulkhead).
     #[cfg_attr(
         not(feature = "tower"),
         allow(dead_code, reason = "used by the tower layer")
@@ -188,8 +190,9 @@ impl BreakerPermit {
         self,
         result: &Result<T, ResilienceError<E>>,
         verdict: Option<Verdict>,
+        op_time: Option<Duration>,
     ) {
-        self.permit.record_judged(result, verdict, None);
+        self.permit.record_judged(result, verdict, op_time);
     }
 }
 

@@ -189,6 +189,20 @@ impl CircuitBreaker {
         Ok(BreakerPermit::new(permit))
     }
 
+    /// [`try_acquire`](Self::try_acquire) at `now`, a clock reading the caller already made:
+    /// the `tower` pipeline's admission, held by its future.
+    #[cfg(feature = "tower")]
+    pub(crate) fn admit_owned(&self, now: Option<Instant>) -> Result<BreakerPermit, CircuitOpen> {
+        let mut now = match now {
+            Some(now) => LazyNow::at(now),
+            None => LazyNow::from(&self.inner.rt),
+        };
+        Ok(BreakerPermit::new(Permit::admit(
+            self.inner.clone(),
+            &mut now,
+        )?))
+    }
+
     /// [`try_acquire`](Self::try_acquire) for a call made within the caller's own future: the
     /// admission borrows the breaker. `now` is a clock reading the caller already made, if any.
     pub(crate) fn admit(&self, now: Option<Instant>) -> Result<Admission<'_>, CircuitOpen> {

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use super::Pipeline;
+use super::{Pipeline, PipelineLimit};
 use crate::observe::Name;
-use crate::resilience::{Bulkhead, CircuitBreaker, ConfigError, RateLimiter, Retry, TimeoutPolicy};
+use crate::resilience::{
+    Bulkhead, CircuitBreaker, ConfigError, RateLimit, RateLimiter, Retry, TimeoutPolicy,
+};
 use crate::rt::Runtime;
 use crate::sync::CancellationToken;
 
@@ -22,7 +24,7 @@ pub struct PipelineBuilder<E> {
     retry: Option<Retry<E>>,
     attempt_timeout: Option<(Duration, Cow<'static, str>)>,
     breaker: Option<CircuitBreaker>,
-    limiter: Option<RateLimiter>,
+    limiter: Option<PipelineLimit>,
     bulkhead: Option<Bulkhead>,
 }
 
@@ -240,7 +242,58 @@ impl<E> PipelineBuilder<E> {
     /// # });
     /// ```
     pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
-        self.limiter = Some(limiter);
+        self.limiter = Some(PipelineLimit::Local(limiter));
+        self
+    }
+
+    /// Admits each attempt through any [`RateLimit`]: a limit shared by many processes (such
+    /// as `uno_redis::RedisRateLimiter`) or one of your own. Its
+    /// [`acquire`](RateLimit::acquire) is awaited at the limiter's place in the pipeline;
+    /// its refusal ([`LimitError::RateLimited`](crate::resilience::LimitError::RateLimited))
+    /// becomes [`ResilienceError::RateLimited`](crate::resilience::ResilienceError::RateLimited)
+    /// and an unreachable limit
+    /// ([`LimitError::Unavailable`](crate::resilience::LimitError::Unavailable))
+    /// [`ResilienceError::Unavailable`](crate::resilience::ResilienceError::Unavailable); the
+    /// breaker counts neither, the retry retries them only with
+    /// [`retry_on_rejection`](crate::resilience::RetryBuilder::retry_on_rejection) (a refusal).
+    ///
+    /// Each admission is boxed (one allocation per attempt, beside a remote limiter's round
+    /// trip); an in-process [`RateLimiter`] given here takes [`rate_limiter`](Self::rate_limiter)'s
+    /// allocation-free path. Replaces a limiter set before. [`Pipeline::rate_limiter`] returns
+    /// only an in-process limiter; [`Pipeline::rate_limit_name`] names either.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::{Ready, ready};
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{LimitError, Pipeline, RateLimit, ResilienceError, RetryAfter};
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// /// A limit that refuses everything (a remote limiter would ask its server).
+    /// #[derive(Clone)]
+    /// struct Closed;
+    /// impl RateLimit for Closed {
+    ///     type Acquire = Ready<Result<(), LimitError>>;
+    ///     type TryAcquire = Ready<Result<(), LimitError>>;
+    ///     fn name(&self) -> &str { "closed" }
+    ///     fn acquire(&self, (): ()) -> Self::Acquire { self.try_acquire(()) }
+    ///     fn try_acquire(&self, (): ()) -> Self::TryAcquire {
+    ///         ready(Err(RetryAfter::new("closed", Duration::from_secs(1)).into()))
+    ///     }
+    /// }
+    ///
+    /// let pipeline = Pipeline::builder(&rt).shared_rate_limiter(Closed).build().unwrap();
+    /// assert_eq!(pipeline.rate_limit_name(), Some("closed"));
+    /// # vrt.block_on(async move {
+    /// let err = pipeline.run(|| async { Ok::<_, ()>(()) }).await.unwrap_err();
+    /// assert!(matches!(err, ResilienceError::RateLimited(RetryAfter { .. })));
+    /// # });
+    /// ```
+    pub fn shared_rate_limiter<L: RateLimit>(mut self, limiter: L) -> Self {
+        self.limiter = Some(PipelineLimit::shared(limiter));
         self
     }
 
@@ -299,13 +352,13 @@ impl<E> PipelineBuilder<E> {
         let rt = &self.rt;
         let policy = |t: Option<(Duration, Cow<'static, str>)>, what: &'static str| match t {
             Some((d, _)) if d.is_zero() => Err(ConfigError::Zero { what }),
-            Some((d, m)) => Ok(Some(TimeoutPolicy::with_name(
+            Some((d, m)) => Ok(Some(Arc::new(TimeoutPolicy::with_name(
                 rt,
                 d,
                 m,
                 name.clone(),
                 "pipeline",
-            ))),
+            )))),
             None => Ok(None),
         };
         let timeout = policy(self.timeout, "pipeline timeout")?;

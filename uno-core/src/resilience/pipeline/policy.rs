@@ -4,7 +4,9 @@
 use std::fmt;
 use std::future::Future;
 
-use super::PipelineBuilder;
+use std::sync::Arc;
+
+use super::{PipelineBuilder, PipelineLimit};
 use crate::observe::{Name, event};
 use crate::resilience::retry::{Attempts, Step};
 use crate::resilience::{
@@ -79,15 +81,16 @@ use crate::sync::{CancellationToken, Cancelled};
 /// });
 /// ```
 pub struct Pipeline<E> {
-    pub(super) rt: Runtime,
-    pub(super) name: Name,
-    pub(super) token: Option<CancellationToken>,
-    pub(super) timeout: Option<TimeoutPolicy>,
-    pub(super) retry: Option<Retry<E>>,
-    pub(super) attempt_timeout: Option<TimeoutPolicy>,
-    pub(super) breaker: Option<CircuitBreaker>,
-    pub(super) limiter: Option<RateLimiter>,
-    pub(super) bulkhead: Option<Bulkhead>,
+    pub(crate) rt: Runtime,
+    pub(crate) name: Name,
+    pub(crate) token: Option<CancellationToken>,
+    // Shared (each allocated once, at build): the `tower` layer's futures hold them.
+    pub(crate) timeout: Option<Arc<TimeoutPolicy>>,
+    pub(crate) retry: Option<Retry<E>>,
+    pub(crate) attempt_timeout: Option<Arc<TimeoutPolicy>>,
+    pub(crate) breaker: Option<CircuitBreaker>,
+    pub(crate) limiter: Option<PipelineLimit>,
+    pub(crate) bulkhead: Option<Bulkhead>,
 }
 
 impl<E> Pipeline<E> {
@@ -473,11 +476,18 @@ impl<E> Pipeline<E> {
         let mut op_time = None;
         let limited = async {
             let mut waited = false;
-            if let Some(limiter) = &self.limiter
-                && !now.is_some_and(|now| limiter.try_admit_at(now))
-            {
-                limiter.acquire().await;
-                waited = true;
+            match &self.limiter {
+                Some(PipelineLimit::Local(limiter))
+                    if !now.is_some_and(|now| limiter.try_admit_at(now)) =>
+                {
+                    limiter.acquire().await;
+                    waited = true;
+                }
+                Some(PipelineLimit::Shared(limit)) => {
+                    limit.acquire().await?;
+                    waited = true;
+                }
+                _ => {}
             }
             let _slot = match &self.bulkhead {
                 Some(bulkhead) => Some(match bulkhead.try_enter() {
@@ -575,7 +585,9 @@ impl<E> Pipeline<E> {
         self.breaker.as_ref()
     }
 
-    /// The rate limiter.
+    /// The in-process rate limiter, if the pipeline has one: `None` without a limiter and for a
+    /// limit given to [`shared_rate_limiter`](PipelineBuilder::shared_rate_limiter) (read that one
+    /// through your own handle; [`rate_limit_name`](Self::rate_limit_name) names either).
     ///
     /// # Examples
     ///
@@ -596,7 +608,25 @@ impl<E> Pipeline<E> {
     /// # });
     /// ```
     pub fn rate_limiter(&self) -> Option<&RateLimiter> {
-        self.limiter.as_ref()
+        self.limiter.as_ref().and_then(PipelineLimit::local)
+    }
+
+    /// The name of the pipeline's rate limit, in-process or shared (`None` without one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{Pipeline, RateLimiter};
+    /// # let rt = uno_core::rt::VirtualRuntime::new().handle();
+    ///
+    /// let limiter = RateLimiter::builder(&rt, 1, Duration::from_secs(1)).name("api").build().unwrap();
+    /// let pipeline = Pipeline::<()>::builder(&rt).shared_rate_limiter(limiter).build().unwrap();
+    /// assert_eq!(pipeline.rate_limit_name(), Some("api"));
+    /// assert!(pipeline.rate_limiter().is_some()); // an in-process limiter stays one
+    /// ```
+    pub fn rate_limit_name(&self) -> Option<&str> {
+        self.limiter.as_ref().map(PipelineLimit::name)
     }
 
     /// The bulkhead.
@@ -624,7 +654,7 @@ impl<E> Pipeline<E> {
 
 /// `classify`'s verdict on an attempt's result when it is the operation's own outcome (a value
 /// or its own error), `None` for what a policy produced (timeouts, refusals, cancellation).
-fn judge<T, E, C: Classify<T, E>>(
+pub(crate) fn judge<T, E, C: Classify<T, E>>(
     classify: &C,
     result: &Result<T, ResilienceError<E>>,
 ) -> Option<Verdict> {
