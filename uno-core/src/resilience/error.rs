@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::{LimitError, LimitUnavailable};
 use crate::sync::Cancelled;
 use crate::time::Elapsed;
 
@@ -36,6 +37,10 @@ pub enum ResilienceError<E> {
     RateLimited(RetryAfter),
     /// The bulkhead refused the call: its queue was full or the wait for a slot was too long.
     Rejected(BulkheadRejected),
+    /// A rate limit's shared state could not be asked (a fail-closed remote limiter whose server
+    /// is down or slow): the operation was not called. Not a refusal by the limit itself, so
+    /// [`is_rejected`](Self::is_rejected) is false; see [`is_unavailable`](Self::is_unavailable).
+    Unavailable(LimitUnavailable),
     /// The circuit breaker is open (or half-open with every probe slot taken): the operation was
     /// not called.
     CircuitOpen(CircuitOpen),
@@ -156,6 +161,27 @@ impl<E> ResilienceError<E> {
         }
     }
 
+    /// Whether a rate limit could not be asked ([`Unavailable`](Self::Unavailable)), looking
+    /// through [`RetriesExhausted`](Self::RetriesExhausted) to the last attempt's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::resilience::{LimitUnavailable, ResilienceError};
+    ///
+    /// let down: ResilienceError<()> = LimitUnavailable::new("api", "connection refused").into();
+    /// assert!(down.is_unavailable());
+    /// assert!(!down.is_rejected()); // the limit did not refuse: it could not be asked
+    /// assert!(!ResilienceError::Inner(()).is_unavailable());
+    /// ```
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ResilienceError::Unavailable(_) => true,
+            ResilienceError::RetriesExhausted { last, .. } => last.is_unavailable(),
+            _ => false,
+        }
+    }
+
     /// How many attempts were made, when retries gave up.
     ///
     /// # Examples
@@ -262,6 +288,34 @@ impl<E> From<RetryAfter> for ResilienceError<E> {
     }
 }
 
+impl<E> From<LimitUnavailable> for ResilienceError<E> {
+    fn from(e: LimitUnavailable) -> Self {
+        ResilienceError::Unavailable(e)
+    }
+}
+
+/// [`LimitError::RateLimited`] becomes [`RateLimited`](ResilienceError::RateLimited),
+/// [`LimitError::Unavailable`] becomes [`Unavailable`](ResilienceError::Unavailable).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_core::resilience::{LimitError, ResilienceError, RetryAfter};
+///
+/// let refused = LimitError::RateLimited(RetryAfter::new("api", Duration::from_secs(2)));
+/// let err: ResilienceError<()> = refused.into();
+/// assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
+/// ```
+impl<E> From<LimitError> for ResilienceError<E> {
+    fn from(e: LimitError) -> Self {
+        match e {
+            LimitError::RateLimited(e) => ResilienceError::RateLimited(e),
+            LimitError::Unavailable(e) => ResilienceError::Unavailable(e),
+        }
+    }
+}
+
 impl<E> From<CircuitOpen> for ResilienceError<E> {
     fn from(e: CircuitOpen) -> Self {
         ResilienceError::CircuitOpen(e)
@@ -300,6 +354,7 @@ impl<E: fmt::Display> fmt::Display for ResilienceError<E> {
             ResilienceError::Timeout(e) => e.fmt(f),
             ResilienceError::RateLimited(e) => e.fmt(f),
             ResilienceError::Rejected(e) => e.fmt(f),
+            ResilienceError::Unavailable(e) => e.fmt(f),
             ResilienceError::CircuitOpen(e) => e.fmt(f),
             ResilienceError::Cancelled => f.write_str("operation cancelled"),
             ResilienceError::RetriesExhausted { name, attempts, .. } => {
@@ -320,6 +375,7 @@ impl<E: std::error::Error + 'static> std::error::Error for ResilienceError<E> {
         match self {
             // Transparent: the inner error's Display is ours, so its source is ours too.
             ResilienceError::Inner(e) => e.source(),
+            ResilienceError::Unavailable(e) => e.source(),
             ResilienceError::RetriesExhausted { last, .. } => Some(&**last),
             _ => None,
         }

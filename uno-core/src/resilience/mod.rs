@@ -144,20 +144,24 @@ mod bulkhead;
 mod circuit_breaker;
 mod error;
 mod ext;
+mod limit;
 mod pipeline;
 mod rate_limit;
 mod retry;
 mod timeout;
 
-pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadPermit, BulkheadStats};
+pub use bulkhead::{Bulkhead, BulkheadAcquire, BulkheadBuilder, BulkheadPermit, BulkheadStats};
 pub use circuit_breaker::{
     BreakerPermit, CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerStats, CircuitState,
     StateChange,
 };
 pub use error::{BulkheadRejected, CircuitOpen, ConfigError, ResilienceError, RetryAfter};
 pub use ext::ResilienceExt;
+pub use limit::{LimitError, LimitUnavailable, LocalAcquire, RateLimit};
 pub use pipeline::{Pipeline, PipelineBuilder};
-pub use rate_limit::{RateLimitAcquire, RateLimiter, RateLimiterBuilder, RateLimiterStats};
+pub use rate_limit::{
+    RateLimitAcquire, RateLimitAcquireOwned, RateLimiter, RateLimiterBuilder, RateLimiterStats,
+};
 pub use retry::{
     Backoff, BackoffDelays, Retry, RetryAttempts, RetryBudget, RetryBuilder, RetryStats,
 };

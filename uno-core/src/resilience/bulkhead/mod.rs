@@ -3,7 +3,8 @@
 //!
 //! - `policy`: [`Bulkhead`], the public handle, and its counters;
 //! - `builder`: [`BulkheadBuilder`], the configuration, checked once;
-//! - `permit`: one slot, owned ([`BulkheadPermit`]) or borrowed, and the bounded queue (with its
+//! - `permit`: one slot, owned ([`BulkheadPermit`], waited for by [`BulkheadAcquire`]) or
+//!   borrowed, and the bounded queue (with its
 //!   implementation notes).
 
 mod builder;
@@ -11,6 +12,6 @@ mod permit;
 mod policy;
 
 pub use builder::BulkheadBuilder;
-pub use permit::BulkheadPermit;
+pub use permit::{BulkheadAcquire, BulkheadPermit};
 pub use policy::{Bulkhead, BulkheadStats};
 pub(crate) use policy::{IN_FLIGHT, QUEUED};

@@ -7,8 +7,11 @@
 //!   slot is taken without waiting only when one is free and nobody is queued, so waiters are
 //!   served in arrival order, and a waiter dropped after a slot was handed to it gives it back.
 //! - **The queue bound is a counter beside the semaphore** (`Inner::queued`): joining takes a
-//!   place with one `fetch_update` (refused at `max_queue`), and a guard leaves it on every exit
-//!   path, a dropped waiter included. `max_wait` is a timeout around the semaphore's wait.
+//!   place with one `fetch_update` (refused at `max_queue`), and [`SlotWait`] leaves it on every
+//!   exit path, a dropped waiter included. `max_wait` is a sleep polled beside the semaphore's
+//!   wait.
+//! - **One wait, polled by hand** ([`SlotWait`]): a named future, so `run`, the pipeline, the
+//!   owned [`BulkheadAcquire`] and the `tower` service's `poll_ready` share it.
 //! - **One slot type, two holdings** ([`Holder`]): a borrowed `&Inner` with a borrowed semaphore
 //!   permit for calls that hold the slot within their own future (`run`, the pipeline: no
 //!   reference count on the happy path), an `Arc<Inner>` with an owned permit for a
@@ -17,20 +20,20 @@
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 
 use super::policy::Inner;
 use crate::observe::event;
 use crate::resilience::BulkheadRejected;
 use crate::sync::{Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, SemaphorePermit};
+use crate::time::Sleep;
 
 impl Inner {
-    /// Queues for a slot (the semaphore's `wait`), bounded by `max_queue` and `max_wait`.
-    async fn wait_for<P>(
-        &self,
-        wait: impl Future<Output = Result<P, AcquireError>>,
-    ) -> Result<P, BulkheadRejected> {
+    /// Joins the queue (one place, bounded by `max_queue`), or says why not.
+    fn join_queue(&self) -> Result<(), BulkheadRejected> {
         if let Some(max_queue) = self.max_queue {
             let joined = self
                 .queued
@@ -44,21 +47,14 @@ impl Inner {
         } else {
             self.queued.fetch_add(1, Ordering::AcqRel);
         }
-        // Leaves the queue count on every exit path, a dropped future included.
-        let _in_queue = QueueSlot(self);
         self.metrics.queued.increment(1.0);
-        let permit = match self.max_wait {
-            None => wait.await,
-            Some(max_wait) => match self.rt.timeout(max_wait, "", wait).await {
-                Ok(permit) => permit,
-                Err(_) => {
-                    let name = self.name.shared();
-                    return Err(self.reject(BulkheadRejected::MaxWait { name, max_wait }));
-                }
-            },
-        };
-        // The semaphore is private and never closed.
-        Ok(permit.expect("the bulkhead's semaphore is never closed"))
+        Ok(())
+    }
+
+    /// Leaves the queue (the count and the gauge).
+    fn leave_queue(&self) {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        self.metrics.queued.decrement(1.0);
     }
 
     fn reject(&self, why: BulkheadRejected) -> BulkheadRejected {
@@ -89,22 +85,12 @@ impl Inner {
     }
 }
 
-/// A place in the bulkhead's queue, left (the count and the gauge) on every exit path.
-struct QueueSlot<'a>(&'a Inner);
-
-impl Drop for QueueSlot<'_> {
-    fn drop(&mut self) {
-        self.0.queued.fetch_sub(1, Ordering::AcqRel);
-        self.0.metrics.queued.decrement(1.0);
-    }
-}
-
 /// How a [`Slot`] holds its bulkhead: borrowed by calls that hold the slot within their own
 /// future (`run`, the pipeline: no reference count is touched), owned (an `Arc`) by a
 /// [`BulkheadPermit`]. The semaphore permit follows the same form.
-pub(crate) trait Holder: Deref<Target = Inner> + Clone {
+pub(crate) trait Holder: Deref<Target = Inner> + Clone + Unpin {
     type Permit;
-    type Wait: Future<Output = Result<Self::Permit, AcquireError>>;
+    type Wait: Future<Output = Result<Self::Permit, AcquireError>> + Unpin;
 
     fn try_permit(&self) -> Option<Self::Permit>;
     fn wait(&self) -> Self::Wait;
@@ -156,14 +142,11 @@ impl<S: Holder> Slot<S> {
         Some(Self::admit(bulkhead.clone(), permit))
     }
 
-    pub(super) async fn take(bulkhead: &S) -> Result<Self, BulkheadRejected> {
-        if let Some(slot) = Self::try_take(bulkhead) {
-            return Ok(slot);
+    pub(super) fn take(bulkhead: S) -> SlotWait<S> {
+        SlotWait {
+            bulkhead,
+            state: WaitState::Start,
         }
-        // Boxed: waiting allocates anyway (the semaphore's waiter), and the futures of the
-        // callers (`run`, the pipeline) stay small on the happy path, where they are moved.
-        let permit = Box::pin(bulkhead.wait_for(bulkhead.wait())).await?;
-        Ok(Self::admit(bulkhead.clone(), permit))
     }
 
     fn admit(bulkhead: S, permit: S::Permit) -> Self {
@@ -181,6 +164,130 @@ impl<S: Holder> Drop for Slot<S> {
     fn drop(&mut self) {
         self.bulkhead.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.bulkhead.metrics.in_flight.decrement(1.0);
+    }
+}
+
+/// Waiting for a [`Slot`]: one state machine for the owned and the borrowed forms. Taken on the
+/// first poll without waiting if a slot is free and nobody is queued; else it joins the queue
+/// (refused at `max_queue`) and waits in arrival order, at most `max_wait`. The queue place is
+/// left on every exit path, a dropped future included; a slot handed to a dropped waiter goes
+/// back (the semaphore's wait gives it back).
+pub(crate) struct SlotWait<S: Holder> {
+    bulkhead: S,
+    state: WaitState<S>,
+}
+
+enum WaitState<S: Holder> {
+    Start,
+    /// Boxed: waiting allocates anyway (the semaphore's waiter, the `max_wait` sleep), and the
+    /// futures holding a `SlotWait` (`run`, the pipeline, the tower service) stay small on the
+    /// happy path, where they are moved.
+    Queued(Box<Queued<S>>),
+    Done,
+}
+
+struct Queued<S: Holder> {
+    wait: S::Wait,
+    deadline: Option<Pin<Box<dyn Sleep>>>,
+}
+
+impl<S: Holder> SlotWait<S> {
+    /// Polls for the slot; see the type's docs. Not to be polled again once ready.
+    pub(crate) fn poll_slot(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Slot<S>, BulkheadRejected>> {
+        loop {
+            match &mut self.state {
+                WaitState::Start => {
+                    if let Some(permit) = self.bulkhead.try_permit() {
+                        self.state = WaitState::Done;
+                        return Poll::Ready(Ok(Slot::admit(self.bulkhead.clone(), permit)));
+                    }
+                    if let Err(rejected) = self.bulkhead.join_queue() {
+                        self.state = WaitState::Done;
+                        return Poll::Ready(Err(rejected));
+                    }
+                    let deadline = self.bulkhead.max_wait.map(|d| self.bulkhead.rt.sleep(d));
+                    let wait = self.bulkhead.wait();
+                    self.state = WaitState::Queued(Box::new(Queued { wait, deadline }));
+                }
+                WaitState::Queued(queued) => {
+                    if let Poll::Ready(permit) = Pin::new(&mut queued.wait).poll(cx) {
+                        self.state = WaitState::Done;
+                        self.bulkhead.leave_queue();
+                        // The semaphore is private and never closed.
+                        let permit = permit.expect("the bulkhead's semaphore is never closed");
+                        return Poll::Ready(Ok(Slot::admit(self.bulkhead.clone(), permit)));
+                    }
+                    let expired = queued
+                        .deadline
+                        .as_mut()
+                        .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+                    if !expired {
+                        return Poll::Pending;
+                    }
+                    // Dropping the wait gives back a slot handed to it in the meantime.
+                    self.state = WaitState::Done;
+                    self.bulkhead.leave_queue();
+                    let inner = &*self.bulkhead;
+                    let name = inner.name.shared();
+                    let max_wait = inner.max_wait.expect("a deadline is set only for max_wait");
+                    return Poll::Ready(Err(
+                        inner.reject(BulkheadRejected::MaxWait { name, max_wait })
+                    ));
+                }
+                WaitState::Done => panic!("a bulkhead wait polled after it completed"),
+            }
+        }
+    }
+}
+
+impl<S: Holder> Future for SlotWait<S> {
+    type Output = Result<Slot<S>, BulkheadRejected>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.poll_slot(cx)
+    }
+}
+
+impl<S: Holder> Drop for SlotWait<S> {
+    fn drop(&mut self) {
+        if matches!(self.state, WaitState::Queued(_)) {
+            self.bulkhead.leave_queue();
+        }
+    }
+}
+
+/// The future returned by [`Bulkhead::acquire`](super::Bulkhead::acquire): a slot, owned
+/// (`'static`: it holds a clone of the bulkhead, so a service can keep it between polls).
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct BulkheadAcquire {
+    wait: SlotWait<Arc<Inner>>,
+}
+
+impl BulkheadAcquire {
+    pub(super) fn new(bulkhead: Arc<Inner>) -> Self {
+        BulkheadAcquire {
+            wait: Slot::take(bulkhead),
+        }
+    }
+}
+
+impl Future for BulkheadAcquire {
+    type Output = Result<BulkheadPermit, BulkheadRejected>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.wait.poll_slot(cx).map_ok(BulkheadPermit::new)
+    }
+}
+
+impl fmt::Debug for BulkheadAcquire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BulkheadAcquire")
+            .field("name", &self.wait.bulkhead.name)
+            .field("queued", &matches!(self.wait.state, WaitState::Queued(_)))
+            .finish()
     }
 }
 

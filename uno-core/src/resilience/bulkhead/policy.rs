@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::BulkheadBuilder;
-use super::permit::{BorrowedSlot, BulkheadPermit, Slot};
+use super::permit::{BorrowedSlot, BulkheadAcquire, BulkheadPermit, Slot, SlotWait};
 use crate::observe::{Counter, Gauge, Name};
-use crate::resilience::{BulkheadRejected, ResilienceError};
+use crate::resilience::ResilienceError;
 use crate::rt::Runtime;
 use crate::sync::AsyncSemaphore;
 
@@ -162,7 +162,8 @@ impl Bulkhead {
         Some(BulkheadPermit::new(slot))
     }
 
-    /// Waits for a slot, in arrival order.
+    /// Waits for a slot, in arrival order. The future is owned (`'static`): it holds a clone of
+    /// the bulkhead.
     ///
     /// # Errors
     ///
@@ -194,9 +195,8 @@ impl Bulkhead {
     /// assert!(bulkhead.acquire().await.is_ok());
     /// # });
     /// ```
-    pub async fn acquire(&self) -> Result<BulkheadPermit, BulkheadRejected> {
-        let slot = Slot::take(&self.inner).await?;
-        Ok(BulkheadPermit::new(slot))
+    pub fn acquire(&self) -> BulkheadAcquire {
+        BulkheadAcquire::new(self.inner.clone())
     }
 
     /// A slot borrowed from the bulkhead, for calls that hold it within their own future
@@ -207,8 +207,8 @@ impl Bulkhead {
     }
 
     /// Waits for a borrowed slot; see [`try_enter`](Self::try_enter).
-    pub(crate) async fn enter(&self) -> Result<BorrowedSlot<'_>, BulkheadRejected> {
-        Slot::take(&&*self.inner).await
+    pub(crate) fn enter(&self) -> SlotWait<&Inner> {
+        Slot::take(&*self.inner)
     }
 
     /// Runs `op` in a slot.

@@ -1,4 +1,5 @@
-//! [`RateLimitAcquire`]: waiting for an admission, in arrival order.
+//! [`RateLimitAcquire`] (borrowed) and [`RateLimitAcquireOwned`]: waiting for an admission, in
+//! arrival order, over one state machine ([`Wait`]).
 //!
 //! # Implementation notes
 //!
@@ -11,6 +12,7 @@
 //!   hands the watch to the next waiter at once.
 
 use crate::loom::atomic::Ordering;
+use std::borrow::Borrow;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -37,19 +39,28 @@ pub(super) struct Waiter {
 /// The future returned by [`RateLimiter::acquire`].
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct RateLimitAcquire<'a> {
-    limiter: &'a RateLimiter,
-    /// Our place in the queue, once queued.
-    id: Option<u64>,
-    /// Only the front waiter sleeps, until its admission conforms. Allocated only when waiting.
-    sleep: Option<Pin<Box<dyn Sleep>>>,
+    wait: Wait<&'a RateLimiter>,
+}
+
+/// The future returned by [`RateLimiter::acquire_owned`]: as [`RateLimitAcquire`], holding a
+/// clone of the limiter instead of a borrow (`'static`, for a service to keep across polls).
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct RateLimitAcquireOwned {
+    wait: Wait<RateLimiter>,
 }
 
 impl<'a> RateLimitAcquire<'a> {
     pub(super) fn new(limiter: &'a RateLimiter) -> Self {
         RateLimitAcquire {
-            limiter,
-            id: None,
-            sleep: None,
+            wait: Wait::new(limiter),
+        }
+    }
+}
+
+impl RateLimitAcquireOwned {
+    pub(super) fn new(limiter: RateLimiter) -> Self {
+        RateLimitAcquireOwned {
+            wait: Wait::new(limiter),
         }
     }
 }
@@ -58,8 +69,39 @@ impl Future for RateLimitAcquire<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        let inner = &*this.limiter.inner;
+        self.wait.poll(cx)
+    }
+}
+
+impl Future for RateLimitAcquireOwned {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.wait.poll(cx)
+    }
+}
+
+/// The one state machine of both acquire futures, over a borrowed or owned limiter.
+struct Wait<L: Borrow<RateLimiter>> {
+    limiter: L,
+    /// Our place in the queue, once queued.
+    id: Option<u64>,
+    /// Only the front waiter sleeps, until its admission conforms. Allocated only when waiting.
+    sleep: Option<Pin<Box<dyn Sleep>>>,
+}
+
+impl<L: Borrow<RateLimiter>> Wait<L> {
+    fn new(limiter: L) -> Self {
+        Wait {
+            limiter,
+            id: None,
+            sleep: None,
+        }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self;
+        let inner = &*this.limiter.borrow().inner;
         loop {
             let now = inner.rt.now();
             let at = inner.gcra.at(now);
@@ -144,10 +186,10 @@ impl Future for RateLimitAcquire<'_> {
     }
 }
 
-impl Drop for RateLimitAcquire<'_> {
+impl<L: Borrow<RateLimiter>> Drop for Wait<L> {
     fn drop(&mut self) {
         let Some(id) = self.id.take() else { return };
-        let inner = &*self.limiter.inner;
+        let inner = &*self.limiter.borrow().inner;
         let mut state = inner.waiters();
         let Some(pos) = state.queue.iter().position(|w| w.id == id) else {
             return;
@@ -171,7 +213,16 @@ impl Drop for RateLimitAcquire<'_> {
 impl fmt::Debug for RateLimitAcquire<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimitAcquire")
-            .field("queued", &self.id.is_some())
+            .field("queued", &self.wait.id.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RateLimitAcquireOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimitAcquireOwned")
+            .field("name", &self.wait.limiter.name())
+            .field("queued", &self.wait.id.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! - `policy`: [`RateLimiter`], the public handle, and its counters;
 //! - `builder`: [`RateLimiterBuilder`], the configuration, checked once;
-//! - `acquire`: [`RateLimitAcquire`], the queue of waiters (with its implementation notes);
+//! - `acquire`: [`RateLimitAcquire`] and [`RateLimitAcquireOwned`], the queue of waiters (with its implementation notes);
 //! - `gcra`: the GCRA maths alone, exact over every clock reading, with its own tests.
 
 mod acquire;
@@ -10,7 +10,7 @@ mod builder;
 mod gcra;
 mod policy;
 
-pub use acquire::RateLimitAcquire;
+pub use acquire::{RateLimitAcquire, RateLimitAcquireOwned};
 pub use builder::RateLimiterBuilder;
 pub(crate) use policy::{ADMISSIONS, WAITS};
 pub use policy::{RateLimiter, RateLimiterStats};

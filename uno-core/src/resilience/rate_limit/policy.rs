@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::acquire::Waiters;
 use super::gcra::Gcra;
-use super::{RateLimitAcquire, RateLimiterBuilder};
+use super::{RateLimitAcquire, RateLimitAcquireOwned, RateLimiterBuilder};
 use crate::observe::{Counter, Name, event};
 use crate::resilience::{ResilienceError, RetryAfter};
 use crate::rt::Runtime;
@@ -261,6 +261,37 @@ impl RateLimiter {
     /// ```
     pub fn acquire(&self) -> RateLimitAcquire<'_> {
         RateLimitAcquire::new(self)
+    }
+
+    /// As [`acquire`](Self::acquire), holding a clone of the limiter instead of borrowing it: a
+    /// `'static` future that a service can keep between polls (the `tower` layer's
+    /// `poll_ready` does).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::RateLimiter;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let limiter = RateLimiter::builder(&rt, 2, Duration::from_secs(1)).burst(1).build().unwrap();
+    /// let wait = limiter.acquire_owned(); // borrows nothing
+    /// let task = rt.spawn(async move {
+    ///     wait.await;
+    ///     wait_more().await
+    /// });
+    /// # async fn wait_more() {}
+    /// vrt.block_on(task).unwrap();
+    /// assert_eq!(limiter.stats().admitted, 1);
+    /// ```
+    pub fn acquire_owned(&self) -> RateLimitAcquireOwned {
+        RateLimitAcquireOwned::new(self.clone())
     }
 
     /// Waits for an admission, then runs `op`.
