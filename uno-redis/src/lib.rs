@@ -42,9 +42,16 @@
 )]
 #![forbid(unsafe_code)]
 
+pub mod cache;
 mod client;
+mod codec;
 mod error;
 mod subscription;
 
 pub use client::{Redis, RedisBuilder, RedisStats};
+pub use codec::{Codec, CodecError};
+#[cfg(feature = "json")]
+pub use codec::JsonCodec;
+#[cfg(feature = "postcard")]
+pub use codec::PostcardCodec;
 pub use error::{ConfigError, FailurePolicy, RedisError};
