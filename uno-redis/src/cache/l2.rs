@@ -8,10 +8,10 @@
 //! | what | Redis | written by |
 //! |---|---|---|
 //! | the value of key `k` | string `users:v:k`, the codec's bytes, `PX` = the L2 ttl | [`FILL`], under the lease |
-//! | the lease of key `k` | string `users:l:k`, a random token, `PX` = the lease ttl | `SET NX PX`, [`RENEW`], [`RELEASE`] |
+//! | the lease of key `k` | string `users:l:k`, a random token, `PX` = the lease ttl | [`ACQUIRE`], [`RENEW`], [`RELEASE`] |
 //! | the events | channel `users:events` | [`FILL`], [`RELEASE`], [`INVALIDATE`] |
 //!
-//! A value's age is `ttl - PTTL` ([`READ`]), so a refresh can tell whether another instance
+//! A value's age is `ttl - PTTL` ([`ACQUIRE`]), so a refresh can tell whether another instance
 //! refreshed it already, without a timestamp in the value.
 //!
 //! Channel messages are one tag byte and the key: `f` filled, `r` released without a fill (the
@@ -63,13 +63,16 @@ return 0",
     )
 });
 
-/// The value and its remaining time to live in milliseconds, or nil.
-static READ: LazyLock<redis::Script> = LazyLock::new(|| {
+/// The value if it is fresh enough (`PTTL > ARGV[3]`), else the lease if nobody holds it: one
+/// step, so a fill landing between a look and a `SET NX` cannot be missed (that would fetch
+/// twice). Returns the value's bytes, or 1 (the lease is ours), or 0 (someone else holds it).
+static ACQUIRE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
 local value = redis.call('GET', KEYS[1])
-if not value then return false end
-return {value, redis.call('PTTL', KEYS[1])}",
+if value and redis.call('PTTL', KEYS[1]) > tonumber(ARGV[3]) then return value end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0",
     )
 });
 
@@ -103,6 +106,17 @@ impl<'a> Event<'a> {
             _ => None,
         }
     }
+}
+
+/// What [`L2::acquire`] found.
+#[derive(Debug)]
+pub(super) enum Acquired {
+    /// A value, fresh enough.
+    Value(Vec<u8>),
+    /// No value; the lease is ours.
+    Lease,
+    /// No value; another instance holds the lease.
+    Held,
 }
 
 fn message(tag: u8, key: &str) -> Vec<u8> {
@@ -160,40 +174,31 @@ impl L2 {
             .await
     }
 
-    /// The value's bytes and age, if Redis holds it.
-    pub(super) async fn get_with_age(
-        &self,
-        key: &str,
-    ) -> Result<Option<(Vec<u8>, Duration)>, RedisError> {
-        let found: Option<(Vec<u8>, i64)> = self
-            .redis
-            .eval(&READ, &[self.value_key(key)], &[] as &[Vec<u8>])
-            .await?;
-        Ok(found.map(|(bytes, pttl)| {
-            let left = Duration::from_millis(u64::try_from(pttl).unwrap_or(0));
-            (bytes, self.ttl.saturating_sub(left))
-        }))
-    }
-
-    /// Takes the lease of `key` for `ttl` if nobody holds it.
-    pub(super) async fn try_lease(
+    /// The value of `key` if Redis holds one younger than `max_age` (any, if `None`), else
+    /// the lease of `key` for `lease_ttl` if nobody holds it.
+    pub(super) async fn acquire(
         &self,
         key: &str,
         token: &str,
-        ttl: Duration,
-    ) -> Result<bool, RedisError> {
-        let reply: Option<String> = self
-            .redis
-            .query(
-                redis::cmd("SET")
-                    .arg(self.lease_key(key))
-                    .arg(token)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(millis(ttl)),
-            )
-            .await?;
-        Ok(reply.is_some())
+        lease_ttl: Duration,
+        max_age: Option<Duration>,
+    ) -> Result<Acquired, RedisError> {
+        // Fresh enough: more than `ttl - max_age` left to live; -1 accepts any value.
+        let min_pttl = max_age.map_or(-1, |age| {
+            i64::try_from(millis(self.ttl.saturating_sub(age))).unwrap_or(i64::MAX)
+        });
+        let args = [
+            token.as_bytes().to_vec(),
+            millis(lease_ttl).to_string().into_bytes(),
+            min_pttl.to_string().into_bytes(),
+        ];
+        let keys = [self.value_key(key), self.lease_key(key)];
+        let reply: redis::Value = self.redis.eval(&ACQUIRE, &keys, &args).await?;
+        Ok(match reply {
+            redis::Value::BulkString(bytes) => Acquired::Value(bytes),
+            redis::Value::Int(1) => Acquired::Lease,
+            _ => Acquired::Held,
+        })
     }
 
     /// Extends `token`'s lease of `key` by `ttl`; `false` if it is no longer `token`'s.

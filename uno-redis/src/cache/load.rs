@@ -6,8 +6,10 @@
 //! misses of a process, and runs [`load`] in a task of its own, so a reader's cancellation or
 //! panic never touches it. Across processes:
 //!
-//! 1. **Look**: `GET` the value (a refresh reads its age too, see below). Found: decode, done.
-//! 2. **Lease**: `SET lease token NX PX lease_ttl`. Won: this process is the filler (step 4).
+//! 1. **Look**: `GET` the value. Found: decode, done.
+//! 2. **Lease**: one script looks again and, still no value, does `SET lease token NX PX
+//!    lease_ttl` (atomically: a fill that lands between a plain look and the `SET NX` would
+//!    otherwise let a second instance fetch). Won: this process is the filler (step 4).
 //! 3. **Wait**: someone else fills. Registered for the key's fill notice *before* step 1 (see
 //!    `notices`), the load sleeps until a notice (`filled`, `released`, `invalidated`) or one
 //!    `poll_interval`, then starts over at 1. A holder that died stops renewing its lease, which
@@ -23,9 +25,9 @@
 //! mid-call) or unwinds from a panicking fetch, the guard's `Drop` spawns the release. A
 //! release that cannot reach Redis leaves the lease to expire by its TTL.
 //!
-//! **Refresh-ahead, once.** A refresh (L1's `refresh_after` window opened) reads the value with
-//! its age (`ttl - PTTL`). Younger than `refresh_after`: another instance refreshed it, take
-//! that. Older: take the lease as above; a loser waits for the winner's fill. So one instance
+//! **Refresh-ahead, once.** A refresh (L1's `refresh_after` window opened) skips the plain look;
+//! its step 2 takes the value only if it is younger than `refresh_after` (age = `ttl - PTTL`:
+//! another instance refreshed it), else the lease; a loser waits for the winner's fill. So one instance
 //! fetches per refresh window, not each.
 //!
 //! **Failure policy.** A Redis call that cannot be made (timeout, no connection) marks Redis down
@@ -46,7 +48,7 @@ use uno_core::time::deadline_after;
 
 use super::error::TwoLevelError;
 use super::health::Health;
-use super::l2::L2;
+use super::l2::{Acquired, L2};
 use super::notices::FillNotices;
 use super::stats::{Counters, bump};
 use crate::codec::Codec;
@@ -193,7 +195,7 @@ where
     fill(shared, key, guard, fetch).await.map_err(Failure::Final)
 }
 
-/// Steps 1–3: a value, or the lease.
+/// Steps 1–3: a value, or the lease. Waiters (`waited`) look with step 2 only.
 async fn look_lease_wait<V, E, C>(
     shared: &Arc<Shared<C>>,
     key: &str,
@@ -204,44 +206,44 @@ where
 {
     let l2 = &shared.l2;
     let registration = shared.notices.register(key);
+    // A refresh only takes a value another instance refreshed within the window.
+    let max_age = if refresh { shared.config.refresh_after } else { None };
     let mut waited = false;
     loop {
         // Listening before looking: a fill published after the look still wakes the wait.
         let notice = registration.listen();
-        let bytes = if refresh {
-            match l2.get_with_age(key).await? {
-                Some((bytes, age))
-                    if shared.config.refresh_after.is_some_and(|fresh| age < fresh) =>
-                {
-                    bump(&shared.counters.refreshes_shared);
-                    Some(bytes)
+        // A miss's first look is a plain GET: the L2 hit path costs what a GET costs.
+        let plain = if refresh || waited { None } else { l2.get(key).await? };
+        let acquired = match plain {
+            Some(bytes) => Acquired::Value(bytes),
+            None => {
+                if !waited && !refresh {
+                    bump(&shared.counters.l2_misses);
                 }
-                _ => None,
+                // The guard exists before the lease is asked for: dropped mid-call, it still
+                // releases.
+                let mut guard = LeaseGuard::new(shared, key);
+                match l2.acquire(key, &guard.token, shared.config.lease_ttl, max_age).await? {
+                    Acquired::Lease => return Ok(Found::Lead(guard, waited)),
+                    other => {
+                        guard.disarm();
+                        other
+                    }
+                }
             }
-        } else {
-            l2.get(key).await?
         };
-        if let Some(bytes) = bytes {
-            if !refresh {
-                bump(&shared.counters.l2_hits);
-            }
+        if let Acquired::Value(bytes) = acquired {
+            bump(if refresh {
+                &shared.counters.refreshes_shared
+            } else {
+                &shared.counters.l2_hits
+            });
             let value = shared
                 .codec
                 .decode(&bytes)
                 .map_err(|err| Failure::Final(shared.codec_error(err)))?;
             return Ok(Found::Value(value));
         }
-        if !waited && !refresh {
-            bump(&shared.counters.l2_misses);
-        }
-
-        // The guard exists before `SET NX` is sent: dropped mid-call, it still releases.
-        let mut guard = LeaseGuard::new(shared, key);
-        if l2.try_lease(key, &guard.token, shared.config.lease_ttl).await? {
-            return Ok(Found::Lead(guard, waited));
-        }
-        guard.disarm();
-
         if !waited {
             bump(&shared.counters.waits);
             waited = true;
