@@ -1,5 +1,5 @@
 //! [`Codec`]: how the two-level cache turns values into the bytes it keeps in Redis, and back;
-//! [`JsonCodec`] (feature `json`, on by default) and [`PostcardCodec`] (feature `postcard`).
+//! [`JsonCodec`] (feature `json`, on by default) and `PostcardCodec` (feature `postcard`).
 
 use std::error::Error;
 use std::fmt;
@@ -9,8 +9,8 @@ use std::sync::Arc;
 /// [`TwoLevelCache`](crate::cache::TwoLevelCache).
 ///
 /// Implement it for your own format (protobuf, a hand-rolled layout) or pick one of the provided
-/// codecs: [`JsonCodec`] (readable with `redis-cli`, the default) or [`PostcardCodec`] (compact
-/// binary). Every instance that shares a cache name must use the same codec and the same `V`
+/// codecs: [`JsonCodec`] (readable with `redis-cli`, the default) or `PostcardCodec` (feature
+/// `postcard`, compact binary). Every instance that shares a cache name must use the same codec and the same `V`
 /// layout: an L2 value another instance cannot decode is a [`CodecError`], not a panic.
 ///
 /// A codec that panics is contained by the cache: its readers get an error and no lease is left
@@ -224,7 +224,10 @@ mod tests {
     fn json_round_trips_and_refuses_garbage() {
         let value = vec![("a".to_owned(), 1u32), ("b".to_owned(), 2)];
         let bytes = JsonCodec.encode(&value).unwrap();
-        assert_eq!(Codec::<Vec<(String, u32)>>::decode(&JsonCodec, &bytes).unwrap(), value);
+        assert_eq!(
+            Codec::<Vec<(String, u32)>>::decode(&JsonCodec, &bytes).unwrap(),
+            value
+        );
         let err = Codec::<Vec<(String, u32)>>::decode(&JsonCodec, b"{").unwrap_err();
         assert!(err.is_decode() && err.source().is_some());
         // A map with non-string keys has no JSON form: an encode error, not a panic.

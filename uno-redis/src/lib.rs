@@ -49,9 +49,9 @@ mod error;
 mod subscription;
 
 pub use client::{Redis, RedisBuilder, RedisStats};
-pub use codec::{Codec, CodecError};
 #[cfg(feature = "json")]
 pub use codec::JsonCodec;
 #[cfg(feature = "postcard")]
 pub use codec::PostcardCodec;
+pub use codec::{Codec, CodecError};
 pub use error::{ConfigError, FailurePolicy, RedisError};

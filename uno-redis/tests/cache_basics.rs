@@ -18,12 +18,13 @@ use uno_redis::{ConfigError, JsonCodec, PostcardCodec, Redis};
 
 type Cache<C = JsonCodec> = TwoLevelCache<str, String, String, C>;
 
-fn cache(redis: &Redis, prefix: &Prefix) -> Cache {
+async fn cache(redis: &Redis, prefix: &Prefix) -> Cache {
     Cache::builder(redis, &prefix.name, JsonCodec)
         .ttl(Duration::from_secs(30))
         .lease_ttl(Duration::from_secs(2))
         .poll_interval(Duration::from_millis(50))
         .build()
+        .await
         .unwrap()
 }
 
@@ -50,7 +51,7 @@ cache_test!(l1_and_l2_hits_and_misses, |ctx| {
     let url = cache_support::redis_url().unwrap();
     let prefix = Prefix::new("hits");
     let redis = connect(&ctx.rt, &url).await;
-    let (a, b) = (cache(&redis, &prefix), cache(&redis, &prefix));
+    let (a, b) = (cache(&redis, &prefix).await, cache(&redis, &prefix).await);
     wait_subscribed(&ctx.rt, &a).await;
     wait_subscribed(&ctx.rt, &b).await;
     let calls = Arc::new(AtomicU32::new(0));
@@ -74,7 +75,10 @@ cache_test!(l1_and_l2_hits_and_misses, |ctx| {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 
     // A fetch error is not cached, and releases the lease.
-    let err = a.get("bad", || async { Err("db down".to_owned()) }).await.unwrap_err();
+    let err = a
+        .get("bad", || async { Err("db down".to_owned()) })
+        .await
+        .unwrap_err();
     assert_eq!(err.fetch_error().map(String::as_str), Some("db down"));
     let lease: Option<String> = conn.get(prefix.lease_key("bad")).await.unwrap();
     assert_eq!(lease, None);
@@ -89,6 +93,7 @@ cache_test!(ttls_expire_each_level, |ctx| {
         .ttl(Duration::from_millis(600))
         .l1_ttl(Duration::from_millis(150))
         .build()
+        .await
         .unwrap();
     wait_subscribed(&ctx.rt, &cache).await;
     let calls = Arc::new(AtomicU32::new(0));
@@ -96,7 +101,10 @@ cache_test!(ttls_expire_each_level, |ctx| {
     ctx.rt.sleep(Duration::from_millis(250)).await; // L1 expired, L2 not
     assert_eq!(cache.peek_l1("k"), None);
     cache.get("k", counted(&calls, "v")).await.unwrap();
-    assert_eq!((cache.stats().l2_hits, calls.load(Ordering::SeqCst)), (1, 1));
+    assert_eq!(
+        (cache.stats().l2_hits, calls.load(Ordering::SeqCst)),
+        (1, 1)
+    );
     let mut conn = raw(&url).await;
     let pttl: i64 = conn.pttl(prefix.value_key("k")).await.unwrap();
     assert!(pttl > 0 && pttl <= 600, "PX is the L2 ttl: {pttl}");
@@ -116,25 +124,41 @@ cache_test!(codecs_round_trip_and_report_errors, |ctx| {
     let url = cache_support::redis_url().unwrap();
     let prefix = Prefix::new("codec");
     let redis = connect(&ctx.rt, &url).await;
-    let ada = Profile { id: 7, name: "ada".into(), roles: vec!["admin".into()] };
+    let ada = Profile {
+        id: 7,
+        name: "ada".into(),
+        roles: vec!["admin".into()],
+    };
 
     // postcard: a round trip through a second instance (an L2 hit decodes what the first wrote).
-    let binary = |r: &Redis| {
-        TwoLevelCache::<u64, Profile, String, _>::builder(r, &prefix.name, PostcardCodec)
-            .build()
-            .unwrap()
-    };
-    let (a, b) = (binary(&redis), binary(&redis));
+    let binary =
+        || TwoLevelCache::<u64, Profile, String, _>::builder(&redis, &prefix.name, PostcardCodec);
+    let (a, b) = (
+        binary().build().await.unwrap(),
+        binary().build().await.unwrap(),
+    );
     let value = ada.clone();
-    assert_eq!(a.get(&7, move || async move { Ok(value) }).await.unwrap(), ada);
-    assert_eq!(b.get(&7, || async { unreachable!("an L2 hit") }).await.unwrap(), ada);
+    assert_eq!(
+        a.get(&7, move || async move { Ok(value) }).await.unwrap(),
+        ada
+    );
+    assert_eq!(
+        b.get(&7, || async { unreachable!("an L2 hit") })
+            .await
+            .unwrap(),
+        ada
+    );
     assert_eq!(b.stats().l2_hits, 1);
 
     // JSON over the postcard bytes: a typed decode error, not a panic.
     let json = TwoLevelCache::<u64, Profile, String, _>::builder(&redis, &prefix.name, JsonCodec)
         .build()
+        .await
         .unwrap();
-    let err = json.get(&7, || async { unreachable!("an L2 hit") }).await.unwrap_err();
+    let err = json
+        .get(&7, || async { unreachable!("an L2 hit") })
+        .await
+        .unwrap_err();
     assert!(err.is_codec(), "{err:?}");
     assert!(matches!(&err, TwoLevelError::Codec { source, .. } if source.is_decode()));
 
@@ -142,6 +166,7 @@ cache_test!(codecs_round_trip_and_report_errors, |ctx| {
     type Map = std::collections::BTreeMap<(u8, u8), u8>;
     let maps = TwoLevelCache::<str, Map, String, _>::builder(&redis, &prefix.name, JsonCodec)
         .build()
+        .await
         .unwrap();
     let err = maps
         .get("map", || async { Ok(Map::from([((1, 2), 3)])) })
@@ -163,25 +188,48 @@ cache_test!(bad_configuration_is_a_typed_error, |ctx| {
     let redis = connect(&ctx.rt, &url).await;
     let builder = || Cache::builder(&redis, "uno-test:config", JsonCodec);
     assert_eq!(
-        Cache::builder(&redis, "", JsonCodec).build().unwrap_err(),
+        Cache::builder(&redis, "", JsonCodec)
+            .build()
+            .await
+            .unwrap_err(),
         ConfigError::EmptyKeyPrefix
     );
     assert_eq!(
-        builder().ttl(Duration::ZERO).build().unwrap_err(),
+        builder().ttl(Duration::ZERO).build().await.unwrap_err(),
         ConfigError::Zero { what: "cache ttl" }
     );
     assert_eq!(
-        builder().max_capacity(0).build().unwrap_err(),
-        ConfigError::Zero { what: "cache max_capacity" }
+        builder().max_capacity(0).build().await.unwrap_err(),
+        ConfigError::Zero {
+            what: "cache max_capacity"
+        }
     );
     for (what, built) in [
-        ("cache ttl", builder().ttl(Duration::MAX).build()),
-        ("cache l1_ttl", builder().l1_ttl(Duration::MAX).build()),
-        ("cache lease_ttl", builder().lease_ttl(Duration::MAX).build()),
-        ("cache poll_interval", builder().poll_interval(Duration::MAX).build()),
-        ("cache wait_timeout", builder().wait_timeout(Duration::MAX).build()),
-        ("cache recheck_after", builder().recheck_after(Duration::MAX).build()),
-        ("cache refresh_after", builder().refresh_after(Duration::MAX).build()),
+        ("cache ttl", builder().ttl(Duration::MAX).build().await),
+        (
+            "cache l1_ttl",
+            builder().l1_ttl(Duration::MAX).build().await,
+        ),
+        (
+            "cache lease_ttl",
+            builder().lease_ttl(Duration::MAX).build().await,
+        ),
+        (
+            "cache poll_interval",
+            builder().poll_interval(Duration::MAX).build().await,
+        ),
+        (
+            "cache wait_timeout",
+            builder().wait_timeout(Duration::MAX).build().await,
+        ),
+        (
+            "cache recheck_after",
+            builder().recheck_after(Duration::MAX).build().await,
+        ),
+        (
+            "cache refresh_after",
+            builder().refresh_after(Duration::MAX).build().await,
+        ),
     ] {
         match built {
             Err(ConfigError::TooLong { what: got, .. }) => assert_eq!(got, what),
@@ -189,22 +237,29 @@ cache_test!(bad_configuration_is_a_typed_error, |ctx| {
         }
     }
     for zero in [
-        builder().l1_ttl(Duration::ZERO).build(),
-        builder().lease_ttl(Duration::ZERO).build(),
-        builder().poll_interval(Duration::ZERO).build(),
-        builder().wait_timeout(Duration::ZERO).build(),
-        builder().refresh_after(Duration::ZERO).build(),
-        builder().recheck_after(Duration::ZERO).build(),
+        builder().l1_ttl(Duration::ZERO).build().await,
+        builder().lease_ttl(Duration::ZERO).build().await,
+        builder().poll_interval(Duration::ZERO).build().await,
+        builder().wait_timeout(Duration::ZERO).build().await,
+        builder().refresh_after(Duration::ZERO).build().await,
+        builder().recheck_after(Duration::ZERO).build().await,
     ] {
         assert!(matches!(zero, Err(ConfigError::Zero { .. })), "{zero:?}");
     }
     let secs = Duration::from_secs;
     for inconsistent in [
-        builder().ttl(secs(5)).l1_ttl(secs(6)).build(),
-        builder().ttl(secs(5)).refresh_after(secs(5)).build(),
-        builder().wait_timeout(secs(1)).poll_interval(secs(2)).build(),
+        builder().ttl(secs(5)).l1_ttl(secs(6)).build().await,
+        builder().ttl(secs(5)).refresh_after(secs(5)).build().await,
+        builder()
+            .wait_timeout(secs(1))
+            .poll_interval(secs(2))
+            .build()
+            .await,
     ] {
-        assert!(matches!(inconsistent, Err(ConfigError::Inconsistent { .. })), "{inconsistent:?}");
+        assert!(
+            matches!(inconsistent, Err(ConfigError::Inconsistent { .. })),
+            "{inconsistent:?}"
+        );
     }
 });
 
@@ -212,15 +267,17 @@ cache_test!(refresh_ahead_is_done_by_one_instance, |ctx| {
     let url = cache_support::redis_url().unwrap();
     let prefix = Prefix::new("refresh");
     let redis = connect(&ctx.rt, &url).await;
-    let build = || {
-        Cache::builder(&redis, &prefix.name, JsonCodec)
+    let mut instances: Vec<Cache> = Vec::new();
+    for _ in 0..3 {
+        let cache = Cache::builder(&redis, &prefix.name, JsonCodec)
             .ttl(Duration::from_secs(10))
             .l1_ttl(Duration::from_secs(5))
             .refresh_after(Duration::from_millis(300))
             .build()
-            .unwrap()
-    };
-    let instances: Vec<Cache> = (0..3).map(|_| build()).collect();
+            .await
+            .unwrap();
+        instances.push(cache);
+    }
     for cache in &instances {
         wait_subscribed(&ctx.rt, cache).await;
     }
@@ -234,23 +291,33 @@ cache_test!(refresh_ahead_is_done_by_one_instance, |ctx| {
         // Served at once (the old value); each starts a background refresh.
         assert_eq!(cache.get("k", counted(&calls, "v2")).await.unwrap(), "v1");
     }
-    eventually(&ctx.rt, "every L1 refreshed", Duration::from_secs(5), || {
-        let all = instances.iter().all(|c| c.peek_l1("k").as_deref() == Some("v2"));
-        std::future::ready(all)
-    })
+    eventually(
+        &ctx.rt,
+        "every L1 refreshed",
+        Duration::from_secs(5),
+        || {
+            let all = instances
+                .iter()
+                .all(|c| c.peek_l1("k").as_deref() == Some("v2"));
+            std::future::ready(all)
+        },
+    )
     .await;
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one refresh fetch in all");
     let shared: u64 = instances.iter().map(|c| c.stats().refreshes_shared).sum();
     let fetches: u64 = instances.iter().map(|c| c.stats().fetches).sum();
     assert_eq!(fetches, 2);
-    assert_eq!(shared, 2, "the two other instances took the refreshed value");
+    assert_eq!(
+        shared, 2,
+        "the two other instances took the refreshed value"
+    );
 });
 
 cache_test!(invalidate_reaches_every_instance, |ctx| {
     let url = cache_support::redis_url().unwrap();
     let prefix = Prefix::new("invalidate");
     let redis = connect(&ctx.rt, &url).await;
-    let (a, b) = (cache(&redis, &prefix), cache(&redis, &prefix));
+    let (a, b) = (cache(&redis, &prefix).await, cache(&redis, &prefix).await);
     wait_subscribed(&ctx.rt, &a).await;
     wait_subscribed(&ctx.rt, &b).await;
     let calls = Arc::new(AtomicU32::new(0));
@@ -258,7 +325,11 @@ cache_test!(invalidate_reaches_every_instance, |ctx| {
     b.get("k", counted(&calls, "v1")).await.unwrap();
     assert_eq!(b.peek_l1("k").as_deref(), Some("v1"));
     a.invalidate("k").await.unwrap();
-    assert_eq!(a.peek_l1("k"), None, "the invalidating instance drops it at once");
+    assert_eq!(
+        a.peek_l1("k"),
+        None,
+        "the invalidating instance drops it at once"
+    );
     eventually(&ctx.rt, "b's L1 dropped k", Duration::from_secs(2), || {
         std::future::ready(b.peek_l1("k").is_none())
     })
@@ -274,7 +345,7 @@ cache_test!(a_dead_holders_lease_is_taken_over, |ctx| {
     let url = cache_support::redis_url().unwrap();
     let prefix = Prefix::new("takeover");
     let redis = connect(&ctx.rt, &url).await;
-    let cache = cache(&redis, &prefix);
+    let cache = cache(&redis, &prefix).await;
     let mut conn = raw(&url).await;
     // A holder that took the lease and died: nobody renews it, it expires in 300 ms.
     let _: () = redis::cmd("SET")
@@ -289,8 +360,14 @@ cache_test!(a_dead_holders_lease_is_taken_over, |ctx| {
     let calls = Arc::new(AtomicU32::new(0));
     assert_eq!(cache.get("k", counted(&calls, "v")).await.unwrap(), "v");
     let took = ctx.rt.now() - start;
-    assert!(took >= Duration::from_millis(250), "waited for the expiry: {took:?}");
-    assert!(took < Duration::from_secs(3), "took over promptly: {took:?}");
+    assert!(
+        took >= Duration::from_millis(250),
+        "waited for the expiry: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "took over promptly: {took:?}"
+    );
     let stats = cache.stats();
     assert_eq!((stats.waits, stats.takeovers, stats.fetches), (1, 1, 1));
     assert_eq!(cache.keys_waited_on(), 0);
@@ -305,15 +382,25 @@ cache_test!(waiting_is_bounded_by_the_wait_timeout, |ctx| {
         .poll_interval(Duration::from_millis(50))
         .wait_timeout(Duration::from_millis(300))
         .build()
+        .await
         .unwrap();
     let mut conn = raw(&url).await;
     // A holder that hangs with a live lease.
-    let _: () = conn.set_ex(prefix.lease_key("k"), "hung", 30).await.unwrap();
+    let _: () = conn
+        .set_ex(prefix.lease_key("k"), "hung", 30)
+        .await
+        .unwrap();
     let start = ctx.rt.now();
-    let err = cache.get("k", || async { Ok::<_, String>("never".to_owned()) }).await.unwrap_err();
+    let err = cache
+        .get("k", || async { Ok::<_, String>("never".to_owned()) })
+        .await
+        .unwrap_err();
     let took = ctx.rt.now() - start;
     assert!(err.is_wait_timeout(), "{err:?}");
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
     assert_eq!(cache.keys_waited_on(), 0);
     let lease: String = conn.get(prefix.lease_key("k")).await.unwrap();
     assert_eq!(lease, "hung", "a waiter never touches another's lease");
@@ -323,7 +410,7 @@ cache_test!(a_panicking_fetch_releases_the_lease, |ctx| {
     let url = cache_support::redis_url().unwrap();
     let prefix = Prefix::new("panic");
     let redis = connect(&ctx.rt, &url).await;
-    let cache = cache(&redis, &prefix);
+    let cache = cache(&redis, &prefix).await;
     let err = cache
         .get("k", || async { panic!("bug in the loader") })
         .await
@@ -334,11 +421,16 @@ cache_test!(a_panicking_fetch_releases_the_lease, |ctx| {
     });
     assert!(err.await.unwrap_err().is_panic());
     let mut conn = raw(&url).await;
-    eventually(&ctx.rt, "the leases are released", Duration::from_secs(2), || {
-        let mut conn = conn.clone();
-        let keys = [prefix.lease_key("k"), prefix.lease_key("k2")];
-        async move { conn.exists::<_, u32>(&keys).await.unwrap() == 0 }
-    })
+    eventually(
+        &ctx.rt,
+        "the leases are released",
+        Duration::from_secs(2),
+        || {
+            let mut conn = conn.clone();
+            let keys = [prefix.lease_key("k"), prefix.lease_key("k2")];
+            async move { conn.exists::<_, u32>(&keys).await.unwrap() == 0 }
+        },
+    )
     .await;
     let calls = Arc::new(AtomicU32::new(0));
     assert_eq!(cache.get("k", counted(&calls, "v")).await.unwrap(), "v");
@@ -349,7 +441,7 @@ cache_test!(cancelled_readers_leak_no_lease_and_no_wait, |ctx| {
     let url = cache_support::redis_url().unwrap();
     let prefix = Prefix::new("cancel");
     let redis = connect(&ctx.rt, &url).await;
-    let (holder, reader) = (cache(&redis, &prefix), cache(&redis, &prefix));
+    let (holder, reader) = (cache(&redis, &prefix).await, cache(&redis, &prefix).await);
     wait_subscribed(&ctx.rt, &holder).await;
     wait_subscribed(&ctx.rt, &reader).await;
     let mut conn = raw(&url).await;
@@ -366,11 +458,16 @@ cache_test!(cancelled_readers_leak_no_lease_and_no_wait, |ctx| {
             })
             .await
         });
-        eventually(&ctx.rt, "the holder took the lease", Duration::from_secs(2), || {
-            let mut conn = conn.clone();
-            let lease = prefix.lease_key(&key);
-            async move { conn.exists::<_, bool>(lease).await.unwrap() }
-        })
+        eventually(
+            &ctx.rt,
+            "the holder took the lease",
+            Duration::from_secs(2),
+            || {
+                let mut conn = conn.clone();
+                let lease = prefix.lease_key(&key);
+                async move { conn.exists::<_, bool>(lease).await.unwrap() }
+            },
+        )
         .await;
         // The reader gives up after `polls` polls, wherever its load was.
         let gave_up = poll_then_drop(reader.get(&key, || async { Ok("mine".to_owned()) }), polls);
@@ -381,9 +478,12 @@ cache_test!(cancelled_readers_leak_no_lease_and_no_wait, |ctx| {
         let _ = mine.await;
 
         assert_eq!(filled.await.unwrap().unwrap(), "held");
-        eventually(&ctx.rt, "the abandoned loads finished", Duration::from_secs(3), || {
-            std::future::ready(reader.keys_waited_on() == 0)
-        })
+        eventually(
+            &ctx.rt,
+            "the abandoned loads finished",
+            Duration::from_secs(3),
+            || std::future::ready(reader.keys_waited_on() == 0),
+        )
         .await;
         // Both loads ran to the end in their own tasks: values stored, leases gone.
         eventually(&ctx.rt, "no lease is left", Duration::from_secs(3), || {
@@ -392,8 +492,17 @@ cache_test!(cancelled_readers_leak_no_lease_and_no_wait, |ctx| {
             async move { conn.exists::<_, u32>(&keys).await.unwrap() == 0 }
         })
         .await;
-        assert_eq!(reader.get(&key, || async { unreachable!() }).await.unwrap(), "held");
-        assert_eq!(reader.get(&own, || async { Ok("mine".to_owned()) }).await.unwrap(), "mine");
+        assert_eq!(
+            reader.get(&key, || async { unreachable!() }).await.unwrap(),
+            "held"
+        );
+        assert_eq!(
+            reader
+                .get(&own, || async { Ok("mine".to_owned()) })
+                .await
+                .unwrap(),
+            "mine"
+        );
     }
     let _ = &mut conn;
 });

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use cache_support::{Ctx, OwnRedis, connect, eventually, raw};
+use cache_support::{Ctx, OwnRedis, connect_within, eventually, raw};
 use redis::AsyncCommands as _;
 use uno_redis::cache::TwoLevelCache;
 use uno_redis::{FailurePolicy, JsonCodec};
@@ -22,12 +22,13 @@ const PROMPT: Duration = Duration::from_secs(5);
 async fn redis_dies_and_returns(ctx: Ctx, policy: FailurePolicy) {
     let server = OwnRedis::start();
     let url = server.url();
-    let redis = connect(&ctx.rt, &url).await;
+    let redis = connect_within(&ctx.rt, &url, Duration::from_millis(500)).await;
     let cache = Cache::builder(&redis, "uno-test:faults", JsonCodec)
         .failure_policy(policy)
         .recheck_after(Duration::from_millis(100))
         .lease_ttl(Duration::from_secs(1))
         .build()
+        .await
         .unwrap();
     eventually(&ctx.rt, "subscribed", Duration::from_secs(10), || {
         std::future::ready(cache.is_subscribed())
@@ -65,7 +66,10 @@ async fn redis_dies_and_returns(ctx: Ctx, policy: FailurePolicy) {
         ctx.rt.sleep(Duration::from_millis(10)).await;
     }
     let err = cache.invalidate("warm").await.unwrap_err();
-    assert!(err.redis_error().is_some_and(|e| e.is_unavailable()), "{err:?}");
+    assert!(
+        err.redis_error().is_some_and(|e| e.is_unavailable()),
+        "{err:?}"
+    );
     let stats = cache.stats();
     match policy {
         FailurePolicy::FailOpen => assert_eq!(stats.fallbacks, 20),
@@ -79,21 +83,25 @@ async fn redis_dies_and_returns(ctx: Ctx, policy: FailurePolicy) {
     // Recovery: a miss goes through Redis again (its fill is in the new server), and the
     // subscription is re-made (which clears L1).
     let mut conn = raw(&url).await;
-    eventually(&ctx.rt, "loads use Redis again", Duration::from_secs(20), || {
-        let cache = cache.clone();
-        let mut conn = conn.clone();
-        let fetch = fetch("r");
-        async move {
-            let fetches = cache.stats().fetches;
-            let ok = cache.get("recovered", fetch).await.is_ok_and(|v| v == "r");
-            let stored: Option<String> = conn.get("uno-test:faults:v:recovered").await.unwrap();
-            ok && cache.stats().fetches == fetches + 1 && stored.is_some()
-                || {
+    eventually(
+        &ctx.rt,
+        "loads use Redis again",
+        Duration::from_secs(20),
+        || {
+            let cache = cache.clone();
+            let mut conn = conn.clone();
+            let fetch = fetch("r");
+            async move {
+                let fetches = cache.stats().fetches;
+                let ok = cache.get("recovered", fetch).await.is_ok_and(|v| v == "r");
+                let stored: Option<String> = conn.get("uno-test:faults:v:recovered").await.unwrap();
+                ok && cache.stats().fetches == fetches + 1 && stored.is_some() || {
                     let _ = cache.invalidate("recovered").await;
                     false
                 }
-        }
-    })
+            }
+        },
+    )
     .await;
     eventually(&ctx.rt, "resubscribed", Duration::from_secs(20), || {
         std::future::ready(cache.is_subscribed() && cache.stats().resubscribes >= 1)

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use event_listener::Event;
@@ -24,6 +24,10 @@ use crate::{ConfigError, FailurePolicy, Redis};
 /// The longest duration any setting accepts (a year): anything longer is a mistake, and
 /// `Duration::MAX` would overflow Redis' expiry arithmetic.
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// The builder's type parameters: a function type, so the builder is `Send + Sync` whatever they
+/// are, and `K` may be unsized.
+type Types<K, V, E> = fn(&K) -> (V, E);
 
 /// Configures a [`TwoLevelCache`]; made by [`TwoLevelCache::builder`].
 ///
@@ -53,13 +57,13 @@ pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 ///
 /// let zero = TwoLevelCache::<str, u64, String, _>::builder(&redis, "doc:zero", JsonCodec)
 ///     .ttl(Duration::ZERO)
-///     .build();
+///     .build().await;
 /// assert_eq!(zero.unwrap_err(), ConfigError::Zero { what: "cache ttl" });
 /// let forever = TwoLevelCache::<str, u64, String, _>::builder(&redis, "doc:zero", JsonCodec)
 ///     .lease_ttl(Duration::MAX)
-///     .build();
+///     .build().await;
 /// assert!(matches!(forever, Err(ConfigError::TooLong { what: "cache lease_ttl", .. })));
-/// let unnamed = TwoLevelCache::<str, u64, String, _>::builder(&redis, "", JsonCodec).build();
+/// let unnamed = TwoLevelCache::<str, u64, String, _>::builder(&redis, "", JsonCodec).build().await;
 /// assert_eq!(unnamed.unwrap_err(), ConfigError::EmptyKeyPrefix);
 /// # });
 /// ```
@@ -77,7 +81,7 @@ pub struct TwoLevelCacheBuilder<K: ?Sized, V, E, C> {
     wait_timeout: Option<Duration>,
     policy: FailurePolicy,
     recheck_after: Duration,
-    _types: PhantomData<fn(&K) -> (V, E)>,
+    _types: PhantomData<Types<K, V, E>>,
 }
 
 impl<K: ?Sized, V, E, C> TwoLevelCacheBuilder<K, V, E, C> {
@@ -192,9 +196,15 @@ where
     E: Send + Sync + 'static,
     C: Codec<V>,
 {
-    /// Checks the configuration, builds the cache and starts its subscriber task on the client's
-    /// runtime (it subscribes in the background; until then invalidations from other instances
-    /// are not heard, and the first subscription clears L1).
+    /// Checks the configuration, subscribes to the cache's channel (within the client's call
+    /// timeout) and builds the cache, with its subscriber task on the client's runtime. If Redis
+    /// cannot be asked, the cache is built anyway: the task keeps subscribing in the background
+    /// (until then invalidations from other instances are not heard; the subscription, once
+    /// made, clears L1).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes leaves nothing behind (no task, no subscription).
     ///
     /// # Errors
     ///
@@ -220,17 +230,17 @@ where
     /// let cache = TwoLevelCache::<u64, String, String, _>::builder(&redis, "doc:build", JsonCodec)
     ///     .ttl(Duration::from_secs(60))
     ///     .l1_ttl(Duration::from_secs(5))
-    ///     .build()
+    ///     .build().await
     ///     .unwrap();
     /// assert_eq!(cache.name(), "doc:build");
     /// let inverted = TwoLevelCache::<u64, String, String, _>::builder(&redis, "doc:build", JsonCodec)
     ///     .ttl(Duration::from_secs(5))
     ///     .l1_ttl(Duration::from_secs(60))
-    ///     .build();
+    ///     .build().await;
     /// assert!(matches!(inverted, Err(ConfigError::Inconsistent { .. })));
     /// # });
     /// ```
-    pub fn build(self) -> Result<TwoLevelCache<K, V, E, C>, ConfigError> {
+    pub async fn build(self) -> Result<TwoLevelCache<K, V, E, C>, ConfigError> {
         if self.name.is_empty() {
             return Err(ConfigError::EmptyKeyPrefix);
         }
@@ -243,7 +253,10 @@ where
         let l1_ttl = check("cache l1_ttl", self.l1_ttl.unwrap_or(ttl))?;
         let lease_ttl = check("cache lease_ttl", self.lease_ttl)?;
         let poll_interval = check("cache poll_interval", self.poll_interval)?;
-        let wait_timeout = check("cache wait_timeout", self.wait_timeout.unwrap_or(lease_ttl * 3))?;
+        let wait_timeout = check(
+            "cache wait_timeout",
+            self.wait_timeout.unwrap_or(lease_ttl * 3),
+        )?;
         let recheck_after = check("cache recheck_after", self.recheck_after)?;
         let refresh_after = self
             .refresh_after
@@ -297,7 +310,18 @@ where
             closing: AtomicBool::new(false),
             closed: Event::new(),
         });
-        rt.spawn(subscriber::run(l1.clone(), shared.clone())).detach();
+        // Subscribed before the first value is loaded, so no invalidation can be missed in
+        // between; if Redis cannot be asked now, the task keeps trying (and clears L1 when it
+        // gets through).
+        let first = shared
+            .l2
+            .redis()
+            .subscribe(&[shared.l2.channel()])
+            .await
+            .ok();
+        shared.subscribed.store(first.is_some(), Ordering::Release);
+        rt.spawn(subscriber::run(l1.clone(), shared.clone(), first))
+            .detach();
         Ok(TwoLevelCache {
             l1,
             handle: Arc::new(Handle(shared)),

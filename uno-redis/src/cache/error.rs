@@ -250,7 +250,10 @@ impl<E> fmt::Display for TwoLevelError<E> {
             TwoLevelError::Redis { name, .. } => write!(f, "cache {name:?}: redis call failed"),
             TwoLevelError::Codec { name, .. } => write!(f, "cache {name:?}: codec failed"),
             TwoLevelError::WaitTimedOut { name, after } => {
-                write!(f, "cache {name:?}: no fill by the lease holder within {after:?}")
+                write!(
+                    f,
+                    "cache {name:?}: no fill by the lease holder within {after:?}"
+                )
             }
             TwoLevelError::Panicked { name, message } => {
                 write!(f, "fetch for cache {name:?} panicked: {message}")

@@ -51,12 +51,22 @@ mod tests {
         let health = Health::new(Duration::from_secs(1));
         let now = Instant::now();
         assert!(health.down_at(now).is_none());
-        let reply = RedisError::Server { code: "ERR".into(), message: "x".into() };
+        let reply = RedisError::Server {
+            code: "ERR".into(),
+            message: "x".into(),
+        };
         health.failed(now, &reply);
         assert!(health.down_at(now).is_none());
-        let slow = RedisError::Timeout { name: "r".into(), after: Duration::from_millis(5) };
+        let slow = RedisError::Timeout {
+            name: "r".into(),
+            after: Duration::from_millis(5),
+        };
         health.failed(now, &slow);
-        assert!(health.down_at(now + Duration::from_millis(999)).is_some_and(|e| e.is_timeout()));
+        assert!(
+            health
+                .down_at(now + Duration::from_millis(999))
+                .is_some_and(|e| e.is_timeout())
+        );
         assert!(health.down_at(now + Duration::from_secs(1)).is_none());
     }
 }

@@ -208,7 +208,10 @@ impl L2 {
         token: &str,
         ttl: Duration,
     ) -> Result<bool, RedisError> {
-        let args = [token.as_bytes().to_vec(), millis(ttl).to_string().into_bytes()];
+        let args = [
+            token.as_bytes().to_vec(),
+            millis(ttl).to_string().into_bytes(),
+        ];
         let renewed: i64 = self
             .redis
             .eval(&RENEW, &[self.lease_key(key)], &args)
@@ -265,9 +268,15 @@ mod tests {
 
     #[test]
     fn messages_parse_back() {
-        assert_eq!(Event::parse(&message(b'f', "a:b")), Some(Event::Filled("a:b")));
+        assert_eq!(
+            Event::parse(&message(b'f', "a:b")),
+            Some(Event::Filled("a:b"))
+        );
         assert_eq!(Event::parse(&message(b'r', "")), Some(Event::Released("")));
-        assert_eq!(Event::parse(&message(b'i', "é")), Some(Event::Invalidated("é")));
+        assert_eq!(
+            Event::parse(&message(b'i', "é")),
+            Some(Event::Invalidated("é"))
+        );
         assert_eq!(Event::parse(b"cx"), None);
         assert_eq!(Event::parse(b""), None);
         assert_eq!(Event::parse(b"f\xff"), None);

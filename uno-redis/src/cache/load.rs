@@ -192,7 +192,9 @@ where
     if takeover {
         bump(&shared.counters.takeovers);
     }
-    fill(shared, key, guard, fetch).await.map_err(Failure::Final)
+    fill(shared, key, guard, fetch)
+        .await
+        .map_err(Failure::Final)
 }
 
 /// Steps 1–3: a value, or the lease. Waiters (`waited`) look with step 2 only.
@@ -207,13 +209,21 @@ where
     let l2 = &shared.l2;
     let registration = shared.notices.register(key);
     // A refresh only takes a value another instance refreshed within the window.
-    let max_age = if refresh { shared.config.refresh_after } else { None };
+    let max_age = if refresh {
+        shared.config.refresh_after
+    } else {
+        None
+    };
     let mut waited = false;
     loop {
         // Listening before looking: a fill published after the look still wakes the wait.
         let notice = registration.listen();
         // A miss's first look is a plain GET: the L2 hit path costs what a GET costs.
-        let plain = if refresh || waited { None } else { l2.get(key).await? };
+        let plain = if refresh || waited {
+            None
+        } else {
+            l2.get(key).await?
+        };
         let acquired = match plain {
             Some(bytes) => Acquired::Value(bytes),
             None => {
@@ -223,7 +233,10 @@ where
                 // The guard exists before the lease is asked for: dropped mid-call, it still
                 // releases.
                 let mut guard = LeaseGuard::new(shared, key);
-                match l2.acquire(key, &guard.token, shared.config.lease_ttl, max_age).await? {
+                match l2
+                    .acquire(key, &guard.token, shared.config.lease_ttl, max_age)
+                    .await?
+                {
                     Acquired::Lease => return Ok(Found::Lead(guard, waited)),
                     other => {
                         guard.disarm();

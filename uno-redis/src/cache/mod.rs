@@ -20,7 +20,7 @@
 //! let profiles = TwoLevelCache::<u64, Vec<String>, std::io::Error, _>::builder(&redis, &name, JsonCodec)
 //!     .ttl(Duration::from_secs(300))
 //!     .l1_ttl(Duration::from_secs(30))
-//!     .build()
+//!     .build().await
 //!     .unwrap();
 //! let roles = profiles.get(&42, || async { Ok(vec!["admin".to_owned()]) }).await.unwrap();
 //! assert_eq!(roles, ["admin"]);

@@ -1,7 +1,8 @@
 //! The subscriber task: one per cache instance, listening on the cache's channel for
 //! invalidations (dropped from L1) and fills (waking this process's waiters).
 //!
-//! The subscription has its own connection. When it is lost, messages published meanwhile are
+//! `build` makes the first subscription before the cache serves. The subscription has its own
+//! connection. When it is lost, messages published meanwhile are
 //! gone: so each time it is (re-)established, L1 is cleared (an invalidation may have been
 //! missed) and every waiter is woken to look again. Between the loss and the resubscription, an
 //! L1 entry can outlive an invalidation made elsewhere by up to its L1 ttl; waiters fall back on
@@ -19,13 +20,18 @@ use super::error::TwoLevelError;
 use super::l2::Event;
 use super::load::Shared;
 use super::stats::bump;
+use crate::subscription::Subscription;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Runs until the cache's last handle is dropped.
-pub(super) async fn run<V, E, C>(l1: AsyncCache<String, V, TwoLevelError<E>>, shared: Arc<Shared<C>>)
-where
+/// Runs until the cache's last handle is dropped, starting with `initial`, the subscription
+/// `build` made (before any value was loaded: nothing to clear).
+pub(super) async fn run<V, E, C>(
+    l1: AsyncCache<String, V, TwoLevelError<E>>,
+    shared: Arc<Shared<C>>,
+    mut initial: Option<Subscription>,
+) where
     V: Clone + Send + Sync + 'static,
     E: Send + Sync + 'static,
 {
@@ -33,19 +39,27 @@ where
     let mut first = true;
     while !shared.closing.load(Ordering::Acquire) {
         let channel = shared.l2.channel();
-        let subscribed = future::or(
-            async { Some(shared.l2.redis().subscribe(&[channel]).await) },
-            async {
-                closed(&shared).await;
-                None
-            },
-        )
-        .await;
+        let fresh = initial.is_some();
+        let subscribed = match initial.take() {
+            Some(subscription) => Some(Ok(subscription)),
+            None => {
+                future::or(
+                    async { Some(shared.l2.redis().subscribe(&[channel]).await) },
+                    async {
+                        closed(&shared).await;
+                        None
+                    },
+                )
+                .await
+            }
+        };
         match subscribed {
             None => return,
             Some(Ok(mut messages)) => {
                 // Whatever was published while we were not listening is lost: start clean.
-                l1.clear();
+                if !fresh {
+                    l1.clear();
+                }
                 if !first {
                     bump(&shared.counters.resubscribes);
                 }
@@ -78,8 +92,11 @@ where
     }
 }
 
-fn dispatch<V, E, C>(l1: &AsyncCache<String, V, TwoLevelError<E>>, shared: &Shared<C>, payload: &[u8])
-where
+fn dispatch<V, E, C>(
+    l1: &AsyncCache<String, V, TwoLevelError<E>>,
+    shared: &Shared<C>,
+    payload: &[u8],
+) where
     V: Clone + Send + Sync + 'static,
     E: Send + Sync + 'static,
 {

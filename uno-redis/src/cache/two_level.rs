@@ -60,7 +60,7 @@ use crate::{FailurePolicy, Redis};
 /// let name = format!("doc:users:{}", std::process::id());
 /// let users = TwoLevelCache::<u64, String, std::io::Error, _>::builder(&redis, &name, JsonCodec)
 ///     .ttl(Duration::from_secs(60))
-///     .build()
+///     .build().await
 ///     .unwrap();
 ///
 /// let ada = users.get(&7, || async { Ok("ada".to_owned()) }).await.unwrap();
@@ -108,7 +108,7 @@ impl<K: ?Sized, V, E, C> TwoLevelCache<K, V, E, C> {
     /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
     ///
     /// let prices = TwoLevelCache::<str, f64, String, _>::builder(&redis, "doc:prices", JsonCodec)
-    ///     .build()
+    ///     .build().await
     ///     .unwrap();
     /// assert_eq!(prices.name(), "doc:prices");
     /// # });
@@ -144,7 +144,7 @@ impl<K: ?Sized, V, E, C> TwoLevelCache<K, V, E, C> {
     /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
     /// let cache = TwoLevelCache::<str, u32, (), _>::builder(&redis, "doc:policy", JsonCodec)
     ///     .failure_policy(FailurePolicy::FailOpen)
-    ///     .build()
+    ///     .build().await
     ///     .unwrap();
     /// assert_eq!(cache.failure_policy(), FailurePolicy::FailOpen);
     /// # });
@@ -169,7 +169,7 @@ impl<K: ?Sized, V, E, C> TwoLevelCache<K, V, E, C> {
     /// # let url = std::env::var("UNO_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
     /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
     /// let cache = TwoLevelCache::<str, u32, (), _>::builder(&redis, "doc:subscribed", JsonCodec)
-    ///     .build()
+    ///     .build().await
     ///     .unwrap();
     /// while !cache.is_subscribed() {
     ///     rt.sleep(Duration::from_millis(5)).await;
@@ -203,7 +203,7 @@ impl<K: ?Sized, V, E, C> TwoLevelCache<K, V, E, C> {
     /// # let url = std::env::var("UNO_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
     /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
     /// let cache = TwoLevelCache::<str, u32, (), _>::builder(&redis, "doc:waiting", JsonCodec)
-    ///     .build()
+    ///     .build().await
     ///     .unwrap();
     /// assert_eq!(cache.keys_waited_on(), 0);
     /// # });
@@ -255,7 +255,7 @@ where
     /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
     /// let name = format!("doc:get:{}", std::process::id());
     /// let cache = TwoLevelCache::<str, u32, &str, _>::builder(&redis, &name, JsonCodec)
-    ///     .build()
+    ///     .build().await
     ///     .unwrap();
     /// let err = cache.get("k", || async { Err("db down") }).await.unwrap_err();
     /// assert_eq!(err.fetch_error(), Some(&"db down")); // not cached: the next read fetches
@@ -296,7 +296,7 @@ where
     /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
     /// let name = format!("doc:peek:{}", std::process::id());
     /// let cache = TwoLevelCache::<str, u32, (), _>::builder(&redis, &name, JsonCodec)
-    ///     .build()
+    ///     .build().await
     ///     .unwrap();
     /// assert_eq!(cache.peek_l1("k"), None);
     /// cache.get("k", || async { Ok(3) }).await.unwrap();

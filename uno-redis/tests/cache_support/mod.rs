@@ -91,10 +91,15 @@ pub fn redis_url() -> Option<String> {
     }
 }
 
-/// A client for `url` with short timeouts (tests must not wait long for a dead server).
+/// A client for `url`, with a call timeout generous for a loaded machine.
 pub async fn connect(rt: &Runtime, url: &str) -> Redis {
+    connect_within(rt, url, Duration::from_secs(2)).await
+}
+
+/// A client for `url` with the call timeout `timeout` (short, for a server that will die).
+pub async fn connect_within(rt: &Runtime, url: &str, timeout: Duration) -> Redis {
     Redis::builder(rt, url)
-        .call_timeout(Duration::from_millis(500))
+        .call_timeout(timeout)
         .reconnect(
             Retry::builder(rt)
                 .max_attempts(2)
@@ -125,7 +130,11 @@ pub struct Prefix {
 impl Prefix {
     pub fn new(test: &str) -> Self {
         let name = std::env::var("UNO_CACHE_TEST_NAME").unwrap_or_else(|_| {
-            format!("uno-test:cache:{test}:{}:{:x}", std::process::id(), fastrand::u32(..))
+            format!(
+                "uno-test:cache:{test}:{}:{:x}",
+                std::process::id(),
+                fastrand::u32(..)
+            )
         });
         Prefix {
             name,
@@ -155,8 +164,12 @@ impl Drop for Prefix {
         if std::env::var("UNO_CACHE_TEST_NAME").is_ok() {
             return;
         }
-        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
-        let Ok(mut conn) = client.get_connection() else { return };
+        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection() else {
+            return;
+        };
         let pattern = format!("{}:*", self.name);
         let keys: Vec<String> = match redis::cmd("KEYS").arg(&pattern).query(&mut conn) {
             Ok(keys) => keys,
@@ -201,7 +214,10 @@ pub fn spawn_child(test: &str, role: &str, name: &str, index: usize) -> Child {
 
 /// This child's index among its siblings.
 pub fn child_index() -> usize {
-    std::env::var("UNO_CACHE_TEST_INDEX").unwrap().parse().unwrap()
+    std::env::var("UNO_CACHE_TEST_INDEX")
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// Kills and reaps every child still running when dropped (a failed assertion included).
@@ -233,7 +249,10 @@ impl Children {
             if let Some(err) = child.stderr.as_mut() {
                 let _ = err.read_to_string(&mut stderr);
             }
-            assert!(status.success(), "a child failed ({status}):\n{stdout}\n{stderr}");
+            assert!(
+                status.success(),
+                "a child failed ({status}):\n{stdout}\n{stderr}"
+            );
             outputs.push(stdout);
         }
         outputs
@@ -295,7 +314,10 @@ impl OwnRedis {
         assert!(status.success());
         let start = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "own redis-server did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "own redis-server did not start"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -308,7 +330,10 @@ impl OwnRedis {
         let _ = std::fs::remove_file(&self.pidfile);
         let start = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-            assert!(start.elapsed() < Duration::from_secs(10), "own redis-server did not stop");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "own redis-server did not stop"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
