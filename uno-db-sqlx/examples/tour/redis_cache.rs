@@ -16,7 +16,7 @@ type Profiles = TwoLevelCache<u64, String, String, JsonCodec>;
 
 /// Shows one fetch for two replicas missing the same key at once, an L2 hit, and an
 /// invalidation reaching the other replica's memory.
-pub async fn tour_section(rt: &Runtime) {
+pub(crate) async fn tour_section(rt: &Runtime) {
     let url = std::env::var("UNO_TOUR_REDIS_URL")
         .or_else(|_| std::env::var("UNO_TEST_REDIS_URL"))
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
