@@ -518,3 +518,21 @@ async fn poll_then_drop<F: std::future::Future>(future: F, polls: usize) -> Opti
     }
     None
 }
+
+#[test]
+fn public_types_are_send_sync_and_unpin() {
+    fn check<T: Send + Sync + Unpin>() {}
+    check::<TwoLevelCache<str, String, String, JsonCodec>>();
+    check::<TwoLevelCache<u64, Profile, std::io::Error, PostcardCodec>>();
+    check::<uno_redis::cache::TwoLevelCacheBuilder<str, String, String, JsonCodec>>();
+    check::<TwoLevelError<std::io::Error>>();
+    check::<uno_redis::cache::TwoLevelStats>();
+    check::<uno_redis::CodecError>();
+    fn get_is_send(cache: &Cache) -> impl Send + '_ {
+        cache.get("k", || async { Ok("v".to_owned()) })
+    }
+    fn invalidate_is_send(cache: &Cache) -> impl Send + '_ {
+        cache.invalidate("k")
+    }
+    let _ = (get_is_send, invalidate_is_send);
+}

@@ -105,12 +105,46 @@ impl<K: ?Sized, V, E, C> TwoLevelCacheBuilder<K, V, E, C> {
 
     /// The most entries this instance's L1 holds (default 10 000; > 0). Redis holds as many as
     /// its own `maxmemory` policy allows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_redis::cache::TwoLevelCache;
+    /// use uno_redis::{ConfigError, FailurePolicy, JsonCodec, Redis};
+    /// # futures_lite::future::block_on(async {
+    /// # let rt = uno_smol::runtime();
+    /// # let url = std::env::var("UNO_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
+    /// let builder = || TwoLevelCache::<str, u32, (), _>::builder(&redis, "doc:settings", JsonCodec);
+    /// assert!(builder().max_capacity(100_000).build().await.is_ok());
+    /// let zero = builder().max_capacity(0).build().await;
+    /// assert_eq!(zero.unwrap_err(), ConfigError::Zero { what: "cache max_capacity" });
+    /// # });
+    /// ```
     pub fn max_capacity(mut self, entries: usize) -> Self {
         self.max_capacity = entries;
         self
     }
 
     /// How long a filled value lives in Redis (default 10 minutes; `PX` of its key).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_redis::cache::TwoLevelCache;
+    /// use uno_redis::{ConfigError, FailurePolicy, JsonCodec, Redis};
+    /// # futures_lite::future::block_on(async {
+    /// # let rt = uno_smol::runtime();
+    /// # let url = std::env::var("UNO_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
+    /// let builder = || TwoLevelCache::<str, u32, (), _>::builder(&redis, "doc:settings", JsonCodec);
+    /// assert!(builder().ttl(Duration::from_secs(3600)).build().await.is_ok());
+    /// let forever = builder().ttl(Duration::MAX).build().await;
+    /// assert!(matches!(forever, Err(ConfigError::TooLong { what: "cache ttl", .. })));
+    /// # });
+    /// ```
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
         self
@@ -120,6 +154,24 @@ impl<K: ?Sized, V, E, C> TwoLevelCacheBuilder<K, V, E, C> {
     /// longer). A value read from Redis near its expiry starts a full L1 ttl, so without an
     /// invalidation a value may be served up to `ttl + l1_ttl` after it was fetched: keep
     /// `l1_ttl` short when staleness matters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_redis::cache::TwoLevelCache;
+    /// use uno_redis::{ConfigError, FailurePolicy, JsonCodec, Redis};
+    /// # futures_lite::future::block_on(async {
+    /// # let rt = uno_smol::runtime();
+    /// # let url = std::env::var("UNO_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
+    /// let builder = || TwoLevelCache::<str, u32, (), _>::builder(&redis, "doc:settings", JsonCodec);
+    /// let short = builder().ttl(Duration::from_secs(600)).l1_ttl(Duration::from_secs(5));
+    /// assert!(short.build().await.is_ok());
+    /// let longer = builder().ttl(Duration::from_secs(5)).l1_ttl(Duration::from_secs(600));
+    /// assert!(matches!(longer.build().await, Err(ConfigError::Inconsistent { .. })));
+    /// # });
+    /// ```
     pub fn l1_ttl(mut self, l1_ttl: Duration) -> Self {
         self.l1_ttl = Some(l1_ttl);
         self
@@ -129,6 +181,24 @@ impl<K: ?Sized, V, E, C> TwoLevelCacheBuilder<K, V, E, C> {
     /// and refreshes it in the background; the refresh takes the value from Redis if another
     /// instance refreshed it less than `refresh_after` ago, else takes the key's lease and
     /// fetches, so one instance fetches per window, not each.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_redis::cache::TwoLevelCache;
+    /// use uno_redis::{ConfigError, FailurePolicy, JsonCodec, Redis};
+    /// # futures_lite::future::block_on(async {
+    /// # let rt = uno_smol::runtime();
+    /// # let url = std::env::var("UNO_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
+    /// let builder = || TwoLevelCache::<str, u32, (), _>::builder(&redis, "doc:settings", JsonCodec);
+    /// let ahead = builder().l1_ttl(Duration::from_secs(60)).refresh_after(Duration::from_secs(45));
+    /// assert!(ahead.build().await.is_ok());
+    /// let late = builder().l1_ttl(Duration::from_secs(60)).refresh_after(Duration::from_secs(60));
+    /// assert!(matches!(late.build().await, Err(ConfigError::Inconsistent { .. })));
+    /// # });
+    /// ```
     pub fn refresh_after(mut self, refresh_after: Duration) -> Self {
         self.refresh_after = Some(refresh_after);
         self
@@ -137,6 +207,23 @@ impl<K: ?Sized, V, E, C> TwoLevelCacheBuilder<K, V, E, C> {
     /// How long a key's lease lives without renewal (default 10 s). The filler renews it every
     /// third of that while its fetch runs, so a slow fetch keeps it; a filler that dies stops
     /// renewing, and a waiter takes over within this long.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_redis::cache::TwoLevelCache;
+    /// use uno_redis::{ConfigError, FailurePolicy, JsonCodec, Redis};
+    /// # futures_lite::future::block_on(async {
+    /// # let rt = uno_smol::runtime();
+    /// # let url = std::env::var("UNO_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
+    /// let builder = || TwoLevelCache::<str, u32, (), _>::builder(&redis, "doc:settings", JsonCodec);
+    /// assert!(builder().lease_ttl(Duration::from_secs(2)).build().await.is_ok());
+    /// let zero = builder().lease_ttl(Duration::ZERO).build().await;
+    /// assert_eq!(zero.unwrap_err(), ConfigError::Zero { what: "cache lease_ttl" });
+    /// # });
+    /// ```
     pub fn lease_ttl(mut self, lease_ttl: Duration) -> Self {
         self.lease_ttl = lease_ttl;
         self
@@ -144,6 +231,23 @@ impl<K: ?Sized, V, E, C> TwoLevelCacheBuilder<K, V, E, C> {
 
     /// How often a waiter looks at Redis again when no notice came (default 200 ms): the bound on
     /// a missed notice and on noticing a lease expiry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_redis::cache::TwoLevelCache;
+    /// use uno_redis::{ConfigError, FailurePolicy, JsonCodec, Redis};
+    /// # futures_lite::future::block_on(async {
+    /// # let rt = uno_smol::runtime();
+    /// # let url = std::env::var("UNO_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
+    /// let builder = || TwoLevelCache::<str, u32, (), _>::builder(&redis, "doc:settings", JsonCodec);
+    /// assert!(builder().poll_interval(Duration::from_millis(50)).build().await.is_ok());
+    /// let slow = builder().wait_timeout(Duration::from_secs(1)).poll_interval(Duration::from_secs(2));
+    /// assert!(matches!(slow.build().await, Err(ConfigError::Inconsistent { .. })));
+    /// # });
+    /// ```
     pub fn poll_interval(mut self, poll_interval: Duration) -> Self {
         self.poll_interval = poll_interval;
         self
@@ -152,6 +256,23 @@ impl<K: ?Sized, V, E, C> TwoLevelCacheBuilder<K, V, E, C> {
     /// The hard bound on a load's waiting for another instance's fill (default 3 × the lease
     /// ttl): then it answers [`TwoLevelError::WaitTimedOut`](super::TwoLevelError::WaitTimedOut).
     /// The fetch this instance runs itself is not bounded by it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_redis::cache::TwoLevelCache;
+    /// use uno_redis::{ConfigError, FailurePolicy, JsonCodec, Redis};
+    /// # futures_lite::future::block_on(async {
+    /// # let rt = uno_smol::runtime();
+    /// # let url = std::env::var("UNO_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
+    /// let builder = || TwoLevelCache::<str, u32, (), _>::builder(&redis, "doc:settings", JsonCodec);
+    /// assert!(builder().wait_timeout(Duration::from_secs(3)).build().await.is_ok());
+    /// let zero = builder().wait_timeout(Duration::ZERO).build().await;
+    /// assert_eq!(zero.unwrap_err(), ConfigError::Zero { what: "cache wait_timeout" });
+    /// # });
+    /// ```
     pub fn wait_timeout(mut self, wait_timeout: Duration) -> Self {
         self.wait_timeout = Some(wait_timeout);
         self
@@ -162,6 +283,22 @@ impl<K: ?Sized, V, E, C> TwoLevelCacheBuilder<K, V, E, C> {
     /// [`FailOpen`](FailurePolicy::FailOpen) it fetches directly (L1 still single-flights it in
     /// this process) and counts a [`fallback`](super::TwoLevelStats::fallbacks). L1 hits are
     /// served either way: they never ask Redis.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_redis::cache::TwoLevelCache;
+    /// use uno_redis::{ConfigError, FailurePolicy, JsonCodec, Redis};
+    /// # futures_lite::future::block_on(async {
+    /// # let rt = uno_smol::runtime();
+    /// # let url = std::env::var("UNO_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
+    /// let builder = || TwoLevelCache::<str, u32, (), _>::builder(&redis, "doc:settings", JsonCodec);
+    /// let open = builder().failure_policy(FailurePolicy::FailOpen).build().await.unwrap();
+    /// assert_eq!(open.failure_policy(), FailurePolicy::FailOpen);
+    /// # });
+    /// ```
     pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
         self.policy = policy;
         self
@@ -170,6 +307,23 @@ impl<K: ?Sized, V, E, C> TwoLevelCacheBuilder<K, V, E, C> {
     /// After a Redis call timed out or found no connection, how long loads skip Redis (answering
     /// by the failure policy at once, instead of each waiting for a call timeout) before trying
     /// it again (default 1 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_redis::cache::TwoLevelCache;
+    /// use uno_redis::{ConfigError, FailurePolicy, JsonCodec, Redis};
+    /// # futures_lite::future::block_on(async {
+    /// # let rt = uno_smol::runtime();
+    /// # let url = std::env::var("UNO_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    /// # let Ok(redis) = Redis::builder(&rt, &url).build().await else { return };
+    /// let builder = || TwoLevelCache::<str, u32, (), _>::builder(&redis, "doc:settings", JsonCodec);
+    /// assert!(builder().recheck_after(Duration::from_millis(250)).build().await.is_ok());
+    /// let zero = builder().recheck_after(Duration::ZERO).build().await;
+    /// assert_eq!(zero.unwrap_err(), ConfigError::Zero { what: "cache recheck_after" });
+    /// # });
+    /// ```
     pub fn recheck_after(mut self, recheck_after: Duration) -> Self {
         self.recheck_after = recheck_after;
         self

@@ -384,3 +384,91 @@ impl std::fmt::Debug for LeaseGuard {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::load;
+    use crate::cache::TwoLevelCache;
+    use crate::{JsonCodec, Redis};
+
+    /// The load itself (not a reader: L1 runs it in its own task) dropped after each number of
+    /// polls, wherever it was: before its lease request, during it, holding the lease during the
+    /// fetch, during the fill, while waiting. No lease and no registration is left behind.
+    #[test]
+    fn a_load_dropped_at_any_await_point_leaks_no_lease() {
+        let Some(url) = std::env::var("UNO_TEST_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            println!("skipped: UNO_TEST_REDIS_URL is not set");
+            return;
+        };
+        let rt = uno_smol::runtime();
+        uno_smol::block_on(async {
+            let redis = Redis::builder(&rt, &url).build().await.unwrap();
+            let name = format!("uno-test:cache:load-drop:{}", std::process::id());
+            let cache = TwoLevelCache::<str, String, String, _>::builder(&redis, &name, JsonCodec)
+                .lease_ttl(Duration::from_secs(30))
+                .build()
+                .await
+                .unwrap();
+            let shared = cache.handle.0.clone();
+            let mut conn = redis::Client::open(url.as_str())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap();
+            for polls in 0..40 {
+                let key = format!("k{polls}");
+                let lease = format!("{name}:l:{key}");
+                let slow = rt.clone();
+                let fetch = move || async move {
+                    slow.sleep(Duration::from_millis(20)).await;
+                    Ok::<_, String>("v".to_owned())
+                };
+                let mut future = Box::pin(load(shared.clone(), key.clone(), fetch, false));
+                let mut finished = false;
+                for _ in 0..polls {
+                    if futures_lite::future::poll_once(future.as_mut())
+                        .await
+                        .is_some()
+                    {
+                        finished = true;
+                        break;
+                    }
+                    rt.sleep(Duration::from_millis(1)).await;
+                }
+                drop(future);
+                // The release is spawned by the guard's drop: give it a moment.
+                let start = rt.now();
+                loop {
+                    let held: bool = redis::cmd("EXISTS")
+                        .arg(&lease)
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap();
+                    if !held {
+                        break;
+                    }
+                    assert!(
+                        rt.now() - start < Duration::from_secs(5),
+                        "lease left after {polls} polls"
+                    );
+                    rt.sleep(Duration::from_millis(5)).await;
+                }
+                assert_eq!(
+                    shared.notices.len(),
+                    0,
+                    "after {polls} polls (finished: {finished})"
+                );
+                let _: () = redis::cmd("DEL")
+                    .arg(format!("{name}:v:{key}"))
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+}
