@@ -44,7 +44,11 @@
 
 mod client;
 mod error;
+mod rate_limit;
 mod subscription;
 
 pub use client::{Redis, RedisBuilder, RedisStats};
 pub use error::{ConfigError, FailurePolicy, RedisError};
+pub use rate_limit::{
+    RateKey, RedisAcquire, RedisRateLimiter, RedisRateLimiterBuilder, RedisRateLimiterStats,
+};
