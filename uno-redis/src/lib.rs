@@ -44,11 +44,13 @@
 
 mod client;
 mod error;
+mod lease;
 mod rate_limit;
 mod subscription;
 
 pub use client::{Redis, RedisBuilder, RedisStats};
 pub use error::{ConfigError, FailurePolicy, RedisError};
+pub use lease::{LeaderTerm, Lease, LeaseConfig, LeaseConfigBuilder, leader_task};
 pub use rate_limit::{
     RateKey, RedisAcquire, RedisRateLimiter, RedisRateLimiterBuilder, RedisRateLimiterStats,
 };
