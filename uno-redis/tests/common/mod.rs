@@ -167,11 +167,20 @@ pub fn role() -> Option<String> {
     std::env::var("UNO_TEST_ROLE").ok()
 }
 
-/// The last line a child printed that starts with `tag`, parsed after it.
+/// Prints `value` under `tag` for the parent (after a marker: libtest may have started the
+/// line with the test's name).
+pub fn tell(tag: &str, value: impl std::fmt::Display) {
+    println!("\n@{tag}={value}");
+}
+
+/// What a child last [`tell`]s under `tag` in `output`.
 pub fn report(output: &str, tag: &str) -> Option<String> {
-    output
-        .lines()
-        .filter_map(|l| l.strip_prefix(tag))
-        .last()
-        .map(|s| s.trim().to_owned())
+    output.lines().filter_map(|l| told(l, tag)).last()
+}
+
+/// The value of `line` if it tells `tag`.
+pub fn told(line: &str, tag: &str) -> Option<String> {
+    let marker = format!("@{tag}=");
+    line.find(&marker)
+        .map(|at| line[at + marker.len()..].trim().to_owned())
 }
