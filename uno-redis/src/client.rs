@@ -649,7 +649,9 @@ mod tests {
     use super::*;
 
     fn url() -> Option<String> {
-        let url = std::env::var("UNO_TEST_REDIS_URL").ok().filter(|u| !u.is_empty());
+        let url = std::env::var("UNO_TEST_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
         if url.is_none() {
             println!("skipped: UNO_TEST_REDIS_URL is not set");
         }

@@ -17,6 +17,7 @@ use uno_core::sync::{AsyncEvent, AsyncLock, AsyncSemaphore, CancellationToken, c
 use uno_core::task::TaskGroup;
 
 mod db;
+mod redis;
 
 async fn tour(rt: Runtime) {
     // 1. Tasks: one handle, one drop policy, panics as values.
@@ -434,6 +435,7 @@ fn main() {
     uno_tokio::run(|rt| async move {
         tour(rt.clone()).await;
         tour_application(rt.clone()).await;
+        redis::tour_section(&rt).await;
         tour_database(rt, db_url).await;
     })
     .expect("tokio runtime");
@@ -443,6 +445,7 @@ fn main() {
     uno_smol::run(|rt| async move {
         tour(rt.clone()).await;
         tour_application(rt.clone()).await;
+        redis::tour_section(&rt).await;
         tour_database(rt, db_url).await;
     });
 
@@ -451,6 +454,7 @@ fn main() {
     uno_async_std::run(|rt| async move {
         tour(rt.clone()).await;
         tour_application(rt.clone()).await;
+        redis::tour_section(&rt).await;
         tour_database(rt, db_url).await;
     });
 
