@@ -175,7 +175,7 @@ pub fn tell(tag: &str, value: impl std::fmt::Display) {
 
 /// What a child last [`tell`]s under `tag` in `output`.
 pub fn report(output: &str, tag: &str) -> Option<String> {
-    output.lines().filter_map(|l| told(l, tag)).last()
+    output.lines().rev().find_map(|l| told(l, tag))
 }
 
 /// The value of `line` if it tells `tag`.
