@@ -639,3 +639,82 @@ impl fmt::Debug for RedisBuilder {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_lite::StreamExt;
+
+    use super::*;
+
+    fn url() -> Option<String> {
+        let url = std::env::var("UNO_TEST_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
+        if url.is_none() {
+            println!("skipped: UNO_TEST_REDIS_URL is not set");
+        }
+        url
+    }
+
+    #[test]
+    fn eval_loads_an_unknown_script_once_and_subscribe_streams_messages() {
+        let Some(url) = url() else { return };
+        uno_smol::block_on(async {
+            let rt = uno_smol::runtime();
+            let redis = Redis::builder(&rt, &url).build().await.unwrap();
+            // A body no server has seen: its SHA1 is unknown, so the first EVALSHA is NOSCRIPT.
+            let body = format!("-- {}\nreturn ARGV[1] + 1", fastrand::u64(..));
+            let script = Script::new(&body);
+            let keys: [&str; 0] = [];
+            let two: i64 = redis.eval(&script, &keys, 1).await.unwrap();
+            assert_eq!(two, 2);
+            let three: i64 = redis.eval(&script, &keys, 2).await.unwrap();
+            assert_eq!(three, 3);
+            assert_eq!(redis.stats().scripts_loaded, 1);
+
+            let channel = format!("uno-test:client:{}", fastrand::u64(..));
+            let mut messages = redis.subscribe(&[&channel]).await.unwrap();
+            let published: i64 = redis
+                .query(redis::cmd("PUBLISH").arg(&channel).arg("hello"))
+                .await
+                .unwrap();
+            assert_eq!(published, 1);
+            let message = rt
+                .timeout(Duration::from_secs(5), "message", messages.next())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(message.get_channel_name(), channel);
+            assert_eq!(message.get_payload::<String>().unwrap(), "hello");
+        });
+    }
+
+    #[test]
+    fn a_call_timeout_is_typed_and_bounded() {
+        let Some(url) = url() else { return };
+        uno_smol::block_on(async {
+            let rt = uno_smol::runtime();
+            let redis = Redis::builder(&rt, &url)
+                .name("slow")
+                .call_timeout(Duration::from_millis(100))
+                .build()
+                .await
+                .unwrap();
+            // BLPOP on an empty key blocks this connection (only) for 1 s: our timer gives up
+            // after 100 ms.
+            let key = format!("uno-test:client-timeout:{}", fastrand::u64(..));
+            let started = rt.now();
+            let mut blpop = redis::cmd("BLPOP");
+            blpop.arg(&key).arg(1);
+            let err = redis
+                .query::<Option<(String, String)>>(&blpop)
+                .await
+                .unwrap_err();
+            assert!(err.is_timeout(), "{err:?}");
+            assert_eq!(err.to_string(), "redis `slow`: no reply within 100ms");
+            assert!(rt.now() - started < Duration::from_secs(2));
+        });
+    }
+}

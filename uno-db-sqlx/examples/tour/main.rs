@@ -17,6 +17,7 @@ use uno_core::sync::{AsyncEvent, AsyncLock, AsyncSemaphore, CancellationToken, c
 use uno_core::task::TaskGroup;
 
 mod db;
+mod redis;
 mod redis_cache;
 
 async fn tour(rt: Runtime) {
@@ -435,7 +436,7 @@ fn main() {
     uno_tokio::run(|rt| async move {
         tour(rt.clone()).await;
         tour_application(rt.clone()).await;
-        redis_cache::tour_section(&rt).await;
+        redis::tour_section(&rt).await;
         tour_database(rt, db_url).await;
     })
     .expect("tokio runtime");
@@ -445,7 +446,7 @@ fn main() {
     uno_smol::run(|rt| async move {
         tour(rt.clone()).await;
         tour_application(rt.clone()).await;
-        redis_cache::tour_section(&rt).await;
+        redis::tour_section(&rt).await;
         tour_database(rt, db_url).await;
     });
 
@@ -454,7 +455,7 @@ fn main() {
     uno_async_std::run(|rt| async move {
         tour(rt.clone()).await;
         tour_application(rt.clone()).await;
-        redis_cache::tour_section(&rt).await;
+        redis::tour_section(&rt).await;
         tour_database(rt, db_url).await;
     });
 

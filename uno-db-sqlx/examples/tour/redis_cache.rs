@@ -1,7 +1,7 @@
-//! The two-level cache section of uno's tour (`main.rs` calls [`tour_section`]): two instances
-//! of one cache, as two replicas of a service would hold, sharing Redis. Runs when Redis is
-//! reachable (`UNO_TOUR_REDIS_URL`, else `UNO_TEST_REDIS_URL`, else 127.0.0.1:6379) and says
-//! so when it is not.
+//! The two-level cache section of uno's tour (the Redis section calls [`tour_section`]): two
+//! instances of one cache, as two replicas of a service would hold, sharing Redis. Runs when
+//! Redis is reachable (`UNO_TOUR_REDIS_URL`, else `UNO_TEST_REDIS_URL`, else 127.0.0.1:6379)
+//! and says so when it is not.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
