@@ -5,6 +5,7 @@
 //! multi-process cases are in cache_processes.rs.)
 
 mod cache_support;
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,15 +1,16 @@
 //! Redis dying mid-run, on every runtime: a `redis-server` of the test's own (never the shared
-//! one) is killed while the cache serves. Fail-open keeps serving (L1 hits, direct fetches,
+//! one; `tests/common`'s `PrivateRedis`) is killed while the cache serves. Fail-open keeps serving (L1 hits, direct fetches,
 //! counted as fallbacks), fail-closed answers typed errors; nothing hangs; both recover when the
 //! server is back (fills reach Redis again, the subscription is re-made and L1 cleared).
 
 mod cache_support;
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use cache_support::{Ctx, OwnRedis, connect_within, eventually, raw};
+use cache_support::{Ctx, PrivateRedis, connect_within, eventually, raw};
 use redis::AsyncCommands as _;
 use uno_redis::cache::TwoLevelCache;
 use uno_redis::{FailurePolicy, JsonCodec};
@@ -20,7 +21,7 @@ type Cache = TwoLevelCache<str, String, String, JsonCodec>;
 const PROMPT: Duration = Duration::from_secs(5);
 
 async fn redis_dies_and_returns(ctx: Ctx, policy: FailurePolicy) {
-    let server = OwnRedis::start();
+    let mut server = PrivateRedis::start();
     let url = server.url();
     let redis = connect_within(&ctx.rt, &url, Duration::from_millis(500)).await;
     let cache = Cache::builder(&redis, "uno-test:faults", JsonCodec)

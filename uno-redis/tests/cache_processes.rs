@@ -7,6 +7,7 @@
 //!   distribution is printed.
 
 mod cache_support;
+mod common;
 
 use std::time::Duration;
 

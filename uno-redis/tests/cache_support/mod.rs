@@ -1,17 +1,20 @@
-//! Shared helpers of the cache tests: one body on four runtimes, the Redis under test
-//! (`UNO_TEST_REDIS_URL`), a key prefix per test that is deleted afterwards, child processes
-//! (the test binary run again in a role), and a Redis server of our own to stop and start.
+//! Helpers of the cache tests, over the crate's shared ones (`tests/common`): one body as four
+//! `#[test]`s (one per runtime, so a child process can re-run exactly one), a key prefix per
+//! test that is deleted afterwards, children that share it, and their reaping.
 
 #![allow(dead_code, unreachable_pub)] // each test file uses a different subset
 
 use std::future::Future;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Child;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use uno_core::Runtime;
 use uno_core::resilience::{Backoff, Retry};
 use uno_redis::Redis;
+
+// The crate's shared test helpers (tests/common, helper `redis`): one copy of each.
+#[allow(unused_imports)] // each test file uses a part
+pub use crate::common::{PrivateRedis, raw, redis_url, role, spawn_role};
 
 /// What a test body gets: the runtime it runs on, and its own libtest path (for re-running it
 /// as a child process).
@@ -33,7 +36,7 @@ macro_rules! cache_test {
             async fn body($ctx: $crate::cache_support::Ctx) $body
 
             fn ctx(rt: uno_core::Runtime, backend: &str) -> Option<$crate::cache_support::Ctx> {
-                $crate::cache_support::redis_url()?;
+                $crate::common::redis_url()?;
                 let test = format!("{}::{backend}", stringify!($name));
                 Some($crate::cache_support::Ctx { rt, test: Box::leak(test.into_boxed_str()) })
             }
@@ -80,17 +83,6 @@ macro_rules! cache_test {
     };
 }
 
-/// The Redis under test, or `None` (after saying so) when `UNO_TEST_REDIS_URL` is unset.
-pub fn redis_url() -> Option<String> {
-    match std::env::var("UNO_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            println!("skipped: UNO_TEST_REDIS_URL is not set");
-            None
-        }
-    }
-}
-
 /// A client for `url`, with a call timeout generous for a loaded machine.
 pub async fn connect(rt: &Runtime, url: &str) -> Redis {
     connect_within(rt, url, Duration::from_secs(2)).await
@@ -110,15 +102,6 @@ pub async fn connect_within(rt: &Runtime, url: &str, timeout: Duration) -> Redis
         .build()
         .await
         .expect("the Redis under test is reachable")
-}
-
-/// A direct connection (redis-rs, no uno) for arranging and checking what is in Redis.
-pub async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
 }
 
 /// A cache name (key prefix) of its own for one test run; its keys are deleted on drop.
@@ -194,22 +177,16 @@ where
     }
 }
 
-/// The role this process plays, when a test re-ran its own binary as a child.
-pub fn role() -> Option<String> {
-    std::env::var("UNO_CACHE_TEST_ROLE").ok()
-}
-
 /// Runs this test binary again for test `test` only, in `role`, sharing the cache name `name`.
 pub fn spawn_child(test: &str, role: &str, name: &str, index: usize) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env("UNO_CACHE_TEST_ROLE", role)
-        .env("UNO_CACHE_TEST_NAME", name)
-        .env("UNO_CACHE_TEST_INDEX", index.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the test binary runs again")
+    spawn_role(
+        test,
+        role,
+        &[
+            ("UNO_CACHE_TEST_NAME", name.to_owned()),
+            ("UNO_CACHE_TEST_INDEX", index.to_string()),
+        ],
+    )
 }
 
 /// This child's index among its siblings.
@@ -276,76 +253,4 @@ pub fn wall_micros() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_micros() as u64
-}
-
-/// A `redis-server` of this test's own on a free port, killed (in every path) when dropped.
-pub struct OwnRedis {
-    pub port: u16,
-    pidfile: String,
-}
-
-impl OwnRedis {
-    pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let server = OwnRedis {
-            port,
-            pidfile: format!("/tmp/uno-cache-test-{port}.pid"),
-        };
-        server.run();
-        server
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn run(&self) {
-        let status = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "yes"])
-            .args(["--pidfile", &self.pidfile, "--dir", "/tmp"])
-            .stdout(Stdio::null())
-            .status()
-            .expect("redis-server is installed");
-        assert!(status.success());
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "own redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Kills the server (SIGKILL: no goodbye to the clients) and waits until the port refuses.
-    pub fn stop(&self) {
-        if let Ok(pid) = std::fs::read_to_string(&self.pidfile) {
-            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
-        }
-        let _ = std::fs::remove_file(&self.pidfile);
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "own redis-server did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Starts it again on the same port (empty).
-    pub fn restart(&self) {
-        self.run();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
