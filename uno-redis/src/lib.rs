@@ -9,6 +9,7 @@
 //! | [`RedisRateLimiter`] | a GCRA limit, keyed ([`RateKey`]), one atomic script per check on the server's clock; idle keys expire | `uno_core::resilience::RateLimiter` (both implement `RateLimit`) |
 //! | [`Lease`] / [`LeaseConfig`] | "one instance at a time", with fencing tokens, renewed in the background, released on drop | `uno_core::sync::AsyncLock` |
 //! | [`leader_task`] | an `AsyncManager` background job that runs only on the lease holder | `AsyncManager::spawn_task` |
+//! | [`cache::TwoLevelCache`] | a cache: L1 in each instance over L2 in Redis, one fetch per key across instances, invalidation of every L1, refresh-ahead by one instance; values through a [`Codec`] | `uno_core::cache::AsyncCache` (its L1) |
 //! | [`Redis`] | the client they share: one multiplexed connection, every call under uno's timer, reconnection through uno's `Retry` | — |
 //!
 //! Redis slow or down is a first-class case: each component's [`FailurePolicy`] either fails
@@ -46,12 +47,14 @@
 //!
 //! # Features
 //!
-//! None is on by default.
+//! Only `json` is on by default.
 //!
 //! | feature | enables |
 //! |---|---|
 //! | `tracing` | uno-core's `tracing` feature: events of the policies uno-redis runs on (the reconnection `Retry`, the fail-open `RateLimiter`) |
 //! | `metrics` | uno-core's `metrics` feature: the same policies' metrics |
+//! | `json` | [`JsonCodec`] for the two-level cache (serde + serde_json) |
+//! | `postcard` | `PostcardCodec` for the two-level cache: compact binary (serde + postcard) |
 //!
 //! # Keys
 //!
