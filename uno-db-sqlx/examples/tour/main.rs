@@ -18,6 +18,8 @@ use uno_core::task::TaskGroup;
 
 mod db;
 mod http;
+mod redis;
+mod redis_cache;
 
 async fn tour(rt: Runtime) {
     // 1. Tasks: one handle, one drop policy, panics as values.
@@ -436,6 +438,7 @@ fn main() {
         tour(rt.clone()).await;
         tour_application(rt.clone()).await;
         http::tour_section(&rt, http::Net::Tokio).await;
+        redis::tour_section(&rt).await;
         tour_database(rt, db_url).await;
     })
     .expect("tokio runtime");
@@ -446,6 +449,7 @@ fn main() {
         tour(rt.clone()).await;
         tour_application(rt.clone()).await;
         http::tour_section(&rt, http::Net::Smol).await;
+        redis::tour_section(&rt).await;
         tour_database(rt, db_url).await;
     });
 
@@ -455,6 +459,7 @@ fn main() {
         tour(rt.clone()).await;
         tour_application(rt.clone()).await;
         http::tour_section(&rt, http::Net::AsyncStd).await;
+        redis::tour_section(&rt).await;
         tour_database(rt, db_url).await;
     });
 
