@@ -177,22 +177,12 @@ impl RedisRateLimiterBuilder {
         if self.prefix.is_empty() {
             return Err(ConfigError::EmptyKeyPrefix);
         }
-        if self.operations == 0 {
-            return Err(ConfigError::Zero {
-                what: "rate limiter operations per period",
-            });
-        }
-        if self.period.is_zero() {
-            return Err(ConfigError::Zero {
-                what: "rate limiter period",
-            });
-        }
         let burst = self.burst.unwrap_or(self.operations);
-        if burst == 0 {
-            return Err(ConfigError::Zero {
-                what: "rate limiter burst",
-            });
-        }
+        // uno's own limiter checks the zero settings (the Redis limit has the same semantics).
+        RateLimiter::builder(self.redis.runtime(), self.operations, self.period)
+            .burst(burst)
+            .build()
+            .map_err(from_core)?;
         if !(self.share > 0.0 && self.share <= 1.0) {
             return Err(ConfigError::InvalidRatio {
                 what: "rate limiter fallback share",
@@ -219,10 +209,7 @@ impl RedisRateLimiterBuilder {
         RateLimiter::builder(self.redis.runtime(), local_operations, self.period)
             .burst(local_burst)
             .build()
-            .map_err(|_| ConfigError::RateTooHigh {
-                operations: local_operations,
-                period: self.period,
-            })?;
+            .map_err(from_core)?;
         Ok(RedisRateLimiter {
             inner: Arc::new(Inner::new(
                 self.redis,
@@ -235,5 +222,17 @@ impl RedisRateLimiterBuilder {
                 self.recheck_after,
             )),
         })
+    }
+}
+
+/// uno-core's configuration errors, in this crate's type.
+fn from_core(err: uno_core::resilience::ConfigError) -> ConfigError {
+    use uno_core::resilience::ConfigError as Core;
+    match err {
+        Core::Zero { what } => ConfigError::Zero { what },
+        Core::RateTooHigh { operations, period } => ConfigError::RateTooHigh { operations, period },
+        _ => ConfigError::Inconsistent {
+            what: "the rate limiter's configuration",
+        },
     }
 }
