@@ -15,6 +15,7 @@ use super::RedisRateLimiterBuilder;
 use super::gcra::{GCRA, Gcra};
 use super::key::{RateKey, redis_key};
 use super::queue::Queues;
+use crate::observe::event;
 use crate::{FailurePolicy, Redis, RedisError};
 
 /// The fallback keeps at most this many per-key limiters; past it, the map starts afresh (a
@@ -389,6 +390,7 @@ impl Inner {
         match reply {
             Ok(reply) => {
                 if falling_back.is_some() && self.fallback().until.take().is_some() {
+                    event!(info, name = %self.name, "rate limiter back on redis");
                     self.recoveries.fetch_add(1, Ordering::Relaxed);
                 }
                 self.counted(match reply {
@@ -405,7 +407,9 @@ impl Inner {
         match self.policy {
             FailurePolicy::FailOpen => {
                 let until = self.redis.runtime().now() + self.recheck_after;
-                self.fallback().until = Some(until);
+                if self.fallback().until.replace(until).is_none() {
+                    event!(warn, name = %self.name, error = %err, "rate limiter falling back in-process");
+                }
                 self.decide_locally(key)
             }
             _ => {
