@@ -52,12 +52,13 @@
 //!
 //! # Features
 //!
-//! None is on by default; neither pulls in an executor.
+//! None is on by default; none pulls in an executor.
 //!
 //! | feature | enables | costs |
 //! |---|---|---|
 //! | `tracing` | `tracing` events and spans from the policies, cache, batcher, tasks and lifecycle (each module's docs list them under "Tracing"; targets are the module paths, such as `uno_core::lifecycle`) | the `tracing` crate (`std` only); with no subscriber interested, an event is one interest check. Without the feature the events compile to nothing |
 //! | `metrics` | metrics through the [`metrics`](https://docs.rs/metrics) facade, for any recorder (each module's docs list them under "Metrics"; [`observe::describe_metrics`] registers their descriptions) | the `metrics` crate; each component registers its handles once, when it is built (a registry look-up each), then a count is one call on a handle. Without the feature the handles are zero-sized |
+//! | `tower` | `uno_core::tower`: the resilience policies as tower layers, for axum, tonic and hyper stacks (named services and futures; backpressure through `poll_ready`) | `tower-service` and `tower-layer` (traits only, no executor); no allocation per request over a ready service |
 //!
 //! The adapters (`uno-tokio`, `uno-smol`, `uno-async-std`) have `tracing` and `metrics` features
 //! that switch these on.
@@ -88,6 +89,8 @@ pub mod rt;
 pub mod sync;
 pub mod task;
 pub mod time;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use rt::Runtime;
 pub use task::{JoinError, Task};

@@ -118,3 +118,43 @@ fn cache_and_batcher_types_are_send_sync_and_unpin() {
     unpin::<Get<'static, String, u32, String, Fetch>>();
     unpin::<AddItem<'static, std::marker::PhantomPinned, u32, String>>();
 }
+
+#[test]
+fn limits_and_their_tower_layers_are_send_sync_and_unpin() {
+    use std::future::Ready;
+    use uno_core::resilience::{
+        BulkheadAcquire, KeyedAcquire, KeyedRateLimiter, KeyedRateLimiterBuilder,
+        KeyedRateLimiterStats, LimitError, LimitUnavailable, LocalAcquire, RateLimitAcquireOwned,
+    };
+    use uno_core::tower::{
+        BulkheadFuture, BulkheadLayer, BulkheadService, KeyedRateLimitLayer, RateLimitFuture,
+        RateLimitLayer, RateLimitService, TimeoutFuture, TimeoutLayer, TimeoutService,
+    };
+    type Call = Ready<Result<u32, std::io::Error>>;
+    all!(
+        LimitError,
+        LimitUnavailable,
+        KeyedRateLimiter<String>,
+        KeyedRateLimiterBuilder<String>,
+        KeyedRateLimiterStats,
+        KeyedAcquire<String>,
+        LocalAcquire<KeyedAcquire<String>>,
+        RateLimitAcquireOwned,
+        BulkheadAcquire,
+        TimeoutLayer,
+        TimeoutService<u32>,
+        TimeoutFuture<Call>,
+        RateLimitLayer,
+        RateLimitService<u32>,
+        RateLimitFuture<Call, std::io::Error>,
+        KeyedRateLimitLayer<KeyedRateLimiter<String>, fn(&u32) -> String>,
+        BulkheadLayer,
+        BulkheadService<u32>,
+        BulkheadFuture<Call, std::io::Error>,
+    );
+    unpin::<RateLimitAcquireOwned>();
+    unpin::<BulkheadAcquire>();
+    unpin::<KeyedAcquire<std::marker::PhantomPinned>>();
+    unpin::<RateLimitService<u32>>();
+    unpin::<BulkheadService<u32>>();
+}

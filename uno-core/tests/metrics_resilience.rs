@@ -159,6 +159,35 @@ fn the_limiter_counts_admissions_waits_and_rejections() {
 }
 
 #[test]
+fn the_keyed_limiter_counts_as_the_limiter_over_every_key() {
+    let recorder = DebuggingRecorder::new();
+    let mut seen = Seen::new(recorder.snapshotter());
+    let vrt = VirtualRuntime::new();
+    let rt = vrt.handle();
+    let limiter = metrics::with_local_recorder(&recorder, || {
+        uno_core::resilience::KeyedRateLimiter::builder(&rt, 1, SEC)
+            .name("per-user")
+            .build()
+            .unwrap()
+    });
+    limiter.try_acquire(&"ann").unwrap();
+    limiter.try_acquire(&"bob").unwrap();
+    assert!(limiter.try_acquire(&"ann").is_err());
+    vrt.block_on(limiter.acquire(&"bob")); // waits a second
+    seen.take();
+    let admissions = "uno_rate_limiter_admissions_total{name=per-user}";
+    assert_eq!(seen.counter(admissions), 3);
+    assert_eq!(
+        seen.counter("uno_rate_limiter_waits_total{name=per-user}"),
+        1
+    );
+    assert_eq!(
+        seen.counter("uno_resilience_rejections_total{name=per-user,reason=rate_limited}"),
+        1
+    );
+}
+
+#[test]
 fn the_bulkhead_reports_in_flight_queued_and_both_rejections() {
     let recorder = DebuggingRecorder::new();
     let mut seen = Seen::new(recorder.snapshotter());

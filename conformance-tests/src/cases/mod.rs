@@ -56,6 +56,7 @@ pub mod retry;
 pub mod rwlock;
 pub mod semaphore;
 pub mod shield;
+pub mod tower_limits;
 
 /// The whole test list, both tiers: `$cb` is called once per module with `$be; module: case, …`.
 #[doc(hidden)]
@@ -102,6 +103,7 @@ macro_rules! __uno_stack_cases {
         $crate::__uno_cases_bulkhead!($cb, $be);
         $crate::__uno_cases_circuit_breaker!($cb, $be);
         $crate::__uno_cases_pipeline!($cb, $be);
+        $crate::__uno_cases_tower_limits!($cb, $be);
         // Misbehaving user code: panics in futures, in `Drop` and in every callback.
         $crate::__uno_cases_misbehaving_group!($cb, $be);
         $crate::__uno_cases_misbehaving_resilience!($cb, $be);

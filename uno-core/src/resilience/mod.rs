@@ -12,7 +12,7 @@
 //! |---|---|
 //! | `@retry(max_attempts=3)` | [`Retry`], [`Backoff`], [`RetryBudget`] |
 //! | `@timeout_handler(5.0, "msg")` | [`TimeoutPolicy`], [`ResilienceExt::timeout`] |
-//! | `@rate_limited(10/s)` | [`RateLimiter`] |
+//! | `@rate_limited(10/s)` | [`RateLimiter`], [`KeyedRateLimiter`] (per key), any [`RateLimit`] |
 //! | `@concurrent_limited(5)` | [`Bulkhead`] |
 //! | `@cancellable` | [`Pipeline`]'s token, [`ResilienceExt::cancellable`] |
 //! | circuit breaker | [`CircuitBreaker`] |
@@ -44,11 +44,11 @@
 //! | `uno_retry_attempts_total` | counter | `name` | calls of the operation made by a [`Retry`] (alone or in a [`Pipeline`]) |
 //! | `uno_retry_retries_total` | counter | `name` | retries decided (attempts after the first) |
 //! | `uno_retry_budget_exhausted_total` | counter | `name` | retries refused because the [`RetryBudget`] was empty |
-//! | `uno_resilience_rejections_total` | counter | `name`, `reason` | calls refused without calling the operation: `reason` is `rate_limited` ([`RateLimiter::try_acquire`]), `bulkhead_full`, `bulkhead_timeout` ([`Bulkhead`]) or `circuit_open` ([`CircuitBreaker`]) |
+//! | `uno_resilience_rejections_total` | counter | `name`, `reason` | calls refused without calling the operation: `reason` is `rate_limited` ([`RateLimiter::try_acquire`], [`KeyedRateLimiter::try_acquire`]), `bulkhead_full`, `bulkhead_timeout` ([`Bulkhead`]) or `circuit_open` ([`CircuitBreaker`]) |
 //! | `uno_circuit_breaker_state` | gauge | `name` | the breaker's state: 0 closed, 1 half-open, 2 open |
 //! | `uno_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` | state changes; `from`/`to` are `closed`, `open`, `half_open` |
-//! | `uno_rate_limiter_admissions_total` | counter | `name` | admissions, waiting or not |
-//! | `uno_rate_limiter_waits_total` | counter | `name` | `acquire` calls that had to queue |
+//! | `uno_rate_limiter_admissions_total` | counter | `name` | admissions, waiting or not ([`RateLimiter`], [`KeyedRateLimiter`] over all keys) |
+//! | `uno_rate_limiter_waits_total` | counter | `name` | `acquire` calls that had to queue (keyed: to wait) |
 //! | `uno_bulkhead_in_flight` | gauge | `name` | calls holding a slot |
 //! | `uno_bulkhead_queued` | gauge | `name` | callers waiting for a slot |
 //! | `uno_timeout_expired_total` | counter | `name` | operations given up by a [`TimeoutPolicy`] (a pipeline's own timeouts carry its name) |
@@ -68,7 +68,7 @@
 //! | `circuit breaker opened` | WARN | `name`, `from`, `to` (`open`) | a breaker opened |
 //! | `circuit breaker state change` | INFO | `name`, `from`, `to` (`half_open`, `closed`) | a breaker half-opened or closed |
 //! | `call rejected` | DEBUG | `name`, `reason` (as the metric), `retry_after` when known | a limiter, bulkhead or breaker refused a call |
-//! | `waiting for the rate limiter` | DEBUG | `name`, `queued` | an `acquire` queued |
+//! | `waiting for the rate limiter` | DEBUG | `name`, `queued` (not for a [`KeyedRateLimiter`], whose waiters do not queue) | an `acquire` queued (or, keyed, had to wait) |
 //! | `timeout expired` | DEBUG | `name`, `limit`, `elapsed` | a [`TimeoutPolicy`] gave up an operation |
 //!
 //! # Panics in user code
@@ -137,6 +137,7 @@
 //!
 //! [`Runtime`]: crate::rt::Runtime
 //! [`RateLimiter::try_acquire`]: RateLimiter::try_acquire
+//! [`KeyedRateLimiter::try_acquire`]: KeyedRateLimiter::try_acquire
 //! [`Task`]: crate::task::Task
 //! [`JoinError`]: crate::task::JoinError
 
@@ -160,11 +161,14 @@ pub use ext::ResilienceExt;
 pub use limit::{LimitError, LimitUnavailable, LocalAcquire, RateLimit};
 pub use pipeline::{Pipeline, PipelineBuilder};
 pub use rate_limit::{
+    KeyedAcquire, KeyedRateLimiter, KeyedRateLimiterBuilder, KeyedRateLimiterStats,
     RateLimitAcquire, RateLimitAcquireOwned, RateLimiter, RateLimiterBuilder, RateLimiterStats,
 };
 pub use retry::{
     Backoff, BackoffDelays, Retry, RetryAttempts, RetryBudget, RetryBuilder, RetryStats,
 };
+#[cfg(feature = "tower")]
+pub(crate) use timeout::{Held as HeldTimeout, shared_limit};
 pub use timeout::{TimeoutPolicy, TimeoutPolicyBuilder};
 
 use crate::observe::{Description, Kind, Unit};

@@ -1,6 +1,6 @@
 //! The timeout policy: Uno's `@timeout_handler(seconds, message)` as a reusable value.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -346,12 +346,8 @@ impl TimeoutPolicy {
     /// Applies the limit to a future, counting from `start`: a clock reading the caller has
     /// just made, so that stacked policies share one.
     pub(crate) fn limit_from<Fut>(&self, start: Instant, fut: Fut) -> Limited<'_, Fut> {
-        let limit = Borrowed {
-            policy: self,
-            start,
-        };
         Limited {
-            inner: Expiring::new(fut, limit),
+            inner: Expiring::new(fut, Held::new(self, start)),
         }
     }
 }
@@ -359,16 +355,30 @@ impl TimeoutPolicy {
 /// The metric of expired timeouts (see the module's "Metrics").
 pub(crate) const EXPIRED: &str = "uno_timeout_expired_total";
 
-/// The [`Limit`] of a [`Limited`]: the runtime and the policy borrowed, so the happy path touches
-/// no reference count, and the message cloned only on expiry.
-struct Borrowed<'a> {
-    policy: &'a TimeoutPolicy,
+/// The [`Limit`] of a policy's timeout: the policy held as `P`, borrowed by [`Limited`] (so the
+/// happy path touches no reference count) or shared (an `Arc`) by the `tower` layer's future;
+/// the message is cloned only on expiry.
+pub(crate) struct Held<P> {
+    policy: P,
     start: Instant,
 }
 
-impl Limit for Borrowed<'_> {
+impl<P: Borrow<TimeoutPolicy>> Held<P> {
+    /// The limit of `policy`, counting from `start`, a reading of the policy's clock.
+    pub(crate) fn new(policy: P, start: Instant) -> Self {
+        Held { policy, start }
+    }
+}
+
+/// The limit of a shared policy, counting from now: what the `tower` layer's future holds.
+#[cfg(feature = "tower")]
+pub(crate) fn shared_limit(policy: &Arc<TimeoutPolicy>) -> Held<Arc<TimeoutPolicy>> {
+    Held::new(policy.clone(), policy.rt.now())
+}
+
+impl<P: Borrow<TimeoutPolicy>> Limit for Held<P> {
     fn runtime(&self) -> &Runtime {
-        &self.policy.rt
+        &self.policy.borrow().rt
     }
 
     fn start(&self) -> Instant {
@@ -376,11 +386,11 @@ impl Limit for Borrowed<'_> {
     }
 
     fn deadline(&self) -> Instant {
-        deadline_after(self.start, self.policy.duration)
+        deadline_after(self.start, self.policy.borrow().duration)
     }
 
     fn expired(&mut self, elapsed: Duration) -> Elapsed {
-        let policy = self.policy;
+        let policy = self.policy.borrow();
         policy.expired.increment(1);
         event!(
             debug,
@@ -402,7 +412,7 @@ pin_project_lite::pin_project! {
     /// [`ResilienceError::Timeout`].
     pub(crate) struct Limited<'a, Fut> {
         #[pin]
-        inner: Expiring<Fut, Borrowed<'a>>,
+        inner: Expiring<Fut, Held<&'a TimeoutPolicy>>,
     }
 }
 

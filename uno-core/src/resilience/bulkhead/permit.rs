@@ -57,7 +57,7 @@ impl Inner {
         self.metrics.queued.decrement(1.0);
     }
 
-    fn reject(&self, why: BulkheadRejected) -> BulkheadRejected {
+    pub(super) fn reject(&self, why: BulkheadRejected) -> BulkheadRejected {
         let (counter, metric, reason) = match why {
             BulkheadRejected::QueueFull { .. } => (
                 &self.rejected_queue_full,

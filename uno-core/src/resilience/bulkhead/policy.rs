@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::BulkheadBuilder;
 use super::permit::{BorrowedSlot, BulkheadAcquire, BulkheadPermit, Slot, SlotWait};
 use crate::observe::{Counter, Gauge, Name};
-use crate::resilience::ResilienceError;
+use crate::resilience::{BulkheadRejected, ResilienceError};
 use crate::rt::Runtime;
 use crate::sync::AsyncSemaphore;
 
@@ -197,6 +197,20 @@ impl Bulkhead {
     /// ```
     pub fn acquire(&self) -> BulkheadAcquire {
         BulkheadAcquire::new(self.inner.clone())
+    }
+
+    /// Takes a slot without waiting, or refuses as a full bulkhead (counted and reported as
+    /// one): for callers that shed load instead of queueing (the `tower` layer's `shed()`).
+    #[cfg_attr(
+        not(feature = "tower"),
+        allow(dead_code, reason = "used by the tower layer")
+    )]
+    pub(crate) fn try_acquire_or_shed(&self) -> Result<BulkheadPermit, BulkheadRejected> {
+        self.try_acquire().ok_or_else(|| {
+            let name = self.inner.name.shared();
+            self.inner
+                .reject(BulkheadRejected::QueueFull { name, max_queue: 0 })
+        })
     }
 
     /// A slot borrowed from the bulkhead, for calls that hold it within their own future

@@ -101,34 +101,9 @@ impl RateLimiterBuilder {
     /// assert_eq!(err, ConfigError::RateTooHigh { operations: 2, period });
     /// ```
     pub fn build(self) -> Result<RateLimiter, ConfigError> {
-        if self.operations == 0 {
-            return Err(ConfigError::Zero {
-                what: "rate limiter operations per period",
-            });
-        }
-        if self.period.is_zero() {
-            return Err(ConfigError::Zero {
-                what: "rate limiter period",
-            });
-        }
-        let burst = self.burst.unwrap_or(self.operations);
-        if burst == 0 {
-            return Err(ConfigError::Zero {
-                what: "rate limiter burst",
-            });
-        }
-        let period_ns = self.period.as_nanos();
-        let ops = u128::from(self.operations);
-        if period_ns < ops {
-            return Err(ConfigError::RateTooHigh {
-                operations: self.operations,
-                period: self.period,
-            });
-        }
-        let interval_ns = period_ns.div_ceil(ops);
-        // Exact: the interval is at most the period, and the tolerance below 2⁹⁵ × 2³² ns.
-        let interval = duration(nanos_of(interval_ns));
-        let tolerance = nanos_of(interval_ns * u128::from(burst - 1));
+        let (interval_ns, burst) = checked_rate(self.operations, self.period, self.burst)?;
+        let interval = duration(interval_ns);
+        let tolerance = interval_ns * i128::from(burst - 1);
         let name = match self.name {
             Some(name) => Name::new(name),
             None => Name::kind("rate_limiter"),
@@ -143,7 +118,7 @@ impl RateLimiterBuilder {
                 period: self.period,
                 burst,
                 interval,
-                gcra: Gcra::new(nanos_of(interval_ns), tolerance),
+                gcra: Gcra::new(interval_ns, tolerance),
                 queued: AtomicUsize::new(0),
                 state: Mutex::new(Waiters::default()),
                 admitted: AtomicU64::new(0),
@@ -153,4 +128,39 @@ impl RateLimiterBuilder {
             }),
         })
     }
+}
+
+/// Checks a rate (`operations` per `period`, at most `burst` at once, default `operations`):
+/// the emission interval in nanoseconds (rounded up, so the rate is never exceeded) and the
+/// burst. Shared by [`RateLimiterBuilder`] and the keyed limiter's builder.
+///
+/// Exact: the interval is at most the period (< 2⁹⁵ ns), so the tolerance
+/// `interval × (burst − 1)` stays below 2¹²⁷ ns.
+pub(super) fn checked_rate(
+    operations: u32,
+    period: Duration,
+    burst: Option<u32>,
+) -> Result<(i128, u32), ConfigError> {
+    if operations == 0 {
+        return Err(ConfigError::Zero {
+            what: "rate limiter operations per period",
+        });
+    }
+    if period.is_zero() {
+        return Err(ConfigError::Zero {
+            what: "rate limiter period",
+        });
+    }
+    let burst = burst.unwrap_or(operations);
+    if burst == 0 {
+        return Err(ConfigError::Zero {
+            what: "rate limiter burst",
+        });
+    }
+    let period_ns = period.as_nanos();
+    let ops = u128::from(operations);
+    if period_ns < ops {
+        return Err(ConfigError::RateTooHigh { operations, period });
+    }
+    Ok((nanos_of(period_ns.div_ceil(ops)), burst))
 }

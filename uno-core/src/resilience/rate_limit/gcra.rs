@@ -27,9 +27,39 @@ use crate::loom::{Mutex, MutexGuard};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// One GCRA step at `now` from the arrival time `tat`, for an emission `interval` and a
+/// `tolerance` (all in nanoseconds from one origin): the next arrival time if one admission
+/// conforms, else the nanoseconds until one would. The whole algorithm; [`Gcra`] keeps its state
+/// for one limit, the keyed limiter one `tat` per key.
+pub(super) fn step(tat: i128, now: i128, interval: i128, tolerance: i128) -> Result<i128, i128> {
+    // `max(now)` is what keeps an idle limiter from saving up more than its burst.
+    let tat = tat.max(now);
+    let ahead = tat - now;
+    if ahead > tolerance {
+        Err(ahead - tolerance)
+    } else {
+        Ok(tat + interval)
+    }
+}
+
+/// The first instant a limiter saw: clock readings become signed nanoseconds from it.
+#[derive(Default)]
+pub(super) struct Origin(OnceLock<Instant>);
+
+impl Origin {
+    /// `now` as nanoseconds from the origin (the first reading asked about).
+    pub(super) fn at(&self, now: Instant) -> i128 {
+        let origin = *self.0.get_or_init(|| now);
+        match now.checked_duration_since(origin) {
+            Some(after) => nanos(after),
+            None => -nanos(origin - now),
+        }
+    }
+}
+
 /// The GCRA state of one limiter: its arrival time, wherever it lives (see the module notes).
 pub(super) struct Gcra {
-    origin: OnceLock<Instant>,
+    origin: Origin,
     /// The arrival time while it fits: strictly between [`NEVER`] and [`LOCKED`], or one of them.
     tat: AtomicI64,
     /// The arrival time once it has moved here ([`NEVER_LOCKED`] before the first admission).
@@ -83,7 +113,7 @@ impl Gcra {
     /// `tolerance ≥ 0`, both within the bounds above).
     pub(super) fn new(interval: i128, tolerance: i128) -> Self {
         Gcra {
-            origin: OnceLock::new(),
+            origin: Origin::default(),
             tat: AtomicI64::new(NEVER),
             locked: Mutex::new(NEVER_LOCKED),
             interval,
@@ -93,24 +123,13 @@ impl Gcra {
 
     /// `now` as nanoseconds from the origin.
     pub(super) fn at(&self, now: Instant) -> i128 {
-        let origin = *self.origin.get_or_init(|| now);
-        match now.checked_duration_since(origin) {
-            Some(after) => nanos(after),
-            None => -nanos(origin - now),
-        }
+        self.origin.at(now)
     }
 
     /// One GCRA step at `now` from the arrival time `tat`: the next arrival time if one admission
     /// conforms, else the nanoseconds until one would.
     fn step(&self, tat: i128, now: i128) -> Result<i128, i128> {
-        // `max(now)` is what keeps an idle limiter from saving up more than its burst.
-        let tat = tat.max(now);
-        let ahead = tat - now;
-        if ahead > self.tolerance {
-            Err(ahead - self.tolerance)
-        } else {
-            Ok(tat + self.interval)
-        }
+        step(tat, now, self.interval, self.tolerance)
     }
 
     /// Admits one at `now` if it conforms (and moves the arrival time), else says how long to

@@ -106,6 +106,32 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Counts and reports a `try_acquire` refusal by the limiter `name` (one limit or keyed) into
+    /// its `rejected` counter, and builds the error.
+    pub(super) fn refused(
+        &self,
+        name: &Name,
+        rejected: &AtomicU64,
+        retry_after: Duration,
+    ) -> RetryAfter {
+        rejected.fetch_add(1, Ordering::Relaxed);
+        self.rejections.increment(1);
+        event!(
+            debug,
+            "uno_core::resilience",
+            name = %name,
+            reason = "rate_limited",
+            ?retry_after,
+            "call rejected"
+        );
+        RetryAfter {
+            name: name.shared(),
+            retry_after,
+        }
+    }
+}
+
 impl Inner {
     /// Counts one admission (by any path).
     pub(super) fn admitted(&self) {
@@ -215,20 +241,9 @@ impl RateLimiter {
                 Ok(())
             }
             Err(retry_after) => {
-                inner.rejected.fetch_add(1, Ordering::Relaxed);
-                inner.metrics.rejections.increment(1);
-                event!(
-                    debug,
-                    "uno_core::resilience",
-                    name = %inner.name,
-                    reason = "rate_limited",
-                    ?retry_after,
-                    "call rejected"
-                );
-                Err(RetryAfter {
-                    name: inner.name.shared(),
-                    retry_after,
-                })
+                Err(inner
+                    .metrics
+                    .refused(&inner.name, &inner.rejected, retry_after))
             }
         }
     }

@@ -1,0 +1,134 @@
+//! uno's resilience policies as [tower] middleware: using uno with axum, tonic and hyper.
+//!
+//! Available with the `tower` feature (which adds `tower-service` and `tower-layer`, and no
+//! executor). Each policy becomes a [`Layer`](tower_layer::Layer) with a named
+//! [`Service`](tower_service::Service) and a named future — nothing is boxed per request — built
+//! from the policy with `XLayer::new(policy)` or `policy.layer()`:
+//!
+//! | policy | layer | service | future |
+//! |---|---|---|---|
+//! | [`TimeoutPolicy`](crate::resilience::TimeoutPolicy) | [`TimeoutLayer`] | [`TimeoutService`] | [`TimeoutFuture`] |
+//! | [`RateLimiter`](crate::resilience::RateLimiter), any [`RateLimit`](crate::resilience::RateLimit) | [`RateLimitLayer`] | [`RateLimitService`] | [`RateLimitFuture`] |
+//! | [`KeyedRateLimiter`](crate::resilience::KeyedRateLimiter), any `RateLimit<K>` | [`KeyedRateLimitLayer`] ([`RateLimitLayer::keyed`]) | [`KeyedRateLimitService`] | [`KeyedRateLimitFuture`] |
+//! | [`Bulkhead`](crate::resilience::Bulkhead) | [`BulkheadLayer`] | [`BulkheadService`] | [`BulkheadFuture`] |
+//!
+//! # State is shared
+//!
+//! A layer holds a policy handle, and every service it makes — one per connection in a hyper or
+//! axum server — shares it: a `RateLimitLayer` of 100/s admits 100 calls a second across all
+//! connections, a `BulkheadLayer` of 8 keeps 8 calls in flight in the whole process.
+//!
+//! # Backpressure through readiness
+//!
+//! The bulkhead and the (unkeyed) rate limit take their admission in `poll_ready`: a slot, or a
+//! rate-limit token, held by the service value and spent by the next `call`. A service not yet
+//! admitted is `Pending` and is woken when capacity frees — in arrival order, within the
+//! bulkhead's `max_queue` and `max_wait`, and on uno's timer for the limiter — so a server stops
+//! reading requests it cannot serve. A clone starts without an admission; dropping a service
+//! that holds one gives it back (a bulkhead slot), or leaves the queue (a limiter's wait).
+//!
+//! With `.shed()`, `poll_ready` never waits for capacity: a call made without it answers at once
+//! with the typed refusal — [`ResilienceError::Rejected`] for the bulkhead,
+//! [`ResilienceError::RateLimited`] (with [`RetryAfter`]) for the limiter — which an HTTP
+//! server turns into 503 or 429 with a `Retry-After` header.
+//!
+//! # Errors
+//!
+//! Every service's error is [`ResilienceError<S::Error>`][ResilienceError], the inner service's
+//! error being [`ResilienceError::Inner`]. axum wants infallible services, so the stack ends in
+//! `HandleErrorLayer`, which maps the error to a response. A uno layer over another nests the
+//! type (`ResilienceError<ResilienceError<E>>`); a handler matches the outer variants, then the
+//! inner one.
+//!
+//! # Examples
+//!
+//! A `ServiceBuilder` stack: a timeout per call, a shedding limit of 100 calls a second and at
+//! most 8 in flight (the same stack goes under an axum `Router` with `.layer(..)`, a tonic
+//! `Server::builder().layer(..)`, or a hyper `service_fn` through `tower::ServiceBuilder`):
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use uno_core::resilience::{Bulkhead, RateLimiter, ResilienceError, RetryAfter, TimeoutPolicy};
+//! use uno_core::rt::VirtualRuntime;
+//!
+//! # fn main() -> Result<(), uno_core::resilience::ConfigError> {
+//! let vrt = VirtualRuntime::new(); // any adapter's Runtime: uno-tokio's under axum
+//! let rt = vrt.handle();
+//! let limiter = RateLimiter::builder(&rt, 100, Duration::from_secs(1)).name("api").build()?;
+//! let bulkhead = Bulkhead::builder(&rt, 8).name("api").build()?;
+//! let timeout = TimeoutPolicy::builder(&rt, Duration::from_secs(5)).message("handler").build()?;
+//!
+//! let service = ServiceBuilder::new()
+//!     .layer(limiter.layer().shed())
+//!     .layer(bulkhead.layer().shed())
+//!     .layer(timeout.layer())
+//!     .service(service_fn(|name: String| async move {
+//!         Ok::<_, std::io::Error>(format!("hello, {name}"))
+//!     }));
+//!
+//! vrt.block_on(async move {
+//!     let reply = service.clone().oneshot("uno".to_string()).await;
+//!     assert_eq!(reply.unwrap(), "hello, uno");
+//!     // An error handler (axum's `HandleErrorLayer`) sees the typed refusal:
+//!     let status = |err: &ResilienceError<ResilienceError<ResilienceError<std::io::Error>>>| {
+//!         match err {
+//!             ResilienceError::RateLimited(limited) => (429, Some(limited.retry_after)),
+//!             ResilienceError::Inner(ResilienceError::Rejected(_)) => (503, None),
+//!             ResilienceError::Inner(ResilienceError::Inner(e)) if e.is_timeout() => (504, None),
+//!             _ => (500, None),
+//!         }
+//!     };
+//!     let limited = RetryAfter::new("api", Duration::from_secs(1)).into();
+//!     assert_eq!(status(&limited), (429, Some(Duration::from_secs(1))));
+//! });
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! In axum, with `tower::BoxError` (the error type `HandleErrorLayer` hands over when layers
+//! are boxed), downcast to the `ResilienceError` of the layer's position:
+//!
+//! ```
+//! use std::time::Duration;
+//! use uno_core::resilience::{ResilienceError, RetryAfter};
+//!
+//! /// 429 with `Retry-After` (whole seconds, rounded up) or 503, as axum's `HandleErrorLayer`
+//! /// callback would answer.
+//! fn to_status(err: &(dyn std::error::Error + 'static)) -> (u16, Option<u64>) {
+//!     match err.downcast_ref::<ResilienceError<std::convert::Infallible>>() {
+//!         Some(ResilienceError::RateLimited(RetryAfter { retry_after, .. })) => {
+//!             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+//!             (429, Some(secs))
+//!         }
+//!         Some(ResilienceError::Rejected(_)) => (503, None),
+//!         _ => (500, None),
+//!     }
+//! }
+//!
+//! let limited: ResilienceError<std::convert::Infallible> =
+//!     RetryAfter::new("api", Duration::from_millis(1500)).into();
+//! assert_eq!(to_status(&limited), (429, Some(2)));
+//! ```
+//!
+//! [tower]: https://docs.rs/tower
+//! [ResilienceError]: crate::resilience::ResilienceError
+//! [`ResilienceError::Rejected`]: crate::resilience::ResilienceError::Rejected
+//! [`ResilienceError::RateLimited`]: crate::resilience::ResilienceError::RateLimited
+//! [`ResilienceError::Inner`]: crate::resilience::ResilienceError::Inner
+//! [`RetryAfter`]: crate::resilience::RetryAfter
+
+mod admitted;
+mod bulkhead;
+mod rate_limit;
+mod timeout;
+
+pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
+pub use rate_limit::{
+    KeyedRateLimitFuture, KeyedRateLimitLayer, KeyedRateLimitService, RateLimitFuture,
+    RateLimitLayer, RateLimitService,
+};
+pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
+
+// The `classify` helper's layers (retry, circuit breaker, pipeline): their `mod` and `pub use`
+// lines go here.
