@@ -25,6 +25,7 @@ use uno_core::resilience::{Backoff, Retry};
 use uno_core::task::Task;
 
 use crate::error::{ConfigError, RedisError};
+use crate::observe::event;
 use crate::subscription::Subscription;
 
 /// The longest call or connect timeout accepted (longer ones are a [`ConfigError::TooLong`]).
@@ -377,6 +378,7 @@ impl Inner {
                     match inner.connect_once().await {
                         Ok(conn) => Ok(Some(conn)),
                         Err(err) => {
+                            event!(warn, name = %inner.name, error = %err, "redis connection attempt failed");
                             inner.slot().last_error = Some(err.clone());
                             inner.changed.notify(usize::MAX);
                             Err(err)
@@ -388,6 +390,7 @@ impl Inner {
             if let Some(inner) = Weak::upgrade(&weak) {
                 let mut slot = inner.slot();
                 if let Ok(Some(conn)) = outcome {
+                    event!(info, name = %inner.name, "redis reconnected");
                     slot.generation += 1;
                     slot.conn = Some((slot.generation, conn));
                 }

@@ -51,7 +51,7 @@
 //!
 //! | feature | enables |
 //! |---|---|
-//! | `tracing` | uno-core's `tracing` feature: events of the policies uno-redis runs on (the reconnection `Retry`, the fail-open `RateLimiter`) |
+//! | `tracing` | `tracing` events (target `uno_redis`): a failed connection attempt (`warn`, fields `name`, `error`), a reconnection (`info`, `name`), a limiter falling back in-process (`warn`, `name`, `error`) and recovering (`info`, `name`), a lease taken (`debug`, `key`, `token`) and lost (`warn`, `key`, `token`); and uno-core's `tracing` feature, for the policies inside (the reconnection `Retry`, the fail-open `RateLimiter`) |
 //! | `metrics` | uno-core's `metrics` feature: the same policies' metrics |
 //! | `json` | [`JsonCodec`] for the two-level cache (serde + serde_json) |
 //! | `postcard` | `PostcardCodec` for the two-level cache: compact binary (serde + postcard) |
@@ -75,6 +75,7 @@ mod client;
 mod codec;
 mod error;
 mod lease;
+mod observe;
 mod rate_limit;
 mod subscription;
 

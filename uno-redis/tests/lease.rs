@@ -106,3 +106,49 @@ fn a_lost_lease_fires_its_token_and_the_leader_job_stops_and_recontends() {
         })
     });
 }
+
+#[test]
+fn a_panicking_leader_job_is_reported_as_a_value_and_its_lease_released() {
+    let Some(url) = redis_url() else { return };
+    on_every_backend(&url, |rt, url| {
+        Box::pin(async move {
+            let redis = Redis::builder(&rt, &url).build().await.unwrap();
+            let key = prefix("leader-panic");
+            let config = LeaseConfig::builder(&redis, &key)
+                .ttl(Duration::from_secs(30)) // released by the unwinding Lease, not by expiry
+                .build()
+                .unwrap();
+            let manager = AsyncManager::new(&rt);
+            let task = leader_task(&manager, "job", config, |_term| async {
+                panic!("the job failed");
+            })
+            .unwrap();
+            let outcome = rt
+                .timeout(Duration::from_secs(10), "leader task", task)
+                .await
+                .unwrap();
+            match outcome {
+                Err(uno_core::task::ManagedTaskError::Panicked { message }) => {
+                    assert!(message.contains("the job failed"), "{message}")
+                }
+                other => panic!("{other:?}"),
+            }
+            let mut conn = raw(&url).await;
+            let deadline = rt.now() + Duration::from_secs(5);
+            loop {
+                let held: i64 = redis::cmd("EXISTS")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                if held == 0 {
+                    break;
+                }
+                assert!(rt.now() < deadline, "the lease was not released");
+                rt.sleep(Duration::from_millis(20)).await;
+            }
+            manager.shutdown(Duration::from_secs(2)).await;
+            delete_prefix(&url, &key).await;
+        })
+    });
+}

@@ -53,7 +53,7 @@ pub(crate) async fn tour_section(rt: &Runtime) {
     let start = rt.now();
     let _ = limiter.acquire("acme").await;
     println!(
-        "  redis: a waiting acquire was admitted after {:?} (server clock)",
+        "  redis: a waiting acquire slept {:?} on uno's timer, as the script said",
         rt.now() - start
     );
 

@@ -50,7 +50,9 @@ impl LeaderTerm {
 ///   contention interval;
 /// - at shutdown, the job is dropped and the lease released.
 ///
-/// Redis being unreachable only delays contention: the task keeps trying.
+/// Redis being unreachable only delays contention: the task keeps trying. A panic in the job
+/// ends the task (its [`ManagedTask`] reports the panic as a value) and releases the lease as it
+/// unwinds (best effort, as [`Lease`](crate::Lease)'s drop).
 ///
 /// # Errors
 ///

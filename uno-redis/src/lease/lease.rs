@@ -22,6 +22,7 @@ use uno_core::task::Task;
 use super::config::LeaseConfig;
 use super::scripts::{RELEASE, RENEW};
 use crate::RedisError;
+use crate::observe::event;
 
 /// A held lease: this instance's exclusive right to some work until it is released, dropped or
 /// lost, with a fencing token that grows with every acquisition (pass it to the storage the work
@@ -61,6 +62,7 @@ impl State {
 
 impl Lease {
     pub(super) fn start(config: LeaseConfig, token: u64, sent_at: Instant) -> Self {
+        event!(debug, key = %config.key, token, "lease taken");
         let value: Arc<str> = Arc::from(format!("{}:{token}", config.holder));
         let state = Arc::new(State {
             ended: CancellationToken::new(),
@@ -68,6 +70,7 @@ impl Lease {
         });
         let renewal = config.redis.runtime().spawn(renew(
             config.clone(),
+            token,
             value.clone(),
             state.clone(),
             sent_at,
@@ -166,7 +169,13 @@ async fn release(config: &LeaseConfig, value: &str) -> Result<bool, RedisError> 
 }
 
 /// The renewal loop (see the implementation notes).
-async fn renew(config: LeaseConfig, value: Arc<str>, state: Arc<State>, mut confirmed: Instant) {
+async fn renew(
+    config: LeaseConfig,
+    token: u64,
+    value: Arc<str>,
+    state: Arc<State>,
+    mut confirmed: Instant,
+) {
     let rt = config.redis.runtime().clone();
     let ttl_ms = config.ttl.as_millis() as u64; // at most a day: fits
     loop {
@@ -188,6 +197,8 @@ async fn renew(config: LeaseConfig, value: Arc<str>, state: Arc<State>, mut conf
             Err(_) => break,    // the deadline passed while asking
         }
     }
+    event!(warn, key = %config.key, token, "lease lost");
+    let _ = token; // read by the event, with the `tracing` feature
     state.lose();
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use uno_core::resilience::RateLimiter;
+use uno_core::resilience::{KeyedRateLimiter, RateLimiter};
 
 use super::gcra::Gcra;
 use super::limiter::{Inner, RedisRateLimiter};
@@ -23,6 +23,7 @@ pub struct RedisRateLimiterBuilder {
     policy: FailurePolicy,
     share: f64,
     recheck_after: Duration,
+    fallback_max_keys: usize,
 }
 
 impl RedisRateLimiterBuilder {
@@ -37,6 +38,7 @@ impl RedisRateLimiterBuilder {
             policy: FailurePolicy::FailClosed,
             share: 1.0,
             recheck_after: Duration::from_secs(1),
+            fallback_max_keys: 10_000,
         }
     }
 
@@ -145,6 +147,29 @@ impl RedisRateLimiterBuilder {
         self
     }
 
+    /// The most keys the fail-open fallback tracks at once (idle keys are forgotten first; at
+    /// the bound a new key is refused, as uno's [`KeyedRateLimiter`] does). Default: 10 000.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # uno_smol::block_on(async {
+    /// # let rt = uno_smol::runtime();
+    /// # let url = std::env::var("UNO_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    /// # let Ok(redis) = uno_redis::Redis::builder(&rt, &url).build().await else { return };
+    /// use std::time::Duration;
+    /// use uno_redis::{ConfigError, RedisRateLimiter};
+    ///
+    /// let limit = || RedisRateLimiter::builder(&redis, "doc:keys", 100, Duration::from_secs(1));
+    /// assert!(limit().fallback_max_keys(100).build().is_ok());
+    /// assert!(matches!(limit().fallback_max_keys(0).build(), Err(ConfigError::Zero { .. })));
+    /// # });
+    /// ```
+    pub fn fallback_max_keys(mut self, n: usize) -> Self {
+        self.fallback_max_keys = n;
+        self
+    }
+
     /// Builds the limiter (no call to Redis: the script is loaded on first use).
     ///
     /// # Errors
@@ -177,22 +202,12 @@ impl RedisRateLimiterBuilder {
         if self.prefix.is_empty() {
             return Err(ConfigError::EmptyKeyPrefix);
         }
-        if self.operations == 0 {
-            return Err(ConfigError::Zero {
-                what: "rate limiter operations per period",
-            });
-        }
-        if self.period.is_zero() {
-            return Err(ConfigError::Zero {
-                what: "rate limiter period",
-            });
-        }
         let burst = self.burst.unwrap_or(self.operations);
-        if burst == 0 {
-            return Err(ConfigError::Zero {
-                what: "rate limiter burst",
-            });
-        }
+        // uno's own limiter checks the zero settings (the Redis limit has the same semantics).
+        RateLimiter::builder(self.redis.runtime(), self.operations, self.period)
+            .burst(burst)
+            .build()
+            .map_err(from_core)?;
         if !(self.share > 0.0 && self.share <= 1.0) {
             return Err(ConfigError::InvalidRatio {
                 what: "rate limiter fallback share",
@@ -215,14 +230,12 @@ impl RedisRateLimiterBuilder {
         let scaled = |n: u32| ((f64::from(n) * self.share).floor() as u32).max(1);
         let (local_operations, local_burst) = (scaled(self.operations), scaled(burst));
         let name = self.name.unwrap_or_else(|| Arc::from(self.prefix.as_str()));
-        // Checked here once, so building a key's fallback limiter later cannot fail.
-        RateLimiter::builder(self.redis.runtime(), local_operations, self.period)
+        let local = KeyedRateLimiter::builder(self.redis.runtime(), local_operations, self.period)
             .burst(local_burst)
+            .max_keys(self.fallback_max_keys)
+            .name(name.clone())
             .build()
-            .map_err(|_| ConfigError::RateTooHigh {
-                operations: local_operations,
-                period: self.period,
-            })?;
+            .map_err(from_core)?;
         Ok(RedisRateLimiter {
             inner: Arc::new(Inner::new(
                 self.redis,
@@ -231,9 +244,22 @@ impl RedisRateLimiterBuilder {
                 (self.operations, self.period, burst),
                 gcra,
                 self.policy,
-                (local_operations, local_burst),
+                local,
                 self.recheck_after,
             )),
         })
+    }
+}
+
+/// uno-core's configuration errors, in this crate's type.
+fn from_core(err: uno_core::resilience::ConfigError) -> ConfigError {
+    use uno_core::resilience::ConfigError as Core;
+    match err {
+        Core::Zero { what } => ConfigError::Zero { what },
+        // The fallback's bound is this builder's setting, under uno-core's name.
+        Core::RateTooHigh { operations, period } => ConfigError::RateTooHigh { operations, period },
+        _ => ConfigError::Inconsistent {
+            what: "the rate limiter's configuration",
+        },
     }
 }

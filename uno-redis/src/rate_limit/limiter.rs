@@ -1,6 +1,5 @@
 //! [`RedisRateLimiter`]: the public handle, its admissions, its fallback and its counters.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -9,17 +8,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use uno_core::resilience::{LimitError, LimitUnavailable, RateLimit, RateLimiter, RetryAfter};
+use uno_core::resilience::{KeyedRateLimiter, LimitError, LimitUnavailable, RateLimit, RetryAfter};
 
 use super::RedisRateLimiterBuilder;
 use super::gcra::{GCRA, Gcra};
 use super::key::{RateKey, redis_key};
 use super::queue::Queues;
+use crate::observe::event;
 use crate::{FailurePolicy, Redis, RedisError};
-
-/// The fallback keeps at most this many per-key limiters; past it, the map starts afresh (a
-/// fresh limiter admits a burst, so this errs on the side of admitting while Redis is down).
-const MAX_FALLBACK_KEYS: usize = 10_000;
 
 /// uno's GCRA rate limiter, shared by every process that uses the same Redis key prefix.
 ///
@@ -28,14 +24,16 @@ const MAX_FALLBACK_KEYS: usize = 10_000;
 /// are keyed ([`RateKey`]: per tenant, per user; the unit key `()` for one global limit), and a
 /// key expires once its limit is full again, so idle keys cost nothing.
 ///
-/// The semantics are those of uno's in-process [`RateLimiter`]: `operations` per `period` with a
+/// The semantics are those of uno's in-process [`RateLimiter`](uno_core::resilience::RateLimiter): `operations` per `period` with a
 /// burst, [`try_acquire`](Self::try_acquire) answering at once with the time to wait, and
 /// [`acquire`](Self::acquire) waiting on uno's timer (this process's waiters of one key in
 /// arrival order). It implements [`RateLimit`], so the `Pipeline` and the tower layer take it.
 ///
 /// When Redis cannot be asked, its [`FailurePolicy`] decides: fail-closed answers
 /// [`LimitError::Unavailable`]; fail-open admits through an in-process limiter per key at the
-/// configured share of the rate. [`stats`](Self::stats) counts both.
+/// configured share of the rate (a [`KeyedRateLimiter`], which forgets idle keys and holds at
+/// most [`fallback_max_keys`](RedisRateLimiterBuilder::fallback_max_keys) at once).
+/// [`stats`](Self::stats) counts both.
 ///
 /// # Examples
 ///
@@ -75,24 +73,17 @@ pub(super) struct Inner {
     burst: u32,
     gcra: Gcra,
     policy: FailurePolicy,
-    local_operations: u32,
-    local_burst: u32,
     recheck_after: Duration,
     queues: Queues,
-    fallback: Mutex<Fallback>,
+    /// While set and in the future, a fail-open limiter decides alone; once past, the next call
+    /// asks Redis again (and a success is a recovery).
+    fallback_until: Mutex<Option<Instant>>,
+    local: KeyedRateLimiter<String>,
     admitted: AtomicU64,
     rejected: AtomicU64,
     unavailable: AtomicU64,
     fallbacks: AtomicU64,
     recoveries: AtomicU64,
-}
-
-#[derive(Default)]
-struct Fallback {
-    /// While set and in the future, a fail-open limiter decides alone; once past, the next call
-    /// asks Redis again (and a success is a recovery).
-    until: Option<Instant>,
-    limiters: HashMap<String, RateLimiter>,
 }
 
 /// A snapshot of a [`RedisRateLimiter`]'s counters (this process's, shared by its clones).
@@ -341,7 +332,7 @@ impl Inner {
         (operations, period, burst): (u32, Duration, u32),
         gcra: Gcra,
         policy: FailurePolicy,
-        (local_operations, local_burst): (u32, u32),
+        local: KeyedRateLimiter<String>,
         recheck_after: Duration,
     ) -> Self {
         Inner {
@@ -353,11 +344,10 @@ impl Inner {
             burst,
             gcra,
             policy,
-            local_operations,
-            local_burst,
             recheck_after,
             queues: Queues::default(),
-            fallback: Mutex::new(Fallback::default()),
+            fallback_until: Mutex::new(None),
+            local,
             admitted: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
@@ -366,15 +356,17 @@ impl Inner {
         }
     }
 
-    fn fallback(&self) -> MutexGuard<'_, Fallback> {
+    fn fallback_until(&self) -> MutexGuard<'_, Option<Instant>> {
         // Plain data under the lock, and no code that can panic.
-        self.fallback.lock().unwrap_or_else(|p| p.into_inner())
+        self.fallback_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// One decision for `key`: by Redis, or by the fallback while it is in charge.
     async fn decide(&self, key: &str) -> Result<(), LimitError> {
         let now = self.redis.runtime().now();
-        let falling_back = self.fallback().until;
+        let falling_back = *self.fallback_until();
         if falling_back.is_some_and(|until| now < until) {
             return self.decide_locally(key);
         }
@@ -388,7 +380,8 @@ impl Inner {
             .await;
         match reply {
             Ok(reply) => {
-                if falling_back.is_some() && self.fallback().until.take().is_some() {
+                if falling_back.is_some() && self.fallback_until().take().is_some() {
+                    event!(info, name = %self.name, "rate limiter back on redis");
                     self.recoveries.fetch_add(1, Ordering::Relaxed);
                 }
                 self.counted(match reply {
@@ -405,7 +398,9 @@ impl Inner {
         match self.policy {
             FailurePolicy::FailOpen => {
                 let until = self.redis.runtime().now() + self.recheck_after;
-                self.fallback().until = Some(until);
+                if self.fallback_until().replace(until).is_none() {
+                    event!(warn, name = %self.name, error = %err, "rate limiter falling back in-process");
+                }
                 self.decide_locally(key)
             }
             _ => {
@@ -418,32 +413,10 @@ impl Inner {
         }
     }
 
-    /// The fail-open decision: this key's in-process limiter at the configured share.
+    /// The fail-open decision: this key's in-process limit at the configured share.
     fn decide_locally(&self, key: &str) -> Result<(), LimitError> {
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
-        let mut fallback = self.fallback();
-        if !fallback.limiters.contains_key(key) && fallback.limiters.len() >= MAX_FALLBACK_KEYS {
-            fallback.limiters.clear();
-        }
-        let limiter = match fallback.limiters.get(key) {
-            Some(limiter) => limiter.clone(),
-            None => {
-                let built =
-                    RateLimiter::builder(self.redis.runtime(), self.local_operations, self.period)
-                        .burst(self.local_burst)
-                        .name(self.name.clone())
-                        .build();
-                // Checked by the builder of this limiter, so this does not fail; if it ever
-                // did, admitting is the fail-open answer.
-                let Ok(limiter) = built else {
-                    return self.counted(Ok(()));
-                };
-                fallback.limiters.insert(key.to_owned(), limiter.clone());
-                limiter
-            }
-        };
-        drop(fallback);
-        self.counted(limiter.try_acquire().map_err(|e| e.retry_after))
+        self.counted(self.local.try_acquire(key).map_err(|e| e.retry_after))
     }
 
     fn counted(&self, decision: Result<(), Duration>) -> Result<(), LimitError> {
