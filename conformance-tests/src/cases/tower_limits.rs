@@ -241,7 +241,8 @@ pub async fn shedding_services_refuse_at_once_with_the_typed_error(env: Env) {
 }
 
 /// A service holding a slot gives it back when dropped; a clone starts without one; a service
-/// dropped while it waits leaves the queue, and the one behind it moves up.
+/// dropped while it waits leaves the queue, and the one behind it moves up; a service admitted
+/// by the rate limit and dropped before its call gives the admission back.
 pub async fn a_reservation_is_released_when_its_service_is_dropped(env: Env) {
     let rt = env.rt();
     let bulkhead = Bulkhead::builder(rt, 1).build().unwrap();
@@ -285,6 +286,20 @@ pub async fn a_reservation_is_released_when_its_service_is_dropped(env: Env) {
         (0, 1),
         "left, consuming nothing"
     );
+
+    // Admitted in `poll_ready`, then dropped before its call: the admission goes back.
+    let once = RateLimiter::builder(rt, 1, Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let mut admitted = once.layer().layer(sleeping(rt, MS));
+    ready(&mut admitted).await.unwrap();
+    drop(admitted);
+    let mut next = once.layer().layer(sleeping(rt, MS));
+    assert!(
+        matches!(poll_once(ready(&mut next)).await, Some(Ok(()))),
+        "the unused admission came back"
+    );
+    assert_eq!(next.call(9).await, Ok(9));
 }
 
 /// Many clones on many tasks (threads, on a multi-thread runtime) share one bulkhead and one

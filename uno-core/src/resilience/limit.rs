@@ -80,6 +80,31 @@ pub trait RateLimit<K = ()>: Send + Sync + 'static {
     ///
     /// An in-process limiter answers on the first poll; a remote one says what it does.
     fn try_acquire(&self, key: K) -> Self::TryAcquire;
+
+    /// Gives back one admission for `key` that [`acquire`](Self::acquire) or
+    /// [`try_acquire`](Self::try_acquire) granted and the caller never used — a tower service
+    /// dropped between `poll_ready` and `call` does this. The next caller may take it. A limit
+    /// that cannot give admissions back ignores it (the default); the in-process
+    /// [`RateLimiter`] moves its arrival time back one interval (never below now, so a refund
+    /// never saves up more than the burst). Stats still count the admission.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::resilience::{RateLimit, RateLimiter};
+    /// # let vrt = uno_core::rt::VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    ///
+    /// let limiter = RateLimiter::builder(&rt, 1, Duration::from_secs(60)).build().unwrap();
+    /// limiter.try_acquire().unwrap();
+    /// assert!(limiter.try_acquire().is_err());
+    /// RateLimit::refund(&limiter, ()); // not used after all
+    /// assert!(limiter.try_acquire().is_ok());
+    /// ```
+    fn refund(&self, key: K) {
+        let _ = key;
+    }
 }
 
 /// Why a rate limit did not admit a call.
@@ -295,5 +320,9 @@ impl RateLimit for RateLimiter {
 
     fn try_acquire(&self, (): ()) -> Self::TryAcquire {
         ready(RateLimiter::try_acquire(self).map_err(LimitError::RateLimited))
+    }
+
+    fn refund(&self, (): ()) {
+        self.refund_one();
     }
 }

@@ -28,7 +28,9 @@
 //! admitted is `Pending` and is woken when capacity frees — in arrival order, within the
 //! bulkhead's `max_queue` and `max_wait`, and on uno's timer for the limiter — so a server stops
 //! reading requests it cannot serve. A clone starts without an admission; dropping a service
-//! that holds one gives it back (a bulkhead slot), or leaves the queue (a limiter's wait).
+//! that holds one gives it back (a bulkhead slot; a rate-limit token, through
+//! [`RateLimit::refund`](crate::resilience::RateLimit::refund), which the in-process limiters
+//! honour), or leaves the queue (a limiter's wait).
 //!
 //! With `.shed()`, `poll_ready` never waits for capacity: a call made without it answers at once
 //! with the typed refusal — [`ResilienceError::Rejected`] for the bulkhead,

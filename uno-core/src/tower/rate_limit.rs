@@ -191,8 +191,9 @@ impl RateLimiter {
 ///
 /// Each service value holds at most one admission: taken (or, shedding, refused) by
 /// `poll_ready`, spent by the next `call`. A clone starts without one. Dropping a service while
-/// it waits for its turn leaves the queue, consuming nothing; an admission already granted stays
-/// spent, as for a call dropped after admission.
+/// it waits for its turn leaves the queue, consuming nothing; dropping one that holds a granted
+/// admission gives it back ([`RateLimit::refund`]: the in-process [`RateLimiter`] takes it back,
+/// a limit that cannot ignores it). A call dropped after `call` has spent its admission.
 ///
 /// The limit's futures are kept in the service between polls, so they must be `Unpin` (the
 /// in-process limiters' are, and allocate nothing unless they wait).
@@ -299,6 +300,16 @@ where
             _ => panic!("RateLimitService::call without a successful poll_ready"),
         };
         RateLimitFuture { call }
+    }
+}
+
+impl<S, L: RateLimit> Drop for RateLimitService<S, L> {
+    /// A service dropped between `poll_ready` and `call` gives its unused admission back to the
+    /// limit ([`RateLimit::refund`]); one still waiting leaves the queue, consuming nothing.
+    fn drop(&mut self) {
+        if matches!(self.admission, Admission::Admitted) {
+            self.limiter.refund(());
+        }
     }
 }
 

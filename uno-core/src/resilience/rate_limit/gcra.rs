@@ -42,6 +42,17 @@ pub(super) fn step(tat: i128, now: i128, interval: i128, tolerance: i128) -> Res
     }
 }
 
+/// Gives back one unused admission: the arrival time moves back one `interval`, but never below
+/// `now` (a refund cannot save up more than the burst, as [`step`]'s `max(now)` ensures) and not
+/// at all when nothing is outstanding (`tat <= now`).
+pub(super) fn unstep(tat: i128, now: i128, interval: i128) -> i128 {
+    if tat <= now {
+        tat
+    } else {
+        (tat - interval).max(now)
+    }
+}
+
 /// The first instant a limiter saw: clock readings become signed nanoseconds from it.
 #[derive(Default)]
 pub(super) struct Origin(OnceLock<Instant>);
@@ -162,6 +173,41 @@ impl Gcra {
         }
     }
 
+    /// Gives back one admission taken and not used, at `now` (see [`unstep`]).
+    pub(super) fn refund(&self, now: i128) {
+        let mut current = self.tat.load(Ordering::Relaxed);
+        loop {
+            if current == LOCKED {
+                let mut tat = self.lock();
+                *tat = unstep(*tat, now, self.interval);
+                return;
+            }
+            let tat = widen(current);
+            let next = unstep(tat, now, self.interval);
+            if next == tat {
+                return;
+            }
+            // `now < next < tat`, and `tat` fits: so does `next`, unless it is a marker.
+            let Some(next) = i64::try_from(next)
+                .ok()
+                .filter(|&next| next != NEVER && next != LOCKED)
+            else {
+                let mut tat = self.lock();
+                *tat = unstep(*tat, now, self.interval);
+                return;
+            };
+            match self.tat.compare_exchange_weak(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
     /// [`try_admit`](Self::try_admit) on the locked state.
     fn try_admit_locked(&self, now: i128) -> Result<(), Duration> {
         let mut tat = self.lock();
@@ -246,6 +292,25 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn a_refund_gives_back_one_admission_and_never_more_than_the_burst() {
+        let g = gcra(10, 2);
+        assert_eq!(drain(&g, 0).0, 2);
+        g.refund(0);
+        assert!(
+            g.try_admit(0).is_ok(),
+            "the refunded admission is taken again"
+        );
+        assert!(g.try_admit(0).is_err());
+        // Idle: nothing is outstanding, so refunds change nothing.
+        g.refund(1_000);
+        g.refund(1_000);
+        assert_eq!(drain(&g, 1_000).0, 2, "no more than the burst");
+        assert_eq!(unstep(5, 10, 3), 5);
+        assert_eq!(unstep(30, 10, 3), 27);
+        assert_eq!(unstep(12, 10, 3), 10);
     }
 
     #[test]

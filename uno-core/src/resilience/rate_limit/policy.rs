@@ -248,6 +248,14 @@ impl RateLimiter {
         }
     }
 
+    /// Gives back one admission that was granted and not used ([`RateLimit::refund`]).
+    ///
+    /// [`RateLimit::refund`]: crate::resilience::RateLimit::refund
+    pub(crate) fn refund_one(&self) {
+        let inner = &*self.inner;
+        inner.gcra.refund(inner.gcra.at(inner.rt.now()));
+    }
+
     /// Waits for an admission, in arrival order.
     ///
     /// # Cancel safety
