@@ -210,6 +210,61 @@
 //! [`ResilienceError::Inner`]: crate::resilience::ResilienceError::Inner
 //! [`RetryAfter`]: crate::resilience::RetryAfter
 
+/// The plumbing two classified layers share — [`RetryLayer`] and [`PipelineLayer`], each a
+/// policy in `$field` and a classifier: `Clone`, `Layer` (a service holding the inner service,
+/// the policy and the classifier) and `Debug` for the layer, `Clone` and `Debug` for the service.
+macro_rules! classified_layer {
+    ($layer:ident, $service:ident, $field:ident) => {
+        impl<E, C: Clone> Clone for $layer<E, C> {
+            fn clone(&self) -> Self {
+                $layer {
+                    $field: self.$field.clone(),
+                    classify: self.classify.clone(),
+                }
+            }
+        }
+
+        impl<S, E, C: Clone> tower_layer::Layer<S> for $layer<E, C> {
+            type Service = $service<S, E, C>;
+
+            fn layer(&self, inner: S) -> $service<S, E, C> {
+                $service {
+                    inner,
+                    $field: self.$field.clone(),
+                    classify: self.classify.clone(),
+                }
+            }
+        }
+
+        impl<E, C> std::fmt::Debug for $layer<E, C> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($layer))
+                    .field(stringify!($field), &self.$field.name())
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<S: Clone, E, C: Clone> Clone for $service<S, E, C> {
+            fn clone(&self) -> Self {
+                $service {
+                    inner: self.inner.clone(),
+                    $field: self.$field.clone(),
+                    classify: self.classify.clone(),
+                }
+            }
+        }
+
+        impl<S: std::fmt::Debug, E, C> std::fmt::Debug for $service<S, E, C> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($service))
+                    .field("inner", &self.inner)
+                    .field(stringify!($field), &self.$field.name())
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 mod admitted;
 mod bulkhead;
 mod circuit_breaker;

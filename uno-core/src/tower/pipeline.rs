@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::observe::event;
@@ -152,35 +151,6 @@ impl<E, C> PipelineLayer<E, C> {
     }
 }
 
-impl<E, C: Clone> Clone for PipelineLayer<E, C> {
-    fn clone(&self) -> Self {
-        PipelineLayer {
-            pipeline: self.pipeline.clone(),
-            classify: self.classify.clone(),
-        }
-    }
-}
-
-impl<S, E, C: Clone> Layer<S> for PipelineLayer<E, C> {
-    type Service = PipelineService<S, E, C>;
-
-    fn layer(&self, inner: S) -> PipelineService<S, E, C> {
-        PipelineService {
-            inner,
-            pipeline: self.pipeline.clone(),
-            classify: self.classify.clone(),
-        }
-    }
-}
-
-impl<E, C> fmt::Debug for PipelineLayer<E, C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipelineLayer")
-            .field("pipeline", &self.pipeline.name())
-            .finish_non_exhaustive()
-    }
-}
-
 impl<E> Pipeline<E> {
     /// A tower [`PipelineLayer`] over this pipeline (sharing every policy's state). With the
     /// `tower` feature.
@@ -229,15 +199,7 @@ pub struct PipelineService<S, E, C = DefaultClassify> {
     classify: C,
 }
 
-impl<S: Clone, E, C: Clone> Clone for PipelineService<S, E, C> {
-    fn clone(&self) -> Self {
-        PipelineService {
-            inner: self.inner.clone(),
-            pipeline: self.pipeline.clone(),
-            classify: self.classify.clone(),
-        }
-    }
-}
+classified_layer!(PipelineLayer, PipelineService, pipeline);
 
 impl<S, E, C, Req> Service<Req> for PipelineService<S, E, C>
 where
@@ -280,15 +242,6 @@ where
             None => Outer::Plain { call: bounded },
         };
         PipelineFuture { outer }
-    }
-}
-
-impl<S: fmt::Debug, E, C> fmt::Debug for PipelineService<S, E, C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipelineService")
-            .field("inner", &self.inner)
-            .field("pipeline", &self.pipeline.name())
-            .finish_non_exhaustive()
     }
 }
 

@@ -6,7 +6,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::resilience::{Classify, DefaultClassify, ResilienceError, Retry};
@@ -144,35 +143,6 @@ impl<E, C> RetryLayer<E, C> {
     }
 }
 
-impl<E, C: Clone> Clone for RetryLayer<E, C> {
-    fn clone(&self) -> Self {
-        RetryLayer {
-            retry: self.retry.clone(),
-            classify: self.classify.clone(),
-        }
-    }
-}
-
-impl<S, E, C: Clone> Layer<S> for RetryLayer<E, C> {
-    type Service = RetryService<S, E, C>;
-
-    fn layer(&self, inner: S) -> RetryService<S, E, C> {
-        RetryService {
-            inner,
-            retry: self.retry.clone(),
-            classify: self.classify.clone(),
-        }
-    }
-}
-
-impl<E, C> fmt::Debug for RetryLayer<E, C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RetryLayer")
-            .field("retry", &self.retry.name())
-            .finish_non_exhaustive()
-    }
-}
-
 impl<E> Retry<E> {
     /// A tower [`RetryLayer`] over this policy (sharing its budget and counters). With the
     /// `tower` feature.
@@ -222,15 +192,7 @@ pub struct RetryService<S, E, C = DefaultClassify> {
     classify: C,
 }
 
-impl<S: Clone, E, C: Clone> Clone for RetryService<S, E, C> {
-    fn clone(&self) -> Self {
-        RetryService {
-            inner: self.inner.clone(),
-            retry: self.retry.clone(),
-            classify: self.classify.clone(),
-        }
-    }
-}
+classified_layer!(RetryLayer, RetryService, retry);
 
 impl<S, E, C, Req> Service<Req> for RetryService<S, E, C>
 where
@@ -262,15 +224,6 @@ where
             attempts,
             classify: self.classify.clone(),
         }
-    }
-}
-
-impl<S: fmt::Debug, E, C> fmt::Debug for RetryService<S, E, C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RetryService")
-            .field("inner", &self.inner)
-            .field("retry", &self.retry.name())
-            .finish_non_exhaustive()
     }
 }
 
