@@ -8,11 +8,11 @@ mod common;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use common::{delete_prefix, on_every_backend, prefix, redis_url};
+use common::{client, delete_prefix, on_every_backend, prefix, redis_url};
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 use uno_core::resilience::{Pipeline, ResilienceError};
 use uno_core::tower::RateLimitLayer;
-use uno_redis::{Redis, RedisRateLimiter};
+use uno_redis::RedisRateLimiter;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -21,11 +21,7 @@ fn a_pipeline_takes_the_distributed_limiter() {
     let Some(url) = redis_url() else { return };
     on_every_backend(&url, |rt, url| {
         Box::pin(async move {
-            let redis = Redis::builder(&rt, &url)
-                .name("test")
-                .build()
-                .await
-                .unwrap();
+            let redis = client(&rt, &url).await;
             let prefix = prefix("pipeline");
             // Burst 2, then 20 a second: as with the in-process limiter, a pipeline's third call
             // waits for its admission (about one 50 ms interval) instead of failing.
@@ -58,11 +54,7 @@ fn the_tower_layer_takes_the_distributed_limiter_and_sheds_with_retry_after() {
     let Some(url) = redis_url() else { return };
     on_every_backend(&url, |rt, url| {
         Box::pin(async move {
-            let redis = Redis::builder(&rt, &url)
-                .name("test")
-                .build()
-                .await
-                .unwrap();
+            let redis = client(&rt, &url).await;
             let prefix = prefix("layer");
             let limiter = RedisRateLimiter::builder(&redis, &prefix, 1, MINUTE)
                 .burst(3)

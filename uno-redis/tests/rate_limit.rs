@@ -4,14 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{delete_prefix, on_every_backend, prefix, raw, redis_url};
-use uno_core::Runtime;
+use common::{client, delete_prefix, on_every_backend, prefix, raw, redis_url};
 use uno_core::resilience::{LimitError, RateLimit};
-use uno_redis::{Redis, RedisRateLimiter};
-
-async fn client(rt: &Runtime, url: &str) -> Redis {
-    Redis::builder(rt, url).name("test").build().await.unwrap()
-}
+use uno_redis::RedisRateLimiter;
 
 #[test]
 fn burst_then_retry_after_like_the_in_process_limiter() {

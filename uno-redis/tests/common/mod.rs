@@ -57,6 +57,15 @@ pub fn on_backend(backend: &str, url: &str, scenario: Scenario) {
     }
 }
 
+/// A client of the shared server named "test", for the scenarios that need one.
+pub async fn client(rt: &Runtime, url: &str) -> uno_redis::Redis {
+    uno_redis::Redis::builder(rt, url)
+        .name("test")
+        .build()
+        .await
+        .unwrap()
+}
+
 /// A key prefix no other test (or run) shares.
 pub fn prefix(test: &str) -> String {
     format!(
