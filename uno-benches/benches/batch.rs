@@ -33,7 +33,7 @@ fn throughput(c: &mut Criterion) {
         .build()
         .unwrap();
     let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
-    let mut g = c.benchmark_group("batcher_throughput");
+    let mut g = uno_benches::Group::new(c, "batcher_throughput");
     g.throughput(Throughput::Elements(CALLERS * ITEMS_PER_CALLER));
     g.sample_size(20);
 
@@ -119,7 +119,7 @@ fn throughput_shared_work(c: &mut Criterion) {
         .build()
         .unwrap();
     let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
-    let mut g = c.benchmark_group("batcher_throughput_shared_work");
+    let mut g = uno_benches::Group::new(c, "batcher_throughput_shared_work");
     g.throughput(Throughput::Elements(TOTAL));
     g.sample_size(20);
 

@@ -36,7 +36,7 @@ fn hit(c: &mut Criterion) {
         }
     });
 
-    let mut g = c.benchmark_group("cache_hit");
+    let mut g = uno_benches::Group::new(c, "cache_hit");
     let mut k = 0u64;
     g.bench_function("uno", |b| {
         b.iter(|| {
@@ -57,7 +57,7 @@ fn hit(c: &mut Criterion) {
         }
     });
 
-    let mut g = c.benchmark_group("cache_miss");
+    let mut g = uno_benches::Group::new(c, "cache_miss");
     g.bench_function("uno", |b| {
         b.iter(|| {
             tokio_rt.block_on(async {

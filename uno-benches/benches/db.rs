@@ -144,7 +144,7 @@ fn sqlite(c: &mut Criterion) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.db");
-    let mut g = c.benchmark_group("db_load_sqlite");
+    let mut g = uno_benches::Group::new(c, "db_load_sqlite");
     g.sample_size(10)
         .measurement_time(Duration::from_secs(5))
         .throughput(Throughput::Elements(TASKS as u64));
@@ -276,7 +276,7 @@ macro_rules! server_bench {
             }
             (db, pool)
         });
-        let mut g = $c.benchmark_group(concat!("db_load_", $name));
+        let mut g = uno_benches::Group::new($c, concat!("db_load_", $name));
         g.sample_size(10)
             .measurement_time(Duration::from_secs(5))
             .throughput(Throughput::Elements(TASKS as u64));

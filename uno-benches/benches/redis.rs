@@ -78,7 +78,7 @@ fn limiter_check(c: &mut Criterion) {
         .build()
         .unwrap();
 
-    let mut g = c.benchmark_group("redis_limiter_check");
+    let mut g = uno_benches::Group::new(c, "redis_limiter_check");
     g.throughput(Throughput::Elements(1));
     g.bench_function("uno_gcra_script_64_callers", |b| {
         b.iter_custom(|iters| {
@@ -158,11 +158,11 @@ fn limiter_check(c: &mut Criterion) {
             start.elapsed()
         })
     }
-    let mut g = c.benchmark_group("redis_l2_hit");
+    let mut g = uno_benches::Group::new(c, "redis_l2_hit");
     g.throughput(Throughput::Elements(1));
     for callers in [1, CALLERS] {
         let (raw, turn) = (raw.clone(), turn.clone());
-        g.bench_function(format!("plain_get_{callers}_callers"), |b| {
+        g.bench_function(&format!("plain_get_{callers}_callers"), |b| {
             b.iter_custom(|iters| {
                 let (raw, turn) = (raw.clone(), turn.clone());
                 let keys: Arc<Vec<String>> = Arc::new((0..L2_KEYS).map(value_key).collect());
@@ -180,7 +180,7 @@ fn limiter_check(c: &mut Criterion) {
             })
         });
         let (cache, turn) = (cache.clone(), turn.clone());
-        g.bench_function(format!("uno_two_level_l2_hit_{callers}_callers"), |b| {
+        g.bench_function(&format!("uno_two_level_l2_hit_{callers}_callers"), |b| {
             b.iter_custom(|iters| {
                 let (cache, turn) = (cache.clone(), turn.clone());
                 run(&tokio, callers, iters, move || {

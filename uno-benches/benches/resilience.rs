@@ -30,7 +30,7 @@ fn policies(c: &mut Criterion) {
         .unwrap();
     let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
 
-    let mut g = c.benchmark_group("retry_success_first_try");
+    let mut g = uno_benches::Group::new(c, "retry_success_first_try");
     let retry = Retry::builder(&rt)
         .max_attempts(3)
         .backoff(Backoff::exponential(Duration::from_millis(10), 2.0))
@@ -50,7 +50,7 @@ fn policies(c: &mut Criterion) {
         })
     });
 
-    let mut g = c.benchmark_group("rate_limit_check");
+    let mut g = uno_benches::Group::new(c, "rate_limit_check");
     let uno = RateLimiter::builder(&rt, 1_000_000_000, Duration::from_secs(1))
         .build()
         .unwrap();
@@ -66,7 +66,7 @@ fn policies(c: &mut Criterion) {
         }
     });
 
-    let mut g = c.benchmark_group("bulkhead_call");
+    let mut g = uno_benches::Group::new(c, "bulkhead_call");
     let bulkhead = Bulkhead::builder(&rt, 5).build().unwrap();
     g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(bulkhead.run(op))));
     let mut tower_limit = ServiceBuilder::new()
@@ -87,7 +87,7 @@ fn policies(c: &mut Criterion) {
         })
     });
 
-    let mut g = c.benchmark_group("breaker_call");
+    let mut g = uno_benches::Group::new(c, "breaker_call");
     let breaker = CircuitBreaker::builder(&rt).build().unwrap();
     g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(breaker.run(op))));
     g.bench_function("bare", |b| b.iter(|| tokio_rt.block_on(op())));
@@ -100,7 +100,7 @@ fn policies(c: &mut Criterion) {
         })
     });
 
-    let mut g = c.benchmark_group("timeout_policy_call");
+    let mut g = uno_benches::Group::new(c, "timeout_policy_call");
     let timeout = TimeoutPolicy::builder(&rt, Duration::from_secs(5))
         .message("call")
         .build()
@@ -125,7 +125,7 @@ fn policies(c: &mut Criterion) {
 
     // The five decorators of the Uno seed, stacked: cancellable, retry, timeout, rate limit,
     // concurrency limit (plus an overall timeout), against tower's nearest stack.
-    let mut g = c.benchmark_group("five_policy_stack");
+    let mut g = uno_benches::Group::new(c, "five_policy_stack");
     let pipeline = Pipeline::builder(&rt)
         .cancellation(uno_core::sync::CancellationToken::new())
         .retry(

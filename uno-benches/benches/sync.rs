@@ -15,7 +15,7 @@ use uno_core::sync::{AsyncLock, AsyncSemaphore};
 static ALLOC: uno_benches::CountingAllocator = uno_benches::CountingAllocator;
 
 fn lock_uncontended(c: &mut Criterion) {
-    let mut g = c.benchmark_group("lock_uncontended");
+    let mut g = uno_benches::Group::new(c, "lock_uncontended");
     let uno = AsyncLock::new(0u64);
     g.bench_function("uno", |b| {
         b.iter(|| block_on(async { *uno.lock().await += 1 }))
@@ -39,7 +39,7 @@ fn lock_uncontended(c: &mut Criterion) {
 }
 
 fn lock_contended(c: &mut Criterion) {
-    let mut g = c.benchmark_group("lock_contended_8_tasks");
+    let mut g = uno_benches::Group::new(c, "lock_contended_8_tasks");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -81,7 +81,7 @@ fn lock_contended(c: &mut Criterion) {
 }
 
 fn semaphore(c: &mut Criterion) {
-    let mut g = c.benchmark_group("semaphore_acquire_release");
+    let mut g = uno_benches::Group::new(c, "semaphore_acquire_release");
     let uno = AsyncSemaphore::new(10);
     g.bench_function("uno", |b| {
         b.iter(|| block_on(async { drop(black_box(uno.acquire().await.unwrap())) }))
@@ -103,7 +103,7 @@ fn semaphore(c: &mut Criterion) {
 }
 
 fn timeout_ready(c: &mut Criterion) {
-    let mut g = c.benchmark_group("timeout_ready_future");
+    let mut g = uno_benches::Group::new(c, "timeout_ready_future");
     let tokio_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -141,7 +141,7 @@ fn timeout_ready(c: &mut Criterion) {
 }
 
 fn event(c: &mut Criterion) {
-    let mut g = c.benchmark_group("event_set_wait");
+    let mut g = uno_benches::Group::new(c, "event_set_wait");
     let uno = uno_core::sync::AsyncEvent::new();
     g.bench_function("uno", |b| {
         b.iter(|| {
@@ -161,7 +161,7 @@ fn event(c: &mut Criterion) {
 }
 
 fn timeout_pending(c: &mut Criterion) {
-    let mut g = c.benchmark_group("timeout_pending_then_ready");
+    let mut g = uno_benches::Group::new(c, "timeout_pending_then_ready");
     let tokio_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

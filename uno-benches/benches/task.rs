@@ -9,7 +9,7 @@ use uno_benches::report_allocations;
 static ALLOC: uno_benches::CountingAllocator = uno_benches::CountingAllocator;
 
 fn spawn_join_one(c: &mut Criterion) {
-    let mut g = c.benchmark_group("spawn_join_one_tokio");
+    let mut g = uno_benches::Group::new(c, "spawn_join_one_tokio");
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -38,7 +38,7 @@ fn spawn_join_one(c: &mut Criterion) {
         })
     });
 
-    let mut g = c.benchmark_group("spawn_join_one_smol");
+    let mut g = uno_benches::Group::new(c, "spawn_join_one_smol");
     let rt = uno_smol::runtime();
     g.bench_function("uno", |b| {
         b.iter(|| smol::block_on(async { rt.spawn(async { black_box(1) }).await.unwrap() }))
@@ -50,7 +50,7 @@ fn spawn_join_one(c: &mut Criterion) {
 }
 
 fn spawn_join_10k(c: &mut Criterion) {
-    let mut g = c.benchmark_group("spawn_join_10k_tokio");
+    let mut g = uno_benches::Group::new(c, "spawn_join_10k_tokio");
     g.sample_size(20);
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -103,7 +103,7 @@ fn spawn_join_10k(c: &mut Criterion) {
 
     // Structured: uno's TaskGroup (names, fail-fast, cancellation) beside tokio's JoinSet, and
     // FuturesUnordered (no spawning at all: one task polls every future).
-    let mut g = c.benchmark_group("group_join_10k_tokio");
+    let mut g = uno_benches::Group::new(c, "group_join_10k_tokio");
     g.sample_size(20);
     g.bench_function("uno", |b| {
         b.iter(|| {
@@ -147,7 +147,7 @@ fn spawn_join_10k(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut g = c.benchmark_group("spawn_join_10k_smol");
+    let mut g = uno_benches::Group::new(c, "spawn_join_10k_smol");
     g.sample_size(20);
     let rt = uno_smol::runtime();
     g.bench_function("uno", |b| {

@@ -93,7 +93,7 @@ fn stacks(c: &mut Criterion) {
         .unwrap();
     let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
     let _entered = tokio_rt.enter();
-    let mut group = c.benchmark_group("tower_stack");
+    let mut group = uno_benches::Group::new(c, "tower_stack");
     let mut uno = uno_stack(&rt);
     group.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(one(&mut uno))));
     let mut anchor = tower_resilience_stack();
