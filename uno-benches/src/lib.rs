@@ -108,9 +108,10 @@ fn ir_target() -> Option<String> {
 /// it derefs to [`BenchmarkGroup`] for `sample_size`, `throughput`, ...). Normally every function
 /// is measured by criterion. With `UNO_IR=group/function` in the environment, no function is
 /// measured: the one named runs its routine `UNO_IR_ITERS` times (default 1000) and prints
-/// `IR_RAN group/function iters`. `scripts/bench-report --callgrind` runs each function so under
-/// callgrind at two iteration counts; the difference of the two totals over the difference of the
-/// counts is the instruction count of one iteration, with every set-up cost cancelled.
+/// `IR_RAN group/function iters`: a tenth of them as warm-up, then the rest inside one function
+/// that callgrind collects alone (`scripts/ir`; `scripts/bench-report --callgrind`). Run at two
+/// iteration counts, the difference of the two totals over the difference of the counts is the
+/// instruction count of one iteration, with every one-time cost cancelled.
 pub struct Group<'a> {
     name: String,
     inner: BenchmarkGroup<'a, WallTime>,
@@ -190,6 +191,15 @@ impl DerefMut for Group<'_> {
     }
 }
 
+/// The loop an instruction-count run measures: `scripts/ir` collects only inside this function
+/// (`valgrind --tool=callgrind --toggle-collect=*ir_loop*`), on the calling thread.
+#[inline(never)]
+fn ir_loop(iters: u64, routine: &mut dyn FnMut()) {
+    for _ in 0..iters {
+        routine();
+    }
+}
+
 /// What a [`Group`] function drives its routine with: criterion's bencher, or a fixed count.
 pub struct Bencher<'a, 'b> {
     inner: Option<&'a mut criterion::Bencher<'b, WallTime>>,
@@ -202,9 +212,14 @@ impl Bencher<'_, '_> {
         match &mut self.inner {
             Some(b) => b.iter(routine),
             None => {
-                for _ in 0..self.ir_iters {
+                // A tenth as warm-up (lazy initialisation, clock calibration, first allocations),
+                // outside the measured loop, then the loop callgrind collects.
+                for _ in 0..self.ir_iters / 10 {
                     black_box(routine());
                 }
+                ir_loop(self.ir_iters, &mut || {
+                    black_box(routine());
+                });
             }
         }
     }
@@ -215,7 +230,10 @@ impl Bencher<'_, '_> {
         match &mut self.inner {
             Some(b) => b.iter_custom(routine),
             None => {
-                black_box(routine(self.ir_iters));
+                black_box(routine(self.ir_iters / 10));
+                ir_loop(1, &mut || {
+                    black_box(routine(self.ir_iters));
+                });
             }
         }
     }
