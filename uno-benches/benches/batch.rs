@@ -11,6 +11,9 @@
 //! - `batcher_throughput_shared_work`: the callers draw the 20 000 items from one shared counter,
 //!   so every caller stays busy until the work runs out and only the very last batch is partial
 //!   (it still waits `max_wait_time` once per iteration, as the contract says).
+//! - `batcher_throughput_idle_flush`: the first shape with `flush_when_idle()`, the batcher's
+//!   greedy mode (a batch starts with whatever is queued as soon as the runner is free, as the
+//!   channel loop's `recv_many` does), which has no timed flushes to wait out.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +27,99 @@ static ALLOC: uno_benches::CountingAllocator = uno_benches::CountingAllocator;
 
 const CALLERS: u64 = 1000;
 const ITEMS_PER_CALLER: u64 = 20;
+const TOTAL: u64 = CALLERS * ITEMS_PER_CALLER;
 const BATCH: usize = 256;
+
+/// How the callers get their items.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// Caller `c` sends its own 20 items.
+    PerCaller,
+    /// Every caller draws from one shared counter until the 20 000 items run out.
+    SharedWork,
+}
+
+/// The items caller `c` sends, one at a time, in `shape`.
+fn items(shape: Shape, c: u64, counter: Arc<AtomicU64>) -> impl FnMut() -> Option<u64> {
+    let mut i = 0;
+    move || match shape {
+        Shape::PerCaller => {
+            i += 1;
+            (i <= ITEMS_PER_CALLER).then_some(c * ITEMS_PER_CALLER + i - 1)
+        }
+        Shape::SharedWork => {
+            let item = counter.fetch_add(1, Ordering::Relaxed);
+            (item < TOTAL).then_some(item)
+        }
+    }
+}
+
+/// One iteration through uno's batcher (no-op operation): every caller awaits each item's result.
+async fn through_uno(rt: &uno_core::Runtime, shape: Shape, flush_when_idle: bool) {
+    let builder = AsyncBatcher::builder(rt, BATCH, Duration::from_millis(1));
+    let builder = if flush_when_idle {
+        builder.flush_when_idle()
+    } else {
+        builder
+    };
+    let batcher: AsyncBatcher<u64, u64> = builder
+        .build(|items: Vec<u64>| std::future::ready(items))
+        .unwrap();
+    let counter = Arc::new(AtomicU64::new(0));
+    let callers: Vec<_> = (0..CALLERS)
+        .map(|c| {
+            let batcher = batcher.clone();
+            let mut next = items(shape, c, counter.clone());
+            tokio::spawn(async move {
+                let mut sum = 0;
+                while let Some(item) = next() {
+                    sum += batcher.add_item(item).await.unwrap();
+                }
+                sum
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    batcher.shutdown().await;
+}
+
+/// The same load through a bounded channel drained `BATCH` at a time by one worker, each item
+/// answered on its own oneshot.
+async fn through_channel(shape: Shape) {
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<(u64, tokio::sync::oneshot::Sender<u64>)>(BATCH * 8);
+    let worker = tokio::spawn(async move {
+        let mut buf = Vec::with_capacity(BATCH);
+        while rx.recv_many(&mut buf, BATCH).await > 0 {
+            for (item, reply) in buf.drain(..) {
+                let _ = reply.send(item);
+            }
+        }
+    });
+    let counter = Arc::new(AtomicU64::new(0));
+    let callers: Vec<_> = (0..CALLERS)
+        .map(|c| {
+            let tx = tx.clone();
+            let mut next = items(shape, c, counter.clone());
+            tokio::spawn(async move {
+                let mut sum = 0;
+                while let Some(item) = next() {
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    tx.send((item, reply)).await.unwrap();
+                    sum += answer.await.unwrap();
+                }
+                sum
+            })
+        })
+        .collect();
+    drop(tx);
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    worker.await.unwrap();
+}
 
 fn throughput(c: &mut Criterion) {
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
@@ -33,164 +128,24 @@ fn throughput(c: &mut Criterion) {
         .build()
         .unwrap();
     let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
-    let mut g = uno_benches::Group::new(c, "batcher_throughput");
-    g.throughput(Throughput::Elements(CALLERS * ITEMS_PER_CALLER));
-    g.sample_size(20);
-
-    g.bench_function("uno", |b| {
-        b.iter(|| {
-            tokio_rt.block_on(async {
-                let batcher: AsyncBatcher<u64, u64> =
-                    AsyncBatcher::builder(&rt, BATCH, Duration::from_millis(1))
-                        .build(|items: Vec<u64>| std::future::ready(items))
-                        .unwrap();
-                let callers: Vec<_> = (0..CALLERS)
-                    .map(|c| {
-                        let batcher = batcher.clone();
-                        tokio::spawn(async move {
-                            let mut sum = 0;
-                            for i in 0..ITEMS_PER_CALLER {
-                                sum += batcher.add_item(c * ITEMS_PER_CALLER + i).await.unwrap();
-                            }
-                            sum
-                        })
-                    })
-                    .collect();
-                for caller in callers {
-                    caller.await.unwrap();
-                }
-                batcher.shutdown().await;
-            })
-        })
-    });
-
-    g.bench_function("channel+chunks", |b| {
-        b.iter(|| {
-            tokio_rt.block_on(async {
-                let (tx, mut rx) = tokio::sync::mpsc::channel::<(
-                    u64,
-                    tokio::sync::oneshot::Sender<u64>,
-                )>(BATCH * 8);
-                let worker = tokio::spawn(async move {
-                    let mut buf = Vec::with_capacity(BATCH);
-                    while rx.recv_many(&mut buf, BATCH).await > 0 {
-                        for (item, reply) in buf.drain(..) {
-                            let _ = reply.send(item);
-                        }
-                    }
-                });
-                let callers: Vec<_> = (0..CALLERS)
-                    .map(|c| {
-                        let tx = tx.clone();
-                        tokio::spawn(async move {
-                            let mut sum = 0;
-                            for i in 0..ITEMS_PER_CALLER {
-                                let (reply, answer) = tokio::sync::oneshot::channel();
-                                tx.send((c * ITEMS_PER_CALLER + i, reply)).await.unwrap();
-                                sum += answer.await.unwrap();
-                            }
-                            sum
-                        })
-                    })
-                    .collect();
-                drop(tx);
-                for caller in callers {
-                    caller.await.unwrap();
-                }
-                worker.await.unwrap();
-            })
-        })
-    });
-    g.finish();
+    let groups = [
+        ("batcher_throughput", Shape::PerCaller, false),
+        ("batcher_throughput_shared_work", Shape::SharedWork, false),
+        ("batcher_throughput_idle_flush", Shape::PerCaller, true),
+    ];
+    for (name, shape, flush_when_idle) in groups {
+        let mut g = uno_benches::Group::new(c, name);
+        g.throughput(Throughput::Elements(TOTAL));
+        g.sample_size(20);
+        g.bench_function("uno", |b| {
+            b.iter(|| tokio_rt.block_on(through_uno(&rt, shape, flush_when_idle)))
+        });
+        g.bench_function("channel+chunks", |b| {
+            b.iter(|| tokio_rt.block_on(through_channel(shape)))
+        });
+        g.finish();
+    }
 }
 
-/// The next item of `total` to send, if any are left: callers share the work instead of each
-/// owning a fixed share of it.
-fn next_item(counter: &AtomicU64, total: u64) -> Option<u64> {
-    let item = counter.fetch_add(1, Ordering::Relaxed);
-    (item < total).then_some(item)
-}
-
-fn throughput_shared_work(c: &mut Criterion) {
-    const TOTAL: u64 = CALLERS * ITEMS_PER_CALLER;
-    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let rt = uno_tokio::runtime_from(tokio_rt.handle().clone()).unwrap();
-    let mut g = uno_benches::Group::new(c, "batcher_throughput_shared_work");
-    g.throughput(Throughput::Elements(TOTAL));
-    g.sample_size(20);
-
-    g.bench_function("uno", |b| {
-        b.iter(|| {
-            tokio_rt.block_on(async {
-                let batcher: AsyncBatcher<u64, u64> =
-                    AsyncBatcher::builder(&rt, BATCH, Duration::from_millis(1))
-                        .build(|items: Vec<u64>| std::future::ready(items))
-                        .unwrap();
-                let counter = Arc::new(AtomicU64::new(0));
-                let callers: Vec<_> = (0..CALLERS)
-                    .map(|_| {
-                        let (batcher, counter) = (batcher.clone(), counter.clone());
-                        tokio::spawn(async move {
-                            let mut sum = 0;
-                            while let Some(item) = next_item(&counter, TOTAL) {
-                                sum += batcher.add_item(item).await.unwrap();
-                            }
-                            sum
-                        })
-                    })
-                    .collect();
-                for caller in callers {
-                    caller.await.unwrap();
-                }
-                batcher.shutdown().await;
-            })
-        })
-    });
-
-    g.bench_function("channel+chunks", |b| {
-        b.iter(|| {
-            tokio_rt.block_on(async {
-                let (tx, mut rx) = tokio::sync::mpsc::channel::<(
-                    u64,
-                    tokio::sync::oneshot::Sender<u64>,
-                )>(BATCH * 8);
-                let worker = tokio::spawn(async move {
-                    let mut buf = Vec::with_capacity(BATCH);
-                    while rx.recv_many(&mut buf, BATCH).await > 0 {
-                        for (item, reply) in buf.drain(..) {
-                            let _ = reply.send(item);
-                        }
-                    }
-                });
-                let counter = Arc::new(AtomicU64::new(0));
-                let callers: Vec<_> = (0..CALLERS)
-                    .map(|_| {
-                        let (tx, counter) = (tx.clone(), counter.clone());
-                        tokio::spawn(async move {
-                            let mut sum = 0;
-                            while let Some(item) = next_item(&counter, TOTAL) {
-                                let (reply, answer) = tokio::sync::oneshot::channel();
-                                tx.send((item, reply)).await.unwrap();
-                                sum += answer.await.unwrap();
-                            }
-                            sum
-                        })
-                    })
-                    .collect();
-                drop(tx);
-                for caller in callers {
-                    caller.await.unwrap();
-                }
-                worker.await.unwrap();
-            })
-        })
-    });
-    g.finish();
-}
-
-criterion_group!(benches, throughput, throughput_shared_work);
+criterion_group!(benches, throughput);
 criterion_main!(benches);

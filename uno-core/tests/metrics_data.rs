@@ -174,6 +174,10 @@ fn batcher_reports_items_flushes_sizes_durations_failures_and_gauges() {
             counter(3),
         ),
         (
+            "uno_batch_flushes_total{name=lookups,reason=idle}",
+            counter(0),
+        ),
+        (
             "uno_batch_flushes_total{name=lookups,reason=close}",
             counter(1),
         ),

@@ -1,6 +1,6 @@
 //! Cases: [`AsyncBatcher`]: size and time flushes, per-item results, batch-wide failures (error,
 //! wrong result count, panic), cancelled waiters, backpressure and rejection, the bound on batches
-//! in flight, closing, dropping, and invalid configuration.
+//! in flight, closing, dropping, invalid configuration, and flushing when idle.
 
 /// This module's cases, in order.
 #[doc(hidden)]
@@ -24,6 +24,7 @@ macro_rules! __uno_cases_batch {
             dropping_the_last_handle_flushes_queued_items,
             invalid_configuration_is_an_error,
             many_callers_on_many_threads_are_each_answered_once,
+            flush_when_idle_starts_at_once_and_gathers_while_busy,
         }
     };
 }
@@ -710,4 +711,75 @@ pub async fn many_callers_on_many_threads_are_each_answered_once(env: Env) {
     let report = within(&env, "shutdown", batcher.shutdown()).await;
     assert_eq!(report.flushed_items, 0);
     assert_eq!(batcher.stats().items_added, u64::from(N));
+}
+
+/// With `flush_when_idle`, a lone item starts a batch at once (no window waited out), items that
+/// arrive while the batch runs go out together when it ends, and `max_batch_size` still splits
+/// them: batches of 1, then 3 (full, queued while busy), then the 2 left.
+pub async fn flush_when_idle_starts_at_once_and_gathers_while_busy(env: Env) {
+    let log = Log::default();
+    let gate = AsyncEvent::new();
+    let (op_log, op_gate) = (log.clone(), gate.clone());
+    let batcher = AsyncBatcher::builder(env.rt(), 3, FOREVER)
+        .flush_when_idle()
+        .build(move |items: Vec<u32>| {
+            let first = {
+                let mut log = op_log.lock().unwrap();
+                log.push(items.clone());
+                log.len() == 1
+            };
+            let gate = op_gate.clone();
+            async move {
+                if first {
+                    gate.wait().await;
+                }
+                items.into_iter().map(|x| x * 2).collect::<Vec<_>>()
+            }
+        })
+        .unwrap();
+    let start = env.rt().now();
+    let call = |i: u32| {
+        let b = batcher.clone();
+        env.rt().spawn(async move { b.add_item(i).await })
+    };
+    let first = call(0);
+    settle(&env, "the lone item's batch running", || {
+        log.lock().unwrap().len() == 1
+    })
+    .await;
+    let rest: Vec<_> = (1..6u32).map(call).collect();
+    settle(&env, "five more items queued", || {
+        batcher.stats().items_added == 6
+    })
+    .await;
+    assert_eq!(
+        log.lock().unwrap().len(),
+        1,
+        "no batch may start while the slot is busy"
+    );
+    gate.set();
+    assert_eq!(
+        within(&env, "the first caller", first).await.unwrap(),
+        Ok(0)
+    );
+    for (i, caller) in (1..6u32).zip(rest) {
+        assert_eq!(within(&env, "a caller", caller).await.unwrap(), Ok(i * 2));
+    }
+    assert_duration(
+        &env,
+        env.rt().now() - start,
+        Duration::ZERO,
+        ..,
+        "flushing when idle must not wait for the window",
+    );
+    let log = log.lock().unwrap().clone();
+    let sizes: Vec<usize> = log.iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![1, 3, 2], "batches {log:?}");
+    assert_eq!(sorted(log.concat()), vec![0, 1, 2, 3, 4, 5]);
+    let stats = batcher.stats();
+    assert_eq!(
+        (stats.idle_flushes, stats.full_flushes, stats.timed_flushes),
+        (2, 1, 0),
+        "{stats:?}"
+    );
 }

@@ -102,6 +102,9 @@ pub struct BatcherStats {
     pub full_flushes: u64,
     /// Batches flushed because their oldest item had waited `max_wait_time`.
     pub timed_flushes: u64,
+    /// Batches flushed because a batch slot was free
+    /// ([`flush_when_idle`](super::BatcherBuilder::flush_when_idle)).
+    pub idle_flushes: u64,
     /// Batches flushed by closing the batcher.
     pub close_flushes: u64,
     /// Items waiting for their batch to start, now.

@@ -37,6 +37,7 @@ pub enum OverflowPolicy {
 /// | [`max_in_flight`](Self::max_in_flight): batch operations running at once | 1 |
 /// | [`max_queued`](Self::max_queued): items waiting for their batch to start | `max_batch_size * 8` |
 /// | [`when_full`](Self::when_full) | [`OverflowPolicy::Wait`] |
+/// | [`flush_when_idle`](Self::flush_when_idle): start a batch with what is queued as soon as a batch slot is free | off |
 ///
 /// Invalid settings are reported by [`build`](Self::build) as a [`BatchConfigError`], never as a
 /// panic.
@@ -80,6 +81,7 @@ pub struct BatcherBuilder<I, O, E = std::convert::Infallible> {
     /// `None`: the default (`max_batch_size * DEFAULT_QUEUED_BATCHES`); `Some(None)`: unbounded.
     max_queued: Option<Option<usize>>,
     overflow: OverflowPolicy,
+    flush_when_idle: bool,
     _types: PhantomData<Types<I, O, E>>,
 }
 
@@ -97,6 +99,8 @@ pub(super) struct Config {
     /// `None`: unbounded.
     pub(super) max_queued: Option<usize>,
     pub(super) overflow: OverflowPolicy,
+    /// Flush the open batch whenever a batch slot is free (see `flush_when_idle`).
+    pub(super) flush_when_idle: bool,
 }
 
 impl<I, O, E> BatcherBuilder<I, O, E> {
@@ -110,6 +114,7 @@ impl<I, O, E> BatcherBuilder<I, O, E> {
             max_in_flight: 1,
             max_queued: None,
             overflow: OverflowPolicy::Wait,
+            flush_when_idle: false,
             _types: PhantomData,
         }
     }
@@ -281,6 +286,47 @@ impl<I, O, E> BatcherBuilder<I, O, E> {
         self
     }
 
+    /// Also flush as soon as a batch slot is free: an item that arrives while fewer than
+    /// [`max_in_flight`](Self::max_in_flight) batches run starts a batch at once, and items that
+    /// arrive while every slot is busy go out together the moment a slot frees, however few.
+    ///
+    /// This is the greedy batching of a channel drained with `recv_many`: batches are as large as
+    /// the load makes them, and a lone item never waits for the window. The size-or-time bounds
+    /// still hold: no batch exceeds `max_batch_size`, and an item waits at most `max_wait_time`
+    /// before its batch is flushed (to the queue of ready batches, when every slot is busy). Flushes
+    /// it causes are counted as [`BatcherStats::idle_flushes`] and with `reason` = `idle`.
+    ///
+    /// Use it when batching is for throughput (fewer round trips under load) rather than for
+    /// gathering a minimum batch: a lookup service, a write-behind queue.
+    ///
+    /// [`BatcherStats::idle_flushes`]: super::BatcherStats::idle_flushes
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_core::batch::AsyncBatcher;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async {
+    ///
+    /// let batcher = AsyncBatcher::builder(&rt, 100, Duration::from_secs(60))
+    ///     .flush_when_idle()
+    ///     .build(|ids: Vec<u32>| async move { ids })
+    ///     .unwrap();
+    /// // Nothing runs, so the lone item goes at once instead of after 60 s.
+    /// let start = rt.now();
+    /// assert_eq!(batcher.add_item(7).await, Ok(7));
+    /// assert_eq!(rt.now(), start);
+    /// assert_eq!(batcher.stats().idle_flushes, 1);
+    /// # });
+    /// ```
+    pub fn flush_when_idle(mut self) -> Self {
+        self.flush_when_idle = true;
+        self
+    }
+
     fn validate(&self) -> Result<Config, BatchConfigError> {
         if self.max_batch_size == 0 {
             return Err(BatchConfigError::ZeroBatchSize);
@@ -307,6 +353,7 @@ impl<I, O, E> BatcherBuilder<I, O, E> {
             // The queue bound is kept by a semaphore, which holds at most MAX_PERMITS.
             max_queued: max_queued.filter(|&n| n <= MAX_PERMITS),
             overflow: self.overflow,
+            flush_when_idle: self.flush_when_idle,
         })
     }
 
@@ -387,6 +434,7 @@ impl<I, O, E> fmt::Debug for BatcherBuilder<I, O, E> {
             .field("max_in_flight", &self.max_in_flight)
             .field("max_queued", &self.max_queued)
             .field("overflow", &self.overflow)
+            .field("flush_when_idle", &self.flush_when_idle)
             .finish_non_exhaustive()
     }
 }

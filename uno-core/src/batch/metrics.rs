@@ -32,7 +32,7 @@ pub(crate) const METRICS: &[Description] = &[
         name: FLUSHES,
         kind: Kind::Counter,
         unit: Unit::Count,
-        help: "Batches flushed, by reason (full, timed, close).",
+        help: "Batches flushed, by reason (full, timed, idle, close).",
     },
     Description {
         name: SIZE,
@@ -73,6 +73,8 @@ pub(super) enum Flush {
     Full,
     /// Its oldest item had waited `max_wait_time`.
     Timed,
+    /// A batch slot was free and the batcher flushes when idle.
+    Idle,
     /// The batcher closed.
     Close,
 }
@@ -82,6 +84,7 @@ impl Flush {
         match self {
             Flush::Full => "full",
             Flush::Timed => "timed",
+            Flush::Idle => "idle",
             Flush::Close => "close",
         }
     }
@@ -116,7 +119,7 @@ impl Failure {
 pub(super) struct BatchMetrics {
     pub(super) items_added: Counter,
     pub(super) items_rejected: Counter,
-    flushes: [Counter; 3],
+    flushes: [Counter; 4],
     size: Histogram,
     pub(super) operation_duration: Histogram,
     failures: [Counter; 4],
@@ -131,7 +134,12 @@ impl BatchMetrics {
         BatchMetrics {
             items_added: Counter::new(ITEMS_ADDED, name, &[]),
             items_rejected: Counter::new(ITEMS_REJECTED, name, &[]),
-            flushes: [flush(Flush::Full), flush(Flush::Timed), flush(Flush::Close)],
+            flushes: [
+                flush(Flush::Full),
+                flush(Flush::Timed),
+                flush(Flush::Idle),
+                flush(Flush::Close),
+            ],
             size: Histogram::new(SIZE, name, &[]),
             operation_duration: Histogram::new(OPERATION_DURATION, name, &[]),
             failures: [

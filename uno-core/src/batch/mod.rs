@@ -56,7 +56,7 @@
 //! |---|---|---|---|
 //! | `uno_batch_items_added_total` | counter | | items accepted into the queue |
 //! | `uno_batch_items_rejected_total` | counter | | items refused because the queue was full ([`OverflowPolicy::Reject`]) |
-//! | `uno_batch_flushes_total` | counter | `reason` = `full`, `timed`, `close` | batches flushed: full, their oldest item's wait over, or the batcher closing |
+//! | `uno_batch_flushes_total` | counter | `reason` = `full`, `timed`, `idle`, `close` | batches flushed: full, their oldest item's wait over, a free slot ([`BatcherBuilder::flush_when_idle`]), or the batcher closing |
 //! | `uno_batch_size` | histogram | | items per flushed batch |
 //! | `uno_batch_operation_duration_seconds` | histogram | | how long each batch operation ran |
 //! | `uno_batch_failures_total` | counter | `reason` = `operation`, `result_count`, `panic`, `cancelled` | batches that failed for every item: a batch-wide error, a wrong number of results, a panic, or dropped by the runtime |
@@ -70,7 +70,7 @@
 //!
 //! | event | level | fields |
 //! |---|---|---|
-//! | `batch flushed` | DEBUG | `name`, `size`, `reason` = `full`, `timed`, `close` |
+//! | `batch flushed` | DEBUG | `name`, `size`, `reason` = `full`, `timed`, `idle`, `close` |
 //! | `batch finished` | DEBUG | `name`, `size`, `duration` (of the operation) |
 //! | `batch failed` | WARN | `name`, `size`, `reason` = `operation`, `result_count`, `duration` |
 //! | `batch operation panicked` | WARN | `name`, `size`, `reason` = `panic`, `duration`, `panic` (the message) |

@@ -292,15 +292,7 @@ where
     /// runner (outside the lock, since an executor may run or drop the task right away).
     fn finish_launch(self: &Arc<Self>, launch: Launch<I, O, E>) {
         if let Some((reason, size)) = launch.flushed {
-            self.metrics.flushed(reason, size);
-            event!(
-                debug,
-                "uno_core::batch",
-                name = %self.name,
-                size,
-                reason = reason.label(),
-                "batch flushed"
-            );
+            self.report_flush(reason, size);
         }
         if launch.released > 0
             && let Some(sem) = &self.queue_permits
@@ -315,6 +307,19 @@ where
             };
             self.rt.spawn(run_batches(slot, batch)).detach();
         }
+    }
+
+    /// The metric and event of one flushed batch.
+    fn report_flush(&self, reason: Flush, size: usize) {
+        self.metrics.flushed(reason, size);
+        event!(
+            debug,
+            "uno_core::batch",
+            name = %self.name,
+            size,
+            reason = reason.label(),
+            "batch flushed"
+        );
     }
 
     fn notify_worker(&self) {
@@ -356,6 +361,10 @@ where
                 let (batch, _) = state.open.take().expect("the open batch was just filled");
                 state.stats.full_flushes += 1;
                 self.dispatch(state, batch, Flush::Full)
+            } else if self.config.flush_when_idle && state.in_flight < self.config.max_in_flight {
+                let (batch, _) = state.open.take().expect("an item was just added");
+                state.stats.idle_flushes += 1;
+                self.dispatch(state, batch, Flush::Idle)
             } else {
                 Launch::none()
             };
@@ -412,13 +421,27 @@ where
         report
     }
 
-    /// Called by a runner after each batch: takes the next ready batch, keeping the slot, or
-    /// frees the slot if there is none.
+    /// Called by a runner after each batch: takes the next ready batch, keeping the slot (with
+    /// `flush_when_idle`, the open batch if no batch is ready), or frees the slot if there is none.
     fn next_or_release(&self, failed: bool) -> Option<Batch<I, O, E>> {
+        let mut idle_flush = None;
         let (next, released, drained) = {
             let mut state = self.lock();
+            let state = &mut *state;
             state.stats.batches_failed += u64::from(failed);
-            let next = match state.ready.pop_front() {
+            let mut ready = state.ready.pop_front();
+            if ready.is_none()
+                && self.config.flush_when_idle
+                && let Some((batch, _)) = state.open.take()
+            {
+                // The worker may be watching this batch's deadline; it finds no open batch and
+                // stops watching.
+                state.stats.idle_flushes += 1;
+                state.last_batch_len = batch.len();
+                idle_flush = Some(batch.len());
+                ready = Some(batch);
+            }
+            let next = match ready {
                 Some(batch) => {
                     state.queued -= batch.len();
                     state.stats.batches_started += 1;
@@ -430,9 +453,12 @@ where
                     (None, 0, state.is_drained())
                 }
             };
-            self.publish(&state);
+            self.publish(state);
             next
         };
+        if let Some(size) = idle_flush {
+            self.report_flush(Flush::Idle, size);
+        }
         if released > 0
             && let Some(sem) = &self.queue_permits
         {

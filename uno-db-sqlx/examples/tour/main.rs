@@ -193,6 +193,23 @@ async fn tour(rt: Runtime) {
         "  batch: 25 callers (max 10 a batch), sum of their squares {total}, in {} batch calls",
         batches.load(Ordering::SeqCst)
     );
+    // Greedy batching: with `flush_when_idle` a batch starts as soon as the runner is free, so a
+    // lone item does not wait out its (hour-long) window; under load, batches grow by themselves.
+    let greedy: AsyncBatcher<u64, u64> = AsyncBatcher::builder(&rt, 10, Duration::from_secs(3600))
+        .name("greedy")
+        .flush_when_idle()
+        .build(|items: Vec<u64>| std::future::ready(items))
+        .expect("a valid batcher configuration");
+    let lone = rt
+        .timeout(Duration::from_secs(5), "the lone item", greedy.add_item(7))
+        .await
+        .expect("flush_when_idle does not wait for the window");
+    println!(
+        "  batch: flush_when_idle answered a lone item ({}) at once, in {} idle flush",
+        lone.unwrap(),
+        greedy.stats().idle_flushes
+    );
+    greedy.shutdown().await;
 
     // 6. Caching: concurrent misses share one fetch; later reads are hits.
     let fetches = Arc::new(AtomicUsize::new(0));
