@@ -47,6 +47,8 @@ struct Scenario {
     reject: bool,
     /// Virtual milliseconds each batch operation takes.
     op_ms: u64,
+    /// `flush_when_idle`: greedy batching.
+    idle: bool,
     callers: Vec<Caller>,
 }
 
@@ -65,17 +67,21 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         prop::option::of(0usize..30),
         any::<bool>(),
         0u64..5,
+        any::<bool>(),
         prop::collection::vec(caller, 0..120),
     )
         .prop_map(
-            |(batch_size, window_ms, in_flight, extra_queue, reject, op_ms, callers)| Scenario {
-                batch_size,
-                window_ms,
-                in_flight,
-                extra_queue,
-                reject,
-                op_ms,
-                callers,
+            |(batch_size, window_ms, in_flight, extra_queue, reject, op_ms, idle, callers)| {
+                Scenario {
+                    batch_size,
+                    window_ms,
+                    in_flight,
+                    extra_queue,
+                    reject,
+                    op_ms,
+                    idle,
+                    callers,
+                }
             },
         )
 }
@@ -105,6 +111,9 @@ fn run(s: Scenario) {
         } else {
             OverflowPolicy::Wait
         });
+    if s.idle {
+        builder = builder.flush_when_idle();
+    }
     builder = match s.extra_queue {
         Some(extra) => builder.max_queued(s.batch_size + extra),
         None => builder.unbounded_queue(),
