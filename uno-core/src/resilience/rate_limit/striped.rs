@@ -3,9 +3,12 @@
 //!
 //! An admission adds one to the counter of admissions. With one shared counter, two threads
 //! admitting at once bounce its cache line between their cores on top of the arrival time's own;
-//! with stripes the arrival time is the only shared write of an admission. The total is exact
-//! (every add lands in some cell); a read racing with adds sees each add or not, as a single
-//! atomic would.
+//! with stripes the arrival time is the only shared write of an admission. The first threads to
+//! count anything (in the process) each get a stripe of their own, which only they ever write, so
+//! their add is a plain load and store, not a locked read-modify-write: thread indices are never
+//! reused, so such a stripe has one writer for the life of the process. Later threads add to
+//! shared stripes. The total is exact (every add lands in some stripe); a read racing with adds
+//! sees each add or not, as a single atomic would.
 
 use std::cell::Cell;
 
@@ -14,8 +17,11 @@ use std::sync::atomic::AtomicUsize;
 
 use crate::loom::atomic::{AtomicU64, Ordering};
 
-/// Stripes per counter: enough for the cores a limiter is commonly hit from.
-const STRIPES: usize = 8;
+/// Stripes each written by one thread only, for the first threads that count anything.
+const OWNED: usize = 8;
+
+/// Stripes shared by every later thread (read-modify-writes).
+const SHARED: usize = 8;
 
 /// One stripe, alone on its cache line (128 bytes: two lines, as adjacent-line prefetchers pair
 /// them).
@@ -24,7 +30,7 @@ struct Stripe(AtomicU64);
 
 /// A striped counter (see the module notes).
 pub(super) struct StripedCounter {
-    stripes: [Stripe; STRIPES],
+    stripes: [Stripe; OWNED + SHARED],
 }
 
 impl Default for StripedCounter {
@@ -35,34 +41,46 @@ impl Default for StripedCounter {
     }
 }
 
-/// The next stripe to hand a thread that has none yet.
-static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+/// The next thread index to hand out; never reused, so an owned stripe has one writer forever.
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
-    /// This thread's stripe (`usize::MAX`: none yet), handed out round-robin.
-    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// This thread's index (`usize::MAX`: none yet).
+    static THREAD: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
-/// This thread's stripe. A thread being torn down (its thread-locals gone) uses stripe 0.
+/// This thread's index, handed out once per thread. A thread being torn down (its thread-locals
+/// gone) counts as a later thread.
 #[inline]
-fn stripe() -> usize {
-    STRIPE
-        .try_with(|stripe| {
-            let mut index = stripe.get();
-            if index == usize::MAX {
-                index = NEXT_STRIPE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
-                stripe.set(index);
+fn thread_index() -> usize {
+    THREAD
+        .try_with(|index| {
+            let mut i = index.get();
+            if i == usize::MAX {
+                i = NEXT_THREAD.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                index.set(i);
             }
-            index
+            i
         })
-        .unwrap_or(0)
+        .unwrap_or(usize::MAX - 1)
 }
 
 impl StripedCounter {
-    /// Adds one, on this thread's stripe.
+    /// Adds one, on this thread's stripe: a plain load and store on a stripe this thread alone
+    /// writes (the first [`OWNED`] threads), a `fetch_add` on a shared one otherwise.
     #[inline]
     pub(super) fn increment(&self) {
-        self.stripes[stripe()].0.fetch_add(1, Ordering::Relaxed);
+        let index = thread_index();
+        // Under the model checkers every modelled thread may share one OS thread (and so one
+        // index): always a read-modify-write there.
+        if index < OWNED && !cfg!(any(uno_loom, uno_shuttle)) {
+            let stripe = &self.stripes[index].0;
+            stripe.store(stripe.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        } else {
+            self.stripes[OWNED + index % SHARED]
+                .0
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// The total of every add so far.
