@@ -271,8 +271,16 @@ where
         loop {
             let answer = match &mut self.admission {
                 Admission::None if self.shed => {
-                    self.admission = Admission::Asking(self.limiter.try_acquire(()));
-                    continue;
+                    // Asked and, for an in-process limiter, answered at once: kept only if the
+                    // answer is not ready (a remote limiter).
+                    let mut ask = self.limiter.try_acquire(());
+                    match Pin::new(&mut ask).poll(cx) {
+                        Poll::Ready(answer) => answer,
+                        Poll::Pending => {
+                            self.admission = Admission::Asking(ask);
+                            return Poll::Pending;
+                        }
+                    }
                 }
                 Admission::None => {
                     self.admission = Admission::Waiting(self.limiter.acquire(()));
