@@ -3,12 +3,12 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 use super::future::Get;
 use super::load::Inner;
-use super::{CacheBuilder, CacheStats};
+use super::{CacheBuilder, CacheStats, DefaultHashBuilder};
 use crate::rt::Runtime;
 
 /// A concurrent loading cache: `get(key, fetch)` returns the cached value or runs `fetch` once for
@@ -21,6 +21,9 @@ use crate::rt::Runtime;
 ///
 /// # Behaviour
 ///
+/// - **Hashing**: every operation hashes its key once, with the cache's hasher (the type parameter
+///   `S`, [`DefaultHashBuilder`] unless [`CacheBuilder::hasher`] gave another); that hash picks
+///   the shard, finds the entry and finds the key's load in flight.
 /// - **Hits** take a shard's `std::sync::RwLock` for reading, read the clock once through the
 ///   [`Runtime`], and clone the value: no lock is held across an `.await`, there is no per-key lock,
 ///   and nothing is allocated. Values are returned by `Clone`, so store cheap-to-clone values —
@@ -97,8 +100,8 @@ use crate::rt::Runtime;
 ///
 /// [`CacheError::Cancelled`]: super::CacheError::Cancelled
 /// [`CacheError::Panicked`]: super::CacheError::Panicked
-pub struct AsyncCache<K, V, E> {
-    pub(super) inner: Arc<Inner<K, V, E>>,
+pub struct AsyncCache<K, V, E, S = DefaultHashBuilder> {
+    pub(super) inner: Arc<Inner<K, V, E, S>>,
 }
 
 impl<K, V, E> AsyncCache<K, V, E> {
@@ -126,7 +129,9 @@ impl<K, V, E> AsyncCache<K, V, E> {
     pub fn builder(rt: &Runtime) -> CacheBuilder<K, V, E> {
         CacheBuilder::new(rt)
     }
+}
 
+impl<K, V, E, S> AsyncCache<K, V, E, S> {
     /// The cache's name, from [`CacheBuilder::name`] (default `"cache"`).
     ///
     /// # Examples
@@ -214,11 +219,12 @@ impl<K, V, E> AsyncCache<K, V, E> {
     }
 }
 
-impl<K, V, E> AsyncCache<K, V, E>
+impl<K, V, E, S> AsyncCache<K, V, E, S>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     E: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
 {
     /// Returns the value for `key`, calling `fetch` to load it if the cache holds no fresh value —
     /// unless a load for `key` is already running, which this read then joins.
@@ -265,7 +271,7 @@ where
     /// [`CacheError::Failed`]: super::CacheError::Failed
     /// [`CacheError::Panicked`]: super::CacheError::Panicked
     /// [`CacheError::TimedOut`]: super::CacheError::TimedOut
-    pub fn get<F, Fut>(&self, key: K, fetch: F) -> Get<'_, K, V, E, F>
+    pub fn get<F, Fut>(&self, key: K, fetch: F) -> Get<'_, K, V, E, F, S>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
@@ -370,7 +376,7 @@ where
     }
 }
 
-impl<K, V, E> Clone for AsyncCache<K, V, E> {
+impl<K, V, E, S> Clone for AsyncCache<K, V, E, S> {
     fn clone(&self) -> Self {
         AsyncCache {
             inner: self.inner.clone(),
@@ -378,7 +384,7 @@ impl<K, V, E> Clone for AsyncCache<K, V, E> {
     }
 }
 
-impl<K, V, E> fmt::Debug for AsyncCache<K, V, E> {
+impl<K, V, E, S> fmt::Debug for AsyncCache<K, V, E, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncCache")
             .field("name", &self.inner.name)

@@ -1,6 +1,7 @@
-//! Single-flight: one shared outcome per load, and the fetch runner that turns a panic or a
-//! timeout into a [`CacheError`] instead of a hang.
+//! Single-flight: one shared outcome per load, the table of a shard's loads in flight, and the
+//! fetch runner that turns a panic or a timeout into a [`CacheError`] instead of a hang.
 
+use std::borrow::Borrow;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::{Arc, OnceLock};
@@ -8,6 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use event_listener::{Event, EventListener};
+use hashbrown::HashTable;
 
 use super::error::CacheError;
 use crate::observe::Name;
@@ -55,6 +57,81 @@ impl<V: Clone, E> Flight<V, E> {
                     *listener = None;
                 }
             }
+        }
+    }
+}
+
+/// A shard's loads in flight, by key, found by the hash the operation already computed (so a miss
+/// hashes its key once, not once per table). A load installs its value only while it is still
+/// registered here, so `invalidate`/`clear`/`insert` during a load keep its (older) result out of
+/// the cache.
+pub(super) struct Flights<K, V, E> {
+    table: HashTable<FlightEntry<K, V, E>>,
+}
+
+struct FlightEntry<K, V, E> {
+    /// `key`'s hash, kept for the table's rehashing when it grows.
+    hash: u64,
+    key: K,
+    flight: Arc<Flight<V, E>>,
+}
+
+impl<K, V, E> Flights<K, V, E> {
+    pub(super) fn new() -> Self {
+        Flights {
+            table: HashTable::new(),
+        }
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.table.clear();
+    }
+}
+
+impl<K: Eq, V, E> Flights<K, V, E> {
+    /// The load in flight for `key` (whose hash is `hash`).
+    pub(super) fn get<Q>(&self, hash: u64, key: &Q) -> Option<&Arc<Flight<V, E>>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let entry = self.table.find(hash, |e| e.key.borrow() == key)?;
+        Some(&entry.flight)
+    }
+
+    /// Registers `flight` as the load of `key`, which has none (checked by the caller under the
+    /// same lock).
+    pub(super) fn insert(&mut self, hash: u64, key: K, flight: Arc<Flight<V, E>>) {
+        let entry = FlightEntry { hash, key, flight };
+        self.table.insert_unique(hash, entry, |e| e.hash);
+    }
+
+    /// Removes the registration of `key`'s load, detaching it: it still answers its readers, but
+    /// installs nothing.
+    pub(super) fn remove<Q>(&mut self, hash: u64, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        if let Ok(entry) = self.table.find_entry(hash, |e| e.key.borrow() == key) {
+            entry.remove();
+        }
+    }
+
+    /// Removes `flight`'s registration if it is still the current load of `key`; whether it was.
+    pub(super) fn remove_if_current(
+        &mut self,
+        hash: u64,
+        key: &K,
+        flight: &Arc<Flight<V, E>>,
+    ) -> bool {
+        let current = |e: &FlightEntry<K, V, E>| Arc::ptr_eq(&e.flight, flight) && e.key == *key;
+        match self.table.find_entry(hash, current) {
+            Ok(entry) => {
+                entry.remove();
+                true
+            }
+            Err(_) => false,
         }
     }
 }

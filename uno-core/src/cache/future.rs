@@ -2,17 +2,17 @@
 
 use std::fmt;
 use std::future::Future;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use event_listener::EventListener;
 
-use super::AsyncCache;
 use super::error::CacheError;
 use super::flight::Flight;
 use super::load::Start;
+use super::{AsyncCache, DefaultHashBuilder};
 
 enum GetState<K, V, E, F> {
     Start {
@@ -33,13 +33,13 @@ enum GetState<K, V, E, F> {
 /// Cancel safe: dropping it only stops this reader from waiting. The load it may have started runs
 /// in its own task and still serves the other readers and the cache.
 #[must_use = "futures do nothing unless you .await or poll them"]
-pub struct Get<'a, K, V, E, F> {
-    cache: &'a AsyncCache<K, V, E>,
+pub struct Get<'a, K, V, E, F, S = DefaultHashBuilder> {
+    cache: &'a AsyncCache<K, V, E, S>,
     state: GetState<K, V, E, F>,
 }
 
-impl<'a, K, V, E, F> Get<'a, K, V, E, F> {
-    pub(super) fn new(cache: &'a AsyncCache<K, V, E>, key: K, fetch: F) -> Self {
+impl<'a, K, V, E, F, S> Get<'a, K, V, E, F, S> {
+    pub(super) fn new(cache: &'a AsyncCache<K, V, E, S>, key: K, fetch: F) -> Self {
         Get {
             cache,
             state: GetState::Start { key, fetch },
@@ -49,10 +49,11 @@ impl<'a, K, V, E, F> Get<'a, K, V, E, F> {
 
 // Nothing in a `Get` is ever pinned: the fetch closure is moved out and called, and its future is
 // spawned, never polled in place.
-impl<K, V, E, F> Unpin for Get<'_, K, V, E, F> {}
+impl<K, V, E, F, S> Unpin for Get<'_, K, V, E, F, S> {}
 
-impl<K, V, E, F, Fut> Future for Get<'_, K, V, E, F>
+impl<K, V, E, F, Fut, S> Future for Get<'_, K, V, E, F, S>
 where
+    S: BuildHasher + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     E: Send + Sync + 'static,
@@ -91,7 +92,7 @@ where
     }
 }
 
-impl<K, V, E, F> fmt::Debug for Get<'_, K, V, E, F> {
+impl<K, V, E, F, S> fmt::Debug for Get<'_, K, V, E, F, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             GetState::Start { .. } => "start",

@@ -3,7 +3,7 @@
 //!
 //! # Implementation notes
 //!
-//! - **A hit is one read lock.** A read hashes its key once (with the cache's `RandomState`),
+//! - **A hit is one read lock.** A read hashes its key once (with the cache's hasher, `S`),
 //!   takes its shard from bits 32 and up of that hash, and serves a fresh value under the shard's
 //!   read lock: one atomic tick (LRU order and hit count together) and one clone.
 //! - **One flight per key.** A miss takes the write lock, looks again (a load may have installed
@@ -27,7 +27,6 @@
 //!   write lock only `K: Hash + Eq + Clone` and `V: Clone` run (see `store`).
 
 use std::borrow::Borrow;
-use std::collections::hash_map::RandomState;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
@@ -65,13 +64,13 @@ pub(super) struct Config {
 }
 
 /// What every clone of one cache shares.
-pub(super) struct Inner<K, V, E> {
+pub(super) struct Inner<K, V, E, S> {
     pub(super) rt: Runtime,
     pub(super) name: Name,
     pub(super) metrics: CacheMetrics,
     pub(super) shards: Box<[Shard<K, V, E>]>,
     pub(super) shard_mask: usize,
-    pub(super) hasher: RandomState,
+    pub(super) hasher: S,
     pub(super) capacity: usize,
     pub(super) config: Config,
     pub(super) on_refresh_error: Option<RefreshListener<K, E>>,
@@ -83,10 +82,13 @@ pub(super) enum Start<V, E> {
     Wait(Arc<Flight<V, E>>),
 }
 
-impl<K, V, E> Inner<K, V, E> {
-    /// The one hash of `key` that both picks its shard and indexes it there. (`K: Borrow<Q>`
-    /// promises that a key and its borrowed form hash alike.)
-    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+impl<K, V, E, S> Inner<K, V, E, S> {
+    /// The one hash of `key` that picks its shard and finds its entry and its flight there.
+    /// (`K: Borrow<Q>` promises that a key and its borrowed form hash alike.)
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64
+    where
+        S: BuildHasher,
+    {
         self.hasher.hash_one(key)
     }
 
@@ -160,11 +162,12 @@ impl<K, V, E> Inner<K, V, E> {
     }
 }
 
-impl<K, V, E> Inner<K, V, E>
+impl<K, V, E, S> Inner<K, V, E, S>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     E: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
 {
     /// See [`AsyncCache::peek`](super::AsyncCache::peek).
     pub(super) fn peek<Q>(&self, key: &Q) -> Option<V>
@@ -191,7 +194,7 @@ where
         let shard = self.shard(hash);
         let evicted = {
             let mut state = shard.write();
-            state.flights.remove(&key);
+            state.flights.remove(hash, &key);
             self.install(shard, &mut state, hash, &key, write, now)
         };
         self.count_evictions(shard, evicted);
@@ -207,7 +210,7 @@ where
         let hash = self.hash(key);
         let removed = {
             let mut state = self.shard(hash).write();
-            state.flights.remove(key);
+            state.flights.remove(hash, key);
             state.remove(hash, key)
         };
         if removed {
@@ -269,11 +272,11 @@ where
         }
         bump(&shard.counters.misses, 1);
         self.metrics.misses.increment(1);
-        if let Some(flight) = state.flights.get(&key) {
+        if let Some(flight) = state.flights.get(hash, &key) {
             return Start::Wait(flight.clone());
         }
         let flight = Flight::new();
-        state.flights.insert(key.clone(), flight.clone());
+        state.flights.insert(hash, key.clone(), flight.clone());
         drop(state);
         bump(&shard.counters.loads, 1);
         self.spawn_load(hash, key, fetch, flight.clone(), now);
@@ -365,15 +368,11 @@ where
         let mut evicted = 0;
         {
             let mut state = shard.write();
-            if state
-                .flights
-                .get(key)
-                .is_some_and(|f| Arc::ptr_eq(f, flight))
+            // Only while it is still the key's current load: unregistered, and its value installed.
+            if state.flights.remove_if_current(hash, key, flight)
+                && let Some(write) = write
             {
-                state.flights.remove(key);
-                if let Some(write) = write {
-                    evicted = self.install(shard, &mut state, hash, key, write, now);
-                }
+                evicted = self.install(shard, &mut state, hash, key, write, now);
             }
         }
         self.count_evictions(shard, evicted);

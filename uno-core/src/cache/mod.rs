@@ -59,6 +59,7 @@
 //! - `async_cache`: [`AsyncCache`], the public handle;
 //! - `builder`: [`CacheBuilder`], the configuration, checked once;
 //! - `future`: [`Get`], the future of a read;
+//! - `hasher`: [`DefaultHashBuilder`], the hasher unless the builder is given one;
 //! - `load`: reads, loads and refreshes, the single-flight machinery (with its implementation
 //!   notes);
 //! - `flight`: one load's shared outcome, and the runner that contains a fetch's panics and
@@ -75,6 +76,7 @@ mod builder;
 mod error;
 mod flight;
 mod future;
+mod hasher;
 mod load;
 mod metrics;
 mod stats;
@@ -84,6 +86,7 @@ pub use async_cache::AsyncCache;
 pub use builder::CacheBuilder;
 pub use error::{CacheConfigError, CacheError};
 pub use future::Get;
+pub use hasher::DefaultHashBuilder;
 /// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
 pub(crate) use metrics::METRICS;
 pub use stats::CacheStats;

@@ -2,21 +2,20 @@
 //!
 //! A shard keeps its entries in a dense `Vec` (so eviction can sample random entries in O(1))
 //! indexed by their keys' hashes, plus the loads in flight for keys it does not hold fresh.
-//! The cache hashes each key once, with its own `RandomState`, and picks the shard from that
-//! hash; the index reuses the same hash through a pass-through hasher, so a hit hashes its key
-//! once, not twice. No lock here is ever held across an `.await`, and no user code runs under a
+//! The cache hashes each key once, with its own hasher, and picks the shard from that hash; the
+//! index and the flights table reuse the same hash (a pass-through hasher, a `HashTable`), so an
+//! operation hashes its key once. No lock here is ever held across an `.await`, and no user code runs under a
 //! write lock except `K: Hash + Eq + Clone` and `V: Clone`.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::error::CacheError;
-use super::flight::Flight;
+use super::flight::Flights;
 use super::stats::Counters;
 use crate::loom::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -64,8 +63,8 @@ pub(super) struct Write<V, E> {
     pub(super) expires_at: Option<Instant>,
 }
 
-/// The index's hasher: its keys are hashes the cache has already computed (with its
-/// `RandomState`, so they stay unpredictable to a client choosing keys), passed through unchanged.
+/// The index's hasher: its keys are hashes the cache has already computed (with its seeded
+/// hasher, so they stay unpredictable to a client choosing keys), passed through unchanged.
 #[derive(Default)]
 pub(super) struct PassThrough(u64);
 
@@ -109,9 +108,8 @@ pub(super) struct ShardState<K, V, E> {
     /// Entry positions by key hash; keys are compared in `slots`.
     index: HashMap<u64, Bucket, BuildHasherDefault<PassThrough>>,
     slots: Vec<Slot<K, V, E>>,
-    /// Loads in flight, by key. A load installs its value only while it is still registered here,
-    /// so `invalidate`/`clear`/`insert` during a load keep its (older) result out of the cache.
-    pub(super) flights: HashMap<K, Arc<Flight<V, E>>>,
+    /// Loads in flight for keys this shard does not hold fresh.
+    pub(super) flights: Flights<K, V, E>,
     next_refresh_ticket: u64,
     /// Picks the eviction candidates: sampling needs speed, not quality.
     rng: fastrand::Rng,
@@ -303,7 +301,7 @@ impl<K, V, E> Shard<K, V, E> {
             state: RwLock::new(ShardState {
                 index: HashMap::default(),
                 slots: Vec::new(),
-                flights: HashMap::new(),
+                flights: Flights::new(),
                 next_refresh_ticket: 0,
                 rng: fastrand::Rng::with_seed(seed),
             }),
