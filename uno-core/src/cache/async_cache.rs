@@ -38,14 +38,18 @@ use crate::rt::Runtime;
 ///   (or the fetch timeout), and its result is discarded if the entry was reloaded, invalidated or
 ///   evicted meanwhile, so a stuck refresh blocks neither expiry nor later refreshes.
 /// - **Single-flight**: concurrent misses of one key run one fetch, and every reader gets its
-///   outcome. The fetch runs in **its own spawned task**, not in the reader that started it: a
-///   reader that is cancelled (its future dropped) or whose task panics does not affect the fetch or
-///   the other readers, and a fetch whose readers all left finishes detached and fills the cache.
-///   (This is why `V`, `E` and the fetch future must be `Send + 'static`.) A panic in the fetch —
-///   in the closure, in a poll of its future, or in that future's `Drop` (when it completes or when
-///   the fetch timeout drops it) — becomes [`CacheError::Panicked`] for every reader; a fetch task
-///   dropped by the executor becomes [`CacheError::Cancelled`]. Nobody hangs, the flight is always
-///   removed (the next read fetches again), and the panic never reaches the executor.
+///   outcome. The fetch is **driven in place by the reader that started it** (no task is spawned
+///   on the happy path), and is handed on if that reader leaves: a reader that is cancelled (its
+///   future dropped) or whose task panics passes the fetch to the readers still waiting, one of
+///   which drives it on from where it was (it is never restarted); and a fetch whose readers all
+///   left is moved to a task of its own, spawned on the runtime and detached, so it still finishes
+///   and fills the cache. (This is why `V`, `E` and the fetch future must be `Send + 'static`.)
+///   Like `futures::future::Shared`, the fetch makes progress when its driver is polled: a driver
+///   that stays alive but is not polled holds the others up. A panic in the fetch — in the
+///   closure, in a poll of its future, or in that future's `Drop` (when it completes or when the
+///   fetch timeout drops it) — becomes [`CacheError::Panicked`] for every reader; a detached fetch
+///   task dropped by the executor becomes [`CacheError::Cancelled`]. Nobody hangs, the flight is
+///   always removed (the next read fetches again), and the panic never reaches the executor.
 /// - **The refresh-error hook** may panic: the panic is caught and the refresh bookkeeping goes on
 ///   (the failure is still counted, and the next read in the window refreshes again).
 /// - **Errors** go to the readers of that fetch, shared as `Arc<E>`, and are not cached: the next read
@@ -231,8 +235,9 @@ where
     ///
     /// A hit inside the [refresh window](CacheBuilder::refresh_after) also calls `fetch` to start a
     /// background refresh (at most one per key at a time) and still returns the cached value at
-    /// once. Otherwise `fetch` is dropped uncalled. `fetch` is called on the caller's task; the
-    /// future it returns runs in a task of its own.
+    /// once. Otherwise `fetch` is dropped uncalled. `fetch` is called on the caller's task, and so
+    /// is the future it returns, polled in place by this read (a refresh's runs in a task of its
+    /// own) until the load is done or this read is dropped (see the hand-over in [`AsyncCache`]).
     ///
     /// # Errors
     ///
@@ -242,8 +247,9 @@ where
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe. Dropping the returned future gives up waiting and nothing else: a load it started
-    /// keeps running in its own task, serves the other readers and fills the cache.
+    /// Cancel safe. Dropping the returned future gives up waiting and nothing else: a load it was
+    /// driving is handed to another reader of the key, or to a task of its own if none is left,
+    /// and still serves the other readers and fills the cache.
     ///
     /// # Examples
     ///

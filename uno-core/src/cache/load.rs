@@ -9,9 +9,14 @@
 //! - **One flight per key.** A miss takes the write lock, looks again (a load may have installed
 //!   the value between the two locks), and either joins the key's [`Flight`] or registers a new
 //!   one — under that lock, so two misses never both start a load.
-//! - **The load runs in its own task**, never in a reader, so no reader's cancellation or panic
-//!   can strand the others. Its outcome is delivered exactly once, by [`Finish`]: when the task
-//!   finishes, or as [`CacheError::Cancelled`] if the executor drops the task first.
+//! - **The load is driven by a reader, and handed on.** The reader that registers a flight
+//!   polls the fetch in place (a boxed [`Load`]: the fetch under its limit, then
+//!   `finish_load`), so the happy path spawns nothing. A driver dropped mid-fetch parks the load
+//!   in its flight and wakes the other readers; the first to poll takes it over. The last reader
+//!   to leave moves a pending load to a detached task on the runtime (see `flight`), so no
+//!   reader's cancellation or panic strands the others or the cache. The outcome is delivered
+//!   exactly once, by `LoadFinish`: when the fetch finishes, or as [`CacheError::Cancelled`] if
+//!   the load is dropped unfinished (its task dropped by the executor).
 //! - **A load installs only while it is current**: only if its flight is still the one
 //!   registered for the key. `insert`, `invalidate` and `clear` remove the registration, so a
 //!   load they overtook still answers its readers but never overwrites the newer state. The
@@ -33,7 +38,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::error::CacheError;
-use super::flight::{Flight, run_fetch};
+use super::flight::{Flight, Load, run_fetch};
 use super::metrics::CacheMetrics;
 use super::stats::{CacheStats, bump};
 use super::store::{Shard, ShardState, Write};
@@ -76,10 +81,11 @@ pub(super) struct Inner<K, V, E, S> {
     pub(super) on_refresh_error: Option<RefreshListener<K, E>>,
 }
 
-/// How a read starts: answered at once, or waiting for a load.
+/// How a read starts: answered at once, waiting for a load, or driving the load it started.
 pub(super) enum Start<V, E> {
     Ready(Result<V, CacheError<E>>),
     Wait(Arc<Flight<V, E>>),
+    Drive(Arc<Flight<V, E>>, Load),
 }
 
 impl<K, V, E, S> Inner<K, V, E, S> {
@@ -273,44 +279,57 @@ where
         bump(&shard.counters.misses, 1);
         self.metrics.misses.increment(1);
         if let Some(flight) = state.flights.get(hash, &key) {
+            flight.join();
             return Start::Wait(flight.clone());
         }
         let flight = Flight::new();
         state.flights.insert(hash, key.clone(), flight.clone());
         drop(state);
         bump(&shard.counters.loads, 1);
-        self.spawn_load(hash, key, fetch, flight.clone(), now);
-        Start::Wait(flight)
+        match self.load(hash, key, fetch, &flight, now) {
+            Some(load) => Start::Drive(flight, load),
+            None => Start::Wait(flight),
+        }
     }
 
-    /// Runs the load of `key` (a miss at `started`) in its own task, so that no reader's fate can
-    /// strand the others.
-    fn spawn_load<F, Fut>(
+    /// The load of `key` (a miss at `started`), for the reader that started it to drive: the fetch
+    /// under its time limit, then [`finish_load`](Self::finish_load). `None` if the fetch closure
+    /// panicked (the flight is then already completed with the panic).
+    fn load<F, Fut>(
         self: &Arc<Self>,
         hash: u64,
         key: K,
         fetch: F,
-        flight: Arc<Flight<V, E>>,
+        flight: &Arc<Flight<V, E>>,
         started: Instant,
-    ) where
+    ) -> Option<Load>
+    where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
-        // The flight is registered but no task runs it yet: a panicking closure must still
+        // The flight is registered but nothing drives it yet: a panicking closure must still
         // complete it, or its readers would wait forever.
         let future = match panic::call(fetch) {
             Ok(future) => future,
             Err(message) => {
                 let outcome = Err(self.panicked(message));
-                self.finish_load(hash, &key, &flight, outcome, started);
-                return;
+                self.finish_load(hash, &key, flight, outcome, started);
+                return None;
             }
         };
-        let inner = self.clone();
-        let finish = Finish::new(&self.name, move |outcome| {
-            inner.finish_load(hash, &key, &flight, outcome, started);
-        });
-        self.spawn_fetch(self.config.fetch_timeout, future, finish);
+        let finish = LoadFinish {
+            inner: self.clone(),
+            hash,
+            key,
+            flight: flight.clone(),
+            started,
+            finished: false,
+        };
+        let limit = self.config.fetch_timeout;
+        Some(Box::pin(async move {
+            let outcome = run_fetch(&finish.inner.rt, &finish.inner.name, limit, future).await;
+            finish.run(outcome);
+        }))
     }
 
     /// Runs a fetch's `future` in a detached task of its own, within `limit`, and hands its
@@ -511,7 +530,60 @@ fn outcome_label<V, E>(outcome: &Outcome<V, E>) -> &'static str {
     }
 }
 
-/// Delivers a fetch task's outcome exactly once: when it finishes, or — if the executor drops the
+/// Delivers a load's outcome exactly once: when its fetch finishes, or — if the load is dropped
+/// first (its hand-over task dropped by the executor, or by a runtime shutting down) — as
+/// [`CacheError::Cancelled`], so no reader waits for a load that is gone. A concrete type, not a
+/// boxed closure as [`Finish`], so the hot miss path allocates nothing for it.
+struct LoadFinish<K, V, E, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    inner: Arc<Inner<K, V, E, S>>,
+    hash: u64,
+    key: K,
+    flight: Arc<Flight<V, E>>,
+    started: Instant,
+    finished: bool,
+}
+
+impl<K, V, E, S> LoadFinish<K, V, E, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    fn run(mut self, outcome: Outcome<V, E>) {
+        self.finished = true;
+        let this = &self;
+        this.inner
+            .finish_load(this.hash, &this.key, &this.flight, outcome, this.started);
+    }
+}
+
+impl<K, V, E, S> Drop for LoadFinish<K, V, E, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            let outcome = Err(CacheError::Cancelled {
+                name: self.inner.name.shared(),
+            });
+            self.inner
+                .finish_load(self.hash, &self.key, &self.flight, outcome, self.started);
+        }
+    }
+}
+
+/// Delivers a refresh task's outcome exactly once: when it finishes, or — if the executor drops the
 /// task first — as [`CacheError::Cancelled`], so no reader waits for a task that is gone.
 struct Finish<V, E> {
     deliver: Option<Deliver<V, E>>,

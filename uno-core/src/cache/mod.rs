@@ -62,8 +62,8 @@
 //! - `hasher`: [`DefaultHashBuilder`], the hasher unless the builder is given one;
 //! - `load`: reads, loads and refreshes, the single-flight machinery (with its implementation
 //!   notes);
-//! - `flight`: one load's shared outcome, and the runner that contains a fetch's panics and
-//!   timeout;
+//! - `flight`: one load's shared outcome and the hand-over of its fetch between readers, the
+//!   table of loads in flight, and the runner that contains a fetch's panics and timeout;
 //! - `store`: the shards, their index and sampled-LRU eviction;
 //! - `stats`: [`CacheStats`] and the counters behind it;
 //! - `metrics`: the metric handles, registered when the cache is built, and their table;
