@@ -71,7 +71,14 @@ impl<V: Clone, E> Flight<V, E> {
     /// Publishes the outcome (the first one wins) and wakes every waiter.
     pub(super) fn complete(&self, outcome: Result<V, CacheError<E>>) {
         let _ = self.outcome.set(outcome);
-        self.done.notify(usize::MAX);
+        // `notify` would allocate the event's list even when nobody ever listened (a driver that
+        // found its value at once): skip it then. The fence pairs with the `SeqCst` fence
+        // `listen()` emits after registering, before the listener checks the outcome again:
+        // either it sees the outcome, or this sees it listening.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        if self.done.total_listeners() > 0 {
+            self.done.notify(usize::MAX);
+        }
     }
 
     /// Polls for the outcome, or for a parked load to drive on; listening first and checking

@@ -139,6 +139,10 @@ impl<K, V, E, F, S> Drop for Get<'_, K, V, E, F, S> {
     fn drop(&mut self) {
         // A reader leaving before its outcome: a load it drives is handed on, so the fetch still
         // completes, answers the other readers and fills the cache.
+        // Checked first: a finished read (the hot path) leaves without moving its state.
+        if !matches!(self.state, GetState::Drive { .. } | GetState::Wait { .. }) {
+            return;
+        }
         match std::mem::replace(&mut self.state, GetState::Done) {
             GetState::Drive { flight, load } => {
                 flight.leave(Some(load.into_inner()), &self.cache.inner.rt)
