@@ -2,10 +2,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use uno_core::time::{Sleep, Timer};
+use uno_core::time::{MonotonicClock, Sleep, Timer};
 
 /// Timers from `async-io`, the reactor behind smol and async-std.
 ///
@@ -35,6 +36,35 @@ impl Timer for AsyncIoTimer {
             deadline,
         })
     }
+
+    /// The machine's clock, read through a calibrated CPU counter (see [`MonotonicClock`]).
+    fn monotonic_clock(&self) -> Option<MonotonicClock> {
+        Some(monotonic_clock())
+    }
+}
+
+/// The machine's monotonic clock as nanoseconds since its first reading: a calibrated CPU counter
+/// (the TSC, where it is invariant) through `quanta`, else the OS's monotonic clock. Calibrated
+/// once per process, on first use (up to about 200 ms), which [`Timer::monotonic_clock`] does
+/// when a component that reads it is built, not on its hot path.
+fn monotonic_nanos() -> u64 {
+    static CLOCK: OnceLock<(quanta::Clock, u64)> = OnceLock::new();
+    let (clock, start) = CLOCK.get_or_init(start_clock);
+    clock.delta_as_nanos(*start, clock.raw())
+}
+
+/// The clock behind [`monotonic_nanos`] and its first reading.
+#[cold]
+fn start_clock() -> (quanta::Clock, u64) {
+    let clock = quanta::Clock::new();
+    let start = clock.raw();
+    (clock, start)
+}
+
+/// [`monotonic_nanos`], calibrated now.
+fn monotonic_clock() -> MonotonicClock {
+    monotonic_nanos();
+    MonotonicClock::new(monotonic_nanos)
 }
 
 struct AsyncIoSleep {

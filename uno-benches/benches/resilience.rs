@@ -66,6 +66,42 @@ fn policies(c: &mut Criterion) {
         }
     });
 
+    // Two threads checking one limiter at once: each iteration is one check on each thread, so
+    // the time is per check per thread under contention (the arrival time's cache line bounces
+    // between the cores on both sides; uno's admissions counter is striped).
+    let mut g = uno_benches::Group::new(c, "rate_limit_check_2_threads");
+    g.bench_function("uno", |b| {
+        b.iter_custom(|iters| two_threads(iters, || drop(black_box(uno.try_acquire()))))
+    });
+    g.bench_function("governor", |b| {
+        b.iter_custom(|iters| two_threads(iters, || drop(black_box(gov.check()))))
+    });
+    g.finish();
+
+    // The limiter as a tower service, admitting every call: uno's `RateLimitLayer` (shedding,
+    // never waiting) against tower's own `RateLimit` (a fixed window on tokio's clock, never
+    // reached here), each over a ready `service_fn` driven by a current-thread `block_on`.
+    let mut g = uno_benches::Group::new(c, "rate_limit_service");
+    let mut uno_svc = ServiceBuilder::new()
+        .layer(uno.layer().shed())
+        .service_fn(|x: u64| async move { Ok::<_, Infallible>(x) });
+    g.bench_function("uno", |b| {
+        b.iter(|| {
+            tokio_rt.block_on(async { uno_svc.ready().await.unwrap().call(black_box(42)).await })
+        })
+    });
+    let mut tower_svc = tokio_rt.block_on(async {
+        ServiceBuilder::new()
+            .rate_limit(1_000_000_000, Duration::from_secs(1))
+            .service_fn(|x: u64| async move { Ok::<_, Infallible>(x) })
+    });
+    g.bench_function("tower", |b| {
+        b.iter(|| {
+            tokio_rt.block_on(async { tower_svc.ready().await.unwrap().call(black_box(42)).await })
+        })
+    });
+    g.finish();
+
     let mut g = uno_benches::Group::new(c, "bulkhead_call");
     let bulkhead = Bulkhead::builder(&rt, 5).build().unwrap();
     g.bench_function("uno", |b| b.iter(|| tokio_rt.block_on(bulkhead.run(op))));
@@ -175,3 +211,23 @@ fn policies(c: &mut Criterion) {
 
 criterion_group!(benches, policies);
 criterion_main!(benches);
+
+/// Runs `check` `iters` times on each of two threads at once; the wall time of both.
+fn two_threads(iters: u64, check: impl Fn() + Sync) -> Duration {
+    let start = std::sync::Barrier::new(2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| {
+            start.wait();
+            for _ in 0..iters {
+                check();
+            }
+        });
+        start.wait();
+        let began = std::time::Instant::now();
+        for _ in 0..iters {
+            check();
+        }
+        other.join().unwrap();
+        began.elapsed()
+    })
+}

@@ -44,6 +44,7 @@
 //! |---|---|---|
 //! | `tokio-util` | `uno_tokio::cancel`: bridges between uno's `CancellationToken` and tokio-util's, both ways | the `tokio-util` crate (no features of its own); one parked task per bridge until either token is cancelled |
 //! | `tracing` | uno-core's `tracing` feature: uno's events and spans (see `uno_core::observe`) | the `tracing` crate; an event costs a check of the subscriber's interest when nobody listens |
+//! | `test-util` | tokio's `test-util` (paused test time), and the timer lends rate limiters no monotonic clock, so they follow paused time too (see [`TokioTimer`]) | tokio's test clock: each `now()` checks whether time is paused |
 //! | `metrics` | uno-core's `metrics` feature: uno's metrics through the `metrics` facade | the `metrics` crate; handles registered when components are built, an atomic add per count with a recorder |
 //!
 //! The `tracing` and `metrics` features only switch on uno-core's; turning them on in uno-core
@@ -68,6 +69,8 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
+#[cfg(not(feature = "test-util"))]
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -76,7 +79,7 @@ use tokio::task::LocalSet;
 use uno_core::Task;
 use uno_core::rt::{BoxFuture, LocalBoxFuture, LocalSpawner, Runtime, Spawner};
 use uno_core::task::BlockingJob;
-use uno_core::time::{Sleep, Timer};
+use uno_core::time::{MonotonicClock, Sleep, Timer};
 
 /// Why this crate cannot hand out a uno [`Runtime`] or run on tokio.
 ///
@@ -343,6 +346,13 @@ impl Spawner for TokioSpawner {
 }
 
 /// tokio's timer: honours tokio's paused/auto-advanced test time too.
+///
+/// It lends rate limiters a cheaper clock than `now()` ([`Timer::monotonic_clock`]: the CPU's
+/// counter, calibrated once per process). That clock does not stop when tokio's test time is
+/// paused: if you pause it (`tokio::time::pause`, `#[tokio::test(start_paused = true)]`), turn
+/// on this crate's `test-util` feature, which turns on tokio's and makes the timer lend none, so
+/// everything follows the paused time. uno's own [`VirtualRuntime`](uno_core::rt::VirtualRuntime)
+/// needs nothing of the kind.
 #[derive(Debug, Clone)]
 pub struct TokioTimer {
     handle: Handle,
@@ -360,6 +370,42 @@ impl Timer for TokioTimer {
             sleep: tokio::time::sleep_until(deadline.into()),
         })
     }
+
+    /// The machine's clock through a calibrated CPU counter; none with the `test-util` feature
+    /// (tokio's time may then be paused).
+    fn monotonic_clock(&self) -> Option<MonotonicClock> {
+        #[cfg(not(feature = "test-util"))]
+        return Some(monotonic_clock());
+        #[cfg(feature = "test-util")]
+        return None;
+    }
+}
+
+/// The machine's monotonic clock as nanoseconds since its first reading: a calibrated CPU counter
+/// (the TSC, where it is invariant) through `quanta`, else the OS's monotonic clock. Calibrated
+/// once per process, on first use (up to about 200 ms), which [`Timer::monotonic_clock`] does
+/// when a component that reads it is built, not on its hot path.
+#[cfg(not(feature = "test-util"))]
+fn monotonic_nanos() -> u64 {
+    static CLOCK: OnceLock<(quanta::Clock, u64)> = OnceLock::new();
+    let (clock, start) = CLOCK.get_or_init(start_clock);
+    clock.delta_as_nanos(*start, clock.raw())
+}
+
+/// The clock behind [`monotonic_nanos`] and its first reading.
+#[cfg(not(feature = "test-util"))]
+#[cold]
+fn start_clock() -> (quanta::Clock, u64) {
+    let clock = quanta::Clock::new();
+    let start = clock.raw();
+    (clock, start)
+}
+
+/// [`monotonic_nanos`], calibrated now.
+#[cfg(not(feature = "test-util"))]
+fn monotonic_clock() -> MonotonicClock {
+    monotonic_nanos();
+    MonotonicClock::new(monotonic_nanos)
 }
 
 pin_project_lite::pin_project! {

@@ -12,6 +12,7 @@ macro_rules! __uno_cases_seam {
             spawn_blocking_panic_is_a_value,
             spawn_blocking_does_not_stall_other_tasks,
             handles_move_between_tasks_and_keep_working,
+            monotonic_clock_follows_the_timer,
         }
     };
 }
@@ -132,4 +133,55 @@ pub async fn handles_move_between_tasks_and_keep_working(env: Env) {
     task.await.unwrap();
     assert_eq!(*lock.lock().await, 2);
     assert_eq!(sem.available_permits(), 1);
+}
+
+/// A timer's [`MonotonicClock`](uno_core::time::MonotonicClock), if it lends one, advances with
+/// its `now()`: never back on one thread, and by the same time across a sleep (to within a few
+/// milliseconds: a calibrated counter may drift by parts per million, and the two clocks are not
+/// read at the same instant). On virtual time there is none, so everything follows virtual time.
+pub async fn monotonic_clock_follows_the_timer(env: Env) {
+    let rt = env.rt();
+    let Some(clock) = rt.timer().monotonic_clock() else {
+        assert!(
+            env.is_virtual_time(),
+            "{}: a real backend lends a monotonic clock",
+            env.backend()
+        );
+        return;
+    };
+    assert!(
+        !env.is_virtual_time(),
+        "virtual time must lend no machine clock"
+    );
+    let mut last = clock.now_nanos();
+    for _ in 0..10_000 {
+        let next = clock.now_nanos();
+        assert!(next >= last, "the clock went back: {last} then {next}");
+        last = next;
+    }
+    let t0 = rt.now();
+    let m0 = clock.now_nanos();
+    let t1 = rt.now();
+    rt.sleep(Duration::from_millis(50)).await;
+    let t2 = rt.now();
+    let m1 = clock.now_nanos();
+    let t3 = rt.now();
+    let measured = Duration::from_nanos(m1 - m0);
+    let slack = Duration::from_millis(5);
+    assert!(
+        measured + slack >= t2 - t1 && measured <= t3 - t0 + slack,
+        "the clock measured {measured:?} where the timer measured {:?}..{:?}",
+        t2 - t1,
+        t3 - t0
+    );
+    // Readings are comparable across threads: one taken on another thread after this one is not
+    // earlier by more than the cores' counter skew.
+    let before = clock.now_nanos();
+    let after = std::thread::spawn(move || clock.now_nanos())
+        .join()
+        .unwrap();
+    assert!(
+        after + 1_000_000 >= before,
+        "another thread read {after}, after {before} here"
+    );
 }

@@ -289,6 +289,9 @@ impl<I, O, E> BatcherBuilder<I, O, E> {
     /// Also flush as soon as a batch slot is free: an item that arrives while fewer than
     /// [`max_in_flight`](Self::max_in_flight) batches run starts a batch at once, and items that
     /// arrive while every slot is busy go out together the moment a slot frees, however few.
+    /// Between two batches the runner yields to its executor once, so the callers it has just
+    /// answered can add their next items before it takes them (without it, a busy runner takes
+    /// one or two items at a time: we measured 10 000 batches for 20 000 items; with it, about 300).
     ///
     /// This is the greedy batching of a channel drained with `recv_many`: batches are as large as
     /// the load makes them, and a lone item never waits for the window. The size-or-time bounds

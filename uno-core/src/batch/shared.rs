@@ -634,6 +634,12 @@ where
         let failure = failure(&outcome, size);
         shared.report_run(&outcome, size, started, failure);
         waiters.deliver(outcome);
+        if shared.config.flush_when_idle {
+            // Greedy: the callers just answered usually add their next items at once. Let them
+            // run before the open batch is taken, so it goes out with them, not one item at a
+            // time (as a channel's worker finds a full channel after its replies ran).
+            crate::task::yield_now().await;
+        }
         match slot.shared.next_or_release(failure.is_some()) {
             Some(next) => batch = next,
             None => {

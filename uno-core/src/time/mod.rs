@@ -12,6 +12,7 @@
 
 mod error;
 mod expiring;
+mod monotonic;
 mod timeout;
 mod timer;
 mod virtual_clock;
@@ -20,6 +21,7 @@ pub use error::Elapsed;
 #[cfg(feature = "tower")]
 pub(crate) use expiring::Deadline;
 pub(crate) use expiring::{Expiring, Limit};
+pub use monotonic::MonotonicClock;
 pub use timeout::{Timeout, timeout, timeout_at};
 pub use timer::{FAR_FUTURE, Sleep, Timer, deadline_after};
 pub use virtual_clock::VirtualClock;

@@ -5,6 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use super::MonotonicClock;
+
 /// How far away a deadline is put when `now + duration` would overflow `Instant` (about 30 years):
 /// such a sleep or timeout simply never fires in practice, and nothing panics.
 pub const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
@@ -98,5 +100,24 @@ pub trait Timer: Send + Sync + 'static {
     /// Cancel safe, as [`sleep_until`](Self::sleep_until).
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
         self.sleep_until(deadline_after(self.now(), duration))
+    }
+
+    /// A cheaper clock for hot paths that only measure time between readings, if this timer has
+    /// one (see [`MonotonicClock`] for its contract). The default is `None`: such paths then read
+    /// [`now`](Self::now). A timer whose time is not the machine's — virtual, paused — must
+    /// answer `None`, so that everything keeps following its time.
+    ///
+    /// Called once by each user when it is built (a rate limiter, say), not per reading.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_core::time::{Timer, VirtualClock};
+    ///
+    /// // Virtual time has no machine clock to lend.
+    /// assert!(VirtualClock::new().monotonic_clock().is_none());
+    /// ```
+    fn monotonic_clock(&self) -> Option<MonotonicClock> {
+        None
     }
 }

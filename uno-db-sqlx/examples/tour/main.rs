@@ -356,6 +356,30 @@ async fn tour_application(rt: Runtime) {
         attempts.load(Ordering::SeqCst),
         rt.now() - start
     );
+    // A limiter on its own: lock-free checks on the adapter's monotonic clock (a calibrated CPU
+    // counter) where the runtime lends one, on the runtime's `now()` under virtual time.
+    let limiter = RateLimiter::builder(&rt, 100, Duration::from_secs(1))
+        .burst(10)
+        .build()
+        .expect("a valid limiter");
+    let admitted = (0..15).filter(|_| limiter.try_acquire().is_ok()).count();
+    let refused = limiter.try_acquire().expect_err("past the burst");
+    println!(
+        "  resilience: a 100/s limiter (burst 10) admitted {admitted} of 15 at once, then \
+         retry after ~{:?}; its clock: {}",
+        Duration::from_millis(
+            refused
+                .retry_after
+                .as_millis()
+                .try_into()
+                .unwrap_or(u64::MAX)
+        ),
+        if rt.timer().monotonic_clock().is_some() {
+            "the machine's counter"
+        } else {
+            "the runtime's (virtual) time"
+        }
+    );
 
     // 9. Lifecycle: startup, a programmatic shutdown, then tasks stop and resources close LIFO.
     let closed = Arc::new(std::sync::Mutex::new(Vec::new()));

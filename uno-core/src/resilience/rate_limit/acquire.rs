@@ -103,8 +103,7 @@ impl<L: Borrow<RateLimiter>> Wait<L> {
         let this = self;
         let inner = &*this.limiter.borrow().inner;
         loop {
-            let now = inner.rt.now();
-            let at = inner.gcra.at(now);
+            let (at, now) = inner.gcra.clock().read(&inner.rt);
             // The lock-free path, for a newcomer when nobody is queued ahead of it.
             if this.id.is_none()
                 && inner.queued.load(Ordering::Acquire) == 0
@@ -167,6 +166,9 @@ impl<L: Borrow<RateLimiter>> Wait<L> {
                 }
                 Err(wait) => {
                     drop(state);
+                    // The timer's own reading when the limiter's clock is the timer (exact on
+                    // virtual time); else a fresh one.
+                    let now = now.unwrap_or_else(|| inner.rt.now());
                     let deadline = deadline_after(now, wait);
                     match &mut this.sleep {
                         Some(sleep) if sleep.deadline() != deadline => {

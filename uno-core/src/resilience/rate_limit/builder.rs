@@ -6,8 +6,9 @@ use crate::loom::{Arc, Mutex};
 use std::time::Duration;
 
 use super::acquire::Waiters;
-use super::gcra::{Gcra, duration, nanos_of};
+use super::gcra::{Clock, Gcra, duration, nanos_of};
 use super::policy::{Inner, Metrics};
+use super::striped::StripedCounter;
 use crate::observe::Name;
 use crate::resilience::{ConfigError, RateLimiter};
 use crate::rt::Runtime;
@@ -109,6 +110,7 @@ impl RateLimiterBuilder {
             None => Name::kind("rate_limiter"),
         };
         let metrics = Metrics::new(&name);
+        let gcra = Gcra::new(interval_ns, tolerance, Clock::of(&self.rt));
         Ok(RateLimiter {
             inner: Arc::new(Inner {
                 rt: self.rt,
@@ -118,10 +120,10 @@ impl RateLimiterBuilder {
                 period: self.period,
                 burst,
                 interval,
-                gcra: Gcra::new(interval_ns, tolerance),
+                gcra,
                 queued: AtomicUsize::new(0),
                 state: Mutex::new(Waiters::default()),
-                admitted: AtomicU64::new(0),
+                admitted: StripedCounter::default(),
                 rejected: AtomicU64::new(0),
                 waited: AtomicU64::new(0),
                 abandoned: AtomicU64::new(0),

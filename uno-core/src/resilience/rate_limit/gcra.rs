@@ -27,6 +27,9 @@ use crate::loom::{Mutex, MutexGuard};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::rt::Runtime;
+use crate::time::MonotonicClock;
+
 /// One GCRA step at `now` from the arrival time `tat`, for an emission `interval` and a
 /// `tolerance` (all in nanoseconds from one origin): the next arrival time if one admission
 /// conforms, else the nanoseconds until one would. The whole algorithm; [`Gcra`] keeps its state
@@ -53,6 +56,56 @@ pub(super) fn unstep(tat: i128, now: i128, interval: i128) -> i128 {
     }
 }
 
+/// Where a limiter reads the time, fixed when it is built so readings never mix two bases:
+/// the timer's [`MonotonicClock`] if it lends one (real runtimes: a calibrated CPU counter, no
+/// call through the timer object, no `Instant` arithmetic), else the timer's `now()` as signed
+/// nanoseconds from the first reading (virtual time, or a timer with no cheaper clock).
+pub(super) enum Clock {
+    Monotonic(MonotonicClock),
+    Timer(Origin),
+}
+
+impl Clock {
+    /// The clock for a limiter on `rt`.
+    pub(super) fn of(rt: &Runtime) -> Self {
+        match rt.timer().monotonic_clock() {
+            Some(clock) => Clock::Monotonic(clock),
+            None => Clock::Timer(Origin::default()),
+        }
+    }
+
+    /// Now, in nanoseconds on this clock.
+    #[inline]
+    pub(super) fn now(&self, rt: &Runtime) -> i128 {
+        match self {
+            Clock::Monotonic(clock) => i128::from(clock.now_nanos()),
+            Clock::Timer(origin) => origin.at(rt.now()),
+        }
+    }
+
+    /// A reading the caller already made on `rt`'s timer, in nanoseconds on this clock: the
+    /// monotonic clock is read afresh instead (the same "now", on the limiter's own base).
+    #[inline]
+    pub(super) fn at(&self, now: Instant) -> i128 {
+        match self {
+            Clock::Monotonic(clock) => i128::from(clock.now_nanos()),
+            Clock::Timer(origin) => origin.at(now),
+        }
+    }
+
+    /// Now, in nanoseconds on this clock, and as the timer's instant when the timer was read
+    /// (so a deadline derived from it is exact on virtual time).
+    pub(super) fn read(&self, rt: &Runtime) -> (i128, Option<Instant>) {
+        match self {
+            Clock::Monotonic(clock) => (i128::from(clock.now_nanos()), None),
+            Clock::Timer(origin) => {
+                let now = rt.now();
+                (origin.at(now), Some(now))
+            }
+        }
+    }
+}
+
 /// The first instant a limiter saw: clock readings become signed nanoseconds from it.
 #[derive(Default)]
 pub(super) struct Origin(OnceLock<Instant>);
@@ -70,7 +123,7 @@ impl Origin {
 
 /// The GCRA state of one limiter: its arrival time, wherever it lives (see the module notes).
 pub(super) struct Gcra {
-    origin: Origin,
+    clock: Clock,
     /// The arrival time while it fits: strictly between [`NEVER`] and [`LOCKED`], or one of them.
     tat: AtomicI64,
     /// The arrival time once it has moved here ([`NEVER_LOCKED`] before the first admission).
@@ -79,6 +132,9 @@ pub(super) struct Gcra {
     interval: i128,
     /// How far ahead of now the arrival time may run: `interval × (burst − 1)`.
     tolerance: i128,
+    /// `interval` and `tolerance` in `i64`, when both fit (always, short of centuries): the
+    /// common admission then runs in `i64`, and only what overflows it takes the exact path.
+    narrow: Option<(i64, i64)>,
 }
 
 /// The arrival time before the first admission, in the atomic: `max(NEVER, now) = now`.
@@ -122,19 +178,36 @@ fn widen(tat: i64) -> i128 {
 impl Gcra {
     /// A limiter state for an interval and a tolerance in nanoseconds (`interval ≥ 1`,
     /// `tolerance ≥ 0`, both within the bounds above).
-    pub(super) fn new(interval: i128, tolerance: i128) -> Self {
+    pub(super) fn new(interval: i128, tolerance: i128, clock: Clock) -> Self {
         Gcra {
-            origin: Origin::default(),
+            clock,
             tat: AtomicI64::new(NEVER),
             locked: Mutex::new(NEVER_LOCKED),
             interval,
             tolerance,
+            narrow: i64::try_from(interval)
+                .ok()
+                .zip(i64::try_from(tolerance).ok()),
         }
     }
 
-    /// `now` as nanoseconds from the origin.
-    pub(super) fn at(&self, now: Instant) -> i128 {
-        self.origin.at(now)
+    /// [`step`] in `i64`, from the atomic's value (`NEVER` included: `max(NEVER, now) = now`),
+    /// or `None` where it would overflow or land on a marker (the exact path decides then).
+    #[inline]
+    fn step_narrow(&self, current: i64, now: i64) -> Option<Result<i64, i64>> {
+        let (interval, tolerance) = self.narrow?;
+        let tat = current.max(now);
+        let ahead = tat.checked_sub(now)?;
+        if ahead > tolerance {
+            return Some(Err(ahead - tolerance));
+        }
+        let next = tat.checked_add(interval)?;
+        (next != LOCKED).then_some(Ok(next))
+    }
+
+    /// The limiter's clock.
+    pub(super) fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// One GCRA step at `now` from the arrival time `tat`: the next arrival time if one admission
@@ -147,8 +220,33 @@ impl Gcra {
     /// wait. Relaxed is enough: the arrival time publishes no other data, and the CAS orders every
     /// admission in the single modification order of `tat`, which is all the rate bound needs
     /// (each admission conforms at its own clock reading and moves `tat` by a full interval).
+    #[inline]
     pub(super) fn try_admit(&self, now: i128) -> Result<(), Duration> {
         let mut current = self.tat.load(Ordering::Relaxed);
+        if let Ok(narrow_now) = i64::try_from(now) {
+            while current != LOCKED {
+                let Some(next) = self.step_narrow(current, narrow_now) else {
+                    break;
+                };
+                let next = next.map_err(|wait| duration(i128::from(wait)))?;
+                match self.tat.compare_exchange_weak(
+                    current,
+                    next,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Ok(()),
+                    Err(actual) => current = actual,
+                }
+            }
+        }
+        self.try_admit_wide(current, now)
+    }
+
+    /// [`try_admit`](Self::try_admit) in exact `i128`, from the atomic's value `current`: for
+    /// readings, intervals or arrival times beyond `i64`, and once the state is locked.
+    #[cold]
+    fn try_admit_wide(&self, mut current: i64, now: i128) -> Result<(), Duration> {
         loop {
             if current == LOCKED {
                 return self.try_admit_locked(now);
@@ -250,7 +348,11 @@ mod tests {
 
     /// A limiter of one admission per `interval`, `burst` at once.
     fn gcra(interval: i128, burst: u32) -> Gcra {
-        Gcra::new(interval, interval * i128::from(burst - 1))
+        Gcra::new(
+            interval,
+            interval * i128::from(burst - 1),
+            Clock::Timer(Origin::default()),
+        )
     }
 
     /// The arrival time, wherever it lives.
@@ -454,7 +556,7 @@ mod tests {
     fn clones_racing_across_the_move_lose_and_double_nothing() {
         // A tolerance so large that nothing is refused: each admission moves the arrival time by
         // exactly one, and from just below the atomic's edge the racing threads cross it.
-        let g = Arc::new(Gcra::new(1, i128::MAX / 4));
+        let g = Arc::new(Gcra::new(1, i128::MAX / 4, Clock::Timer(Origin::default())));
         g.tat.store(i64::MAX - 2_000, Ordering::Relaxed);
         let threads: Vec<_> = (0..4)
             .map(|_| {

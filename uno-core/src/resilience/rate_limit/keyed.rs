@@ -28,7 +28,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::builder::checked_rate;
-use super::gcra::{Origin, duration, step};
+use super::gcra::{Clock, duration, step};
 use super::policy::Metrics;
 use crate::loom::Mutex;
 use crate::loom::atomic::{AtomicU64, Ordering};
@@ -105,7 +105,8 @@ struct Inner<K> {
     interval: Duration,
     tolerance: i128,
     max_keys: usize,
-    origin: Origin,
+    /// Where the limiter reads the time (see the GCRA notes).
+    clock: Clock,
     keys: Mutex<Keys<K>>,
     admitted: AtomicU64,
     rejected: AtomicU64,
@@ -306,6 +307,7 @@ impl<K> KeyedRateLimiterBuilder<K> {
             None => Name::kind("rate_limiter"),
         };
         let metrics = Metrics::new(&name);
+        let clock = Clock::of(&self.rt);
         Ok(KeyedRateLimiter {
             inner: Arc::new(Inner {
                 rt: self.rt,
@@ -316,7 +318,7 @@ impl<K> KeyedRateLimiterBuilder<K> {
                 interval: duration(interval_ns),
                 tolerance: interval_ns * i128::from(burst - 1),
                 max_keys: self.max_keys,
-                origin: Origin::default(),
+                clock,
                 keys: Mutex::new(Keys {
                     tats: HashMap::new(),
                     sweep_at: MIN_SWEEP.min(self.max_keys),
@@ -440,7 +442,7 @@ impl<K: Hash + Eq> KeyedRateLimiter<K> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let inner = &*self.inner;
-        let at = inner.origin.at(now);
+        let at = inner.clock.at(now);
         let admitted = inner.keys.lock().admit(key, at, inner);
         match admitted {
             Ok(()) => {

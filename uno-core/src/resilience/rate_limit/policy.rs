@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::acquire::Waiters;
 use super::gcra::Gcra;
+use super::striped::StripedCounter;
 use super::{RateLimitAcquire, RateLimitAcquireOwned, RateLimiterBuilder};
 use crate::observe::{Counter, Name, event};
 use crate::resilience::{ResilienceError, RetryAfter};
@@ -82,7 +83,8 @@ pub(super) struct Inner {
     pub(super) queued: AtomicUsize,
     /// The waiters (see [`RateLimitAcquire`]); the admission state itself is the [`Gcra`].
     pub(super) state: Mutex<Waiters>,
-    pub(super) admitted: AtomicU64,
+    /// Admissions, by any path: striped, so that admitting threads share only the GCRA state.
+    pub(super) admitted: StripedCounter,
     pub(super) rejected: AtomicU64,
     pub(super) waited: AtomicU64,
     pub(super) abandoned: AtomicU64,
@@ -135,7 +137,7 @@ impl Metrics {
 impl Inner {
     /// Counts one admission (by any path).
     pub(super) fn admitted(&self) {
-        self.admitted.fetch_add(1, Ordering::Relaxed);
+        self.admitted.increment();
         self.metrics.admissions.increment(1);
     }
 
@@ -224,7 +226,7 @@ impl RateLimiter {
     /// ```
     pub fn try_acquire(&self) -> Result<(), RetryAfter> {
         let inner = &*self.inner;
-        let now = inner.gcra.at(inner.rt.now());
+        let now = inner.gcra.clock().now(&inner.rt);
         let queued = inner.queued.load(Ordering::Acquire);
         let result = if queued == 0 {
             inner.gcra.try_admit(now)
@@ -253,7 +255,7 @@ impl RateLimiter {
     /// [`RateLimit::refund`]: crate::resilience::RateLimit::refund
     pub(crate) fn refund_one(&self) {
         let inner = &*self.inner;
-        inner.gcra.refund(inner.gcra.at(inner.rt.now()));
+        inner.gcra.refund(inner.gcra.clock().now(&inner.rt));
     }
 
     /// Waits for an admission, in arrival order.
@@ -483,7 +485,7 @@ impl RateLimiter {
     pub fn stats(&self) -> RateLimiterStats {
         let inner = &*self.inner;
         RateLimiterStats {
-            admitted: inner.admitted.load(Ordering::Relaxed),
+            admitted: inner.admitted.sum(),
             rejected: inner.rejected.load(Ordering::Relaxed),
             waited: inner.waited.load(Ordering::Relaxed),
             abandoned: inner.abandoned.load(Ordering::Relaxed),
@@ -496,7 +498,7 @@ impl RateLimiter {
     pub(crate) fn try_admit_at(&self, now: Instant) -> bool {
         let inner = &*self.inner;
         let admitted = inner.queued.load(Ordering::Acquire) == 0
-            && inner.gcra.try_admit(inner.gcra.at(now)).is_ok();
+            && inner.gcra.try_admit(inner.gcra.clock().at(now)).is_ok();
         if admitted {
             inner.admitted();
         }
