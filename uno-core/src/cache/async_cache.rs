@@ -24,8 +24,10 @@ use crate::rt::Runtime;
 /// - **Hashing**: every operation hashes its key once, with the cache's hasher (the type parameter
 ///   `S`, [`DefaultHashBuilder`] unless [`CacheBuilder::hasher`] gave another); that hash picks
 ///   the shard, finds the entry and finds the key's load in flight.
-/// - **Hits** take a shard's `std::sync::RwLock` for reading, read the clock once through the
-///   [`Runtime`], and clone the value: no lock is held across an `.await`, there is no per-key lock,
+/// - **Hits** take a shard's `std::sync::RwLock` for reading, read the clock once — the runtime's
+///   cheap monotonic clock where its timer lends one
+///   ([`Timer::monotonic_clock`](crate::time::Timer::monotonic_clock)), else
+///   [`Runtime::now`], so TTLs follow virtual time — and clone the value: no lock is held across an `.await`, there is no per-key lock,
 ///   and nothing is allocated. Values are returned by `Clone`, so store cheap-to-clone values —
 ///   `Arc<T>`, `Arc<str>`, `bytes::Bytes`.
 /// - **TTL**: a value is served until `ttl` after it was written, then the next read loads it again.

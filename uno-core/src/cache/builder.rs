@@ -7,6 +7,7 @@ use std::num::NonZero;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::clock::CacheClock;
 use super::error::{CacheConfigError, CacheError};
 use super::load::{Config, Inner, RefreshListener};
 use super::metrics::CacheMetrics;
@@ -411,6 +412,7 @@ impl<K, V, E, S> CacheBuilder<K, V, E, S> {
         });
         Ok(AsyncCache {
             inner: Arc::new(Inner {
+                clock: CacheClock::of(&self.rt),
                 rt: self.rt,
                 metrics: CacheMetrics::new(&self.name),
                 name: self.name,

@@ -35,8 +35,9 @@ use std::borrow::Borrow;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::clock::{self, CacheClock};
 use super::error::CacheError;
 use super::flight::{Flight, Load, run_fetch};
 use super::metrics::CacheMetrics;
@@ -45,7 +46,6 @@ use super::store::{Shard, ShardState, Write};
 use crate::observe::{Name, event};
 use crate::panic;
 use crate::rt::Runtime;
-use crate::time::deadline_after;
 
 /// The hook told of a failed background refresh ([`CacheBuilder::on_refresh_error`]).
 ///
@@ -71,6 +71,8 @@ pub(super) struct Config {
 /// What every clone of one cache shares.
 pub(super) struct Inner<K, V, E, S> {
     pub(super) rt: Runtime,
+    /// Where every read and deadline takes its time (see `clock`).
+    pub(super) clock: CacheClock,
     pub(super) name: Name,
     pub(super) metrics: CacheMetrics,
     pub(super) shards: Box<[Shard<K, V, E>]>,
@@ -105,8 +107,14 @@ impl<K, V, E, S> Inner<K, V, E, S> {
         &self.shards[(hash >> 32) as usize & self.shard_mask]
     }
 
-    fn value_write(&self, value: Result<V, CacheError<E>>, now: Instant) -> Write<V, E> {
-        let at = |d: Option<Duration>| d.map(|d| deadline_after(now, d));
+    /// Now, on the cache's clock.
+    #[inline]
+    fn now(&self) -> u64 {
+        self.clock.now(&self.rt)
+    }
+
+    fn value_write(&self, value: Result<V, CacheError<E>>, now: u64) -> Write<V, E> {
+        let at = |d: Option<Duration>| d.map(|d| clock::after(now, d));
         Write {
             value,
             refresh_at: at(self.config.refresh_after),
@@ -123,7 +131,7 @@ impl<K, V, E, S> Inner<K, V, E, S> {
         hash: u64,
         key: &K,
         write: Write<V, E>,
-        now: Instant,
+        now: u64,
     ) -> u64
     where
         K: Hash + Eq + Clone,
@@ -181,7 +189,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let now = self.rt.now();
+        let now = self.now();
         let hash = self.hash(key);
         let state = self.shard(hash).read();
         let slot = state.slot(hash, key)?;
@@ -194,7 +202,7 @@ where
     /// See [`AsyncCache::insert`](super::AsyncCache::insert): installs `value` and detaches a
     /// load of `key` in flight.
     pub(super) fn insert(&self, key: K, value: V) {
-        let now = self.rt.now();
+        let now = self.now();
         let write = self.value_write(Ok(value), now);
         let hash = self.hash(&key);
         let shard = self.shard(hash);
@@ -247,7 +255,7 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
-        let now = self.rt.now();
+        let now = self.now();
         let hash = self.hash(&key);
         let shard = self.shard(hash);
         {
@@ -301,7 +309,7 @@ where
         key: K,
         fetch: F,
         flight: &Arc<Flight<V, E>>,
-        started: Instant,
+        started: u64,
     ) -> Option<Load>
     where
         F: FnOnce() -> Fut,
@@ -358,10 +366,10 @@ where
         key: &K,
         flight: &Arc<Flight<V, E>>,
         outcome: Result<V, CacheError<E>>,
-        started: Instant,
+        started: u64,
     ) {
         let shard = self.shard(hash);
-        let now = self.rt.now();
+        let now = self.now();
         let (outcome, write) = match outcome {
             // `V::clone` is user code: a value that cannot be cloned is not cached, and the
             // readers get the panic instead.
@@ -377,7 +385,7 @@ where
                     Some(ttl) if !error.is_cancelled() => Some(Write {
                         value: Err(error.clone()),
                         refresh_at: None,
-                        expires_at: Some(deadline_after(now, ttl)),
+                        expires_at: Some(clock::after(now, ttl)),
                     }),
                     _ => None,
                 };
@@ -395,7 +403,7 @@ where
             }
         }
         self.count_evictions(shard, evicted);
-        let duration = now.saturating_duration_since(started);
+        let duration = clock::between(started, now);
         self.metrics.load_duration.record_duration(duration);
         if outcome.is_err() {
             bump(&shard.counters.load_failures, 1);
@@ -415,7 +423,7 @@ where
     }
 
     /// Starts the background refresh of `key` unless another reader just did.
-    fn start_refresh<F, Fut>(self: &Arc<Self>, hash: u64, key: K, fetch: F, now: Instant)
+    fn start_refresh<F, Fut>(self: &Arc<Self>, hash: u64, key: K, fetch: F, now: u64)
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
@@ -457,11 +465,11 @@ where
         key: &K,
         ticket: u64,
         outcome: Result<V, CacheError<E>>,
-        started: Instant,
+        started: u64,
     ) {
         let shard = self.shard(hash);
-        let now = self.rt.now();
-        let duration = now.saturating_duration_since(started);
+        let now = self.now();
+        let duration = clock::between(started, now);
         let label = outcome_label(&outcome);
         let (write, error) = match outcome {
             Ok(value) => (Some(self.value_write(Ok(value), now)), None),
@@ -545,7 +553,7 @@ where
     hash: u64,
     key: K,
     flight: Arc<Flight<V, E>>,
-    started: Instant,
+    started: u64,
     finished: bool,
 }
 

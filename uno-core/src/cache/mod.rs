@@ -58,6 +58,7 @@
 //!
 //! - `async_cache`: [`AsyncCache`], the public handle;
 //! - `builder`: [`CacheBuilder`], the configuration, checked once;
+//! - `clock`: where the cache reads the time (the runtime's cheap monotonic clock if it lends one);
 //! - `future`: [`Get`], the future of a read;
 //! - `hasher`: [`DefaultHashBuilder`], the hasher unless the builder is given one;
 //! - `load`: reads, loads and refreshes, the single-flight machinery (with its implementation
@@ -73,6 +74,7 @@
 
 mod async_cache;
 mod builder;
+mod clock;
 mod error;
 mod flight;
 mod future;
