@@ -72,9 +72,9 @@ impl<V: Clone, E> Flight<V, E> {
     pub(super) fn complete(&self, outcome: Result<V, CacheError<E>>) {
         let _ = self.outcome.set(outcome);
         // `notify` would allocate the event's list even when nobody ever listened (a driver that
-        // found its value at once): skip it then. The fence pairs with the `SeqCst` fence
-        // `listen()` emits after registering, before the listener checks the outcome again:
-        // either it sees the outcome, or this sees it listening.
+        // found its value at once): skip it then. The fence pairs with the one in `poll_wait`,
+        // after a listener registers and before it checks the outcome again: either it sees the
+        // outcome, or this sees it listening.
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         if self.done.total_listeners() > 0 {
             self.done.notify(usize::MAX);
@@ -98,7 +98,12 @@ impl<V: Clone, E> Flight<V, E> {
                 return Poll::Ready(Waited::TakeOver(load));
             }
             match listener {
-                None => *listener = Some(self.done.listen()),
+                None => {
+                    *listener = Some(self.done.listen());
+                    // Pairs with the fence in `complete`, which skips `notify` when it sees no
+                    // listener: either this check again sees the outcome, or `complete` sees us.
+                    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+                }
                 Some(l) => {
                     if Pin::new(l).poll(cx).is_pending() {
                         return Poll::Pending;
