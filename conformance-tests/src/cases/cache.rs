@@ -1,5 +1,5 @@
 //! Cases: [`AsyncCache`] — TTL, refresh-before-expiry, single-flight loads (with cancelled and
-//! panicking leaders), errors and negative TTL, eviction, invalidation, statistics, configuration.
+//! panicking leaders, and the hand-over of a load between its readers), errors and negative TTL, eviction, invalidation, statistics, configuration.
 //!
 //! Time is counted in units: one second on virtual time, 25 ms on real clocks, where only the order
 //! of events is asserted and every window is several units wide.
@@ -16,6 +16,9 @@ macro_rules! __uno_cases_cache {
             stuck_refresh_blocks_neither_expiry_nor_later_refreshes,
             concurrent_misses_coalesce_into_one_fetch,
             cancelled_leader_does_not_strand_waiters,
+            dropped_driver_hands_the_load_to_a_waiter,
+            last_waiter_dropped_mid_fetch_still_fills_the_cache,
+            fetch_panicking_while_a_waiter_drives_it_reaches_every_reader,
             panicking_fetch_is_an_error_for_every_waiter,
             fetch_error_is_shared_and_not_cached,
             negative_ttl_caches_errors_for_a_while,
@@ -340,6 +343,157 @@ pub async fn cancelled_leader_does_not_strand_waiters(env: Env) {
         cache.peek(&2) == Some(2)
     })
     .await;
+}
+
+/// The reader driving a load (the one that started it, polling the fetch in its own task) is
+/// dropped mid-fetch while others wait: one of them drives the same fetch on — it is not started
+/// again, and it makes progress (its wake-ups reach the new driver) — and every waiter gets its
+/// value, which is cached.
+pub async fn dropped_driver_hands_the_load_to_a_waiter(env: Env) {
+    let cache = cache(&env, 10, 40, None);
+    let (calls, others) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (first_step, release) = (AsyncEvent::new(), AsyncEvent::new());
+    let fetch = {
+        let (calls, first_step, release) = (calls.clone(), first_step.clone(), release.clone());
+        move || async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            first_step.wait().await; // where the first driver leaves it
+            release.wait().await; // where the next driver must be woken
+            Ok(5)
+        }
+    };
+    let mut driver = Box::pin(cache.get(1, fetch));
+    assert!(
+        futures_lite::future::poll_once(driver.as_mut())
+            .await
+            .is_none()
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the reader drives the fetch"
+    );
+    let followers = readers(&env, &cache, 5, 1, &others, Ok(999));
+    eventually(&env, "the followers wait", || cache.stats().misses == 6).await;
+    drop(driver);
+    first_step.set();
+    // Not yet released: the load must still be in flight, driven by a follower.
+    for _ in 0..5 {
+        yield_now().await;
+    }
+    assert_eq!(cache.peek(&1), None, "the load waits for its release");
+    release.set();
+    for outcome in join_all(followers).await {
+        assert_eq!(
+            outcome,
+            Ok(5),
+            "a waiter hung on, or refetched after, the dropped driver"
+        );
+    }
+    assert_eq!(
+        (calls.load(Ordering::SeqCst), others.load(Ordering::SeqCst)),
+        (1, 0),
+        "one fetch, never restarted"
+    );
+    assert_eq!(cache.peek(&1), Some(5));
+    let stats = cache.stats();
+    assert_eq!((stats.loads, stats.load_failures), (1, 0));
+}
+
+/// The driver leaves its load to a waiter, and that waiter is dropped too before it ever polls
+/// again: with no reader left, the rest of the fetch runs detached and still fills the cache; a
+/// reader that comes later joins it instead of fetching again.
+pub async fn last_waiter_dropped_mid_fetch_still_fills_the_cache(env: Env) {
+    let cache = cache(&env, 10, 40, None);
+    let (calls, others) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let release = AsyncEvent::new();
+    let mut driver = Box::pin(cache.get(1, gated(&calls, &release, Ok(8))));
+    let mut waiter = Box::pin(cache.get(1, counted(&others, Ok(999))));
+    assert!(
+        futures_lite::future::poll_once(driver.as_mut())
+            .await
+            .is_none()
+    );
+    assert!(
+        futures_lite::future::poll_once(waiter.as_mut())
+            .await
+            .is_none()
+    );
+    drop(driver); // the load is parked for the waiter...
+    drop(waiter); // ...which leaves without taking it
+    let late = readers(&env, &cache, 1, 1, &others, Ok(999));
+    eventually(&env, "the late reader joins", || cache.stats().misses == 3).await;
+    release.set();
+    eventually(&env, "the detached load fills the cache", || {
+        cache.peek(&1) == Some(8)
+    })
+    .await;
+    assert_eq!(join_all(late).await, vec![Ok(8)]);
+    assert_eq!(
+        (calls.load(Ordering::SeqCst), others.load(Ordering::SeqCst)),
+        (1, 0)
+    );
+    assert_eq!(cache.stats().loads, 1);
+}
+
+/// A load handed to a waiter whose fetch then panics (in a poll, and in a second round in its
+/// `Drop` once finished): every reader gets `Panicked`, nobody hangs, and the key loads normally
+/// afterwards.
+pub async fn fetch_panicking_while_a_waiter_drives_it_reaches_every_reader(env: Env) {
+    for in_drop in [false, true] {
+        let cache = cache(&env, 10, 40, None);
+        let others = Arc::new(AtomicUsize::new(0));
+        let release = AsyncEvent::new();
+        let fetch = {
+            let release = release.clone();
+            move || -> std::pin::Pin<Box<dyn Future<Output = Result<u32, &'static str>> + Send>> {
+                let work = async move {
+                    release.wait().await;
+                    if !in_drop {
+                        panic!("driven fetch boom");
+                    }
+                    Ok(1)
+                };
+                if in_drop {
+                    Box::pin(crate::support::panics_on_drop("driven fetch boom", work))
+                } else {
+                    Box::pin(work)
+                }
+            }
+        };
+        let mut driver = Box::pin(cache.get(1, fetch));
+        assert!(
+            futures_lite::future::poll_once(driver.as_mut())
+                .await
+                .is_none()
+        );
+        let followers = readers(&env, &cache, 4, 1, &others, Ok(999));
+        eventually(&env, "the followers wait", || cache.stats().misses == 5).await;
+        drop(driver);
+        for _ in 0..5 {
+            yield_now().await; // a follower takes the load over
+        }
+        release.set();
+        for outcome in join_all(followers).await {
+            assert_eq!(
+                outcome,
+                Err(CacheError::Panicked {
+                    name: "cache".into(),
+                    message: "driven fetch boom".into()
+                }),
+                "in_drop: {in_drop}"
+            );
+        }
+        assert_eq!(cache.peek(&1), None);
+        assert_eq!(cache.get(1, counted(&others, Ok(2))).await, Ok(2));
+        assert_eq!(others.load(Ordering::SeqCst), 1);
+        let stats = cache.stats();
+        assert_eq!(
+            (stats.loads, stats.load_failures),
+            (2, 1),
+            "in_drop: {in_drop}"
+        );
+    }
 }
 
 /// A fetch that panics gives every waiter `CacheError::Panicked` (nobody panics, nobody hangs), and

@@ -3,12 +3,12 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 use super::future::Get;
 use super::load::Inner;
-use super::{CacheBuilder, CacheStats};
+use super::{CacheBuilder, CacheStats, DefaultHashBuilder};
 use crate::rt::Runtime;
 
 /// A concurrent loading cache: `get(key, fetch)` returns the cached value or runs `fetch` once for
@@ -21,8 +21,13 @@ use crate::rt::Runtime;
 ///
 /// # Behaviour
 ///
-/// - **Hits** take a shard's `std::sync::RwLock` for reading, read the clock once through the
-///   [`Runtime`], and clone the value: no lock is held across an `.await`, there is no per-key lock,
+/// - **Hashing**: every operation hashes its key once, with the cache's hasher (the type parameter
+///   `S`, [`DefaultHashBuilder`] unless [`CacheBuilder::hasher`] gave another); that hash picks
+///   the shard, finds the entry and finds the key's load in flight.
+/// - **Hits** take a shard's `std::sync::RwLock` for reading, read the clock once — the runtime's
+///   cheap monotonic clock where its timer lends one
+///   ([`Timer::monotonic_clock`](crate::time::Timer::monotonic_clock)), else
+///   [`Runtime::now`], so TTLs follow virtual time — and clone the value: no lock is held across an `.await`, there is no per-key lock,
 ///   and nothing is allocated. Values are returned by `Clone`, so store cheap-to-clone values —
 ///   `Arc<T>`, `Arc<str>`, `bytes::Bytes`.
 /// - **TTL**: a value is served until `ttl` after it was written, then the next read loads it again.
@@ -35,14 +40,18 @@ use crate::rt::Runtime;
 ///   (or the fetch timeout), and its result is discarded if the entry was reloaded, invalidated or
 ///   evicted meanwhile, so a stuck refresh blocks neither expiry nor later refreshes.
 /// - **Single-flight**: concurrent misses of one key run one fetch, and every reader gets its
-///   outcome. The fetch runs in **its own spawned task**, not in the reader that started it: a
-///   reader that is cancelled (its future dropped) or whose task panics does not affect the fetch or
-///   the other readers, and a fetch whose readers all left finishes detached and fills the cache.
-///   (This is why `V`, `E` and the fetch future must be `Send + 'static`.) A panic in the fetch —
-///   in the closure, in a poll of its future, or in that future's `Drop` (when it completes or when
-///   the fetch timeout drops it) — becomes [`CacheError::Panicked`] for every reader; a fetch task
-///   dropped by the executor becomes [`CacheError::Cancelled`]. Nobody hangs, the flight is always
-///   removed (the next read fetches again), and the panic never reaches the executor.
+///   outcome. The fetch is **driven in place by the reader that started it** (no task is spawned
+///   on the happy path), and is handed on if that reader leaves: a reader that is cancelled (its
+///   future dropped) or whose task panics passes the fetch to the readers still waiting, one of
+///   which drives it on from where it was (it is never restarted); and a fetch whose readers all
+///   left is moved to a task of its own, spawned on the runtime and detached, so it still finishes
+///   and fills the cache. (This is why `V`, `E` and the fetch future must be `Send + 'static`.)
+///   Like `futures::future::Shared`, the fetch makes progress when its driver is polled: a driver
+///   that stays alive but is not polled holds the others up. A panic in the fetch — in the
+///   closure, in a poll of its future, or in that future's `Drop` (when it completes or when the
+///   fetch timeout drops it) — becomes [`CacheError::Panicked`] for every reader; a detached fetch
+///   task dropped by the executor becomes [`CacheError::Cancelled`]. Nobody hangs, the flight is
+///   always removed (the next read fetches again), and the panic never reaches the executor.
 /// - **The refresh-error hook** may panic: the panic is caught and the refresh bookkeeping goes on
 ///   (the failure is still counted, and the next read in the window refreshes again).
 /// - **Errors** go to the readers of that fetch, shared as `Arc<E>`, and are not cached: the next read
@@ -97,8 +106,8 @@ use crate::rt::Runtime;
 ///
 /// [`CacheError::Cancelled`]: super::CacheError::Cancelled
 /// [`CacheError::Panicked`]: super::CacheError::Panicked
-pub struct AsyncCache<K, V, E> {
-    pub(super) inner: Arc<Inner<K, V, E>>,
+pub struct AsyncCache<K, V, E, S = DefaultHashBuilder> {
+    pub(super) inner: Arc<Inner<K, V, E, S>>,
 }
 
 impl<K, V, E> AsyncCache<K, V, E> {
@@ -126,7 +135,9 @@ impl<K, V, E> AsyncCache<K, V, E> {
     pub fn builder(rt: &Runtime) -> CacheBuilder<K, V, E> {
         CacheBuilder::new(rt)
     }
+}
 
+impl<K, V, E, S> AsyncCache<K, V, E, S> {
     /// The cache's name, from [`CacheBuilder::name`] (default `"cache"`).
     ///
     /// # Examples
@@ -214,19 +225,21 @@ impl<K, V, E> AsyncCache<K, V, E> {
     }
 }
 
-impl<K, V, E> AsyncCache<K, V, E>
+impl<K, V, E, S> AsyncCache<K, V, E, S>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     E: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
 {
     /// Returns the value for `key`, calling `fetch` to load it if the cache holds no fresh value —
     /// unless a load for `key` is already running, which this read then joins.
     ///
     /// A hit inside the [refresh window](CacheBuilder::refresh_after) also calls `fetch` to start a
     /// background refresh (at most one per key at a time) and still returns the cached value at
-    /// once. Otherwise `fetch` is dropped uncalled. `fetch` is called on the caller's task; the
-    /// future it returns runs in a task of its own.
+    /// once. Otherwise `fetch` is dropped uncalled. `fetch` is called on the caller's task, and so
+    /// is the future it returns, polled in place by this read (a refresh's runs in a task of its
+    /// own) until the load is done or this read is dropped (see the hand-over in [`AsyncCache`]).
     ///
     /// # Errors
     ///
@@ -236,8 +249,9 @@ where
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe. Dropping the returned future gives up waiting and nothing else: a load it started
-    /// keeps running in its own task, serves the other readers and fills the cache.
+    /// Cancel safe. Dropping the returned future gives up waiting and nothing else: a load it was
+    /// driving is handed to another reader of the key, or to a task of its own if none is left,
+    /// and still serves the other readers and fills the cache.
     ///
     /// # Examples
     ///
@@ -265,7 +279,7 @@ where
     /// [`CacheError::Failed`]: super::CacheError::Failed
     /// [`CacheError::Panicked`]: super::CacheError::Panicked
     /// [`CacheError::TimedOut`]: super::CacheError::TimedOut
-    pub fn get<F, Fut>(&self, key: K, fetch: F) -> Get<'_, K, V, E, F>
+    pub fn get<F, Fut>(&self, key: K, fetch: F) -> Get<'_, K, V, E, F, S>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
@@ -370,7 +384,7 @@ where
     }
 }
 
-impl<K, V, E> Clone for AsyncCache<K, V, E> {
+impl<K, V, E, S> Clone for AsyncCache<K, V, E, S> {
     fn clone(&self) -> Self {
         AsyncCache {
             inner: self.inner.clone(),
@@ -378,7 +392,7 @@ impl<K, V, E> Clone for AsyncCache<K, V, E> {
     }
 }
 
-impl<K, V, E> fmt::Debug for AsyncCache<K, V, E> {
+impl<K, V, E, S> fmt::Debug for AsyncCache<K, V, E, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncCache")
             .field("name", &self.inner.name)

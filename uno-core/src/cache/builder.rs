@@ -1,6 +1,5 @@
 //! [`CacheBuilder`]: the configuration of an [`AsyncCache`], checked once, and the sharding.
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
@@ -8,11 +7,12 @@ use std::num::NonZero;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::AsyncCache;
+use super::clock::CacheClock;
 use super::error::{CacheConfigError, CacheError};
 use super::load::{Config, Inner, RefreshListener};
 use super::metrics::CacheMetrics;
 use super::store::Shard;
+use super::{AsyncCache, DefaultHashBuilder};
 use crate::observe::Name;
 use crate::rt::Runtime;
 
@@ -25,7 +25,8 @@ const MAX_SHARDS: usize = 64;
 /// Configures an [`AsyncCache`]; from [`AsyncCache::builder`].
 ///
 /// Only [`max_capacity`](Self::max_capacity) is required; [`name`](Self::name) labels the cache's
-/// errors, metrics and events. Invalid settings are reported by [`build`](Self::build) as a
+/// errors, metrics and events, and [`hasher`](Self::hasher) replaces the default
+/// [`DefaultHashBuilder`] (the type parameter `S`). Invalid settings are reported by [`build`](Self::build) as a
 /// [`CacheConfigError`], never as a panic.
 ///
 /// # Examples
@@ -52,8 +53,9 @@ const MAX_SHARDS: usize = 64;
 /// assert!(matches!(bad, Err(CacheConfigError::RefreshNotBeforeTtl { .. })));
 /// ```
 #[must_use = "a builder does nothing until `.build()` is called"]
-pub struct CacheBuilder<K, V, E> {
+pub struct CacheBuilder<K, V, E, S = DefaultHashBuilder> {
     rt: Runtime,
+    hasher: S,
     name: Name,
     max_capacity: Option<usize>,
     ttl: Option<Duration>,
@@ -68,6 +70,7 @@ impl<K, V, E> CacheBuilder<K, V, E> {
     pub(super) fn new(rt: &Runtime) -> Self {
         CacheBuilder {
             rt: rt.clone(),
+            hasher: DefaultHashBuilder::default(),
             name: Name::kind("cache"),
             max_capacity: None,
             ttl: None,
@@ -75,6 +78,48 @@ impl<K, V, E> CacheBuilder<K, V, E> {
             negative_ttl: None,
             fetch_timeout: None,
             on_refresh_error: None,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<K, V, E, S> CacheBuilder<K, V, E, S> {
+    /// The hasher of the cache's keys (default: [`DefaultHashBuilder`], fast and randomly seeded
+    /// per cache). Each operation hashes its key once with it; that one hash picks the shard,
+    /// finds the entry and finds the load in flight. Give [`std::hash::RandomState`] (SipHash)
+    /// for keys from an adversary who can measure timings, or a fixed-seed hasher for
+    /// reproducible runs. The hasher must be deterministic for one instance, as for a `HashMap`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::hash::RandomState;
+    /// use uno_core::cache::AsyncCache;
+    /// # use uno_core::rt::VirtualRuntime;
+    /// # let vrt = VirtualRuntime::new();
+    /// # let rt = vrt.handle();
+    /// # vrt.block_on(async move {
+    ///
+    /// let cache: AsyncCache<String, u32, (), RandomState> = AsyncCache::builder(&rt)
+    ///     .hasher(RandomState::new()) // SipHash, as std's HashMap
+    ///     .max_capacity(100)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(cache.get("a".to_string(), || async { Ok(1) }).await, Ok(1));
+    /// assert_eq!(cache.peek("a"), Some(1));
+    /// # });
+    /// ```
+    pub fn hasher<S2>(self, hasher: S2) -> CacheBuilder<K, V, E, S2> {
+        CacheBuilder {
+            rt: self.rt,
+            hasher,
+            name: self.name,
+            max_capacity: self.max_capacity,
+            ttl: self.ttl,
+            refresh_after: self.refresh_after,
+            negative_ttl: self.negative_ttl,
+            fetch_timeout: self.fetch_timeout,
+            on_refresh_error: self.on_refresh_error,
             _types: PhantomData,
         }
     }
@@ -328,7 +373,10 @@ impl<K, V, E> CacheBuilder<K, V, E> {
     /// let zero = zero.refresh_after(Duration::ZERO);
     /// assert_eq!(zero.build().unwrap_err(), CacheConfigError::ZeroRefreshAfter);
     /// ```
-    pub fn build(self) -> Result<AsyncCache<K, V, E>, CacheConfigError> {
+    pub fn build(self) -> Result<AsyncCache<K, V, E, S>, CacheConfigError>
+    where
+        S: BuildHasher,
+    {
         let capacity = match self.max_capacity {
             None => return Err(CacheConfigError::MissingCapacity),
             Some(0) => return Err(CacheConfigError::ZeroCapacity),
@@ -352,11 +400,10 @@ impl<K, V, E> CacheBuilder<K, V, E> {
             return Err(CacheConfigError::ZeroFetchTimeout);
         }
 
-        let hasher = RandomState::new();
         let shard_count = shard_count(capacity);
         let (base, extra) = (capacity / shard_count, capacity % shard_count);
         let shards = (0..shard_count)
-            .map(|i| Shard::new(base + usize::from(i < extra), hasher.hash_one(i)))
+            .map(|i| Shard::new(base + usize::from(i < extra), fastrand::u64(..)))
             .collect();
         let refresh_limit = self.refresh_after.map(|refresh_after| {
             let limit = self.ttl.unwrap_or(refresh_after);
@@ -365,12 +412,13 @@ impl<K, V, E> CacheBuilder<K, V, E> {
         });
         Ok(AsyncCache {
             inner: Arc::new(Inner {
+                clock: CacheClock::of(&self.rt),
                 rt: self.rt,
                 metrics: CacheMetrics::new(&self.name),
                 name: self.name,
                 shards,
                 shard_mask: shard_count - 1,
-                hasher,
+                hasher: self.hasher,
                 capacity,
                 config: Config {
                     ttl: self.ttl,
@@ -399,7 +447,7 @@ fn shard_count(capacity: usize) -> usize {
     wanted.min(by_size)
 }
 
-impl<K, V, E> fmt::Debug for CacheBuilder<K, V, E> {
+impl<K, V, E, S> fmt::Debug for CacheBuilder<K, V, E, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheBuilder")
             .field("name", &self.name)

@@ -3,15 +3,20 @@
 //!
 //! # Implementation notes
 //!
-//! - **A hit is one read lock.** A read hashes its key once (with the cache's `RandomState`),
+//! - **A hit is one read lock.** A read hashes its key once (with the cache's hasher, `S`),
 //!   takes its shard from bits 32 and up of that hash, and serves a fresh value under the shard's
 //!   read lock: one atomic tick (LRU order and hit count together) and one clone.
 //! - **One flight per key.** A miss takes the write lock, looks again (a load may have installed
 //!   the value between the two locks), and either joins the key's [`Flight`] or registers a new
 //!   one — under that lock, so two misses never both start a load.
-//! - **The load runs in its own task**, never in a reader, so no reader's cancellation or panic
-//!   can strand the others. Its outcome is delivered exactly once, by [`Finish`]: when the task
-//!   finishes, or as [`CacheError::Cancelled`] if the executor drops the task first.
+//! - **The load is driven by a reader, and handed on.** The reader that registers a flight
+//!   polls the fetch in place (a boxed [`Load`]: the fetch under its limit, then
+//!   `finish_load`), so the happy path spawns nothing. A driver dropped mid-fetch parks the load
+//!   in its flight and wakes the other readers; the first to poll takes it over. The last reader
+//!   to leave moves a pending load to a detached task on the runtime (see `flight`), so no
+//!   reader's cancellation or panic strands the others or the cache. The outcome is delivered
+//!   exactly once, by `LoadFinish`: when the fetch finishes, or as [`CacheError::Cancelled`] if
+//!   the load is dropped unfinished (its task dropped by the executor).
 //! - **A load installs only while it is current**: only if its flight is still the one
 //!   registered for the key. `insert`, `invalidate` and `clear` remove the registration, so a
 //!   load they overtook still answers its readers but never overwrites the newer state. The
@@ -27,21 +32,20 @@
 //!   write lock only `K: Hash + Eq + Clone` and `V: Clone` run (see `store`).
 
 use std::borrow::Borrow;
-use std::collections::hash_map::RandomState;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::clock::{self, CacheClock};
 use super::error::CacheError;
-use super::flight::{Flight, run_fetch};
+use super::flight::{Flight, Load, run_fetch};
 use super::metrics::CacheMetrics;
 use super::stats::{CacheStats, bump};
 use super::store::{Shard, ShardState, Write};
 use crate::observe::{Name, event};
 use crate::panic;
 use crate::rt::Runtime;
-use crate::time::deadline_after;
 
 /// The hook told of a failed background refresh ([`CacheBuilder::on_refresh_error`]).
 ///
@@ -65,28 +69,34 @@ pub(super) struct Config {
 }
 
 /// What every clone of one cache shares.
-pub(super) struct Inner<K, V, E> {
+pub(super) struct Inner<K, V, E, S> {
     pub(super) rt: Runtime,
+    /// Where every read and deadline takes its time (see `clock`).
+    pub(super) clock: CacheClock,
     pub(super) name: Name,
     pub(super) metrics: CacheMetrics,
     pub(super) shards: Box<[Shard<K, V, E>]>,
     pub(super) shard_mask: usize,
-    pub(super) hasher: RandomState,
+    pub(super) hasher: S,
     pub(super) capacity: usize,
     pub(super) config: Config,
     pub(super) on_refresh_error: Option<RefreshListener<K, E>>,
 }
 
-/// How a read starts: answered at once, or waiting for a load.
+/// How a read starts: answered at once, waiting for a load, or driving the load it started.
 pub(super) enum Start<V, E> {
     Ready(Result<V, CacheError<E>>),
     Wait(Arc<Flight<V, E>>),
+    Drive(Arc<Flight<V, E>>, Load),
 }
 
-impl<K, V, E> Inner<K, V, E> {
-    /// The one hash of `key` that both picks its shard and indexes it there. (`K: Borrow<Q>`
-    /// promises that a key and its borrowed form hash alike.)
-    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+impl<K, V, E, S> Inner<K, V, E, S> {
+    /// The one hash of `key` that picks its shard and finds its entry and its flight there.
+    /// (`K: Borrow<Q>` promises that a key and its borrowed form hash alike.)
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64
+    where
+        S: BuildHasher,
+    {
         self.hasher.hash_one(key)
     }
 
@@ -97,8 +107,14 @@ impl<K, V, E> Inner<K, V, E> {
         &self.shards[(hash >> 32) as usize & self.shard_mask]
     }
 
-    fn value_write(&self, value: Result<V, CacheError<E>>, now: Instant) -> Write<V, E> {
-        let at = |d: Option<Duration>| d.map(|d| deadline_after(now, d));
+    /// Now, on the cache's clock.
+    #[inline]
+    fn now(&self) -> u64 {
+        self.clock.now(&self.rt)
+    }
+
+    fn value_write(&self, value: Result<V, CacheError<E>>, now: u64) -> Write<V, E> {
+        let at = |d: Option<Duration>| d.map(|d| clock::after(now, d));
         Write {
             value,
             refresh_at: at(self.config.refresh_after),
@@ -115,7 +131,7 @@ impl<K, V, E> Inner<K, V, E> {
         hash: u64,
         key: &K,
         write: Write<V, E>,
-        now: Instant,
+        now: u64,
     ) -> u64
     where
         K: Hash + Eq + Clone,
@@ -160,11 +176,12 @@ impl<K, V, E> Inner<K, V, E> {
     }
 }
 
-impl<K, V, E> Inner<K, V, E>
+impl<K, V, E, S> Inner<K, V, E, S>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     E: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
 {
     /// See [`AsyncCache::peek`](super::AsyncCache::peek).
     pub(super) fn peek<Q>(&self, key: &Q) -> Option<V>
@@ -172,7 +189,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let now = self.rt.now();
+        let now = self.now();
         let hash = self.hash(key);
         let state = self.shard(hash).read();
         let slot = state.slot(hash, key)?;
@@ -185,13 +202,13 @@ where
     /// See [`AsyncCache::insert`](super::AsyncCache::insert): installs `value` and detaches a
     /// load of `key` in flight.
     pub(super) fn insert(&self, key: K, value: V) {
-        let now = self.rt.now();
+        let now = self.now();
         let write = self.value_write(Ok(value), now);
         let hash = self.hash(&key);
         let shard = self.shard(hash);
         let evicted = {
             let mut state = shard.write();
-            state.flights.remove(&key);
+            state.flights.remove(hash, &key);
             self.install(shard, &mut state, hash, &key, write, now)
         };
         self.count_evictions(shard, evicted);
@@ -207,7 +224,7 @@ where
         let hash = self.hash(key);
         let removed = {
             let mut state = self.shard(hash).write();
-            state.flights.remove(key);
+            state.flights.remove(hash, key);
             state.remove(hash, key)
         };
         if removed {
@@ -238,7 +255,7 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
-        let now = self.rt.now();
+        let now = self.now();
         let hash = self.hash(&key);
         let shard = self.shard(hash);
         {
@@ -269,45 +286,58 @@ where
         }
         bump(&shard.counters.misses, 1);
         self.metrics.misses.increment(1);
-        if let Some(flight) = state.flights.get(&key) {
+        if let Some(flight) = state.flights.get(hash, &key) {
+            flight.join();
             return Start::Wait(flight.clone());
         }
         let flight = Flight::new();
-        state.flights.insert(key.clone(), flight.clone());
+        state.flights.insert(hash, key.clone(), flight.clone());
         drop(state);
         bump(&shard.counters.loads, 1);
-        self.spawn_load(hash, key, fetch, flight.clone(), now);
-        Start::Wait(flight)
+        match self.load(hash, key, fetch, &flight, now) {
+            Some(load) => Start::Drive(flight, load),
+            None => Start::Wait(flight),
+        }
     }
 
-    /// Runs the load of `key` (a miss at `started`) in its own task, so that no reader's fate can
-    /// strand the others.
-    fn spawn_load<F, Fut>(
+    /// The load of `key` (a miss at `started`), for the reader that started it to drive: the fetch
+    /// under its time limit, then [`finish_load`](Self::finish_load). `None` if the fetch closure
+    /// panicked (the flight is then already completed with the panic).
+    fn load<F, Fut>(
         self: &Arc<Self>,
         hash: u64,
         key: K,
         fetch: F,
-        flight: Arc<Flight<V, E>>,
-        started: Instant,
-    ) where
+        flight: &Arc<Flight<V, E>>,
+        started: u64,
+    ) -> Option<Load>
+    where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
-        // The flight is registered but no task runs it yet: a panicking closure must still
+        // The flight is registered but nothing drives it yet: a panicking closure must still
         // complete it, or its readers would wait forever.
         let future = match panic::call(fetch) {
             Ok(future) => future,
             Err(message) => {
                 let outcome = Err(self.panicked(message));
-                self.finish_load(hash, &key, &flight, outcome, started);
-                return;
+                self.finish_load(hash, &key, flight, outcome, started);
+                return None;
             }
         };
-        let inner = self.clone();
-        let finish = Finish::new(&self.name, move |outcome| {
-            inner.finish_load(hash, &key, &flight, outcome, started);
-        });
-        self.spawn_fetch(self.config.fetch_timeout, future, finish);
+        let finish = LoadFinish {
+            inner: self.clone(),
+            hash,
+            key,
+            flight: flight.clone(),
+            started,
+            finished: false,
+        };
+        let limit = self.config.fetch_timeout;
+        Some(Box::pin(async move {
+            let outcome = run_fetch(&finish.inner.rt, &finish.inner.name, limit, future).await;
+            finish.run(outcome);
+        }))
     }
 
     /// Runs a fetch's `future` in a detached task of its own, within `limit`, and hands its
@@ -336,10 +366,10 @@ where
         key: &K,
         flight: &Arc<Flight<V, E>>,
         outcome: Result<V, CacheError<E>>,
-        started: Instant,
+        started: u64,
     ) {
         let shard = self.shard(hash);
-        let now = self.rt.now();
+        let now = self.now();
         let (outcome, write) = match outcome {
             // `V::clone` is user code: a value that cannot be cloned is not cached, and the
             // readers get the panic instead.
@@ -355,7 +385,7 @@ where
                     Some(ttl) if !error.is_cancelled() => Some(Write {
                         value: Err(error.clone()),
                         refresh_at: None,
-                        expires_at: Some(deadline_after(now, ttl)),
+                        expires_at: Some(clock::after(now, ttl)),
                     }),
                     _ => None,
                 };
@@ -365,19 +395,15 @@ where
         let mut evicted = 0;
         {
             let mut state = shard.write();
-            if state
-                .flights
-                .get(key)
-                .is_some_and(|f| Arc::ptr_eq(f, flight))
+            // Only while it is still the key's current load: unregistered, and its value installed.
+            if state.flights.remove_if_current(hash, key, flight)
+                && let Some(write) = write
             {
-                state.flights.remove(key);
-                if let Some(write) = write {
-                    evicted = self.install(shard, &mut state, hash, key, write, now);
-                }
+                evicted = self.install(shard, &mut state, hash, key, write, now);
             }
         }
         self.count_evictions(shard, evicted);
-        let duration = now.saturating_duration_since(started);
+        let duration = clock::between(started, now);
         self.metrics.load_duration.record_duration(duration);
         if outcome.is_err() {
             bump(&shard.counters.load_failures, 1);
@@ -397,7 +423,7 @@ where
     }
 
     /// Starts the background refresh of `key` unless another reader just did.
-    fn start_refresh<F, Fut>(self: &Arc<Self>, hash: u64, key: K, fetch: F, now: Instant)
+    fn start_refresh<F, Fut>(self: &Arc<Self>, hash: u64, key: K, fetch: F, now: u64)
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
@@ -439,11 +465,11 @@ where
         key: &K,
         ticket: u64,
         outcome: Result<V, CacheError<E>>,
-        started: Instant,
+        started: u64,
     ) {
         let shard = self.shard(hash);
-        let now = self.rt.now();
-        let duration = now.saturating_duration_since(started);
+        let now = self.now();
+        let duration = clock::between(started, now);
         let label = outcome_label(&outcome);
         let (write, error) = match outcome {
             Ok(value) => (Some(self.value_write(Ok(value), now)), None),
@@ -512,7 +538,60 @@ fn outcome_label<V, E>(outcome: &Outcome<V, E>) -> &'static str {
     }
 }
 
-/// Delivers a fetch task's outcome exactly once: when it finishes, or — if the executor drops the
+/// Delivers a load's outcome exactly once: when its fetch finishes, or — if the load is dropped
+/// first (its hand-over task dropped by the executor, or by a runtime shutting down) — as
+/// [`CacheError::Cancelled`], so no reader waits for a load that is gone. A concrete type, not a
+/// boxed closure as [`Finish`], so the hot miss path allocates nothing for it.
+struct LoadFinish<K, V, E, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    inner: Arc<Inner<K, V, E, S>>,
+    hash: u64,
+    key: K,
+    flight: Arc<Flight<V, E>>,
+    started: u64,
+    finished: bool,
+}
+
+impl<K, V, E, S> LoadFinish<K, V, E, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    fn run(mut self, outcome: Outcome<V, E>) {
+        self.finished = true;
+        let this = &self;
+        this.inner
+            .finish_load(this.hash, &this.key, &this.flight, outcome, this.started);
+    }
+}
+
+impl<K, V, E, S> Drop for LoadFinish<K, V, E, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            let outcome = Err(CacheError::Cancelled {
+                name: self.inner.name.shared(),
+            });
+            self.inner
+                .finish_load(self.hash, &self.key, &self.flight, outcome, self.started);
+        }
+    }
+}
+
+/// Delivers a refresh task's outcome exactly once: when it finishes, or — if the executor drops the
 /// task first — as [`CacheError::Cancelled`], so no reader waits for a task that is gone.
 struct Finish<V, E> {
     deliver: Option<Deliver<V, E>>,

@@ -58,11 +58,13 @@
 //!
 //! - `async_cache`: [`AsyncCache`], the public handle;
 //! - `builder`: [`CacheBuilder`], the configuration, checked once;
+//! - `clock`: where the cache reads the time (the runtime's cheap monotonic clock if it lends one);
 //! - `future`: [`Get`], the future of a read;
+//! - `hasher`: [`DefaultHashBuilder`], the hasher unless the builder is given one;
 //! - `load`: reads, loads and refreshes, the single-flight machinery (with its implementation
 //!   notes);
-//! - `flight`: one load's shared outcome, and the runner that contains a fetch's panics and
-//!   timeout;
+//! - `flight`: one load's shared outcome and the hand-over of its fetch between readers, the
+//!   table of loads in flight, and the runner that contains a fetch's panics and timeout;
 //! - `store`: the shards, their index and sampled-LRU eviction;
 //! - `stats`: [`CacheStats`] and the counters behind it;
 //! - `metrics`: the metric handles, registered when the cache is built, and their table;
@@ -72,9 +74,11 @@
 
 mod async_cache;
 mod builder;
+mod clock;
 mod error;
 mod flight;
 mod future;
+mod hasher;
 mod load;
 mod metrics;
 mod stats;
@@ -84,6 +88,7 @@ pub use async_cache::AsyncCache;
 pub use builder::CacheBuilder;
 pub use error::{CacheConfigError, CacheError};
 pub use future::Get;
+pub use hasher::DefaultHashBuilder;
 /// The metrics this module reports (see [`crate::observe`]), for `describe_metrics`.
 pub(crate) use metrics::METRICS;
 pub use stats::CacheStats;

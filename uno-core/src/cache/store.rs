@@ -2,21 +2,19 @@
 //!
 //! A shard keeps its entries in a dense `Vec` (so eviction can sample random entries in O(1))
 //! indexed by their keys' hashes, plus the loads in flight for keys it does not hold fresh.
-//! The cache hashes each key once, with its own `RandomState`, and picks the shard from that
-//! hash; the index reuses the same hash through a pass-through hasher, so a hit hashes its key
-//! once, not twice. No lock here is ever held across an `.await`, and no user code runs under a
+//! The cache hashes each key once, with its own hasher, and picks the shard from that hash; the
+//! index and the flights table reuse the same hash (a pass-through hasher, a `HashTable`), so an
+//! operation hashes its key once. No lock here is ever held across an `.await`, and no user code runs under a
 //! write lock except `K: Hash + Eq + Clone` and `V: Clone`.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use super::error::CacheError;
-use super::flight::Flight;
+use super::flight::Flights;
 use super::stats::Counters;
 use crate::loom::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -24,16 +22,17 @@ use crate::loom::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// this many at random (approximate LRU, as Redis does).
 pub(super) const EVICTION_SAMPLE: usize = 16;
 
-/// One cached value (or cached error, under a negative TTL) and its clocks.
+/// One cached value (or cached error, under a negative TTL) and its deadlines, in nanoseconds on
+/// the cache's clock.
 pub(super) struct Slot<K, V, E> {
     key: K,
     /// `key`'s hash, kept so that moving or evicting the entry needs no rehash.
     hash: u64,
     pub(super) value: Result<V, CacheError<E>>,
     /// When reads start a background refresh (`None`: never, e.g. for cached errors).
-    refresh_at: Option<Instant>,
+    refresh_at: Option<u64>,
     /// When the entry stops being served (`None`: never).
-    expires_at: Option<Instant>,
+    expires_at: Option<u64>,
     /// The shard's access tick at the last read or write: the LRU order. Written under a read lock,
     /// hence atomic.
     last_access: AtomicU64,
@@ -43,12 +42,12 @@ pub(super) struct Slot<K, V, E> {
 }
 
 impl<K, V, E> Slot<K, V, E> {
-    pub(super) fn is_fresh(&self, now: Instant) -> bool {
+    pub(super) fn is_fresh(&self, now: u64) -> bool {
         self.expires_at.is_none_or(|at| now < at)
     }
 
     /// Whether a read at `now` should start a refresh (none is in flight and the window is open).
-    pub(super) fn wants_refresh(&self, now: Instant) -> bool {
+    pub(super) fn wants_refresh(&self, now: u64) -> bool {
         self.refreshing.is_none() && self.refresh_at.is_some_and(|at| now >= at)
     }
 
@@ -60,12 +59,12 @@ impl<K, V, E> Slot<K, V, E> {
 /// What a write installs: the value or cached error and its deadlines.
 pub(super) struct Write<V, E> {
     pub(super) value: Result<V, CacheError<E>>,
-    pub(super) refresh_at: Option<Instant>,
-    pub(super) expires_at: Option<Instant>,
+    pub(super) refresh_at: Option<u64>,
+    pub(super) expires_at: Option<u64>,
 }
 
-/// The index's hasher: its keys are hashes the cache has already computed (with its
-/// `RandomState`, so they stay unpredictable to a client choosing keys), passed through unchanged.
+/// The index's hasher: its keys are hashes the cache has already computed (with its seeded
+/// hasher, so they stay unpredictable to a client choosing keys), passed through unchanged.
 #[derive(Default)]
 pub(super) struct PassThrough(u64);
 
@@ -109,9 +108,8 @@ pub(super) struct ShardState<K, V, E> {
     /// Entry positions by key hash; keys are compared in `slots`.
     index: HashMap<u64, Bucket, BuildHasherDefault<PassThrough>>,
     slots: Vec<Slot<K, V, E>>,
-    /// Loads in flight, by key. A load installs its value only while it is still registered here,
-    /// so `invalidate`/`clear`/`insert` during a load keep its (older) result out of the cache.
-    pub(super) flights: HashMap<K, Arc<Flight<V, E>>>,
+    /// Loads in flight for keys this shard does not hold fresh.
+    pub(super) flights: Flights<K, V, E>,
     next_refresh_ticket: u64,
     /// Picks the eviction candidates: sampling needs speed, not quality.
     rng: fastrand::Rng,
@@ -167,7 +165,7 @@ impl<K: Hash + Eq + Clone, V, E> ShardState<K, V, E> {
         write: Write<V, E>,
         tick: u64,
         capacity: usize,
-        now: Instant,
+        now: u64,
     ) -> u64 {
         if let Some(slot) = self.slot_mut(hash, key) {
             slot.value = write.value;
@@ -260,7 +258,7 @@ impl<K: Hash + Eq + Clone, V, E> ShardState<K, V, E> {
 
     /// The entry to evict: an expired one if the candidates hold one, else the least recently used
     /// candidate. Candidates are all entries up to [`EVICTION_SAMPLE`], else a random sample.
-    fn victim(&mut self, now: Instant) -> usize {
+    fn victim(&mut self, now: u64) -> usize {
         let score = |slot: &Slot<K, V, E>| {
             if slot.is_fresh(now) {
                 slot.last_access.load(Ordering::Relaxed).saturating_add(1)
@@ -303,7 +301,7 @@ impl<K, V, E> Shard<K, V, E> {
             state: RwLock::new(ShardState {
                 index: HashMap::default(),
                 slots: Vec::new(),
-                flights: HashMap::new(),
+                flights: Flights::new(),
                 next_refresh_ticket: 0,
                 rng: fastrand::Rng::with_seed(seed),
             }),
@@ -346,8 +344,6 @@ impl<K, V, E> Shard<K, V, E> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
     use super::{Shard, Write};
 
     fn write(value: u32) -> Write<u32, ()> {
@@ -370,7 +366,7 @@ mod tests {
     fn colliding_hashes_keep_keys_apart() {
         let shard: Shard<String, u32, ()> = Shard::new(8, 1);
         let mut state = shard.write();
-        let now = Instant::now();
+        let now = 0;
         for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
             state.install(7, &key.to_owned(), write(i as u32), 0, 8, now);
         }
@@ -406,7 +402,7 @@ mod tests {
     fn eviction_keeps_the_index_consistent() {
         let shard: Shard<String, u32, ()> = Shard::new(3, 1);
         let mut state = shard.write();
-        let now = Instant::now();
+        let now = 0;
         for i in 0..20u32 {
             let evicted = state.install(
                 u64::from(i % 4),

@@ -320,7 +320,9 @@ pub async fn loaded_value_whose_clone_panics_does_not_wedge_the_key(env: Env) {
 
 /// The cache's runtime shuts down (drops its tasks) while a fetch runs whose future panics when
 /// dropped: the panic stays inside the cache — it does not unwind out of the runtime's shutdown —
-/// and the fetch's reader is answered `Cancelled` instead of waiting forever.
+/// and the fetch's reader is answered `Cancelled` instead of waiting forever. (A fetch runs in a
+/// task of the cache's runtime once every reader driving it has left: here the one that started
+/// it is dropped, and a second reader joins the detached load.)
 pub async fn fetch_dropped_with_its_runtime_while_panicking_in_drop_answers_its_readers(env: Env) {
     let doomed = VirtualRuntime::new();
     let cache: Cache = AsyncCache::builder(&doomed.handle())
@@ -333,11 +335,14 @@ pub async fn fetch_dropped_with_its_runtime_while_panicking_in_drop_answers_its_
             std::future::pending(),
         ))
     };
-    let mut reader = Box::pin(cache.get(1, stuck));
+    let mut reader = Box::pin(cache.get(1, joins_only));
     doomed.block_on(async {
+        let mut starter = Box::pin(cache.get(1, stuck));
+        assert!(poll_once(starter.as_mut()).await.is_none());
+        drop(starter); // the load goes on in a task of the doomed runtime
         assert!(poll_once(reader.as_mut()).await.is_none());
         for _ in 0..10 {
-            yield_now().await; // the fetch starts on the doomed runtime
+            yield_now().await; // the fetch runs on the doomed runtime
         }
     });
     drop(doomed); // shuts down mid-fetch
