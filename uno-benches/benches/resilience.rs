@@ -40,6 +40,17 @@ fn policies(c: &mut Criterion) {
     g.bench_function("backon", |b| {
         b.iter(|| tokio_rt.block_on(op.retry(ExponentialBuilder::default().with_max_times(2))))
     });
+    // tower's `Retry` over a ready `service_fn`, with a policy that could retry every request
+    // (it clones each one) and is never asked to: `ready` + `call`, as a server calls it.
+    let mut tower_retry = ServiceBuilder::new()
+        .retry(NeverRetried)
+        .service_fn(|x: u64| async move { Ok::<_, &'static str>(x) });
+    g.bench_function("tower", |b| {
+        b.iter(|| {
+            tokio_rt
+                .block_on(async { tower_retry.ready().await.unwrap().call(black_box(42)).await })
+        })
+    });
     g.bench_function("bare", |b| b.iter(|| tokio_rt.block_on(op())));
     g.finish();
     report_allocations("retry_success_first_try/uno", 1000, || {
@@ -230,4 +241,21 @@ fn two_threads(iters: u64, check: impl Fn() + Sync) -> Duration {
         other.join().unwrap();
         began.elapsed()
     })
+}
+
+/// A tower retry policy for successful calls: it clones each request (so it could retry) and
+/// retries nothing.
+#[derive(Clone)]
+struct NeverRetried;
+
+impl<Req: Clone, Res, E> tower::retry::Policy<Req, Res, E> for NeverRetried {
+    type Future = std::future::Ready<()>;
+
+    fn retry(&mut self, _req: &mut Req, _result: &mut Result<Res, E>) -> Option<Self::Future> {
+        None
+    }
+
+    fn clone_request(&mut self, req: &Req) -> Option<Req> {
+        Some(req.clone())
+    }
 }

@@ -218,7 +218,9 @@ impl<E> Retry<E> {
     /// assert_eq!(fatal, Err(ResilienceError::Inner("forbidden"))); // not retried
     /// # });
     /// ```
-    pub async fn run<T, F, Fut>(&self, mut op: F) -> Result<T, ResilienceError<E>>
+    // Not an `async fn`: it returns `run_flat`'s future itself rather than a future holding it
+    // (and `op` a second time), so the future is no larger than it needs to be.
+    pub fn run<T, F, Fut>(&self, mut op: F) -> impl Future<Output = Result<T, ResilienceError<E>>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -227,7 +229,6 @@ impl<E> Retry<E> {
             let attempt = op();
             async move { attempt.await.map_err(ResilienceError::Inner) }
         })
-        .await
     }
 
     /// As [`run`](Self::run), for an operation that already returns a [`ResilienceError`] (another
@@ -275,13 +276,21 @@ impl<E> Retry<E> {
     {
         let mut attempts = self.attempts();
         loop {
-            match op().await {
+            // `RetryAttempts::failed`, inline, and the backoff awaited outside the `match`: no
+            // error or outcome is held across that await, so this future stays small (it is
+            // what `block_on` and every enclosing future copy, on the happy path too).
+            let delay = match op().await {
                 Ok(value) => {
                     attempts.succeeded();
                     return Ok(value);
                 }
-                Err(err) => attempts = attempts.failed(err).await?,
+                Err(err) => attempts.attempts.failed(err)?,
+            };
+            if !delay.is_zero() {
+                self.inner.rt.sleep(delay).await;
             }
+            attempts.attempts.begin();
+            attempts.attempts.calling();
         }
     }
 
