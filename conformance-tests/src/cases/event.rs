@@ -15,6 +15,7 @@ macro_rules! __uno_cases_event {
             pulse_releases_waiters_already_waiting,
             dropped_waiter_does_not_take_the_wake_up,
             clones_share_the_event,
+            set_racing_with_a_new_wait_is_never_missed,
         }
     };
 }
@@ -238,4 +239,27 @@ pub async fn clones_share_the_event(env: Env) {
     within(&env, "a wait on a clone", wait).await;
     clone.clear();
     assert!(!event.is_set());
+}
+
+/// A `set` racing with a wait that is just starting to listen (on real backends from another OS
+/// thread, so the two really overlap) always releases it: a set that skips notifying because it
+/// saw no listener is seen by the wait when it re-checks the event after listening.
+pub async fn set_racing_with_a_new_wait_is_never_missed(env: Env) {
+    for round in 0..300 {
+        let event = AsyncEvent::new();
+        let waiter = {
+            let event = event.clone();
+            env.rt().spawn(async move { event.wait().await })
+        };
+        if env.is_virtual_time() {
+            uno_core::task::yield_now().await;
+            event.set();
+        } else {
+            let setter = event.clone();
+            std::thread::spawn(move || setter.set());
+        }
+        within(env.rt(), &format!("the wait of round {round}"), waiter)
+            .await
+            .unwrap();
+    }
 }

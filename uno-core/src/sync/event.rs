@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -45,6 +45,11 @@ pub struct AsyncEvent {
 struct Inner {
     state: AtomicU64,
     event: Event,
+    /// Waits that may be listening (counted before they listen, uncounted when they end): a
+    /// `set` that finds none skips event-listener's `notify`, which takes its list's lock. All
+    /// SeqCst with the state's updates, so a wait counted too late to be notified sees the set
+    /// when it re-checks the state after listening.
+    waiting: AtomicUsize,
 }
 
 impl AsyncEvent {
@@ -84,10 +89,10 @@ impl AsyncEvent {
         let was = self
             .inner
             .state
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+            .fetch_update(Ordering::SeqCst, Ordering::Acquire, |s| {
                 (s & SET == 0).then(|| ((s >> 1).wrapping_add(1) << 1) | SET)
             });
-        if was.is_ok() {
+        if was.is_ok() && self.inner.waiting.load(Ordering::SeqCst) > 0 {
             self.inner.event.notify(usize::MAX);
         }
     }
@@ -150,6 +155,7 @@ impl AsyncEvent {
             inner: &self.inner,
             generation: None,
             listener: None,
+            counted: false,
         }
     }
 
@@ -202,6 +208,24 @@ pub struct EventWait<'a> {
     /// The generation seen at the first poll; any later `set` releases this waiter.
     generation: Option<u64>,
     listener: Option<EventListener>,
+    /// Whether this wait is counted in `Inner::waiting`.
+    counted: bool,
+}
+
+impl EventWait<'_> {
+    /// Ends the wait: stops listening and uncounts it.
+    fn done(&mut self) {
+        self.listener = None;
+        if std::mem::take(&mut self.counted) {
+            self.inner.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for EventWait<'_> {
+    fn drop(&mut self) {
+        self.done();
+    }
 }
 
 impl Future for EventWait<'_> {
@@ -210,15 +234,21 @@ impl Future for EventWait<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         loop {
-            let state = this.inner.state.load(Ordering::Acquire);
+            let state = this.inner.state.load(Ordering::SeqCst);
             let generation = *this.generation.get_or_insert(state >> 1);
             if state & SET != 0 || state >> 1 != generation {
-                this.listener = None;
+                this.done();
                 return Poll::Ready(());
             }
             match &mut this.listener {
-                // Listen first, then re-check the state: a `set` in between is not missed.
-                None => this.listener = Some(this.inner.event.listen()),
+                // Counted and listening first, then re-check the state: a `set` in between is
+                // not missed (it either sees this wait counted and notifies, or is seen).
+                None => {
+                    if !std::mem::replace(&mut this.counted, true) {
+                        this.inner.waiting.fetch_add(1, Ordering::SeqCst);
+                    }
+                    this.listener = Some(this.inner.event.listen());
+                }
                 Some(listener) => {
                     ready!(Pin::new(listener).poll(cx));
                     this.listener = None;
