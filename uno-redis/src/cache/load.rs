@@ -393,9 +393,9 @@ mod tests {
     use crate::cache::TwoLevelCache;
     use crate::{JsonCodec, Redis};
 
-    /// The load itself (not a reader: L1 runs it in its own task) dropped after each number of
-    /// polls, wherever it was: before its lease request, during it, holding the lease during the
-    /// fetch, during the fill, while waiting. No lease and no registration is left behind.
+    /// The load itself (not a reader: the future L1's single flight drives) dropped after each
+    /// number of polls, wherever it was: before its lease request, during it, holding the lease
+    /// during the fetch, during the fill, while waiting. No lease and no registration is left behind.
     #[test]
     fn a_load_dropped_at_any_await_point_leaks_no_lease() {
         let Some(url) = std::env::var("UNO_TEST_REDIS_URL")

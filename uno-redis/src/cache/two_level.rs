@@ -224,8 +224,9 @@ where
     /// calling `fetch` (in one instance at a time, under the key's lease) and filling both
     /// levels.
     ///
-    /// `fetch` is called at most once, in the task of the process's load (L1 runs it), and only
-    /// by the instance holding the lease; otherwise it is dropped uncalled. A read in the
+    /// `fetch` is called at most once, by the process's load (L1's single flight: driven by the
+    /// first reader, then by another if it is dropped, or by a task of its own once no reader is
+    /// left), and only by the instance holding the lease; otherwise it is dropped uncalled. A read in the
     /// refresh window returns the L1 value at once and refreshes in the background.
     ///
     /// # Errors
@@ -239,9 +240,9 @@ where
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe. Dropping the future only stops this reader from waiting: the load runs in
-    /// its own task (L1's), still serves the other readers, fills both levels and releases its
-    /// lease. Nothing is left registered.
+    /// Cancel safe. Dropping the future only stops this reader from waiting: the load it may be
+    /// driving is handed on (to another reader, or to a task of its own), still serves the other
+    /// readers, fills both levels and releases its lease. Nothing is left registered.
     ///
     /// # Examples
     ///
