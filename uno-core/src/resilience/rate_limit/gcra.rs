@@ -77,10 +77,7 @@ impl Clock {
     /// Now, in nanoseconds on this clock.
     #[inline]
     pub(super) fn now(&self, rt: &Runtime) -> i128 {
-        match self {
-            Clock::Monotonic(clock) => i128::from(clock.now_nanos()),
-            Clock::Timer(origin) => origin.at(rt.now()),
-        }
+        self.read(rt).0
     }
 
     /// A reading the caller already made on `rt`'s timer, in nanoseconds on this clock: the
@@ -95,6 +92,7 @@ impl Clock {
 
     /// Now, in nanoseconds on this clock, and as the timer's instant when the timer was read
     /// (so a deadline derived from it is exact on virtual time).
+    #[inline]
     pub(super) fn read(&self, rt: &Runtime) -> (i128, Option<Instant>) {
         match self {
             Clock::Monotonic(clock) => (i128::from(clock.now_nanos()), None),
@@ -191,6 +189,16 @@ impl Gcra {
         }
     }
 
+    /// Moves the arrival time in the atomic from `current` to `next`, or returns the value found
+    /// there instead (a compare-and-swap that may fail spuriously: callers retry in a loop).
+    /// Relaxed: see [`try_admit`](Self::try_admit).
+    #[inline]
+    fn move_tat(&self, current: i64, next: i64) -> Result<(), i64> {
+        self.tat
+            .compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed)
+            .map(drop)
+    }
+
     /// [`step`] in `i64`, from the atomic's value (`NEVER` included: `max(NEVER, now) = now`),
     /// or `None` where it would overflow or land on a marker (the exact path decides then).
     #[inline]
@@ -229,13 +237,8 @@ impl Gcra {
                     break;
                 };
                 let next = next.map_err(|wait| duration(i128::from(wait)))?;
-                match self.tat.compare_exchange_weak(
-                    current,
-                    next,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return Ok(()),
+                match self.move_tat(current, next) {
+                    Ok(()) => return Ok(()),
                     Err(actual) => current = actual,
                 }
             }
@@ -259,13 +262,8 @@ impl Gcra {
                 // The arrival time no longer fits the atomic: on under the lock, exactly.
                 return self.try_admit_locked(now);
             };
-            match self.tat.compare_exchange_weak(
-                current,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Ok(()),
+            match self.move_tat(current, next) {
+                Ok(()) => return Ok(()),
                 Err(actual) => current = actual,
             }
         }
@@ -294,13 +292,8 @@ impl Gcra {
                 *tat = unstep(*tat, now, self.interval);
                 return;
             };
-            match self.tat.compare_exchange_weak(
-                current,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
+            match self.move_tat(current, next) {
+                Ok(()) => return,
                 Err(actual) => current = actual,
             }
         }
