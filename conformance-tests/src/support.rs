@@ -5,15 +5,17 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::ops::RangeBounds;
 use std::pin::{Pin, pin};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::future::poll_once;
 use uno_core::Runtime;
+use uno_core::rt::{BoxFuture, Spawner};
 use uno_core::sync::AsyncEvent;
 use uno_core::task::yield_now;
+use uno_core::time::{Sleep, Timer};
 
 use crate::Env;
 
@@ -290,6 +292,83 @@ impl Drop for ProbeGuard {
     fn drop(&mut self) {
         self.dropped.store(true, Ordering::SeqCst);
         self.event.set();
+    }
+}
+
+/// The backend's own clock, as the timer half of another runtime.
+pub(crate) struct SameClock(pub(crate) Runtime);
+
+impl Timer for SameClock {
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
+        self.0.sleep_until(deadline)
+    }
+}
+
+/// Counts the executor's polls of one spawned task that have started and finished: a poll is
+/// in progress while `started > finished`. It encloses all of the task, not only the user code
+/// inside it, so the bookkeeping a library does before and after the user's poll counts as
+/// "being polled" too.
+#[derive(Clone, Default)]
+pub(crate) struct PollCount {
+    started: Arc<AtomicUsize>,
+    finished: Arc<AtomicUsize>,
+}
+
+impl PollCount {
+    /// The polls that had returned when this was called.
+    pub(crate) fn finished(&self) -> usize {
+        self.finished.load(Ordering::SeqCst)
+    }
+
+    /// Whether a poll started after `finished` polls had returned: then a poll overlapped the
+    /// moment `finished` was read, or began after it.
+    pub(crate) fn polled_since(&self, finished: usize) -> bool {
+        self.started.load(Ordering::SeqCst) > finished
+    }
+}
+
+/// Spawns on the backend, wrapping every task to count its polls: which task was being polled
+/// when something happened, from outside the library that spawned it.
+#[derive(Clone)]
+pub(crate) struct WatchedSpawner {
+    backend: Runtime,
+    tasks: Arc<Mutex<Vec<PollCount>>>,
+}
+
+impl WatchedSpawner {
+    /// A runtime spawning on `backend`'s executor and sleeping on its clock, and the spawner
+    /// whose [`tasks`](Self::tasks) it records.
+    pub(crate) fn runtime(backend: &Runtime) -> (Runtime, WatchedSpawner) {
+        let spawner = WatchedSpawner {
+            backend: backend.clone(),
+            tasks: Arc::default(),
+        };
+        let rt = Runtime::new(spawner.clone(), SameClock(backend.clone()));
+        (rt, spawner)
+    }
+
+    /// The poll counts of the tasks spawned so far, in spawn order.
+    pub(crate) fn tasks(&self) -> Vec<PollCount> {
+        self.tasks.lock().unwrap().clone()
+    }
+}
+
+impl Spawner for WatchedSpawner {
+    fn spawn_boxed(&self, mut future: BoxFuture<()>) {
+        let count = PollCount::default();
+        self.tasks.lock().unwrap().push(count.clone());
+        self.backend
+            .spawner()
+            .spawn_boxed(Box::pin(poll_fn(move |cx| {
+                count.started.fetch_add(1, Ordering::SeqCst);
+                let poll = future.as_mut().poll(cx);
+                count.finished.fetch_add(1, Ordering::SeqCst);
+                poll
+            })));
     }
 }
 

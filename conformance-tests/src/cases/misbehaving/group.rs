@@ -21,15 +21,15 @@ macro_rules! __uno_cases_misbehaving_group {
     };
 }
 
-use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use uno_core::Runtime;
 use uno_core::task::{ChildError, TaskGroup, task_group, yield_now};
 
 use crate::Env;
-use crate::support::{BlockOnDrop, DropProbe, PanicOnDrop, panics_on_drop, within};
+use crate::support::{
+    BlockOnDrop, DropProbe, PanicOnDrop, PollCount, WatchedSpawner, panics_on_drop, within,
+};
 
 const LONG: Duration = Duration::from_secs(3600);
 
@@ -176,35 +176,42 @@ pub async fn waiting_child_panicking_in_drop_is_panicked_when_cancelled(env: Env
     assert_eq!(within(&rt, "third", third).await.unwrap(), 3);
 }
 
-/// Counts the polls of a child that are in progress: a child dropped by its group while one of
-/// its polls runs (on another worker thread) is the documented exception, dropped when that poll
-/// returns.
-#[derive(Clone, Default)]
-struct PollCount {
-    started: Arc<AtomicUsize>,
-    finished: Arc<AtomicUsize>,
-}
-
-impl PollCount {
-    fn wrap<F: Future>(&self, future: F) -> impl Future<Output = F::Output> + use<F> {
-        let count = self.clone();
-        let mut future = Box::pin(future);
-        std::future::poll_fn(move |cx| {
-            count.started.fetch_add(1, Ordering::SeqCst);
-            let poll = future.as_mut().poll(cx);
-            count.finished.fetch_add(1, Ordering::SeqCst);
-            poll
-        })
+/// After a group (or a `task_group` scope) was dropped: every child's future must be gone, except
+/// one whose task the executor was polling at the moment of the drop (possible on multi-threaded
+/// executors), which must be gone as soon as that poll returns. `before[i]` is child `i`'s task's
+/// finished polls read just before the drop (`None`: never handed to the executor).
+async fn assert_children_dropped(
+    rt: &Runtime,
+    what: &str,
+    probes: &[DropProbe],
+    tasks: &[PollCount],
+    before: &[usize],
+) {
+    for (i, probe) in probes.iter().enumerate() {
+        if probe.is_dropped() {
+            continue;
+        }
+        let overlapped = tasks
+            .get(i)
+            .zip(before.get(i))
+            .is_some_and(|(task, &before)| task.polled_since(before));
+        assert!(
+            overlapped,
+            "child-{i} is still alive after its {what} was dropped, and its task was not being polled"
+        );
+        probe.wait_dropped(rt).await;
     }
 }
 
 /// Dropping a `TaskGroup` drops every child's future before `drop` returns, on every backend:
 /// nothing outlives the group, not even until the executor next polls the children. The only
-/// exception is a child whose poll was running during the drop (possible on multi-threaded
-/// executors): it must be gone as soon as that poll returns.
+/// exception is a child whose task was being polled during the drop (possible on multi-threaded
+/// executors): it must be gone as soon as that poll returns. The executor's polls are counted by
+/// a spawner wrapped around the backend's, so the group's own work around the child's poll counts
+/// as "being polled" too.
 pub async fn dropped_group_drops_every_child_before_drop_returns(env: Env) {
-    let rt = env.rt().clone();
     for bounded in [false, true] {
+        let (rt, spawner) = WatchedSpawner::runtime(env.rt());
         let builder = TaskGroup::<(), String>::builder(&rt);
         let builder = if bounded {
             builder.max_concurrency(2)
@@ -213,55 +220,40 @@ pub async fn dropped_group_drops_every_child_before_drop_returns(env: Env) {
         };
         let group = builder.build().unwrap();
         let probes: Vec<DropProbe> = (0..5).map(|_| DropProbe::new()).collect();
-        let counts: Vec<PollCount> = (0..5).map(|_| PollCount::default()).collect();
         for (i, probe) in probes.iter().enumerate() {
             let (guard, rt) = (probe.guard(), rt.clone());
-            let child = counts[i].wrap(async move {
+            group.spawn(format!("child-{i}"), async move {
                 let _guard = guard;
                 rt.sleep(LONG).await;
                 Ok(())
             });
-            group.spawn(format!("child-{i}"), child);
         }
         for _ in 0..3 {
             yield_now().await;
         }
-        let finished_before: Vec<usize> = counts
-            .iter()
-            .map(|c| c.finished.load(Ordering::SeqCst))
-            .collect();
+        let tasks = spawner.tasks();
+        assert_eq!(tasks.len(), if bounded { 2 } else { 5 }, "children started");
+        let before: Vec<usize> = tasks.iter().map(PollCount::finished).collect();
         drop(group);
-        for (i, probe) in probes.iter().enumerate() {
-            if probe.is_dropped() {
-                continue;
-            }
-            let overlapped = counts[i].started.load(Ordering::SeqCst) > finished_before[i];
-            assert!(
-                overlapped,
-                "child-{i} is still alive after its group was dropped, and was not being polled"
-            );
-            probe.wait_dropped(&rt).await;
-        }
+        assert_children_dropped(&rt, "group", &probes, &tasks, &before).await;
     }
 }
 
 /// The same for the scoped form: when the `task_group(..)` future is dropped, every child's
 /// future has been dropped by the time the drop returns.
 pub async fn dropped_scoped_group_drops_every_child_before_drop_returns(env: Env) {
-    let rt = env.rt().clone();
+    let (rt, spawner) = WatchedSpawner::runtime(env.rt());
     let probes: Vec<DropProbe> = (0..4).map(|_| DropProbe::new()).collect();
-    let counts: Vec<PollCount> = (0..4).map(|_| PollCount::default()).collect();
     let guards: Vec<_> = probes.iter().map(DropProbe::guard).collect();
-    let (rt2, counts2) = (rt.clone(), counts.clone());
+    let rt2 = rt.clone();
     let scope = task_group::<(), String, _, _, _>(&rt, move |group| async move {
         for (i, guard) in guards.into_iter().enumerate() {
             let rt = rt2.clone();
-            let child = counts2[i].wrap(async move {
+            group.spawn(format!("child-{i}"), async move {
                 let _guard = guard;
                 rt.sleep(LONG).await;
                 Ok(())
             });
-            group.spawn(format!("child-{i}"), child);
         }
         rt2.sleep(LONG).await;
     });
@@ -274,19 +266,11 @@ pub async fn dropped_scoped_group_drops_every_child_before_drop_returns(env: Env
         );
         yield_now().await;
     }
-    let finished_before: Vec<usize> = counts
-        .iter()
-        .map(|c| c.finished.load(Ordering::SeqCst))
-        .collect();
+    let tasks = spawner.tasks();
+    assert_eq!(tasks.len(), 4, "children started");
+    let before: Vec<usize> = tasks.iter().map(PollCount::finished).collect();
     drop(scope);
-    for (i, probe) in probes.iter().enumerate() {
-        if probe.is_dropped() {
-            continue;
-        }
-        let overlapped = counts[i].started.load(Ordering::SeqCst) > finished_before[i];
-        assert!(overlapped, "child-{i} outlived its dropped task_group");
-        probe.wait_dropped(&rt).await;
-    }
+    assert_children_dropped(&rt, "task_group", &probes, &tasks, &before).await;
 }
 
 /// Dropping a group whose children panic or block in `Drop` neither propagates the panics to the

@@ -25,9 +25,8 @@ macro_rules! __uno_cases_misbehaving_lifecycle {
 }
 
 use std::future::pending;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use uno_core::Runtime;
 use uno_core::lifecycle::{
@@ -36,12 +35,11 @@ use uno_core::lifecycle::{
 };
 use uno_core::rt::{BoxFuture, Spawner, VirtualRuntime};
 use uno_core::task::{ManagedTaskError, TaskManager, TaskShutdownReport, TaskState};
-use uno_core::time::{Sleep, Timer};
 
 use crate::Env;
 use crate::cases::manager::{REAL_CLOCK_SLACK, assert_cancelled_in_time};
 use crate::support::{
-    BlockOnDrop, DropProbe, PanicOnDrop, assert_duration, panics_on_drop, within,
+    BlockOnDrop, DropProbe, PanicOnDrop, SameClock, assert_duration, panics_on_drop, within,
 };
 
 type Log = Arc<Mutex<Vec<String>>>;
@@ -151,19 +149,6 @@ struct StalledSpawner {
 impl Spawner for StalledSpawner {
     fn spawn_boxed(&self, future: BoxFuture<()>) {
         self.held.lock().unwrap().push(future);
-    }
-}
-
-/// The backend's own clock, as the timer half of another runtime.
-struct SameClock(Runtime);
-
-impl Timer for SameClock {
-    fn now(&self) -> Instant {
-        self.0.now()
-    }
-
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        self.0.sleep_until(deadline)
     }
 }
 
