@@ -146,6 +146,24 @@ fn spawn_join_10k(c: &mut Criterion) {
         })
     });
     g.finish();
+    report_allocations("group_join_10k_tokio/uno", 10_000, || {
+        tokio_rt.block_on(async {
+            let group: uno_core::task::TaskGroup<u64, ()> = uno_core::task::TaskGroup::new(&rt);
+            for i in 0..10_000u64 {
+                group.spawn("child", async move { Ok(i) });
+            }
+            group.join_all().await.unwrap();
+        })
+    });
+    report_allocations("group_join_10k_tokio/tokio-joinset", 10_000, || {
+        tokio_rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for i in 0..10_000u64 {
+                set.spawn(async move { i });
+            }
+            while set.join_next().await.is_some() {}
+        })
+    });
 
     let mut g = uno_benches::Group::new(c, "spawn_join_10k_smol");
     g.sample_size(20);

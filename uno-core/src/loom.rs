@@ -6,9 +6,9 @@
 //! wrappers that **ignore poisoning**. uno catches user panics where they happen (see
 //! `crate::panic`), never while holding one of its own locks, so a poisoned lock only means a
 //! panic elsewhere on that thread, and it must never turn into a second panic here. The models
-//! check the semaphore, the task state, the cancellation token tree, the rate limiter and the
-//! circuit breaker; the rest of the crate shares the same types, so a model build switches them
-//! all. The project cfgs (not plain `cfg(loom)`) keep the dependencies (event-listener,
+//! check the semaphore, the task state, the cancellation token tree, the rate limiter, the
+//! circuit breaker and the cache's single-flight hand-over; the rest of the crate shares the
+//! same types, so a model build switches them all. The project cfgs (not plain `cfg(loom)`) keep the dependencies (event-listener,
 //! async-lock, ...) on their std code.
 //!
 //! loom's `Arc` has no `Weak`, so the cancellation token tree keeps std's `Arc`/`Weak`: its

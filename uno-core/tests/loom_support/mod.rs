@@ -159,6 +159,41 @@ impl Spawner for ThreadSpawner {
     }
 }
 
+/// The same under shuttle: each spawned future on a shuttle thread of its own (`block_on`).
+#[cfg(uno_shuttle)]
+#[derive(Clone, Default)]
+pub(crate) struct ShuttleSpawner {
+    threads: Arc<Mutex<Vec<shuttle::thread::JoinHandle<()>>>>,
+}
+
+#[cfg(uno_shuttle)]
+impl ShuttleSpawner {
+    pub(crate) fn runtime(&self) -> Runtime {
+        Runtime::new(self.clone(), ManualClock::new())
+    }
+
+    /// Joins every thread spawned so far (and those they spawned, until none is left).
+    pub(crate) fn join_all(&self) {
+        loop {
+            let threads = std::mem::take(&mut *self.threads.lock().unwrap());
+            if threads.is_empty() {
+                return;
+            }
+            for thread in threads {
+                thread.join().unwrap();
+            }
+        }
+    }
+}
+
+#[cfg(uno_shuttle)]
+impl Spawner for ShuttleSpawner {
+    fn spawn_boxed(&self, future: BoxFuture<()>) {
+        let thread = shuttle::thread::spawn(move || shuttle::future::block_on(future));
+        self.threads.lock().unwrap().push(thread);
+    }
+}
+
 /// An executor that shut down: drops every future it is given, on a model thread, unpolled.
 #[cfg(uno_loom)]
 #[derive(Clone, Default)]
