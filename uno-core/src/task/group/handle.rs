@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::ChildError;
-use super::state::Shared;
+use super::state::{ChildControl, Shared};
 use super::task_group::spawn_child;
 use crate::sync::CancellationToken;
 
@@ -82,7 +82,8 @@ pub struct ChildHandle<T, E> {
     pub(super) shared: Arc<Shared<T, E>>,
     pub(super) key: usize,
     pub(super) id: u64,
-    pub(super) name: Arc<String>,
+    /// The child's cell: its name, and the group's hold on its future.
+    pub(super) cell: Arc<dyn ChildControl>,
     pub(super) token: CancellationToken,
     pub(super) done: bool,
 }
@@ -103,7 +104,7 @@ impl<T, E> ChildHandle<T, E> {
     /// assert_eq!(child.name(), "indexer");
     /// ```
     pub fn name(&self) -> &str {
-        &self.name
+        self.cell.name()
     }
 
     /// Cancels this child only: its outcome becomes [`ChildError::Cancelled`] unless it had
@@ -160,7 +161,7 @@ impl<T, E> Future for ChildHandle<T, E> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let taken = || ChildError::AlreadyTaken {
-            name: this.name.to_string(),
+            name: this.cell.name().to_string(),
         };
         if this.done {
             return Poll::Ready(Err(taken()));
@@ -180,7 +181,7 @@ impl<T, E> Drop for ChildHandle<T, E> {
 impl<T, E> fmt::Debug for ChildHandle<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildHandle")
-            .field("name", &self.name)
+            .field("name", &self.cell.name())
             .finish_non_exhaustive()
     }
 }

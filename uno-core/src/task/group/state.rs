@@ -478,10 +478,10 @@ where
     /// completed as cancelled without ever being polled.
     pub(super) fn spawn<F>(
         self: &Arc<Self>,
-        name: Arc<String>,
+        name: String,
         token: CancellationToken,
         future: F,
-    ) -> (usize, u64)
+    ) -> (usize, u64, Arc<dyn ChildControl>)
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
@@ -522,23 +522,26 @@ where
             drop(state);
             token.cancel();
             cell.abort();
-            return (key, id);
+            return (key, id, cell);
         }
         if phase == Phase::Waiting {
             state.waiting.push_back((key, id));
-            return (key, id);
+            return (key, id, cell);
         }
         if self.limit.is_some() {
             state.active += 1;
         }
         drop(state);
-        cell.start(&self.rt);
-        (key, id)
+        cell.clone().start(&self.rt);
+        (key, id, cell)
     }
 }
 
-/// How the group drives a child whose future type it has forgotten.
-trait ChildControl: Send + Sync {
+/// How the group drives a child whose future type it has forgotten (and how its handle reads
+/// the child's name, kept here rather than in an allocation of its own).
+pub(super) trait ChildControl: Send + Sync {
+    /// The child's name.
+    fn name(&self) -> &str;
     /// Hands the child to the executor.
     fn start(self: Arc<Self>, rt: &Runtime);
     /// Drops the child's future now, on this thread, and records it as cancelled (or panicked, if
@@ -553,7 +556,7 @@ struct ChildCell<T, E, F> {
     shared: Arc<Shared<T, E>>,
     key: usize,
     id: u64,
-    name: Arc<String>,
+    name: String,
     /// The group asked for the future to be dropped (see the implementation notes).
     abort: AtomicBool,
     /// The future, boxed so that it stays pinned while the cell is shared; `None` once dropped.
@@ -583,7 +586,7 @@ where
         }
         let dropped = Self::drop_future(&mut run);
         drop(run);
-        let name = self.name.to_string();
+        let name = self.name.clone();
         let outcome = match dropped {
             Ok(()) => ChildError::Cancelled { name },
             Err(payload) => ChildError::panicked(name, payload),
@@ -597,7 +600,7 @@ where
             return Poll::Ready(()); // dropped by the group already
         };
         let polled = panic::catch(|| future.as_mut().poll(cx));
-        let name = || self.name.to_string();
+        let name = || self.name.clone();
         let outcome = match polled {
             Ok(Poll::Pending) => {
                 // The group may have asked for an abort while we held the lock (from another
@@ -644,6 +647,10 @@ where
     E: Send + 'static,
     F: Future<Output = Result<T, E>> + Send + 'static,
 {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     fn start(self: Arc<Self>, rt: &Runtime) {
         rt.spawner().spawn_boxed(Box::pin(ChildTask { cell: self }));
     }

@@ -450,8 +450,6 @@ where
     E: Send + 'static,
     F: Future<Output = Result<T, E>> + Send + 'static,
 {
-    // `Arc<String>`, not `Arc<str>`: it keeps the caller's allocation instead of copying it.
-    let name = Arc::new(name);
     let token = shared.token.child_token();
     // With `tracing`, each child runs inside a span named after it and its group, so its events
     // carry both; the span's parent is the spawner's current span.
@@ -460,12 +458,13 @@ where
         future,
         tracing::info_span!("uno_task", name = %shared.name, task = %name),
     );
-    let (key, id) = shared.spawn(name.clone(), token.clone(), future);
+    // The name lives in the child's cell, which the handle shares: no allocation of its own.
+    let (key, id, cell) = shared.spawn(name, token.clone(), future);
     ChildHandle {
         shared: shared.clone(),
         key,
         id,
-        name,
+        cell,
         token,
         done: false,
     }
