@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use loom_support::{ShuttleSpawner, flag_waker, poll_with};
+use loom_support::{ThreadSpawner, flag_waker, poll_with};
 use shuttle::future::block_on;
 use shuttle::thread;
 use uno_core::Runtime;
@@ -64,8 +64,8 @@ impl Future for YieldOnce {
 }
 
 /// The cache, its runtime's spawner and the count of fetches started.
-fn cache() -> (Cache, ShuttleSpawner, Arc<AtomicUsize>) {
-    let spawner = ShuttleSpawner::default();
+fn cache() -> (Cache, ThreadSpawner, Arc<AtomicUsize>) {
+    let spawner = ThreadSpawner::default();
     let rt: Runtime = spawner.runtime();
     let cache = AsyncCache::builder(&rt).max_capacity(4).build().unwrap();
     (cache, spawner, Arc::default())
@@ -97,7 +97,7 @@ fn poll_then_give_up(reader: &mut Reader, polls: usize) -> bool {
 }
 
 /// After the model's readers are done: the load ran once and filled the cache.
-fn assert_loaded_once(cache: &Cache, spawner: &ShuttleSpawner, fetches: &AtomicUsize) {
+fn assert_loaded_once(cache: &Cache, spawner: &ThreadSpawner, fetches: &AtomicUsize) {
     spawner.join_all();
     assert_eq!(
         fetches.load(Ordering::SeqCst),

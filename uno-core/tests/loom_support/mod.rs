@@ -128,51 +128,27 @@ impl Spawner for NoSpawner {
     }
 }
 
+/// The model checker's threads and `block_on`: loom's or shuttle's, by the build's cfg.
+#[cfg(uno_loom)]
+use loom::{future::block_on as model_block_on, thread as model_thread};
+#[cfg(uno_shuttle)]
+use shuttle::{future::block_on as model_block_on, thread as model_thread};
+
 /// Runs every spawned future on a model thread of its own (`block_on`), keeping the handles so the
 /// model can join them: a runner that never finishes is then a reported deadlock.
-#[cfg(uno_loom)]
+#[cfg(any(uno_loom, uno_shuttle))]
 #[derive(Clone, Default)]
 pub(crate) struct ThreadSpawner {
-    threads: Arc<Mutex<Vec<loom::thread::JoinHandle<()>>>>,
+    threads: Arc<Mutex<Vec<model_thread::JoinHandle<()>>>>,
 }
 
-#[cfg(uno_loom)]
+#[cfg(any(uno_loom, uno_shuttle))]
 impl ThreadSpawner {
     pub(crate) fn runtime(&self) -> Runtime {
         Runtime::new(self.clone(), ManualClock::new())
     }
 
-    /// Joins every thread spawned so far.
-    pub(crate) fn join_all(&self) {
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap());
-        for thread in threads {
-            thread.join().unwrap();
-        }
-    }
-}
-
-#[cfg(uno_loom)]
-impl Spawner for ThreadSpawner {
-    fn spawn_boxed(&self, future: BoxFuture<()>) {
-        let thread = loom::thread::spawn(move || loom::future::block_on(future));
-        self.threads.lock().unwrap().push(thread);
-    }
-}
-
-/// The same under shuttle: each spawned future on a shuttle thread of its own (`block_on`).
-#[cfg(uno_shuttle)]
-#[derive(Clone, Default)]
-pub(crate) struct ShuttleSpawner {
-    threads: Arc<Mutex<Vec<shuttle::thread::JoinHandle<()>>>>,
-}
-
-#[cfg(uno_shuttle)]
-impl ShuttleSpawner {
-    pub(crate) fn runtime(&self) -> Runtime {
-        Runtime::new(self.clone(), ManualClock::new())
-    }
-
-    /// Joins every thread spawned so far (and those they spawned, until none is left).
+    /// Joins every thread spawned so far, and those they spawned, until none is left.
     pub(crate) fn join_all(&self) {
         loop {
             let threads = std::mem::take(&mut *self.threads.lock().unwrap());
@@ -186,10 +162,10 @@ impl ShuttleSpawner {
     }
 }
 
-#[cfg(uno_shuttle)]
-impl Spawner for ShuttleSpawner {
+#[cfg(any(uno_loom, uno_shuttle))]
+impl Spawner for ThreadSpawner {
     fn spawn_boxed(&self, future: BoxFuture<()>) {
-        let thread = shuttle::thread::spawn(move || shuttle::future::block_on(future));
+        let thread = model_thread::spawn(move || model_block_on(future));
         self.threads.lock().unwrap().push(thread);
     }
 }
