@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::observe::{Counter, Name, event};
 use crate::resilience::{ConfigError, ResilienceError};
 use crate::rt::Runtime;
-use crate::time::{Elapsed, Expiring, Limit, deadline_after};
+use crate::time::{Elapsed, Expiring, Limit, MonotonicClock, deadline_after};
 
 /// A time limit and the message reported when it is exceeded (Uno's `timeout_handler`), on the
 /// [`Runtime`] it was built with.
@@ -54,6 +54,9 @@ use crate::time::{Elapsed, Expiring, Limit, deadline_after};
 #[derive(Debug, Clone)]
 pub struct TimeoutPolicy {
     rt: Runtime,
+    /// The timer's cheap clock, if it lends one: a limit starts on it (no `Instant` read on the
+    /// happy path) and becomes an `Instant` only when the future is found pending.
+    clock: Option<MonotonicClock>,
     duration: Duration,
     message: Cow<'static, str>,
     name: Name,
@@ -205,6 +208,7 @@ impl TimeoutPolicy {
         let expired = Counter::new(EXPIRED, &name, &[]);
         TimeoutPolicy {
             rt: rt.clone(),
+            clock: rt.timer().monotonic_clock(),
             duration,
             message,
             name,
@@ -340,16 +344,37 @@ impl TimeoutPolicy {
 
     /// Applies the limit to a future, starting now.
     pub(crate) fn limit<Fut>(&self, fut: Fut) -> Limited<'_, Fut> {
-        self.limit_from(self.rt.now(), fut)
+        Limited {
+            inner: Expiring::new(fut, Held::new(self, self.stamp())),
+        }
     }
 
     /// Applies the limit to a future, counting from `start`: a clock reading the caller has
     /// just made, so that stacked policies share one.
     pub(crate) fn limit_from<Fut>(&self, start: Instant, fut: Fut) -> Limited<'_, Fut> {
         Limited {
-            inner: Expiring::new(fut, Held::new(self, start)),
+            inner: Expiring::new(fut, Held::new(self, Stamp::At(start))),
         }
     }
+
+    /// Now, on the cheapest clock that can later be turned into the timer's `Instant`.
+    #[inline]
+    fn stamp(&self) -> Stamp {
+        match self.clock {
+            Some(clock) => Stamp::Counter(clock.now_nanos()),
+            None => Stamp::At(self.rt.now()),
+        }
+    }
+}
+
+/// When a limit started: an `Instant` of the timer, or a reading of the timer's
+/// [`MonotonicClock`] (nanoseconds), turned into an `Instant` only on the slow path (the future
+/// pending: the sleep's deadline; expiry: the time elapsed), by going back from the timer's
+/// `now()` by the time the counter says has passed.
+#[derive(Clone, Copy)]
+pub(crate) enum Stamp {
+    At(Instant),
+    Counter(u64),
 }
 
 /// The metric of expired timeouts (see the module's "Metrics").
@@ -360,20 +385,26 @@ pub(crate) const EXPIRED: &str = "uno_timeout_expired_total";
 /// the message is cloned only on expiry.
 pub(crate) struct Held<P> {
     policy: P,
-    start: Instant,
+    start: Stamp,
 }
 
 impl<P: Borrow<TimeoutPolicy>> Held<P> {
     /// The limit of `policy`, counting from `start`, a reading of the policy's clock.
-    pub(crate) fn new(policy: P, start: Instant) -> Self {
+    pub(crate) fn new(policy: P, start: Stamp) -> Self {
         Held { policy, start }
+    }
+
+    /// The limit of `policy`, counting from `start`, an `Instant` of the policy's timer.
+    #[cfg(feature = "tower")]
+    pub(crate) fn at(policy: P, start: Instant) -> Self {
+        Held::new(policy, Stamp::At(start))
     }
 }
 
 /// The limit of a shared policy, counting from now: what the `tower` layer's future holds.
 #[cfg(feature = "tower")]
 pub(crate) fn shared_limit(policy: &Arc<TimeoutPolicy>) -> Held<Arc<TimeoutPolicy>> {
-    Held::new(policy.clone(), policy.rt.now())
+    Held::new(policy.clone(), policy.stamp())
 }
 
 impl<P: Borrow<TimeoutPolicy>> Limit for Held<P> {
@@ -382,15 +413,38 @@ impl<P: Borrow<TimeoutPolicy>> Limit for Held<P> {
     }
 
     fn start(&self) -> Instant {
-        self.start
+        match self.start {
+            Stamp::At(start) => start,
+            Stamp::Counter(_) => {
+                let now = self.policy.borrow().rt.now();
+                now.checked_sub(self.elapsed()).unwrap_or(now)
+            }
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        let policy = self.policy.borrow();
+        match self.start {
+            Stamp::At(start) => policy.rt.now().saturating_duration_since(start),
+            // A counter reading is only made when the policy holds the clock.
+            Stamp::Counter(start) => policy.clock.map_or(Duration::ZERO, |clock| {
+                Duration::from_nanos(clock.now_nanos().saturating_sub(start))
+            }),
+        }
     }
 
     fn deadline(&self) -> Instant {
-        deadline_after(self.start, self.policy.borrow().duration)
+        deadline_after(self.start(), self.policy.borrow().duration)
     }
 
     fn expired(&mut self, elapsed: Duration) -> Elapsed {
         let policy = self.policy.borrow();
+        // The sleep that fired ran on the timer's clock, so at least the limit has passed there;
+        // the cheap counter may lag it by a hair.
+        let elapsed = match self.start {
+            Stamp::Counter(_) => elapsed.max(policy.duration),
+            Stamp::At(_) => elapsed,
+        };
         policy.expired.increment(1);
         event!(
             debug,

@@ -28,6 +28,11 @@ pub(crate) trait Limit {
     fn runtime(&self) -> &Runtime;
     /// When the limit started counting (the error's elapsed time is measured from it).
     fn start(&self) -> Instant;
+    /// The time since the start, at expiry: on the runtime's clock unless the limit counts on a
+    /// cheaper one.
+    fn elapsed(&self) -> Duration {
+        self.runtime().now().saturating_duration_since(self.start())
+    }
     /// When the future is given up.
     fn deadline(&self) -> Instant;
     /// The error at expiry, `elapsed` after the start. Called at most once.
@@ -61,12 +66,8 @@ impl<L: Limit> Deadline<L> {
         if sleep.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        let limit = &mut self.limit;
-        let elapsed = limit
-            .runtime()
-            .now()
-            .saturating_duration_since(limit.start());
-        Poll::Ready(limit.expired(elapsed))
+        let elapsed = self.limit.elapsed();
+        Poll::Ready(self.limit.expired(elapsed))
     }
 }
 

@@ -521,7 +521,7 @@ fn begin<F, T, E>(pipeline: &Pipeline<E>, turn: &mut Turn) -> Next<F, T, E> {
         }
     }
     if let (Some(limit), Some(now)) = (&pipeline.attempt_timeout, now) {
-        turn.deadline = Some(Deadline::new(HeldTimeout::new(limit.clone(), now)));
+        turn.deadline = Some(Deadline::new(HeldTimeout::at(limit.clone(), now)));
     }
     match &pipeline.limiter {
         Some(PipelineLimit::Local(limiter))
