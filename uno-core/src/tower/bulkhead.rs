@@ -240,7 +240,19 @@ where
                         Err(refused) => Slot::Refused(refused),
                     };
                 }
-                Slot::None => self.slot = Slot::Waiting(self.bulkhead.acquire()),
+                Slot::None => {
+                    // Polled once where it stands, kept only if it must wait: a slot that is
+                    // free at once never moves its wait into the service.
+                    let mut wait = self.bulkhead.acquire();
+                    self.slot = match Pin::new(&mut wait).poll(cx) {
+                        Poll::Ready(Ok(permit)) => Slot::Held(permit),
+                        Poll::Ready(Err(refused)) => Slot::Refused(refused),
+                        Poll::Pending => {
+                            self.slot = Slot::Waiting(wait);
+                            return Poll::Pending;
+                        }
+                    };
+                }
                 Slot::Waiting(wait) => {
                     self.slot = match ready!(Pin::new(wait).poll(cx)) {
                         Ok(permit) => Slot::Held(permit),

@@ -283,8 +283,16 @@ where
                     }
                 }
                 Admission::None => {
-                    self.admission = Admission::Waiting(self.limiter.acquire(()));
-                    continue;
+                    // Polled once where it stands, kept only if it must wait: an admission that
+                    // is granted at once never moves into the service.
+                    let mut wait = self.limiter.acquire(());
+                    match Pin::new(&mut wait).poll(cx) {
+                        Poll::Ready(answer) => answer,
+                        Poll::Pending => {
+                            self.admission = Admission::Waiting(wait);
+                            return Poll::Pending;
+                        }
+                    }
                 }
                 Admission::Waiting(wait) => ready!(Pin::new(wait).poll(cx)),
                 Admission::Asking(ask) => ready!(Pin::new(ask).poll(cx)),

@@ -165,8 +165,8 @@ impl<E> Retry<E> {
 
 /// The service of a [`RetryLayer`]; see the layer.
 ///
-/// Its `poll_ready` is the inner service's; `call` moves the ready inner service into the call's
-/// future (leaving a clone behind) so that each retry can wait for readiness again.
+/// Its `poll_ready` is the inner service's; `call` makes the first attempt on the ready inner
+/// service and gives the call's future a clone, which waits for readiness again before each retry.
 ///
 /// # Examples
 ///
@@ -209,14 +209,14 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        // The ready service makes the first attempt; the clone left here waits its own turn.
-        let clone = self.inner.clone();
-        let mut service = std::mem::replace(&mut self.inner, clone);
         let mut attempts = self.retry.start_owned();
         // Right after `start_owned`: the first attempt begins and calls the service at once.
         attempts.begin();
         attempts.calling();
-        let call = service.call(req.clone());
+        // The ready service makes the first attempt and stays here; the future keeps a clone
+        // for the retries, which waits for its own readiness before each.
+        let call = self.inner.call(req.clone());
+        let service = self.inner.clone();
         RetryFuture {
             state: State::Calling { call },
             service,
