@@ -76,7 +76,11 @@ impl Window {
                 if failure {
                     *failures += 1;
                 }
-                *next = (*next + 1) % outcomes.len();
+                // A wrap, not `%`: no division on every recorded call.
+                *next += 1;
+                if *next == outcomes.len() {
+                    *next = 0;
+                }
             }
             Window::Time {
                 buckets,
