@@ -344,16 +344,18 @@ impl TimeoutPolicy {
 
     /// Applies the limit to a future, starting now.
     pub(crate) fn limit<Fut>(&self, fut: Fut) -> Limited<'_, Fut> {
-        Limited {
-            inner: Expiring::new(fut, Held::new(self, self.stamp())),
-        }
+        self.limit_stamped(self.stamp(), fut)
     }
 
     /// Applies the limit to a future, counting from `start`: a clock reading the caller has
     /// just made, so that stacked policies share one.
     pub(crate) fn limit_from<Fut>(&self, start: Instant, fut: Fut) -> Limited<'_, Fut> {
+        self.limit_stamped(Stamp::At(start), fut)
+    }
+
+    fn limit_stamped<Fut>(&self, start: Stamp, fut: Fut) -> Limited<'_, Fut> {
         Limited {
-            inner: Expiring::new(fut, Held::new(self, Stamp::At(start))),
+            inner: Expiring::new(fut, Held::new(self, start)),
         }
     }
 

@@ -7,6 +7,19 @@ use std::task::{Context, Poll};
 
 use crate::resilience::ResilienceError;
 
+/// Polls a wait that was just made, where it stands: its answer if it is ready at once, or the
+/// wait itself if it is pending, for the layer to keep and poll again. A wait answered at once is
+/// never moved into the service.
+pub(crate) fn poll_fresh<F: Future + Unpin>(
+    mut wait: F,
+    cx: &mut Context<'_>,
+) -> Result<F::Output, F> {
+    match Pin::new(&mut wait).poll(cx) {
+        Poll::Ready(answer) => Ok(answer),
+        Poll::Pending => Err(wait),
+    }
+}
+
 pin_project_lite::pin_project! {
     /// The inner service's future with the admission `H` (a bulkhead slot, or nothing for a
     /// limiter, whose admission is spent) held beside it: released when the call completes or

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, ready};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::admitted::AdmittedCall;
+use super::admitted::{AdmittedCall, poll_fresh};
 use crate::resilience::{
     Bulkhead, BulkheadAcquire, BulkheadPermit, BulkheadRejected, ResilienceError,
 };
@@ -233,36 +233,25 @@ where
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         loop {
-            match &mut self.slot {
-                Slot::None if self.shed => {
-                    self.slot = match self.bulkhead.try_acquire_or_shed() {
-                        Ok(permit) => Slot::Held(permit),
-                        Err(refused) => Slot::Refused(refused),
-                    };
-                }
-                Slot::None => {
-                    // Polled once where it stands, kept only if it must wait: a slot that is
-                    // free at once never moves its wait into the service.
-                    let mut wait = self.bulkhead.acquire();
-                    self.slot = match Pin::new(&mut wait).poll(cx) {
-                        Poll::Ready(Ok(permit)) => Slot::Held(permit),
-                        Poll::Ready(Err(refused)) => Slot::Refused(refused),
-                        Poll::Pending => {
-                            self.slot = Slot::Waiting(wait);
-                            return Poll::Pending;
-                        }
-                    };
-                }
-                Slot::Waiting(wait) => {
-                    self.slot = match ready!(Pin::new(wait).poll(cx)) {
-                        Ok(permit) => Slot::Held(permit),
-                        Err(refused) => Slot::Refused(refused),
-                    };
-                }
+            let answer = match &mut self.slot {
+                Slot::None if self.shed => self.bulkhead.try_acquire_or_shed(),
+                // Polled where it stands, kept only if it must wait.
+                Slot::None => match poll_fresh(self.bulkhead.acquire(), cx) {
+                    Ok(answer) => answer,
+                    Err(wait) => {
+                        self.slot = Slot::Waiting(wait);
+                        return Poll::Pending;
+                    }
+                },
+                Slot::Waiting(wait) => ready!(Pin::new(wait).poll(cx)),
                 Slot::Held(_) => return self.inner.poll_ready(cx).map_err(ResilienceError::Inner),
                 // The refusal is the next call's answer; the inner service is not needed.
                 Slot::Refused(_) => return Poll::Ready(Ok(())),
-            }
+            };
+            self.slot = match answer {
+                Ok(permit) => Slot::Held(permit),
+                Err(refused) => Slot::Refused(refused),
+            };
         }
     }
 

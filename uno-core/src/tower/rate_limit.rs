@@ -10,7 +10,7 @@ use std::task::{Context, Poll, ready};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::admitted::AdmittedCall;
+use super::admitted::{AdmittedCall, poll_fresh};
 use crate::resilience::{LimitError, RateLimit, RateLimiter, ResilienceError};
 
 /// Puts a rate limit in front of a service: a [`RateLimiter`] by default, or any [`RateLimit`]
@@ -270,26 +270,18 @@ where
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         loop {
             let answer = match &mut self.admission {
-                Admission::None if self.shed => {
-                    // Asked and, for an in-process limiter, answered at once: kept only if the
-                    // answer is not ready (a remote limiter).
-                    let mut ask = self.limiter.try_acquire(());
-                    match Pin::new(&mut ask).poll(cx) {
-                        Poll::Ready(answer) => answer,
-                        Poll::Pending => {
-                            self.admission = Admission::Asking(ask);
-                            return Poll::Pending;
-                        }
-                    }
-                }
                 Admission::None => {
-                    // Polled once where it stands, kept only if it must wait: an admission that
-                    // is granted at once never moves into the service.
-                    let mut wait = self.limiter.acquire(());
-                    match Pin::new(&mut wait).poll(cx) {
-                        Poll::Ready(answer) => answer,
-                        Poll::Pending => {
-                            self.admission = Admission::Waiting(wait);
+                    // Asked and polled where it stands (an in-process limiter answers at once),
+                    // kept only if the answer is not ready (a wait, or a remote limiter).
+                    let first = if self.shed {
+                        poll_fresh(self.limiter.try_acquire(()), cx).map_err(Admission::Asking)
+                    } else {
+                        poll_fresh(self.limiter.acquire(()), cx).map_err(Admission::Waiting)
+                    };
+                    match first {
+                        Ok(answer) => answer,
+                        Err(pending) => {
+                            self.admission = pending;
                             return Poll::Pending;
                         }
                     }
